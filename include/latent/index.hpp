@@ -1,0 +1,66 @@
+#pragma once
+// Exact maximum-inner-product search and the blockwise score computations
+// built on it: top-K per query (exact, multi-threaded, blocked GEMM + heap),
+// the full query x item score matrix streamed block by block, cosine
+// neighbours of one item, and all item pairs above a cosine threshold
+// without ever holding an items x items matrix.
+//
+// All matrices are row-major float32 with the same number of columns (dim).
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include <latent/interactions.hpp>
+#include <latent/matrix.hpp>
+
+namespace latent {
+
+struct TopK {
+  std::int64_t queries = 0;
+  std::int32_t k = 0;
+  // queries x k, best first. A row with fewer than k eligible items is
+  // padded with item -1 and score -infinity.
+  std::vector<std::int32_t> items;
+  std::vector<float> scores;
+};
+
+struct SearchOptions {
+  std::int32_t k = 10;
+  // Items never returned (e.g. the OOV row 0); sorted ascending.
+  std::span<const std::int32_t> exclude_items;
+  // Per-query exclusion (e.g. seen items): query q excludes
+  // exclude_rows->row(exclude_row_of[q]). Both null/empty to disable.
+  const CsrMatrix* exclude_rows = nullptr;
+  std::span<const std::int32_t> exclude_row_of;
+  int threads = 0;  // 0: all hardware threads
+};
+
+// Ties are broken by the lower item index, so results are deterministic.
+// Throws InvalidArgument for k <= 0 or mismatched dims.
+TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& options);
+
+// Calls sink(first_row, block) for consecutive row blocks of
+// queries x items^T, where block is rows x items.rows() row-major; blocks
+// cover all query rows in order. Memory: block_rows x items.rows() floats
+// per thread.
+using ScoreBlockSink =
+    std::function<void(std::int64_t first_row, std::int64_t rows, std::span<const float> block)>;
+void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block_rows,
+                  const ScoreBlockSink& sink, int threads = 0);
+
+struct SimilarPair {
+  std::int32_t a;  // a < b
+  std::int32_t b;
+  float similarity;
+};
+
+// All pairs (a < b) of rows whose cosine similarity is > threshold, sorted
+// by similarity descending then (a, b). Rows in exclude_items (sorted) are
+// skipped. threshold in [-1, 1]. Memory: one block of block_rows x rows.
+std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold,
+                                       std::span<const std::int32_t> exclude_items = {},
+                                       int threads = 0);
+
+}  // namespace latent

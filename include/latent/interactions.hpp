@@ -1,0 +1,63 @@
+#pragma once
+// Interactions: user x item events as parallel arrays (one entry per event,
+// in input order), indexed by Vocabulary rows; CsrMatrix: the deduplicated
+// user -> items sparse matrix built from them (what "seen items" means).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace latent {
+
+struct Interactions {
+  std::int32_t num_users = 0;  // user vocabulary rows (including OOV)
+  std::int32_t num_items = 0;  // item vocabulary rows (including OOV)
+  std::vector<std::int32_t> users;       // size() entries, user rows
+  std::vector<std::int32_t> items;       // size() entries, item rows
+  std::vector<float> ratings;            // empty, or size() entries
+  std::vector<std::int64_t> timestamps;  // empty, or size() entries
+
+  std::size_t size() const noexcept { return users.size(); }
+  bool empty() const noexcept { return users.empty(); }
+
+  // Entries at the given positions, in that order.
+  Interactions select(std::span<const std::size_t> positions) const;
+};
+
+// Seeded global random split: round(fraction * size()) events go to test.
+// fraction must be in [0, 1).
+struct Split {
+  Interactions train;
+  Interactions test;
+};
+Split random_split(const Interactions& all, double test_fraction, std::uint64_t seed);
+
+class CsrMatrix {
+ public:
+  CsrMatrix() = default;
+  // Rows from users, columns from items; duplicate pairs are kept once and
+  // every row's columns come out sorted ascending.
+  static CsrMatrix from_interactions(const Interactions& x);
+  // Validating constructor for stored data: indptr has rows + 1 entries,
+  // non-decreasing from 0 to indices.size(); columns in [0, cols), sorted.
+  CsrMatrix(std::int32_t rows, std::int32_t cols, std::vector<std::int64_t> indptr,
+            std::vector<std::int32_t> indices);
+
+  std::int32_t rows() const noexcept { return rows_; }
+  std::int32_t cols() const noexcept { return cols_; }
+  std::int64_t nnz() const noexcept { return static_cast<std::int64_t>(indices_.size()); }
+  // Sorted column indices of row r (empty for rows outside [0, rows)).
+  std::span<const std::int32_t> row(std::int32_t r) const noexcept;
+  const std::vector<std::int64_t>& indptr() const noexcept { return indptr_; }
+  const std::vector<std::int32_t>& indices() const noexcept { return indices_; }
+
+  bool operator==(const CsrMatrix&) const = default;
+
+ private:
+  std::int32_t rows_ = 0;
+  std::int32_t cols_ = 0;
+  std::vector<std::int64_t> indptr_{0};
+  std::vector<std::int32_t> indices_;
+};
+
+}  // namespace latent

@@ -1,0 +1,56 @@
+#pragma once
+// The latent model file: one self-describing file in the safetensors layout
+// (8-byte little-endian header length N, N bytes of JSON header, then raw
+// little-endian tensors), so numpy users can read embeddings without latent.
+//
+// The header's "__metadata__" carries: format "latent", format_version,
+// model kind, config and training metadata (JSON text), the vocabularies'
+// id kinds, and "checksum": the XXH64 of the whole data section as 16 hex
+// digits. Tensors: user_embeddings / item_embeddings (F32, rows x dim), the
+// vocabularies (users.ids / items.ids: U8 concatenated UTF-8, users.offsets /
+// items.offsets: I64, n + 1 entries), item_titles.ids/offsets (optional), and the
+// seen-items matrix (seen.indptr I64, seen.indices I32). Tensors are laid
+// out so every one starts at an offset aligned to its element size, the data
+// section starts 8-byte aligned, and the file can be read by memory map.
+//
+// Writing is atomic: a temporary file beside the target, fsync, rename; a
+// failed save never leaves a partial or corrupted model behind.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <latent/interactions.hpp>
+#include <latent/matrix.hpp>
+#include <latent/vocabulary.hpp>
+
+namespace latent {
+
+inline constexpr int kModelFormatVersion = 1;
+
+struct ModelData {
+  std::string kind;         // registry name, e.g. "two-tower"
+  nlohmann::json config;    // hyper-parameters, as the model reports them
+  nlohmann::json training;  // metadata: data source, epochs, metrics, time
+  Vocabulary users;
+  Vocabulary items;
+  std::vector<std::string> item_titles;  // empty, or items.size() entries
+  Matrix user_embeddings;                // users.size() x dim
+  Matrix item_embeddings;                // items.size() x dim
+  CsrMatrix seen;                        // users.size() x items.size()
+};
+
+// Throws Error(IO) naming the path when the file cannot be written; the
+// target is untouched in that case.
+void save_model(const std::filesystem::path& path, const ModelData& model);
+
+// Memory-maps and validates the file: magic, header size against the file
+// size, JSON, format version (a newer version is Unsupported and says so),
+// checksum, every tensor's dtype, shape and bounds, and consistency between
+// vocabularies and tensor shapes. Every error names the file.
+ModelData load_model(const std::filesystem::path& path);
+
+}  // namespace latent

@@ -1,0 +1,112 @@
+#include <latent/interactions.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+#include <latent/random.hpp>
+
+namespace latent {
+
+Interactions Interactions::select(std::span<const std::size_t> positions) const {
+  Interactions out;
+  out.num_users = num_users;
+  out.num_items = num_items;
+  out.users.reserve(positions.size());
+  out.items.reserve(positions.size());
+  for (std::size_t p : positions) {
+    out.users.push_back(users[p]);
+    out.items.push_back(items[p]);
+  }
+  if (!ratings.empty()) {
+    out.ratings.reserve(positions.size());
+    for (std::size_t p : positions) out.ratings.push_back(ratings[p]);
+  }
+  if (!timestamps.empty()) {
+    out.timestamps.reserve(positions.size());
+    for (std::size_t p : positions) out.timestamps.push_back(timestamps[p]);
+  }
+  return out;
+}
+
+Split random_split(const Interactions& all, double test_fraction, std::uint64_t seed) {
+  if (!(test_fraction >= 0.0 && test_fraction < 1.0)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("test fraction {} is outside [0, 1)", test_fraction));
+  }
+  std::vector<std::size_t> order(all.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  Rng rng(seed);
+  rng.shuffle(std::span<std::size_t>(order));
+  const auto n_test = static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(all.size())));
+  std::span<const std::size_t> s(order);
+  Split split;
+  split.test = all.select(s.first(n_test));
+  split.train = all.select(s.subspan(n_test));
+  return split;
+}
+
+CsrMatrix CsrMatrix::from_interactions(const Interactions& x) {
+  CsrMatrix m;
+  m.rows_ = x.num_users;
+  m.cols_ = x.num_items;
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(x.num_users) + 1, 0);
+  for (std::int32_t u : x.users) ++counts[static_cast<std::size_t>(u) + 1];
+  for (std::size_t r = 1; r < counts.size(); ++r) counts[r] += counts[r - 1];
+  std::vector<std::int32_t> cols(x.size());
+  std::vector<std::int64_t> fill(counts.begin(), counts.end() - 1);
+  for (std::size_t e = 0; e < x.size(); ++e) {
+    cols[static_cast<std::size_t>(fill[static_cast<std::size_t>(x.users[e])]++)] = x.items[e];
+  }
+  m.indptr_.assign(1, 0);
+  m.indptr_.reserve(counts.size());
+  m.indices_.clear();
+  m.indices_.reserve(cols.size());
+  for (std::int32_t r = 0; r < x.num_users; ++r) {
+    auto b = cols.begin() + counts[static_cast<std::size_t>(r)];
+    auto e = cols.begin() + counts[static_cast<std::size_t>(r) + 1];
+    std::sort(b, e);
+    auto last = std::unique(b, e);
+    m.indices_.insert(m.indices_.end(), b, last);
+    m.indptr_.push_back(static_cast<std::int64_t>(m.indices_.size()));
+  }
+  return m;
+}
+
+CsrMatrix::CsrMatrix(std::int32_t rows, std::int32_t cols, std::vector<std::int64_t> indptr,
+                     std::vector<std::int32_t> indices)
+    : rows_(rows), cols_(cols), indptr_(std::move(indptr)), indices_(std::move(indices)) {
+  if (rows < 0 || cols < 0 || indptr_.size() != static_cast<std::size_t>(rows) + 1 ||
+      indptr_.front() != 0 || indptr_.back() != static_cast<std::int64_t>(indices_.size())) {
+    throw Error(ErrorKind::Corruption,
+                fmt::format("sparse matrix of {} rows has {} row pointers for {} entries", rows,
+                            indptr_.size(), indices_.size()));
+  }
+  for (std::int32_t r = 0; r < rows; ++r) {
+    const auto b = indptr_[static_cast<std::size_t>(r)];
+    const auto e = indptr_[static_cast<std::size_t>(r) + 1];
+    if (e < b) {
+      throw Error(ErrorKind::Corruption, fmt::format("sparse matrix row {} has negative length", r));
+    }
+    for (auto k = b; k < e; ++k) {
+      const auto c = indices_[static_cast<std::size_t>(k)];
+      if (c < 0 || c >= cols || (k > b && c <= indices_[static_cast<std::size_t>(k) - 1])) {
+        throw Error(ErrorKind::Corruption,
+                    fmt::format("sparse matrix row {} has column {} out of order or range [0, {})",
+                                r, c, cols));
+      }
+    }
+  }
+}
+
+std::span<const std::int32_t> CsrMatrix::row(std::int32_t r) const noexcept {
+  if (r < 0 || r >= rows_) return {};
+  const auto b = indptr_[static_cast<std::size_t>(r)];
+  const auto e = indptr_[static_cast<std::size_t>(r) + 1];
+  return {indices_.data() + b, static_cast<std::size_t>(e - b)};
+}
+
+}  // namespace latent

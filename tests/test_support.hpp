@@ -1,0 +1,56 @@
+#pragma once
+// Shared helpers for the test suites: data locations and temp directories.
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace latent::test {
+
+inline std::filesystem::path source_dir() { return LATENT_SOURCE_DIR; }
+inline std::filesystem::path bundled_data() { return source_dir() / "data" / "ml-latest-small"; }
+inline std::filesystem::path cli_path() { return LATENT_CLI_PATH; }
+
+// MovieLens 100K lives outside the project (its license forbids copying it in).
+inline std::filesystem::path ml100k_dir() {
+  if (const char* env = std::getenv("LATENT_ML100K")) return env;
+  return LATENT_ML100K_DIR;
+}
+inline bool have_ml100k() { return std::filesystem::exists(ml100k_dir() / "u.data"); }
+
+#define LATENT_REQUIRE_ML100K()                                                          \
+  do {                                                                                   \
+    if (!::latent::test::have_ml100k())                                                  \
+      GTEST_SKIP() << "MovieLens 100K not found at " << ::latent::test::ml100k_dir()     \
+                   << " (set LATENT_ML100K to its directory); skipping";                 \
+  } while (0)
+
+// A fresh empty directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = "latent-test";
+    if (info) name += std::string("-") + info->test_suite_name() + "-" + info->name();
+    path_ = std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace latent::test
