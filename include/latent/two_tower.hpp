@@ -1,0 +1,107 @@
+#pragma once
+// Two-tower retrieval model with TensorFlow Recommenders' tasks.Retrieval
+// semantics: per batch, scores = user embeddings x item embeddings of the
+// batch (B x B), softmax cross-entropy with the diagonal as labels, summed
+// over the batch; optional temperature, removal of accidental hits,
+// sampling-probability (logQ) correction and hard-negative mining, applied
+// in TFRS's order. Optimisers: Adagrad (TF semantics) and Adam (Keras).
+//
+// The in-batch softmax is computed exactly over the batch's distinct users
+// and items with their multiplicities instead of over B x B columns: a batch
+// of 4,096 MovieLens pairs has ~900 distinct users and ~1,100 distinct
+// items, so the work drops ~15x with the same loss and gradient.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <latent/dataset.hpp>
+#include <latent/interactions.hpp>
+#include <latent/matrix.hpp>
+
+namespace latent {
+
+enum class Optimizer { Adagrad, Adam };
+Optimizer parse_optimizer(const std::string& name);  // "adagrad", "adam"
+const char* to_string(Optimizer optimizer) noexcept;
+
+struct TwoTowerConfig {
+  int dim = 64;
+  Optimizer optimizer = Optimizer::Adagrad;
+  float learning_rate = 0.5f;
+  float initial_accumulator = 0.1f;  // Adagrad
+  float beta1 = 0.9f;                // Adam
+  float beta2 = 0.999f;              // Adam
+  float epsilon = 1e-7f;             // both, as in Keras
+  int batch_size = 4096;
+  int epochs = 3;
+  std::uint64_t seed = 42;
+  bool shuffle = true;  // reshuffle the pairs every epoch
+  int threads = 0;      // 0: all hardware threads
+  float temperature = 1.0f;
+  bool remove_accidental_hits = false;
+  bool logq_correction = false;  // subtract log(item frequency) from logits
+  int hard_negatives = 0;        // 0: keep all in-batch negatives
+  float init_scale = 0.05f;      // uniform(-s, s), Keras' Embedding default
+  bool train_metrics = true;     // running FactorizedTopK during training
+  std::vector<int> top_ks{1, 5, 10, 50, 100};
+
+  // Throws InvalidArgument naming the field and value.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+// FactorizedTopK accuracy per k (same order as TwoTowerConfig::top_ks).
+struct TopKAccuracy {
+  std::vector<int> ks;
+  std::vector<double> accuracy;
+  std::size_t pairs = 0;
+  nlohmann::json to_json() const;  // {"top_1": .., "top_5": .., ...}
+};
+
+struct EpochReport {
+  int epoch = 0;        // 1-based
+  double loss = 0;      // mean over batches of the summed batch loss (as Keras shows)
+  double seconds = 0;   // wall time of the epoch, metrics included
+  bool has_train = false;
+  TopKAccuracy train;   // running metrics over the epoch
+  bool has_test = false;
+  TopKAccuracy test;    // after the epoch, over the held-out pairs
+};
+
+struct TrainProgress {
+  int epoch;
+  int epochs;
+  int batch;    // batches done in this epoch
+  int batches;  // batches per epoch
+  double loss;  // running mean of batch losses in this epoch
+  double seconds;
+};
+
+struct TwoTowerResult {
+  Matrix user_embeddings;  // users.size() x dim (row 0: OOV)
+  Matrix item_embeddings;  // items.size() x dim (row 0: OOV)
+  std::vector<EpochReport> epochs;
+  double train_seconds = 0;
+};
+
+using ProgressCallback = std::function<void(const TrainProgress&)>;
+using EpochCallback = std::function<void(const EpochReport&)>;
+
+// Trains on `train` (rows of the vocabularies of size num_users/num_items);
+// `test` may be null. Candidates for the metrics are all item rows but OOV.
+TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
+                               const TwoTowerConfig& config,
+                               const ProgressCallback& on_progress = {},
+                               const EpochCallback& on_epoch = {});
+
+// FactorizedTopK: for each (user, item) pair, a hit at k when fewer than k
+// candidate items (all rows but OOV) score strictly higher than the true item.
+TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
+                              const Interactions& pairs, const std::vector<int>& ks,
+                              int threads = 0);
+
+}  // namespace latent

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages latent needs, only those missing.
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --bench  also what the benchmarks compare against
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config   # toolchain
+  libopenblas-dev                    # sgemm for training and exact search
+  nlohmann-json3-dev                 # model file header, metrics JSON
+  libcli11-dev                       # command line parsing
+  libfmt-dev                         # formatting of messages and output
+  libxxhash-dev                      # model file checksum
+  libgtest-dev                       # tests
+  python3-numpy                      # tests check numpy reads our .npy and model files
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch time)     # the PyTorch baseline, peak memory
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "Installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,73 @@
+#pragma once
+// The two-tower model's training step core, private to latent: a batch
+// reduced to its distinct users and items, and the exact in-batch softmax
+// (TFRS tasks.Retrieval) computed over them with multiplicities. Tests
+// compare it against the plain B x B computation.
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include <latent/interactions.hpp>
+#include <latent/two_tower.hpp>
+
+namespace latent::detail {
+
+// One training batch reduced to its distinct users and items. Buffers live
+// across batches: fresh large buffers per step cost page faults that can
+// dominate a small step.
+class Batch {
+ public:
+  Batch(std::int32_t num_users, std::int32_t num_items)
+      : user_slot_(static_cast<std::size_t>(num_users), -1),
+        item_slot_(static_cast<std::size_t>(num_items), -1) {}
+
+  // Distinct users (rows), distinct items (rows) with their multiplicity in
+  // the batch, and distinct (user, item) pairs grouped by user with counts.
+  std::vector<std::int32_t> users, items;
+  std::vector<float> item_count;
+  std::vector<std::int32_t> pair_begin;  // users.size() + 1 offsets
+  std::vector<std::int32_t> pair_item;   // local item index
+  std::vector<float> pair_count;
+
+  void build(const Interactions& x, std::span<const std::size_t> positions);
+
+ private:
+  static std::int32_t slot(std::vector<std::int32_t>& table, std::vector<std::int32_t>& distinct,
+                           std::int32_t row);
+  std::vector<std::int32_t> user_slot_, item_slot_;
+  std::vector<std::uint64_t> keys_;
+};
+
+// The in-batch softmax over distinct items with multiplicities. For the row
+// of pair p = (u, i_p), column weights w_p(i) = c_i (how often item i is in
+// the batch), except w_p(i_p) = 1 when accidental hits are removed (its
+// duplicates are masked). Then Z_p = sum_i w_p(i) e_ui, the loss is
+// n_p (log Z_p - l_{u,i_p}), and dL/dl_ui = sum_p n_p w_p(i) e_ui / Z_p -
+// n(u, i). With hard negatives each row keeps its positive column plus the
+// `h` highest-logit negative columns (counting multiplicities), as TFRS's
+// HardNegativeMining does on the B x B matrix.
+class InBatchSoftmax {
+ public:
+  explicit InBatchSoftmax(const TwoTowerConfig& c) : c_(c) {}
+
+  // logits: users x items (scaled and corrected in place into exp values);
+  // grad: users x items output. Returns the summed batch loss.
+  double run(const Batch& b, float* logits, float* grad, std::span<const float> log_q, int threads);
+
+ private:
+  // Per-thread buffers reused across rows.
+  struct Scratch {
+    std::vector<std::int32_t> order;
+    std::vector<float> pos_logit;
+    std::vector<std::pair<std::int32_t, double>> terms;
+  };
+  double row(const Batch& b, std::int64_t u, float* l, float* g, std::int64_t ni,
+             std::span<const float> log_q, Scratch& scratch) const;
+
+  const TwoTowerConfig& c_;
+  std::vector<double> user_loss_;
+};
+
+}  // namespace latent::detail

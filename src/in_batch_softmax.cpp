@@ -1,0 +1,141 @@
+#include "detail/in_batch_softmax.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace latent::detail {
+
+
+void Batch::build(const Interactions& x, std::span<const std::size_t> positions) {
+  users.clear();
+  items.clear();
+  item_count.clear();
+  keys_.clear();
+  for (std::size_t p : positions) {
+    const std::int32_t lu = slot(user_slot_, users, x.users[p]);
+    const std::int32_t before = static_cast<std::int32_t>(items.size());
+    const std::int32_t li = slot(item_slot_, items, x.items[p]);
+    if (li == before) item_count.push_back(0.0f);
+    item_count[static_cast<std::size_t>(li)] += 1.0f;
+    keys_.push_back((static_cast<std::uint64_t>(lu) << 32) | static_cast<std::uint32_t>(li));
+  }
+  for (std::int32_t u : users) user_slot_[static_cast<std::size_t>(u)] = -1;
+  for (std::int32_t i : items) item_slot_[static_cast<std::size_t>(i)] = -1;
+
+  std::sort(keys_.begin(), keys_.end());
+  pair_begin.assign(users.size() + 1, 0);
+  pair_item.clear();
+  pair_count.clear();
+  for (std::size_t k = 0; k < keys_.size(); ++k) {
+    if (k > 0 && keys_[k] == keys_[k - 1]) {
+      pair_count.back() += 1.0f;
+      continue;
+    }
+    const auto lu = static_cast<std::size_t>(keys_[k] >> 32);
+    pair_item.push_back(static_cast<std::int32_t>(keys_[k] & 0xffffffffu));
+    pair_count.push_back(1.0f);
+    pair_begin[lu + 1] = static_cast<std::int32_t>(pair_item.size());
+  }
+  // Users are first seen in key order, so every user has >= 1 pair; fill
+  // offsets so pair_begin is non-decreasing.
+  for (std::size_t u = 1; u < pair_begin.size(); ++u) {
+    pair_begin[u] = std::max(pair_begin[u], pair_begin[u - 1]);
+  }
+}
+std::int32_t Batch::slot(std::vector<std::int32_t>& table, std::vector<std::int32_t>& distinct,
+                         std::int32_t row) {
+  auto& s = table[static_cast<std::size_t>(row)];
+  if (s < 0) {
+    s = static_cast<std::int32_t>(distinct.size());
+    distinct.push_back(row);
+  }
+  return s;
+}
+double InBatchSoftmax::run(const Batch& b, float* logits, float* grad, std::span<const float> log_q,
+                           int threads) {
+  const auto nu = static_cast<std::int64_t>(b.users.size());
+  const auto ni = static_cast<std::int64_t>(b.items.size());
+  user_loss_.assign(static_cast<std::size_t>(nu), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    Scratch scratch;
+#pragma omp for schedule(dynamic, 16)
+    for (std::int64_t u = 0; u < nu; ++u) {
+      user_loss_[static_cast<std::size_t>(u)] =
+          row(b, u, logits + u * ni, grad + u * ni, ni, log_q, scratch);
+    }
+  }
+  return std::accumulate(user_loss_.begin(), user_loss_.end(), 0.0);
+}
+double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, std::int64_t ni,
+                           std::span<const float> log_q, Scratch& scratch) const {
+  const float inv_t = 1.0f / c_.temperature;
+  float m = -INFINITY;
+  for (std::int64_t i = 0; i < ni; ++i) {
+    l[i] *= inv_t;
+    if (!log_q.empty()) l[i] -= log_q[static_cast<std::size_t>(i)];
+    m = std::max(m, l[i]);
+  }
+  const auto p0 = b.pair_begin[static_cast<std::size_t>(u)];
+  const auto p1 = b.pair_begin[static_cast<std::size_t>(u) + 1];
+  // Positive logits before l turns into exp(l - m).
+  scratch.pos_logit.resize(static_cast<std::size_t>(std::max<std::int64_t>(p1 - p0, 0)));
+  for (auto p = p0; p < p1; ++p) {
+    scratch.pos_logit[static_cast<std::size_t>(p - p0)] = l[b.pair_item[static_cast<std::size_t>(p)]];
+  }
+  for (std::int64_t i = 0; i < ni; ++i) l[i] = std::exp(l[i] - m);
+
+  const float* c = b.item_count.data();
+  double loss = 0;
+  if (c_.hard_negatives > 0) {
+    std::fill(g, g + ni, 0.0f);
+    scratch.order.resize(static_cast<std::size_t>(ni));
+    std::iota(scratch.order.begin(), scratch.order.end(), 0);
+    std::stable_sort(scratch.order.begin(), scratch.order.end(),
+                     [&](std::int32_t a, std::int32_t z) { return l[a] > l[z]; });
+    for (auto p = p0; p < p1; ++p) {
+      const auto ip = b.pair_item[static_cast<std::size_t>(p)];
+      const double n = b.pair_count[static_cast<std::size_t>(p)];
+      // Walk negatives best first, taking up to h columns.
+      double remaining = c_.hard_negatives;
+      double z = l[ip];
+      scratch.terms.clear();
+      for (std::int32_t i : scratch.order) {
+        if (remaining <= 0) break;
+        double w = c[i];
+        if (i == ip) w = c_.remove_accidental_hits ? 0.0 : w - 1.0;
+        w = std::min(w, remaining);
+        if (w <= 0) continue;
+        remaining -= w;
+        z += w * l[i];
+        scratch.terms.emplace_back(i, w);
+      }
+      loss += n * (std::log(z) + m - scratch.pos_logit[static_cast<std::size_t>(p - p0)]);
+      for (const auto& [i, w] : scratch.terms) g[i] += static_cast<float>(n * w * l[i] / z);
+      g[ip] += static_cast<float>(n * l[ip] / z - n);
+    }
+  } else {
+    double z = 0;
+    for (std::int64_t i = 0; i < ni; ++i) z += static_cast<double>(c[i]) * l[i];
+    double a = 0;
+    scratch.terms.clear();
+    for (auto p = p0; p < p1; ++p) {
+      const auto ip = b.pair_item[static_cast<std::size_t>(p)];
+      const double n = b.pair_count[static_cast<std::size_t>(p)];
+      const double masked = c_.remove_accidental_hits ? c[ip] - 1.0 : 0.0;
+      const double zp = z - masked * l[ip];
+      loss += n * (std::log(zp) + m - scratch.pos_logit[static_cast<std::size_t>(p - p0)]);
+      a += n / zp;
+      scratch.terms.emplace_back(ip, -masked * l[ip] * n / zp - n);
+    }
+    for (std::int64_t i = 0; i < ni; ++i) g[i] = static_cast<float>(c[i] * l[i] * a);
+    for (const auto& [i, d] : scratch.terms) g[i] += static_cast<float>(d);
+  }
+  if (c_.temperature != 1.0f) {
+    for (std::int64_t i = 0; i < ni; ++i) g[i] *= inv_t;
+  }
+  return loss;
+}
+
+}  // namespace latent::detail

@@ -1,0 +1,19 @@
+#pragma once
+// The latent CLI's subcommands. Each add_* registers one subcommand on the
+// app with its flags and a callback that calls the library; main() turns a
+// latent::Error into one line on stderr and exit code 1.
+
+#include <CLI/CLI.hpp>
+
+namespace latent::cli {
+
+void add_train(CLI::App& app);
+void add_recommend(CLI::App& app);
+void add_similar(CLI::App& app);
+void add_pairs(CLI::App& app);
+void add_embeddings(CLI::App& app);
+void add_scores(CLI::App& app);
+void add_info(CLI::App& app);
+void add_quickstart(CLI::App& app);
+
+}  // namespace latent::cli

@@ -1,0 +1,231 @@
+// Commands that read a saved model: recommend, similar, pairs, embeddings,
+// scores, info.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+#include <latent/npy.hpp>
+#include <latent/recommender.hpp>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+namespace latent::cli {
+
+namespace {
+
+void require_positive_k(int k) {
+  if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("--k must be > 0, got {}", k));
+}
+
+struct RecommendFlags {
+  std::string model;
+  std::vector<std::string> users;
+  bool all_users = false;
+  int k = 10;
+  bool exclude_seen = false;
+  std::string out;
+  int threads = 0;
+};
+
+void recommend(const RecommendFlags& f) {
+  require_positive_k(f.k);
+  if (f.users.empty() == !f.all_users) {
+    throw Error(ErrorKind::InvalidArgument, "give either --user ID (repeatable) or --all-users");
+  }
+  const Recommender model = Recommender::load(f.model);
+  std::vector<std::int32_t> rows;
+  if (f.all_users) {
+    rows = model.known_user_rows();
+  } else {
+    for (const auto& u : f.users) rows.push_back(model.user_row(u));
+  }
+  const TopK top = model.recommend(rows, f.k, f.exclude_seen, f.threads);
+  Output out(f.out);
+  fmt::print(out.file(), "user,item,score,rank\n");
+  for (std::size_t q = 0; q < rows.size(); ++q) {
+    const std::string user = csv_field(model.model().users.id(rows[q]));
+    for (int r = 0; r < top.k; ++r) {
+      const auto idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
+      if (top.items[idx] < 0) break;
+      fmt::print(out.file(), "{},{},{:.6g},{}\n", user, csv_field(model.item_id(top.items[idx])),
+                 top.scores[idx], r + 1);
+    }
+  }
+  out.commit();
+}
+
+void similar(const std::string& path, const std::string& item, int k, int threads) {
+  require_positive_k(k);
+  const Recommender model = Recommender::load(path);
+  const auto row = model.item_row(item);
+  const TopK top = model.similar_items(row, k, threads);
+  fmt::print("item,similar_item,similarity,rank\n");
+  const std::string name = csv_field(model.item_id(row));
+  for (int r = 0; r < top.k && top.items[static_cast<std::size_t>(r)] >= 0; ++r) {
+    fmt::print("{},{},{:.6f},{}\n", name, csv_field(model.item_id(top.items[static_cast<std::size_t>(r)])),
+               top.scores[static_cast<std::size_t>(r)], r + 1);
+  }
+}
+
+void pairs(const std::string& path, float threshold, const std::string& out_path, int threads) {
+  if (!(threshold >= -1.0f && threshold <= 1.0f)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--threshold {} is outside [-1, 1]", threshold));
+  }
+  const Recommender model = Recommender::load(path);
+  const auto found = model.similar_pairs(threshold, threads);
+  Output out(out_path);
+  fmt::print(out.file(), "item_a,item_b,similarity\n");
+  for (const auto& p : found) {
+    fmt::print(out.file(), "{},{},{:.6f}\n", csv_field(model.item_id(p.a)),
+               csv_field(model.item_id(p.b)), p.similarity);
+  }
+  out.commit();
+  if (!out_path.empty()) fmt::print("{} pairs with cosine > {} written to {}\n", found.size(), threshold, out_path);
+}
+
+void write_ids(const std::filesystem::path& path, const Vocabulary& vocab) {
+  Output out(path);
+  fmt::print(out.file(), "{}\n", Vocabulary::kOovToken);
+  for (const auto& id : vocab.ids()) fmt::print(out.file(), "{}\n", id);
+  out.commit();
+}
+
+struct EmbeddingsFlags {
+  std::string model;
+  std::string out_dir;
+  std::string item;
+  std::string user;
+};
+
+void print_vector(std::string_view label, std::span<const float> v) {
+  fmt::print("{} ({} dims):\n[{:.6f}]\n", label, v.size(), fmt::join(v, ", "));
+}
+
+void embeddings(const EmbeddingsFlags& f) {
+  if (f.out_dir.empty() && f.item.empty() && f.user.empty()) {
+    throw Error(ErrorKind::InvalidArgument, "give --out-dir DIR, --item ID or --user ID");
+  }
+  const Recommender model = Recommender::load(f.model);
+  const ModelData& m = model.model();
+  if (!f.item.empty()) {
+    const auto row = model.item_row(f.item);
+    print_vector(fmt::format("item \"{}\" (row {})", model.item_id(row), row),
+                 m.item_embeddings.row(row));
+  }
+  if (!f.user.empty()) {
+    const auto row = model.user_row(f.user);
+    print_vector(fmt::format("user \"{}\" (row {})", f.user, row), m.user_embeddings.row(row));
+  }
+  if (!f.out_dir.empty()) {
+    const std::filesystem::path dir(f.out_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw Error(ErrorKind::IO, fmt::format("{}: cannot create: {}", f.out_dir, ec.message()));
+    write_npy(dir / "user_embeddings.npy", m.user_embeddings);
+    write_npy(dir / "item_embeddings.npy", m.item_embeddings);
+    write_ids(dir / "users.tsv", m.users);
+    write_ids(dir / "items.tsv", m.items);
+    fmt::print("user_embeddings.npy {}x{}, item_embeddings.npy {}x{}, users.tsv, items.tsv in {}\n",
+               m.user_embeddings.rows(), m.user_embeddings.cols(), m.item_embeddings.rows(),
+               m.item_embeddings.cols(), f.out_dir);
+  }
+}
+
+void scores(const std::string& path, const std::string& out_path, int threads) {
+  const Recommender model = Recommender::load(path);
+  const ModelData& m = model.model();
+  NpyWriter writer(out_path, m.users.size(), m.items.size());
+  model.scores([&](std::int64_t, std::int64_t, std::span<const float> block) { writer.write_rows(block); },
+               1024, threads);
+  writer.finish();
+  fmt::print("scores {}x{} (users x items, row 0 and column 0 are OOV) written to {}\n",
+             m.users.size(), m.items.size(), out_path);
+}
+
+void info(const std::string& path) {
+  const Recommender model = Recommender::load(path);
+  const ModelData& m = model.model();
+  fmt::print("file: {}\nkind: {}\nformat version: {}\n", path, m.kind, kModelFormatVersion);
+  fmt::print("users: {} (+1 OOV row), items: {} (+1 OOV row), dim: {}\n", m.users.num_known(),
+             m.items.num_known(), model.dim());
+  fmt::print("item titles: {}\nseen pairs: {}\n", m.item_titles.empty() ? "no" : "yes", m.seen.nnz());
+  fmt::print("config: {}\ntraining: {}\n", m.config.dump(), m.training.dump());
+}
+
+}  // namespace
+
+void add_recommend(CLI::App& app) {
+  auto f = std::make_shared<RecommendFlags>();
+  auto* cmd = app.add_subcommand("recommend", "Top-K items for users of a saved model");
+  cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--user", f->users, "Raw user id (repeatable)");
+  cmd->add_flag("--all-users", f->all_users, "Recommend for every user of the model");
+  cmd->add_option("--k", f->k, "Items per user")->capture_default_str();
+  cmd->add_flag("--exclude-seen", f->exclude_seen, "Drop items the user interacted with in training");
+  cmd->add_option("--out", f->out, "CSV file (user,item,score,rank); stdout when omitted");
+  cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->callback([f] { recommend(*f); });
+}
+
+void add_similar(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto item = std::make_shared<std::string>();
+  auto k = std::make_shared<int>(10);
+  auto threads = std::make_shared<int>(0);
+  auto* cmd = app.add_subcommand("similar", "Items most similar to an item, by cosine");
+  cmd->add_option("model", *model, "Model file")->required();
+  cmd->add_option("--item", *item, "Item id or title")->required();
+  cmd->add_option("--k", *k, "Number of similar items")->capture_default_str();
+  cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->callback([=] { similar(*model, *item, *k, *threads); });
+}
+
+void add_pairs(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto threshold = std::make_shared<float>(0.8f);
+  auto out = std::make_shared<std::string>();
+  auto threads = std::make_shared<int>(0);
+  auto* cmd = app.add_subcommand("pairs", "All item pairs with cosine similarity above a threshold");
+  cmd->add_option("model", *model, "Model file")->required();
+  cmd->add_option("--threshold", *threshold, "Cosine threshold in [-1, 1]")->capture_default_str();
+  cmd->add_option("--out", *out, "CSV file (item_a,item_b,similarity); stdout when omitted");
+  cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->callback([=] { pairs(*model, *threshold, *out, *threads); });
+}
+
+void add_embeddings(CLI::App& app) {
+  auto f = std::make_shared<EmbeddingsFlags>();
+  auto* cmd = app.add_subcommand("embeddings", "Export embedding matrices, or print one embedding");
+  cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--out-dir", f->out_dir,
+                  "Write user/item_embeddings.npy and users/items.tsv (ids in row order) here");
+  cmd->add_option("--item", f->item, "Print the embedding of this item id or title");
+  cmd->add_option("--user", f->user, "Print the embedding of this user id");
+  cmd->callback([f] { embeddings(*f); });
+}
+
+void add_scores(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto threads = std::make_shared<int>(0);
+  auto* cmd = app.add_subcommand("scores", "Write the full user x item score matrix (.npy)");
+  cmd->add_option("model", *model, "Model file")->required();
+  cmd->add_option("--out", *out, ".npy file to write")->required();
+  cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->callback([=] { scores(*model, *out, *threads); });
+}
+
+void add_info(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("info", "Describe a saved model");
+  cmd->add_option("model", *model, "Model file")->required();
+  cmd->callback([=] { info(*model); });
+}
+
+}  // namespace latent::cli
