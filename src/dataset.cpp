@@ -1,0 +1,548 @@
+#include <latent/dataset.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+
+#include "detail/csv.hpp"
+
+namespace latent {
+
+namespace fs = std::filesystem;
+using detail::CsvColumn;
+using detail::CsvOptions;
+using detail::CsvReader;
+using detail::CsvTable;
+
+namespace {
+
+constexpr std::array<std::pair<DataFormat, const char*>, 4> kFormatNames = {{
+    {DataFormat::Auto, "auto"},
+    {DataFormat::MovieLens100K, "ml-100k"},
+    {DataFormat::MovieLensLatest, "ml-latest"},
+    {DataFormat::Csv, "csv"},
+}};
+constexpr std::array<std::pair<ItemKey, const char*>, 2> kItemKeyNames = {{
+    {ItemKey::Id, "id"},
+    {ItemKey::Title, "title"},
+}};
+
+template <typename Enum, std::size_t N>
+Enum parse_name(const std::array<std::pair<Enum, const char*>, N>& names, const std::string& name,
+                std::string_view what) {
+  for (const auto& [value, text] : names) {
+    if (name == text) return value;
+  }
+  std::vector<std::string_view> valid;
+  valid.reserve(N);
+  for (const auto& entry : names) valid.emplace_back(entry.second);
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("unknown {} \"{}\" (valid: {})", what, name, fmt::join(valid, ", ")));
+}
+
+template <typename Enum, std::size_t N>
+const char* name_of(const std::array<std::pair<Enum, const char*>, N>& names, Enum value) {
+  for (const auto& [v, text] : names) {
+    if (v == value) return text;
+  }
+  return "?";
+}
+
+// ---- Text encodings --------------------------------------------------------
+
+enum class TextEncoding {
+  Utf8,    // invalid UTF-8 is taken to be Latin-1, the usual culprit
+  Latin1,  // u.item
+};
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80;  // allowed range of the second byte, to reject
+    unsigned char hi = 0xBF;  // overlong forms, surrogates and > U+10FFFF
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// Titles end up in JSON and Python strings, which must be valid UTF-8.
+std::string to_utf8(std::string_view s, TextEncoding encoding) {
+  if (encoding == TextEncoding::Utf8 && is_valid_utf8(s)) return std::string(s);
+  return latin1_to_utf8(s);
+}
+
+// ---- What to read ----------------------------------------------------------
+
+struct TableSource {
+  fs::path path;
+  CsvOptions csv;
+  bool header = true;
+};
+
+struct InteractionSource {
+  TableSource table;
+  // Column references as in LoadOptions; empty means the default.
+  std::string user_col, item_col, rating_col, timestamp_col;
+};
+
+struct CatalogSource {
+  TableSource table;
+  std::string id_col, title_col;  // empty means the default
+  TextEncoding encoding = TextEncoding::Utf8;
+};
+
+struct Plan {
+  DataFormat format = DataFormat::Auto;
+  InteractionSource interactions;
+  std::optional<CatalogSource> catalog;
+};
+
+DataFormat detect_format(const fs::path& data) {
+  std::error_code ec;
+  if (!fs::is_directory(data, ec)) return DataFormat::Csv;
+  if (fs::exists(data / "u.data", ec)) return DataFormat::MovieLens100K;
+  if (fs::exists(data / "ratings.csv", ec)) return DataFormat::MovieLensLatest;
+  throw Error(ErrorKind::NotFound,
+              fmt::format("{}: a directory with neither u.data (ml-100k) nor ratings.csv "
+                          "(ml-latest); give a CSV/TSV file or one of those directories",
+                          data.string()));
+}
+
+// '\t' for the extensions that always mean tab-separated, else sniffed.
+char default_delimiter(const fs::path& file) {
+  const auto ext = file.extension();
+  return ext == ".tsv" || ext == ".data" ? '\t' : 0;
+}
+
+Plan make_plan(const LoadOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(options.data, ec)) {
+    throw Error(ErrorKind::NotFound,
+                fmt::format("{}: no such file or directory", options.data.string()));
+  }
+  Plan plan;
+  plan.format = options.format == DataFormat::Auto ? detect_format(options.data) : options.format;
+  const fs::path& dir = options.data;
+  switch (plan.format) {
+    case DataFormat::MovieLens100K:
+      // u.data and u.item are headerless and never quote; u.item is Latin-1.
+      plan.interactions = {{dir / "u.data", {'\t', true}, false}, "0", "1", "2", "3"};
+      plan.catalog =
+          CatalogSource{{dir / "u.item", {'|', false}, false}, "0", "1", TextEncoding::Latin1};
+      break;
+    case DataFormat::MovieLensLatest:
+      plan.interactions = {
+          {dir / "ratings.csv", {',', true}, true}, "userId", "movieId", "rating", "timestamp"};
+      plan.catalog = CatalogSource{{dir / "movies.csv", {',', true}, true}, "movieId", "title"};
+      break;
+    case DataFormat::Csv:
+    case DataFormat::Auto: {
+      const char delimiter =
+          options.delimiter != 0 ? options.delimiter : default_delimiter(options.data);
+      plan.format = DataFormat::Csv;
+      plan.interactions = {{options.data, {delimiter, true}, options.header},
+                           options.user_col,
+                           options.item_col,
+                           options.rating_col,
+                           options.timestamp_col};
+      if (!options.items_file.empty()) {
+        plan.catalog =
+            CatalogSource{{options.items_file, {default_delimiter(options.items_file), true}, true},
+                          options.items_id_col,
+                          options.items_title_col};
+      }
+      break;
+    }
+  }
+  if (options.item_key == ItemKey::Title && !plan.catalog) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("items by title need item metadata, and {} has none: set "
+                            "items_file or use items by id",
+                            options.data.string()));
+  }
+  return plan;
+}
+
+std::string describe(const LoadOptions& options, DataFormat format) {
+  std::vector<std::string> notes;
+  if (options.rating_above) notes.push_back(fmt::format("rating > {}", *options.rating_above));
+  if (options.item_key == ItemKey::Title) notes.emplace_back("items by title");
+  std::string text = fmt::format("{} at {}", to_string(format), options.data.string());
+  if (!notes.empty()) text += fmt::format(" ({})", fmt::join(notes, ", "));
+  return text;
+}
+
+// ---- Field parsing ---------------------------------------------------------
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::string_view role) {
+  const std::string_view id = trim(table.field(column));
+  if (id.empty()) {
+    throw table.error(ErrorKind::Corruption, fmt::format("empty {} id ({})", role, column.label));
+  }
+  return id;
+}
+
+template <typename T>
+T number_field(const CsvTable& table, const CsvColumn& column, std::string_view role,
+               std::string_view kind) {
+  const std::string_view text = trim(table.field(column));
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  bool ok = ec == std::errc() && end == text.data() + text.size();
+  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
+  if (!ok) {
+    throw table.error(ErrorKind::Corruption,
+                      fmt::format("{} \"{}\" is not {} ({})", role, text, kind, column.label));
+  }
+  return value;
+}
+
+// Explicit reference, else the first of `names` in the header, else `index`.
+CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
+                          std::span<const std::string_view> names, std::size_t index) {
+  if (!ref.empty()) return table.column(ref, role);
+  if (auto found = table.find_column(names)) return *found;
+  return table.column(index, role);
+}
+
+std::optional<CsvColumn> optional_column(const CsvTable& table, const std::string& ref,
+                                         std::string_view role,
+                                         std::span<const std::string_view> names) {
+  if (!ref.empty()) return table.column(ref, role);
+  return table.find_column(names);
+}
+
+// ---- Interactions ----------------------------------------------------------
+
+// Distinct ids in first-seen order, as views into the table's buffer, so a
+// row costs a lookup rather than a string allocation. Ids are nearly always
+// small integers, and a flat table indexed by the value finds those several
+// times faster than hashing the text.
+class IdCodes {
+ public:
+  std::int32_t code(std::string_view id, std::size_t line) {
+    if (const auto value = small_integer(id)) {
+      if (*value >= by_value_.size()) {
+        by_value_.resize(std::max<std::size_t>(*value + 1, 2 * by_value_.size()), kNone);
+      }
+      std::int32_t& slot = by_value_[*value];
+      if (slot == kNone) slot = add(id, line);
+      return slot;
+    }
+    const auto [it, inserted] = by_text_.try_emplace(id, kNone);
+    if (inserted) it->second = add(id, line);
+    return it->second;
+  }
+  std::size_t size() const noexcept { return ids_.size(); }
+  std::string_view id(std::int32_t code) const { return ids_[static_cast<std::size_t>(code)]; }
+  std::size_t first_line(std::int32_t code) const {
+    return first_lines_[static_cast<std::size_t>(code)];
+  }
+
+ private:
+  static constexpr std::int32_t kNone = -1;
+  static constexpr std::size_t kMaxSmall = std::size_t{1} << 22;  // a 16 MB table at most
+
+  // The value of a canonical decimal integer below kMaxSmall (no sign, no
+  // leading zero, so one spelling per value), else nullopt.
+  static std::optional<std::size_t> small_integer(std::string_view id) {
+    if (id.empty() || id.size() > 7 || (id[0] == '0' && id.size() > 1)) return std::nullopt;
+    std::size_t value = 0;
+    for (const char c : id) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (value >= kMaxSmall) return std::nullopt;
+    return value;
+  }
+
+  std::int32_t add(std::string_view id, std::size_t line) {
+    ids_.push_back(id);
+    first_lines_.push_back(line);
+    return static_cast<std::int32_t>(ids_.size() - 1);
+  }
+
+  std::vector<std::int32_t> by_value_;
+  std::unordered_map<std::string_view, std::int32_t> by_text_;
+  std::vector<std::string_view> ids_;
+  std::vector<std::size_t> first_lines_;
+};
+
+// The kept rows with users and items still as IdCodes codes.
+struct RawInteractions {
+  IdCodes users;
+  IdCodes items;  // the ids of every row, kept or not, so the catalog check sees them all
+  Interactions kept;
+  std::size_t rows_read = 0;
+};
+
+RawInteractions read_interactions(CsvTable& table, const InteractionSource& source,
+                                  std::optional<double> rating_above) {
+  static constexpr std::array<std::string_view, 3> kUserNames = {"user_id", "userId", "user"};
+  static constexpr std::array<std::string_view, 4> kItemNames = {"item_id", "movieId", "movie_id",
+                                                                 "item"};
+  static constexpr std::array<std::string_view, 1> kRatingNames = {"rating"};
+  static constexpr std::array<std::string_view, 1> kTimestampNames = {"timestamp"};
+
+  const CsvColumn user_col = required_column(table, source.user_col, "user", kUserNames, 0);
+  const CsvColumn item_col = required_column(table, source.item_col, "item", kItemNames, 1);
+  std::optional<CsvColumn> rating_col =
+      optional_column(table, source.rating_col, "rating", kRatingNames);
+  if (!rating_col && source.rating_col.empty() && !table.has_header() && table.field_count() >= 3) {
+    rating_col = table.column(std::size_t{2}, "rating");
+  }
+  const std::optional<CsvColumn> timestamp_col =
+      optional_column(table, source.timestamp_col, "timestamp", kTimestampNames);
+  if (rating_above && !rating_col) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: filtering on rating > {} needs ratings, but the file has no "
+                            "rating column (name one with the rating column option)",
+                            table.reader().path().string(), *rating_above));
+  }
+
+  RawInteractions raw;
+  Interactions& kept = raw.kept;
+  while (table.next()) {
+    ++raw.rows_read;
+    const std::size_t line = table.line();
+    const std::string_view user = id_field(table, user_col, "user");
+    const std::int32_t item = raw.items.code(id_field(table, item_col, "item"), line);
+    const double rating =
+        rating_col ? number_field<double>(table, *rating_col, "rating", "a number") : 0.0;
+    const std::int64_t timestamp =
+        timestamp_col ? number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer")
+                      : 0;
+    if (rating_above && !(rating > *rating_above)) continue;
+    kept.users.push_back(raw.users.code(user, line));
+    kept.items.push_back(item);
+    if (rating_col) kept.ratings.push_back(static_cast<float>(rating));
+    if (timestamp_col) kept.timestamps.push_back(timestamp);
+  }
+  const std::string path = table.reader().path().string();
+  if (raw.rows_read == 0) {
+    throw Error(ErrorKind::Corruption, fmt::format("{}: no data rows", path));
+  }
+  if (kept.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: no rows left after filtering on rating > {} ({} rows read)", path,
+                            *rating_above, raw.rows_read));
+  }
+  return raw;
+}
+
+// A vocabulary and the row of every IdCodes code in it (kOov for codes no
+// kept row uses).
+struct CodeRows {
+  Vocabulary vocabulary;
+  std::vector<std::int32_t> row_of_code;
+  std::vector<std::string> titles;  // by row, when item metadata was joined
+};
+
+CodeRows vocabulary_of_used(const IdCodes& ids, std::span<const std::int32_t> codes) {
+  std::vector<bool> used(ids.size());
+  for (const std::int32_t c : codes) used[static_cast<std::size_t>(c)] = true;
+  std::vector<std::string> strings;
+  for (std::size_t c = 0; c < used.size(); ++c) {
+    if (used[c]) strings.emplace_back(ids.id(static_cast<std::int32_t>(c)));
+  }
+  CodeRows out;
+  out.vocabulary = Vocabulary::from_ids(std::move(strings));
+  out.row_of_code.resize(ids.size());
+  for (std::size_t c = 0; c < used.size(); ++c) {
+    if (used[c]) out.row_of_code[c] = out.vocabulary.lookup(ids.id(static_cast<std::int32_t>(c)));
+  }
+  return out;
+}
+
+// ---- Item catalog ----------------------------------------------------------
+
+struct Catalog {
+  Vocabulary ids;
+  std::vector<std::string> titles;  // by row of ids; [0] empty (OOV)
+};
+
+Catalog read_catalog(const CatalogSource& source, ItemKey key) {
+  static constexpr std::array<std::string_view, 3> kTitleNames = {"title", "movie_title", "name"};
+  CsvTable table(CsvReader::open(source.table.path, source.table.csv), source.table.header);
+  const CsvColumn id_col = source.id_col.empty() ? table.column(std::size_t{0}, "item id")
+                                                 : table.column(source.id_col, "item id");
+  const CsvColumn title_col = required_column(table, source.title_col, "title", kTitleNames, 1);
+
+  std::vector<std::string> ids;
+  std::vector<std::string> titles;
+  std::vector<std::size_t> lines;
+  while (table.next()) {
+    ids.emplace_back(id_field(table, id_col, "item"));
+    titles.push_back(to_utf8(table.field(title_col), source.encoding));
+    if (key == ItemKey::Title && titles.back().empty()) {
+      throw table.error(ErrorKind::Corruption,
+                        fmt::format("empty title for item \"{}\" ({}), and items are keyed by "
+                                    "title",
+                                    ids.back(), title_col.label));
+    }
+    lines.push_back(table.line());
+  }
+  if (ids.empty()) {
+    throw Error(ErrorKind::Corruption, fmt::format("{}: no item rows", source.table.path.string()));
+  }
+
+  Catalog catalog{Vocabulary::from_ids(ids), {}};
+  catalog.titles.resize(static_cast<std::size_t>(catalog.ids.size()));
+  std::vector<std::size_t> line_of_row(catalog.titles.size(), 0);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto row = static_cast<std::size_t>(catalog.ids.lookup(ids[i]));
+    if (line_of_row[row] != 0) {
+      throw table.reader().error_at(
+          lines[i], ErrorKind::Corruption,
+          fmt::format("duplicate item id \"{}\" (first on line {})", ids[i], line_of_row[row]));
+    }
+    line_of_row[row] = lines[i];
+    catalog.titles[row] = std::move(titles[i]);
+  }
+  return catalog;
+}
+
+// Item rows keyed by the catalog: every catalog item (id or distinct title)
+// is in the vocabulary, and every interaction item must be in the catalog.
+CodeRows vocabulary_of_catalog(Catalog catalog, ItemKey key, const IdCodes& items,
+                               const CsvReader& interactions, const fs::path& catalog_path) {
+  std::vector<std::int32_t> row_of_catalog_row(catalog.titles.size());
+  CodeRows out;
+  if (key == ItemKey::Title) {
+    out.vocabulary = Vocabulary::from_ids({catalog.titles.begin() + 1, catalog.titles.end()});
+    for (std::size_t r = 1; r < catalog.titles.size(); ++r) {
+      row_of_catalog_row[r] = out.vocabulary.lookup(catalog.titles[r]);
+    }
+    out.titles.assign(1, std::string());
+    out.titles.insert(out.titles.end(), out.vocabulary.ids().begin(), out.vocabulary.ids().end());
+  } else {
+    for (std::size_t r = 0; r < row_of_catalog_row.size(); ++r) {
+      row_of_catalog_row[r] = static_cast<std::int32_t>(r);
+    }
+  }
+
+  out.row_of_code.resize(items.size());
+  for (std::size_t c = 0; c < items.size(); ++c) {
+    const auto code = static_cast<std::int32_t>(c);
+    const auto row = catalog.ids.find(items.id(code));
+    if (!row) {
+      throw interactions.error_at(items.first_line(code), ErrorKind::NotFound,
+                                  fmt::format("item id \"{}\" is not in the item metadata file {}",
+                                              items.id(code), catalog_path.string()));
+    }
+    out.row_of_code[c] = row_of_catalog_row[static_cast<std::size_t>(*row)];
+  }
+  if (key == ItemKey::Id) {
+    out.vocabulary = std::move(catalog.ids);
+    out.titles = std::move(catalog.titles);
+  }
+  return out;
+}
+
+void codes_to_rows(std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& rows) {
+  for (std::int32_t& c : codes) c = rows[static_cast<std::size_t>(c)];
+}
+
+}  // namespace
+
+DataFormat parse_data_format(const std::string& name) {
+  return parse_name(kFormatNames, name, "data format");
+}
+
+const char* to_string(DataFormat format) noexcept { return name_of(kFormatNames, format); }
+
+ItemKey parse_item_key(const std::string& name) {
+  return parse_name(kItemKeyNames, name, "item key");
+}
+
+const char* to_string(ItemKey key) noexcept { return name_of(kItemKeyNames, key); }
+
+Dataset load_dataset(const LoadOptions& options) {
+  if (options.rating_above && !std::isfinite(*options.rating_above)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("rating_above must be a finite number, got {}", *options.rating_above));
+  }
+  const Plan plan = make_plan(options);
+  const TableSource& source = plan.interactions.table;
+  CsvTable table(CsvReader::open(source.path, source.csv), source.header);
+  // The catalog is parsed before the interactions: a bad items file fails
+  // fast, before the long parse.
+  std::optional<Catalog> catalog;
+  if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
+  RawInteractions raw = read_interactions(table, plan.interactions, options.rating_above);
+
+  Dataset dataset;
+  dataset.format = plan.format;
+  dataset.rows_read = raw.rows_read;
+  dataset.description = describe(options, plan.format);
+
+  CodeRows users = vocabulary_of_used(raw.users, raw.kept.users);
+  CodeRows items = catalog ? vocabulary_of_catalog(std::move(*catalog), options.item_key, raw.items,
+                                                   table.reader(), plan.catalog->table.path)
+                           : vocabulary_of_used(raw.items, raw.kept.items);
+  dataset.interactions = std::move(raw.kept);
+  codes_to_rows(dataset.interactions.users, users.row_of_code);
+  codes_to_rows(dataset.interactions.items, items.row_of_code);
+  dataset.users = std::move(users.vocabulary);
+  dataset.items = std::move(items.vocabulary);
+  dataset.item_titles = std::move(items.titles);
+  dataset.interactions.num_users = dataset.users.size();
+  dataset.interactions.num_items = dataset.items.size();
+  return dataset;
+}
+
+}  // namespace latent

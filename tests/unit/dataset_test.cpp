@@ -1,0 +1,518 @@
+#include <latent/dataset.hpp>
+#include <latent/error.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+// The CSV reader is private to the library (src/detail); its symbols are in
+// the static library the tests link.
+#include "../../src/detail/csv.hpp"
+
+namespace latent {
+namespace {
+
+namespace fs = std::filesystem;
+using detail::CsvOptions;
+using detail::CsvReader;
+using detail::CsvTable;
+
+// Runs `f`, which must throw an Error of `kind` whose message contains every
+// one of `parts`.
+template <typename F>
+void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string_view> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an Error (" << to_string(kind) << ")";
+  } catch (const Error& e) {
+    const std::string_view message = e.what();
+    EXPECT_EQ(e.kind(), kind) << message;
+    for (const std::string_view part : parts) {
+      EXPECT_NE(message.find(part), std::string_view::npos)
+          << "\"" << part << "\" missing from: " << message;
+    }
+  }
+}
+
+fs::path write_file(const fs::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  return path;
+}
+
+std::vector<std::vector<std::string>> read_all(std::string text, CsvOptions options = {}) {
+  CsvReader reader(std::move(text), "mem.csv", options);
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string_view> fields;
+  while (reader.next(fields)) records.emplace_back(fields.begin(), fields.end());
+  return records;
+}
+
+using Records = std::vector<std::vector<std::string>>;
+
+// ---- CSV reader --------------------------------------------------------------
+
+TEST(CsvReader, SplitsPlainRecords) {
+  EXPECT_EQ(read_all("a,b,c\n1,2,3\n"), (Records{{"a", "b", "c"}, {"1", "2", "3"}}));
+  EXPECT_EQ(read_all("1\t2\n", {'\t', true}), (Records{{"1", "2"}}));
+  // No final newline; empty fields, including a trailing one.
+  EXPECT_EQ(read_all("x,,y\n,z,"), (Records{{"x", "", "y"}, {"", "z", ""}}));
+}
+
+TEST(CsvReader, QuotedFieldsHoldDelimitersQuotesAndNewlines) {
+  EXPECT_EQ(read_all("11,\"American President, The (1995)\",Comedy\n"),
+            (Records{{"11", "American President, The (1995)", "Comedy"}}));
+  EXPECT_EQ(read_all("\"11'09\"\"01\",\"\"\n"), (Records{{"11'09\"01", ""}}));
+  EXPECT_EQ(read_all("\"two\nlines\",x\r\n"), (Records{{"two\nlines", "x"}}));
+}
+
+TEST(CsvReader, StripsCrlfBomAndBlankLines) {
+  EXPECT_EQ(read_all("\xEF\xBB\xBFid,title\r\n1,\"a\"\r\n\r\n2,b\r\n\r\n\n"),
+            (Records{{"id", "title"}, {"1", "a"}, {"2", "b"}}));
+  EXPECT_TRUE(read_all("").empty());
+  EXPECT_TRUE(read_all("\n\r\n").empty());
+}
+
+TEST(CsvReader, CountsLinesAcrossBlankLinesAndQuotedNewlines) {
+  CsvReader reader("a\n\n\"x\ny\"\nb\n", "mem.csv");
+  std::vector<std::string_view> fields;
+  std::vector<std::size_t> lines;
+  while (reader.next(fields)) lines.push_back(reader.line());
+  EXPECT_EQ(lines, (std::vector<std::size_t>{1, 3, 5}));
+}
+
+TEST(CsvReader, QuotingCanBeTurnedOff) {
+  EXPECT_EQ(read_all("1|\"Quoted\" title|x\n", {'|', false}),
+            (Records{{"1", "\"Quoted\" title", "x"}}));
+}
+
+TEST(CsvReader, UnterminatedQuoteNamesFileAndLine) {
+  expect_error([] { read_all("id,title\n1,ok\n2,\"never closed\n3,x\n"); }, ErrorKind::Corruption,
+               {"mem.csv", "line 3", "unterminated quote", "field 1"});
+}
+
+TEST(CsvReader, TextAfterClosingQuoteIsAnError) {
+  expect_error([] { read_all("a,\"b\"c\n"); }, ErrorKind::Corruption,
+               {"mem.csv", "line 1", "'c'", "after the closing quote"});
+}
+
+TEST(CsvReader, SniffsTheDelimiterFromTheFirstLine) {
+  EXPECT_EQ(detail::sniff_delimiter("user\titem\trating\n"), '\t');
+  EXPECT_EQ(detail::sniff_delimiter("user;item;rating\n1,5;2;3\n"), ';');
+  EXPECT_EQ(detail::sniff_delimiter("1|2|3"), '|');
+  EXPECT_EQ(detail::sniff_delimiter("id,\"a;b;c\"\n"), ',');
+  EXPECT_EQ(detail::sniff_delimiter("single\n"), ',');
+  CsvReader reader("a;b\n", "mem.csv");
+  EXPECT_EQ(reader.delimiter(), ';');
+}
+
+TEST(CsvReader, MissingFileIsNotFound) {
+  expect_error([] { CsvReader::open("/nonexistent/ratings.csv"); }, ErrorKind::NotFound,
+               {"/nonexistent/ratings.csv"});
+}
+
+TEST(CsvTable, ResolvesColumnsByNameOrNumber) {
+  CsvTable table(CsvReader("user,item,rating\n1,2,3\n", "t.csv"), true);
+  EXPECT_EQ(table.column("item", "item").index, 1U);
+  EXPECT_EQ(table.column("item", "item").label, "column \"item\"");
+  EXPECT_EQ(table.column("2", "rating").index, 2U);
+  const std::string_view names[] = {"missing", "rating"};
+  ASSERT_TRUE(table.find_column(names).has_value());
+  EXPECT_EQ(table.find_column(names)->index, 2U);
+  ASSERT_TRUE(table.next());
+  EXPECT_EQ(table.field(table.column("rating", "rating")), "3");
+  EXPECT_FALSE(table.next());
+}
+
+TEST(CsvTable, UnknownColumnNameListsTheHeader) {
+  CsvTable table(CsvReader("userId,movieId,rating\n1,2,3\n", "t.csv"), true);
+  expect_error([&] { table.column("score", "rating"); }, ErrorKind::NotFound,
+               {"t.csv", "line 1", "\"score\"", "userId, movieId, rating"});
+}
+
+TEST(CsvTable, ColumnNumberBeyondTheFields) {
+  CsvTable table(CsvReader("1\t2\t3\n", "t.tsv"), false);
+  expect_error([&] { table.column("7", "timestamp"); }, ErrorKind::NotFound,
+               {"t.tsv", "line 1", "timestamp column 7", "3 fields"});
+  expect_error([&] { table.column("rating", "rating"); }, ErrorKind::InvalidArgument,
+               {"t.tsv", "\"rating\"", "no header"});
+}
+
+TEST(CsvTable, WrongFieldCountNamesTheLine) {
+  CsvTable table(CsvReader("a,b,c\n1,2,3\n4,5\n", "t.csv"), true);
+  ASSERT_TRUE(table.next());
+  expect_error([&] { table.next(); }, ErrorKind::Corruption,
+               {"t.csv", "line 3", "expected 3 fields", "found 2"});
+}
+
+TEST(CsvTable, EmptyFileIsAnError) {
+  expect_error([] { CsvTable(CsvReader("\n", "empty.csv"), true); }, ErrorKind::Corruption,
+               {"empty.csv", "empty"});
+}
+
+// ---- Names -------------------------------------------------------------------
+
+TEST(DatasetNames, FormatsAndItemKeysRoundTrip) {
+  for (const auto format : {DataFormat::Auto, DataFormat::MovieLens100K,
+                            DataFormat::MovieLensLatest, DataFormat::Csv}) {
+    EXPECT_EQ(parse_data_format(to_string(format)), format);
+  }
+  EXPECT_STREQ(to_string(DataFormat::MovieLens100K), "ml-100k");
+  EXPECT_EQ(parse_item_key("title"), ItemKey::Title);
+  EXPECT_EQ(parse_item_key("id"), ItemKey::Id);
+  EXPECT_STREQ(to_string(ItemKey::Title), "title");
+}
+
+TEST(DatasetNames, UnknownNamesListTheValidOnes) {
+  expect_error([] { parse_data_format("movielens"); }, ErrorKind::InvalidArgument,
+               {"\"movielens\"", "auto, ml-100k, ml-latest, csv"});
+  expect_error([] { parse_item_key("name"); }, ErrorKind::InvalidArgument,
+               {"\"name\"", "id, title"});
+}
+
+// ---- Real data ---------------------------------------------------------------
+
+TEST(DatasetMl100k, TitlesAboveThree) {
+  LATENT_REQUIRE_ML100K();
+  LoadOptions options;
+  options.data = test::ml100k_dir();
+  options.rating_above = 3;
+  options.item_key = ItemKey::Title;
+  const Dataset d = load_dataset(options);
+
+  EXPECT_EQ(d.format, DataFormat::MovieLens100K);
+  EXPECT_EQ(d.rows_read, 100000U);
+  EXPECT_EQ(d.interactions.size(), 55375U);
+  EXPECT_EQ(d.users.size(), 943);
+  EXPECT_EQ(d.items.size(), 1665);
+  EXPECT_EQ(d.interactions.num_users, 943);
+  EXPECT_EQ(d.interactions.num_items, 1665);
+  ASSERT_EQ(d.interactions.ratings.size(), d.interactions.size());
+  EXPECT_EQ(d.interactions.timestamps.size(), d.interactions.size());
+  EXPECT_TRUE(std::all_of(d.interactions.ratings.begin(), d.interactions.ratings.end(),
+                          [](float r) { return r > 3; }));
+  EXPECT_EQ(d.items.kind(), Vocabulary::IdKind::String);
+  EXPECT_TRUE(d.items.find("Toy Story (1995)").has_value());
+  ASSERT_EQ(d.item_titles.size(), 1665U);
+  EXPECT_EQ(d.item_titles[0], "");
+  EXPECT_EQ(d.item_titles[5], d.items.id(5));
+  EXPECT_EQ(d.description,
+            fmt::format("ml-100k at {} (rating > 3, items by title)", options.data.string()));
+  // Every row points into the vocabularies, none at OOV.
+  EXPECT_EQ(*std::min_element(d.interactions.users.begin(), d.interactions.users.end()), 1);
+  EXPECT_EQ(*std::min_element(d.interactions.items.begin(), d.interactions.items.end()), 1);
+  EXPECT_LT(*std::max_element(d.interactions.items.begin(), d.interactions.items.end()), 1665);
+}
+
+TEST(DatasetMl100k, IdsWithoutFilter) {
+  LATENT_REQUIRE_ML100K();
+  LoadOptions options;
+  options.data = test::ml100k_dir();
+  const Dataset d = load_dataset(options);
+
+  EXPECT_EQ(d.interactions.size(), 100000U);
+  EXPECT_EQ(d.rows_read, 100000U);
+  EXPECT_EQ(d.users.size(), 944);
+  EXPECT_EQ(d.items.size(), 1683);
+  EXPECT_EQ(d.items.kind(), Vocabulary::IdKind::Integer);
+  ASSERT_EQ(d.item_titles.size(), 1683U);
+  EXPECT_EQ(d.item_titles[static_cast<std::size_t>(d.items.lookup("1"))], "Toy Story (1995)");
+  // The first line of u.data: 196 242 3 881250949.
+  EXPECT_EQ(d.users.id(d.interactions.users[0]), "196");
+  EXPECT_EQ(d.items.id(d.interactions.items[0]), "242");
+  EXPECT_EQ(d.interactions.ratings[0], 3.0F);
+  EXPECT_EQ(d.interactions.timestamps[0], 881250949);
+  EXPECT_EQ(d.description, fmt::format("ml-100k at {}", options.data.string()));
+}
+
+TEST(DatasetMl100k, Latin1TitlesBecomeUtf8) {
+  LATENT_REQUIRE_ML100K();
+  LoadOptions options;
+  options.data = test::ml100k_dir();
+  const Dataset d = load_dataset(options);
+  // u.item line 543 holds "Mis\xE9rables" in Latin-1.
+  EXPECT_EQ(d.item_titles[static_cast<std::size_t>(d.items.lookup("543"))],
+            "Mis\xC3\xA9rables, Les (1995)");
+  EXPECT_EQ(d.item_titles[static_cast<std::size_t>(d.items.lookup("1633"))],
+            "\xC3\x81 k\xC3\xB6ldum klaka (Cold Fever) (1994)");
+}
+
+TEST(DatasetMlLatest, BundledSmall) {
+  LoadOptions options;
+  options.data = test::bundled_data();
+  const Dataset d = load_dataset(options);
+
+  EXPECT_EQ(d.format, DataFormat::MovieLensLatest);
+  EXPECT_EQ(d.rows_read, 100836U);
+  EXPECT_EQ(d.interactions.size(), 100836U);
+  EXPECT_EQ(d.users.size(), 611);
+  EXPECT_EQ(d.items.size(), 9743);
+  ASSERT_EQ(d.item_titles.size(), 9743U);
+  const auto title = [&](std::string_view id) {
+    return d.item_titles[static_cast<std::size_t>(d.items.lookup(id))];
+  };
+  EXPECT_EQ(title("1"), "Toy Story (1995)");
+  EXPECT_EQ(title("11"), "American President, The (1995)");
+  EXPECT_EQ(title("7789"), "11'09\"01 - September 11 (2002)");
+  EXPECT_EQ(title("73"), "Mis\xC3\xA9rables, Les (1995)");
+  // Half-star ratings survive; the first row is 1,1,4.0,964982703.
+  EXPECT_EQ(d.interactions.ratings[0], 4.0F);
+  EXPECT_EQ(d.interactions.timestamps[0], 964982703);
+  EXPECT_NE(std::find(d.interactions.ratings.begin(), d.interactions.ratings.end(), 0.5F),
+            d.interactions.ratings.end());
+}
+
+TEST(DatasetMlLatest, FilterKeepsStrictlyGreater) {
+  LoadOptions options;
+  options.data = test::bundled_data();
+  options.format = DataFormat::MovieLensLatest;
+  options.rating_above = 4.5;
+  options.item_key = ItemKey::Title;
+  const Dataset d = load_dataset(options);
+  EXPECT_EQ(d.rows_read, 100836U);
+  EXPECT_TRUE(std::all_of(d.interactions.ratings.begin(), d.interactions.ratings.end(),
+                          [](float r) { return r == 5.0F; }));
+  // Items are still the whole catalog, by distinct title.
+  EXPECT_GT(d.items.size(), 9000);
+  EXPECT_EQ(static_cast<std::size_t>(d.items.size()), d.item_titles.size());
+}
+
+// ---- Generic CSV -------------------------------------------------------------
+
+TEST(DatasetCsv, HeaderNamesCrlfBomAndTrailingLines) {
+  test::TempDir dir;
+  const auto file = write_file(dir / "events.csv",
+                               "\xEF\xBB\xBFuser_id,item_id,rating,timestamp\r\n"
+                               "u1,10,4.5,100\r\n"
+                               "u2,\"20\",2,200\r\n"
+                               "u1,30,5,300\r\n\r\n\r\n");
+  LoadOptions options;
+  options.data = file;
+  options.rating_above = 3;
+  const Dataset d = load_dataset(options);
+
+  EXPECT_EQ(d.format, DataFormat::Csv);
+  EXPECT_EQ(d.rows_read, 3U);
+  ASSERT_EQ(d.interactions.size(), 2U);
+  // Users and items from kept rows only.
+  EXPECT_EQ(d.users.size(), 2);
+  EXPECT_EQ(d.items.size(), 3);
+  EXPECT_EQ(d.users.id(d.interactions.users[1]), "u1");
+  EXPECT_EQ(d.items.id(d.interactions.items[1]), "30");
+  EXPECT_EQ(d.interactions.ratings, (std::vector<float>{4.5F, 5.0F}));
+  EXPECT_EQ(d.interactions.timestamps, (std::vector<std::int64_t>{100, 300}));
+  EXPECT_TRUE(d.item_titles.empty());
+  EXPECT_EQ(d.description, fmt::format("csv at {} (rating > 3)", file.string()));
+}
+
+TEST(DatasetCsv, HeaderlessTsvDefaultsToUserItemRating) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "u.tsv", "1\t5\t3\n2\t6\t4\n");
+  options.header = false;
+  const Dataset d = load_dataset(options);
+  ASSERT_EQ(d.interactions.size(), 2U);
+  EXPECT_EQ(d.interactions.ratings, (std::vector<float>{3.0F, 4.0F}));
+  EXPECT_TRUE(d.interactions.timestamps.empty());
+}
+
+TEST(DatasetCsv, ColumnsByNumberAndSniffedDelimiter) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "data.txt", "when;score;who;what\n9;1.5;a;x\n8;2;b;y\n");
+  options.user_col = "2";
+  options.item_col = "what";
+  options.rating_col = "score";
+  options.timestamp_col = "0";
+  const Dataset d = load_dataset(options);
+  ASSERT_EQ(d.interactions.size(), 2U);
+  EXPECT_EQ(d.users.id(d.interactions.users[0]), "a");
+  EXPECT_EQ(d.items.id(d.interactions.items[1]), "y");
+  EXPECT_EQ(d.interactions.ratings, (std::vector<float>{1.5F, 2.0F}));
+  EXPECT_EQ(d.interactions.timestamps, (std::vector<std::int64_t>{9, 8}));
+}
+
+TEST(DatasetCsv, MetadataJoinGivesTheCatalogAndTitles) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "ratings.csv", "user,item\n1,10\n1,11\n2,12\n");
+  options.items_file = write_file(dir / "items.csv",
+                                  "item,year,title\n"
+                                  "10,1995,\"Heat, The\"\n"
+                                  "11,1995,Heat (remake)\n"
+                                  "12,1990,\"Heat, The\"\n"
+                                  "13,2001,Never Rated\n");
+
+  const Dataset by_id = load_dataset(options);
+  EXPECT_EQ(by_id.items.size(), 5);  // the whole catalog, 13 included
+  ASSERT_EQ(by_id.item_titles.size(), 5U);
+  EXPECT_EQ(by_id.item_titles[0], "");
+  EXPECT_EQ(by_id.item_titles[static_cast<std::size_t>(by_id.items.lookup("13"))], "Never Rated");
+
+  options.item_key = ItemKey::Title;
+  const Dataset by_title = load_dataset(options);
+  EXPECT_EQ(by_title.items.size(), 4);  // three distinct titles
+  EXPECT_EQ(by_title.items.id(by_title.interactions.items[0]), "Heat, The");
+  EXPECT_EQ(by_title.interactions.items[0], by_title.interactions.items[2]);
+  EXPECT_NE(by_title.interactions.items[0], by_title.interactions.items[1]);
+  EXPECT_EQ(by_title.item_titles,
+            (std::vector<std::string>{"", "Heat (remake)", "Heat, The", "Never Rated"}));
+}
+
+TEST(DatasetCsv, InvalidUtf8TitlesAreReadAsLatin1) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "r.csv", "user,item\n1,1\n");
+  options.items_file = write_file(dir / "items.csv", "id,name\n1,Caf\xE9\n");
+  const Dataset d = load_dataset(options);
+  EXPECT_EQ(d.item_titles[1], "Caf\xC3\xA9");
+}
+
+TEST(DatasetCsv, AutoDetection) {
+  test::TempDir dir;
+  fs::create_directories(dir / "ml100k");
+  write_file(dir / "ml100k" / "u.data", "1\t1\t5\t10\n");
+  write_file(dir / "ml100k" / "u.item", "1|Film|x\n");
+  fs::create_directories(dir / "latest");
+  write_file(dir / "latest" / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,5,10\n");
+  write_file(dir / "latest" / "movies.csv", "movieId,title,genres\n1,Film,Drama\n");
+
+  LoadOptions options;
+  options.data = dir / "ml100k";
+  EXPECT_EQ(load_dataset(options).format, DataFormat::MovieLens100K);
+  options.data = dir / "latest";
+  EXPECT_EQ(load_dataset(options).format, DataFormat::MovieLensLatest);
+  options.data = dir / "latest" / "ratings.csv";
+  EXPECT_EQ(load_dataset(options).format, DataFormat::Csv);
+  options.data = dir.path();
+  expect_error([&] { load_dataset(options); }, ErrorKind::NotFound,
+               {dir.path().string(), "u.data", "ratings.csv"});
+}
+
+// ---- Errors ------------------------------------------------------------------
+
+class DatasetErrors : public ::testing::Test {
+ protected:
+  // Loads `text` as a CSV file named `name`.
+  Dataset load(std::string_view text, std::string_view name = "data.csv") {
+    options.data = write_file(dir / std::string(name), text);
+    return load_dataset(options);
+  }
+  std::string path(std::string_view name = "data.csv") const {
+    return (dir / std::string(name)).string();
+  }
+
+  test::TempDir dir;
+  LoadOptions options;
+};
+
+TEST_F(DatasetErrors, MissingPaths) {
+  options.data = dir / "nowhere.csv";
+  expect_error([&] { load_dataset(options); }, ErrorKind::NotFound, {path("nowhere.csv")});
+  options.data = dir.path();
+  options.format = DataFormat::MovieLensLatest;
+  expect_error([&] { load_dataset(options); }, ErrorKind::NotFound, {path("ratings.csv")});
+  // A MovieLens directory without its item file.
+  fs::create_directories(dir / "ml");
+  write_file(dir / "ml" / "u.data", "1\t1\t5\t10\n");
+  options.data = dir / "ml";
+  options.format = DataFormat::Auto;
+  expect_error([&] { load_dataset(options); }, ErrorKind::NotFound,
+               {(dir / "ml" / "u.item").string()});
+}
+
+TEST_F(DatasetErrors, UnknownColumnNameListsTheHeader) {
+  options.rating_col = "stars";
+  expect_error([&] { load("userId,movieId,rating\n1,2,3\n"); }, ErrorKind::NotFound,
+               {path(), "line 1", "\"stars\"", "userId, movieId, rating"});
+}
+
+TEST_F(DatasetErrors, ColumnNumberBeyondTheFields) {
+  options.header = false;
+  options.timestamp_col = "5";
+  expect_error([&] { load("1,2,3\n"); }, ErrorKind::NotFound,
+               {path(), "line 1", "column 5", "3 fields"});
+}
+
+TEST_F(DatasetErrors, WrongFieldCount) {
+  expect_error([&] { load("user,item,rating\n1,2,3\n1,2\n"); }, ErrorKind::Corruption,
+               {path(), "line 3", "expected 3 fields", "found 2"});
+}
+
+TEST_F(DatasetErrors, NonNumericRating) {
+  expect_error([&] { load("user,item,rating\n1,2,3\n1,3,abc\n"); }, ErrorKind::Corruption,
+               {path(), "line 3: rating \"abc\" is not a number", "column \"rating\""});
+  expect_error([&] { load("user,item,rating\n1,2,\n"); }, ErrorKind::Corruption,
+               {"line 2: rating \"\" is not a number"});
+}
+
+TEST_F(DatasetErrors, NonIntegerTimestamp) {
+  expect_error([&] { load("user,item,timestamp\n1,2,soon\n"); }, ErrorKind::Corruption,
+               {path(), "line 2", "timestamp \"soon\" is not an integer"});
+}
+
+TEST_F(DatasetErrors, EmptyId) {
+  expect_error([&] { load("user,item\n1,2\n,3\n"); }, ErrorKind::Corruption,
+               {path(), "line 3", "empty user id", "column \"user\""});
+  options.header = false;
+  expect_error([&] { load("1\t \n", "data.tsv"); }, ErrorKind::Corruption,
+               {path("data.tsv"), "line 1", "empty item id", "column 1"});
+}
+
+TEST_F(DatasetErrors, NoRowsLeftAfterFiltering) {
+  options.rating_above = 5;
+  expect_error([&] { load("user,item,rating\n1,2,5\n1,3,4\n"); }, ErrorKind::InvalidArgument,
+               {path(), "rating > 5", "2 rows read"});
+}
+
+TEST_F(DatasetErrors, NoDataRows) {
+  expect_error([&] { load("user,item,rating\r\n\r\n"); }, ErrorKind::Corruption,
+               {path(), "no data rows"});
+  expect_error([&] { load(""); }, ErrorKind::Corruption, {path(), "empty"});
+}
+
+TEST_F(DatasetErrors, FilterNeedsARatingColumn) {
+  options.rating_above = 3;
+  expect_error([&] { load("user,item,score\n1,2,5\n"); }, ErrorKind::InvalidArgument,
+               {path(), "rating > 3", "no rating column"});
+}
+
+TEST_F(DatasetErrors, UnterminatedQuote) {
+  expect_error([&] { load("user,item\n1,2\n1,\"3\n2,4\n"); }, ErrorKind::Corruption,
+               {path(), "line 3", "unterminated quote"});
+}
+
+TEST_F(DatasetErrors, TitlesNeedMetadata) {
+  options.item_key = ItemKey::Title;
+  expect_error([&] { load("user,item\n1,2\n"); }, ErrorKind::InvalidArgument,
+               {path(), "items_file"});
+}
+
+TEST_F(DatasetErrors, ItemMissingFromTheCatalog) {
+  options.items_file = write_file(dir / "items.csv", "id,title\n1,One\n2,Two\n");
+  expect_error([&] { load("user,item\n1,1\n1,2\n2,7\n"); }, ErrorKind::NotFound,
+               {path(), "line 4", "item id \"7\"", path("items.csv")});
+}
+
+TEST_F(DatasetErrors, DuplicateCatalogId) {
+  options.items_file = write_file(dir / "items.csv", "id,title\n1,One\n2,Two\n01,Again\n");
+  expect_error([&] { load("user,item\n1,1\n"); }, ErrorKind::Corruption,
+               {path("items.csv"), "line 4", "duplicate item id \"01\"", "line 2"});
+}
+
+TEST_F(DatasetErrors, BadRatingThreshold) {
+  options.rating_above = std::numeric_limits<double>::quiet_NaN();
+  expect_error([&] { load("user,item,rating\n1,2,3\n"); }, ErrorKind::InvalidArgument,
+               {"rating_above"});
+}
+
+}  // namespace
+}  // namespace latent
