@@ -6,7 +6,9 @@
 // The header's "__metadata__" carries: format "latent", format_version,
 // model kind, config and training metadata (JSON text), the vocabularies'
 // id kinds, and "checksum": the XXH64 of the whole data section as 16 hex
-// digits. Tensors: user_embeddings / item_embeddings (F32, rows x dim), the
+// digits; "header_checksum" guards the header itself (config, tensor table):
+// the XXH64 of the padded header text with its own 16 digits read as '0'.
+// Tensors: user_embeddings / item_embeddings (F32, rows x dim), the
 // vocabularies (users.ids / items.ids: U8 concatenated UTF-8, users.offsets /
 // items.offsets: I64, n + 1 entries), item_titles.ids/offsets (optional), and the
 // seen-items matrix (seen.indptr I64, seen.indices I32). Tensors are laid

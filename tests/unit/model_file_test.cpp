@@ -1,0 +1,539 @@
+#include <latent/error.hpp>
+#include <latent/model_file.hpp>
+#include <latent/random.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include "test_support.hpp"
+
+// The file is plain safetensors, so numpy reads it without latent; checked by
+// hand with:
+//   h = json.loads(b[8 : 8 + n]) with n = int.from_bytes(b[:8], "little")
+//   t = h["item_embeddings"]; b0, b1 = t["data_offsets"]
+//   np.frombuffer(b[8 + n + b0 : 8 + n + b1], "<f4").reshape(t["shape"])
+
+namespace latent {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test::TempDir;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Overwrites in place instead of truncating to zero first: ext4 flushes a
+// file truncated to zero when it is closed, which made the fuzz loops slow.
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  if (f == nullptr) f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr) << path;
+  EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+  std::fclose(f);
+  fs::resize_file(path, bytes.size());
+}
+
+std::vector<std::string> ids_of(const Vocabulary& v) { return {v.ids().begin(), v.ids().end()}; }
+
+std::vector<std::string> dir_entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+// Bit-identical, so NaN payloads and -0.0 count too.
+void expect_same_bits(const Matrix& a, const Matrix& b) {
+  ASSERT_EQ(a.rows(), b.rows());
+  ASSERT_EQ(a.cols(), b.cols());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+void expect_same_model(const ModelData& a, const ModelData& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.config, b.config);
+  EXPECT_EQ(a.training, b.training);
+  EXPECT_EQ(a.users.kind(), b.users.kind());
+  EXPECT_EQ(ids_of(a.users), ids_of(b.users));
+  EXPECT_EQ(a.items.kind(), b.items.kind());
+  EXPECT_EQ(ids_of(a.items), ids_of(b.items));
+  EXPECT_EQ(a.item_titles, b.item_titles);
+  expect_same_bits(a.user_embeddings, b.user_embeddings);
+  expect_same_bits(a.item_embeddings, b.item_embeddings);
+  EXPECT_EQ(a.seen, b.seen);
+}
+
+Matrix random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  Rng rng(seed);
+  Matrix m(rows, cols);
+  for (float& v : m.storage()) v = rng.uniform() * 2.0f - 1.0f;
+  return m;
+}
+
+ModelData make_model(std::int64_t dim = 3) {
+  ModelData m;
+  m.kind = "two-tower";
+  m.config = {{"dim", dim}, {"learning_rate", 0.1}, {"loss", "softmax"}, {"towers", {16, 8}}};
+  m.training = {{"source", "unit test"}, {"epochs", 2}, {"metrics", {{"recall@10", 0.3125}}}};
+  m.users = Vocabulary::from_ids({"3", "10", "-4"});
+  m.items = Vocabulary::from_ids({"tt01", "tt02", "caf\xc3\xa9", "tt04"});
+  m.item_titles = {"", "Toy Story (1995)", "Heat (1995)", "Am\xc3\xa9lie (2001)", "Se7en"};
+  m.user_embeddings = random_matrix(m.users.size(), dim, 1);
+  m.item_embeddings = random_matrix(m.items.size(), dim, 2);
+  m.user_embeddings.storage()[0] = -0.0f;
+  m.item_embeddings.storage()[1] = std::numeric_limits<float>::quiet_NaN();
+  m.item_embeddings.storage()[2] = std::numeric_limits<float>::denorm_min();
+  m.seen = CsrMatrix(4, 5, {0, 0, 2, 2, 5}, {1, 4, 1, 2, 3});
+  return m;
+}
+
+// A model file taken apart, for building files that are damaged in one
+// specific way yet carry valid checksums (serialize() re-signs them).
+struct RawModel {
+  json header;
+  std::string data;
+
+  static RawModel parse(const std::string& bytes) {
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    return {json::parse(bytes.substr(8, n)), bytes.substr(8 + n)};
+  }
+
+  std::string serialize() const {
+    json h = header;
+    auto& meta = h["__metadata__"];
+    meta["checksum"] = fmt::format("{:016x}", XXH64(data.data(), data.size(), 0));
+    meta["header_checksum"] = std::string(16, '0');
+    std::string text = h.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    const std::string needle = R"("header_checksum":")";
+    const auto digits = text.find(needle) + needle.size();
+    text.replace(digits, 16, fmt::format("{:016x}", XXH64(text.data(), text.size(), 0)));
+    std::string out(8, '\0');
+    const std::uint64_t n = text.size();
+    std::memcpy(out.data(), &n, 8);
+    return out + text + data;
+  }
+
+  // The data bytes of one tensor, for editing in place.
+  char* tensor_data(const std::string& name) {
+    return data.data() + header.at(name).at("data_offsets").at(0).get<std::size_t>();
+  }
+};
+
+template <typename F>
+void expect_error(const fs::path& path, ErrorKind kind, const std::string& fragment, F&& f) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error mentioning \"" << fragment << "\"";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(path.string(), 0), 0u) << "message does not start with the path: " << msg;
+    EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
+  }
+}
+
+void expect_load_error(const fs::path& path, ErrorKind kind, const std::string& fragment = "") {
+  expect_error(path, kind, fragment, [&] { load_model(path); });
+}
+
+class ModelFile : public ::testing::Test {
+ protected:
+  // A valid file taken apart, damaged by `edit`, re-signed and written.
+  template <typename F>
+  fs::path damaged(F&& edit) {
+    save_model(dir_ / "valid.latent", make_model());
+    RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
+    edit(raw);
+    fs::path path = dir_ / "damaged.latent";
+    write_bytes(path, raw.serialize());
+    return path;
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(ModelFile, RoundTripIsExact) {
+  const ModelData model = make_model();
+  save_model(dir_ / "m.latent", model);
+  expect_same_model(load_model(dir_ / "m.latent"), model);
+}
+
+TEST_F(ModelFile, RoundTripWithoutTitlesOrSeenItems) {
+  ModelData model = make_model();
+  model.item_titles.clear();
+  model.seen =
+      CsrMatrix(model.users.size(), model.items.size(), std::vector<std::int64_t>(5, 0), {});
+  save_model(dir_ / "m.latent", model);
+  const ModelData back = load_model(dir_ / "m.latent");
+  expect_same_model(back, model);
+  EXPECT_TRUE(back.item_titles.empty());
+}
+
+TEST_F(ModelFile, LayoutIsAlignedSafetensorsWithChecksums) {
+  save_model(dir_ / "m.latent", make_model());
+  const std::string bytes = read_bytes(dir_ / "m.latent");
+  const RawModel raw = RawModel::parse(bytes);
+  EXPECT_EQ((bytes.size() - raw.data.size()) % 8, 0u);
+
+  const json& meta = raw.header.at("__metadata__");
+  EXPECT_EQ(meta.at("format"), "latent");
+  EXPECT_EQ(meta.at("format_version"), "1");
+  EXPECT_EQ(meta.at("kind"), "two-tower");
+  EXPECT_EQ(json::parse(meta.at("config").get<std::string>()), make_model().config);
+  EXPECT_EQ(meta.at("users.kind"), "integer");
+  EXPECT_EQ(meta.at("items.kind"), "string");
+  EXPECT_EQ(meta.at("checksum"),
+            fmt::format("{:016x}", XXH64(raw.data.data(), raw.data.size(), 0)));
+  // Serializing the parsed header again reproduces the file: the checksum
+  // recipe in RawModel is the writer's.
+  EXPECT_EQ(raw.serialize(), bytes);
+
+  std::set<std::string> names;
+  std::map<std::uint64_t, std::string> dtype_at;
+  std::uint64_t covered = 0;
+  for (const auto& [name, t] : raw.header.items()) {
+    if (name == "__metadata__") continue;
+    names.insert(name);
+    const std::string dtype = t.at("dtype");
+    const std::uint64_t size = dtype == "I64" ? 8 : dtype == "U8" ? 1 : 4;
+    const std::uint64_t begin = t.at("data_offsets").at(0);
+    const std::uint64_t end = t.at("data_offsets").at(1);
+    EXPECT_EQ(begin % size, 0u) << name;
+    covered += end - begin;
+    if (end > begin) dtype_at[begin] = dtype;
+  }
+  EXPECT_EQ(covered, raw.data.size());
+  std::string order;
+  for (const auto& [begin, dtype] : dtype_at) {
+    if (order.empty() || !order.ends_with(dtype)) order += (order.empty() ? "" : " ") + dtype;
+  }
+  EXPECT_EQ(order, "I64 F32 I32 U8");
+  EXPECT_EQ(names,
+            (std::set<std::string>{"user_embeddings", "item_embeddings", "users.ids",
+                                   "users.offsets", "items.ids", "items.offsets", "item_titles.ids",
+                                   "item_titles.offsets", "seen.indptr", "seen.indices"}));
+  EXPECT_EQ(raw.header.at("item_embeddings").at("shape"), json::array({5, 3}));
+  EXPECT_EQ(raw.header.at("users.offsets").at("shape"), json::array({4}));
+}
+
+TEST_F(ModelFile, SaveReplacesExistingFile) {
+  const fs::path path = dir_ / "m.latent";
+  save_model(path, make_model(2));
+  const ModelData second = make_model(4);
+  save_model(path, second);
+  expect_same_model(load_model(path), second);
+  EXPECT_EQ(dir_entries(dir_.path()), std::vector<std::string>{"m.latent"});
+}
+
+TEST_F(ModelFile, SaveIntoMissingDirectoryFailsAndLeavesNothing) {
+  const fs::path path = dir_ / "no-such-dir" / "m.latent";
+  expect_error(path, ErrorKind::IO, "No such file or directory",
+               [&] { save_model(path, make_model()); });
+  EXPECT_TRUE(dir_entries(dir_.path()).empty());
+}
+
+TEST_F(ModelFile, FailedWriteLeavesExistingTargetUntouched) {
+  const fs::path path = dir_ / "m.latent";
+  save_model(path, make_model());
+  const std::string before = read_bytes(path);
+
+  // Make the kernel refuse writes past 4 KiB (EFBIG instead of SIGXFSZ).
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  const ModelData big = make_model(512);
+  expect_error(path, ErrorKind::IO, "too large", [&] { save_model(path, big); });
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(dir_entries(dir_.path()), std::vector<std::string>{"m.latent"});
+}
+
+TEST_F(ModelFile, InvalidModelIsRejectedBeforeWriting) {
+  const fs::path path = dir_ / "m.latent";
+  const auto expect_invalid = [&](const char* fragment, auto&& mutate) {
+    ModelData m = make_model();
+    mutate(m);
+    expect_error(path, ErrorKind::InvalidArgument, fragment, [&] { save_model(path, m); });
+    EXPECT_TRUE(dir_entries(dir_.path()).empty());
+  };
+  expect_invalid("user_embeddings has 3 rows",
+                 [](ModelData& m) { m.user_embeddings = Matrix(3, 3); });
+  expect_invalid("item_embeddings has 4 rows",
+                 [](ModelData& m) { m.item_embeddings = Matrix(4, 3); });
+  expect_invalid("dimension 3 but item embeddings 2",
+                 [](ModelData& m) { m.item_embeddings = Matrix(5, 2); });
+  expect_invalid("seen matrix is 4x4", [](ModelData& m) {
+    m.seen = CsrMatrix(4, 4, {0, 0, 0, 0, 0}, {});
+  });
+  expect_invalid("2 item titles", [](ModelData& m) { m.item_titles = {"a", "b"}; });
+  expect_invalid("kind is empty", [](ModelData& m) { m.kind.clear(); });
+  expect_invalid("cannot be written as JSON", [](ModelData& m) { m.config = "bad \xff utf-8"; });
+}
+
+TEST_F(ModelFile, MissingFileIsNotFound) {
+  expect_load_error(dir_ / "absent.latent", ErrorKind::NotFound, "No such file");
+}
+
+TEST_F(ModelFile, RejectsShortOrOversizedHeaders) {
+  const fs::path path = dir_ / "m.latent";
+  write_bytes(path, "");
+  expect_load_error(path, ErrorKind::Corruption, "too short");
+  write_bytes(path, std::string(7, '\0'));
+  expect_load_error(path, ErrorKind::Corruption, "too short");
+
+  std::string huge(8, '\0');
+  const std::uint64_t n = std::uint64_t{1} << 62;
+  std::memcpy(huge.data(), &n, 8);
+  write_bytes(path, huge + "{}");
+  expect_load_error(path, ErrorKind::Corruption, "exceeds the limit");
+
+  std::string longer(8, '\0');
+  longer[0] = 100;
+  write_bytes(path, longer + "{}");
+  expect_load_error(path, ErrorKind::Corruption, "exceeds the 2 bytes");
+
+  std::string bad_json(8, '\0');
+  bad_json[0] = 8;
+  write_bytes(path, bad_json + "{\"a\": 1 ");
+  expect_load_error(path, ErrorKind::Corruption, "not a JSON object");
+}
+
+TEST_F(ModelFile, RejectsFilesOfOtherFormats) {
+  expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"]["format"] = "pt"; }),
+                    ErrorKind::Corruption, "not a latent model file");
+  expect_load_error(damaged([](RawModel& r) { r.header.erase("__metadata__"); }),
+                    ErrorKind::Corruption, "not a latent model file");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "one"; }),
+      ErrorKind::Corruption, "format_version \"one\"");
+}
+
+TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
+  const fs::path path =
+      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "2"; });
+  expect_load_error(path, ErrorKind::Unsupported,
+                    "format version 2, newer than this build of latent reads (1); upgrade latent");
+}
+
+TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
+  const fs::path path = dir_ / "m.latent";
+  save_model(path, make_model());
+  const std::string bytes = read_bytes(path);
+
+  std::string data_flip = bytes;
+  data_flip[data_flip.size() - 3] ^= 0x10;
+  write_bytes(path, data_flip);
+  expect_load_error(path, ErrorKind::Corruption,
+                    "checksum mismatch: file is corrupted or truncated");
+
+  // The header is protected too: a changed config would otherwise load.
+  std::string header_flip = bytes;
+  header_flip[header_flip.find("softmax")] = 'S';
+  write_bytes(path, header_flip);
+  expect_load_error(path, ErrorKind::Corruption, "header checksum mismatch");
+}
+
+TEST_F(ModelFile, RejectsBadTensorTables) {
+  expect_load_error(damaged([](RawModel& r) { r.header.erase("seen.indices"); }),
+                    ErrorKind::Corruption, "hole or overlap");
+  expect_load_error(damaged([](RawModel& r) {
+                      r.header["item_embeddingz"] = r.header["item_embeddings"];
+                      r.header.erase("item_embeddings");
+                    }),
+                    ErrorKind::Corruption, "tensor \"item_embeddings\" is missing");
+  expect_load_error(damaged([](RawModel& r) { r.header["seen.indices"]["dtype"] = "F32"; }),
+                    ErrorKind::Corruption, "is F32 of rank 1, expected I32");
+  expect_load_error(damaged([](RawModel& r) { r.header["seen.indices"]["dtype"] = "F16"; }),
+                    ErrorKind::Corruption, "unknown dtype");
+  expect_load_error(damaged([](RawModel& r) { r.header["seen.indices"]["shape"] = {4}; }),
+                    ErrorKind::Corruption, "needs 16 bytes but has 20");
+  expect_load_error(damaged([](RawModel& r) { r.header["seen.indices"]["shape"] = {-5}; }),
+                    ErrorKind::Corruption, "not a list of non-negative integers");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["seen.indices"]["data_offsets"][1] = r.data.size() + 4; }),
+      ErrorKind::Corruption, "lie outside");
+  expect_load_error(damaged([](RawModel& r) {
+                      r.header["seen.indices"]["shape"] = {1u << 30, 1u << 30, 1u << 30};
+                    }),
+                    ErrorKind::Corruption, "is too large");
+  // Two tensors sharing bytes: an overlap here, and a hole where one was.
+  expect_load_error(damaged([](RawModel& r) {
+                      r.header["users.offsets"]["data_offsets"] =
+                          r.header["items.offsets"]["data_offsets"];
+                      r.header["users.offsets"]["shape"] = r.header["items.offsets"]["shape"];
+                    }),
+                    ErrorKind::Corruption, "hole or overlap");
+  expect_load_error(damaged([](RawModel& r) {
+                      r.data += std::string(8, '\0');
+                      r.header["extra"] = {{"dtype", "I64"},
+                                           {"shape", {1}},
+                                           {"data_offsets", {r.data.size() - 8, r.data.size()}}};
+                    }),
+                    ErrorKind::Corruption, "unknown tensor \"extra\"");
+  expect_load_error(damaged([](RawModel& r) { r.data += "x"; }), ErrorKind::Corruption,
+                    "data section");
+}
+
+TEST_F(ModelFile, RejectsInconsistentContents) {
+  // user_embeddings of 4 x 3 declared as 3 x 4: right size, wrong rows.
+  expect_load_error(damaged([](RawModel& r) {
+                      r.header["user_embeddings"]["shape"] = {3, 4};
+                    }),
+                    ErrorKind::Corruption, "user_embeddings has 3 rows but its vocabulary has 4");
+  expect_load_error(damaged([](RawModel& r) { r.header["user_embeddings"]["shape"] = {12}; }),
+                    ErrorKind::Corruption, "rank 1");
+  expect_load_error(damaged([](RawModel& r) {
+                      // items "tt01" and "tt02" become duplicates.
+                      std::memcpy(r.tensor_data("items.ids") + 11, "01", 2);
+                    }),
+                    ErrorKind::Corruption, "duplicate");
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int64_t too_far = 1000;
+                      std::memcpy(r.tensor_data("users.offsets") + 8, &too_far, 8);
+                    }),
+                    ErrorKind::Corruption, "users.offsets decrease");
+  expect_load_error(damaged([](RawModel& r) {
+                      std::memcpy(r.tensor_data("users.ids"), "03", 2);  // "-4" -> "03"
+                    }),
+                    ErrorKind::Corruption, "\"03\" is not a canonical integer");
+  expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"]["items.kind"] = "x"; }),
+                    ErrorKind::Corruption, "items.kind");
+  expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"]["config"] = "{"; }),
+                    ErrorKind::Corruption, "\"config\" is not valid JSON");
+  expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"].erase("training"); }),
+                    ErrorKind::Corruption, "no \"training\"");
+  // A pointer past the end in the middle row, which a row-by-row check
+  // would read through before noticing.
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int64_t past_end = 1 << 20;
+                      std::memcpy(r.tensor_data("seen.indptr") + 2 * sizeof past_end, &past_end, 8);
+                    }),
+                    ErrorKind::Corruption, "seen.indptr[2]");
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int32_t column = 5;
+                      std::memcpy(r.tensor_data("seen.indices"), &column, 4);
+                    }),
+                    ErrorKind::Corruption, "seen: sparse matrix row 1 has column 5");
+}
+
+// Every truncation and a byte flip at every position (plus random extra
+// ones) must raise latent::Error: never a crash, never different data.
+TEST_F(ModelFile, TruncatedOrFlippedFilesAlwaysFailCleanly) {
+  ModelData model = make_model(2);
+  const fs::path good = dir_ / "good.latent";
+  save_model(good, model);
+  const std::string bytes = read_bytes(good);
+  const fs::path path = dir_ / "bad.latent";
+  const auto expect_rejected = [&](const std::string& contents, const std::string& what) {
+    write_bytes(path, contents);
+    try {
+      load_model(path);
+      ADD_FAILURE() << what << " loaded successfully";
+    } catch (const Error&) {
+    }
+  };
+
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    expect_rejected(bytes.substr(0, n), fmt::format("truncation to {} bytes", n));
+  }
+  Rng rng(20240601);
+  for (std::size_t i = 0; i < bytes.size() + 500; ++i) {
+    const std::size_t pos = i < bytes.size() ? i : rng.below(bytes.size());
+    const auto mask = static_cast<char>(1 + rng.below(255));
+    std::string flipped = bytes;
+    flipped[pos] = static_cast<char>(flipped[pos] ^ mask);
+    expect_rejected(flipped, fmt::format("flip of byte {} with mask {:#x}", pos,
+                                         static_cast<unsigned char>(mask)));
+  }
+  expect_same_model(load_model(good), model);
+}
+
+// The committed fixture pins format version 1: if this test fails, old model
+// files no longer load. Change the reader, never the fixture.
+ModelData fixture_model_v1() {
+  ModelData m;
+  m.kind = "two-tower";
+  m.config =
+      json::parse(R"({"dim": 2, "learning_rate": 0.05, "loss": "softmax", "towers": [8, 2]})");
+  m.training = json::parse(R"({"source": "fixture", "epochs": 3, "metrics": {"recall@10": 0.25}})");
+  m.users = Vocabulary::from_ordered({"7", "42"}, Vocabulary::IdKind::Integer);
+  m.items = Vocabulary::from_ordered({"m1", "m2", "m3"}, Vocabulary::IdKind::String);
+  m.item_titles = {"", "Toy Story (1995)", "Am\xc3\xa9lie (2001)", "Heat (1995)"};
+  m.user_embeddings = Matrix(3, 2, {0.0f, 0.0f, 0.5f, -1.25f, 2.0f, 0.125f});
+  m.item_embeddings = Matrix(4, 2, {0.0f, 0.0f, 1.0f, -0.5f, 0.25f, 3.0f, -2.0f, 0.75f});
+  m.seen = CsrMatrix(3, 4, {0, 0, 2, 3}, {1, 3, 2});
+  return m;
+}
+
+// Regenerates the fixture for the current format version (a new file per
+// version; older ones stay):
+//   latent_unit_tests --gtest_also_run_disabled_tests
+//                     --gtest_filter=ModelFile.DISABLED_WriteFixture
+TEST_F(ModelFile, DISABLED_WriteFixture) {
+  save_model(
+      test::source_dir() / "tests" / "data" / fmt::format("model_v{}.latent", kModelFormatVersion),
+      fixture_model_v1());
+}
+
+TEST_F(ModelFile, LoadsVersion1Fixture) {
+  const fs::path path = test::source_dir() / "tests" / "data" / "model_v1.latent";
+  const ModelData m = load_model(path);
+  // Every value spelled out, not compared with fixture_model_v1(), so that
+  // editing the generator cannot silently change what is checked.
+  EXPECT_EQ(m.kind, "two-tower");
+  EXPECT_EQ(m.config, json::parse(R"({"dim": 2, "learning_rate": 0.05, "loss": "softmax",
+                                      "towers": [8, 2]})"));
+  EXPECT_EQ(m.training, json::parse(R"({"source": "fixture", "epochs": 3,
+                                        "metrics": {"recall@10": 0.25}})"));
+  EXPECT_EQ(m.users.kind(), Vocabulary::IdKind::Integer);
+  EXPECT_EQ(ids_of(m.users), (std::vector<std::string>{"7", "42"}));
+  EXPECT_EQ(m.users.lookup("42"), 2);
+  EXPECT_EQ(m.items.kind(), Vocabulary::IdKind::String);
+  EXPECT_EQ(ids_of(m.items), (std::vector<std::string>{"m1", "m2", "m3"}));
+  EXPECT_EQ(m.item_titles, (std::vector<std::string>{"", "Toy Story (1995)", "Am\xc3\xa9lie (2001)",
+                                                     "Heat (1995)"}));
+  ASSERT_EQ(m.user_embeddings.rows(), 3);
+  ASSERT_EQ(m.user_embeddings.cols(), 2);
+  EXPECT_EQ(
+      std::vector<float>(m.user_embeddings.values().begin(), m.user_embeddings.values().end()),
+      (std::vector<float>{0.0f, 0.0f, 0.5f, -1.25f, 2.0f, 0.125f}));
+  ASSERT_EQ(m.item_embeddings.rows(), 4);
+  ASSERT_EQ(m.item_embeddings.cols(), 2);
+  EXPECT_EQ(
+      std::vector<float>(m.item_embeddings.values().begin(), m.item_embeddings.values().end()),
+      (std::vector<float>{0.0f, 0.0f, 1.0f, -0.5f, 0.25f, 3.0f, -2.0f, 0.75f}));
+  EXPECT_EQ(m.seen.rows(), 3);
+  EXPECT_EQ(m.seen.cols(), 4);
+  EXPECT_EQ(m.seen.indptr(), (std::vector<std::int64_t>{0, 0, 2, 3}));
+  EXPECT_EQ(m.seen.indices(), (std::vector<std::int32_t>{1, 3, 2}));
+
+  const json meta = RawModel::parse(read_bytes(path)).header.at("__metadata__");
+  EXPECT_EQ(meta.at("format_version"), "1");
+}
+
+}  // namespace
+}  // namespace latent
