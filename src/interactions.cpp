@@ -85,12 +85,15 @@ CsrMatrix::CsrMatrix(std::int32_t rows, std::int32_t cols, std::vector<std::int6
                 fmt::format("sparse matrix of {} rows has {} row pointers for {} entries", rows,
                             indptr_.size(), indices_.size()));
   }
+  // All row pointers first: only then is every entry range inside indices_.
+  for (std::int32_t r = 0; r < rows; ++r) {
+    if (indptr_[static_cast<std::size_t>(r) + 1] < indptr_[static_cast<std::size_t>(r)]) {
+      throw Error(ErrorKind::Corruption, fmt::format("sparse matrix row {} has negative length", r));
+    }
+  }
   for (std::int32_t r = 0; r < rows; ++r) {
     const auto b = indptr_[static_cast<std::size_t>(r)];
     const auto e = indptr_[static_cast<std::size_t>(r) + 1];
-    if (e < b) {
-      throw Error(ErrorKind::Corruption, fmt::format("sparse matrix row {} has negative length", r));
-    }
     for (auto k = b; k < e; ++k) {
       const auto c = indices_[static_cast<std::size_t>(k)];
       if (c < 0 || c >= cols || (k > b && c <= indices_[static_cast<std::size_t>(k) - 1])) {
