@@ -15,7 +15,7 @@
 #include "test_support.hpp"
 // The CSV reader is private to the library (src/detail); its symbols are in
 // the static library the tests link.
-#include "../../src/detail/csv.hpp"
+#include "detail/csv.hpp"
 
 namespace latent {
 namespace {
