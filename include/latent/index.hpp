@@ -37,14 +37,21 @@ struct SearchOptions {
   int threads = 0;  // 0: all hardware threads
 };
 
-// Ties are broken by the lower item index, so results are deterministic.
-// Throws InvalidArgument for k <= 0 or mismatched dims.
+// Ties are broken by the lower item index, so results are deterministic
+// (and the same for every thread count): every returned score comes from
+// one fixed-order dot product, so identical items score identically.
+// Items scoring NaN are never returned.
+// Throws InvalidArgument for k <= 0, mismatched dims, unsorted
+// exclude_items, exclude_row_of not matching the queries, threads < 0.
 TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& options);
 
 // Calls sink(first_row, block) for consecutive row blocks of
 // queries x items^T, where block is rows x items.rows() row-major; blocks
 // cover all query rows in order. Memory: block_rows x items.rows() floats
-// per thread.
+// per thread. The sink runs on the calling thread while other threads
+// compute the next block; an exception from it stops the scan and is
+// rethrown. Values are sgemm's: they may differ from top_k's scores in the
+// last bits (top_k rescores its picks with one fixed-order dot product).
 using ScoreBlockSink =
     std::function<void(std::int64_t first_row, std::int64_t rows, std::span<const float> block)>;
 void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block_rows,
@@ -59,6 +66,7 @@ struct SimilarPair {
 // All pairs (a < b) of rows whose cosine similarity is > threshold, sorted
 // by similarity descending then (a, b). Rows in exclude_items (sorted) are
 // skipped. threshold in [-1, 1]. Memory: one block of block_rows x rows.
+// Similarities are one fixed-order dot product of the unit rows, at most 1.
 std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold,
                                        std::span<const std::int32_t> exclude_items = {},
                                        int threads = 0);
