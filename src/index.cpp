@@ -370,8 +370,15 @@ void spawn_score_tasks(const Matrix& queries, const Matrix& items, std::int64_t 
       const float* a = queries.data() + (first + r0) * dim;
       const float* b = items.data() + c0 * dim;
       float* c = block + r0 * width + c0;
+      // The canonical exact_dot, not sgemm: every score here equals the one
+      // top_k ranks by, so a row of this matrix gives exactly recommend's
+      // top-K (sgemm's last bits depend on where a row sits in a block).
 #pragma omp task firstprivate(a, b, c, nr, nc, dim, width)
-      detail::sgemm_nt(nr, nc, dim, a, dim, b, dim, c, width);
+      for (std::int64_t r = 0; r < nr; ++r) {
+        for (std::int64_t j = 0; j < nc; ++j) {
+          c[r * width + j] = exact_dot(a + r * dim, b + j * dim, dim);
+        }
+      }
     }
   }
 }

@@ -50,8 +50,8 @@ TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& opti
 // cover all query rows in order. Memory: block_rows x items.rows() floats
 // per thread. The sink runs on the calling thread while other threads
 // compute the next block; an exception from it stops the scan and is
-// rethrown. Values are sgemm's: they may differ from top_k's scores in the
-// last bits (top_k rescores its picks with one fixed-order dot product).
+// rethrown. Values are the same fixed-order dot products top_k ranks by,
+// bit for bit, so the top-K of a row of this matrix is top_k's answer.
 using ScoreBlockSink =
     std::function<void(std::int64_t first_row, std::int64_t rows, std::span<const float> block)>;
 void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block_rows,
