@@ -1,4 +1,5 @@
 #include "detail/in_batch_softmax.hpp"
+#include "detail/kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -84,7 +85,7 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
   for (auto p = p0; p < p1; ++p) {
     scratch.pos_logit[static_cast<std::size_t>(p - p0)] = l[b.pair_item[static_cast<std::size_t>(p)]];
   }
-  for (std::int64_t i = 0; i < ni; ++i) l[i] = std::exp(l[i] - m);
+  exp_shifted(l, ni, m);
 
   const float* c = b.item_count.data();
   double loss = 0;

@@ -11,6 +11,7 @@
 
 #include "detail/gemm.hpp"
 #include "detail/in_batch_softmax.hpp"
+#include "detail/kernels.hpp"
 #include "detail/parallel.hpp"
 
 namespace latent {
@@ -96,8 +97,7 @@ struct RankCounter {
 
   void add(const float* row, std::int64_t n_candidates, std::int32_t candidate, double weight) {
     const float pos = row[candidate];
-    std::int64_t above = 0;
-    for (std::int64_t j = 0; j < n_candidates; ++j) above += row[j] > pos;
+    const std::int64_t above = detail::count_greater(row, n_candidates, pos);
     for (std::size_t k = 0; k < ks.size(); ++k) {
       if (above < ks[k]) hits[k] += weight;
     }
