@@ -1,0 +1,175 @@
+// The contract every model in the registry must keep (after implicit's
+// shared model tests): batch equals single, scores sorted, filters hold,
+// the OOV row is never recommended, save -> load answers bit-identically,
+// unknown ids are errors, and the model learns an obvious structure.
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include <latent/error.hpp>
+#include <latent/fit.hpp>
+
+#include "fixtures/tiny_dataset.hpp"
+#include "test_support.hpp"
+
+namespace latent::test {
+namespace {
+
+class RecommenderContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    data_ = tiny_dataset();
+    FitOptions options;
+    options.model = GetParam();
+    options.two_tower.dim = 8;
+    options.two_tower.batch_size = 32;
+    options.two_tower.epochs = 30;
+    options.two_tower.learning_rate = 0.2f;
+    options.two_tower.seed = 3;
+    options.two_tower.threads = 2;
+    result_ = std::make_unique<FitResult>(fit(data_, options));
+  }
+  const Recommender& model() const { return result_->model; }
+
+  Dataset data_;
+  std::unique_ptr<FitResult> result_;
+};
+
+TEST_P(RecommenderContract, BatchEqualsSingle) {
+  const auto users = model().known_user_rows();
+  const TopK all = model().recommend(users, 5, true);
+  for (std::size_t q = 0; q < users.size(); ++q) {
+    const std::int32_t one[] = {users[q]};
+    const TopK single = model().recommend(one, 5, true);
+    for (int r = 0; r < 5; ++r) {
+      EXPECT_EQ(single.items[static_cast<std::size_t>(r)], all.items[q * 5 + static_cast<std::size_t>(r)]);
+      EXPECT_EQ(single.scores[static_cast<std::size_t>(r)], all.scores[q * 5 + static_cast<std::size_t>(r)]);
+    }
+  }
+}
+
+TEST_P(RecommenderContract, ScoresSortedAndFiltersHold) {
+  const auto users = model().known_user_rows();
+  const TopK top = model().recommend(users, 8, true);
+  for (std::size_t q = 0; q < users.size(); ++q) {
+    const auto seen = model().model().seen.row(users[q]);
+    for (int r = 0; r < 8; ++r) {
+      const auto idx = q * 8 + static_cast<std::size_t>(r);
+      EXPECT_NE(top.items[idx], 0) << "OOV item recommended";
+      EXPECT_FALSE(std::binary_search(seen.begin(), seen.end(), top.items[idx]));
+      if (r > 0) {
+        EXPECT_GE(top.scores[idx - 1], top.scores[idx]);
+      }
+    }
+  }
+}
+
+TEST_P(RecommenderContract, KLargerThanCatalogIsPadded) {
+  const std::int32_t user[] = {model().user_row("u1")};
+  const TopK top = model().recommend(user, 50, true);
+  const auto seen = model().model().seen.row(user[0]).size();
+  const auto eligible = static_cast<std::size_t>(model().model().items.num_known()) - seen;
+  for (std::size_t r = 0; r < 50; ++r) {
+    if (r < eligible) {
+      EXPECT_GE(top.items[r], 1);
+    } else {
+      EXPECT_EQ(top.items[r], -1);
+    }
+  }
+}
+
+TEST_P(RecommenderContract, SaveLoadIsBitIdentical) {
+  TempDir dir;
+  model().save(dir / "m.latent");
+  const Recommender loaded = Recommender::load(dir / "m.latent");
+  EXPECT_EQ(loaded.model().user_embeddings, model().model().user_embeddings);
+  EXPECT_EQ(loaded.model().item_embeddings, model().model().item_embeddings);
+  EXPECT_EQ(loaded.model().seen, model().model().seen);
+  EXPECT_EQ(loaded.model().item_titles, model().model().item_titles);
+  const auto users = model().known_user_rows();
+  for (bool exclude : {false, true}) {
+    const TopK a = model().recommend(users, 7, exclude);
+    const TopK b = loaded.recommend(users, 7, exclude);
+    EXPECT_EQ(a.items, b.items);
+    EXPECT_EQ(a.scores, b.scores);
+  }
+  const TopK sa = model().similar_items(model().item_row("i3"), 4);
+  const TopK sb = loaded.similar_items(loaded.item_row("i3"), 4);
+  EXPECT_EQ(sa.items, sb.items);
+  EXPECT_EQ(sa.scores, sb.scores);
+}
+
+TEST_P(RecommenderContract, SimilarItemsExcludeTheItemAndSort) {
+  const auto row = model().item_row("Item 4");  // by title
+  EXPECT_EQ(row, model().item_row("i4"));
+  const TopK top = model().similar_items(row, 5);
+  for (int r = 0; r < 5; ++r) {
+    EXPECT_NE(top.items[static_cast<std::size_t>(r)], row);
+    EXPECT_NE(top.items[static_cast<std::size_t>(r)], 0);
+    EXPECT_LE(top.scores[static_cast<std::size_t>(r)], 1.0f + 1e-6f);
+    if (r > 0) {
+      EXPECT_GE(top.scores[static_cast<std::size_t>(r) - 1], top.scores[static_cast<std::size_t>(r)]);
+    }
+  }
+  for (const auto& p : model().similar_pairs(0.5f)) {
+    EXPECT_LT(p.a, p.b);
+    EXPECT_GT(p.similarity, 0.5f);
+    EXPECT_NE(p.a, 0);
+  }
+}
+
+TEST_P(RecommenderContract, ScoreMatrixRowsGiveRecommend) {
+  const auto users = model().known_user_rows();
+  const TopK top = model().recommend(users, 3, false);
+  const auto cols = static_cast<std::size_t>(model().model().items.size());
+  model().scores(
+      [&](std::int64_t first, std::int64_t rows, std::span<const float> block) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const auto user = first + r;
+          if (user == 0) continue;
+          std::vector<std::int32_t> order(cols - 1);
+          std::iota(order.begin(), order.end(), 1);
+          const float* s = block.data() + static_cast<std::size_t>(r) * cols;
+          std::stable_sort(order.begin(), order.end(),
+                           [&](std::int32_t a, std::int32_t b) { return s[a] > s[b]; });
+          for (std::size_t k = 0; k < 3; ++k) {
+            EXPECT_EQ(order[k], top.items[static_cast<std::size_t>(user - 1) * 3 + k]);
+          }
+        }
+      },
+      7);
+}
+
+TEST_P(RecommenderContract, UnknownIdsAreErrors) {
+  EXPECT_THROW(model().user_row("nobody"), Error);
+  EXPECT_THROW(model().item_row("i99"), Error);
+  const std::int32_t user[] = {1};
+  EXPECT_THROW(model().recommend(user, 0, false), Error);
+}
+
+TEST_P(RecommenderContract, LearnsTheTwoGroups) {
+  int right = 0, total = 0;
+  for (const auto row : model().known_user_rows()) {
+    const std::int32_t user[] = {row};
+    const TopK top = model().recommend(user, 3, true);
+    const int group = user_group(model().model().users.id(row));
+    for (auto item : top.items) {
+      right += item_group(model().item_id(item)) == group;
+      ++total;
+    }
+  }
+  EXPECT_GT(right, total * 9 / 10) << right << " of " << total;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, RecommenderContract, ::testing::ValuesIn(model_names()),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace latent::test

@@ -1,0 +1,128 @@
+#include <latent/two_tower.hpp>
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include <latent/error.hpp>
+
+#include "fixtures/tiny_dataset.hpp"
+
+namespace latent {
+namespace {
+
+TwoTowerConfig small_config() {
+  TwoTowerConfig c;
+  c.dim = 8;
+  c.batch_size = 32;
+  c.epochs = 5;
+  c.learning_rate = 0.2f;
+  c.threads = 2;
+  c.seed = 11;
+  return c;
+}
+
+std::string message_of(const TwoTowerConfig& c) {
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TwoTowerConfig, InvalidValuesAreNamed) {
+  auto c = small_config();
+  c.dim = 0;
+  EXPECT_NE(message_of(c).find("dim 0"), std::string::npos);
+  c = small_config();
+  c.learning_rate = -0.5f;
+  EXPECT_NE(message_of(c).find("-0.5"), std::string::npos);
+  c = small_config();
+  c.learning_rate = NAN;
+  EXPECT_NE(message_of(c).find("learning rate"), std::string::npos);
+  c = small_config();
+  c.batch_size = 0;
+  EXPECT_NE(message_of(c).find("batch size 0"), std::string::npos);
+  c = small_config();
+  c.temperature = 0;
+  EXPECT_NE(message_of(c).find("temperature"), std::string::npos);
+  c = small_config();
+  c.hard_negatives = -1;
+  EXPECT_NE(message_of(c).find("hard negatives -1"), std::string::npos);
+  c = small_config();
+  c.top_ks = {10, 5};
+  EXPECT_NE(message_of(c).find("ascending"), std::string::npos);
+  EXPECT_EQ(message_of(small_config()), "");
+}
+
+TEST(TwoTower, SameSeedSameModelOtherSeedOtherModel) {
+  const Dataset d = test::tiny_dataset();
+  const auto a = train_two_tower(d.interactions, nullptr, small_config());
+  const auto b = train_two_tower(d.interactions, nullptr, small_config());
+  auto other = small_config();
+  other.seed = 12;
+  const auto c = train_two_tower(d.interactions, nullptr, other);
+  EXPECT_EQ(a.user_embeddings, b.user_embeddings);
+  EXPECT_EQ(a.item_embeddings, b.item_embeddings);
+  EXPECT_NE(a.item_embeddings, c.item_embeddings);
+}
+
+TEST(TwoTower, LossFallsAndMetricsRiseForEveryOptimizerAndOption) {
+  const Dataset d = test::tiny_dataset();
+  for (int variant = 0; variant < 5; ++variant) {
+    auto c = small_config();
+    c.epochs = 20;
+    if (variant == 1) {
+      c.optimizer = Optimizer::Adam;
+      c.learning_rate = 0.05f;
+    }
+    if (variant == 2) c.remove_accidental_hits = true;
+    if (variant == 3) c.logq_correction = true;
+    if (variant == 4) {
+      c.hard_negatives = 4;
+      c.temperature = 0.5f;
+    }
+    const auto r = train_two_tower(d.interactions, nullptr, c);
+    ASSERT_EQ(r.epochs.size(), 20u);
+    // With hard negatives the loss covers the hardest negatives of the
+    // moment, which get harder as training goes: only the metrics tell.
+    if (c.hard_negatives == 0) {
+      EXPECT_LT(r.epochs.back().loss, 0.8 * r.epochs.front().loss) << "variant " << variant;
+    }
+    ASSERT_TRUE(r.epochs.back().has_train);
+    // top_10 of 20 items: the right group's 10 items rank first once learned.
+    EXPECT_GT(r.epochs.back().train.accuracy[2], 0.9) << "variant " << variant;
+    for (float v : r.item_embeddings.values()) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
+TEST(TwoTower, RejectsPairsOutsideTheVocabularies) {
+  Dataset d = test::tiny_dataset();
+  d.interactions.items[3] = 0;  // OOV item
+  EXPECT_THROW(train_two_tower(d.interactions, nullptr, small_config()), Error);
+  Interactions empty;
+  empty.num_users = 3;
+  empty.num_items = 3;
+  EXPECT_THROW(train_two_tower(empty, nullptr, small_config()), Error);
+}
+
+TEST(FactorizedTopK, CountsStrictlyHigherCandidates) {
+  // Items on a line: item r scores r for the user; row 0 is OOV.
+  Matrix users(2, 1, std::vector<float>{0.0f, 1.0f});
+  Matrix items(6, 1, std::vector<float>{99.0f, 1.0f, 2.0f, 3.0f, 3.0f, 5.0f});
+  Interactions pairs;
+  pairs.num_users = 2;
+  pairs.num_items = 6;
+  pairs.users = {1, 1, 1, 1};
+  pairs.items = {5, 3, 4, 1};  // ranks: 0 above, 1 above, 1 above (tie), 4 above
+  const auto acc = factorized_top_k(users, items, pairs, {1, 2, 5}, 1);
+  EXPECT_DOUBLE_EQ(acc.accuracy[0], 0.25);  // only item 5
+  EXPECT_DOUBLE_EQ(acc.accuracy[1], 0.75);  // ties with item 4 count as in
+  EXPECT_DOUBLE_EQ(acc.accuracy[2], 1.0);
+  EXPECT_EQ(acc.pairs, 4u);
+}
+
+}  // namespace
+}  // namespace latent
