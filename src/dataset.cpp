@@ -130,7 +130,7 @@ struct TableSource {
 struct InteractionSource {
   TableSource table;
   // Column references as in LoadOptions; empty means the default.
-  std::string user_col, item_col, rating_col, timestamp_col;
+  std::string user_col, item_col, rating_col, timestamp_col, weight_col;
 };
 
 struct CatalogSource {
@@ -174,13 +174,13 @@ Plan make_plan(const LoadOptions& options) {
   switch (plan.format) {
     case DataFormat::MovieLens100K:
       // u.data and u.item are headerless and never quote; u.item is Latin-1.
-      plan.interactions = {{dir / "u.data", {'\t', true}, false}, "0", "1", "2", "3"};
+      plan.interactions = {{dir / "u.data", {'\t', true}, false}, "0", "1", "2", "3", ""};
       plan.catalog =
           CatalogSource{{dir / "u.item", {'|', false}, false}, "0", "1", TextEncoding::Latin1};
       break;
     case DataFormat::MovieLensLatest:
       plan.interactions = {
-          {dir / "ratings.csv", {',', true}, true}, "userId", "movieId", "rating", "timestamp"};
+          {dir / "ratings.csv", {',', true}, true}, "userId", "movieId", "rating", "timestamp", ""};
       plan.catalog = CatalogSource{{dir / "movies.csv", {',', true}, true}, "movieId", "title"};
       break;
     case DataFormat::Csv:
@@ -192,7 +192,8 @@ Plan make_plan(const LoadOptions& options) {
                            options.user_col,
                            options.item_col,
                            options.rating_col,
-                           options.timestamp_col};
+                           options.timestamp_col,
+                           options.weight_col};
       if (!options.items_file.empty()) {
         plan.catalog =
             CatalogSource{{options.items_file, {default_delimiter(options.items_file), true}, true},
@@ -337,6 +338,7 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
                                                                  "item"};
   static constexpr std::array<std::string_view, 1> kRatingNames = {"rating"};
   static constexpr std::array<std::string_view, 1> kTimestampNames = {"timestamp"};
+  static constexpr std::array<std::string_view, 1> kWeightNames = {"weight"};
 
   const CsvColumn user_col = required_column(table, source.user_col, "user", kUserNames, 0);
   const CsvColumn item_col = required_column(table, source.item_col, "item", kItemNames, 1);
@@ -347,6 +349,8 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
   }
   const std::optional<CsvColumn> timestamp_col =
       optional_column(table, source.timestamp_col, "timestamp", kTimestampNames);
+  const std::optional<CsvColumn> weight_col =
+      optional_column(table, source.weight_col, "weight", kWeightNames);
   if (rating_above && !rating_col) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}: filtering on rating > {} needs ratings, but the file has no "
@@ -366,11 +370,18 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
     const std::int64_t timestamp =
         timestamp_col ? number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer")
                       : 0;
+    const double weight =
+        weight_col ? number_field<double>(table, *weight_col, "weight", "a number") : 1.0;
+    if (weight < 0) {
+      throw table.error(ErrorKind::Corruption,
+                        fmt::format("weight {} is negative ({})", weight, weight_col->label));
+    }
     if (rating_above && !(rating > *rating_above)) continue;
     kept.users.push_back(raw.users.code(user, line));
     kept.items.push_back(item);
     if (rating_col) kept.ratings.push_back(static_cast<float>(rating));
     if (timestamp_col) kept.timestamps.push_back(timestamp);
+    if (weight_col) kept.weights.push_back(static_cast<float>(weight));
   }
   const std::string path = table.reader().path().string();
   if (raw.rows_read == 0) {

@@ -1,12 +1,12 @@
 #include "detail/in_batch_softmax.hpp"
-#include "detail/kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-namespace latent::detail {
+#include "detail/kernels.hpp"
 
+namespace latent::detail {
 
 void Batch::build(const Interactions& x, std::span<const std::size_t> positions) {
   users.clear();
@@ -19,7 +19,8 @@ void Batch::build(const Interactions& x, std::span<const std::size_t> positions)
     const std::int32_t li = slot(item_slot_, items, x.items[p]);
     if (li == before) item_count.push_back(0.0f);
     item_count[static_cast<std::size_t>(li)] += 1.0f;
-    keys_.push_back((static_cast<std::uint64_t>(lu) << 32) | static_cast<std::uint32_t>(li));
+    keys_.emplace_back((static_cast<std::uint64_t>(lu) << 32) | static_cast<std::uint32_t>(li),
+                       x.weights.empty() ? 1.0f : x.weights[p]);
   }
   for (std::int32_t u : users) user_slot_[static_cast<std::size_t>(u)] = -1;
   for (std::int32_t i : items) item_slot_[static_cast<std::size_t>(i)] = -1;
@@ -28,14 +29,18 @@ void Batch::build(const Interactions& x, std::span<const std::size_t> positions)
   pair_begin.assign(users.size() + 1, 0);
   pair_item.clear();
   pair_count.clear();
+  pair_weight.clear();
   for (std::size_t k = 0; k < keys_.size(); ++k) {
-    if (k > 0 && keys_[k] == keys_[k - 1]) {
+    const auto [key, weight] = keys_[k];
+    if (k > 0 && key == keys_[k - 1].first) {
       pair_count.back() += 1.0f;
+      pair_weight.back() += weight;
       continue;
     }
-    const auto lu = static_cast<std::size_t>(keys_[k] >> 32);
-    pair_item.push_back(static_cast<std::int32_t>(keys_[k] & 0xffffffffu));
+    const auto lu = static_cast<std::size_t>(key >> 32);
+    pair_item.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
     pair_count.push_back(1.0f);
+    pair_weight.push_back(weight);
     pair_begin[lu + 1] = static_cast<std::int32_t>(pair_item.size());
   }
   // Users are first seen in key order, so every user has >= 1 pair; fill
@@ -97,7 +102,7 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
                      [&](std::int32_t a, std::int32_t z) { return l[a] > l[z]; });
     for (auto p = p0; p < p1; ++p) {
       const auto ip = b.pair_item[static_cast<std::size_t>(p)];
-      const double n = b.pair_count[static_cast<std::size_t>(p)];
+      const double n = b.pair_weight[static_cast<std::size_t>(p)];
       // Walk negatives best first, taking up to h columns.
       double remaining = c_.hard_negatives;
       double z = l[ip];
@@ -123,7 +128,7 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
     scratch.terms.clear();
     for (auto p = p0; p < p1; ++p) {
       const auto ip = b.pair_item[static_cast<std::size_t>(p)];
-      const double n = b.pair_count[static_cast<std::size_t>(p)];
+      const double n = b.pair_weight[static_cast<std::size_t>(p)];
       const double masked = c_.remove_accidental_hits ? c[ip] - 1.0 : 0.0;
       const double zp = z - masked * l[ip];
       loss += n * (std::log(zp) + m - scratch.pos_logit[static_cast<std::size_t>(p - p0)]);

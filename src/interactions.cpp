@@ -25,6 +25,10 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
     out.ratings.reserve(positions.size());
     for (std::size_t p : positions) out.ratings.push_back(ratings[p]);
   }
+  if (!weights.empty()) {
+    out.weights.reserve(positions.size());
+    for (std::size_t p : positions) out.weights.push_back(weights[p]);
+  }
   if (!timestamps.empty()) {
     out.timestamps.reserve(positions.size());
     for (std::size_t p : positions) out.timestamps.push_back(timestamps[p]);

@@ -274,6 +274,19 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                               k, train.users[k], train.items[k], train.num_users, train.num_items));
     }
   }
+  if (!train.weights.empty()) {
+    if (train.weights.size() != train.size()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{} weights for {} training pairs", train.weights.size(), train.size()));
+    }
+    for (std::size_t k = 0; k < train.size(); ++k) {
+      if (!(std::isfinite(train.weights[k]) && train.weights[k] >= 0)) {
+        throw Error(ErrorKind::InvalidArgument,
+                    fmt::format("training pair {} has weight {}; weights must be finite and >= 0",
+                                k, train.weights[k]));
+      }
+    }
+  }
   const int threads = detail::resolve_threads(config.threads);
   const int dim = config.dim;
 

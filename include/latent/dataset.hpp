@@ -45,11 +45,14 @@ struct LoadOptions {
   // Column references: a header name, or a 0-based column number. Empty
   // means the default: user: user_id|userId|user (else 0); item:
   // item_id|movieId|movie_id|item (else 1); rating: rating (else column 2
-  // when headerless with >= 3 columns, else none); timestamp: timestamp.
+  // when headerless with >= 3 columns, else none); timestamp: timestamp;
+  // weight: weight (else none). Weights are finite and >= 0; each pair's
+  // loss is scaled by its weight, like a Keras sample_weight.
   std::string user_col;
   std::string item_col;
   std::string rating_col;
   std::string timestamp_col;
+  std::string weight_col;
 
   // Optional item metadata file (CSV/TSV with a header) joined on the item
   // id; for the MovieLens formats it is u.item / movies.csv automatically.

@@ -16,6 +16,7 @@ struct Interactions {
   std::vector<std::int32_t> items;       // size() entries, item rows
   std::vector<float> ratings;            // empty, or size() entries
   std::vector<std::int64_t> timestamps;  // empty, or size() entries
+  std::vector<float> weights;            // empty (all 1), or size() entries >= 0
 
   std::size_t size() const noexcept { return users.size(); }
   bool empty() const noexcept { return users.empty(); }

@@ -91,8 +91,8 @@ struct TwoTowerResult {
 using ProgressCallback = std::function<void(const TrainProgress&)>;
 using EpochCallback = std::function<void(const EpochReport&)>;
 
-// Trains on `train` (rows of the vocabularies of size num_users/num_items);
-// `test` may be null. Candidates for the metrics are all item rows but OOV.
+// Trains on `train` (rows of the vocabularies of size num_users/num_items;
+// its weights, when present, scale each pair's loss); `test` may be null. Candidates for the metrics are all item rows but OOV.
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},

@@ -24,12 +24,15 @@ class Batch {
         item_slot_(static_cast<std::size_t>(num_items), -1) {}
 
   // Distinct users (rows), distinct items (rows) with their multiplicity in
-  // the batch, and distinct (user, item) pairs grouped by user with counts.
+  // the batch (columns of the B x B matrix, whatever the weights), and
+  // distinct (user, item) pairs grouped by user with their row count and
+  // summed sample weight (the rows' loss scale).
   std::vector<std::int32_t> users, items;
   std::vector<float> item_count;
   std::vector<std::int32_t> pair_begin;  // users.size() + 1 offsets
   std::vector<std::int32_t> pair_item;   // local item index
   std::vector<float> pair_count;
+  std::vector<float> pair_weight;
 
   void build(const Interactions& x, std::span<const std::size_t> positions);
 
@@ -37,7 +40,7 @@ class Batch {
   static std::int32_t slot(std::vector<std::int32_t>& table, std::vector<std::int32_t>& distinct,
                            std::int32_t row);
   std::vector<std::int32_t> user_slot_, item_slot_;
-  std::vector<std::uint64_t> keys_;
+  std::vector<std::pair<std::uint64_t, float>> keys_;  // (user << 32 | item, weight)
 };
 
 // The in-batch softmax over distinct items with multiplicities. For the row
@@ -45,7 +48,7 @@ class Batch {
 // the batch), except w_p(i_p) = 1 when accidental hits are removed (its
 // duplicates are masked). Then Z_p = sum_i w_p(i) e_ui, the loss is
 // n_p (log Z_p - l_{u,i_p}), and dL/dl_ui = sum_p n_p w_p(i) e_ui / Z_p -
-// n(u, i). With hard negatives each row keeps its positive column plus the
+// n(u, i), where n_p is the summed sample weight of the pair's rows. With hard negatives each row keeps its positive column plus the
 // `h` highest-logit negative columns (counting multiplicities), as TFRS's
 // HardNegativeMining does on the B x B matrix.
 class InBatchSoftmax {

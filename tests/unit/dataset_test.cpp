@@ -340,6 +340,29 @@ TEST(DatasetCsv, ColumnsByNumberAndSniffedDelimiter) {
   EXPECT_EQ(d.interactions.timestamps, (std::vector<std::int64_t>{9, 8}));
 }
 
+TEST(DatasetCsv, WeightColumnByNameOrDefault) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "w.csv", "user,item,weight\n1,5,0.5\n2,6,2\n");
+  Dataset d = load_dataset(options);
+  EXPECT_EQ(d.interactions.weights, (std::vector<float>{0.5F, 2.0F}));
+  options.data = write_file(dir / "c.csv", "u,i,clicks\n1,5,3\n");
+  options.user_col = "u";
+  options.item_col = "i";
+  options.weight_col = "clicks";
+  d = load_dataset(options);
+  EXPECT_EQ(d.interactions.weights, (std::vector<float>{3.0F}));
+}
+
+TEST(DatasetCsv, BadWeightsNameFileLineAndValue) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "w.csv", "user,item,weight\n1,5,1\n2,6,-1\n");
+  expect_error([&] { load_dataset(options); }, ErrorKind::Corruption, {"w.csv", "line 3", "-1"});
+  options.data = write_file(dir / "x.csv", "user,item,weight\n1,5,heavy\n");
+  expect_error([&] { load_dataset(options); }, ErrorKind::Corruption, {"x.csv", "line 2", "heavy"});
+}
+
 TEST(DatasetCsv, MetadataJoinGivesTheCatalogAndTitles) {
   test::TempDir dir;
   LoadOptions options;

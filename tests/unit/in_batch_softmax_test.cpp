@@ -51,10 +51,11 @@ Oracle plain_softmax(const Interactions& x, const std::vector<float>& s, int num
     for (auto j : cols) m = std::max(m, logits[j]);
     double z = 0;
     for (auto j : cols) z += std::exp(logits[j] - m);
-    out.loss += std::log(z) + m - logits[b];
+    const double w = x.weights.empty() ? 1.0 : x.weights[b];
+    out.loss += w * (std::log(z) + m - logits[b]);
     for (auto j : cols) {
       const double p = std::exp(logits[j] - m) / z - (j == b ? 1.0 : 0.0);
-      out.grad[static_cast<std::size_t>(x.users[b] * num_items + x.items[j])] += p / c.temperature;
+      out.grad[static_cast<std::size_t>(x.users[b] * num_items + x.items[j])] += w * p / c.temperature;
     }
   }
   return out;
@@ -65,6 +66,7 @@ struct Case {
   bool remove_hits;
   bool logq;
   int hard_negatives;
+  bool weighted = false;
 };
 
 class InBatchSoftmaxTest : public ::testing::TestWithParam<Case> {};
@@ -84,6 +86,7 @@ TEST_P(InBatchSoftmaxTest, MatchesPlainBatchComputation) {
     // Skewed so users and items repeat, and some (user, item) pairs too.
     x.users.push_back(1 + static_cast<int>(rng.below(3) * rng.below(3) % (num_users - 1)));
     x.items.push_back(1 + static_cast<int>(rng.below(num_items - 1) * rng.below(2)));
+    if (k.weighted) x.weights.push_back(0.25f * static_cast<float>(rng.below(8)));
   }
   std::vector<float> s(static_cast<std::size_t>(num_users * num_items));
   for (float& v : s) v = 4.0f * rng.uniform() - 2.0f;
@@ -123,7 +126,10 @@ INSTANTIATE_TEST_SUITE_P(RetrievalOptions, InBatchSoftmaxTest,
                                            Case{1.0f, true, false, 0}, Case{1.0f, false, true, 0},
                                            Case{2.0f, true, true, 0}, Case{1.0f, false, false, 3},
                                            Case{1.0f, true, false, 5}, Case{0.7f, true, true, 7},
-                                           Case{1.0f, false, false, 100}));
+                                           Case{1.0f, false, false, 100},
+                                           Case{1.0f, false, false, 0, true},
+                                           Case{0.5f, true, true, 0, true},
+                                           Case{1.0f, true, false, 4, true}));
 
 TEST(Batch, GroupsDistinctUsersItemsAndPairs) {
   Interactions x;

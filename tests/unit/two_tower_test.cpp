@@ -102,10 +102,32 @@ TEST(TwoTower, RejectsPairsOutsideTheVocabularies) {
   Dataset d = test::tiny_dataset();
   d.interactions.items[3] = 0;  // OOV item
   EXPECT_THROW(train_two_tower(d.interactions, nullptr, small_config()), Error);
+  d = test::tiny_dataset();
+  d.interactions.weights.assign(d.interactions.size(), 1.0f);
+  d.interactions.weights[5] = -2.0f;
+  EXPECT_THROW(train_two_tower(d.interactions, nullptr, small_config()), Error);
   Interactions empty;
   empty.num_users = 3;
   empty.num_items = 3;
   EXPECT_THROW(train_two_tower(empty, nullptr, small_config()), Error);
+}
+
+TEST(TwoTower, UnitWeightsEqualNoWeights) {
+  Dataset d = test::tiny_dataset();
+  const auto plain = train_two_tower(d.interactions, nullptr, small_config());
+  d.interactions.weights.assign(d.interactions.size(), 1.0f);
+  const auto weighted = train_two_tower(d.interactions, nullptr, small_config());
+  EXPECT_EQ(plain.item_embeddings, weighted.item_embeddings);
+  // One batch: its loss is computed before any update, so weights of 2
+  // give exactly twice the loss.
+  auto one_batch = small_config();
+  one_batch.batch_size = 1000;
+  one_batch.epochs = 1;
+  d.interactions.weights.clear();
+  const auto once = train_two_tower(d.interactions, nullptr, one_batch);
+  d.interactions.weights.assign(d.interactions.size(), 2.0f);
+  const auto doubled = train_two_tower(d.interactions, nullptr, one_batch);
+  EXPECT_NEAR(doubled.epochs[0].loss, 2 * once.epochs[0].loss, 1e-4 * once.epochs[0].loss);
 }
 
 TEST(FactorizedTopK, CountsStrictlyHigherCandidates) {

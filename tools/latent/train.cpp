@@ -100,6 +100,8 @@ void add_train(CLI::App& app) {
                   "Rating column: a header name or 0-based number");
   cmd->add_option("--timestamp-col", f->load.timestamp_col,
                   "Timestamp column: a header name or 0-based number");
+  cmd->add_option("--weight-col", f->load.weight_col,
+                  "Weight column (scales each pair's loss): a header name or 0-based number");
   cmd->add_option("--items", f->load.items_file,
                   "Item metadata CSV/TSV joined on the item id (titles)");
   cmd->add_option("--items-id-col", f->load.items_id_col, "Item id column of --items");
