@@ -1,8 +1,11 @@
 #pragma once
 // Shared helpers for the test suites: data locations and temp directories.
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <unistd.h>
@@ -28,6 +31,22 @@ inline bool have_ml100k() { return std::filesystem::exists(ml100k_dir() / "u.dat
       GTEST_SKIP() << "MovieLens 100K not found at " << ::latent::test::ml100k_dir()     \
                    << " (set LATENT_ML100K to its directory); skipping";                 \
   } while (0)
+
+inline std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Overwrites in place instead of truncating to zero first: ext4 flushes a
+// file truncated to zero when it is closed, which made the fuzz loops slow.
+inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  if (f == nullptr) f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr) << path;
+  EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+  std::fclose(f);
+  std::filesystem::resize_file(path, bytes.size());
+}
 
 // A fresh empty directory under the system temp dir, removed on destruction.
 class TempDir {

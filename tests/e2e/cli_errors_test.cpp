@@ -10,10 +10,7 @@
 namespace latent::test {
 namespace {
 
-void write(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-}
+void write(const std::filesystem::path& p, const std::string& text) { write_bytes(p, text); }
 
 // Expects failure with exactly one "latent: error:" line containing `needle`.
 void expect_error(const CliResult& r, const std::string& needle) {

@@ -34,12 +34,7 @@ inline std::string shell_quote(const std::string& s) {
   return q;
 }
 
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+inline std::string slurp(const std::filesystem::path& p) { return read_bytes(p); }
 
 inline CliResult run_cli(const std::vector<std::string>& args) {
   static int counter = 0;

@@ -22,21 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Overwrites in place instead of truncating to zero first: ext4 flushes a
-// file truncated to zero when it is closed, which made the fuzz loops slow.
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "r+b");
-  if (f == nullptr) f = std::fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
-  std::fclose(f);
-  fs::resize_file(path, bytes.size());
-}
+using test::read_bytes;
+using test::write_bytes;
 
 std::vector<std::string> dir_entries(const fs::path& dir) {
   std::vector<std::string> names;
