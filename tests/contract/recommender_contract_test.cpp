@@ -18,18 +18,22 @@
 namespace latent::test {
 namespace {
 
+// Settings that suit the tiny fixture (180 pairs, 20 items) for each model.
+Params fixture_params(const std::string& model) {
+  if (model == "two-tower") {
+    return {{"dim", "8"},           {"batch-size", "32"}, {"epochs", "30"},
+            {"learning-rate", "0.2"}, {"seed", "3"},        {"threads", "2"}};
+  }
+  return {};
+}
+
 class RecommenderContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     data_ = tiny_dataset();
     FitOptions options;
     options.model = GetParam();
-    options.two_tower.dim = 8;
-    options.two_tower.batch_size = 32;
-    options.two_tower.epochs = 30;
-    options.two_tower.learning_rate = 0.2f;
-    options.two_tower.seed = 3;
-    options.two_tower.threads = 2;
+    options.params = fixture_params(GetParam());
     result_ = std::make_unique<FitResult>(fit(data_, options));
   }
   const Recommender& model() const { return result_->model; }

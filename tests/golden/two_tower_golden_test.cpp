@@ -16,12 +16,8 @@ namespace {
 
 FitResult golden_fit() {
   FitOptions options;
-  options.two_tower.dim = 8;
-  options.two_tower.batch_size = 32;
-  options.two_tower.epochs = 4;
-  options.two_tower.learning_rate = 0.2f;
-  options.two_tower.seed = 2024;
-  options.two_tower.threads = 1;
+  options.params = {{"dim", "8"},          {"batch-size", "32"}, {"epochs", "4"},
+                    {"learning-rate", "0.2"}, {"seed", "2024"},     {"threads", "1"}};
   return fit(tiny_dataset(), options);
 }
 

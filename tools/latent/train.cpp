@@ -1,6 +1,7 @@
 // latent train: load a data set, train a model, save it.
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -25,12 +26,33 @@ struct TrainFlags {
   double rating_above = 0;
   std::string item_key = "id";
   FitOptions fit;
-  std::string optimizer = "adagrad";
-  bool no_train_metrics = false;
-  bool no_shuffle = false;
+  // Model hyper-parameters by name; only the ones given reach the model,
+  // which reports any that do not apply to it.
+  std::map<std::string, std::string> params;
   std::string out;
   std::string metrics_out;
   bool quiet = false;
+};
+
+// One flag per idea across models. Booleans are flags; the rest take a value.
+struct ParamFlag {
+  const char* name;
+  const char* help;
+  bool is_flag = false;
+};
+constexpr ParamFlag kParamFlags[] = {
+    {"dim", "Embedding dimension / number of factors (default 64)"},
+    {"epochs", "Passes over the training data (epochs or iterations)"},
+    {"learning-rate", "Learning rate"},
+    {"optimizer", "Optimizer (two-tower): adagrad, adam"},
+    {"initial-accumulator", "Adagrad initial accumulator value (two-tower)"},
+    {"batch-size", "Pairs per batch (two-tower)"},
+    {"seed", "Seed for initialisation, shuffling and the test split (default 42)"},
+    {"threads", "Threads (0: all cores)"},
+    {"temperature", "Softmax temperature (two-tower)"},
+    {"remove-accidental-hits", "Mask in-batch negatives that are the positive item (two-tower)", true},
+    {"logq-correction", "Subtract log(item sampling probability) from the logits (two-tower)", true},
+    {"hard-negatives", "Keep only the N highest-scoring in-batch negatives, 0: all (two-tower)"},
 };
 
 char parse_delimiter(const std::string& s) {
@@ -47,16 +69,24 @@ void run(TrainFlags& f, const CLI::App& cmd) {
   f.load.header = !f.no_header;
   if (cmd.get_option("--rating-above")->count() > 0) f.load.rating_above = f.rating_above;
   f.load.item_key = parse_item_key(f.item_key);
-  f.fit.two_tower.optimizer = parse_optimizer(f.optimizer);
-  f.fit.two_tower.train_metrics = !f.no_train_metrics;
-  f.fit.two_tower.shuffle = !f.no_shuffle;
-  f.fit.split_seed = f.fit.two_tower.seed;
+  for (const auto& flag : kParamFlags) {
+    const auto* opt = cmd.get_option(std::string("--") + flag.name);
+    if (opt->count() > 0) f.fit.params.set(flag.name, flag.is_flag ? "true" : f.params[flag.name]);
+  }
+  if (cmd.get_option("--no-shuffle")->count() > 0) f.fit.params.set("shuffle", "false");
+  if (cmd.get_option("--no-train-metrics")->count() > 0) f.fit.params.set("train-metrics", "false");
+  if (f.fit.params.has("seed")) {
+    std::uint64_t seed = f.fit.split_seed;
+    Params(f.fit.params).read("seed", seed);
+    f.fit.split_seed = seed;
+  }
   if (!(f.fit.test_fraction >= 0 && f.fit.test_fraction < 1)) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("--test-fraction {} is outside [0, 1)", f.fit.test_fraction));
   }
-  // Every option is checked before the data is read.
-  f.fit.two_tower.validate();
+  // Model and parameters are checked on a one-pair data set before the real
+  // data is read, so a typo fails in milliseconds, not after loading.
+  check_model_params(f.fit.model, f.fit.params);
 
   const Dataset data = load_dataset(f.load);
   if (!f.quiet) {
@@ -85,7 +115,6 @@ void run(TrainFlags& f, const CLI::App& cmd) {
 void add_train(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model on interactions and save it");
-  auto& t = f->fit.two_tower;
   cmd->add_option("--data", f->load.data,
                   "Data: a MovieLens directory (ml-100k, ml-latest) or a CSV/TSV file")
       ->required();
@@ -110,32 +139,22 @@ void add_train(CLI::App& app) {
                   "Keep rows with rating > T (all rows when omitted)");
   cmd->add_option("--item-key", f->item_key, "Items are keyed by: id, title")
       ->capture_default_str();
-  cmd->add_option("--model", f->fit.model, "Model: two-tower")->capture_default_str();
-  cmd->add_option("--dim", t.dim, "Embedding dimension")->capture_default_str();
-  cmd->add_option("--optimizer", f->optimizer, "Optimizer: adagrad, adam")->capture_default_str();
-  cmd->add_option("--learning-rate", t.learning_rate, "Learning rate")->capture_default_str();
-  cmd->add_option("--initial-accumulator", t.initial_accumulator,
-                  "Adagrad initial accumulator value")
+  cmd->add_option("--model", f->fit.model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))
       ->capture_default_str();
-  cmd->add_option("--batch-size", t.batch_size, "Pairs per batch")->capture_default_str();
-  cmd->add_option("--epochs", t.epochs, "Passes over the training pairs")->capture_default_str();
-  cmd->add_option("--seed", t.seed, "Seed for initialisation, shuffling and the test split")
-      ->capture_default_str();
+  for (const auto& flag : kParamFlags) {
+    const std::string name = std::string("--") + flag.name;
+    if (flag.is_flag) {
+      cmd->add_flag(name)->description(flag.help);
+    } else {
+      cmd->add_option(name, f->params[flag.name], flag.help);
+    }
+  }
+  cmd->add_flag("--no-shuffle")->description("Keep the pair order in every epoch (two-tower)");
+  cmd->add_flag("--no-train-metrics")
+      ->description("Skip the running top-K accuracy during training (two-tower)");
   cmd->add_option("--test-fraction", f->fit.test_fraction,
                   "Fraction of pairs held out (seeded) for test metrics")
       ->capture_default_str();
-  cmd->add_option("--threads", t.threads, "Threads (0: all cores)")->capture_default_str();
-  cmd->add_option("--temperature", t.temperature, "Softmax temperature")->capture_default_str();
-  cmd->add_flag("--remove-accidental-hits", t.remove_accidental_hits,
-                "Mask in-batch negatives that are the positive item");
-  cmd->add_flag("--logq-correction", t.logq_correction,
-                "Subtract log(item sampling probability) from the logits");
-  cmd->add_option("--hard-negatives", t.hard_negatives,
-                  "Keep only the N highest-scoring in-batch negatives (0: all)")
-      ->capture_default_str();
-  cmd->add_flag("--no-train-metrics", f->no_train_metrics,
-                "Skip the running top-K accuracy during training");
-  cmd->add_flag("--no-shuffle", f->no_shuffle, "Keep the pair order in every epoch");
   cmd->add_option("--out", f->out, "Model file to write");
   cmd->add_option("--metrics-out", f->metrics_out,
                   "JSON file for per-epoch loss and train/test top-K accuracy");
