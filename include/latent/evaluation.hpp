@@ -1,0 +1,110 @@
+#pragma once
+// Offline evaluation of an embedding model on a train/test split: ranking
+// metrics at several K from one top-K pass, TFRS's FactorizedTopK accuracy
+// and catalog coverage.
+//
+// Scores are dot(user_queries.row(u), item_vectors.row(i)) for user row u and
+// item row i, the fixed-order dot product latent::top_k ranks by. Ties are
+// broken by the lower item row, as top_k does.
+//
+// Definitions (binary relevance). For a user u, T(u) is the set of distinct
+// items of u in `test`; users with T(u) empty are skipped, and every average
+// below is over the evaluated users (EvaluationResult::users). The ranking
+// R(u) is over every known item (rows 1..n-1; OOV row 0 is never ranked)
+// except, when exclude_train is set, u's items in `train`. hits@K is the
+// number of the first K of R(u) in T(u).
+//
+//   Recall@K    = hits@K / |T(u)|
+//   Precision@K = hits@K / K
+//   NDCG@K      = DCG@K / IDCG@K, DCG@K = sum over ranks r <= K holding a
+//                 test item of 1 / log2(r + 1), IDCG@K the same for the
+//                 ideal ranking, i.e. over r = 1 .. min(K, |T(u)|)
+//   MAP@K       = (1 / min(K, |T(u)|)) * sum over ranks r <= K holding a
+//                 test item of Precision@r
+//   HitRate@K   = 1 if hits@K > 0, else 0
+//
+// Compared with implicit (benfred/implicit, ranking_metrics_at_k): NDCG and
+// MAP are the same; implicit's "precision" is sum_u hits@K / sum_u
+// min(K, |T(u)|), a micro-average with min(K, |T(u)|) as the denominator,
+// so it reaches 1 for a user with fewer than K test items, whereas latent's
+// Precision@K divides by K per user and averages over users (the textbook
+// definition, as in Spark's RankingMetrics.precisionAt).
+//
+// Edge cases, so no number is silently inflated:
+// - a test item that is also in u's train items cannot be ranked when
+//   exclude_train is set and counts as a miss (it stays in T(u)); splits
+//   that hold out distinct items (per_user_split) never produce one;
+// - a test entry with the OOV item row 0 is a relevant item that can never
+//   be ranked: a miss, as in factorized_top_k;
+// - when fewer than K items are left to rank (a user who has seen almost
+//   the whole catalog), the missing ranks are misses and Precision@K still
+//   divides by K.
+//
+// FactorizedTopK (TFRS's metric) is computed by latent::factorized_top_k:
+// over test PAIRS (every entry of `test`, repeats included), a hit at K when
+// fewer than K known items score strictly higher than the true item, with no
+// exclusion of train items, as TFRS does not exclude them.
+//
+// Coverage = |union over evaluated users of their top-max(K) items| / n_known,
+// n_known = item_vectors.rows() - 1.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <latent/interactions.hpp>
+#include <latent/matrix.hpp>
+
+namespace latent {
+
+struct EvaluationOptions {
+  // Cutoffs; evaluated in one pass with top-max(ks). Sorted and
+  // deduplicated in the result. Each in [1, n_known].
+  std::vector<int> ks{10};
+  // Leave each user's train items out of the ranking (what --exclude-seen
+  // does when recommending).
+  bool exclude_train = true;
+  int threads = 0;  // 0: all hardware threads
+};
+
+struct MetricsAtK {
+  int k = 0;
+  double recall = 0;
+  double precision = 0;
+  double ndcg = 0;
+  double map = 0;
+  double hit_rate = 0;
+};
+
+struct EvaluationResult {
+  std::vector<MetricsAtK> at_k;          // one per distinct k, ascending
+  std::vector<double> factorized_top_k;  // FactorizedTopK accuracy, same order as at_k
+  double coverage = 0;                   // see above, in [0, 1]
+  std::size_t users = 0;                 // users with >= 1 test item, evaluated
+  std::size_t test_pairs = 0;            // entries of test (FactorizedTopK's denominator)
+  bool exclude_train = true;             // the option the ranking metrics used
+
+  // {"users": .., "test_pairs": .., "coverage": .., "exclude_train": ..,
+  //  "at_k": [{"k": 10, "recall": .., "precision": .., "ndcg": .., "map": ..,
+  //  "hit_rate": .., "factorized_top_k": ..}, ...]}
+  nlohmann::json to_json() const;
+  // Aligned text: a header line, one row per k, then users and coverage.
+  std::string to_table() const;
+};
+
+// user_queries: num_users x dim, one row per user row of the vocabulary
+// (row 0: OOV); item_vectors: num_items x dim (row 0: OOV, never ranked).
+// train and test index the same rows: their num_users must equal
+// user_queries.rows() and their num_items item_vectors.rows().
+//
+// Throws InvalidArgument for: empty ks, a k <= 0 or larger than the number
+// of known items (naming k and the catalog size), dims or row counts that do
+// not match (naming both), entries out of range, an empty test set (there is
+// nothing to average over), threads < 0.
+EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
+                          const Interactions& train, const Interactions& test,
+                          const EvaluationOptions& options = {});
+
+}  // namespace latent

@@ -1,0 +1,219 @@
+#include <latent/evaluation.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+#include <latent/index.hpp>
+#include <latent/two_tower.hpp>
+
+namespace latent {
+
+namespace {
+
+void check_interactions(const Interactions& x, std::string_view what, std::int64_t user_rows,
+                        std::int64_t item_rows) {
+  if (x.num_users != user_rows || x.num_items != item_rows) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("evaluate: {} has {} user rows and {} item rows, but the user "
+                            "queries have {} rows and the item vectors {}",
+                            what, x.num_users, x.num_items, user_rows, item_rows));
+  }
+  if (x.items.size() != x.users.size()) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("evaluate: {} has {} items for {} users",
+                                                        what, x.items.size(), x.users.size()));
+  }
+  for (std::size_t e = 0; e < x.size(); ++e) {
+    if (x.users[e] < 0 || x.users[e] >= x.num_users || x.items[e] < 0 ||
+        x.items[e] >= x.num_items) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("evaluate: {} interaction {} has user row {} and item row {}, "
+                              "outside the {} user rows and {} item rows",
+                              what, e, x.users[e], x.items[e], x.num_users, x.num_items));
+    }
+  }
+}
+
+// The distinct cutoffs, ascending, after checking each against the catalog.
+std::vector<int> checked_ks(const std::vector<int>& ks, std::int64_t n_known) {
+  if (ks.empty()) {
+    throw Error(ErrorKind::InvalidArgument, "evaluate: no cutoffs k given (ks is empty)");
+  }
+  for (const int k : ks) {
+    if (k <= 0 || k > n_known) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("evaluate: k = {} is outside [1, {}], the catalog of {} known "
+                              "items",
+                              k, n_known, n_known));
+    }
+  }
+  std::vector<int> sorted = ks;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+
+}  // namespace
+
+EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
+                          const Interactions& train, const Interactions& test,
+                          const EvaluationOptions& options) {
+  if (user_queries.cols() != item_vectors.cols()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("evaluate: user queries have dim {} but item vectors dim {}",
+                            user_queries.cols(), item_vectors.cols()));
+  }
+  if (options.threads < 0) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("evaluate: threads must be >= 0 (0: all), got {}", options.threads));
+  }
+  const std::int64_t n_known = std::max<std::int64_t>(item_vectors.rows() - 1, 0);
+  const std::vector<int> ks = checked_ks(options.ks, n_known);
+  check_interactions(train, "train", user_queries.rows(), item_vectors.rows());
+  check_interactions(test, "test", user_queries.rows(), item_vectors.rows());
+  if (test.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "evaluate: the test set is empty, so there is no user to evaluate");
+  }
+
+  // Distinct test items per user, sorted: the relevance sets.
+  const CsrMatrix relevant = CsrMatrix::from_interactions(test);
+  std::vector<std::int32_t> eval_users;
+  for (std::int32_t u = 0; u < relevant.rows(); ++u) {
+    if (!relevant.row(u).empty()) eval_users.push_back(u);
+  }
+  const auto n_eval = static_cast<std::int64_t>(eval_users.size());
+  const std::int64_t dim = user_queries.cols();
+  Matrix queries(n_eval, dim);
+  for (std::int64_t q = 0; q < n_eval; ++q) {
+    const auto src = user_queries.row(eval_users[static_cast<std::size_t>(q)]);
+    std::copy(src.begin(), src.end(), queries.row(q).begin());
+  }
+
+  // One top-max(k) pass serves every cutoff.
+  static constexpr std::array<std::int32_t, 1> kOovRow = {0};
+  const int k_max = ks.back();
+  const CsrMatrix seen = options.exclude_train ? CsrMatrix::from_interactions(train) : CsrMatrix();
+  SearchOptions search;
+  search.k = k_max;
+  search.exclude_items = kOovRow;
+  if (options.exclude_train) {
+    search.exclude_rows = &seen;
+    search.exclude_row_of = eval_users;
+  }
+  search.threads = options.threads;
+  const TopK top = top_k(queries, item_vectors, search);
+
+  // discount[r] = 1 / log2(r + 1) for rank r (1-based); ideal[n] = sum of
+  // the first n discounts, the IDCG of n relevant items.
+  std::vector<double> discount(static_cast<std::size_t>(k_max) + 1, 0.0);
+  std::vector<double> ideal(static_cast<std::size_t>(k_max) + 1, 0.0);
+  for (int r = 1; r <= k_max; ++r) {
+    discount[static_cast<std::size_t>(r)] = 1.0 / std::log2(static_cast<double>(r) + 1.0);
+    ideal[static_cast<std::size_t>(r)] =
+        ideal[static_cast<std::size_t>(r) - 1] + discount[static_cast<std::size_t>(r)];
+  }
+
+  std::vector<MetricsAtK> sums(ks.size());
+  std::vector<char> recommended(static_cast<std::size_t>(item_vectors.rows()), 0);
+  for (std::int64_t q = 0; q < n_eval; ++q) {
+    const auto truth = relevant.row(eval_users[static_cast<std::size_t>(q)]);
+    const auto n_truth = static_cast<int>(truth.size());
+    const std::int32_t* items = top.items.data() + q * k_max;
+    int hits = 0;
+    double dcg = 0;
+    double precision_sum = 0;  // sum of Precision@r over ranks r holding a hit
+    std::size_t next_k = 0;
+    for (int r = 1; r <= k_max; ++r) {
+      const std::int32_t item = items[r - 1];
+      if (item >= 0) {
+        recommended[static_cast<std::size_t>(item)] = 1;
+        if (std::binary_search(truth.begin(), truth.end(), item)) {
+          ++hits;
+          dcg += discount[static_cast<std::size_t>(r)];
+          precision_sum += static_cast<double>(hits) / r;
+        }
+      }
+      if (r == ks[next_k]) {
+        const int cut = std::min(r, n_truth);
+        MetricsAtK& m = sums[next_k];
+        m.recall += static_cast<double>(hits) / n_truth;
+        m.precision += static_cast<double>(hits) / r;
+        m.ndcg += dcg / ideal[static_cast<std::size_t>(cut)];
+        m.map += precision_sum / cut;
+        m.hit_rate += hits > 0 ? 1.0 : 0.0;
+        ++next_k;
+      }
+    }
+  }
+
+  EvaluationResult result;
+  result.users = eval_users.size();
+  result.test_pairs = test.size();
+  result.exclude_train = options.exclude_train;
+  const auto users = static_cast<double>(n_eval);
+  for (std::size_t i = 0; i < ks.size(); ++i) {
+    MetricsAtK m = sums[i];
+    m.k = ks[i];
+    m.recall /= users;
+    m.precision /= users;
+    m.ndcg /= users;
+    m.map /= users;
+    m.hit_rate /= users;
+    result.at_k.push_back(m);
+  }
+  const auto covered = std::count(recommended.begin() + 1, recommended.end(), char{1});
+  result.coverage = static_cast<double>(covered) / static_cast<double>(n_known);
+  result.factorized_top_k =
+      factorized_top_k(user_queries, item_vectors, test, ks, options.threads).accuracy;
+  return result;
+}
+
+nlohmann::json EvaluationResult::to_json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t i = 0; i < at_k.size(); ++i) {
+    const MetricsAtK& m = at_k[i];
+    nlohmann::json row = {{"k", m.k},       {"recall", m.recall}, {"precision", m.precision},
+                          {"ndcg", m.ndcg}, {"map", m.map},       {"hit_rate", m.hit_rate}};
+    if (i < factorized_top_k.size()) row["factorized_top_k"] = factorized_top_k[i];
+    rows.push_back(std::move(row));
+  }
+  return {{"users", users},
+          {"test_pairs", test_pairs},
+          {"coverage", coverage},
+          {"exclude_train", exclude_train},
+          {"at_k", std::move(rows)}};
+}
+
+std::string EvaluationResult::to_table() const {
+  static constexpr std::array<std::string_view, 7> kHeader = {
+      "k", "recall", "precision", "ndcg", "map", "hit_rate", "factorized_top_k"};
+  std::string out;
+  // Columns at least 6 wide, so "0.1234" fits under any header.
+  const auto width = [](std::string_view name) { return std::max<std::size_t>(name.size(), 6); };
+  out += fmt::format("{:>6}", kHeader[0]);
+  for (std::size_t c = 1; c < kHeader.size(); ++c) {
+    out += fmt::format("  {:>{}}", kHeader[c], width(kHeader[c]));
+  }
+  out += '\n';
+  for (std::size_t i = 0; i < at_k.size(); ++i) {
+    const MetricsAtK& m = at_k[i];
+    const double top_k = i < factorized_top_k.size() ? factorized_top_k[i] : std::nan("");
+    const double values[] = {m.recall, m.precision, m.ndcg, m.map, m.hit_rate, top_k};
+    out += fmt::format("{:>6}", m.k);
+    for (std::size_t c = 1; c < kHeader.size(); ++c) {
+      out += fmt::format("  {:>{}.4f}", values[c - 1], width(kHeader[c]));
+    }
+    out += '\n';
+  }
+  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}\n", users,
+                     test_pairs, coverage, exclude_train ? "excluded" : "included");
+  return out;
+}
+
+}  // namespace latent
