@@ -1,0 +1,140 @@
+#include <latent/ease.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+
+#include "detail/blas.hpp"
+#include "detail/lapack.hpp"
+#include "detail/parallel.hpp"
+
+namespace latent {
+
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
+}
+
+}  // namespace
+
+void EaseConfig::validate() const {
+  require(std::isfinite(regularization) && regularization > 0,
+          fmt::format("regularization {} must be a positive number", regularization));
+  require(std::isfinite(memory_limit_gb) && memory_limit_gb > 0,
+          fmt::format("memory limit {} GB must be a positive number", memory_limit_gb));
+  require(threads >= 0, fmt::format("threads {} must be >= 0 (0: all cores)", threads));
+}
+
+nlohmann::json EaseConfig::to_json() const {
+  return {{"regularization", regularization}, {"memory_limit_gb", memory_limit_gb}};
+}
+
+Matrix train_ease(const Interactions& train, const EaseConfig& config) {
+  config.validate();
+  if (train.empty()) throw Error(ErrorKind::InvalidArgument, "no training pairs");
+  require(
+      train.items.size() == train.size(),
+      fmt::format("{} items for {} users in the training pairs", train.items.size(), train.size()));
+  require(train.num_items >= 2, "the item vocabulary is empty");
+  for (std::size_t k = 0; k < train.size(); ++k) {
+    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
+        train.items[k] >= train.num_items) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
+                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
+                              k, train.users[k], train.items[k], train.num_users, train.num_items));
+    }
+  }
+  // One n x n float32 buffer holds X^T X, then P, then B^T: everything
+  // below works in place.
+  const std::int64_t n = train.num_items;
+  const double bytes = static_cast<double>(n) * static_cast<double>(n) * 4.0;
+  if (bytes > config.memory_limit_gb * 1e9) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("EASE on {} items needs one {} x {} float32 matrix, {:.0f} bytes "
+                            "({:.2f} GB), over the memory limit of {} GB (memory_limit_gb)",
+                            n, n, n, bytes, bytes / 1e9, config.memory_limit_gb));
+  }
+  const int threads = detail::resolve_threads(config.threads);
+
+  // Item -> users (CSC) from the deduplicated user -> items rows (CSR).
+  const CsrMatrix csr = CsrMatrix::from_interactions(train);
+  std::vector<std::int64_t> col_ptr(static_cast<std::size_t>(n) + 1, 0);
+  for (auto i : csr.indices()) ++col_ptr[static_cast<std::size_t>(i) + 1];
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) col_ptr[i + 1] += col_ptr[i];
+  std::vector<std::int32_t> col_users(csr.indices().size());
+  {
+    std::vector<std::int64_t> next(col_ptr.begin(), col_ptr.end() - 1);
+    for (std::int32_t u = 0; u < csr.rows(); ++u) {
+      for (auto i : csr.row(u))
+        col_users[static_cast<std::size_t>(next[static_cast<std::size_t>(i)]++)] = u;
+    }
+  }
+
+  // Lower triangle of G = X^T X, row by row: row a adds, for every user of
+  // item a, that user's items b <= a. One thread owns a row, so no
+  // atomics; counts are small integers, exact in float32, so the result
+  // does not depend on the thread count.
+  Matrix g(n, n);
+  float* G = g.data();
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
+  for (std::int64_t a = 1; a < n; ++a) {
+    float* row = G + a * n;
+    for (auto k = col_ptr[static_cast<std::size_t>(a)];
+         k < col_ptr[static_cast<std::size_t>(a) + 1]; ++k) {
+      for (auto b : csr.row(col_users[static_cast<std::size_t>(k)])) {
+        if (b > a) break;  // rows are sorted
+        row[b] += 1.0f;
+      }
+    }
+  }
+  for (std::int64_t a = 0; a < n; ++a) G[a * n + a] += config.regularization;
+
+  // The row-major lower triangle is the column-major upper one ('U').
+  // LAPACK runs single-threaded inside latent (see blas.hpp).
+  detail::use_single_threaded_blas();
+  const int ni = static_cast<int>(n);
+  int info = 0;
+  detail::spotrf_("U", &ni, G, &ni, &info, 1);
+  if (info == 0) detail::spotri_("U", &ni, G, &ni, &info, 1);
+  if (info != 0) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("EASE: X^T X + {} I is not numerically positive definite (LAPACK "
+                            "info {}); increase the regularization",
+                            config.regularization, info));
+  }
+
+  // Mirror P's lower triangle into the upper one in square tiles (a
+  // transpose: tiles keep both sides in cache). Tiles of different row
+  // blocks write disjoint cells and read only the lower triangle.
+  constexpr std::int64_t kTile = 64;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (std::int64_t i0 = 0; i0 < n; i0 += kTile) {
+    const std::int64_t i1 = std::min(n, i0 + kTile);
+    for (std::int64_t k0 = i0; k0 < n; k0 += kTile) {
+      const std::int64_t k1 = std::min(n, k0 + kTile);
+      for (std::int64_t i = i0; i < i1; ++i) {
+        for (std::int64_t k = std::max(k0, i + 1); k < k1; ++k) G[i * n + k] = G[k * n + i];
+      }
+    }
+  }
+
+  // Row i of B^T is column i of B = I - P diag(1/diag(P)): -P[k][i] / P[i][i]
+  // off the diagonal, 0 on it; P is symmetric, so it is row i of P scaled.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    float* row = G + i * n;
+    const float scale = -1.0f / row[i];
+    for (std::int64_t k = 0; k < n; ++k) row[k] *= scale;
+    row[i] = 0.0f;
+    row[0] = 0.0f;  // OOV column: P[i][0] is 0 already, but keep -0.0f out
+  }
+  std::fill_n(G, n, 0.0f);  // OOV row
+  return g;
+}
+
+}  // namespace latent

@@ -1,0 +1,208 @@
+#include <latent/ease.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <latent/error.hpp>
+#include <latent/random.hpp>
+
+#include "fixtures/tiny_dataset.hpp"
+
+namespace latent {
+namespace {
+
+std::string message_of(const EaseConfig& c) {
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(EaseConfig, InvalidValuesAreNamed) {
+  EaseConfig c;
+  c.regularization = 0;
+  EXPECT_NE(message_of(c).find("regularization 0"), std::string::npos);
+  c = {};
+  c.regularization = NAN;
+  EXPECT_NE(message_of(c).find("regularization nan"), std::string::npos);
+  c = {};
+  c.memory_limit_gb = -1;
+  EXPECT_NE(message_of(c).find("memory limit -1"), std::string::npos);
+  c = {};
+  c.threads = -1;
+  EXPECT_NE(message_of(c).find("threads -1"), std::string::npos);
+  EXPECT_EQ(message_of(EaseConfig{}), "");
+  EXPECT_EQ(EaseConfig{}.to_json().at("memory_limit_gb"), 4.0);
+}
+
+// A random binary user x item matrix with a duplicate pair.
+Interactions random_interactions(std::int32_t users, std::int32_t items, std::uint64_t seed) {
+  Interactions x;
+  x.num_users = users;
+  x.num_items = items;
+  Rng rng(seed);
+  for (std::int32_t u = 1; u < users; ++u) {
+    for (std::int32_t i = 1; i < items; ++i) {
+      if (rng.uniform() < 0.4f) {
+        x.users.push_back(u);
+        x.items.push_back(i);
+      }
+    }
+  }
+  x.users.push_back(x.users.front());  // duplicates count once
+  x.items.push_back(x.items.front());
+  return x;
+}
+
+// B of Steck 2019 in double precision, from a plain Gauss-Jordan inverse.
+std::vector<double> brute_force_b(const Interactions& x, double lambda) {
+  const auto n = static_cast<std::size_t>(x.num_items);
+  std::vector<double> X(static_cast<std::size_t>(x.num_users) * n, 0.0);
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    X[static_cast<std::size_t>(x.users[k]) * n + static_cast<std::size_t>(x.items[k])] = 1.0;
+  }
+  // Augmented [G + lambda I | I].
+  std::vector<double> a(n * 2 * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double g = 0;
+      for (std::size_t u = 0; u < static_cast<std::size_t>(x.num_users); ++u) {
+        g += X[u * n + i] * X[u * n + j];
+      }
+      a[i * 2 * n + j] = g + (i == j ? lambda : 0.0);
+    }
+    a[i * 2 * n + n + i] = 1.0;
+  }
+  for (std::size_t c = 0; c < n; ++c) {
+    std::size_t pivot = c;
+    for (std::size_t r = c + 1; r < n; ++r) {
+      if (std::abs(a[r * 2 * n + c]) > std::abs(a[pivot * 2 * n + c])) pivot = r;
+    }
+    for (std::size_t j = 0; j < 2 * n; ++j) std::swap(a[c * 2 * n + j], a[pivot * 2 * n + j]);
+    const double d = a[c * 2 * n + c];
+    for (std::size_t j = 0; j < 2 * n; ++j) a[c * 2 * n + j] /= d;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (r == c) continue;
+      const double f = a[r * 2 * n + c];
+      for (std::size_t j = 0; j < 2 * n; ++j) a[r * 2 * n + j] -= f * a[c * 2 * n + j];
+    }
+  }
+  std::vector<double> b(n * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const double p = a[i * 2 * n + n + j], pjj = a[j * 2 * n + n + j];
+      b[i * n + j] = i == j ? 0.0 : -p / pjj;
+    }
+  }
+  return b;
+}
+
+TEST(Ease, EqualsTheClosedFormInDoublePrecision) {
+  const Interactions x = random_interactions(15, 9, 3);
+  for (float lambda : {0.5f, 3.0f, 250.0f}) {
+    EaseConfig c;
+    c.regularization = lambda;
+    c.threads = 2;
+    const Matrix w = train_ease(x, c);
+    ASSERT_EQ(w.rows(), 9);
+    ASSERT_EQ(w.cols(), 9);
+    const auto b = brute_force_b(x, lambda);
+    double max_b = 0;
+    for (double v : b) max_b = std::max(max_b, std::abs(v));
+    ASSERT_GT(max_b, 1e-4);
+    for (std::size_t i = 0; i < 9; ++i) {
+      for (std::size_t k = 0; k < 9; ++k) {
+        // item_vectors = B^T: row i is column i of B.
+        EXPECT_NEAR(w.row(static_cast<std::int64_t>(i))[k], b[k * 9 + i], 2e-5 * max_b)
+            << "lambda " << lambda << " at " << i << ", " << k;
+      }
+    }
+  }
+}
+
+TEST(Ease, ZeroDiagonalZeroOovAndSameForEveryThreadCount) {
+  const Interactions x = random_interactions(40, 30, 9);
+  EaseConfig c;
+  c.regularization = 10.0f;
+  c.threads = 1;
+  const Matrix one = train_ease(x, c);
+  c.threads = 2;
+  const Matrix two = train_ease(x, c);
+  EXPECT_EQ(one, two);
+  for (std::int64_t i = 0; i < one.rows(); ++i) {
+    EXPECT_EQ(one.row(i)[static_cast<std::size_t>(i)], 0.0f);
+    EXPECT_EQ(one.row(i)[0], 0.0f);
+    EXPECT_EQ(one.row(0)[static_cast<std::size_t>(i)], 0.0f);
+  }
+}
+
+TEST(Ease, RefusesBeforeAllocatingWhenOverTheMemoryLimit) {
+  Interactions x;
+  x.num_users = 2;
+  x.num_items = 100001;
+  x.users = {1};
+  x.items = {7};
+  EaseConfig c;
+  c.memory_limit_gb = 1.5;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    train_ease(x, c);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("100001 items"), std::string::npos) << m;
+    EXPECT_NE(m.find("40000800004 bytes"), std::string::npos) << m;
+    EXPECT_NE(m.find("1.5 GB"), std::string::npos) << m;
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.5);
+  // 1,001 items need 4,008,004 bytes: refused below that, accepted at it.
+  x.num_items = 1001;
+  c.memory_limit_gb = 0.004008;
+  EXPECT_THROW(train_ease(x, c), Error);
+  c.memory_limit_gb = 0.004008004;
+  EXPECT_EQ(train_ease(x, c).rows(), 1001);
+}
+
+TEST(Ease, LearnsTheTwoGroups) {
+  const Dataset d = test::tiny_dataset();
+  const Matrix w = train_ease(d.interactions, EaseConfig{});
+  const CsrMatrix seen = CsrMatrix::from_interactions(d.interactions);
+  const auto n = static_cast<std::size_t>(d.items.size());
+  for (std::int32_t u = 1; u < d.users.size(); ++u) {
+    std::vector<float> query(n, 0.0f);
+    for (auto i : seen.row(u)) query[static_cast<std::size_t>(i)] = 1.0f;
+    const int group = test::user_group(d.users.id(u));
+    float worst_own = INFINITY, best_other = -INFINITY;
+    for (std::int32_t i = 1; i < d.items.size(); ++i) {
+      float s = 0;
+      for (std::size_t k = 0; k < n; ++k) s += query[k] * w.row(i)[k];
+      if (test::item_group(d.items.id(i)) != group) {
+        best_other = std::max(best_other, s);
+      } else if (!std::binary_search(seen.row(u).begin(), seen.row(u).end(), i)) {
+        worst_own = std::min(worst_own, s);
+      }
+    }
+    EXPECT_GT(worst_own, best_other) << "user " << d.users.id(u);
+  }
+}
+
+TEST(Ease, RejectsPairsOutsideTheVocabularies) {
+  Dataset d = test::tiny_dataset();
+  d.interactions.items[3] = 0;
+  EXPECT_THROW(train_ease(d.interactions, EaseConfig{}), Error);
+  Interactions empty;
+  empty.num_users = 3;
+  empty.num_items = 3;
+  EXPECT_THROW(train_ease(empty, EaseConfig{}), Error);
+}
+
+}  // namespace
+}  // namespace latent
