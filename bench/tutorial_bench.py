@@ -217,7 +217,8 @@ def run_latent(latent: Path, data: Path, proto: Protocol, seed: int, threads: in
     model_file = workdir / f"latent-{proto.name}-{seed}.model"
     metrics_file = workdir / f"latent-{proto.name}-{seed}.metrics.json"
     cmd = [str(latent), "train", "--data", str(data), "--format", "ml-100k",
-           "--item-key", "title", "--model", "two-tower", "--optimizer", "adagrad"]
+           "--item-key", "title", "--model", "two-tower", "--optimizer", "adagrad",
+           "--negatives", "in-batch"]  # TFRS tasks.Retrieval, as the PyTorch model trains
     cmd += proto.common_args(seed, threads)
     cmd += ["--out", str(model_file), "--metrics-out", str(metrics_file), "--quiet"]
     res = run_child(cmd, cwd=workdir)

@@ -1,10 +1,17 @@
 #include <latent/fit.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
+#include <latent/als.hpp>
+#include <latent/bpr.hpp>
+#include <latent/ease.hpp>
 #include <latent/error.hpp>
+#include <latent/popularity.hpp>
 
 namespace latent {
 
@@ -37,6 +44,8 @@ Trained fit_two_tower(const Interactions* train, const Interactions* test, Param
   params.read("seed", c.seed);
   params.read("threads", c.threads);
   params.read("temperature", c.temperature);
+  std::string negatives = to_string(c.negatives);
+  params.read("negatives", negatives);
   params.read("remove-accidental-hits", c.remove_accidental_hits);
   params.read("logq-correction", c.logq_correction);
   params.read("hard-negatives", c.hard_negatives);
@@ -44,11 +53,123 @@ Trained fit_two_tower(const Interactions* train, const Interactions* test, Param
   params.read("train-metrics", c.train_metrics);
   params.finish("two-tower");
   c.optimizer = parse_optimizer(optimizer);
+  c.negatives = parse_negatives(negatives);
   c.validate();
   if (train == nullptr) return {c.to_json(), {}, {}, {}, 0};
   TwoTowerResult r = train_two_tower(*train, test, c, options.on_progress, options.on_epoch);
   return {c.to_json(), std::move(r.user_embeddings), std::move(r.item_embeddings),
           std::move(r.epochs), r.train_seconds};
+}
+
+EpochReport plain_epoch(int epoch, double seconds, double loss) {
+  EpochReport e;
+  e.epoch = epoch;
+  e.seconds = seconds;
+  e.loss = loss;
+  return e;
+}
+
+double total_seconds(const std::vector<EpochReport>& epochs) {
+  double t = 0;
+  for (const auto& e : epochs) t += e.seconds;
+  return t;
+}
+
+Trained fit_als(const Interactions* train, const Interactions*, Params& params,
+                const FitOptions& options) {
+  AlsConfig c;
+  std::string solver = to_string(c.solver);
+  params.read("dim", c.dim);
+  params.read("regularization", c.regularization);
+  params.read("alpha", c.alpha);
+  params.read("epochs", c.epochs);
+  params.read("solver", solver);
+  params.read("cg-steps", c.cg_steps);
+  params.read("seed", c.seed);
+  params.read("threads", c.threads);
+  params.read("compute-loss", c.compute_loss);
+  params.finish("als");
+  c.solver = parse_als_solver(solver);
+  c.validate();
+  if (train == nullptr) return {c.to_json(), {}, {}, {}, 0};
+  std::vector<EpochReport> epochs;
+  AlsResult r = train_als(*train, c, [&](int it, double seconds, double loss) {
+    epochs.push_back(plain_epoch(it, seconds, loss));
+    if (options.on_epoch) options.on_epoch(epochs.back());
+  });
+  const double seconds = total_seconds(epochs);
+  return {c.to_json(), std::move(r.user_factors), std::move(r.item_factors), std::move(epochs),
+          seconds};
+}
+
+Trained fit_bpr(const Interactions* train, const Interactions*, Params& params,
+                const FitOptions& options) {
+  BprConfig c;
+  params.read("dim", c.dim);
+  params.read("learning-rate", c.learning_rate);
+  params.read("regularization", c.regularization);
+  params.read("epochs", c.epochs);
+  params.read("seed", c.seed);
+  params.read("threads", c.threads);
+  params.finish("bpr");
+  c.validate();
+  if (train == nullptr) return {c.to_json(), {}, {}, {}, 0};
+  std::vector<EpochReport> epochs;
+  BprResult r = train_bpr(*train, c, [&](int epoch, double seconds, double accuracy) {
+    // BPR reports no loss; its sampled ranking accuracy stands in the log.
+    EpochReport e = plain_epoch(epoch, seconds, std::numeric_limits<double>::quiet_NaN());
+    e.sampled_accuracy = accuracy;
+    epochs.push_back(e);
+    if (options.on_epoch) options.on_epoch(epochs.back());
+  });
+  const double seconds = total_seconds(epochs);
+  return {c.to_json(), std::move(r.user_factors), std::move(r.item_factors), std::move(epochs),
+          seconds};
+}
+
+Trained fit_ease(const Interactions* train, const Interactions*, Params& params,
+                 const FitOptions&) {
+  EaseConfig c;
+  params.read("regularization", c.regularization);
+  params.read("memory-limit-gb", c.memory_limit_gb);
+  params.read("threads", c.threads);
+  std::uint64_t unused_seed = 0;  // EASE is deterministic: a seed changes nothing
+  params.read("seed", unused_seed);
+  params.finish("ease");
+  c.validate();
+  if (train == nullptr) return {c.to_json(), {}, {}, {}, 0};
+  // A user's query is their training row of X: x_u B scores every item.
+  const double user_bytes = 4.0 * train->num_users * static_cast<double>(train->num_items);
+  if (user_bytes > c.memory_limit_gb * 1e9) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("ease: {} users x {} items need {:.0f} bytes of user rows, above the "
+                            "memory limit of {} GB (memory-limit-gb)",
+                            train->num_users, train->num_items, user_bytes, c.memory_limit_gb));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  Matrix items = train_ease(*train, c);
+  Matrix users(train->num_users, train->num_items);
+  for (std::size_t k = 0; k < train->size(); ++k) {
+    users.row(train->users[k])[static_cast<std::size_t>(train->items[k])] = 1.0f;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {c.to_json(), std::move(users), std::move(items), {plain_epoch(1, seconds, NAN)}, seconds};
+}
+
+Trained fit_popularity(const Interactions* train, const Interactions*, Params& params,
+                       const FitOptions&) {
+  std::uint64_t unused_seed = 0;  // popularity is deterministic
+  int unused_threads = 0;
+  params.read("seed", unused_seed);
+  params.read("threads", unused_threads);
+  params.finish("popularity");
+  if (train == nullptr) return {nlohmann::json::object(), {}, {}, {}, 0};
+  const auto t0 = std::chrono::steady_clock::now();
+  Matrix items = train_popularity(*train);
+  Matrix users(train->num_users, 1, 1.0f);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {nlohmann::json::object(), std::move(users), std::move(items),
+          {plain_epoch(1, seconds, NAN)}, seconds};
 }
 
 struct Registered {
@@ -58,7 +179,8 @@ struct Registered {
 
 // The registry: every model latent can train, by name.
 constexpr Registered kModels[] = {
-    {"two-tower", fit_two_tower},
+    {"als", fit_als},   {"bpr", fit_bpr},       {"ease", fit_ease},
+    {"popularity", fit_popularity}, {"two-tower", fit_two_tower},
 };
 
 Trainer find_trainer(const std::string& name) {
@@ -70,7 +192,9 @@ Trainer find_trainer(const std::string& name) {
 }
 
 nlohmann::json epoch_json(const EpochReport& e) {
-  nlohmann::json j{{"epoch", e.epoch}, {"loss", e.loss}, {"seconds", e.seconds}};
+  nlohmann::json j{{"epoch", e.epoch}, {"seconds", e.seconds}};
+  if (std::isfinite(e.loss)) j["loss"] = e.loss;
+  if (std::isfinite(e.sampled_accuracy)) j["sampled_accuracy"] = e.sampled_accuracy;
   if (e.has_train) j["train"] = e.train.to_json();
   if (e.has_test) j["test"] = e.test.to_json();
   return j;

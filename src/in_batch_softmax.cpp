@@ -8,6 +8,13 @@
 
 namespace latent::detail {
 
+void Batch::use_catalog_columns(std::int32_t num_items) {
+  for (auto& li : pair_item) li = items[static_cast<std::size_t>(li)] - 1;
+  items.resize(static_cast<std::size_t>(num_items - 1));
+  std::iota(items.begin(), items.end(), 1);
+  item_count.assign(items.size(), 1.0f);
+}
+
 void Batch::build(const Interactions& x, std::span<const std::size_t> positions) {
   users.clear();
   items.clear();

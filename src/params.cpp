@@ -63,7 +63,7 @@ void Params::finish(const std::string& model) const {
     if (std::find(known_.begin(), known_.end(), name) == known_.end()) {
       throw Error(ErrorKind::InvalidArgument,
                   fmt::format("parameter {} does not apply to model {}; its parameters: {}", name,
-                              model, fmt::join(known_, ", ")));
+                              model, known_.empty() ? "(none)" : fmt::format("{}", fmt::join(known_, ", "))));
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <string>
 
 #include <fmt/format.h>
@@ -37,6 +38,17 @@ void ProgressBar::on_progress(const TrainProgress& p) {
 }
 
 void ProgressBar::on_epoch(const EpochReport& e) {
+  if (last_.epoch != e.epoch) {
+    // A model without batches (ALS, BPR, EASE, popularity): one line each.
+    fmt::print(out_, "Epoch {} - {:.2f}s", e.epoch, e.seconds);
+    if (std::isfinite(e.loss)) fmt::print(out_, " - loss: {:.6f}", e.loss);
+    if (std::isfinite(e.sampled_accuracy)) {
+      fmt::print(out_, " - sampled accuracy: {:.4f}", e.sampled_accuracy);
+    }
+    fmt::print(out_, "\n");
+    std::fflush(out_);
+    return;
+  }
   TrainProgress p = last_;
   p.batch = p.batches;
   p.loss = e.loss;

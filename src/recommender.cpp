@@ -1,10 +1,12 @@
 #include <latent/recommender.hpp>
 
+#include <algorithm>
 #include <numeric>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
+#include <latent/als.hpp>
 #include <latent/error.hpp>
 
 namespace latent {
@@ -21,6 +23,7 @@ Recommender::Recommender(ModelData model) : model_(std::move(model)) {
                             model_.users.size(), model_.items.size()));
   }
   normalized_items_ = normalize_rows(model_.item_embeddings);
+  if (model_.kind == "als") item_gramian_ = als_gramian(model_.item_embeddings);
 }
 
 Recommender Recommender::load(const std::filesystem::path& path) {
@@ -54,7 +57,15 @@ std::string_view Recommender::item_title(std::int32_t row) const {
 
 TopK Recommender::recommend(std::span<const std::int32_t> user_rows, int k, bool exclude_seen,
                             int threads) const {
-  if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", k));
+  RecommendOptions options;
+  options.k = k;
+  options.exclude_seen = exclude_seen;
+  options.threads = threads;
+  return recommend(user_rows, options);
+}
+
+TopK Recommender::recommend(std::span<const std::int32_t> user_rows,
+                            const RecommendOptions& options) const {
   Matrix queries(static_cast<std::int64_t>(user_rows.size()), dim());
   for (std::size_t q = 0; q < user_rows.size(); ++q) {
     const auto r = user_rows[q];
@@ -64,15 +75,93 @@ TopK Recommender::recommend(std::span<const std::int32_t> user_rows, int k, bool
     std::copy_n(model_.user_embeddings.row(r).data(), dim(),
                 queries.row(static_cast<std::int64_t>(q)).data());
   }
-  SearchOptions options;
-  options.k = k;
-  options.exclude_items = oov_item_;
-  options.threads = threads;
-  if (exclude_seen) {
-    options.exclude_rows = &model_.seen;
-    options.exclude_row_of = user_rows;
+  return search(queries, user_rows, &model_.seen, options);
+}
+
+TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
+                         const CsrMatrix* seen, const RecommendOptions& options) const {
+  if (options.k <= 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", options.k));
   }
-  return top_k(queries, model_.item_embeddings, options);
+  const std::int32_t n_items = model_.items.size();
+  auto check_rows = [&](const std::vector<std::int32_t>& rows, const char* what) {
+    for (auto r : rows) {
+      if (r <= 0 || r >= n_items) {
+        throw Error(ErrorKind::InvalidArgument,
+                    fmt::format("{} item row {} is out of range [1, {})", what, r, n_items));
+      }
+    }
+  };
+  check_rows(options.allow, "allow-list");
+  check_rows(options.deny, "deny-list");
+  // Everything never to return, as one sorted list: OOV, the deny list, and
+  // with an allow list every item outside it.
+  std::vector<std::int32_t> exclude{0};
+  if (!options.allow.empty()) {
+    std::vector<char> allowed(static_cast<std::size_t>(n_items), 0);
+    for (auto r : options.allow) allowed[static_cast<std::size_t>(r)] = 1;
+    for (std::int32_t r = 1; r < n_items; ++r) {
+      if (!allowed[static_cast<std::size_t>(r)]) exclude.push_back(r);
+    }
+  }
+  exclude.insert(exclude.end(), options.deny.begin(), options.deny.end());
+  std::sort(exclude.begin(), exclude.end());
+  exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
+
+  SearchOptions search_options;
+  search_options.k = options.k;
+  search_options.exclude_items = exclude;
+  search_options.threads = options.threads;
+  if (options.exclude_seen) {
+    search_options.exclude_rows = seen;
+    search_options.exclude_row_of = seen_rows_of;
+  }
+  return top_k(queries, model_.item_embeddings, search_options);
+}
+
+std::vector<float> Recommender::fold_in(std::span<const std::int32_t> item_rows) const {
+  if (item_rows.empty()) {
+    throw Error(ErrorKind::InvalidArgument, "fold-in needs at least one item");
+  }
+  for (auto r : item_rows) {
+    if (r <= 0 || r >= model_.items.size()) {
+      throw Error(ErrorKind::InvalidArgument, fmt::format("fold-in item row {} out of range", r));
+    }
+  }
+  const ModelData& m = model_;
+  const auto d = static_cast<std::size_t>(dim());
+  std::vector<float> query(d, 0.0f);
+  if (m.kind == "popularity") {
+    query.assign(d, 1.0f);
+  } else if (m.kind == "ease") {
+    for (auto r : item_rows) query[static_cast<std::size_t>(r)] = 1.0f;
+  } else if (m.kind == "als") {
+    query = als_fold_in(m.item_embeddings, item_gramian_, item_rows, {},
+                        m.config.at("regularization").get<float>(), m.config.at("alpha").get<float>());
+  } else {
+    // Two-tower and BPR: the mean of the items' vectors points where the
+    // user's own vector would, up to scale, which top-K ignores.
+    for (auto r : item_rows) {
+      const auto v = m.item_embeddings.row(r);
+      for (std::size_t j = 0; j < d; ++j) query[j] += v[j];
+    }
+    for (float& v : query) v /= static_cast<float>(item_rows.size());
+    if (m.kind == "bpr") query[d - 1] = 1.0f;  // the item-bias column
+  }
+  return query;
+}
+
+TopK Recommender::recommend_for_items(std::span<const std::int32_t> item_rows,
+                                      const RecommendOptions& options) const {
+  const std::vector<float> q = fold_in(item_rows);
+  Matrix queries(1, dim(), q);
+  std::vector<std::int32_t> sorted(item_rows.begin(), item_rows.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const auto count = static_cast<std::int64_t>(sorted.size());
+  const CsrMatrix seen(1, model_.items.size(), {0, count}, std::move(sorted));
+  const std::int32_t row0[] = {0};
+  return search(queries, row0, &seen, options);
 }
 
 std::vector<std::int32_t> Recommender::known_user_rows() const {

@@ -356,4 +356,29 @@ Split read_split(const fs::path& dir, const Vocabulary& users, const Vocabulary&
   return split;
 }
 
+SplitMethod parse_split_method(const std::string& name) {
+  if (name == "random") return SplitMethod::Random;
+  if (name == "per-user") return SplitMethod::PerUser;
+  if (name == "last-k") return SplitMethod::LastK;
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("unknown split \"{}\"; valid: random, per-user, last-k", name));
+}
+
+Split make_split(const Interactions& all, const SplitSpec& spec, const Vocabulary& users) {
+  Split split;
+  switch (spec.method) {
+    case SplitMethod::Random:
+      split = random_split(all, spec.fraction, spec.seed);
+      break;
+    case SplitMethod::PerUser:
+      split = per_user_split(all, spec.fraction, spec.seed);
+      break;
+    case SplitMethod::LastK:
+      split = leave_last_k_split(all, spec.k);
+      break;
+  }
+  require_train_for_test_users(split, users);
+  return split;
+}
+
 }  // namespace latent

@@ -27,6 +27,23 @@ const char* to_string(Optimizer optimizer) noexcept {
   return optimizer == Optimizer::Adam ? "adam" : "adagrad";
 }
 
+Negatives parse_negatives(const std::string& name) {
+  if (name == "auto") return Negatives::Auto;
+  if (name == "in-batch") return Negatives::InBatch;
+  if (name == "catalog") return Negatives::Catalog;
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("unknown negatives \"{}\"; valid: auto, in-batch, catalog", name));
+}
+
+const char* to_string(Negatives negatives) noexcept {
+  switch (negatives) {
+    case Negatives::InBatch: return "in-batch";
+    case Negatives::Catalog: return "catalog";
+    case Negatives::Auto: break;
+  }
+  return "auto";
+}
+
 namespace {
 
 void require(bool ok, const std::string& message) {
@@ -74,6 +91,7 @@ nlohmann::json TwoTowerConfig::to_json() const {
           {"seed", seed},
           {"shuffle", shuffle},
           {"temperature", temperature},
+          {"negatives", to_string(negatives)},
           {"remove_accidental_hits", remove_accidental_hits},
           {"logq_correction", logq_correction},
           {"hard_negatives", hard_negatives},
@@ -289,6 +307,11 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   }
   const int threads = detail::resolve_threads(config.threads);
   const int dim = config.dim;
+  constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;
+  const bool catalog = config.negatives == Negatives::Catalog ||
+                       (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
+  const bool logq = config.logq_correction ||
+                    (config.negatives == Negatives::Auto && !catalog);
 
   Rng init_rng(config.seed);
   TwoTowerResult result;
@@ -301,7 +324,7 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 
   // Sampling probability of each item = its share of the training pairs.
   std::vector<float> item_log_q;
-  if (config.logq_correction) {
+  if (logq && !catalog) {
     std::vector<double> freq(static_cast<std::size_t>(train.num_items), 0.0);
     for (auto i : train.items) freq[static_cast<std::size_t>(i)] += 1.0;
     item_log_q.resize(freq.size());
@@ -336,11 +359,12 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
       const std::int64_t b1 = std::min(n, b0 + config.batch_size);
       batch.build(train, std::span<const std::size_t>(order).subspan(
                              static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
+      if (catalog) batch.use_catalog_columns(train.num_items);
       const auto nu = static_cast<std::int64_t>(batch.users.size());
       const auto ni = static_cast<std::int64_t>(batch.items.size());
       gather_rows(U, batch.users, ud);
       logits.resize(static_cast<std::size_t>(nu * ni));
-      if (config.train_metrics) {
+      if (config.train_metrics || catalog) {
         // Score the batch's users against the whole catalog once: it gives
         // the running FactorizedTopK and, gathered, the batch logits.
         full_scores.resize(static_cast<std::size_t>(nu * n_cand));
@@ -358,6 +382,7 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
             for (std::int64_t i = 0; i < ni; ++i) {
               lrow[i] = row[batch.items[static_cast<std::size_t>(i)] - 1];
             }
+            if (!config.train_metrics) continue;
             for (auto p = batch.pair_begin[static_cast<std::size_t>(u)];
                  p < batch.pair_begin[static_cast<std::size_t>(u) + 1]; ++p) {
               const auto item = batch.items[static_cast<std::size_t>(
@@ -370,15 +395,17 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 #pragma omp critical
           for (std::size_t k = 0; k < mine.size(); ++k) local_hits[k] += mine[k];
         }
-        for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
+        if (config.train_metrics) {
+          for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
+        }
       } else {
         gather_rows(I, batch.items, id);
         detail::parallel_sgemm_nt(nu, ni, dim, ud.data(), id.data(), logits.data(), threads);
       }
-      if (config.train_metrics) gather_rows(I, batch.items, id);
+      if (config.train_metrics || catalog) gather_rows(I, batch.items, id);
 
       batch_log_q.clear();
-      if (config.logq_correction) {
+      if (!item_log_q.empty()) {
         for (auto i : batch.items) batch_log_q.push_back(item_log_q[static_cast<std::size_t>(i)]);
       }
       grad.resize(logits.size());

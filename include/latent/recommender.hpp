@@ -1,10 +1,16 @@
 #pragma once
-// Recommender: a trained factor model (user and item embeddings, their
-// vocabularies, and the items each user was trained on) and everything one
-// does with it: top-K recommendations by raw user id with or without seen
-// items, similar items by cosine, similar pairs above a threshold, the full
-// score matrix, and save/load. Scores are dot products of user and item
-// embeddings, so a loaded model answers bit-identically to the one saved.
+// Recommender: a trained model (user and item vectors, their vocabularies,
+// and the items each user was trained on) and everything one does with it:
+// top-K recommendations by raw user id with or without seen items and with
+// allow/deny lists, recommendations for a user who was not in training
+// (fold-in from the items they interacted with), similar items by cosine,
+// similar pairs above a threshold, the full score matrix, and save/load.
+//
+// Every model scores as a dot product of a user vector and an item vector:
+// embeddings for two-tower, ALS and BPR (BPR's last column carries the item
+// bias), the user's item indicator row and EASE's item-item weights for
+// EASE, a constant and item counts for popularity. So one exact search
+// serves them all, and a loaded model answers bit-identically to the saved one.
 
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +23,16 @@
 #include <latent/model_file.hpp>
 
 namespace latent {
+
+struct RecommendOptions {
+  int k = 10;
+  bool exclude_seen = false;  // drop the user's training items
+  // Item rows: when allow is non-empty only those can be recommended; deny
+  // rows never are. Any order; duplicates are fine.
+  std::vector<std::int32_t> allow;
+  std::vector<std::int32_t> deny;
+  int threads = 0;
+};
 
 class Recommender {
  public:
@@ -41,6 +57,17 @@ class Recommender {
   // Top-k items for each user row (never the OOV item); k > 0.
   TopK recommend(std::span<const std::int32_t> user_rows, int k, bool exclude_seen,
                  int threads = 0) const;
+  TopK recommend(std::span<const std::int32_t> user_rows, const RecommendOptions& options) const;
+
+  // The query vector of a user who was not in training, from the item rows
+  // they interacted with, without retraining: ALS solves its exact
+  // least-squares problem, EASE uses the indicator row, popularity the
+  // constant, two-tower and BPR the mean of the items' vectors. Throws
+  // InvalidArgument for an empty list or a row out of range.
+  std::vector<float> fold_in(std::span<const std::int32_t> item_rows) const;
+  // Top-k for such a user; with exclude_seen the given items are dropped.
+  TopK recommend_for_items(std::span<const std::int32_t> item_rows,
+                           const RecommendOptions& options) const;
   // Every known user (rows 1..n), in row order.
   std::vector<std::int32_t> known_user_rows() const;
 
@@ -55,7 +82,11 @@ class Recommender {
 
  private:
   ModelData model_;
+  TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
+             const CsrMatrix* seen, const RecommendOptions& options) const;
+
   Matrix normalized_items_;  // for cosine similarity
+  Matrix item_gramian_;      // ALS fold-in: item_vectors^T item_vectors
   std::vector<std::int32_t> oov_item_{0};
 };
 

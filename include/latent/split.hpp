@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include <latent/interactions.hpp>
 #include <latent/vocabulary.hpp>
@@ -74,5 +75,18 @@ void write_split(const std::filesystem::path& dir, const Split& split, const Voc
 // line or number.
 Split read_split(const std::filesystem::path& dir, const Vocabulary& users,
                  const Vocabulary& items);
+
+// The split methods by name, for front ends: "random" (global fraction),
+// "per-user" (fraction of each user's items), "last-k" (k latest per user).
+enum class SplitMethod { Random, PerUser, LastK };
+SplitMethod parse_split_method(const std::string& name);  // InvalidArgument listing the names
+struct SplitSpec {
+  SplitMethod method = SplitMethod::PerUser;
+  double fraction = 0.2;  // random, per-user
+  int k = 1;              // last-k
+  std::uint64_t seed = 42;
+};
+// Splits and checks that every test user keeps training data.
+Split make_split(const Interactions& all, const SplitSpec& spec, const Vocabulary& users);
 
 }  // namespace latent

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,23 +26,38 @@
 namespace latent {
 
 enum class Optimizer { Adagrad, Adam };
+
+// Which items each pair's softmax runs over. InBatch: the batch's items
+// (TFRS tasks.Retrieval, what the tutorial trains). Catalog: every item
+// once, an exact full softmax; it does not learn to push popular items down
+// the way in-batch negatives without logQ correction do, and on a catalog of
+// thousands it costs about what the running metrics already cost. Auto:
+// Catalog up to 20,000 items, else InBatch with logQ correction.
+enum class Negatives { Auto, InBatch, Catalog };
+Negatives parse_negatives(const std::string& name);  // "auto", "in-batch", "catalog"
+const char* to_string(Negatives negatives) noexcept;
 Optimizer parse_optimizer(const std::string& name);  // "adagrad", "adam"
 const char* to_string(Optimizer optimizer) noexcept;
 
+// Defaults (catalog softmax, Adagrad 0.05, batch 512, 5 epochs, dim 64) were
+// chosen on a validation split carved from the training part of MovieLens
+// 100K (bench/quality_bench.py); the TFRS tutorial's own settings (in-batch
+// negatives, Adagrad 0.5, batch 4096, 3 epochs) are what `latent quickstart` runs.
 struct TwoTowerConfig {
   int dim = 64;
   Optimizer optimizer = Optimizer::Adagrad;
-  float learning_rate = 0.5f;
+  float learning_rate = 0.05f;
   float initial_accumulator = 0.1f;  // Adagrad
   float beta1 = 0.9f;                // Adam
   float beta2 = 0.999f;              // Adam
   float epsilon = 1e-7f;             // both, as in Keras
-  int batch_size = 4096;
-  int epochs = 3;
+  int batch_size = 512;
+  int epochs = 5;
   std::uint64_t seed = 42;
   bool shuffle = true;  // reshuffle the pairs every epoch
   int threads = 0;      // 0: all hardware threads
   float temperature = 1.0f;
+  Negatives negatives = Negatives::Auto;
   bool remove_accidental_hits = false;
   bool logq_correction = false;  // subtract log(item frequency) from logits
   int hard_negatives = 0;        // 0: keep all in-batch negatives
@@ -64,7 +80,8 @@ struct TopKAccuracy {
 
 struct EpochReport {
   int epoch = 0;        // 1-based
-  double loss = 0;      // mean over batches of the summed batch loss (as Keras shows)
+  double loss = 0;      // mean over batches of the summed batch loss (as Keras shows); NaN when a model has none
+  double sampled_accuracy = std::numeric_limits<double>::quiet_NaN();  // BPR: sampled triples ranked right
   double seconds = 0;   // wall time of the epoch, metrics included
   bool has_train = false;
   TopKAccuracy train;   // running metrics over the epoch

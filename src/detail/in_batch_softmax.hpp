@@ -35,6 +35,9 @@ class Batch {
   std::vector<float> pair_weight;
 
   void build(const Interactions& x, std::span<const std::size_t> positions);
+  // Makes every catalog item (rows 1..num_items-1) a column, once each: the
+  // softmax then runs over the whole catalog instead of the batch's items.
+  void use_catalog_columns(std::int32_t num_items);
 
  private:
   static std::int32_t slot(std::vector<std::int32_t>& table, std::vector<std::int32_t>& distinct,

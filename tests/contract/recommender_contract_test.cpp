@@ -24,6 +24,8 @@ Params fixture_params(const std::string& model) {
     return {{"dim", "8"},           {"batch-size", "32"}, {"epochs", "30"},
             {"learning-rate", "0.2"}, {"seed", "3"},        {"threads", "2"}};
   }
+  if (model == "als") return {{"dim", "8"}, {"regularization", "2"}, {"threads", "2"}};
+  if (model == "bpr") return {{"dim", "8"}, {"threads", "1"}};
   return {};
 }
 
@@ -155,6 +157,7 @@ TEST_P(RecommenderContract, UnknownIdsAreErrors) {
 }
 
 TEST_P(RecommenderContract, LearnsTheTwoGroups) {
+  if (GetParam() == "popularity") GTEST_SKIP() << "popularity is the same list for everyone";
   int right = 0, total = 0;
   for (const auto row : model().known_user_rows()) {
     const std::int32_t user[] = {row};
@@ -166,6 +169,50 @@ TEST_P(RecommenderContract, LearnsTheTwoGroups) {
     }
   }
   EXPECT_GT(right, total * 9 / 10) << right << " of " << total;
+}
+
+TEST_P(RecommenderContract, AllowAndDenyListsHold) {
+  const auto users = model().known_user_rows();
+  RecommendOptions options;
+  options.k = 3;
+  options.allow = {model().item_row("i2"), model().item_row("i12"), model().item_row("i5"),
+                   model().item_row("i15")};
+  options.deny = {model().item_row("i5")};
+  const TopK top = model().recommend(users, options);
+  for (std::size_t q = 0; q < users.size(); ++q) {
+    for (std::size_t r = 0; r < 3; ++r) {
+      const auto item = top.items[q * 3 + r];
+      EXPECT_TRUE(item == options.allow[0] || item == options.allow[1] || item == options.allow[3])
+          << item;
+    }
+  }
+  options.allow = {99999};
+  EXPECT_THROW(model().recommend(users, options), Error);
+}
+
+TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
+  EXPECT_THROW(model().fold_in({}), Error);
+  const std::int32_t bad[] = {-1};
+  EXPECT_THROW(model().fold_in(bad), Error);
+  RecommendOptions options;
+  options.k = 3;
+  options.exclude_seen = true;
+  int right = 0, total = 0;
+  for (int group = 0; group < 2; ++group) {
+    // A newcomer who liked three items of one group.
+    std::vector<std::int32_t> liked;
+    for (int i = 1; i <= 3; ++i) liked.push_back(model().item_row(fmt::format("i{}", group * 10 + i)));
+    const TopK top = model().recommend_for_items(liked, options);
+    for (auto item : top.items) {
+      ASSERT_GE(item, 1);
+      EXPECT_EQ(std::find(liked.begin(), liked.end(), item), liked.end()) << "a given item came back";
+      right += item_group(model().item_id(item)) == group;
+      ++total;
+    }
+  }
+  if (GetParam() != "popularity") {
+    EXPECT_GE(right, total - 1) << right << " of " << total;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, RecommenderContract, ::testing::ValuesIn(model_names()),

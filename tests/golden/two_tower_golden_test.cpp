@@ -17,7 +17,8 @@ namespace {
 FitResult golden_fit() {
   FitOptions options;
   options.params = {{"dim", "8"},          {"batch-size", "32"}, {"epochs", "4"},
-                    {"learning-rate", "0.2"}, {"seed", "2024"},     {"threads", "1"}};
+                    {"learning-rate", "0.2"}, {"seed", "2024"},     {"threads", "1"},
+                    {"negatives", "in-batch"}};
   return fit(tiny_dataset(), options);
 }
 

@@ -15,5 +15,7 @@ void add_embeddings(CLI::App& app);
 void add_scores(CLI::App& app);
 void add_info(CLI::App& app);
 void add_quickstart(CLI::App& app);
+void add_evaluate(CLI::App& app);
+void add_split(CLI::App& app);
 
 }  // namespace latent::cli

@@ -10,7 +10,7 @@
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"latent: recommender models (two-tower retrieval) trained, queried and served natively"};
+  CLI::App app{"latent: recommender models (two-tower, ALS, BPR, EASE, popularity): train, evaluate, query"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "latent 0.1.0");
   latent::cli::add_train(app);
@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   latent::cli::add_embeddings(app);
   latent::cli::add_scores(app);
   latent::cli::add_info(app);
+  latent::cli::add_evaluate(app);
+  latent::cli::add_split(app);
   latent::cli::add_quickstart(app);
   try {
     app.parse(argc, argv);

@@ -25,6 +25,9 @@ void require_positive_k(int k) {
 struct RecommendFlags {
   std::string model;
   std::vector<std::string> users;
+  std::vector<std::string> items;  // fold-in: a new user's items
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
   bool all_users = false;
   int k = 10;
   bool exclude_seen = false;
@@ -32,19 +35,41 @@ struct RecommendFlags {
   int threads = 0;
 };
 
+std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<std::string>& ids) {
+  std::vector<std::int32_t> rows;
+  for (const auto& id : ids) rows.push_back(model.item_row(id));
+  return rows;
+}
+
 void recommend(const RecommendFlags& f) {
   require_positive_k(f.k);
-  if (f.users.empty() == !f.all_users) {
-    throw Error(ErrorKind::InvalidArgument, "give either --user ID (repeatable) or --all-users");
+  const int sources = static_cast<int>(!f.users.empty()) + static_cast<int>(f.all_users) +
+                      static_cast<int>(!f.items.empty());
+  if (sources != 1) {
+    throw Error(ErrorKind::InvalidArgument,
+                "give one of --user ID (repeatable), --all-users, or --items ID (repeatable, a "
+                "new user's items)");
   }
   const Recommender model = Recommender::load(f.model);
+  RecommendOptions options;
+  options.k = f.k;
+  options.exclude_seen = f.exclude_seen;
+  options.threads = f.threads;
+  options.allow = item_rows(model, f.allow);
+  options.deny = item_rows(model, f.deny);
   std::vector<std::int32_t> rows;
-  if (f.all_users) {
-    rows = model.known_user_rows();
+  TopK top;
+  if (!f.items.empty()) {
+    rows.push_back(0);  // the new user is shown as the OOV row
+    top = model.recommend_for_items(item_rows(model, f.items), options);
   } else {
-    for (const auto& u : f.users) rows.push_back(model.user_row(u));
+    if (f.all_users) {
+      rows = model.known_user_rows();
+    } else {
+      for (const auto& u : f.users) rows.push_back(model.user_row(u));
+    }
+    top = model.recommend(rows, options);
   }
-  const TopK top = model.recommend(rows, f.k, f.exclude_seen, f.threads);
   Output out(f.out);
   fmt::print(out.file(), "user,item,score,rank\n");
   for (std::size_t q = 0; q < rows.size(); ++q) {
@@ -165,9 +190,15 @@ void add_recommend(CLI::App& app) {
   auto* cmd = app.add_subcommand("recommend", "Top-K items for users of a saved model");
   cmd->add_option("model", f->model, "Model file")->required();
   cmd->add_option("--user", f->users, "Raw user id (repeatable)");
+  cmd->add_option("--items", f->items,
+                  "Items (ids or titles, repeatable) of a user who was not in training: "
+                  "recommend for them by fold-in, without retraining");
+  cmd->add_option("--allow", f->allow, "Only recommend these items (repeatable)");
+  cmd->add_option("--deny", f->deny, "Never recommend these items (repeatable)");
   cmd->add_flag("--all-users", f->all_users, "Recommend for every user of the model");
   cmd->add_option("--k", f->k, "Items per user")->capture_default_str();
-  cmd->add_flag("--exclude-seen", f->exclude_seen, "Drop items the user interacted with in training");
+  cmd->add_flag("--exclude-seen", f->exclude_seen,
+                "Drop items the user interacted with in training (with --items: those items)");
   cmd->add_option("--out", f->out, "CSV file (user,item,score,rank); stdout when omitted");
   cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
   cmd->callback([f] { recommend(*f); });

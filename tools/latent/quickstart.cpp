@@ -93,7 +93,10 @@ void run(const QuickstartFlags& f) {
 
   step.begin("Train the two-tower model (dim 64, in-batch softmax, Adagrad 0.5, batch 4096, 3 epochs)");
   FitOptions options;
-  options.params.set("threads", std::to_string(f.threads));
+  // The tutorial's settings, whatever latent's defaults are.
+  options.params = {{"dim", "64"},        {"optimizer", "adagrad"}, {"learning-rate", "0.5"},
+                    {"batch-size", "4096"}, {"epochs", "3"},          {"negatives", "in-batch"},
+                    {"threads", std::to_string(f.threads)}};
   ProgressBar bar(stdout);
   options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
   options.on_epoch = [&](const EpochReport& e) { bar.on_epoch(e); };

@@ -1,0 +1,140 @@
+// End-to-end tests of the classic models, evaluation and fold-in through
+// the CLI, on a small generated CSV (always) and MovieLens 100K (when present).
+
+#include <fmt/format.h>
+
+#include <gtest/gtest.h>
+
+#include "e2e/cli_runner.hpp"
+
+namespace latent::test {
+namespace {
+
+// Two taste groups as in tests/fixtures: users 1-15 like items 1-10, 16-30 items 11-20.
+std::string two_group_csv() {
+  std::string csv = "user,item,rating,timestamp\n";
+  int t = 0;
+  for (int u = 1; u <= 30; ++u) {
+    const int group = u <= 15 ? 0 : 1;
+    for (int j = 0; j < 6; ++j) {
+      csv += fmt::format("{},{},5,{}\n", u, group * 10 + 1 + (u * 3 + j * 7) % 10, ++t);
+    }
+  }
+  return csv;
+}
+
+// The item field of a "user,item,score,rank" line (ids here have no commas).
+std::string item_of(const std::string& line) {
+  const auto a = line.find(',');
+  return line.substr(a + 1, line.find(',', a + 1) - a - 1);
+}
+
+class CliModels : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    csv_ = (dir_ / "events.csv").string();
+    write_bytes(csv_, two_group_csv());
+  }
+  std::vector<std::string> small_params() const {
+    if (GetParam() == "two-tower") return {"--dim", "8", "--epochs", "20", "--batch-size", "32", "--learning-rate", "0.2"};
+    if (GetParam() == "als") return {"--dim", "8", "--regularization", "2"};
+    if (GetParam() == "bpr") return {"--dim", "8", "--threads", "1"};
+    return {};
+  }
+  TempDir dir_;
+  std::string csv_;
+};
+
+TEST_P(CliModels, TrainsRecommendsFoldsInAndFilters) {
+  const auto model = (dir_ / "m.latent").string();
+  std::vector<std::string> args{"train", "--data", csv_, "--model", GetParam(), "--out", model, "--quiet"};
+  for (const auto& a : small_params()) args.push_back(a);
+  auto r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto rec = run_cli({"recommend", model, "--user", "3", "--k", "4", "--exclude-seen", "--deny", "5"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  EXPECT_EQ(lines(rec.out).size(), 5u) << rec.out;
+  for (const auto& l : lines(rec.out)) EXPECT_NE(item_of(l), "5") << rec.out;
+
+  auto allow = run_cli({"recommend", model, "--user", "3", "--k", "2", "--allow", "12", "--allow", "14"});
+  ASSERT_EQ(allow.exit_code, 0) << allow.err;
+  const auto allowed = lines(allow.out);
+  for (std::size_t i = 1; i < allowed.size(); ++i) {
+    EXPECT_TRUE(item_of(allowed[i]) == "12" || item_of(allowed[i]) == "14") << allowed[i];
+  }
+
+  auto newcomer = run_cli({"recommend", model, "--items", "11", "--items", "12", "--items", "13",
+                           "--k", "3", "--exclude-seen"});
+  ASSERT_EQ(newcomer.exit_code, 0) << newcomer.err;
+  const auto ls = lines(newcomer.out);
+  ASSERT_EQ(ls.size(), 4u) << newcomer.out;
+  for (std::size_t i = 1; i < ls.size(); ++i) {
+    EXPECT_NE(item_of(ls[i]), "11");
+    EXPECT_NE(item_of(ls[i]), "12");
+    EXPECT_EQ(ls[i].rfind("[UNK],", 0), 0u) << ls[i];
+  }
+
+  auto unknown = run_cli({"recommend", model, "--items", "11", "--items", "999"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("\"999\""), std::string::npos) << unknown.err;
+}
+
+TEST_P(CliModels, EvaluatesOnEverySplit) {
+  for (const std::vector<std::string>& split :
+       {std::vector<std::string>{"--split", "per-user", "--test-fraction", "0.2"},
+        std::vector<std::string>{"--split", "random", "--test-fraction", "0.2"},
+        std::vector<std::string>{"--split", "last-k", "--last-k", "1"}}) {
+    const auto json = (dir_ / "eval.json").string();
+    std::vector<std::string> args{"evaluate", "--data", csv_, "--model", GetParam(), "--k", "1,5",
+                                  "--json", json, "--quiet"};
+    args.insert(args.end(), split.begin(), split.end());
+    for (const auto& a : small_params()) args.push_back(a);
+    auto r = run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("ndcg"), std::string::npos) << r.out;
+    const std::string j = read_bytes(json);
+    EXPECT_NE(j.find("\"recall\""), std::string::npos) << j;
+    EXPECT_NE(j.find("\"model\": \"" + GetParam() + "\""), std::string::npos) << j;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, CliModels,
+                         ::testing::Values("als", "bpr", "ease", "popularity", "two-tower"),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(CliEvaluate, SplitFilesRoundTripAndBadInput) {
+  TempDir dir;
+  const auto csv = (dir / "events.csv").string();
+  write_bytes(csv, two_group_csv());
+  const auto split_dir = (dir / "split").string();
+  auto s = run_cli({"split", "--data", csv, "--split", "per-user", "--seed", "3", "--out-dir", split_dir});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto a = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--split-in", split_dir, "--quiet"});
+  auto b = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--seed", "3", "--quiet"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);  // the written split is the split
+
+  auto unknown = run_cli({"evaluate", "--data", csv, "--model", "svd", "--quiet"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("als, bpr, ease, popularity, two-tower"), std::string::npos) << unknown.err;
+  auto inapplicable = run_cli({"train", "--data", csv, "--model", "ease", "--alpha", "3", "--quiet"});
+  EXPECT_EQ(inapplicable.exit_code, 1);
+  EXPECT_NE(inapplicable.err.find("alpha"), std::string::npos) << inapplicable.err;
+  auto big_k = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--k", "50", "--quiet"});
+  EXPECT_EQ(big_k.exit_code, 1);
+  EXPECT_NE(big_k.err.find("50"), std::string::npos) << big_k.err;
+  auto memory = run_cli({"train", "--data", csv, "--model", "ease", "--memory-limit-gb", "0.0000001", "--quiet"});
+  EXPECT_EQ(memory.exit_code, 1);
+  EXPECT_NE(memory.err.find("memory"), std::string::npos) << memory.err;
+  auto bad_range = run_cli({"train", "--data", csv, "--model", "als", "--regularization", "-1", "--quiet"});
+  EXPECT_EQ(bad_range.exit_code, 1);
+  EXPECT_NE(bad_range.err.find("-1"), std::string::npos) << bad_range.err;
+}
+
+}  // namespace
+}  // namespace latent::test

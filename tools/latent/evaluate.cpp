@@ -1,0 +1,179 @@
+// latent evaluate: split a data set, train a model on the train part, and
+// score its top-K lists on the test part (Recall, Precision, NDCG, MAP,
+// HitRate, FactorizedTopK, coverage). latent split: write such a split.
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <latent/dataset.hpp>
+#include <latent/error.hpp>
+#include <latent/evaluation.hpp>
+#include <latent/fit.hpp>
+#include <latent/progress.hpp>
+#include <latent/split.hpp>
+
+#include "commands.hpp"
+#include "flags.hpp"
+#include "output.hpp"
+
+namespace latent::cli {
+
+namespace {
+
+struct SplitFlags {
+  std::string method = "per-user";
+  double fraction = 0.2;
+  int last_k = 1;
+  std::string split_in;
+  std::string split_out;
+
+  void add_to(CLI::App& cmd, bool with_io) {
+    cmd.add_option("--split", method, "How to split: random, per-user, last-k")
+        ->capture_default_str();
+    cmd.add_option("--test-fraction", fraction,
+                   "Fraction held out: of all pairs (random) or of each user's items (per-user)")
+        ->capture_default_str();
+    cmd.add_option("--last-k", last_k, "Interactions per user held out by time (last-k)")
+        ->capture_default_str();
+    if (with_io) {
+      cmd.add_option("--split-in", split_in,
+                     "Read the split from DIR/train.csv and DIR/test.csv instead of splitting");
+      cmd.add_option("--split-out", split_out, "Also write the split to DIR/train.csv, DIR/test.csv");
+    }
+  }
+
+  Split make(const Dataset& data, std::uint64_t seed) const {
+    if (!split_in.empty()) {
+      Split s = read_split(split_in, data.users, data.items);
+      require_train_for_test_users(s, data.users);
+      return s;
+    }
+    SplitSpec spec;
+    spec.method = parse_split_method(method);
+    spec.fraction = fraction;
+    spec.k = last_k;
+    spec.seed = seed;
+    return make_split(data.interactions, spec, data.users);
+  }
+};
+
+std::vector<int> parse_ks(const std::string& text) {
+  std::vector<int> ks;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    std::size_t used = 0;
+    int k = 0;
+    try {
+      k = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || part.empty()) {
+      throw Error(ErrorKind::InvalidArgument, fmt::format("--k \"{}\": \"{}\" is not an integer", text, part));
+    }
+    ks.push_back(k);
+  }
+  return ks;
+}
+
+struct EvaluateFlags {
+  DataFlags data;
+  ModelFlags model;
+  SplitFlags split;
+  std::string ks = "10";
+  bool no_exclude_train = false;
+  std::string json;
+  std::string out;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void evaluate_command(const EvaluateFlags& f) {
+  FitOptions fit_options;
+  fit_options.model = f.model.model;
+  fit_options.params = f.model.params();
+  check_model_params(fit_options.model, fit_options.params);
+  EvaluationOptions eval;
+  eval.ks = parse_ks(f.ks);
+  eval.exclude_train = !f.no_exclude_train;
+  eval.threads = f.threads;
+
+  const Dataset data = load_dataset(f.data.options());
+  const Split split = f.split.make(data, f.model.seed_or(42));
+  if (!f.split.split_out.empty()) write_split(f.split.split_out, split, data.users, data.items);
+  fit_options.split = &split;
+  ProgressBar bar(stderr);
+  if (!f.quiet) {
+    fmt::print(stderr, "Loaded {}: {} train and {} test pairs\n", data.description,
+               split.train.size(), split.test.size());
+    fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
+    fit_options.on_epoch = [&](const EpochReport& e) { bar.on_epoch(e); };
+  }
+  const FitResult fitted = fit(data, fit_options);
+  const ModelData& m = fitted.model.model();
+  const EvaluationResult result =
+      evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
+  fmt::print("{} ({:.2f} s training)\n{}", fitted.model.model().kind, fitted.train_seconds,
+             result.to_table());
+  if (!f.json.empty()) {
+    nlohmann::json j = result.to_json();
+    j["model"] = m.kind;
+    j["config"] = m.config;
+    j["train_seconds"] = fitted.train_seconds;
+    j["train_pairs"] = split.train.size();
+    j["data"] = data.description;
+    Output out(f.json);
+    fmt::print(out.file(), "{}\n", j.dump(2));
+    out.commit();
+  }
+  if (!f.out.empty()) fitted.model.save(f.out);
+}
+
+struct SplitCommandFlags {
+  DataFlags data;
+  SplitFlags split;
+  std::uint64_t seed = 42;
+  std::string out_dir;
+};
+
+void split_command(const SplitCommandFlags& f) {
+  const Dataset data = load_dataset(f.data.options());
+  const Split split = f.split.make(data, f.seed);
+  write_split(f.out_dir, split, data.users, data.items);
+  fmt::print("{} train and {} test interactions written to {}/train.csv and test.csv\n",
+             split.train.size(), split.test.size(), f.out_dir);
+}
+
+}  // namespace
+
+void add_evaluate(CLI::App& app) {
+  auto f = std::make_shared<EvaluateFlags>();
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Split, train on the train part, and score top-K lists on the test part");
+  f->data.add_to(*cmd);
+  f->model.add_to(*cmd);
+  f->split.add_to(*cmd, true);
+  cmd->add_option("--k", f->ks, "Cut-offs, comma-separated (e.g. 5,10,20)")->capture_default_str();
+  cmd->add_flag("--no-exclude-train", f->no_exclude_train,
+                "Rank the user's training items too (as TFRS does)");
+  cmd->add_option("--json", f->json, "Also write the results as JSON to this file");
+  cmd->add_option("--out", f->out, "Also save the trained model");
+  cmd->add_option("--eval-threads", f->threads, "Threads for scoring (0: all cores)");
+  cmd->add_flag("-q,--quiet", f->quiet, "No progress output");
+  cmd->callback([f] { evaluate_command(*f); });
+}
+
+void add_split(CLI::App& app) {
+  auto f = std::make_shared<SplitCommandFlags>();
+  auto* cmd = app.add_subcommand("split", "Split a data set and write train.csv and test.csv");
+  f->data.add_to(*cmd);
+  f->split.add_to(*cmd, false);
+  cmd->add_option("--seed", f->seed, "Seed of the split")->capture_default_str();
+  cmd->add_option("--out-dir", f->out_dir, "Directory for train.csv and test.csv")->required();
+  cmd->callback([f] { split_command(*f); });
+}
+
+}  // namespace latent::cli

@@ -1,0 +1,117 @@
+#include "flags.hpp"
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+#include <latent/fit.hpp>
+
+namespace latent::cli {
+
+namespace {
+
+char parse_delimiter(const std::string& s) {
+  if (s.empty()) return 0;
+  if (s == "\\t" || s == "tab" || s == "\t") return '\t';
+  if (s.size() == 1) return s[0];
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("delimiter \"{}\" must be one character or \"tab\"", s));
+}
+
+struct ParamFlag {
+  const char* name;
+  const char* help;
+  bool is_flag = false;
+};
+
+// One flag per idea across models. Booleans are flags; the rest take a value.
+constexpr ParamFlag kParamFlags[] = {
+    {"dim", "Embedding dimension / number of factors"},
+    {"epochs", "Passes over the training data (epochs or iterations)"},
+    {"learning-rate", "Learning rate (two-tower, bpr)"},
+    {"regularization", "L2 regularization (als, bpr; ease: lambda)"},
+    {"alpha", "Confidence slope, c = 1 + alpha * r (als)"},
+    {"seed", "Seed for initialisation, shuffling and the split (default 42)"},
+    {"threads", "Threads (0: all cores)"},
+    {"optimizer", "Optimizer (two-tower): adagrad, adam"},
+    {"initial-accumulator", "Adagrad initial accumulator value (two-tower)"},
+    {"batch-size", "Pairs per batch (two-tower)"},
+    {"temperature", "Softmax temperature (two-tower)"},
+    {"negatives",
+     "Softmax negatives (two-tower): in-batch (TFRS), catalog (every item), auto (catalog up to "
+     "20,000 items, else in-batch with logQ correction)"},
+    {"remove-accidental-hits", "Mask in-batch negatives that are the positive item (two-tower)", true},
+    {"logq-correction", "Subtract log(item sampling probability) from the logits (two-tower)", true},
+    {"hard-negatives", "Keep only the N highest-scoring in-batch negatives, 0: all (two-tower)"},
+    {"solver", "Least-squares solver (als): cg, cholesky"},
+    {"cg-steps", "Conjugate-gradient steps per row (als)"},
+    {"compute-loss", "Report the training loss every iteration (als)", true},
+    {"memory-limit-gb", "Refuse to train when the item x item matrix needs more (ease)"},
+};
+
+}  // namespace
+
+void DataFlags::add_to(CLI::App& cmd) {
+  cmd.add_option("--data", load.data,
+                 "Data: a MovieLens directory (ml-100k, ml-latest) or a CSV/TSV file")
+      ->required();
+  cmd.add_option("--format", format, "Data format: auto, ml-100k, ml-latest, csv")
+      ->capture_default_str();
+  cmd.add_option("--delimiter", delimiter,
+                 "CSV field delimiter (one character, or 'tab'); sniffed when omitted");
+  cmd.add_flag("--no-header", no_header, "The CSV file has no header row");
+  cmd.add_option("--user-col", load.user_col, "User column: a header name or 0-based number");
+  cmd.add_option("--item-col", load.item_col, "Item column: a header name or 0-based number");
+  cmd.add_option("--rating-col", load.rating_col, "Rating column: a header name or 0-based number");
+  cmd.add_option("--timestamp-col", load.timestamp_col,
+                 "Timestamp column: a header name or 0-based number");
+  cmd.add_option("--weight-col", load.weight_col,
+                 "Weight column (scales each pair's loss): a header name or 0-based number");
+  cmd.add_option("--items", load.items_file, "Item metadata CSV/TSV joined on the item id (titles)");
+  cmd.add_option("--items-id-col", load.items_id_col, "Item id column of --items");
+  cmd.add_option("--items-title-col", load.items_title_col, "Title column of --items");
+  rating_above_option = cmd.add_option("--rating-above", rating_above,
+                                       "Keep rows with rating > T (all rows when omitted)");
+  cmd.add_option("--item-key", item_key, "Items are keyed by: id, title")->capture_default_str();
+}
+
+LoadOptions DataFlags::options() const {
+  LoadOptions o = load;
+  o.format = parse_data_format(format);
+  o.delimiter = parse_delimiter(delimiter);
+  o.header = !no_header;
+  if (rating_above_option != nullptr && rating_above_option->count() > 0) o.rating_above = rating_above;
+  o.item_key = parse_item_key(item_key);
+  return o;
+}
+
+void ModelFlags::add_to(CLI::App& cmd) {
+  cmd.add_option("--model", model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))
+      ->capture_default_str();
+  for (const auto& flag : kParamFlags) {
+    const std::string name = std::string("--") + flag.name;
+    options[flag.name] = flag.is_flag ? cmd.add_flag(name)->description(flag.help)
+                                      : cmd.add_option(name, values[flag.name], flag.help);
+  }
+  options["no-shuffle"] =
+      cmd.add_flag("--no-shuffle")->description("Keep the pair order in every epoch (two-tower)");
+  options["no-train-metrics"] = cmd.add_flag("--no-train-metrics")
+                                    ->description("Skip the running top-K accuracy (two-tower)");
+}
+
+Params ModelFlags::params() const {
+  Params p;
+  for (const auto& flag : kParamFlags) {
+    if (options.at(flag.name)->count() > 0) p.set(flag.name, flag.is_flag ? "true" : values.at(flag.name));
+  }
+  if (options.at("no-shuffle")->count() > 0) p.set("shuffle", "false");
+  if (options.at("no-train-metrics")->count() > 0) p.set("train-metrics", "false");
+  return p;
+}
+
+std::uint64_t ModelFlags::seed_or(std::uint64_t fallback) const {
+  Params p = params();
+  p.read("seed", fallback);
+  return fallback;
+}
+
+}  // namespace latent::cli
