@@ -16,7 +16,7 @@
 #include <latent/random.hpp>
 
 #include "detail/als_kernels.hpp"
-#include "detail/als_lapack.hpp"
+#include "detail/lapack.hpp"
 #include "detail/blas.hpp"
 #include "detail/parallel.hpp"
 

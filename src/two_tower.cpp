@@ -98,11 +98,6 @@ nlohmann::json TwoTowerConfig::to_json() const {
           {"init_scale", init_scale}};
 }
 
-nlohmann::json TopKAccuracy::to_json() const {
-  nlohmann::json j = nlohmann::json::object();
-  for (std::size_t i = 0; i < ks.size(); ++i) j[fmt::format("top_{}", ks[i])] = accuracy[i];
-  return j;
-}
 
 namespace {
 

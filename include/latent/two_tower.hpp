@@ -22,6 +22,7 @@
 #include <latent/dataset.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/training_report.hpp>
 
 namespace latent {
 
@@ -70,34 +71,6 @@ struct TwoTowerConfig {
   nlohmann::json to_json() const;
 };
 
-// FactorizedTopK accuracy per k (same order as TwoTowerConfig::top_ks).
-struct TopKAccuracy {
-  std::vector<int> ks;
-  std::vector<double> accuracy;
-  std::size_t pairs = 0;
-  nlohmann::json to_json() const;  // {"top_1": .., "top_5": .., ...}
-};
-
-struct EpochReport {
-  int epoch = 0;        // 1-based
-  double loss = 0;      // mean over batches of the summed batch loss (as Keras shows); NaN when a model has none
-  double sampled_accuracy = std::numeric_limits<double>::quiet_NaN();  // BPR: sampled triples ranked right
-  double seconds = 0;   // wall time of the epoch, metrics included
-  bool has_train = false;
-  TopKAccuracy train;   // running metrics over the epoch
-  bool has_test = false;
-  TopKAccuracy test;    // after the epoch, over the held-out pairs
-};
-
-struct TrainProgress {
-  int epoch;
-  int epochs;
-  int batch;    // batches done in this epoch
-  int batches;  // batches per epoch
-  double loss;  // running mean of batch losses in this epoch
-  double seconds;
-};
-
 struct TwoTowerResult {
   Matrix user_embeddings;  // users.size() x dim (row 0: OOV)
   Matrix item_embeddings;  // items.size() x dim (row 0: OOV)
@@ -105,11 +78,9 @@ struct TwoTowerResult {
   double train_seconds = 0;
 };
 
-using ProgressCallback = std::function<void(const TrainProgress&)>;
-using EpochCallback = std::function<void(const EpochReport&)>;
-
 // Trains on `train` (rows of the vocabularies of size num_users/num_items;
-// its weights, when present, scale each pair's loss); `test` may be null. Candidates for the metrics are all item rows but OOV.
+// its weights, when present, scale each pair's loss); `test` may be null.
+// Candidates for the metrics are all item rows but OOV.
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
