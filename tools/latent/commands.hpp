@@ -18,5 +18,6 @@ void add_quickstart(CLI::App& app);
 void add_evaluate(CLI::App& app);
 void add_split(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_tune(CLI::App& app);
 
 }  // namespace latent::cli

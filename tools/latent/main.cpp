@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   latent::cli::add_evaluate(app);
   latent::cli::add_split(app);
   latent::cli::add_synth(app);
+  latent::cli::add_tune(app);
   latent::cli::add_quickstart(app);
   try {
     app.parse(argc, argv);
