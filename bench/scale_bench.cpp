@@ -178,6 +178,27 @@ int main(int argc, char** argv) {
     fmt::print("ALS: {} iterations in {:.2f} s\n", als_result.seconds.size(), phases.back().seconds);
     std::fflush(stdout);
 
+    // The query users: distinct, uniformly random rows 1..users.
+    const std::int64_t n_queries = std::min<std::int64_t>(o.queries, o.data.users);
+    std::vector<std::int32_t> all_users(static_cast<std::size_t>(o.data.users));
+    std::iota(all_users.begin(), all_users.end(), std::int32_t{1});
+    latent::Rng rng(o.data.seed);
+    for (std::int64_t q = 0; q < n_queries; ++q) {
+      const auto pick = q + static_cast<std::int64_t>(
+                                rng.below(static_cast<std::uint64_t>(o.data.users - q)));
+      std::swap(all_users[static_cast<std::size_t>(q)], all_users[static_cast<std::size_t>(pick)]);
+    }
+    const std::vector<std::int32_t> query_users(all_users.begin(), all_users.begin() + n_queries);
+    std::vector<std::int32_t>().swap(all_users);
+    latent::Matrix queries(n_queries, o.dim);
+    for (std::int64_t q = 0; q < n_queries; ++q) {
+      const auto src = als_result.user_factors.row(query_users[static_cast<std::size_t>(q)]);
+      std::copy(src.begin(), src.end(), queries.row(q).begin());
+    }
+    // Only the query users' rows are needed from here on: a service keeps
+    // what it serves, and BPR should not train beside 34 MB of dead weight.
+    als_result.user_factors = latent::Matrix();
+
     latent::BprConfig bpr;
     bpr.dim = o.dim;
     bpr.epochs = o.bpr_epochs;
@@ -195,24 +216,7 @@ int main(int argc, char** argv) {
     fmt::print("BPR: {} epochs in {:.2f} s\n", o.bpr_epochs, phases.back().seconds);
     std::fflush(stdout);
 
-    // The query users: distinct, uniformly random rows 1..users.
     t0 = Clock::now();
-    const std::int64_t n_queries = std::min<std::int64_t>(o.queries, o.data.users);
-    std::vector<std::int32_t> all_users(static_cast<std::size_t>(o.data.users));
-    std::iota(all_users.begin(), all_users.end(), std::int32_t{1});
-    latent::Rng rng(o.data.seed);
-    for (std::int64_t q = 0; q < n_queries; ++q) {
-      const auto pick = q + static_cast<std::int64_t>(
-                                rng.below(static_cast<std::uint64_t>(o.data.users - q)));
-      std::swap(all_users[static_cast<std::size_t>(q)], all_users[static_cast<std::size_t>(pick)]);
-    }
-    const std::vector<std::int32_t> query_users(all_users.begin(), all_users.begin() + n_queries);
-    all_users = {};
-    latent::Matrix queries(n_queries, o.dim);
-    for (std::int64_t q = 0; q < n_queries; ++q) {
-      const auto src = als_result.user_factors.row(query_users[static_cast<std::size_t>(q)]);
-      std::copy(src.begin(), src.end(), queries.row(q).begin());
-    }
     const latent::CsrMatrix seen = latent::CsrMatrix::from_interactions(data);
     const std::vector<std::int32_t> oov{0};
     latent::SearchOptions search;
@@ -221,7 +225,7 @@ int main(int argc, char** argv) {
     search.exclude_rows = &seen;
     search.exclude_row_of = query_users;
     search.threads = o.threads;
-    phase_done("top-10 setup (queries, seen-items CSR)", seconds_since(t0));
+    phase_done("top-10 setup (seen-items CSR)", seconds_since(t0));
 
     std::vector<double> top_k_seconds;
     std::int64_t returned = 0;

@@ -233,7 +233,7 @@ Interactions synthesize(const SynthConfig& config) {
     row_weight[static_cast<std::size_t>(rank_to_row[r])] = rank_weight[r];
   }
   const AliasTable table(rank_weight);
-  rank_weight = {};
+  std::vector<double>().swap(rank_weight);  // "= {}" would keep the capacity
 
   // Box-Muller, two normals per pair of uniforms.
   std::vector<double> activity(n_users);
@@ -246,7 +246,7 @@ Interactions synthesize(const SynthConfig& config) {
     }
   }
   const std::vector<std::int64_t> count = apportion(activity, config.pairs, config.items);
-  activity = {};
+  std::vector<double>().swap(activity);
 
   Interactions out;
   out.num_users = static_cast<std::int32_t>(config.users + 1);
