@@ -23,43 +23,6 @@ namespace latent::cli {
 
 namespace {
 
-struct SplitFlags {
-  std::string method = "per-user";
-  double fraction = 0.2;
-  int last_k = 1;
-  std::string split_in;
-  std::string split_out;
-
-  void add_to(CLI::App& cmd, bool with_io) {
-    cmd.add_option("--split", method, "How to split: random, per-user, last-k")
-        ->capture_default_str();
-    cmd.add_option("--test-fraction", fraction,
-                   "Fraction held out: of all pairs (random) or of each user's items (per-user)")
-        ->capture_default_str();
-    cmd.add_option("--last-k", last_k, "Interactions per user held out by time (last-k)")
-        ->capture_default_str();
-    if (with_io) {
-      cmd.add_option("--split-in", split_in,
-                     "Read the split from DIR/train.csv and DIR/test.csv instead of splitting");
-      cmd.add_option("--split-out", split_out, "Also write the split to DIR/train.csv, DIR/test.csv");
-    }
-  }
-
-  Split make(const Dataset& data, std::uint64_t seed) const {
-    if (!split_in.empty()) {
-      Split s = read_split(split_in, data.users, data.items);
-      require_train_for_test_users(s, data.users);
-      return s;
-    }
-    SplitSpec spec;
-    spec.method = parse_split_method(method);
-    spec.fraction = fraction;
-    spec.k = last_k;
-    spec.seed = seed;
-    return make_split(data.interactions, spec, data.users);
-  }
-};
-
 std::vector<int> parse_ks(const std::string& text) {
   std::vector<int> ks;
   std::stringstream in(text);
@@ -101,9 +64,9 @@ void evaluate_command(const EvaluateFlags& f) {
   eval.exclude_train = !f.no_exclude_train;
   eval.threads = f.threads;
 
+  f.split.spec(0);  // the method name is checked before the data is read
   const Dataset data = load_dataset(f.data.options());
   const Split split = f.split.make(data, f.model.seed_or(42));
-  if (!f.split.split_out.empty()) write_split(f.split.split_out, split, data.users, data.items);
   fit_options.split = &split;
   ProgressBar bar(stderr);
   if (!f.quiet) {

@@ -108,6 +108,43 @@ Params ModelFlags::params() const {
   return p;
 }
 
+void SplitFlags::add_to(CLI::App& cmd, bool with_files) {
+  cmd.add_option("--split", method, "How to split off the test part: random, per-user, last-k")
+      ->capture_default_str();
+  cmd.add_option("--test-fraction", fraction,
+                 "Fraction held out for test: of all pairs (random) or of each user's items "
+                 "(per-user)")
+      ->capture_default_str();
+  cmd.add_option("--last-k", last_k, "Interactions per user held out by time (last-k)")
+      ->capture_default_str();
+  if (with_files) {
+    cmd.add_option("--split-in", split_in,
+                   "Read the split from DIR/train.csv and DIR/test.csv instead of splitting");
+    cmd.add_option("--split-out", split_out, "Also write the split to DIR/train.csv, DIR/test.csv");
+  }
+}
+
+SplitSpec SplitFlags::spec(std::uint64_t seed) const {
+  SplitSpec s;
+  s.method = parse_split_method(method);
+  s.fraction = fraction;
+  s.k = last_k;
+  s.seed = seed;
+  return s;
+}
+
+Split SplitFlags::make(const Dataset& data, std::uint64_t seed) const {
+  Split s;
+  if (!split_in.empty()) {
+    s = read_split(split_in, data.users, data.items);
+    require_train_for_test_users(s, data.users);
+  } else {
+    s = make_split(data.interactions, spec(seed), data.users);
+  }
+  if (!split_out.empty()) write_split(split_out, s, data.users, data.items);
+  return s;
+}
+
 std::uint64_t ModelFlags::seed_or(std::uint64_t fallback) const {
   Params p = params();
   p.read("seed", fallback);

@@ -10,6 +10,7 @@
 
 #include <latent/dataset.hpp>
 #include <latent/params.hpp>
+#include <latent/split.hpp>
 
 namespace latent::cli {
 
@@ -37,6 +38,22 @@ struct ModelFlags {
   Params params() const;
   // The --seed value when given, else `fallback`.
   std::uint64_t seed_or(std::uint64_t fallback) const;
+};
+
+// How to split into train and test: a method, or a split read from files.
+struct SplitFlags {
+  std::string method = "per-user";
+  double fraction = 0.2;
+  int last_k = 1;
+  std::string split_in;
+  std::string split_out;
+
+  // with_files adds --split-in and --split-out.
+  void add_to(CLI::App& cmd, bool with_files);
+  // The split the flags describe (throws for an invalid method name).
+  SplitSpec spec(std::uint64_t seed) const;
+  // Reads --split-in, or splits data; checks every test user keeps training data.
+  Split make(const Dataset& data, std::uint64_t seed) const;
 };
 
 }  // namespace latent::cli

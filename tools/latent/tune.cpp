@@ -34,9 +34,7 @@ struct TuneFlags {
   int trials = 20;
   std::string metric = "ndcg";
   int k = 10;
-  std::string split = "per-user";
-  double test_fraction = 0.2;
-  int last_k = 1;
+  SplitFlags split;
   double validation_fraction = 0.2;
   std::string out;
   std::string json;
@@ -117,16 +115,12 @@ void tune_command(const TuneFlags& f) {
     }
     options.space.values[name] = std::move(values);
   }
-  SplitSpec outer;
-  outer.method = parse_split_method(f.split);
-  outer.fraction = f.test_fraction;
-  outer.k = f.last_k;
-  outer.seed = seed;
+  f.split.spec(seed);  // the method name is checked before the data is read
   // Every option is checked before the data is read, so a typo fails at once.
   check_tune_options(options);
 
   const Dataset data = load_dataset(f.data.options());
-  const Split split = make_split(data.interactions, outer, data.users);
+  const Split split = f.split.make(data, seed);
   const std::uint64_t grid_size = options.space.size();
   const std::size_t n_trials = std::min<std::uint64_t>(grid_size, static_cast<std::uint64_t>(f.trials));
   const std::string metric_name = fmt::format("{}@{}", f.metric, f.k);
@@ -198,7 +192,7 @@ void tune_command(const TuneFlags& f) {
         {"metric", f.metric},
         {"k", f.k},
         {"seed", seed},
-        {"split", {{"method", f.split}, {"test_fraction", f.test_fraction}, {"last_k", f.last_k},
+        {"split", {{"method", f.split.method}, {"test_fraction", f.split.fraction}, {"last_k", f.split.last_k},
                    {"train_pairs", split.train.size()}, {"test_pairs", split.test.size()}}},
         {"validation", {{"method", "per-user"}, {"fraction", f.validation_fraction},
                         {"seed", options.validation.seed}, {"fit_pairs", tuned.fit_pairs},
@@ -251,13 +245,7 @@ void add_tune(CLI::App& app) {
                   fmt::format("Metric to maximise: {}", fmt::join(tune_metric_names(), ", ")))
       ->capture_default_str();
   cmd->add_option("--k", f->k, "Cut-off of the metric")->capture_default_str();
-  cmd->add_option("--split", f->split, "Outer split (test part held out): random, per-user, last-k")
-      ->capture_default_str();
-  cmd->add_option("--test-fraction", f->test_fraction,
-                  "Fraction held out for test: of all pairs (random) or of each user's items (per-user)")
-      ->capture_default_str();
-  cmd->add_option("--last-k", f->last_k, "Interactions per user held out by time (last-k)")
-      ->capture_default_str();
+  f->split.add_to(*cmd, true);
   cmd->add_option("--validation-fraction", f->validation_fraction,
                   "Fraction of each user's train items held out for choosing (seeded, per user)")
       ->capture_default_str();
