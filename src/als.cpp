@@ -19,6 +19,7 @@
 #include "detail/lapack.hpp"
 #include "detail/blas.hpp"
 #include "detail/parallel.hpp"
+#include "detail/require.hpp"
 
 // GCC's function multiversioning, as in kernels.cpp: one clone per target,
 // chosen at load time; the helpers below are forced inline into each clone.
@@ -382,9 +383,7 @@ const char* to_string(AlsSolver solver) noexcept {
 
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
-}
+using detail::require;
 
 }  // namespace
 

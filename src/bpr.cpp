@@ -14,6 +14,7 @@
 #include <latent/random.hpp>
 
 #include "detail/parallel.hpp"
+#include "detail/require.hpp"
 
 // One clone of the sampling loop per x86-64 level, picked at load time (as
 // in kernels.cpp): the factor updates are short vector loops; on the
@@ -30,9 +31,7 @@ namespace latent {
 
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
-}
+using detail::require;
 
 }  // namespace
 

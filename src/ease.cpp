@@ -10,14 +10,13 @@
 #include "detail/blas.hpp"
 #include "detail/lapack.hpp"
 #include "detail/parallel.hpp"
+#include "detail/require.hpp"
 
 namespace latent {
 
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
-}
+using detail::require;
 
 }  // namespace
 

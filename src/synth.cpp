@@ -15,6 +15,7 @@
 #include <latent/random.hpp>
 
 #include "detail/atomic_file.hpp"
+#include "detail/require.hpp"
 
 namespace latent {
 
@@ -22,9 +23,7 @@ namespace {
 
 constexpr std::int64_t kMaxRows = std::numeric_limits<std::int32_t>::max() - 1;
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
-}
+using detail::require;
 
 // Uniform double in (0, 1]: never 0, so its logarithm is finite.
 double open_uniform(Rng& rng) {

@@ -13,6 +13,7 @@
 #include "detail/in_batch_softmax.hpp"
 #include "detail/kernels.hpp"
 #include "detail/parallel.hpp"
+#include "detail/require.hpp"
 
 namespace latent {
 
@@ -46,9 +47,7 @@ const char* to_string(Negatives negatives) noexcept {
 
 namespace {
 
-void require(bool ok, const std::string& message) {
-  if (!ok) throw Error(ErrorKind::InvalidArgument, message);
-}
+using detail::require;
 
 bool finite_positive(float v) { return std::isfinite(v) && v > 0; }
 

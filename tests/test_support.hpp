@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <latent/error.hpp>
+
 namespace latent::test {
 
 inline std::filesystem::path source_dir() { return LATENT_SOURCE_DIR; }
@@ -46,6 +48,19 @@ inline void write_bytes(const std::filesystem::path& path, const std::string& by
   EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
   std::fclose(f);
   std::filesystem::resize_file(path, bytes.size());
+}
+
+// The message of the InvalidArgument error config.validate() throws, or ""
+// when it accepts the config.
+template <typename Config>
+std::string validation_message(const Config& config) {
+  try {
+    config.validate();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    return e.what();
+  }
+  return "";
 }
 
 // A fresh empty directory under the system temp dir, removed on destruction.

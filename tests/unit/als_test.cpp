@@ -13,6 +13,7 @@
 #include <latent/random.hpp>
 
 #include "fixtures/tiny_dataset.hpp"
+#include "test_support.hpp"
 
 namespace latent {
 namespace {
@@ -51,15 +52,7 @@ Interactions random_problem(std::uint64_t seed, bool weighted = true, int pairs 
   return x;
 }
 
-std::string message_of(const AlsConfig& c) {
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
-    return e.what();
-  }
-  return "";
-}
+std::string message_of(const AlsConfig& c) { return test::validation_message(c); }
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

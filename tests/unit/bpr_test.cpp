@@ -10,6 +10,7 @@
 #include <latent/random.hpp>
 
 #include "fixtures/tiny_dataset.hpp"
+#include "test_support.hpp"
 
 namespace latent {
 namespace {
@@ -25,15 +26,7 @@ BprConfig small_config() {
   return c;
 }
 
-std::string message_of(const BprConfig& c) {
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
-    return e.what();
-  }
-  return "";
-}
+std::string message_of(const BprConfig& c) { return test::validation_message(c); }
 
 TEST(BprConfig, InvalidValuesAreNamed) {
   auto c = small_config();

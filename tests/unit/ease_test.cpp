@@ -11,19 +11,12 @@
 #include <latent/random.hpp>
 
 #include "fixtures/tiny_dataset.hpp"
+#include "test_support.hpp"
 
 namespace latent {
 namespace {
 
-std::string message_of(const EaseConfig& c) {
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
-    return e.what();
-  }
-  return "";
-}
+std::string message_of(const EaseConfig& c) { return test::validation_message(c); }
 
 TEST(EaseConfig, InvalidValuesAreNamed) {
   EaseConfig c;

@@ -7,6 +7,7 @@
 #include <latent/error.hpp>
 
 #include "fixtures/tiny_dataset.hpp"
+#include "test_support.hpp"
 
 namespace latent {
 namespace {
@@ -22,15 +23,7 @@ TwoTowerConfig small_config() {
   return c;
 }
 
-std::string message_of(const TwoTowerConfig& c) {
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
-    return e.what();
-  }
-  return "";
-}
+std::string message_of(const TwoTowerConfig& c) { return test::validation_message(c); }
 
 TEST(TwoTowerConfig, InvalidValuesAreNamed) {
   auto c = small_config();
