@@ -16,8 +16,8 @@
 //     sampling), so no user has an item twice.
 //
 // Deterministic: the same config gives the same Interactions (and the same
-// CSV bytes) on every run and thread count. Single-threaded; about 1 s per
-// 10 million pairs.
+// CSV bytes) on every run. Single-threaded: the default shape takes ~0.4 s,
+// ~0.5 s more to write as CSV (118 MB).
 
 #include <cstdint>
 #include <filesystem>
