@@ -439,52 +439,55 @@ struct SparseRows {
   }
 };
 
-// Stable counting sort of positions by key: out lists `in` grouped by key
-// ascending, keeping the order of `in` within a key.
-void counting_sort(std::span<const std::int32_t> key, std::int32_t keys,
-                   std::span<const std::int64_t> in, std::vector<std::int64_t>& out) {
-  std::vector<std::int64_t> start(static_cast<std::size_t>(keys) + 1, 0);
-  for (auto p : in) ++start[static_cast<std::size_t>(key[static_cast<std::size_t>(p)]) + 1];
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  out.resize(in.size());
-  for (auto p : in) {
-    out[static_cast<std::size_t>(
-        start[static_cast<std::size_t>(key[static_cast<std::size_t>(p)])]++)] = p;
-  }
-}
-
 // users -> items with duplicates merged (their r summed in input order).
+// The pairs are bucketed by user straight into cols/r, then each row is
+// sorted by item and its duplicates merged in place: beside the input, the
+// peak is the output itself (position arrays of 8 bytes a pair cost three
+// times as much at the MovieLens-20M scale).
 SparseRows user_rows(const Interactions& x) {
-  std::vector<std::int64_t> identity(x.size()), by_item, by_user_item;
-  std::iota(identity.begin(), identity.end(), std::int64_t{0});
-  counting_sort(x.items, x.num_items, identity, by_item);
-  identity = {};
-  counting_sort(x.users, x.num_users, by_item, by_user_item);
-  by_item = {};
-
   SparseRows out;
   out.indptr.assign(static_cast<std::size_t>(x.num_users) + 1, 0);
-  out.cols.reserve(x.size());
-  out.r.reserve(x.size());
-  const bool weighted = !x.weights.empty();
-  std::size_t k = 0;
+  for (auto u : x.users) ++out.indptr[static_cast<std::size_t>(u) + 1];
+  std::partial_sum(out.indptr.begin(), out.indptr.end(), out.indptr.begin());
+  out.cols.resize(x.size());
+  out.r.resize(x.size());
+  {
+    std::vector<std::int64_t> next(out.indptr.begin(), out.indptr.end() - 1);
+    const bool weighted = !x.weights.empty();
+    for (std::size_t p = 0; p < x.size(); ++p) {
+      const auto k = static_cast<std::size_t>(next[static_cast<std::size_t>(x.users[p])]++);
+      out.cols[k] = x.items[p];
+      out.r[k] = weighted ? x.weights[p] : 1.0f;
+    }
+  }
+  std::vector<std::pair<std::int32_t, float>> row;
+  std::int64_t write = 0;
   for (std::int32_t u = 0; u < x.num_users; ++u) {
-    while (k < by_user_item.size() && x.users[static_cast<std::size_t>(by_user_item[k])] == u) {
-      const auto first = static_cast<std::size_t>(by_user_item[k]);
-      const std::int32_t item = x.items[first];
+    const auto b = out.indptr[static_cast<std::size_t>(u)];
+    const auto e = out.indptr[static_cast<std::size_t>(u) + 1];
+    row.clear();
+    for (auto k = b; k < e; ++k) {
+      row.emplace_back(out.cols[static_cast<std::size_t>(k)], out.r[static_cast<std::size_t>(k)]);
+    }
+    std::stable_sort(row.begin(), row.end(),
+                     [](const auto& l, const auto& h) { return l.first < h.first; });
+    out.indptr[static_cast<std::size_t>(u)] = write;
+    for (std::size_t k = 0; k < row.size();) {
+      const std::int32_t item = row[k].first;
       double r = 0;
-      for (; k < by_user_item.size(); ++k) {
-        const auto p = static_cast<std::size_t>(by_user_item[k]);
-        if (x.users[p] != u || x.items[p] != item) break;
-        r += weighted ? x.weights[p] : 1.0;
-      }
+      for (; k < row.size() && row[k].first == item; ++k) r += row[k].second;
       if (r > 0) {
-        out.cols.push_back(item);
-        out.r.push_back(static_cast<float>(r));
+        out.cols[static_cast<std::size_t>(write)] = item;
+        out.r[static_cast<std::size_t>(write)] = static_cast<float>(r);
+        ++write;
       }
     }
-    out.indptr[static_cast<std::size_t>(u) + 1] = static_cast<std::int64_t>(out.cols.size());
   }
+  out.indptr.back() = write;
+  out.cols.resize(static_cast<std::size_t>(write));
+  out.r.resize(static_cast<std::size_t>(write));
+  out.cols.shrink_to_fit();
+  out.r.shrink_to_fit();
   out.finish();
   return out;
 }

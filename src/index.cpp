@@ -574,7 +574,7 @@ std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold
   pairs.reserve(total);
   for (auto& f : found) {
     pairs.insert(pairs.end(), f.begin(), f.end());
-    f = {};
+    std::vector<SimilarPair>().swap(f);  // `f = {}` would keep the capacity
   }
   std::sort(pairs.begin(), pairs.end(), [](const SimilarPair& x, const SimilarPair& y) {
     if (x.similarity != y.similarity) return x.similarity > y.similarity;
