@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <unistd.h>
 
@@ -48,6 +50,23 @@ inline void write_bytes(const std::filesystem::path& path, const std::string& by
   EXPECT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
   std::fclose(f);
   std::filesystem::resize_file(path, bytes.size());
+}
+
+// Runs `f`, which must throw an Error of `kind` whose message contains every
+// one of `parts`.
+template <typename F>
+void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string_view> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an Error (" << to_string(kind) << ")";
+  } catch (const Error& e) {
+    const std::string_view message = e.what();
+    EXPECT_EQ(e.kind(), kind) << message;
+    for (const std::string_view part : parts) {
+      EXPECT_NE(message.find(part), std::string_view::npos)
+          << "\"" << part << "\" missing from: " << message;
+    }
+  }
 }
 
 // The message of the InvalidArgument error config.validate() throws, or ""

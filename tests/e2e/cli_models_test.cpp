@@ -6,22 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "e2e/cli_runner.hpp"
+#include "fixtures/tiny_dataset.hpp"
 
 namespace latent::test {
 namespace {
 
-// Two taste groups as in tests/fixtures: users 1-15 like items 1-10, 16-30 items 11-20.
-std::string two_group_csv() {
-  std::string csv = "user,item,rating,timestamp\n";
-  int t = 0;
-  for (int u = 1; u <= 30; ++u) {
-    const int group = u <= 15 ? 0 : 1;
-    for (int j = 0; j < 6; ++j) {
-      csv += fmt::format("{},{},5,{}\n", u, group * 10 + 1 + (u * 3 + j * 7) % 10, ++t);
-    }
-  }
-  return csv;
-}
 
 // The item field of a "user,item,score,rank" line (ids here have no commas).
 std::string item_of(const std::string& line) {

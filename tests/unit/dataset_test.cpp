@@ -25,22 +25,7 @@ using detail::CsvOptions;
 using detail::CsvReader;
 using detail::CsvTable;
 
-// Runs `f`, which must throw an Error of `kind` whose message contains every
-// one of `parts`.
-template <typename F>
-void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an Error (" << to_string(kind) << ")";
-  } catch (const Error& e) {
-    const std::string_view message = e.what();
-    EXPECT_EQ(e.kind(), kind) << message;
-    for (const std::string_view part : parts) {
-      EXPECT_NE(message.find(part), std::string_view::npos)
-          << "\"" << part << "\" missing from: " << message;
-    }
-  }
-}
+using test::expect_error;
 
 fs::path write_file(const fs::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary);

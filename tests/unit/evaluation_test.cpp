@@ -14,23 +14,12 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace latent {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an Error (" << to_string(kind) << ")";
-  } catch (const Error& e) {
-    const std::string_view message = e.what();
-    EXPECT_EQ(e.kind(), kind) << message;
-    for (const std::string_view part : parts) {
-      EXPECT_NE(message.find(part), std::string_view::npos)
-          << "\"" << part << "\" missing from: " << message;
-    }
-  }
-}
+using test::expect_error;
 
 Interactions pairs(std::int32_t num_users, std::int32_t num_items,
                    std::initializer_list<std::pair<std::int32_t, std::int32_t>> entries) {

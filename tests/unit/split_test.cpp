@@ -21,20 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using Pair = std::pair<std::int32_t, std::int32_t>;
 
-template <typename F>
-void expect_error(F&& f, ErrorKind kind, std::initializer_list<std::string_view> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an Error (" << to_string(kind) << ")";
-  } catch (const Error& e) {
-    const std::string_view message = e.what();
-    EXPECT_EQ(e.kind(), kind) << message;
-    for (const std::string_view part : parts) {
-      EXPECT_NE(message.find(part), std::string_view::npos)
-          << "\"" << part << "\" missing from: " << message;
-    }
-  }
-}
+using test::expect_error;
 
 // Users 1..n_users-1; user u has u + 1 distinct items (user 1: 2 items,
 // ...), some repeated, and every entry's timestamp is its position, so the
