@@ -207,7 +207,7 @@ template <int B>
       store(gk + 16 * b, gb[b]);
       acc += gb[b] * xb[b];
     }
-    const float wk = p.alpha * r[k];
+    const float wk = p.alpha * (r != nullptr ? r[k] : 1.0f);
     weight[k] = wk;
     const float t = 1.0f + wk - wk * sum(acc);
     for (int b = 0; b < B; ++b) rb[b] += t * gb[b];
@@ -228,7 +228,7 @@ LATENT_ALS_CLONES void als_solve_cg(const AlsProblem& p, std::int32_t row, float
     return;
   }
   const std::int32_t* cols = p.cols + begin;
-  const float* r = p.r + begin;
+  const float* r = p.r != nullptr ? p.r + begin : nullptr;  // null: every r is 1
   float* g = s.gathered.data();
   float* w = s.weight.data();
   float* xp = s.vectors.data();  // x, padded
@@ -260,7 +260,7 @@ LATENT_ALS_CLONES void als_solve_cg(const AlsProblem& p, std::int32_t row, float
       for (std::int64_t k = 0; k < n; ++k) {
         float* gk = g + k * stride;
         gather_row(p.y, cols[k], cols[std::min(k + kPrefetch, n - 1)], d, stride, gk);
-        const float wk = p.alpha * r[k];
+        const float wk = p.alpha * (r != nullptr ? r[k] : 1.0f);
         w[k] = wk;
         axpy(1.0f + wk - wk * dot(gk, xp, stride), gk, res, stride);
       }
@@ -313,7 +313,7 @@ LATENT_ALS_CLONES void als_solve_cholesky(const AlsProblem& p, std::int32_t row,
     return;
   }
   const std::int32_t* cols = p.cols + begin;
-  const float* r = p.r + begin;
+  const float* r = p.r != nullptr ? p.r + begin : nullptr;  // null: every r is 1
   float* g = s.gathered.data();
   float* a = s.system.data();  // d x d, unpadded
   float* rhs = s.vectors.data();
@@ -327,7 +327,7 @@ LATENT_ALS_CLONES void als_solve_cholesky(const AlsProblem& p, std::int32_t row,
   for (std::int64_t k = 0; k < n; ++k) {
     float* gk = g + k * stride;
     gather_row(p.y, cols[k], cols[std::min(k + kPrefetch, n - 1)], d, stride, gk);
-    const float wk = p.alpha * r[k];
+    const float wk = p.alpha * (r != nullptr ? r[k] : 1.0f);
     axpy(1.0f + wk, gk, rhs, stride);
     const float root = std::sqrt(wk);
     for (int j = 0; j < stride; j += 16) store(gk + j, root * load(gk + j));
@@ -358,7 +358,7 @@ LATENT_ALS_CLONES double als_observed_loss(const AlsProblem& p, std::int32_t row
     gather_row(p.y, p.cols[begin + k], p.cols[begin + std::min(k + kPrefetch, n - 1)], d, stride,
                yk);
     const double dot_xy = dot(yk, xp, stride);
-    const double w = static_cast<double>(p.alpha) * p.r[begin + k];
+    const double w = static_cast<double>(p.alpha) * (p.r != nullptr ? p.r[begin + k] : 1.0f);
     total += w * dot_xy * dot_xy - 2.0 * (1.0 + w) * dot_xy + (1.0 + w);
   }
   return total;
@@ -487,6 +487,9 @@ SparseRows user_rows(const Interactions& x) {
   out.cols.resize(static_cast<std::size_t>(write));
   out.r.resize(static_cast<std::size_t>(write));
   out.cols.shrink_to_fit();
+  // Unweighted data without repeats, the usual case: every r is 1, so keep
+  // none (at the MovieLens-20M scale that is 40 MB a side).
+  if (std::all_of(out.r.begin(), out.r.end(), [](float v) { return v == 1.0f; })) out.r.clear();
   out.r.shrink_to_fit();
   out.finish();
   return out;
@@ -506,7 +509,7 @@ SparseRows transpose(const SparseRows& a, std::int32_t cols) {
       const auto dst = static_cast<std::size_t>(
           next[static_cast<std::size_t>(a.cols[static_cast<std::size_t>(k)])]++);
       out.cols[dst] = row;
-      out.r[dst] = a.r[static_cast<std::size_t>(k)];
+      if (!a.r.empty()) out.r[dst] = a.r[static_cast<std::size_t>(k)];
     }
   }
   out.finish();
@@ -605,7 +608,7 @@ detail::AlsProblem problem_of(const Matrix& y, const std::vector<float>& yty_reg
   return {config.dim,       detail::als_stride(config.dim),
           y.data(),         yty_reg.data(),
           config.alpha,     rows.indptr.data(),
-          rows.cols.data(), rows.r.data(),
+          rows.cols.data(), rows.r.empty() ? nullptr : rows.r.data(),
           config.cg_steps};
 }
 
@@ -667,6 +670,9 @@ double objective(const Matrix& users, const Matrix& items, const SparseRows& row
     norms += static_cast<double>(xtx.data()[d * dim + d]) + yty.data()[d * dim + d];
   }
   loss += config.regularization * norms;
+  if (rows.r.empty()) {
+    confidence += static_cast<double>(rows.nnz()) * (1.0 + static_cast<double>(config.alpha));
+  }
   for (float r : rows.r) confidence += 1.0 + static_cast<double>(config.alpha) * r;
   const double cells =
       static_cast<double>(users.rows() - 1) * static_cast<double>(items.rows() - 1);
@@ -695,7 +701,7 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
   for (std::int32_t u = 1; u < by_user.rows(); ++u) {
     for (auto k = by_user.indptr[static_cast<std::size_t>(u)];
          k < by_user.indptr[static_cast<std::size_t>(u) + 1]; ++k) {
-      const float r = by_user.r[static_cast<std::size_t>(k)];
+      const float r = by_user.r.empty() ? 1.0f : by_user.r[static_cast<std::size_t>(k)];
       if (!std::isfinite(r) || !std::isfinite(1.0f + config.alpha * r)) {
         throw Error(ErrorKind::InvalidArgument,
                     fmt::format("the confidence 1 + alpha * r of user row {} and item row {} "

@@ -20,7 +20,7 @@ struct AlsProblem {
   float alpha;           // c = 1 + alpha * r
   const std::int64_t* indptr;  // row -> [indptr[row], indptr[row + 1]) of cols / r
   const std::int32_t* cols;    // rows of y
-  const float* r;              // summed r > 0 of each (row, col) pair
+  const float* r;              // summed r > 0 of each (row, col) pair; null when all are 1
   int cg_steps;
 };
 
