@@ -1,9 +1,10 @@
 #pragma once
 // Exact maximum-inner-product search and the blockwise score computations
 // built on it: top-K per query (exact, multi-threaded, blocked GEMM + heap),
-// the full query x item score matrix streamed block by block, cosine
-// neighbours of one item, and all item pairs above a cosine threshold
-// without ever holding an items x items matrix.
+// the full query x item score matrix streamed block by block, and all item
+// pairs above a cosine threshold without ever holding an items x items
+// matrix. (Cosine neighbours of one item are top_k over normalize_rows of the
+// items: Recommender::similar_items.)
 //
 // All matrices are row-major float32 with the same number of columns (dim).
 
