@@ -516,42 +516,6 @@ SparseRows transpose(const SparseRows& a, std::int32_t cols) {
   return out;
 }
 
-void check_training_pairs(const Interactions& train) {
-  if (train.empty()) throw Error(ErrorKind::InvalidArgument, "no training pairs");
-  if (train.users.size() != train.items.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{} users for {} items in the training pairs", train.users.size(),
-                            train.items.size()));
-  }
-  if (train.num_users < 2 || train.num_items < 2) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("the vocabularies are empty ({} user rows, {} item rows; row 0 is OOV)",
-                            train.num_users, train.num_items));
-  }
-  for (std::size_t k = 0; k < train.size(); ++k) {
-    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
-        train.items[k] >= train.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
-                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
-                              k, train.users[k], train.items[k], train.num_users, train.num_items));
-    }
-  }
-  if (!train.weights.empty()) {
-    if (train.weights.size() != train.size()) {
-      throw Error(ErrorKind::InvalidArgument, fmt::format("{} weights for {} training pairs",
-                                                          train.weights.size(), train.size()));
-    }
-    for (std::size_t k = 0; k < train.size(); ++k) {
-      if (!(std::isfinite(train.weights[k]) && train.weights[k] >= 0)) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("training pair {} has weight {}; weights must be finite and >= 0",
-                                k, train.weights[k]));
-      }
-    }
-  }
-}
-
 // Threads worth waking for `pairs` pairs of work: each costs a barrier (up
 // to a scheduler time slice on a busy machine), so tiny problems run on one.
 int threads_for(std::int64_t pairs, int threads) {

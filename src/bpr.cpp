@@ -268,22 +268,7 @@ struct alignas(64) ThreadRng {
 BprResult train_bpr(const Interactions& train, const BprConfig& config,
                     const std::function<void(int, double, double)>& on_epoch) {
   config.validate();
-  if (train.empty()) throw Error(ErrorKind::InvalidArgument, "no training pairs");
-  if (train.items.size() != train.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{} items for {} users in the training pairs", train.items.size(),
-                            train.size()));
-  }
-  if (train.num_items < 2) throw Error(ErrorKind::InvalidArgument, "the item vocabulary is empty");
-  for (std::size_t k = 0; k < train.size(); ++k) {
-    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
-        train.items[k] >= train.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
-                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
-                              k, train.users[k], train.items[k], train.num_users, train.num_items));
-    }
-  }
+  check_training_pairs(train);
   const int threads = detail::resolve_threads(config.threads);
   const CsrMatrix csr = CsrMatrix::from_interactions(train);
   std::vector<std::int32_t> pair_user(static_cast<std::size_t>(csr.nnz()));

@@ -34,20 +34,7 @@ nlohmann::json EaseConfig::to_json() const {
 
 Matrix train_ease(const Interactions& train, const EaseConfig& config) {
   config.validate();
-  if (train.empty()) throw Error(ErrorKind::InvalidArgument, "no training pairs");
-  require(
-      train.items.size() == train.size(),
-      fmt::format("{} items for {} users in the training pairs", train.items.size(), train.size()));
-  require(train.num_items >= 2, "the item vocabulary is empty");
-  for (std::size_t k = 0; k < train.size(); ++k) {
-    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
-        train.items[k] >= train.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
-                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
-                              k, train.users[k], train.items[k], train.num_users, train.num_items));
-    }
-  }
+  check_training_pairs(train);
   // One n x n float32 buffer holds X^T X, then P, then B^T: everything
   // below works in place.
   const std::int64_t n = train.num_items;

@@ -36,6 +36,41 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
   return out;
 }
 
+void check_training_pairs(const Interactions& train, bool allow_empty) {
+  if (train.empty() && !allow_empty) throw Error(ErrorKind::InvalidArgument, "no training pairs");
+  if (train.items.size() != train.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} items for {} users in the training pairs", train.items.size(),
+                            train.size()));
+  }
+  if (train.num_users < 2 || train.num_items < 2) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("the vocabularies are empty ({} user rows, {} item rows; row 0 is OOV)",
+                            train.num_users, train.num_items));
+  }
+  for (std::size_t k = 0; k < train.size(); ++k) {
+    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
+        train.items[k] >= train.num_items) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
+                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
+                              k, train.users[k], train.items[k], train.num_users, train.num_items));
+    }
+  }
+  if (train.weights.empty()) return;
+  if (train.weights.size() != train.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} weights for {} training pairs", train.weights.size(), train.size()));
+  }
+  for (std::size_t k = 0; k < train.size(); ++k) {
+    if (!(std::isfinite(train.weights[k]) && train.weights[k] >= 0)) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("training pair {} has weight {}; weights must be finite and >= 0", k,
+                              train.weights[k]));
+    }
+  }
+}
+
 Split random_split(const Interactions& all, double test_fraction, std::uint64_t seed) {
   if (!(test_fraction >= 0.0 && test_fraction < 1.0)) {
     throw Error(ErrorKind::InvalidArgument,

@@ -273,32 +273,7 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                                const TwoTowerConfig& config, const ProgressCallback& on_progress,
                                const EpochCallback& on_epoch) {
   config.validate();
-  if (train.empty()) throw Error(ErrorKind::InvalidArgument, "no training pairs");
-  if (train.num_items < 2) {
-    throw Error(ErrorKind::InvalidArgument, "the item vocabulary is empty");
-  }
-  for (std::size_t k = 0; k < train.size(); ++k) {
-    if (train.users[k] <= 0 || train.users[k] >= train.num_users || train.items[k] <= 0 ||
-        train.items[k] >= train.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("training pair {} (user row {}, item row {}) is out of the "
-                              "vocabularies ({} user rows, {} item rows; row 0 is OOV)",
-                              k, train.users[k], train.items[k], train.num_users, train.num_items));
-    }
-  }
-  if (!train.weights.empty()) {
-    if (train.weights.size() != train.size()) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{} weights for {} training pairs", train.weights.size(), train.size()));
-    }
-    for (std::size_t k = 0; k < train.size(); ++k) {
-      if (!(std::isfinite(train.weights[k]) && train.weights[k] >= 0)) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("training pair {} has weight {}; weights must be finite and >= 0",
-                                k, train.weights[k]));
-      }
-    }
-  }
+  check_training_pairs(train);
   const int threads = detail::resolve_threads(config.threads);
   const int dim = config.dim;
   constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;

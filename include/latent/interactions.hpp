@@ -25,6 +25,13 @@ struct Interactions {
   Interactions select(std::span<const std::size_t> positions) const;
 };
 
+// What every trainer requires of its training pairs, checked once at its
+// entry: at least one pair (unless allow_empty), parallel arrays of one
+// length, vocabularies with at least one known row each, every pair on
+// known rows (row 0, OOV, is not trainable), and weights, when present,
+// finite and >= 0. Throws InvalidArgument naming the pair and the value.
+void check_training_pairs(const Interactions& train, bool allow_empty = false);
+
 // Seeded global random split: round(fraction * size()) events go to test.
 // fraction must be in [0, 1).
 struct Split {
