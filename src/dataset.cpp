@@ -22,6 +22,8 @@ using detail::CsvColumn;
 using detail::CsvOptions;
 using detail::CsvReader;
 using detail::CsvTable;
+using detail::number_field;
+using detail::trim_blanks;
 
 namespace {
 
@@ -223,34 +225,14 @@ std::string describe(const LoadOptions& options, DataFormat format) {
 
 // ---- Field parsing ---------------------------------------------------------
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::string_view role) {
-  const std::string_view id = trim(table.field(column));
+  const std::string_view id = trim_blanks(table.field(column));
   if (id.empty()) {
     throw table.error(ErrorKind::Corruption, fmt::format("empty {} id ({})", role, column.label));
   }
   return id;
 }
 
-template <typename T>
-T number_field(const CsvTable& table, const CsvColumn& column, std::string_view role,
-               std::string_view kind) {
-  const std::string_view text = trim(table.field(column));
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  bool ok = ec == std::errc() && end == text.data() + text.size();
-  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
-  if (!ok) {
-    throw table.error(ErrorKind::Corruption,
-                      fmt::format("{} \"{}\" is not {} ({})", role, text, kind, column.label));
-  }
-  return value;
-}
 
 // Explicit reference, else the first of `names` in the header, else `index`.
 CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,

@@ -151,26 +151,6 @@ void write_side(const fs::path& path, const Interactions& x, const Vocabulary& u
   file.commit();
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-template <typename T>
-T parse_number(const detail::CsvTable& table, const detail::CsvColumn& column,
-               std::string_view kind) {
-  const std::string_view text = trim(table.field(column));
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  bool ok = ec == std::errc() && end == text.data() + text.size();
-  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
-  if (!ok) {
-    throw table.error(ErrorKind::Corruption,
-                      fmt::format("\"{}\" is not {} ({})", text, kind, column.label));
-  }
-  return value;
-}
 
 std::int32_t parse_id(const detail::CsvTable& table, const detail::CsvColumn& column,
                       const Vocabulary& vocabulary, std::string_view role) {
@@ -199,9 +179,9 @@ Interactions read_side(const fs::path& path, const Vocabulary& users, const Voca
   while (table.next()) {
     x.users.push_back(parse_id(table, user_col, users, "user"));
     x.items.push_back(parse_id(table, item_col, items, "item"));
-    if (rating_col) x.ratings.push_back(parse_number<float>(table, *rating_col, "a number"));
+    if (rating_col) x.ratings.push_back(detail::number_field<float>(table, *rating_col, "rating", "a number"));
     if (weight_col) {
-      const float weight = parse_number<float>(table, *weight_col, "a number");
+      const float weight = detail::number_field<float>(table, *weight_col, "weight", "a number");
       if (weight < 0) {
         throw table.error(ErrorKind::Corruption,
                           fmt::format("weight {} is negative ({})", weight, weight_col->label));
@@ -209,7 +189,7 @@ Interactions read_side(const fs::path& path, const Vocabulary& users, const Voca
       x.weights.push_back(weight);
     }
     if (timestamp_col) {
-      x.timestamps.push_back(parse_number<std::int64_t>(table, *timestamp_col, "an integer"));
+      x.timestamps.push_back(detail::number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer"));
     }
   }
   return x;

@@ -5,13 +5,18 @@
 // skipped); CsvTable adds the header, column references and the field-count
 // check on top. Every error names the file and the 1-based line.
 
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include <latent/error.hpp>
 
@@ -125,5 +130,31 @@ class CsvTable {
   // Without a header the first record, read to learn the field count, is data.
   bool pending_row_ = false;
 };
+
+// `s` without leading and trailing spaces and tabs.
+inline std::string_view trim_blanks(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The number in `column` of the table's current row, blanks trimmed (a
+// float must be finite). Otherwise throws Corruption naming the file, line,
+// `role` ("rating"), the text and the column: `rating "abc" is not a number`.
+// kind: "a number" or "an integer".
+template <typename T>
+T number_field(const CsvTable& table, const CsvColumn& column, std::string_view role,
+               std::string_view kind) {
+  const std::string_view text = trim_blanks(table.field(column));
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  bool ok = ec == std::errc() && end == text.data() + text.size();
+  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
+  if (!ok) {
+    throw table.error(ErrorKind::Corruption,
+                      fmt::format("{} \"{}\" is not {} ({})", role, text, kind, column.label));
+  }
+  return value;
+}
 
 }  // namespace latent::detail
