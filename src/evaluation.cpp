@@ -24,19 +24,7 @@ void check_interactions(const Interactions& x, std::string_view what, std::int64
                             "queries have {} rows and the item vectors {}",
                             what, x.num_users, x.num_items, user_rows, item_rows));
   }
-  if (x.items.size() != x.users.size()) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("evaluate: {} has {} items for {} users",
-                                                        what, x.items.size(), x.users.size()));
-  }
-  for (std::size_t e = 0; e < x.size(); ++e) {
-    if (x.users[e] < 0 || x.users[e] >= x.num_users || x.items[e] < 0 ||
-        x.items[e] >= x.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("evaluate: {} interaction {} has user row {} and item row {}, "
-                              "outside the {} user rows and {} item rows",
-                              what, e, x.users[e], x.items[e], x.num_users, x.num_items));
-    }
-  }
+  check_interactions(x, fmt::format("evaluate: {}", what));
 }
 
 // The distinct cutoffs, ascending, after checking each against the catalog.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -34,6 +35,32 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
     for (std::size_t p : positions) out.timestamps.push_back(timestamps[p]);
   }
   return out;
+}
+
+void check_interactions(const Interactions& x, std::string_view what) {
+  const std::size_t n = x.size();
+  const auto check_size = [&](std::size_t size, std::string_view column) {
+    if (size != 0 && size != n) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: {} {} for {} interactions", what, size, column, n));
+    }
+  };
+  if (x.items.size() != n) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} items for {} users", what, x.items.size(), n));
+  }
+  check_size(x.ratings.size(), "ratings");
+  check_size(x.timestamps.size(), "timestamps");
+  check_size(x.weights.size(), "weights");
+  for (std::size_t e = 0; e < n; ++e) {
+    if (x.users[e] < 0 || x.users[e] >= x.num_users || x.items[e] < 0 ||
+        x.items[e] >= x.num_items) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{} interaction {} has user row {} and item row {}, outside the "
+                              "{} user rows and {} item rows",
+                              what, e, x.users[e], x.items[e], x.num_users, x.num_items));
+    }
+  }
 }
 
 void check_training_pairs(const Interactions& train, bool allow_empty) {

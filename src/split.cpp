@@ -26,33 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Splits index users/items by row, so a malformed input must be refused
-// before it is used as an index.
-void check_interactions(const Interactions& x, std::string_view what) {
-  const std::size_t n = x.size();
-  const auto check_size = [&](std::size_t size, std::string_view column) {
-    if (size != 0 && size != n) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{}: {} {} for {} interactions", what, size, column, n));
-    }
-  };
-  if (x.items.size() != n) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: {} items for {} users", what, x.items.size(), n));
-  }
-  check_size(x.ratings.size(), "ratings");
-  check_size(x.timestamps.size(), "timestamps");
-  check_size(x.weights.size(), "weights");
-  for (std::size_t e = 0; e < n; ++e) {
-    if (x.users[e] < 0 || x.users[e] >= x.num_users || x.items[e] < 0 ||
-        x.items[e] >= x.num_items) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{}: interaction {} has user row {} and item row {}, outside the "
-                              "{} user rows and {} item rows",
-                              what, e, x.users[e], x.items[e], x.num_users, x.num_items));
-    }
-  }
-}
 
 // Positions of `x` grouped by user row (a stable counting sort, so each
 // group lists its positions ascending); group u is

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace latent {
@@ -24,6 +25,11 @@ struct Interactions {
   // Entries at the given positions, in that order.
   Interactions select(std::span<const std::size_t> positions) const;
 };
+
+// Checks that the arrays are parallel (optional ones empty or full) and
+// every entry's rows lie in [0, num_users) x [0, num_items), before rows are
+// used as indices. Throws InvalidArgument starting with `what`.
+void check_interactions(const Interactions& x, std::string_view what);
 
 // What every trainer requires of its training pairs, checked once at its
 // entry: at least one pair (unless allow_empty), parallel arrays of one
