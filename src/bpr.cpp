@@ -168,8 +168,8 @@ class NegativeSampler {
 
 // What the sampling loop reads and writes; factors are shared by all threads.
 struct Problem {
-  const std::int32_t* pair_user;  // nnz: user of each distinct pair (CSR order)
-  const std::int32_t* indices;    // nnz: item of each pair (CSR order)
+  const std::int32_t* pair_user;  // nnz: user of each distinct pair
+  const std::int32_t* indices;    // nnz: item of each pair
   std::int64_t nnz;
   const NegativeSampler* sampler;
   float* users;  // num_users x stride
@@ -271,10 +271,18 @@ BprResult train_bpr(const Interactions& train, const BprConfig& config,
   check_training_pairs(train);
   const int threads = detail::resolve_threads(config.threads);
   const CsrMatrix csr = CsrMatrix::from_interactions(train);
-  std::vector<std::int32_t> pair_user(static_cast<std::size_t>(csr.nnz()));
-  for (std::int32_t u = 0; u < csr.rows(); ++u) {
-    std::fill(pair_user.begin() + csr.indptr()[static_cast<std::size_t>(u)],
-              pair_user.begin() + csr.indptr()[static_cast<std::size_t>(u) + 1], u);
+  // The pairs the positives are drawn from: the caller's own arrays when
+  // they hold every pair once (no copy: at 20M-shaped data a user-per-pair
+  // array is 40 MB, the largest thing BPR would allocate), else the CSR's
+  // distinct pairs with a user array beside them.
+  std::vector<std::int32_t> csr_user;
+  const bool distinct = static_cast<std::size_t>(csr.nnz()) == train.size();
+  if (!distinct) {
+    csr_user.resize(static_cast<std::size_t>(csr.nnz()));
+    for (std::int32_t u = 0; u < csr.rows(); ++u) {
+      std::fill(csr_user.begin() + csr.indptr()[static_cast<std::size_t>(u)],
+                csr_user.begin() + csr.indptr()[static_cast<std::size_t>(u) + 1], u);
+    }
   }
 
   // Factors padded to whole cache lines; the padding stays exactly zero
@@ -305,8 +313,8 @@ BprResult train_bpr(const Interactions& train, const BprConfig& config,
   }
 
   const NegativeSampler sampler(csr);
-  const Problem problem{.pair_user = pair_user.data(),
-                        .indices = csr.indices().data(),
+  const Problem problem{.pair_user = distinct ? train.users.data() : csr_user.data(),
+                        .indices = distinct ? train.items.data() : csr.indices().data(),
                         .nnz = csr.nnz(),
                         .sampler = &sampler,
                         .users = users.data(),
