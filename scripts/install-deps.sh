@@ -18,6 +18,7 @@ packages=(
   pybind11-dev python3-dev           # the extension's headers and CMake config
   python3-pandas                     # DataFrames in and out of the module
   python3-pytest                     # the Python tests
+  python3-venv                       # the test of the README's virtual-environment install
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch time)     # the PyTorch baseline, peak memory
