@@ -1,6 +1,7 @@
 // Models: fit (GIL released, the library's Keras-style progress bar written
-// to a Python stream), and everything a trained Recommender answers, as numpy
+// to a Python stream, Ctrl-C honoured), and everything a trained Recommender answers, as numpy
 // arrays of vocabulary rows that the package maps to ids.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -24,39 +25,48 @@ namespace {
 // a stream that failed); fit() unwinds and the Python error is raised.
 struct PythonErrorPending {};
 
-// The library's ProgressBar writes to a stdio stream; this one is an
-// in-memory stream whose new text goes to a Python stream (sys.stdout by
-// default, so notebooks show it) after every callback, with the GIL held
-// only for that write.
-class PythonProgress {
+// What training reports goes through here. With a Python stream, the
+// library's ProgressBar writes to an in-memory stdio stream whose new text is
+// forwarded to the Python stream (sys.stdout by default, so notebooks show
+// it). With or without one, pending signals are checked, so Ctrl-C stops a
+// fit. The GIL is taken only when there is text to forward or at most every
+// 100 ms for the signal check, never for a whole fit.
+class TrainingReports {
  public:
-  PythonProgress(py::object stream, bool interactive)
-      : stream_(std::move(stream)), file_(open_memstream(&buffer_, &size_)),
-        bar_(file_, interactive) {
+  TrainingReports(py::object stream, bool interactive) : stream_(std::move(stream)) {
+    if (stream_.is_none()) return;
+    file_ = open_memstream(&buffer_, &size_);
     if (file_ == nullptr) throw Error(ErrorKind::IO, "cannot open an in-memory stream");
+    bar_.emplace(file_, interactive);
   }
-  PythonProgress(const PythonProgress&) = delete;
-  PythonProgress& operator=(const PythonProgress&) = delete;
-  ~PythonProgress() {
-    std::fclose(file_);
+  TrainingReports(const TrainingReports&) = delete;
+  TrainingReports& operator=(const TrainingReports&) = delete;
+  ~TrainingReports() {
+    if (file_ != nullptr) std::fclose(file_);
     std::free(buffer_);
   }
 
   void on_progress(const TrainProgress& p) {
-    bar_.on_progress(p);
+    if (bar_) bar_->on_progress(p);
     forward();
   }
   void on_epoch(const EpochReport& e) {
-    bar_.on_epoch(e);
+    if (bar_) bar_->on_epoch(e);
     forward();
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   void forward() {
-    std::fflush(file_);
+    if (file_ != nullptr) std::fflush(file_);
+    const bool text = size_ > sent_;
+    const auto now = Clock::now();
+    if (!text && now - last_check_ < std::chrono::milliseconds(100)) return;
+    last_check_ = now;
     py::gil_scoped_acquire gil;
     try {
-      if (size_ > sent_) {
+      if (text) {
         stream_.attr("write")(py::str(buffer_ + sent_, size_ - sent_));
         stream_.attr("flush")();
         sent_ = size_;
@@ -72,8 +82,9 @@ class PythonProgress {
   char* buffer_ = nullptr;
   std::size_t size_ = 0;
   std::size_t sent_ = 0;
-  std::FILE* file_;
-  ProgressBar bar_;
+  std::FILE* file_ = nullptr;
+  std::optional<ProgressBar> bar_;
+  Clock::time_point last_check_ = Clock::now();
 };
 
 Params to_params(const std::map<std::string, std::string>& values) {
@@ -177,12 +188,9 @@ void bind_model(py::module_& m) {
             throw Error(ErrorKind::InvalidArgument,
                         "test_fraction " + std::to_string(test_fraction) + " is outside [0, 1)");
           }
-          std::optional<PythonProgress> progress;
-          if (!stream.is_none()) {
-            progress.emplace(stream, interactive);
-            o.on_progress = [&](const TrainProgress& p) { progress->on_progress(p); };
-            o.on_epoch = [&](const EpochReport& e) { progress->on_epoch(e); };
-          }
+          TrainingReports reports(stream, interactive);
+          o.on_progress = [&](const TrainProgress& p) { reports.on_progress(p); };
+          o.on_epoch = [&](const EpochReport& e) { reports.on_epoch(e); };
           std::optional<FitResult> result;
           try {
             py::gil_scoped_release release;

@@ -219,3 +219,29 @@ def test_an_error_in_the_progress_stream_stops_fit(tiny):
 
     with pytest.raises(RuntimeError, match="disk full"):
         latent.Model("two-tower", epochs=2, batch_size=2).fit(tiny, file=Broken())
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_ctrl_c_stops_fit(verbose):
+    """A SIGINT during a (practically endless) fit raises KeyboardInterrupt
+    promptly, with or without the progress bar; run in a child process so
+    the signal cannot reach pytest."""
+    import os
+    import subprocess
+    import sys
+    from conftest import BUNDLED
+    code = f"""
+import os, signal, sys, threading
+import pandas as pd, latent
+data = latent.Dataset.from_dataframe(pd.read_csv({str(BUNDLED / "ratings.csv")!r}))
+model = latent.Model("two-tower", epochs=100000, batch_size=4096, negatives="in-batch")
+threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    model.fit(data, verbose={verbose}, file=sys.stderr)
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "interrupted\n"
