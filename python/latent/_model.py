@@ -97,7 +97,12 @@ class Model:
         m.config = json.loads(native.config)
         m.metrics = None
         m._set_native(native)
-        m.history = _history(m.training.get("epochs", []))
+        # Files written by fit() list per-epoch reports; the metadata is free
+        # JSON otherwise (tests/data/model_v1.latent has "epochs": 3).
+        epochs = m.training.get("epochs") if isinstance(m.training, dict) else None
+        reports = isinstance(epochs, list) and all(
+            isinstance(e, dict) and "epoch" in e and "seconds" in e for e in epochs)
+        m.history = _history(epochs) if reports else pd.DataFrame()
         return m
 
     def _set_native(self, native):

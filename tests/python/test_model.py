@@ -245,3 +245,12 @@ except KeyboardInterrupt:
                           timeout=120, env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "interrupted\n"
+
+
+def test_loads_the_committed_version_1_model_file():
+    from conftest import SOURCE_DIR
+    model = latent.load(SOURCE_DIR / "tests" / "data" / "model_v1.latent")
+    assert model.history.empty  # its training metadata has no per-epoch reports
+    ids, scores = model.recommend(model.users[0], k=2)
+    assert len(ids) == 2 and scores[0] >= scores[1]
+    assert model.user_embeddings()[0].shape[1] == model.dim
