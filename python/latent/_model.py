@@ -235,8 +235,8 @@ class Model:
         each user's training items; allow / deny: item ids (or titles) that
         alone may be / never are recommended. When fewer than k items are
         eligible, the row is padded with id None and score -inf (the ids
-        array is then of dtype object). Unknown ids raise
-        latent.NotFoundError (a KeyError)."""
+        array is then of dtype object); k is capped at the number of known
+        items. Unknown ids raise latent.NotFoundError (a KeyError)."""
         rows, single = self._user_rows(users)
         items, scores = self._model().recommend(rows, int(k), bool(exclude_seen),
                                                 self._item_rows(allow), self._item_rows(deny),

@@ -136,8 +136,12 @@ RecommendOptions recommend_options(int k, bool exclude_seen, const py::handle& a
   return o;
 }
 
-void require_positive_k(int k) {
+// k must be positive; it is capped at the number of known items, since the
+// result is k columns wide whatever the catalog holds (a k of a billion
+// would otherwise allocate gigabytes of padding).
+int checked_k(const Recommender& r, int k) {
   if (k <= 0) throw Error(ErrorKind::InvalidArgument, "k must be > 0, got " + std::to_string(k));
+  return std::min(k, std::max(1, r.model().items.num_known()));
 }
 
 // Evaluation needs the split's rows to index the model's vocabularies.
@@ -266,7 +270,7 @@ void bind_model(py::module_& m) {
            [](const Recommender& r, const py::array_t<std::int32_t, py::array::forcecast>& users,
               int k, bool exclude_seen, const py::object& allow, const py::object& deny,
               int threads) {
-             require_positive_k(k);
+             k = checked_k(r, k);
              if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
              const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
              const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
@@ -282,7 +286,7 @@ void bind_model(py::module_& m) {
       .def("recommend_for_items",
            [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
               const py::object& allow, const py::object& deny, int threads) {
-             require_positive_k(k);
+             k = checked_k(r, k);
              const std::vector<std::int32_t> rows = rows_of(items);
              const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
              TopK top;
@@ -296,7 +300,7 @@ void bind_model(py::module_& m) {
            py::arg("deny"), py::arg("threads"))
       .def("similar_items",
            [](const Recommender& r, std::int32_t row, int k, int threads) {
-             require_positive_k(k);
+             k = checked_k(r, k);
              TopK top;
              {
                py::gil_scoped_release release;

@@ -91,6 +91,11 @@ def test_allow_deny_and_padding(tiny):
     assert None in ids.tolist() and "a" not in ids.tolist()
     frame = model.recommend(["ann", "bob"], k=3, exclude_seen=True, as_frame=True)
     assert len(frame) == 4  # padding rows are left out
+    # k beyond the catalog is capped at its 4 items, not padded to a billion.
+    ids, _ = model.recommend(["ann"], k=10**9)
+    assert ids.shape == (1, 4)
+    ids, _ = model.similar_items("a", k=10**9)
+    assert ids.tolist() == [*ids[:3], None] and len(ids) == 4
 
 
 def test_recommend_for_a_new_user(tutorial_model):
