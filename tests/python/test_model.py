@@ -230,7 +230,9 @@ def test_an_error_in_the_progress_stream_stops_fit(tiny):
 def test_ctrl_c_stops_fit(verbose):
     """A SIGINT during a (practically endless) fit raises KeyboardInterrupt
     promptly, with or without the progress bar; run in a child process so
-    the signal cannot reach pytest."""
+    the signal cannot reach pytest. Without the bar this also shows that fit
+    releases the GIL: the timer thread that sends the signal runs Python
+    code, and no Python code runs on the fitting thread until it ends."""
     import os
     import subprocess
     import sys
