@@ -46,9 +46,14 @@ py::array_t<T> adopt(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(std::move(shape), owner->data(), capsule);
 }
 
-// A read-only view of `data` (rows x cols float32) whose base is `owner`, so
-// the memory stays alive as long as the array does.
-py::array_t<float> readonly_view(const float* data, py::ssize_t rows, py::ssize_t cols,
-                                 py::handle owner);
+// A read-only view of `data` (row-major, of `shape`) whose base is `owner`,
+// so the memory stays alive as long as the array does. Only for memory that
+// `owner` never changes.
+template <typename T>
+py::array_t<T> readonly_view(const T* data, std::vector<py::ssize_t> shape, py::handle owner) {
+  py::array_t<T> a(std::move(shape), data, owner);
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
 
 }  // namespace latent::python

@@ -121,22 +121,22 @@ Dataset from_columns(const py::object& users, const py::object& items, const py:
   return dataset_from_columns(c);
 }
 
-// The rows and optional columns of interactions as numpy arrays (copies).
-py::dict columns(const Interactions& x) {
+// The rows and optional columns of interactions as read-only numpy views
+// (no copy) kept alive by `owner`, the immutable Dataset or Split holding x.
+py::dict columns(const Interactions& x, py::handle owner) {
   py::dict d;
-  d["user"] = py::array_t<std::int32_t>(static_cast<py::ssize_t>(x.users.size()), x.users.data());
-  d["item"] = py::array_t<std::int32_t>(static_cast<py::ssize_t>(x.items.size()), x.items.data());
-  const auto optional = [&](const char* key, const auto& v) {
-    using T = typename std::decay_t<decltype(v)>::value_type;
-    if (v.empty()) {
+  const auto column = [&](const char* key, const auto& v, bool optional) {
+    if (optional && v.empty()) {
       d[key] = py::none();
     } else {
-      d[key] = py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
+      d[key] = readonly_view(v.data(), {static_cast<py::ssize_t>(v.size())}, owner);
     }
   };
-  optional("rating", x.ratings);
-  optional("timestamp", x.timestamps);
-  optional("weight", x.weights);
+  column("user", x.users, false);
+  column("item", x.items, false);
+  column("rating", x.ratings, true);
+  column("timestamp", x.timestamps, true);
+  column("weight", x.weights, true);
   return d;
 }
 
@@ -158,7 +158,9 @@ void bind_data(py::module_& m) {
       .def("user_ids", [](const Dataset& d) { return known_ids(d.users); })
       .def("item_ids", [](const Dataset& d) { return known_ids(d.items); })
       .def("item_titles", [](const Dataset& d) { return d.item_titles; })
-      .def("columns", [](const Dataset& d) { return columns(d.interactions); });
+      .def("columns", [](const py::object& self) {
+        return columns(self.cast<const Dataset&>().interactions, self);
+      });
 
   m.def("dataset_from_columns",
         [](const py::object& users, const py::object& items, const py::object& ratings,
@@ -208,9 +210,10 @@ void bind_data(py::module_& m) {
 
   py::class_<BoundSplit, std::shared_ptr<BoundSplit>>(m, "Split")
       .def("columns",
-           [](const BoundSplit& s, const std::string& side) {
-             if (side == "train") return columns(s.split.train);
-             if (side == "test") return columns(s.split.test);
+           [](const py::object& self, const std::string& side) {
+             const BoundSplit& s = self.cast<const BoundSplit&>();
+             if (side == "train") return columns(s.split.train, self);
+             if (side == "test") return columns(s.split.test, self);
              throw py::value_error("side must be \"train\" or \"test\", got \"" + side + "\"");
            })
       .def("sizes", [](const BoundSplit& s) { return py::make_tuple(s.split.train.size(), s.split.test.size()); })

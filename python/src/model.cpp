@@ -259,12 +259,12 @@ void bind_model(py::module_& m) {
       .def("user_embeddings",
            [](const py::object& self) {
              const Matrix& e = self.cast<const Recommender&>().model().user_embeddings;
-             return readonly_view(e.data(), e.rows(), e.cols(), self);
+             return readonly_view(e.data(), {e.rows(), e.cols()}, self);
            })
       .def("item_embeddings",
            [](const py::object& self) {
              const Matrix& e = self.cast<const Recommender&>().model().item_embeddings;
-             return readonly_view(e.data(), e.rows(), e.cols(), self);
+             return readonly_view(e.data(), {e.rows(), e.cols()}, self);
            })
       .def("recommend",
            [](const Recommender& r, const py::array_t<std::int32_t, py::array::forcecast>& users,

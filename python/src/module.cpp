@@ -75,16 +75,6 @@ py::list known_ids(const Vocabulary& vocabulary) {
   return out;
 }
 
-py::array_t<float> readonly_view(const float* data, py::ssize_t rows, py::ssize_t cols,
-                                 py::handle owner) {
-  py::array_t<float> a({rows, cols},
-                       {cols * static_cast<py::ssize_t>(sizeof(float)),
-                        static_cast<py::ssize_t>(sizeof(float))},
-                       data, owner);
-  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-  return a;
-}
-
 }  // namespace latent::python
 
 PYBIND11_MODULE(_latent, m) {

@@ -101,3 +101,12 @@ def test_last_k_split_holds_out_the_latest(ratings):
     latest = head.sort_values("timestamp", kind="stable").groupby("userId").tail(2)
     assert len(test) == len(latest)
     assert set(zip(test.user, test.item)) == set(zip(latest.userId, latest.movieId))
+
+
+def test_columns_are_read_only_views_and_frames_are_the_callers(titles):
+    first, second = titles._native.columns(), titles._native.columns()
+    assert not first["item"].flags.writeable
+    assert np.shares_memory(first["item"], second["item"])  # no copy per call
+    frame = titles.to_frame()
+    frame.loc[0, "rating"] = -1.0  # the DataFrame is the caller's to change
+    assert titles.to_frame().loc[0, "rating"] > 3
