@@ -3,8 +3,9 @@
 latent: ratings read with pandas, a two-tower model trained by the C++
 library, results as numpy arrays and pandas DataFrames.
 
-    PYTHONPATH=build/python /usr/bin/python3 examples/tutorial.py              # bundled MovieLens latest-small
-    PYTHONPATH=build/python /usr/bin/python3 examples/tutorial.py --data DIR   # e.g. MovieLens 100K (ml-100k/)
+    export PYTHONPATH=build/python
+    /usr/bin/python3 examples/tutorial.py              # the bundled MovieLens latest-small
+    /usr/bin/python3 examples/tutorial.py --data DIR   # e.g. MovieLens 100K (ml-100k/)
 
 Each step prints what it found and how long it took; the script checks, as it
 goes, that the score matrix agrees with recommend(), that no seen movie is

@@ -235,7 +235,6 @@ std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::s
   return id;
 }
 
-
 // Explicit reference, else the first of `names` in the header, else `index`.
 CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
                           std::span<const std::string_view> names, std::size_t index) {
@@ -416,7 +415,8 @@ struct Catalog {
 
 // The catalog of parallel ids and titles; duplicate(i, first, id) is the
 // error for ids[i] repeating ids[first].
-using DuplicateError = std::function<Error(std::size_t i, std::size_t first, const std::string& id)>;
+using DuplicateError =
+    std::function<Error(std::size_t i, std::size_t first, const std::string& id)>;
 Catalog build_catalog(std::vector<std::string> ids, std::vector<std::string> titles,
                       const DuplicateError& duplicate) {
   constexpr std::size_t kUnset = std::numeric_limits<std::size_t>::max();
@@ -456,13 +456,13 @@ Catalog read_catalog(const CatalogSource& source, ItemKey key) {
   if (ids.empty()) {
     throw Error(ErrorKind::Corruption, fmt::format("{}: no item rows", source.table.path.string()));
   }
-  return build_catalog(std::move(ids), std::move(titles),
-                       [&](std::size_t i, std::size_t first, const std::string& id) {
-                         return table.reader().error_at(
-                             lines[i], ErrorKind::Corruption,
-                             fmt::format("duplicate item id \"{}\" (first on line {})", id,
-                                         lines[first]));
-                       });
+  return build_catalog(
+      std::move(ids), std::move(titles),
+      [&](std::size_t i, std::size_t first, const std::string& id) {
+        return table.reader().error_at(
+            lines[i], ErrorKind::Corruption,
+            fmt::format("duplicate item id \"{}\" (first on line {})", id, lines[first]));
+      });
 }
 
 // Item rows keyed by the catalog: every catalog item (id or distinct title)
@@ -509,8 +509,9 @@ void assemble(Dataset& dataset, RawInteractions& raw, std::optional<Catalog> cat
               const std::function<Error(std::int32_t code)>& not_in_catalog) {
   dataset.rows_read = raw.rows_read;
   CodeRows users = vocabulary_of_used(raw.users, raw.kept.users);
-  CodeRows items = catalog ? vocabulary_of_catalog(std::move(*catalog), key, raw.items, not_in_catalog)
-                           : vocabulary_of_used(raw.items, raw.kept.items);
+  CodeRows items = catalog
+                       ? vocabulary_of_catalog(std::move(*catalog), key, raw.items, not_in_catalog)
+                       : vocabulary_of_used(raw.items, raw.kept.items);
   dataset.interactions = std::move(raw.kept);
   codes_to_rows(dataset.interactions.users, users.row_of_code);
   codes_to_rows(dataset.interactions.items, items.row_of_code);
@@ -554,10 +555,9 @@ Dataset load_dataset(const LoadOptions& options) {
   dataset.description = describe(options, plan.format);
   const IdCodes& items = raw.items;
   assemble(dataset, raw, std::move(catalog), options.item_key, [&](std::int32_t code) {
-    return table.reader().error_at(
-        items.first_line(code), ErrorKind::NotFound,
-        fmt::format("item id \"{}\" is not in the item metadata file {}", items.id(code),
-                    plan.catalog->table.path.string()));
+    return table.reader().error_at(items.first_line(code), ErrorKind::NotFound,
+                                   fmt::format("item id \"{}\" is not in the item metadata file {}",
+                                               items.id(code), plan.catalog->table.path.string()));
   });
   return dataset;
 }
@@ -617,7 +617,9 @@ Dataset dataset_from_columns(const ColumnData& c) {
     if (item.empty()) throw fail(r, c.item_name, "empty item id");
     const std::int32_t item_code = raw.items.code(item, r);
     const double rating = c.ratings.empty() ? 0.0 : c.ratings[r];
-    if (!std::isfinite(rating)) throw fail(r, c.rating_name, fmt::format("rating {} is not finite", rating));
+    if (!std::isfinite(rating)) {
+      throw fail(r, c.rating_name, fmt::format("rating {} is not finite", rating));
+    }
     const double weight = c.weights.empty() ? 1.0 : c.weights[r];
     if (!(std::isfinite(weight) && weight >= 0)) {
       throw fail(r, c.weight_name, fmt::format("weight {} is not a finite number >= 0", weight));
@@ -650,7 +652,8 @@ Dataset dataset_from_columns(const ColumnData& c) {
       }
     }
     catalog = build_catalog(
-        std::move(ids), c.catalog_titles, [&](std::size_t i, std::size_t first, const std::string& id) {
+        std::move(ids), c.catalog_titles,
+        [&](std::size_t i, std::size_t first, const std::string& id) {
           return Error(ErrorKind::InvalidArgument,
                        fmt::format("{}: row {}: duplicate item id \"{}\" (first in row {}, column "
                                    "\"{}\")",
@@ -667,10 +670,10 @@ Dataset dataset_from_columns(const ColumnData& c) {
   if (!notes.empty()) dataset.description += fmt::format(" ({})", fmt::join(notes, ", "));
   const IdCodes& items = raw.items;
   assemble(dataset, raw, std::move(catalog), c.item_key, [&](std::int32_t code) {
-    return Error(ErrorKind::NotFound,
-                 fmt::format("{}: row {}: item id \"{}\" (column \"{}\") is not in the {}",
-                             c.source, items.first_line(code), items.id(code), c.item_name,
-                             c.catalog_source));
+    return Error(
+        ErrorKind::NotFound,
+        fmt::format("{}: row {}: item id \"{}\" (column \"{}\") is not in the {}", c.source,
+                    items.first_line(code), items.id(code), c.item_name, c.catalog_source));
   });
   return dataset;
 }

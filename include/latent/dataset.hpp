@@ -86,11 +86,11 @@ Dataset load_dataset(const LoadOptions& options);
 // pandas DataFrame or numpy arrays): the same filter, vocabularies, item
 // metadata join and checks as load_dataset, without a file.
 struct ColumnData {
-  std::vector<std::string> users;  // raw ids, size() rows
-  std::vector<std::string> items;  // raw ids, size() rows
-  std::vector<double> ratings;            // empty, or one per row (finite)
-  std::vector<std::int64_t> timestamps;   // empty, or one per row
-  std::vector<double> weights;            // empty, or one per row (finite, >= 0)
+  std::vector<std::string> users;        // raw ids, size() rows
+  std::vector<std::string> items;        // raw ids, size() rows
+  std::vector<double> ratings;           // empty, or one per row (finite)
+  std::vector<std::int64_t> timestamps;  // empty, or one per row
+  std::vector<double> weights;           // empty, or one per row (finite, >= 0)
   // Optional item metadata, parallel: the catalog's ids and their titles.
   // When given, it is the item vocabulary (as the items file of LoadOptions).
   std::vector<std::string> catalog_ids;

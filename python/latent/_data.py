@@ -60,8 +60,9 @@ def _id_values(series, source, column):
         if pd.api.types.infer_dtype(values, skipna=False) in ("string", "integer"):
             return values
         # Something else is in there: find the first offender for the message.
-        ok = np.fromiter((isinstance(v, (str, int, np.integer)) and not isinstance(v, (bool, np.bool_))
-                          for v in values), dtype=bool, count=len(values))
+        ok = np.fromiter((isinstance(v, (str, int, np.integer))
+                          and not isinstance(v, (bool, np.bool_)) for v in values),
+                         dtype=bool, count=len(values))
         if not ok.all():
             label = _first_bad(series, ~ok)
             value = series.loc[label]

@@ -39,14 +39,16 @@ std::vector<std::string> id_column(const py::handle& values, const std::string& 
       out.reserve(n);
       char buf[24];
       if (kind == 'i') {
-        const auto ints = py::array_t<std::int64_t, py::array::forcecast>::ensure(values);
+        const auto ints =
+            py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(values);
         const auto v = ints.unchecked<1>();
         for (std::size_t i = 0; i < n; ++i) {
           const auto r = std::to_chars(buf, buf + sizeof buf, v(static_cast<py::ssize_t>(i)));
           out.emplace_back(buf, r.ptr);
         }
       } else {
-        const auto ints = py::array_t<std::uint64_t, py::array::forcecast>::ensure(values);
+        const auto ints =
+            py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(values);
         const auto v = ints.unchecked<1>();
         for (std::size_t i = 0; i < n; ++i) {
           const auto r = std::to_chars(buf, buf + sizeof buf, v(static_cast<py::ssize_t>(i)));
@@ -68,7 +70,7 @@ template <typename T>
 std::vector<T> number_column(const py::handle& values, const std::string& source,
                              const std::string& column, std::size_t rows) {
   if (values.is_none()) return {};
-  const auto array = py::array_t<T, py::array::forcecast>::ensure(values);
+  const auto array = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(values);
   if (!array) {
     throw py::value_error(source + ": column \"" + column + "\" is not numeric");
   }
@@ -162,51 +164,51 @@ void bind_data(py::module_& m) {
         return columns(self.cast<const Dataset&>().interactions, self);
       });
 
-  m.def("dataset_from_columns",
-        [](const py::object& users, const py::object& items, const py::object& ratings,
-           const py::object& timestamps, const py::object& weights, const py::object& catalog_ids,
-           const py::object& catalog_titles, std::optional<double> rating_above,
-           const std::string& item_key, const std::string& source,
-           const std::map<std::string, std::string>& names) {
-          return std::make_shared<Dataset>(from_columns(users, items, ratings, timestamps, weights,
-                                                        catalog_ids, catalog_titles, rating_above,
-                                                        item_key, source, names));
-        },
-        py::arg("users"), py::arg("items"), py::arg("ratings"), py::arg("timestamps"),
-        py::arg("weights"), py::arg("catalog_ids"), py::arg("catalog_titles"),
-        py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"));
+  m.def(
+      "dataset_from_columns",
+      [](const py::object& users, const py::object& items, const py::object& ratings,
+         const py::object& timestamps, const py::object& weights, const py::object& catalog_ids,
+         const py::object& catalog_titles, std::optional<double> rating_above,
+         const std::string& item_key, const std::string& source,
+         const std::map<std::string, std::string>& names) {
+        return std::make_shared<Dataset>(from_columns(users, items, ratings, timestamps, weights,
+                                                      catalog_ids, catalog_titles, rating_above,
+                                                      item_key, source, names));
+      },
+      py::arg("users"), py::arg("items"), py::arg("ratings"), py::arg("timestamps"),
+      py::arg("weights"), py::arg("catalog_ids"), py::arg("catalog_titles"),
+      py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"));
 
-  m.def("load_dataset",
-        [](const std::filesystem::path& data, const std::string& format,
-           const std::string& delimiter, bool header, const std::string& user_col,
-           const std::string& item_col, const std::string& rating_col,
-           const std::string& timestamp_col, const std::string& weight_col,
-           const std::filesystem::path& items_file, const std::string& items_id_col,
-           const std::string& items_title_col, std::optional<double> rating_above,
-           const std::string& item_key) {
-          LoadOptions o;
-          o.data = data;
-          o.format = parse_data_format(format);
-          o.delimiter = delimiter_char(delimiter);
-          o.header = header;
-          o.user_col = user_col;
-          o.item_col = item_col;
-          o.rating_col = rating_col;
-          o.timestamp_col = timestamp_col;
-          o.weight_col = weight_col;
-          o.items_file = items_file;
-          o.items_id_col = items_id_col;
-          o.items_title_col = items_title_col;
-          o.rating_above = rating_above;
-          o.item_key = parse_item_key(item_key);
-          py::gil_scoped_release release;
-          return std::make_shared<Dataset>(load_dataset(o));
-        },
-        py::arg("data"), py::arg("format"), py::arg("delimiter"), py::arg("header"),
-        py::arg("user_col"), py::arg("item_col"), py::arg("rating_col"),
-        py::arg("timestamp_col"), py::arg("weight_col"), py::arg("items_file"),
-        py::arg("items_id_col"), py::arg("items_title_col"), py::arg("rating_above"),
-        py::arg("item_key"));
+  m.def(
+      "load_dataset",
+      [](const std::filesystem::path& data, const std::string& format, const std::string& delimiter,
+         bool header, const std::string& user_col, const std::string& item_col,
+         const std::string& rating_col, const std::string& timestamp_col,
+         const std::string& weight_col, const std::filesystem::path& items_file,
+         const std::string& items_id_col, const std::string& items_title_col,
+         std::optional<double> rating_above, const std::string& item_key) {
+        LoadOptions o;
+        o.data = data;
+        o.format = parse_data_format(format);
+        o.delimiter = delimiter_char(delimiter);
+        o.header = header;
+        o.user_col = user_col;
+        o.item_col = item_col;
+        o.rating_col = rating_col;
+        o.timestamp_col = timestamp_col;
+        o.weight_col = weight_col;
+        o.items_file = items_file;
+        o.items_id_col = items_id_col;
+        o.items_title_col = items_title_col;
+        o.rating_above = rating_above;
+        o.item_key = parse_item_key(item_key);
+        py::gil_scoped_release release;
+        return std::make_shared<Dataset>(load_dataset(o));
+      },
+      py::arg("data"), py::arg("format"), py::arg("delimiter"), py::arg("header"),
+      py::arg("user_col"), py::arg("item_col"), py::arg("rating_col"), py::arg("timestamp_col"),
+      py::arg("weight_col"), py::arg("items_file"), py::arg("items_id_col"),
+      py::arg("items_title_col"), py::arg("rating_above"), py::arg("item_key"));
 
   py::class_<BoundSplit, std::shared_ptr<BoundSplit>>(m, "Split")
       .def("columns",
@@ -216,38 +218,43 @@ void bind_data(py::module_& m) {
              if (side == "test") return columns(s.split.test, self);
              throw py::value_error("side must be \"train\" or \"test\", got \"" + side + "\"");
            })
-      .def("sizes", [](const BoundSplit& s) { return py::make_tuple(s.split.train.size(), s.split.test.size()); })
+      .def("sizes",
+           [](const BoundSplit& s) {
+             return py::make_tuple(s.split.train.size(), s.split.test.size());
+           })
       .def("write", [](const BoundSplit& s, const std::filesystem::path& dir) {
         write_split(dir, s.split, s.data->users, s.data->items);
       });
 
-  m.def("make_split",
-        [](std::shared_ptr<Dataset> data, const std::string& method, double fraction, int k,
-           std::uint64_t seed) {
-          SplitSpec spec;
-          spec.method = parse_split_method(method);
-          spec.fraction = fraction;
-          spec.k = k;
-          spec.seed = seed;
-          auto s = std::make_shared<BoundSplit>();
-          {
-            py::gil_scoped_release release;
-            s->split = make_split(data->interactions, spec, data->users);
-          }
-          s->data = std::move(data);
-          return s;
-        },
-        py::arg("data"), py::arg("method"), py::arg("fraction"), py::arg("k"), py::arg("seed"));
+  m.def(
+      "make_split",
+      [](std::shared_ptr<Dataset> data, const std::string& method, double fraction, int k,
+         std::uint64_t seed) {
+        SplitSpec spec;
+        spec.method = parse_split_method(method);
+        spec.fraction = fraction;
+        spec.k = k;
+        spec.seed = seed;
+        auto s = std::make_shared<BoundSplit>();
+        {
+          py::gil_scoped_release release;
+          s->split = make_split(data->interactions, spec, data->users);
+        }
+        s->data = std::move(data);
+        return s;
+      },
+      py::arg("data"), py::arg("method"), py::arg("fraction"), py::arg("k"), py::arg("seed"));
 
-  m.def("read_split",
-        [](std::shared_ptr<Dataset> data, const std::filesystem::path& dir) {
-          auto s = std::make_shared<BoundSplit>();
-          s->split = read_split(dir, data->users, data->items);
-          require_train_for_test_users(s->split, data->users);
-          s->data = std::move(data);
-          return s;
-        },
-        py::arg("data"), py::arg("dir"));
+  m.def(
+      "read_split",
+      [](std::shared_ptr<Dataset> data, const std::filesystem::path& dir) {
+        auto s = std::make_shared<BoundSplit>();
+        s->split = read_split(dir, data->users, data->items);
+        require_train_for_test_users(s->split, data->users);
+        s->data = std::move(data);
+        return s;
+      },
+      py::arg("data"), py::arg("dir"));
 }
 
 }  // namespace latent::python

@@ -120,7 +120,7 @@ py::tuple topk_arrays(TopK&& top) {
 
 std::vector<std::int32_t> rows_of(const py::handle& rows) {
   if (rows.is_none()) return {};
-  const auto a = py::array_t<std::int32_t, py::array::forcecast>::ensure(rows);
+  const auto a = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>::ensure(rows);
   if (!a || a.ndim() != 1) throw py::value_error("item rows must be a 1-D integer array");
   return {a.data(), a.data() + a.size()};
 }
@@ -172,44 +172,45 @@ void bind_model(py::module_& m) {
   using Holder = std::shared_ptr<Recommender>;
   py::class_<Recommender, Holder> rec(m, "Recommender");
 
-  m.def("fit",
-        [](const std::shared_ptr<Dataset>& data, const std::string& model,
-           const std::map<std::string, std::string>& params, double test_fraction,
-           std::uint64_t split_seed, const std::shared_ptr<BoundSplit>& split,
-           const py::object& stream, bool interactive) {
-          FitOptions o;
-          o.model = model;
-          o.params = to_params(params);
-          o.test_fraction = test_fraction;
-          o.split_seed = split_seed;
-          if (split) {
-            if (split->data != data) {
-              throw py::value_error("the split was made from another data set than the one fitted");
-            }
-            o.split = &split->split;
+  m.def(
+      "fit",
+      [](const std::shared_ptr<Dataset>& data, const std::string& model,
+         const std::map<std::string, std::string>& params, double test_fraction,
+         std::uint64_t split_seed, const std::shared_ptr<BoundSplit>& split,
+         const py::object& stream, bool interactive) {
+        FitOptions o;
+        o.model = model;
+        o.params = to_params(params);
+        o.test_fraction = test_fraction;
+        o.split_seed = split_seed;
+        if (split) {
+          if (split->data != data) {
+            throw py::value_error("the split was made from another data set than the one fitted");
           }
-          if (!(test_fraction >= 0 && test_fraction < 1)) {
-            throw Error(ErrorKind::InvalidArgument,
-                        "test_fraction " + std::to_string(test_fraction) + " is outside [0, 1)");
-          }
-          TrainingReports reports(stream, interactive);
-          o.on_progress = [&](const TrainProgress& p) { reports.on_progress(p); };
-          o.on_epoch = [&](const EpochReport& e) { reports.on_epoch(e); };
-          std::optional<FitResult> result;
-          try {
-            py::gil_scoped_release release;
-            result.emplace(fit(*data, o));
-          } catch (const PythonErrorPending&) {
-            throw py::error_already_set();
-          }
-          py::list epochs;
-          for (const auto& e : result->epochs) epochs.append(epoch_dict(e));
-          const std::string metrics = result->metrics_json().dump();
-          return py::make_tuple(std::make_shared<Recommender>(std::move(result->model)), epochs,
-                                metrics);
-        },
-        py::arg("data"), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
-        py::arg("split_seed"), py::arg("split"), py::arg("stream"), py::arg("interactive"));
+          o.split = &split->split;
+        }
+        if (!(test_fraction >= 0 && test_fraction < 1)) {
+          throw Error(ErrorKind::InvalidArgument,
+                      "test_fraction " + std::to_string(test_fraction) + " is outside [0, 1)");
+        }
+        TrainingReports reports(stream, interactive);
+        o.on_progress = [&](const TrainProgress& p) { reports.on_progress(p); };
+        o.on_epoch = [&](const EpochReport& e) { reports.on_epoch(e); };
+        std::optional<FitResult> result;
+        try {
+          py::gil_scoped_release release;
+          result.emplace(fit(*data, o));
+        } catch (const PythonErrorPending&) {
+          throw py::error_already_set();
+        }
+        py::list epochs;
+        for (const auto& e : result->epochs) epochs.append(epoch_dict(e));
+        const std::string metrics = result->metrics_json().dump();
+        return py::make_tuple(std::make_shared<Recommender>(std::move(result->model)), epochs,
+                              metrics);
+      },
+      py::arg("data"), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
+      py::arg("split_seed"), py::arg("split"), py::arg("stream"), py::arg("interactive"));
 
   rec.def_static("load",
                  [](const std::filesystem::path& path) {
@@ -223,13 +224,14 @@ void bind_model(py::module_& m) {
            })
       .def_property_readonly("kind", [](const Recommender& r) { return r.model().kind; })
       .def_property_readonly("config", [](const Recommender& r) { return r.model().config.dump(); })
-      .def_property_readonly("training", [](const Recommender& r) { return r.model().training.dump(); })
+      .def_property_readonly("training",
+                             [](const Recommender& r) { return r.model().training.dump(); })
       .def_property_readonly("dim", &Recommender::dim)
       .def("user_ids", [](const Recommender& r) { return known_ids(r.model().users); })
       .def("item_ids", [](const Recommender& r) { return known_ids(r.model().items); })
       .def("item_titles", [](const Recommender& r) { return r.model().item_titles; })
-      .def("user_row",
-           [](const Recommender& r, const py::handle& id) { return r.user_row(id_text(id, "user id")); })
+      .def("user_row", [](const Recommender& r,
+                          const py::handle& id) { return r.user_row(id_text(id, "user id")); })
       .def("item_row",
            [](const Recommender& r, const py::handle& id) {
              return r.item_row(id_text(id, "item id or title"));
@@ -266,38 +268,41 @@ void bind_model(py::module_& m) {
              const Matrix& e = self.cast<const Recommender&>().model().item_embeddings;
              return readonly_view(e.data(), {e.rows(), e.cols()}, self);
            })
-      .def("recommend",
-           [](const Recommender& r, const py::array_t<std::int32_t, py::array::forcecast>& users,
-              int k, bool exclude_seen, const py::object& allow, const py::object& deny,
-              int threads) {
-             k = checked_k(r, k);
-             if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
-             const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
-             const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
-             TopK top;
-             {
-               py::gil_scoped_release release;
-               top = r.recommend(rows, o);
-             }
-             return topk_arrays(std::move(top));
-           },
-           py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
-           py::arg("deny"), py::arg("threads"))
-      .def("recommend_for_items",
-           [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
-              const py::object& allow, const py::object& deny, int threads) {
-             k = checked_k(r, k);
-             const std::vector<std::int32_t> rows = rows_of(items);
-             const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
-             TopK top;
-             {
-               py::gil_scoped_release release;
-               top = r.recommend_for_items(rows, o);
-             }
-             return topk_arrays(std::move(top));
-           },
-           py::arg("items"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
-           py::arg("deny"), py::arg("threads"))
+      .def(
+          "recommend",
+          [](const Recommender& r,
+             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& users,
+             int k, bool exclude_seen, const py::object& allow, const py::object& deny,
+             int threads) {
+            k = checked_k(r, k);
+            if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
+            const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
+            const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
+            TopK top;
+            {
+              py::gil_scoped_release release;
+              top = r.recommend(rows, o);
+            }
+            return topk_arrays(std::move(top));
+          },
+          py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
+          py::arg("deny"), py::arg("threads"))
+      .def(
+          "recommend_for_items",
+          [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
+             const py::object& allow, const py::object& deny, int threads) {
+            k = checked_k(r, k);
+            const std::vector<std::int32_t> rows = rows_of(items);
+            const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
+            TopK top;
+            {
+              py::gil_scoped_release release;
+              top = r.recommend_for_items(rows, o);
+            }
+            return topk_arrays(std::move(top));
+          },
+          py::arg("items"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
+          py::arg("deny"), py::arg("threads"))
       .def("similar_items",
            [](const Recommender& r, std::int32_t row, int k, int threads) {
              k = checked_k(r, k);
@@ -350,21 +355,20 @@ void bind_model(py::module_& m) {
              }
              return out;
            })
-      .def("evaluate",
-           [](const Recommender& r, const BoundSplit& split, const std::vector<int>& ks,
-              bool exclude_train, int threads) {
-             require_same_vocabularies(r, *split.data);
-             EvaluationOptions o;
-             o.ks = ks;
-             o.exclude_train = exclude_train;
-             o.threads = threads;
-             const ModelData& md = r.model();
-             py::gil_scoped_release release;
-             return evaluate(md.user_embeddings, md.item_embeddings, split.split.train,
-                             split.split.test, o)
-                 .to_json()
-                 .dump();
-           });
+      .def("evaluate", [](const Recommender& r, const BoundSplit& split, const std::vector<int>& ks,
+                          bool exclude_train, int threads) {
+        require_same_vocabularies(r, *split.data);
+        EvaluationOptions o;
+        o.ks = ks;
+        o.exclude_train = exclude_train;
+        o.threads = threads;
+        const ModelData& md = r.model();
+        py::gil_scoped_release release;
+        return evaluate(md.user_embeddings, md.item_embeddings, split.split.train, split.split.test,
+                        o)
+            .to_json()
+            .dump();
+      });
 }
 
 }  // namespace latent::python

@@ -21,8 +21,8 @@ void bind_errors(py::module_& m) {
       PyExc_KeyError, nullptr);
   if (not_found_error == nullptr) throw py::error_already_set();
   // KeyError quotes its message as a repr; latent's messages read as text.
-  py::handle(not_found_error)
-      .attr("__str__") = py::module_::import("builtins").attr("BaseException").attr("__str__");
+  py::handle(not_found_error).attr("__str__") =
+      py::module_::import("builtins").attr("BaseException").attr("__str__");
   m.attr("NotFoundError") = py::handle(not_found_error);
   py::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -110,3 +110,16 @@ def test_columns_are_read_only_views_and_frames_are_the_callers(titles):
     frame = titles.to_frame()
     frame.loc[0, "rating"] = -1.0  # the DataFrame is the caller's to change
     assert titles.to_frame().loc[0, "rating"] > 3
+
+
+def test_the_binding_reads_strided_arrays():
+    """numpy views with strides (a column of a 2-D array, every other value)
+    reach the library as their values, not as the memory they sit in."""
+    table = np.arange(12, dtype=np.float64).reshape(6, 2)
+    native = latent._latent.dataset_from_columns(
+        users=np.arange(6), items=np.arange(12)[::2], ratings=table[:, 1], timestamps=None,
+        weights=None, catalog_ids=None, catalog_titles=None, rating_above=None, item_key="id",
+        source="arrays", names={})
+    data = latent.Dataset(native)
+    assert data.items == [0, 2, 4, 6, 8, 10]
+    assert data.to_frame().rating.tolist() == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]

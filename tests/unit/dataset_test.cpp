@@ -581,23 +581,28 @@ TEST(DatasetColumns, BadInputNamesSourceRowColumnAndValue) {
   c.user_name = "uid";
   c.item_name = "mid";
   c.weight_name = "w";
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"DataFrame", "no rows"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"DataFrame", "no rows"});
   c.users = {"1", "2"};
   c.items = {"5"};
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"1 item ids", "mid", "uid"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"1 item ids", "mid", "uid"});
   c.items = {"5", " "};
   expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
                {"row 1", "empty item id", "mid"});
   c.items = {"5", "6"};
   c.weights = {1.0, -2.0};
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"row 1", "-2", "\"w\""});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "-2", "\"w\""});
   c.weights = {1.0};
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"\"w\" has 1 values for 2 rows"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"\"w\" has 1 values for 2 rows"});
   c.weights.clear();
   c.rating_above = 3.0;
   expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"needs ratings"});
   c.ratings = {1.0, std::numeric_limits<double>::quiet_NaN()};
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"row 1", "rating nan"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "rating nan"});
   c.ratings = {1.0, 2.0};
   expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
                {"no rows left after filtering on rating > 3 (2 rows read)"});
@@ -613,10 +618,12 @@ TEST(DatasetColumns, BadInputNamesSourceRowColumnAndValue) {
   c.catalog_ids = {"5", "6"};
   c.catalog_titles = {"Five", ""};
   c.item_key = ItemKey::Title;
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"row 1", "empty title"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "empty title"});
   c.catalog_ids.clear();
   c.catalog_titles.clear();
-  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"by title need item metadata"});
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"by title need item metadata"});
 }
 
 }  // namespace
