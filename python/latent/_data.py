@@ -3,6 +3,7 @@
 Only conversion and validation of pandas/numpy input live here; vocabularies,
 filters, the item metadata join and splits are the C++ library's."""
 
+import errno
 import os
 
 import numpy as np
@@ -104,6 +105,15 @@ def _number_values(series, source, column, integer=False):
         raise ValueError(f"{source}: column {column!r} holds {values[bad][0]!r} at row "
                          f"{_first_bad(series, bad)!r}; values must be finite")
     return values
+
+
+def _require_file(path):
+    """A missing file is a FileNotFoundError here, not the library's
+    NotFound (which Python sees as a KeyError, the right thing for ids)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such file or directory", path)
+    return path
 
 
 class Dataset:
@@ -279,7 +289,10 @@ class Dataset:
 
     def read_split(self, directory):
         """The split that Split.to_csv (or `latent split`) wrote to directory."""
-        return Split(self, _latent.read_split(self._native, os.fspath(directory)))
+        directory = os.fspath(directory)
+        for name in ("train.csv", "test.csv"):
+            _require_file(os.path.join(directory, name))
+        return Split(self, _latent.read_split(self._native, directory))
 
 
 class Split:
@@ -314,9 +327,9 @@ def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None
                  item_key="id"):
     """Reads a MovieLens directory (ml-100k, ml-latest) or a CSV/TSV file
     with the library's loader; the arguments are the CLI's data flags."""
-    path = os.fspath(data)
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "no such file or directory", path)
+    path = _require_file(data)
+    if items is not None:
+        _require_file(items)
     native = _latent.load_dataset(
         data=path, format=format, delimiter=delimiter or "", header=bool(header),
         user_col=str(user_col or ""), item_col=str(item_col or ""),

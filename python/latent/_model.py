@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import _latent
-from ._data import Dataset, Split
+from ._data import Dataset, Split, _require_file
 from ._ids import IdMap
 
 
@@ -329,7 +329,4 @@ class Model:
 
 def load(path):
     """A model saved by Model.save or `latent train --out`."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(2, "no such file or directory", path)
-    return Model._from_native(_latent.Recommender.load(path))
+    return Model._from_native(_latent.Recommender.load(_require_file(path)))

@@ -95,6 +95,9 @@ def test_wrong_array_shapes():
 def test_loader_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.csv"):
         latent.load_dataset(tmp_path / "nowhere.csv")
+    (tmp_path / "r.csv").write_text("user,item\n1,2\n")
+    with pytest.raises(FileNotFoundError, match="movies.csv"):
+        latent.load_dataset(tmp_path / "r.csv", items=tmp_path / "movies.csv")
     path = tmp_path / "bad.csv"
     path.write_text("user,item,rating\n1,2,x\n")
     with pytest.raises(ValueError, match=r"bad.csv: line 2: .*rating"):
@@ -103,7 +106,9 @@ def test_loader_errors(tmp_path):
         latent.load_dataset(path, user_col="no_such")
 
 
-def test_split_errors(tiny):
+def test_split_errors(tiny, tmp_path):
+    with pytest.raises(FileNotFoundError, match="train.csv"):
+        tiny.read_split(tmp_path / "no_split")
     with pytest.raises(ValueError, match=r"unknown split \"sideways\"; valid: random, per-user, last-k"):
         tiny.split("sideways")
     with pytest.raises(ValueError, match="fraction"):
