@@ -13,6 +13,12 @@ packages=(
   libxxhash-dev                      # model file checksum
   libgtest-dev                       # tests
   python3-numpy                      # tests check numpy reads our .npy and model files
+  # The Python module, built for Debian's /usr/bin/python3 as part of the
+  # normal build, and its pytest suite (run by ctest):
+  pybind11-dev python3-dev           # the extension's headers and CMake config
+  python3-pandas                     # DataFrames in and out of the module
+  python3-pytest                     # the Python tests
+  python3-venv                       # the test of the README's virtual-environment install
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch time)     # the PyTorch baseline, peak memory

@@ -4,6 +4,8 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -233,7 +235,6 @@ std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::s
   return id;
 }
 
-
 // Explicit reference, else the first of `names` in the header, else `index`.
 CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
                           std::span<const std::string_view> names, std::size_t index) {
@@ -313,6 +314,18 @@ struct RawInteractions {
   std::size_t rows_read = 0;
 };
 
+// Throws `no_rows` when nothing was read, InvalidArgument when the filter
+// kept nothing.
+void require_rows(const RawInteractions& raw, std::string_view source,
+                  std::optional<double> rating_above, ErrorKind no_rows) {
+  if (raw.rows_read == 0) throw Error(no_rows, fmt::format("{}: no data rows", source));
+  if (raw.kept.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: no rows left after filtering on rating > {} ({} rows read)",
+                            source, rating_above.value_or(0.0), raw.rows_read));
+  }
+}
+
 RawInteractions read_interactions(CsvTable& table, const InteractionSource& source,
                                   std::optional<double> rating_above) {
   static constexpr std::array<std::string_view, 3> kUserNames = {"user_id", "userId", "user"};
@@ -365,15 +378,7 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
     if (timestamp_col) kept.timestamps.push_back(timestamp);
     if (weight_col) kept.weights.push_back(static_cast<float>(weight));
   }
-  const std::string path = table.reader().path().string();
-  if (raw.rows_read == 0) {
-    throw Error(ErrorKind::Corruption, fmt::format("{}: no data rows", path));
-  }
-  if (kept.empty()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: no rows left after filtering on rating > {} ({} rows read)", path,
-                            *rating_above, raw.rows_read));
-  }
+  require_rows(raw, table.reader().path().string(), rating_above, ErrorKind::Corruption);
   return raw;
 }
 
@@ -408,6 +413,25 @@ struct Catalog {
   std::vector<std::string> titles;  // by row of ids; [0] empty (OOV)
 };
 
+// The catalog of parallel ids and titles; duplicate(i, first, id) is the
+// error for ids[i] repeating ids[first].
+using DuplicateError =
+    std::function<Error(std::size_t i, std::size_t first, const std::string& id)>;
+Catalog build_catalog(std::vector<std::string> ids, std::vector<std::string> titles,
+                      const DuplicateError& duplicate) {
+  constexpr std::size_t kUnset = std::numeric_limits<std::size_t>::max();
+  Catalog catalog{Vocabulary::from_ids(ids), {}};
+  catalog.titles.resize(static_cast<std::size_t>(catalog.ids.size()));
+  std::vector<std::size_t> first_of_row(catalog.titles.size(), kUnset);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto row = static_cast<std::size_t>(catalog.ids.lookup(ids[i]));
+    if (first_of_row[row] != kUnset) throw duplicate(i, first_of_row[row], ids[i]);
+    first_of_row[row] = i;
+    catalog.titles[row] = std::move(titles[i]);
+  }
+  return catalog;
+}
+
 Catalog read_catalog(const CatalogSource& source, ItemKey key) {
   static constexpr std::array<std::string_view, 3> kTitleNames = {"title", "movie_title", "name"};
   CsvTable table(CsvReader::open(source.table.path, source.table.csv), source.table.header);
@@ -432,27 +456,20 @@ Catalog read_catalog(const CatalogSource& source, ItemKey key) {
   if (ids.empty()) {
     throw Error(ErrorKind::Corruption, fmt::format("{}: no item rows", source.table.path.string()));
   }
-
-  Catalog catalog{Vocabulary::from_ids(ids), {}};
-  catalog.titles.resize(static_cast<std::size_t>(catalog.ids.size()));
-  std::vector<std::size_t> line_of_row(catalog.titles.size(), 0);
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto row = static_cast<std::size_t>(catalog.ids.lookup(ids[i]));
-    if (line_of_row[row] != 0) {
-      throw table.reader().error_at(
-          lines[i], ErrorKind::Corruption,
-          fmt::format("duplicate item id \"{}\" (first on line {})", ids[i], line_of_row[row]));
-    }
-    line_of_row[row] = lines[i];
-    catalog.titles[row] = std::move(titles[i]);
-  }
-  return catalog;
+  return build_catalog(
+      std::move(ids), std::move(titles),
+      [&](std::size_t i, std::size_t first, const std::string& id) {
+        return table.reader().error_at(
+            lines[i], ErrorKind::Corruption,
+            fmt::format("duplicate item id \"{}\" (first on line {})", id, lines[first]));
+      });
 }
 
 // Item rows keyed by the catalog: every catalog item (id or distinct title)
 // is in the vocabulary, and every interaction item must be in the catalog.
+// not_in_catalog(code) is the error for an interaction item missing from it.
 CodeRows vocabulary_of_catalog(Catalog catalog, ItemKey key, const IdCodes& items,
-                               const CsvReader& interactions, const fs::path& catalog_path) {
+                               const std::function<Error(std::int32_t code)>& not_in_catalog) {
   std::vector<std::int32_t> row_of_catalog_row(catalog.titles.size());
   CodeRows out;
   if (key == ItemKey::Title) {
@@ -472,11 +489,7 @@ CodeRows vocabulary_of_catalog(Catalog catalog, ItemKey key, const IdCodes& item
   for (std::size_t c = 0; c < items.size(); ++c) {
     const auto code = static_cast<std::int32_t>(c);
     const auto row = catalog.ids.find(items.id(code));
-    if (!row) {
-      throw interactions.error_at(items.first_line(code), ErrorKind::NotFound,
-                                  fmt::format("item id \"{}\" is not in the item metadata file {}",
-                                              items.id(code), catalog_path.string()));
-    }
+    if (!row) throw not_in_catalog(code);
     out.row_of_code[c] = row_of_catalog_row[static_cast<std::size_t>(*row)];
   }
   if (key == ItemKey::Id) {
@@ -488,6 +501,25 @@ CodeRows vocabulary_of_catalog(Catalog catalog, ItemKey key, const IdCodes& item
 
 void codes_to_rows(std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& rows) {
   for (std::int32_t& c : codes) c = rows[static_cast<std::size_t>(c)];
+}
+
+// The vocabularies (users from the kept rows, items from the catalog or the
+// kept rows) and the kept rows mapped onto them.
+void assemble(Dataset& dataset, RawInteractions& raw, std::optional<Catalog> catalog, ItemKey key,
+              const std::function<Error(std::int32_t code)>& not_in_catalog) {
+  dataset.rows_read = raw.rows_read;
+  CodeRows users = vocabulary_of_used(raw.users, raw.kept.users);
+  CodeRows items = catalog
+                       ? vocabulary_of_catalog(std::move(*catalog), key, raw.items, not_in_catalog)
+                       : vocabulary_of_used(raw.items, raw.kept.items);
+  dataset.interactions = std::move(raw.kept);
+  codes_to_rows(dataset.interactions.users, users.row_of_code);
+  codes_to_rows(dataset.interactions.items, items.row_of_code);
+  dataset.users = std::move(users.vocabulary);
+  dataset.items = std::move(items.vocabulary);
+  dataset.item_titles = std::move(items.titles);
+  dataset.interactions.num_users = dataset.users.size();
+  dataset.interactions.num_items = dataset.items.size();
 }
 
 }  // namespace
@@ -520,21 +552,129 @@ Dataset load_dataset(const LoadOptions& options) {
 
   Dataset dataset;
   dataset.format = plan.format;
-  dataset.rows_read = raw.rows_read;
   dataset.description = describe(options, plan.format);
+  const IdCodes& items = raw.items;
+  assemble(dataset, raw, std::move(catalog), options.item_key, [&](std::int32_t code) {
+    return table.reader().error_at(items.first_line(code), ErrorKind::NotFound,
+                                   fmt::format("item id \"{}\" is not in the item metadata file {}",
+                                               items.id(code), plan.catalog->table.path.string()));
+  });
+  return dataset;
+}
 
-  CodeRows users = vocabulary_of_used(raw.users, raw.kept.users);
-  CodeRows items = catalog ? vocabulary_of_catalog(std::move(*catalog), options.item_key, raw.items,
-                                                   table.reader(), plan.catalog->table.path)
-                           : vocabulary_of_used(raw.items, raw.kept.items);
-  dataset.interactions = std::move(raw.kept);
-  codes_to_rows(dataset.interactions.users, users.row_of_code);
-  codes_to_rows(dataset.interactions.items, items.row_of_code);
-  dataset.users = std::move(users.vocabulary);
-  dataset.items = std::move(items.vocabulary);
-  dataset.item_titles = std::move(items.titles);
-  dataset.interactions.num_users = dataset.users.size();
-  dataset.interactions.num_items = dataset.items.size();
+Dataset dataset_from_columns(const ColumnData& c) {
+  const std::size_t n = c.users.size();
+  const auto fail = [&](std::size_t row, const std::string& column, const std::string& what) {
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("{}: row {}: {} (column \"{}\")", c.source, row, what, column));
+  };
+  const auto check_length = [&](std::size_t size, const std::string& column) {
+    if (size != 0 && size != n) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: column \"{}\" has {} values for {} rows (column \"{}\")",
+                              c.source, column, size, n, c.user_name));
+    }
+  };
+  if (c.items.size() != n) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} item ids (column \"{}\") for {} user ids (column \"{}\")",
+                            c.source, c.items.size(), c.item_name, n, c.user_name));
+  }
+  check_length(c.ratings.size(), c.rating_name);
+  check_length(c.timestamps.size(), c.timestamp_name);
+  check_length(c.weights.size(), c.weight_name);
+  if (n == 0) throw Error(ErrorKind::InvalidArgument, fmt::format("{}: no rows", c.source));
+  if (c.rating_above) {
+    if (!std::isfinite(*c.rating_above)) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("rating_above must be a finite number, got {}", *c.rating_above));
+    }
+    if (c.ratings.empty()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: filtering on rating > {} needs ratings, and no rating column "
+                              "was given",
+                              c.source, *c.rating_above));
+    }
+  }
+  if (c.catalog_ids.size() != c.catalog_titles.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} ids for {} titles", c.catalog_source, c.catalog_ids.size(),
+                            c.catalog_titles.size()));
+  }
+  const bool has_catalog = !c.catalog_ids.empty();
+  if (c.item_key == ItemKey::Title && !has_catalog) {
+    throw Error(ErrorKind::InvalidArgument,
+                "items by title need item metadata (ids and titles), and none was given");
+  }
+
+  RawInteractions raw;
+  Interactions& kept = raw.kept;
+  for (std::size_t r = 0; r < n; ++r) {
+    ++raw.rows_read;
+    const std::string_view user = trim_blanks(c.users[r]);
+    const std::string_view item = trim_blanks(c.items[r]);
+    if (user.empty()) throw fail(r, c.user_name, "empty user id");
+    if (item.empty()) throw fail(r, c.item_name, "empty item id");
+    const std::int32_t item_code = raw.items.code(item, r);
+    const double rating = c.ratings.empty() ? 0.0 : c.ratings[r];
+    if (!std::isfinite(rating)) {
+      throw fail(r, c.rating_name, fmt::format("rating {} is not finite", rating));
+    }
+    const double weight = c.weights.empty() ? 1.0 : c.weights[r];
+    if (!(std::isfinite(weight) && weight >= 0)) {
+      throw fail(r, c.weight_name, fmt::format("weight {} is not a finite number >= 0", weight));
+    }
+    if (c.rating_above && !(rating > *c.rating_above)) continue;
+    kept.users.push_back(raw.users.code(user, r));
+    kept.items.push_back(item_code);
+    if (!c.ratings.empty()) kept.ratings.push_back(static_cast<float>(rating));
+    if (!c.timestamps.empty()) kept.timestamps.push_back(c.timestamps[r]);
+    if (!c.weights.empty()) kept.weights.push_back(static_cast<float>(weight));
+  }
+  require_rows(raw, c.source, c.rating_above, ErrorKind::InvalidArgument);
+
+  std::optional<Catalog> catalog;
+  if (has_catalog) {
+    std::vector<std::string> ids;
+    ids.reserve(c.catalog_ids.size());
+    for (std::size_t i = 0; i < c.catalog_ids.size(); ++i) {
+      ids.emplace_back(trim_blanks(c.catalog_ids[i]));
+      if (ids.back().empty()) {
+        throw Error(ErrorKind::InvalidArgument,
+                    fmt::format("{}: row {}: empty item id (column \"{}\")", c.catalog_source, i,
+                                c.catalog_id_name));
+      }
+      if (c.item_key == ItemKey::Title && c.catalog_titles[i].empty()) {
+        throw Error(ErrorKind::InvalidArgument,
+                    fmt::format("{}: row {}: empty title for item \"{}\" (column \"{}\"), and "
+                                "items are keyed by title",
+                                c.catalog_source, i, ids.back(), c.catalog_title_name));
+      }
+    }
+    catalog = build_catalog(
+        std::move(ids), c.catalog_titles,
+        [&](std::size_t i, std::size_t first, const std::string& id) {
+          return Error(ErrorKind::InvalidArgument,
+                       fmt::format("{}: row {}: duplicate item id \"{}\" (first in row {}, column "
+                                   "\"{}\")",
+                                   c.catalog_source, i, id, first, c.catalog_id_name));
+        });
+  }
+
+  Dataset dataset;
+  dataset.format = DataFormat::Auto;
+  std::vector<std::string> notes;
+  if (c.rating_above) notes.push_back(fmt::format("rating > {}", *c.rating_above));
+  if (c.item_key == ItemKey::Title) notes.emplace_back("items by title");
+  dataset.description = c.source;
+  if (!notes.empty()) dataset.description += fmt::format(" ({})", fmt::join(notes, ", "));
+  const IdCodes& items = raw.items;
+  assemble(dataset, raw, std::move(catalog), c.item_key, [&](std::int32_t code) {
+    return Error(
+        ErrorKind::NotFound,
+        fmt::format("{}: row {}: item id \"{}\" (column \"{}\") is not in the {}", c.source,
+                    items.first_line(code), items.id(code), c.item_name, c.catalog_source));
+  });
   return dataset;
 }
 

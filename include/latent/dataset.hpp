@@ -82,4 +82,35 @@ struct Dataset {
 // and no rows left after filtering.
 Dataset load_dataset(const LoadOptions& options);
 
+// Interactions already in memory, one entry per row (the Python module's
+// pandas DataFrame or numpy arrays): the same filter, vocabularies, item
+// metadata join and checks as load_dataset, without a file.
+struct ColumnData {
+  std::vector<std::string> users;        // raw ids, size() rows
+  std::vector<std::string> items;        // raw ids, size() rows
+  std::vector<double> ratings;           // empty, or one per row (finite)
+  std::vector<std::int64_t> timestamps;  // empty, or one per row
+  std::vector<double> weights;           // empty, or one per row (finite, >= 0)
+  // Optional item metadata, parallel: the catalog's ids and their titles.
+  // When given, it is the item vocabulary (as the items file of LoadOptions).
+  std::vector<std::string> catalog_ids;
+  std::vector<std::string> catalog_titles;
+  std::optional<double> rating_above;  // keep rows with rating > T
+  ItemKey item_key = ItemKey::Id;      // Title needs the catalog
+  // How messages name the source and its columns, e.g. "DataFrame" and the
+  // column names; rows are named by their 0-based position.
+  std::string source = "columns";
+  std::string user_name = "user", item_name = "item", rating_name = "rating",
+              timestamp_name = "timestamp", weight_name = "weight";
+  std::string catalog_source = "item metadata";
+  std::string catalog_id_name = "item id", catalog_title_name = "title";
+};
+
+// Throws InvalidArgument naming the source, row, column and value for
+// columns of different lengths, no rows, an empty id, a non-finite rating or
+// weight, a negative weight, no rows left after filtering, an empty title
+// with ItemKey::Title, or a duplicate catalog id; NotFound for an item that
+// is not in the catalog.
+Dataset dataset_from_columns(const ColumnData& columns);
+
 }  // namespace latent

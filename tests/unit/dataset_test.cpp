@@ -522,5 +522,109 @@ TEST_F(DatasetErrors, BadRatingThreshold) {
                {"rating_above"});
 }
 
+// ---- In-memory columns -------------------------------------------------------
+
+// What the Python module builds from a DataFrame must be what the loader
+// builds from the same table in a file.
+TEST(DatasetColumns, SameAsTheLoaderForTheSameTable) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "ratings.csv",
+                            "user,item,rating,timestamp\n7,10,4,100\n3,11,2,101\n7,12,5,102\n"
+                            "3,10,5,103\n");
+  options.items_file = write_file(dir / "items.csv",
+                                  "item,title\n10,\"Heat, The\"\n11,Heat (remake)\n"
+                                  "12,\"Heat, The\"\n13,Never Rated\n");
+  options.rating_above = 3.0;
+  ColumnData c;
+  c.users = {"7", "3", "7", "3"};
+  c.items = {"10", "11", "12", "10"};
+  c.ratings = {4, 2, 5, 5};
+  c.timestamps = {100, 101, 102, 103};
+  c.catalog_ids = {"10", "11", "12", "13"};
+  c.catalog_titles = {"Heat, The", "Heat (remake)", "Heat, The", "Never Rated"};
+  c.rating_above = 3.0;
+  for (const ItemKey key : {ItemKey::Id, ItemKey::Title}) {
+    options.item_key = key;
+    c.item_key = key;
+    const Dataset file = load_dataset(options);
+    const Dataset memory = dataset_from_columns(c);
+    EXPECT_TRUE(std::ranges::equal(file.users.ids(), memory.users.ids()));
+    EXPECT_TRUE(std::ranges::equal(file.items.ids(), memory.items.ids()));
+    EXPECT_EQ(file.item_titles, memory.item_titles);
+    EXPECT_EQ(file.interactions.users, memory.interactions.users);
+    EXPECT_EQ(file.interactions.items, memory.interactions.items);
+    EXPECT_EQ(file.interactions.ratings, memory.interactions.ratings);
+    EXPECT_EQ(file.interactions.timestamps, memory.interactions.timestamps);
+    EXPECT_EQ(file.interactions.num_items, memory.interactions.num_items);
+    EXPECT_EQ(file.rows_read, memory.rows_read);
+  }
+}
+
+TEST(DatasetColumns, StringIdsAndWeightsWithoutACatalog) {
+  ColumnData c;
+  c.users = {"bob", "amy", "bob"};
+  c.items = {"x", "y", "y"};
+  c.weights = {1.0, 0.5, 2.0};
+  const Dataset d = dataset_from_columns(c);
+  EXPECT_EQ(d.users.kind(), Vocabulary::IdKind::String);
+  EXPECT_EQ(d.users.size(), 3);
+  EXPECT_EQ(d.items.size(), 3);
+  EXPECT_EQ(d.interactions.weights, (std::vector<float>{1.0f, 0.5f, 2.0f}));
+  EXPECT_EQ(d.users.id(d.interactions.users[1]), "amy");
+  EXPECT_TRUE(d.item_titles.empty());
+}
+
+TEST(DatasetColumns, BadInputNamesSourceRowColumnAndValue) {
+  ColumnData c;
+  c.source = "DataFrame";
+  c.user_name = "uid";
+  c.item_name = "mid";
+  c.weight_name = "w";
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"DataFrame", "no rows"});
+  c.users = {"1", "2"};
+  c.items = {"5"};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"1 item ids", "mid", "uid"});
+  c.items = {"5", " "};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "empty item id", "mid"});
+  c.items = {"5", "6"};
+  c.weights = {1.0, -2.0};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "-2", "\"w\""});
+  c.weights = {1.0};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"\"w\" has 1 values for 2 rows"});
+  c.weights.clear();
+  c.rating_above = 3.0;
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument, {"needs ratings"});
+  c.ratings = {1.0, std::numeric_limits<double>::quiet_NaN()};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "rating nan"});
+  c.ratings = {1.0, 2.0};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"no rows left after filtering on rating > 3 (2 rows read)"});
+  c.rating_above.reset();
+  c.catalog_ids = {"5"};
+  c.catalog_titles = {"Five"};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::NotFound,
+               {"row 1", "item id \"6\"", "not in the item metadata"});
+  c.catalog_ids = {"5", "6", "5"};
+  c.catalog_titles = {"Five", "Six", "Again"};
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 2", "duplicate item id \"5\"", "first in row 0"});
+  c.catalog_ids = {"5", "6"};
+  c.catalog_titles = {"Five", ""};
+  c.item_key = ItemKey::Title;
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"row 1", "empty title"});
+  c.catalog_ids.clear();
+  c.catalog_titles.clear();
+  expect_error([&] { dataset_from_columns(c); }, ErrorKind::InvalidArgument,
+               {"by title need item metadata"});
+}
+
 }  // namespace
 }  // namespace latent

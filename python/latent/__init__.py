@@ -1,0 +1,19 @@
+"""latent: recommender models (two-tower, ALS, BPR, EASE, popularity) from the
+latent C++ library, with pandas DataFrames in and numpy arrays out.
+
+    import latent, pandas as pd
+    ratings = pd.read_csv("ratings.csv")
+    data = latent.Dataset.from_dataframe(ratings, rating_above=3)
+    model = latent.Model("two-tower", dim=64, epochs=3)
+    history = model.fit(data)                  # a DataFrame, one row per epoch
+    ids, scores = model.recommend(42, k=10, exclude_seen=True)
+    model.save("movies.latent"); model = latent.load("movies.latent")
+"""
+
+from ._latent import NotFoundError
+from ._ids import OOV
+from ._data import Dataset, Split, load_dataset
+from ._model import Model, load, model_names
+
+__all__ = ["Dataset", "Split", "Model", "NotFoundError", "OOV", "load", "load_dataset",
+           "model_names"]

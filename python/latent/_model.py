@@ -1,0 +1,332 @@
+"""Models: train with the library's fit, answer with numpy arrays and pandas
+DataFrames. Every computation is the C++ library's; this file only maps
+Python arguments to its parameters and vocabulary rows to ids."""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+from . import _latent
+from ._data import Dataset, Split, _require_file
+from ._ids import IdMap
+
+
+def _param_text(name, value):
+    # bool before int: True is an int in Python.
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"parameter {name} = {value!r} ({type(value).__name__}) is not a "
+                     "bool, int, float or str")
+
+
+def _params(kwargs):
+    """Keyword arguments -> the library's parameter names (the CLI flags
+    without --: learning_rate -> learning-rate); None means the default."""
+    return {name.replace("_", "-"): _param_text(name, value)
+            for name, value in kwargs.items() if value is not None}
+
+
+def _reraise_with_python_names(error):
+    text = str(error)
+    if text.startswith("parameter "):
+        return ValueError(text + " (in Python, write the names with _ for -)")
+    return error
+
+
+def model_names():
+    """The models latent can train."""
+    return list(_latent.model_names())
+
+
+def _history(epochs):
+    """One row per epoch, from fit's reports or a model file's training
+    metadata (where absent values are left out)."""
+    rows = []
+    for e in epochs:
+        loss = e.get("loss")
+        row = {"epoch": e["epoch"], "loss": math.nan if loss is None else loss,
+               "seconds": e["seconds"]}
+        accuracy = e.get("sampled_accuracy")
+        if accuracy is not None and not math.isnan(accuracy):
+            row["sampled_accuracy"] = accuracy
+        for prefix, key in (("", "train"), ("test_", "test")):
+            if e.get(key) is not None:
+                # top_1, top_5, ... in the order of k (a model file stores them sorted by name).
+                ordered = sorted(e[key].items(), key=lambda kv: int(kv[0].split("_")[1]))
+                row.update({prefix + name: value for name, value in ordered})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("epoch") if rows else pd.DataFrame()
+
+
+class Model:
+    """A recommender: one of model_names() with its hyper-parameters, under
+    the CLI's names with _ for - (dim, epochs, learning_rate,
+    regularization, alpha, seed, threads, optimizer, initial_accumulator,
+    batch_size, temperature, negatives, remove_accidental_hits,
+    logq_correction, hard_negatives, shuffle, train_metrics, solver,
+    cg_steps, compute_loss, memory_limit_gb). A parameter the model does not
+    take is a ValueError listing the ones it does, raised here, before any
+    data is read."""
+
+    def __init__(self, model="two-tower", **params):
+        self.kind = model
+        self.params = dict(params)
+        try:
+            self.config = json.loads(_latent.check_model_params(model, _params(params)))
+        except ValueError as e:
+            raise _reraise_with_python_names(e) from None
+        self.history = None
+        self.metrics = None
+        self._native = None
+
+    @classmethod
+    def _from_native(cls, native, params=None):
+        m = cls.__new__(cls)
+        m.kind = native.kind
+        m.params = dict(params or {})
+        m.config = json.loads(native.config)
+        m.metrics = None
+        m._set_native(native)
+        # Files written by fit() list per-epoch reports; the metadata is free
+        # JSON otherwise (tests/data/model_v1.latent has "epochs": 3).
+        epochs = m.training.get("epochs") if isinstance(m.training, dict) else None
+        reports = isinstance(epochs, list) and all(
+            isinstance(e, dict) and "epoch" in e and "seconds" in e for e in epochs)
+        m.history = _history(epochs) if reports else pd.DataFrame()
+        return m
+
+    def _set_native(self, native):
+        self._native = native
+        self._users = IdMap(native.user_ids())
+        self._items = IdMap(native.item_ids())
+
+    def __repr__(self):
+        state = (f"{len(self.users)} users, {len(self.items)} items, dim {self.dim}"
+                 if self._native is not None else "not trained")
+        return f"<latent.Model {self.kind}: {state}>"
+
+    # ---- training ----------------------------------------------------------
+
+    def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None):
+        """Trains on data (a Dataset) and returns the history (also kept as
+        .history, and read back from the file by latent.load), one row per
+        epoch: loss, seconds, and for the two-tower model the running
+        FactorizedTopK accuracy (top_1 ... top_100) and, with a test part,
+        test_top_1 ... . test_fraction holds out a seeded random fraction
+        (seed: the model's seed, else 42, as the CLI); split (a Split of
+        data) trains on its train part and tests on its test part. verbose
+        shows the Keras-style progress bar on file (default sys.stdout).
+        The GIL is released while training; Ctrl-C stops it."""
+        if not isinstance(data, Dataset):
+            raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
+                            "with latent.Dataset.from_dataframe)")
+        if split is not None and not isinstance(split, Split):
+            raise TypeError(f"split must be a latent.Split, got {type(split).__name__}")
+        if split is not None and split.data is not data:
+            raise ValueError("split was made from another Dataset than data")
+        stream = None
+        interactive = False
+        if verbose:
+            stream = file if file is not None else sys.stdout
+            try:
+                interactive = bool(stream.isatty())
+            except (AttributeError, ValueError):
+                interactive = False
+        seed = self.params.get("seed")
+        try:
+            native, epochs, metrics = _latent.fit(
+                data=data._native, model=self.kind, params=_params(self.params),
+                test_fraction=float(test_fraction), split_seed=42 if seed is None else int(seed),
+                split=None if split is None else split._native, stream=stream,
+                interactive=interactive)
+        except ValueError as e:
+            raise _reraise_with_python_names(e) from None
+        self._set_native(native)
+        self.config = json.loads(native.config)
+        self.metrics = json.loads(metrics)
+        self.history = _history(epochs)
+        return self.history
+
+    def _model(self):
+        if self._native is None:
+            raise ValueError(f"this {self.kind} model is not trained: call fit() first, or "
+                             "latent.load() a saved one")
+        return self._native
+
+    # ---- what the model knows ---------------------------------------------
+
+    @property
+    def dim(self):
+        return self._model().dim
+
+    @property
+    def users(self):
+        """Known user ids in row order (row r is users[r - 1])."""
+        self._model()
+        return self._users.known
+
+    @property
+    def items(self):
+        """Known item ids (titles when keyed by title) in row order."""
+        self._model()
+        return self._items.known
+
+    @property
+    def item_titles(self):
+        """The title of every item row ('' for OOV), or [] without titles."""
+        return self._model().item_titles()
+
+    @property
+    def training(self):
+        """Training metadata: data, pairs, seconds, per-epoch metrics."""
+        return json.loads(self._model().training)
+
+    # ---- results -----------------------------------------------------------
+
+    def _user_rows(self, users):
+        native = self._model()
+        dims = np.ndim(users)
+        if dims == 0:
+            return native.user_rows([users]), True
+        if dims != 1:
+            raise ValueError(f"users must be one id or a 1-D list of ids, got shape "
+                             f"{np.shape(users)}")
+        return native.user_rows(list(users)), False
+
+    def _item_rows(self, items):
+        if items is None:
+            return None
+        dims = np.ndim(items)
+        if dims > 1:
+            raise ValueError(f"items must be one id or a 1-D list of ids, got shape "
+                             f"{np.shape(items)}")
+        return self._model().item_rows([items] if dims == 0 else list(items))
+
+    def _top(self, rows, scores, single, users=None, as_frame=False):
+        ids = self._items.rows_to_ids(rows)
+        if as_frame:
+            k = rows.shape[1]
+            keep = rows.reshape(-1) >= 0
+            frame = pd.DataFrame({
+                "user": np.repeat(np.asarray(users, dtype=object), k)[keep],
+                "item": ids.reshape(-1)[keep],
+                "score": scores.reshape(-1)[keep],
+                "rank": np.tile(np.arange(1, k + 1), rows.shape[0])[keep]})
+            return frame.reset_index(drop=True)
+        if single:
+            return ids[0], scores[0]
+        return ids, scores
+
+    def recommend(self, users, k=10, exclude_seen=False, allow=None, deny=None, as_frame=False,
+                  threads=0):
+        """Top-k items for one user id (1-D arrays of k ids and scores) or a
+        list of user ids (2-D arrays, one row per user), best first; with
+        as_frame, a DataFrame (user, item, score, rank). exclude_seen drops
+        each user's training items; allow / deny: item ids (or titles) that
+        alone may be / never are recommended. When fewer than k items are
+        eligible, the row is padded with id None and score -inf (the ids
+        array is then of dtype object); k is capped at the number of known
+        items. Unknown ids raise latent.NotFoundError (a KeyError)."""
+        rows, single = self._user_rows(users)
+        items, scores = self._model().recommend(rows, int(k), bool(exclude_seen),
+                                                self._item_rows(allow), self._item_rows(deny),
+                                                int(threads))
+        user_ids = [users] if single else list(users)
+        return self._top(items, scores, single, user_ids, as_frame)
+
+    def recommend_for_items(self, items, k=10, exclude_seen=True, allow=None, deny=None,
+                            as_frame=False, threads=0):
+        """Top-k for a user who was not in training, from the items (ids or
+        titles) they interacted with, without retraining (fold-in: exact
+        least squares for ALS, the items' mean for two-tower and BPR)."""
+        rows = self._item_rows(items)
+        top, scores = self._model().recommend_for_items(rows, int(k), bool(exclude_seen),
+                                                        self._item_rows(allow),
+                                                        self._item_rows(deny), int(threads))
+        return self._top(top, scores, True, [None], as_frame)
+
+    def user_embeddings(self):
+        """(array users x dim, ids in row order with latent.OOV first). The
+        array is a read-only view of the model's memory (no copy); it keeps
+        the model alive. For ALS/BPR these are the factors (BPR: with a
+        constant column matching the item bias), for EASE the users' item
+        rows."""
+        return self._model().user_embeddings(), self._users.with_oov()
+
+    def item_embeddings(self):
+        """(array items x dim, ids in row order with latent.OOV first); a
+        read-only view like user_embeddings()."""
+        return self._model().item_embeddings(), self._items.with_oov()
+
+    def item_embedding(self, item):
+        """The embedding of one item, by id or title (a read-only view)."""
+        return self._model().item_embeddings()[self._model().item_row(item)]
+
+    def user_embedding(self, user):
+        """The embedding of one user (a read-only view)."""
+        return self._model().user_embeddings()[self._model().user_row(user)]
+
+    def scores(self, threads=0):
+        """The full users x items score matrix (float32, a new array), rows
+        and columns in vocabulary order including the OOV row and column 0
+        (see users / items); its row's top-k is recommend()'s answer."""
+        return self._model().scores(int(threads))
+
+    def similar_items(self, item, k=10, as_frame=False, threads=0):
+        """The k items most similar to item (id or title) by cosine, itself
+        excluded: (ids, similarities) arrays, or a DataFrame (item,
+        similar_item, similarity, rank)."""
+        native = self._model()
+        row = native.item_row(item)
+        rows, sims = native.similar_items(row, int(k), int(threads))
+        if as_frame:
+            frame = self._top(rows, sims, False, [item], True)
+            return frame.rename(columns={"user": "item", "item": "similar_item",
+                                         "score": "similarity"})
+        return self._top(rows, sims, True)
+
+    def similar_pairs(self, threshold=0.8, columns=("Movie_A", "Movie_B", "similarity"),
+                      threads=0):
+        """All item pairs with cosine similarity > threshold, most similar
+        first, as a DataFrame with the given column names."""
+        a, b, sims = self._model().similar_pairs(float(threshold), int(threads))
+        return pd.DataFrame({columns[0]: self._items.rows_to_ids(a),
+                             columns[1]: self._items.rows_to_ids(b), columns[2]: sims})
+
+    def evaluate(self, split, k=10, exclude_train=True, as_frame=False, threads=0):
+        """Ranking metrics of this model on split.test (Recall, Precision,
+        NDCG, MAP, HitRate at each k, FactorizedTopK, coverage; the
+        definitions are the README's), the split's train items excluded
+        unless exclude_train=False. The model must have been trained on the
+        split's Dataset (its train part). A dict as `latent evaluate --json`
+        writes it, or with as_frame a DataFrame indexed by k."""
+        if not isinstance(split, Split):
+            raise TypeError(f"evaluate needs a latent.Split, got {type(split).__name__}")
+        ks = [k] if isinstance(k, (int, np.integer)) else list(k)
+        ks = [int(x) for x in ks]
+        result = json.loads(self._model().evaluate(split._native, ks, bool(exclude_train),
+                                                   int(threads)))
+        if not as_frame:
+            return result
+        frame = pd.DataFrame(result["at_k"]).set_index("k")
+        frame.attrs.update({key: value for key, value in result.items() if key != "at_k"})
+        return frame
+
+    def save(self, path):
+        """Writes the model file (atomically: a temporary file, then rename)."""
+        self._model().save(os.fspath(path))
+
+
+def load(path):
+    """A model saved by Model.save or `latent train --out`."""
+    return Model._from_native(_latent.Recommender.load(_require_file(path)))
