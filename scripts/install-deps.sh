@@ -12,10 +12,12 @@ packages=(
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
   libgtest-dev                       # tests
+  libcpp-httplib-dev                 # latent serve: HTTP server (and the tests' HTTP client)
   python3-numpy                      # tests check numpy reads our .npy and model files
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch time)     # the PyTorch baseline, peak memory
+  packages+=(python3-torch time      # the PyTorch baseline, peak memory
+             wrk)                    # HTTP load generator of bench/serve_bench.py
 fi
 
 missing=()
