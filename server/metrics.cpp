@@ -1,5 +1,9 @@
 #include "metrics.hpp"
 
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace latent::server {
@@ -25,8 +29,9 @@ void Metrics::record(Endpoint endpoint, int status, double seconds) {
   while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
   h.counts[bucket].fetch_add(1, std::memory_order_relaxed);
   h.sum_nanos.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
-  std::lock_guard lock(codes_mutex_);
-  ++codes_[{endpoint, status}];
+  const int code = std::clamp(status, kMinCode, kMaxCode);  // HTTP statuses are in range
+  codes_[static_cast<std::size_t>(endpoint)][static_cast<std::size_t>(code - kMinCode)].fetch_add(
+      1, std::memory_order_relaxed);
 }
 
 namespace {
@@ -48,23 +53,25 @@ std::string label(std::string_view value) {
 }  // namespace
 
 std::string Metrics::render(const ModelStore& store) const {
-  std::map<std::pair<Endpoint, int>, std::uint64_t> codes;
-  {
-    std::lock_guard lock(codes_mutex_);
-    codes = codes_;
+  std::vector<std::tuple<Endpoint, int, std::uint64_t>> codes;  // the nonzero counts
+  for (std::size_t e = 0; e < kEndpoints; ++e) {
+    for (std::size_t c = 0; c < codes_[e].size(); ++c) {
+      const auto n = codes_[e][c].load(std::memory_order_relaxed);
+      if (n > 0) codes.emplace_back(static_cast<Endpoint>(e), static_cast<int>(c) + kMinCode, n);
+    }
   }
   std::string out;
   auto it = std::back_inserter(out);
   fmt::format_to(it, "# HELP latent_http_requests_total HTTP requests answered, by endpoint and status code.\n");
   fmt::format_to(it, "# TYPE latent_http_requests_total counter\n");
-  for (const auto& [key, n] : codes) {
-    fmt::format_to(it, "latent_http_requests_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(key.first), key.second, n);
+  for (const auto& [endpoint, code, n] : codes) {
+    fmt::format_to(it, "latent_http_requests_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(endpoint), code, n);
   }
   fmt::format_to(it, "# HELP latent_http_request_errors_total HTTP requests answered with status >= 400.\n");
   fmt::format_to(it, "# TYPE latent_http_request_errors_total counter\n");
-  for (const auto& [key, n] : codes) {
-    if (key.second < 400) continue;
-    fmt::format_to(it, "latent_http_request_errors_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(key.first), key.second, n);
+  for (const auto& [endpoint, code, n] : codes) {
+    if (code < 400) continue;
+    fmt::format_to(it, "latent_http_request_errors_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(endpoint), code, n);
   }
   fmt::format_to(it, "# HELP latent_http_request_duration_seconds Time from a parsed request to its response.\n");
   fmt::format_to(it, "# TYPE latent_http_request_duration_seconds histogram\n");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <shared_mutex>
 
 #include <fmt/format.h>
 
@@ -109,7 +110,10 @@ std::size_t model_bytes(const Recommender& model) {
 
 struct ModelStore::Entry {
   ModelConfig config;
-  mutable std::mutex mutex;  // guards everything below
+  // Guards everything below. Requests only read (shared), so a reader
+  // preempted while holding it never stalls other requests; the poller
+  // writes for a few pointer and map updates.
+  mutable std::shared_mutex mutex;
   Servable served;
   std::map<std::int64_t, VersionStatus> versions;
   std::map<std::int64_t, FileSignature> failed;  // the file each failed attempt read
@@ -240,7 +244,7 @@ Lookup ModelStore::find(std::string_view name, std::optional<std::int64_t> versi
                         Servable& out) const {
   const Entry* e = entry(name);
   if (e == nullptr) return Lookup::UnknownModel;
-  std::lock_guard lock(e->mutex);
+  std::shared_lock lock(e->mutex);
   if (!e->served.model) return version ? Lookup::UnknownVersion : Lookup::NoVersionAvailable;
   if (version && *version != e->served.version) return Lookup::UnknownVersion;
   out = e->served;
@@ -251,7 +255,7 @@ std::vector<VersionStatus> ModelStore::status(std::string_view name) const {
   std::vector<VersionStatus> out;
   const Entry* e = entry(name);
   if (e == nullptr) return out;
-  std::lock_guard lock(e->mutex);
+  std::shared_lock lock(e->mutex);
   for (auto it = e->versions.rbegin(); it != e->versions.rend(); ++it) out.push_back(it->second);
   return out;
 }
@@ -259,7 +263,7 @@ std::vector<VersionStatus> ModelStore::status(std::string_view name) const {
 ModelCounters ModelStore::counters(std::string_view name) const {
   const Entry* e = entry(name);
   if (e == nullptr) return {};
-  std::lock_guard lock(e->mutex);
+  std::shared_lock lock(e->mutex);
   return e->counters;
 }
 
