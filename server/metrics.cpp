@@ -52,7 +52,7 @@ std::string label(std::string_view value) {
 
 }  // namespace
 
-std::string Metrics::render(const ModelStore& store) const {
+std::string Metrics::render(const ModelStore& store, const QueryBatcher& batcher) const {
   std::vector<std::tuple<Endpoint, int, std::uint64_t>> codes;  // the nonzero counts
   for (std::size_t e = 0; e < kEndpoints; ++e) {
     for (std::size_t c = 0; c < codes_[e].size(); ++c) {
@@ -103,6 +103,18 @@ std::string Metrics::render(const ModelStore& store) const {
   fmt::format_to(it, "# HELP latent_model_bytes Bytes of the served version's arrays (embeddings, seen items, ids).\n");
   fmt::format_to(it, "# TYPE latent_model_bytes gauge\n");
   for (const auto& n : names) fmt::format_to(it, "latent_model_bytes{{model=\"{}\"}} {}\n", label(n), store.counters(n).model_bytes);
+  fmt::format_to(it, "# HELP latent_search_batches_total Searches that answered concurrent requests together.\n");
+  fmt::format_to(it, "# TYPE latent_search_batches_total counter\n");
+  fmt::format_to(it, "latent_search_batches_total {}\n", batcher.searches());
+  fmt::format_to(it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
+  fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
+  fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
+  fmt::format_to(it, "# HELP latent_search_batches_total Searches that answered concurrent requests together.\n");
+  fmt::format_to(it, "# TYPE latent_search_batches_total counter\n");
+  fmt::format_to(it, "latent_search_batches_total {}\n", batcher.searches());
+  fmt::format_to(it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
+  fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
+  fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "model_store.hpp"
+#include "query_batcher.hpp"
 
 namespace latent::server {
 
@@ -38,7 +39,9 @@ class Metrics {
   // latent_http_request_duration_seconds (histogram by endpoint), and per
   // model latent_model_version (served version, 0 = none),
   // latent_model_loads_total{result}, latent_model_bytes.
-  std::string render(const ModelStore& store) const;
+  // latent_search_batches_total and latent_search_batched_queries_total
+  // count the batcher's merged searches and the user rows they answered.
+  std::string render(const ModelStore& store, const QueryBatcher& batcher) const;
 
  private:
   struct Histogram {

@@ -152,6 +152,19 @@ Row top_row(const Recommender& model, const TopK& top, std::size_t q) {
   return row;
 }
 
+// Top-k for known users: merged with concurrent requests on large catalogs.
+TopK search_users(QueryBatcher& batcher, const Limits& limits, const Servable& s,
+                  std::span<const std::int32_t> rows, int k, bool exclude_seen) {
+  if (s.model->model().items.size() >= limits.batch_min_items) {
+    return batcher.recommend(s.model, rows, k, exclude_seen);
+  }
+  RecommendOptions options;
+  options.k = k;
+  options.exclude_seen = exclude_seen;
+  options.threads = limits.search_threads;
+  return s.model->recommend(rows, options);
+}
+
 // The parts of /v1/models/NAME[/versions/V][/metadata][:verb].
 struct ModelPath {
   std::string name;
@@ -288,7 +301,7 @@ std::string predict_instance(const json& v, std::size_t i) {
 }
 
 HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_view body,
-                     const Limits& limits) {
+                     const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
   allow_fields(doc, {"signature_name", "instances", "inputs"});
   if (doc.contains("signature_name")) {
@@ -330,10 +343,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
     if (!row) unknown_user(*s.model, id, true);
     user_rows.push_back(*row);
   }
-  RecommendOptions options;
-  options.k = limits.predict_k;
-  options.threads = limits.search_threads;
-  const TopK top = s.model->recommend(user_rows, options);
+  const TopK top = search_users(batcher, limits, s, user_rows, limits.predict_k, false);
   if (rows) {
     json predictions = json::array();
     for (std::size_t q = 0; q < ids.size(); ++q) {
@@ -353,7 +363,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
 }
 
 HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_view body,
-                       const Limits& limits) {
+                       const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
   allow_fields(doc, {"users", "items", "k", "exclude_seen", "allow", "deny"});
   RecommendOptions options;
@@ -386,7 +396,10 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
     user_rows.push_back(*row);
   }
   if (!user_rows.empty()) {
-    const TopK top = model.recommend(user_rows, options);  // one matrix-matrix search for the batch
+    // One matrix-matrix search for the batch of users.
+    const TopK top = options.allow.empty() && options.deny.empty()
+                         ? search_users(batcher, limits, s, user_rows, options.k, options.exclude_seen)
+                         : model.recommend(user_rows, options);
     for (std::size_t q = 0; q < users.size(); ++q) {
       Row r = top_row(model, top, q);
       recs.push_back({{"user", users[q]}, {"source", "model"}, {"items", std::move(r.items)},
@@ -500,6 +513,9 @@ void Limits::validate() const {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("--predict_k must be in [1, --max_k = {}], got {}", max_k, predict_k));
   }
+  if (batch_min_items < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("--batch_min_items must be >= 0, got {}", batch_min_items));
+  }
   if (search_threads < 1) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("--search_threads must be >= 1, got {}", search_threads));
   }
@@ -527,7 +543,7 @@ HttpResponse exception_response(std::exception_ptr error) {
 }
 
 RestApi::RestApi(const ModelStore& store, Metrics& metrics, Limits limits)
-    : store_(store), metrics_(metrics), limits_(limits) {
+    : store_(store), metrics_(metrics), limits_(limits), batcher_(0) {
   limits_.validate();
 }
 
@@ -550,7 +566,7 @@ HttpResponse RestApi::route(std::string_view method, std::string_view path, std:
   if (path == "/metrics") {
     endpoint = Endpoint::Metrics;
     require_method(method, "GET", path);
-    return {200, metrics_.render(store_), "text/plain; version=0.0.4"};
+    return {200, metrics_.render(store_, batcher_), "text/plain; version=0.0.4"};
   }
   if (path == "/healthz") {
     endpoint = Endpoint::Health;
@@ -566,8 +582,8 @@ HttpResponse RestApi::route(std::string_view method, std::string_view path, std:
     if (p->metadata) fail(404, fmt::format("no endpoint {} {}", method, path));
     require_method(method, "POST", path);
     switch (endpoint) {
-      case Endpoint::Predict: return predict(store_, *p, body, limits_);
-      case Endpoint::Recommend: return recommend(store_, *p, body, limits_);
+      case Endpoint::Predict: return predict(store_, *p, body, limits_, batcher_);
+      case Endpoint::Recommend: return recommend(store_, *p, body, limits_, batcher_);
       case Endpoint::Similar: return similar(store_, *p, body, limits_);
       case Endpoint::Embeddings: return embeddings(store_, *p, body, limits_);
       default:

@@ -26,6 +26,7 @@
 
 #include "metrics.hpp"
 #include "model_store.hpp"
+#include "query_batcher.hpp"
 
 namespace latent::server {
 
@@ -34,6 +35,10 @@ struct Limits {
   std::size_t max_ids = 1000;    // ids in one list of a request (users, items, allow, deny)
   int predict_k = 10;            // k of :predict, as the saved index's signature says
   int search_threads = 1;        // threads per request's search (the HTTP pool runs requests in parallel)
+  // Models with at least this many items merge concurrent :predict and
+  // :recommend (users, no allow/deny) requests into one search (QueryBatcher)
+  // that uses every core. Small catalogs answer each request on its own thread.
+  std::int64_t batch_min_items = 100000;
   // Throws InvalidArgument naming the flag for a value out of range.
   void validate() const;
 };
@@ -65,6 +70,7 @@ class RestApi {
   const ModelStore& store_;
   Metrics& metrics_;
   Limits limits_;
+  mutable QueryBatcher batcher_;
 };
 
 }  // namespace latent::server

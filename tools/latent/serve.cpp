@@ -140,6 +140,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--search_threads", f->limits.search_threads,
                   "Threads per request's search (requests already run in parallel)")
       ->capture_default_str();
+  cmd->add_option("--batch_min_items", f->limits.batch_min_items,
+                  "Models with at least this many items answer concurrent requests with one merged search")
+      ->capture_default_str();
   cmd->callback([f] { serve(*f); });
 }
 
