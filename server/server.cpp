@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <thread>
 
@@ -39,6 +41,16 @@ Server::Server(RestApi& api, ServerOptions options)
   http_->set_keep_alive_max_count(1u << 30);
   http_->set_keep_alive_timeout(options_.keep_alive_seconds);
   http_->set_tcp_nodelay(true);
+  // httplib listens with a backlog of 5: when dozens of clients connect at
+  // once (a connection pool starting, wrk -c64) the kernel drops the
+  // handshakes beyond it and those clients' first requests wait for a
+  // 200 ms+ retransmission. Remember the listening socket so bind() can
+  // raise the backlog (listen() again on a listening socket updates it).
+  http_->set_socket_options([this](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // httplib's default option
+    listen_socket_ = sock;
+  });
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     send(api_.handle(req.method, req.path, req.body), res);
   };
@@ -77,6 +89,7 @@ int Server::bind() {
     throw Error(ErrorKind::IO, fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
                                            options_.host, options_.port));
   }
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   return port_;
 }
 

@@ -52,6 +52,7 @@ class Server {
   ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
+  int listen_socket_ = -1;
   // httplib's stop() is a no-op before listening starts: these make a stop()
   // that races run()'s start still end it.
   std::atomic<bool> run_started_{false};
