@@ -1,5 +1,7 @@
 #include "rest_api.hpp"
 
+#include "json_text.hpp"
+
 #include <chrono>
 #include <charconv>
 #include <cstdlib>
@@ -344,22 +346,54 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
     user_rows.push_back(*row);
   }
   const TopK top = search_users(batcher, limits, s, user_rows, limits.predict_k, false);
-  if (rows) {
-    json predictions = json::array();
-    for (std::size_t q = 0; q < ids.size(); ++q) {
-      Row r = top_row(*s.model, top, q);
-      predictions.push_back({{"output_1", std::move(r.scores)}, {"output_2", std::move(r.items)}});
+  // Written as text, not as a json tree: this is the hot path (json_text.hpp).
+  std::string out;
+  out.reserve(64 + ids.size() * static_cast<std::size_t>(top.k) * 48);
+  auto append_scores = [&](std::size_t q) {
+    out.push_back('[');
+    for (int r = 0; r < top.k; ++r) {
+      const std::size_t idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
+      if (top.items[idx] < 0) break;  // fewer eligible items than k
+      if (r > 0) out.push_back(',');
+      append_json_float(out, top.scores[idx]);
     }
-    return ok({{"predictions", std::move(predictions)}});
+    out.push_back(']');
+  };
+  auto append_items = [&](std::size_t q) {
+    out.push_back('[');
+    for (int r = 0; r < top.k; ++r) {
+      const std::size_t idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
+      if (top.items[idx] < 0) break;
+      if (r > 0) out.push_back(',');
+      append_json_string(out, s.model->item_id(top.items[idx]));
+    }
+    out.push_back(']');
+  };
+  if (rows) {
+    out += "{\"predictions\":[";
+    for (std::size_t q = 0; q < ids.size(); ++q) {
+      if (q > 0) out.push_back(',');
+      out += "{\"output_1\":";
+      append_scores(q);
+      out += ",\"output_2\":";
+      append_items(q);
+      out.push_back('}');
+    }
+    out += "]}";
+  } else {
+    out += "{\"outputs\":{\"output_1\":[";
+    for (std::size_t q = 0; q < ids.size(); ++q) {
+      if (q > 0) out.push_back(',');
+      append_scores(q);
+    }
+    out += "],\"output_2\":[";
+    for (std::size_t q = 0; q < ids.size(); ++q) {
+      if (q > 0) out.push_back(',');
+      append_items(q);
+    }
+    out += "]}}";
   }
-  json scores = json::array();
-  json items = json::array();
-  for (std::size_t q = 0; q < ids.size(); ++q) {
-    Row r = top_row(*s.model, top, q);
-    scores.push_back(std::move(r.scores));
-    items.push_back(std::move(r.items));
-  }
-  return ok({{"outputs", {{"output_1", std::move(scores)}, {"output_2", std::move(items)}}}});
+  return {200, std::move(out), "application/json"};
 }
 
 HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_view body,
