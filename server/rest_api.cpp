@@ -1,7 +1,5 @@
 #include "rest_api.hpp"
 
-#include "json_text.hpp"
-
 #include <chrono>
 #include <charconv>
 #include <cstdlib>
@@ -12,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/error.hpp>
+
+#include "json_text.hpp"
 
 namespace latent::server {
 
@@ -38,6 +38,10 @@ const char* json_type(const json& v) {
     default: return "a number";
   }
 }
+
+// JSON text of an answer. Ids come from users' files and may not be UTF-8
+// (a Latin-1 CSV): such bytes become U+FFFD instead of an exception.
+std::string dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Scores and embeddings are float32: print each as its shortest decimal
 // (0.3, not 0.30000001192092896) by handing JSON the double nearest to it.
@@ -247,7 +251,7 @@ json status_json(const VersionStatus& s) {
           {"status", {{"error_code", s.error_code}, {"error_message", s.error_message}}}};
 }
 
-HttpResponse ok(const json& body) { return {200, body.dump(), "application/json"}; }
+HttpResponse ok(const json& body) { return {200, dump(body), "application/json"}; }
 
 // --- endpoints -------------------------------------------------------------
 
@@ -516,8 +520,8 @@ HttpResponse health(const ModelStore& store) {
     }
   }
   if (!missing.empty()) {
-    return {503, json({{"status", "unavailable"}, {"models", models},
-                       {"error", fmt::format("no version available for: {}", fmt::join(missing, ", "))}}).dump(),
+    return {503, dump({{"status", "unavailable"}, {"models", models},
+                       {"error", fmt::format("no version available for: {}", fmt::join(missing, ", "))}}),
             "application/json"};
   }
   return ok({{"status", "ok"}, {"models", models}});
@@ -556,7 +560,8 @@ void Limits::validate() const {
 }
 
 HttpResponse error_response(int status, std::string_view message) {
-  return {status, json({{"error", message}}).dump(), "application/json"};
+  // The message may quote the request's bytes (a JSON parse error does).
+  return {status, dump({{"error", message}}), "application/json"};
 }
 
 HttpResponse exception_response(std::exception_ptr error) {

@@ -40,6 +40,7 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
   const std::string recommend = "/v1/models/movies:recommend";
   const std::vector<BadRequest> cases = {
       {"malformed JSON", "POST", predict, R"({"instances": ["u1")", 400, "malformed JSON"},
+      {"invalid UTF-8", "POST", predict, "{\"instances\": [\"u\xff\xfe\"]}", 400, "malformed JSON"},
       {"not an object", "POST", predict, R"(["u1"])", 400, "must be a JSON object, got an array"},
       {"instances not a list", "POST", predict, R"({"instances": "u1"})", 400, "\"instances\" must be a list"},
       {"id of a wrong type", "POST", predict, R"({"instances": [1.5]})", 400, "instances[0] must be a string or integer id"},
