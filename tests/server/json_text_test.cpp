@@ -20,6 +20,17 @@ TEST(JsonText, StringsReadBackUnchanged) {
   }
 }
 
+TEST(JsonText, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+  // Latin-1 "Am\xe9lie", a lone continuation byte, a truncated 3-byte sequence,
+  // an overlong '/', a surrogate, and valid 4-byte U+1F600.
+  const std::string in = "Am\xe9lie \x80 \xe2\x82 \xc0\xaf \xed\xa0\x80 \xf0\x9f\x98\x80";
+  std::string text;
+  server::append_json_string(text, in);
+  const std::string back = nlohmann::json::parse(text).get<std::string>();
+  const std::string r = "\xef\xbf\xbd";
+  EXPECT_EQ(back, "Am" + r + "lie " + r + " " + r + r + " " + r + r + " " + r + r + r + " \xf0\x9f\x98\x80");
+}
+
 TEST(JsonText, FloatsReadBackToTheSameFloat) {
   for (const float v : {0.3f, -3.4258108f, 1e-30f, 1e-45f, 3.4028235e38f, -0.0f, 123456.78f, 7.0f}) {
     std::string text;
