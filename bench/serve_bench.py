@@ -15,8 +15,11 @@ For each: ``latent serve`` starts on a loopback port; wrk (Debian's ``wrk``
 package) sends TF Serving ``:predict`` requests, one random known user each
 (``{"instances": ["<id>"]}``, top-10, as a saved TFRS BruteForce index
 answers), over keep-alive connections (default 64 connections, 2 threads,
-10 s, after a 2 s warm-up); every non-2xx answer or socket error is counted.
-The load generator runs on the same machine as the server.
+a 2 s warm-up, then --repeat measurements of 10 s); every non-2xx answer or
+socket error is counted. The load generator runs on the same machine as the
+server, and so does anything else running there: each run prints the
+1-minute load average before it, because tail latency on 2 cores moves
+with other processes' load.
 
 Printed per case: requests/s, p50 and p99 latency (wrk's latency
 percentiles, from its Lua ``done`` hook), errors, and the server's resident
@@ -129,21 +132,25 @@ def bench_case(args, label, base, name, users, work):
                                     http_get(url + "/metrics")).group(1))
         if args.warmup > 0:
             wrk(url, script, args.connections, args.wrk_threads, args.warmup)
-        r = wrk(url, script, args.connections, args.wrk_threads, args.duration)
-        after_kib = rss_kib(proc.pid)
+        rows = []
+        for run_index in range(args.repeat):
+            load_before = os.getloadavg()[0]
+            r = wrk(url, script, args.connections, args.wrk_threads, args.duration)
+            rps = r["requests"] / (r["duration_us"] / 1e6)
+            row = {"case": label, "run": run_index + 1, "requests_per_s": rps, "p50_ms": r["p50_us"] / 1000,
+                   "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000,
+                   "requests": r["requests"], "errors": r["status_errors"] + r["socket_errors"],
+                   "rss_loaded_mib": loaded_kib / 1024, "rss_after_mib": rss_kib(proc.pid) / 1024,
+                   "model_mib": model_bytes / 2**20, "load_before": load_before}
+            print(f"  {label} run {run_index + 1}: {rps:,.0f} requests/s, p50 {row['p50_ms']:.2f} ms, "
+                  f"p99 {row['p99_ms']:.2f} ms, {row['errors']} errors of {r['requests']:,}; server RSS "
+                  f"{row['rss_loaded_mib']:.1f} MiB loaded, {row['rss_after_mib']:.1f} MiB after; model arrays "
+                  f"{row['model_mib']:.1f} MiB; 1-min load average before the run {load_before:.2f}", flush=True)
+            rows.append(row)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    rps = r["requests"] / (r["duration_us"] / 1e6)
-    row = {"case": label, "requests_per_s": rps, "p50_ms": r["p50_us"] / 1000,
-           "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000,
-           "requests": r["requests"], "errors": r["status_errors"] + r["socket_errors"],
-           "rss_loaded_mib": loaded_kib / 1024, "rss_after_mib": after_kib / 1024,
-           "model_mib": model_bytes / 2**20}
-    print(f"  {label}: {rps:,.0f} requests/s, p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
-          f"{row['errors']} errors of {r['requests']:,}; server RSS {row['rss_loaded_mib']:.1f} MiB loaded, "
-          f"{row['rss_after_mib']:.1f} MiB after the run; model arrays {row['model_mib']:.1f} MiB", flush=True)
-    return row
+    return rows
 
 
 def prepare_ml100k(args, work):
@@ -185,6 +192,7 @@ def main():
     p.add_argument("--server-threads", type=int, default=128, help="--rest_api_num_threads")
     p.add_argument("--duration", type=int, default=10, help="seconds of measurement per case")
     p.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")
+    p.add_argument("--repeat", type=int, default=3, help="measurements per case, on the same server")
     p.add_argument("--json", help="write the rows here")
     args = p.parse_args()
     if shutil.which("wrk") is None:
@@ -197,17 +205,18 @@ def main():
                 prepare_synthetic(args, work) if case == "synthetic-1m" else None
             if prepared is None:
                 continue
-            rows.append(bench_case(args, case, *prepared, work))
+            rows.extend(bench_case(args, case, *prepared, work))
     print()
-    print(f"{'case':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} {'model MiB':>10}")
+    print(f"{'case':<14} {'run':>3} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} "
+          f"{'model MiB':>10} {'load':>5}")
     for r in rows:
-        print(f"{r['case']:<14} {r['requests_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-              f"{r['errors']:>7} {r['rss_loaded_mib']:>8.1f} {r['model_mib']:>10.1f}")
+        print(f"{r['case']:<14} {r['run']:>3} {r['requests_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+              f"{r['errors']:>7} {r['rss_loaded_mib']:>8.1f} {r['model_mib']:>10.1f} {r['load_before']:>5.2f}")
     for r in rows:
         if r["case"] == "ml-100k":
             ok_rps = r["requests_per_s"] >= 20000
             ok_p99 = r["p99_ms"] < 5
-            print(f"target ml-100k >= 20,000 requests/s: {'PASS' if ok_rps else 'FAIL'}; "
+            print(f"target ml-100k run {r['run']}: >= 20,000 requests/s: {'PASS' if ok_rps else 'FAIL'}; "
                   f"p99 < 5 ms: {'PASS' if ok_p99 else 'FAIL'}")
     if args.json:
         with open(args.json, "w") as f:
