@@ -17,8 +17,9 @@ package) sends TF Serving ``:predict`` requests, one random known user each
 answers), over keep-alive connections (default 64 connections, 2 threads,
 a 2 s warm-up, then --repeat measurements of 10 s); every non-2xx answer or
 socket error is counted. The load generator runs on the same machine as the
-server, and so does anything else running there: each run prints the
-1-minute load average before it, because tail latency on 2 cores moves
+server, and so does anything else running there: each run prints the CPU
+(in cores, averaged over the run) used by the server, by wrk and by every
+other process (from /proc/stat), because tail latency on 2 cores moves
 with other processes' load.
 
 Printed per case: requests/s, p50 and p99 latency (wrk's latency
@@ -38,6 +39,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -79,6 +81,25 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def busy_seconds():
+    """CPU seconds all processes spent since boot (user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def children_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def http_get(url):
@@ -134,18 +155,25 @@ def bench_case(args, label, base, name, users, work):
             wrk(url, script, args.connections, args.wrk_threads, args.warmup)
         rows = []
         for run_index in range(args.repeat):
-            load_before = os.getloadavg()[0]
+            busy0, server0, wrk0, t0 = busy_seconds(), process_seconds(proc.pid), children_seconds(), time.time()
             r = wrk(url, script, args.connections, args.wrk_threads, args.duration)
+            wall = time.time() - t0
+            server_cores = (process_seconds(proc.pid) - server0) / wall
+            wrk_cores = (children_seconds() - wrk0) / wall
+            # Whatever else ran on the machine meanwhile (other builds and tests).
+            other_cores = max(0.0, (busy_seconds() - busy0) / wall - server_cores - wrk_cores)
             rps = r["requests"] / (r["duration_us"] / 1e6)
             row = {"case": label, "run": run_index + 1, "requests_per_s": rps, "p50_ms": r["p50_us"] / 1000,
                    "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000,
                    "requests": r["requests"], "errors": r["status_errors"] + r["socket_errors"],
                    "rss_loaded_mib": loaded_kib / 1024, "rss_after_mib": rss_kib(proc.pid) / 1024,
-                   "model_mib": model_bytes / 2**20, "load_before": load_before}
+                   "model_mib": model_bytes / 2**20,
+                   "server_cores": server_cores, "wrk_cores": wrk_cores, "other_cores": other_cores}
             print(f"  {label} run {run_index + 1}: {rps:,.0f} requests/s, p50 {row['p50_ms']:.2f} ms, "
                   f"p99 {row['p99_ms']:.2f} ms, {row['errors']} errors of {r['requests']:,}; server RSS "
                   f"{row['rss_loaded_mib']:.1f} MiB loaded, {row['rss_after_mib']:.1f} MiB after; model arrays "
-                  f"{row['model_mib']:.1f} MiB; 1-min load average before the run {load_before:.2f}", flush=True)
+                  f"{row['model_mib']:.1f} MiB; CPU: server {server_cores:.2f} cores, wrk {wrk_cores:.2f}, "
+                  f"other processes {other_cores:.2f}", flush=True)
             rows.append(row)
     finally:
         proc.terminate()
@@ -208,10 +236,10 @@ def main():
             rows.extend(bench_case(args, case, *prepared, work))
     print()
     print(f"{'case':<14} {'run':>3} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} "
-          f"{'model MiB':>10} {'load':>5}")
+          f"{'model MiB':>10} {'other CPU':>9}")
     for r in rows:
         print(f"{r['case']:<14} {r['run']:>3} {r['requests_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-              f"{r['errors']:>7} {r['rss_loaded_mib']:>8.1f} {r['model_mib']:>10.1f} {r['load_before']:>5.2f}")
+              f"{r['errors']:>7} {r['rss_loaded_mib']:>8.1f} {r['model_mib']:>10.1f} {r['other_cores']:>9.2f}")
     for r in rows:
         if r["case"] == "ml-100k":
             ok_rps = r["requests_per_s"] >= 20000
