@@ -112,10 +112,12 @@ def run(cmd, **kw):
     subprocess.run(cmd, check=True, **kw)
 
 
-def start_server(latent, base, name, threads):
+def start_server(latent, base, name, threads, batch_min_items):
     cmd = [latent, "serve", "--model_name", name, "--model_base_path", base,
            "--rest_api_host", "127.0.0.1", "--rest_api_port", "0",
            "--rest_api_num_threads", str(threads), "--file_system_poll_wait_seconds", "0"]
+    if batch_min_items is not None:
+        cmd += ["--batch_min_items", str(batch_min_items)]
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:
@@ -145,7 +147,7 @@ def bench_case(args, label, base, name, users, work):
     script = os.path.join(work, f"{label}.lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT % {"model": name, "users": users_file})
-    proc, port = start_server(latent, base, name, args.server_threads)
+    proc, port = start_server(latent, base, name, args.server_threads, args.batch_min_items)
     try:
         url = f"http://127.0.0.1:{port}"
         loaded_kib = rss_kib(proc.pid)
@@ -175,6 +177,14 @@ def bench_case(args, label, base, name, users, work):
                   f"{row['model_mib']:.1f} MiB; CPU: server {server_cores:.2f} cores, wrk {wrk_cores:.2f}, "
                   f"other processes {other_cores:.2f}", flush=True)
             rows.append(row)
+        metrics = http_get(url + "/metrics")
+        searches = int(re.search(r"^latent_search_batches_total (\d+)$", metrics, re.M).group(1))
+        queries = int(re.search(r"^latent_search_batched_queries_total (\d+)$", metrics, re.M).group(1))
+        if searches:
+            print(f"  {label}: {searches:,} merged searches answered {queries:,} requests "
+                  f"({queries / searches:.1f} per search)", flush=True)
+        else:
+            print(f"  {label}: one search per request (no merged searches)", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -218,6 +228,7 @@ def main():
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--server-threads", type=int, default=128, help="--rest_api_num_threads")
+    p.add_argument("--batch-min-items", type=int, help="--batch_min_items of latent serve (default: its own)")
     p.add_argument("--duration", type=int, default=10, help="seconds of measurement per case")
     p.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")
     p.add_argument("--repeat", type=int, default=3, help="measurements per case, on the same server")
