@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -85,7 +86,7 @@ void serve(const ServeFlags& f) {
              fmt::join(store.model_names(), ", "));
   std::fflush(stdout);
   if (f.poll_seconds > 0) {
-    store.start_polling(std::chrono::milliseconds(static_cast<long long>(f.poll_seconds * 1000)));
+    store.start_polling(std::chrono::milliseconds(std::max(1LL, static_cast<long long>(f.poll_seconds * 1000))));
   }
   std::thread waiter([&] {
     char sig = 0;
