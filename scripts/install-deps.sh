@@ -12,6 +12,7 @@ packages=(
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
   libgtest-dev                       # tests
+  libcpp-httplib-dev                 # latent serve: HTTP server (and the tests' HTTP client)
   python3-numpy                      # tests check numpy reads our .npy and model files
   # The Python module, built for Debian's /usr/bin/python3 as part of the
   # normal build, and its pytest suite (run by ctest):
@@ -21,7 +22,8 @@ packages=(
   python3-venv                       # the test of the README's virtual-environment install
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch time)     # the PyTorch baseline, peak memory
+  packages+=(python3-torch time      # the PyTorch baseline, peak memory
+             wrk)                    # HTTP load generator of bench/serve_bench.py
 fi
 
 missing=()

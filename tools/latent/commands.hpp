@@ -19,5 +19,6 @@ void add_evaluate(CLI::App& app);
 void add_split(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_tune(CLI::App& app);
+void add_serve(CLI::App& app);
 
 }  // namespace latent::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   latent::cli::add_split(app);
   latent::cli::add_synth(app);
   latent::cli::add_tune(app);
+  latent::cli::add_serve(app);
   latent::cli::add_quickstart(app);
   try {
     app.parse(argc, argv);

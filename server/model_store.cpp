@@ -1,0 +1,270 @@
+#include "model_store.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <shared_mutex>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+
+namespace latent::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Identifies one state of a version folder's model file: a retry of a
+// failed version happens only when this changes.
+struct FileSignature {
+  fs::path path;
+  std::uintmax_t size = 0;
+  fs::file_time_type mtime{};
+  bool operator==(const FileSignature&) const = default;
+};
+
+// TF Serving reports load failures with tensorflow::error::Code names.
+const char* error_code(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidArgument: return "INVALID_ARGUMENT";
+    case ErrorKind::NotFound: return "NOT_FOUND";
+    case ErrorKind::Corruption: return "DATA_LOSS";
+    case ErrorKind::IO: return "UNAVAILABLE";
+    case ErrorKind::Unsupported: return "UNIMPLEMENTED";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<std::int64_t> version_number(const std::string& name) {
+  if (name.empty() || name.size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+  if (ec != std::errc() || end != name.data() + name.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+// Numbered version folders under base, ascending. Errors (a base path that
+// vanished) yield what could be read.
+std::vector<std::int64_t> version_folders(const fs::path& base) {
+  std::vector<std::int64_t> versions;
+  std::error_code ec;
+  for (fs::directory_iterator it(base, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;
+    if (auto v = version_number(it->path().filename().string())) versions.push_back(*v);
+  }
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+// The one *.latent file of a version folder; throws NotFound / InvalidArgument.
+FileSignature model_file(const fs::path& dir) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    // Hidden files are other tools' temporaries (rsync's .name.XXXXXX).
+    const std::string name = it->path().filename().string();
+    if (name.starts_with('.') || it->path().extension() != ".latent") continue;
+    if (it->is_regular_file(type_ec)) found.push_back(it->path());
+  }
+  if (found.empty()) {
+    throw Error(ErrorKind::NotFound, fmt::format("{}: no *.latent model file in this version folder", dir.string()));
+  }
+  if (found.size() > 1) {
+    std::sort(found.begin(), found.end());
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} *.latent files ({}, {}, ...); a version folder holds one model",
+                            dir.string(), found.size(), found[0].filename().string(),
+                            found[1].filename().string()));
+  }
+  FileSignature s;
+  s.path = found[0];
+  s.size = fs::file_size(s.path, ec);
+  s.mtime = fs::last_write_time(s.path, ec);
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(VersionState state) noexcept {
+  switch (state) {
+    case VersionState::Loading: return "LOADING";
+    case VersionState::Available: return "AVAILABLE";
+    case VersionState::End: return "END";
+  }
+  return "UNKNOWN";
+}
+
+std::size_t model_bytes(const Recommender& model) {
+  const ModelData& m = model.model();
+  std::size_t bytes = (m.user_embeddings.size() + 2 * m.item_embeddings.size()) * sizeof(float);
+  bytes += static_cast<std::size_t>(m.seen.nnz()) * sizeof(std::int32_t) +
+           static_cast<std::size_t>(m.seen.rows() + 1) * sizeof(std::int64_t);
+  for (const auto& id : m.users.ids()) bytes += id.size();
+  for (const auto& id : m.items.ids()) bytes += id.size();
+  for (const auto& t : m.item_titles) bytes += t.size();
+  return bytes;
+}
+
+struct ModelStore::Entry {
+  ModelConfig config;
+  // Guards everything below. Requests only read (shared), so a reader
+  // preempted while holding it never stalls other requests; the poller
+  // writes for a few pointer and map updates.
+  mutable std::shared_mutex mutex;
+  Servable served;
+  std::map<std::int64_t, VersionStatus> versions;
+  std::map<std::int64_t, FileSignature> failed;  // the file each failed attempt read
+  ModelCounters counters;
+};
+
+ModelStore::ModelStore(std::vector<ModelConfig> configs, Log log) : log_(std::move(log)) {
+  check_model_configs(configs);
+  if (!log_) log_ = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  for (auto& c : configs) {
+    std::error_code ec;
+    if (!fs::is_directory(c.base_path, ec)) {
+      throw Error(ErrorKind::NotFound, fmt::format("model \"{}\": base path {} is not a directory",
+                                                   c.name, c.base_path.string()));
+    }
+    auto e = std::make_unique<Entry>();
+    e->config = std::move(c);
+    entries_.push_back(std::move(e));
+  }
+}
+
+ModelStore::~ModelStore() { stop_polling(); }
+
+void ModelStore::poll() {
+  std::lock_guard poll_lock(poll_mutex_);
+  for (auto& e : entries_) poll_model(*e);
+}
+
+void ModelStore::poll_model(Entry& e) {
+  const auto versions = version_folders(e.config.base_path);
+  if (versions.empty()) return;
+  const std::int64_t target = versions.back();
+  {
+    std::lock_guard lock(e.mutex);
+    if (e.served.model && e.served.version == target) return;
+  }
+  const fs::path dir = e.config.base_path / std::to_string(target);
+  FileSignature file;
+  std::shared_ptr<const Recommender> loaded;
+  try {
+    file = model_file(dir);
+    {
+      std::lock_guard lock(e.mutex);
+      auto failed = e.failed.find(target);
+      if (failed != e.failed.end() && failed->second == file) return;  // unchanged since it failed
+      e.versions[target] = VersionStatus{target, VersionState::Loading, "OK", ""};
+    }
+    loaded = std::make_shared<const Recommender>(Recommender::load(file.path));
+  } catch (const std::exception& ex) {
+    const auto* err = dynamic_cast<const Error*>(&ex);
+    const std::string code = err ? error_code(err->kind()) : "UNKNOWN";
+    bool fresh = false;
+    {
+      std::lock_guard lock(e.mutex);
+      auto failed = e.failed.find(target);
+      fresh = failed == e.failed.end() || !(failed->second == file);
+      e.failed[target] = file;
+      e.versions[target] = VersionStatus{target, VersionState::End, code, ex.what()};
+      if (fresh) ++e.counters.loads_failed;
+    }
+    if (fresh) {
+      log_(fmt::format("model \"{}\" version {} failed to load{}: {}", e.config.name, target,
+                       e.served.model ? fmt::format(" (version {} keeps serving)", e.served.version) : "",
+                       ex.what()));
+    }
+    return;
+  }
+  const std::size_t bytes = model_bytes(*loaded);
+  std::int64_t previous = 0;
+  {
+    std::lock_guard lock(e.mutex);
+    if (e.served.model) {
+      previous = e.served.version;
+      e.versions[previous].state = VersionState::End;  // unloaded: replaced, not failed
+    }
+    e.served = Servable{target, std::move(loaded)};
+    e.versions[target] = VersionStatus{target, VersionState::Available, "OK", ""};
+    e.failed.erase(target);
+    ++e.counters.loads_succeeded;
+    e.counters.served_version = target;
+    e.counters.model_bytes = bytes;
+  }
+  log_(fmt::format("model \"{}\" version {} is serving ({}){}", e.config.name, target,
+                   file.path.string(), previous ? fmt::format(", replacing version {}", previous) : ""));
+}
+
+void ModelStore::start_polling(std::chrono::milliseconds interval) {
+  stop_polling();
+  {
+    std::lock_guard lock(thread_mutex_);
+    stopping_ = false;
+  }
+  poller_ = std::thread([this, interval] {
+    std::unique_lock lock(thread_mutex_);
+    while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      poll();
+      lock.lock();
+    }
+  });
+}
+
+void ModelStore::stop_polling() {
+  {
+    std::lock_guard lock(thread_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+std::vector<std::string> ModelStore::model_names() const {
+  std::vector<std::string> names;
+  for (const auto& e : entries_) names.push_back(e->config.name);
+  return names;
+}
+
+ModelStore::Entry* ModelStore::entry(std::string_view name) const {
+  for (const auto& e : entries_) {
+    if (e->config.name == name) return e.get();
+  }
+  return nullptr;
+}
+
+bool ModelStore::has_model(std::string_view name) const { return entry(name) != nullptr; }
+
+Lookup ModelStore::find(std::string_view name, std::optional<std::int64_t> version,
+                        Servable& out) const {
+  const Entry* e = entry(name);
+  if (e == nullptr) return Lookup::UnknownModel;
+  std::shared_lock lock(e->mutex);
+  if (!e->served.model) return version ? Lookup::UnknownVersion : Lookup::NoVersionAvailable;
+  if (version && *version != e->served.version) return Lookup::UnknownVersion;
+  out = e->served;
+  return Lookup::Found;
+}
+
+std::vector<VersionStatus> ModelStore::status(std::string_view name) const {
+  std::vector<VersionStatus> out;
+  const Entry* e = entry(name);
+  if (e == nullptr) return out;
+  std::shared_lock lock(e->mutex);
+  for (auto it = e->versions.rbegin(); it != e->versions.rend(); ++it) out.push_back(it->second);
+  return out;
+}
+
+ModelCounters ModelStore::counters(std::string_view name) const {
+  const Entry* e = entry(name);
+  if (e == nullptr) return {};
+  std::shared_lock lock(e->mutex);
+  return e->counters;
+}
+
+}  // namespace latent::server

@@ -1,0 +1,76 @@
+#pragma once
+// RestApi: routes one HTTP request (method, path, body) to the model store
+// and the library, and shapes the JSON answer. No sockets here (server.hpp
+// does those), so every route and every error is a plain function call.
+//
+// TensorFlow Serving's REST API, with its JSON shapes:
+//   GET  /v1/models/NAME[/versions/V]            {"model_version_status": [...]}
+//   GET  /v1/models/NAME[/versions/V]/metadata   {"model_spec", "metadata": {"signature_def"}}
+//   POST /v1/models/NAME[/versions/V]:predict    row {"instances": [...]} -> {"predictions": [...]}
+//                                                or columnar {"inputs": ...} -> {"outputs": ...}
+// answered like a saved TFRS BruteForce index: input_1 = user ids (strings),
+// output_1 = scores [-1, k] float, output_2 = item ids [-1, k] string.
+// latent's own, on the same URL scheme:
+//   POST ...:recommend   {"users": [...], "k", "exclude_seen", "allow", "deny"}, or
+//                        {"items": [...]} (a new user, by fold-in), or both with one user
+//   POST ...:similar     {"item": ID, "k"}
+//   POST ...:embeddings  {"users": [...], "items": [...]}
+//   GET  /metrics (Prometheus text), GET /healthz
+// Every error is {"error": "..."} with a 4xx status naming the field and
+// value; an unexpected exception is a 500 with the same shape.
+
+#include <cstddef>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "metrics.hpp"
+#include "model_store.hpp"
+#include "query_batcher.hpp"
+
+namespace latent::server {
+
+struct Limits {
+  int max_k = 1000;              // k above this is a 400
+  std::size_t max_ids = 1000;    // ids in one list of a request (users, items, allow, deny)
+  int predict_k = 10;            // k of :predict, as the saved index's signature says
+  int search_threads = 1;        // threads per request's search (the HTTP pool runs requests in parallel)
+  // Models with at least this many items merge concurrent :predict and
+  // :recommend (users, no allow/deny) requests into one search (QueryBatcher)
+  // that uses every core. Small catalogs answer each request on its own thread.
+  std::int64_t batch_min_items = 100000;
+  // Throws InvalidArgument naming the flag for a value out of range.
+  void validate() const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// {"error": message} with `status`.
+HttpResponse error_response(int status, std::string_view message);
+// The response for an exception caught while handling a request: a
+// latent::Error of kind InvalidArgument or NotFound is the client's (400),
+// anything else is a 500 whose message says it is internal.
+HttpResponse exception_response(std::exception_ptr error);
+
+class RestApi {
+ public:
+  RestApi(const ModelStore& store, Metrics& metrics, Limits limits);
+
+  // Never throws. Records the request in metrics (endpoint, status, time).
+  HttpResponse handle(std::string_view method, std::string_view path, std::string_view body) const;
+
+ private:
+  HttpResponse route(std::string_view method, std::string_view path, std::string_view body,
+                     Endpoint& endpoint) const;
+
+  const ModelStore& store_;
+  Metrics& metrics_;
+  Limits limits_;
+  mutable QueryBatcher batcher_;
+};
+
+}  // namespace latent::server

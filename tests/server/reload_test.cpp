@@ -1,0 +1,167 @@
+// Hot reload: a new version folder is loaded fully and swapped in while
+// clients keep sending requests (none fails, answers switch to the new
+// version); a corrupt new version is reported in the status while the old
+// one keeps serving, and is retried once its file changes.
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "server/server_fixture.hpp"
+
+namespace latent::test {
+namespace {
+
+using nlohmann::json;
+
+// Version 1's and version 2's answer to one predict request, from the
+// library, as the output_2 list the server returns.
+json expected_items(const std::filesystem::path& file, const std::string& user) {
+  const Recommender model = Recommender::load(file);
+  const std::int32_t row = model.user_row(user);
+  const TopK top = model.recommend(std::span(&row, 1), 10, false);
+  json items = json::array();
+  for (int r = 0; r < top.k && top.items[static_cast<std::size_t>(r)] >= 0; ++r) {
+    items.push_back(std::string(model.item_id(top.items[static_cast<std::size_t>(r)])));
+  }
+  return items;
+}
+
+TEST(HotReload, NewVersionUnderLoadWithoutAFailedRequest) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  const auto v1_file = save_version(base, 1, tiny_model("als"));
+  TestServer server(base);
+  server.store().start_polling(std::chrono::milliseconds(20));
+  const json v1 = expected_items(v1_file, "u1");
+
+  // Written beside the base path, then moved in whole: the store must also
+  // cope with folders filled in place, which the corrupt-version test covers.
+  const auto staging = dir / "staging";
+  const auto v2_file_staged = save_version(staging, 2, tiny_model("popularity"));
+  const json v2 = expected_items(v2_file_staged, "u1");
+  ASSERT_NE(v1, v2) << "the two versions must answer differently for the test to mean anything";
+
+  constexpr int kClients = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, wrong{0}, went_back{0};
+  std::atomic<int> v1_answers{0}, v2_answers{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&] {
+      auto c = server.client();
+      bool seen_v2 = false;
+      while (!stop) {
+        const Reply r = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+        if (r.status != 200) {
+          ++failures;
+          continue;
+        }
+        const json& items = r.body["predictions"][0]["output_2"];
+        if (items == v2) {
+          seen_v2 = true;
+          ++v2_answers;
+        } else if (items == v1) {
+          ++v1_answers;
+          if (seen_v2) ++went_back;
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  }
+  // Clients get answers from version 1 first.
+  const bool served_v1 = eventually([&] { return v1_answers.load() >= 50; });
+  std::filesystem::rename(staging / "2", base / "2");
+  const bool switched = eventually([&] { return v2_answers.load() >= 200; });
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(served_v1) << "no answers from version 1";
+  ASSERT_TRUE(switched) << "answers never switched to version 2";
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(went_back.load(), 0) << "a client saw version 1 again after version 2";
+
+  auto c = server.client();
+  const Reply status = get(c, "/v1/models/movies");
+  ASSERT_EQ(status.status, 200);
+  const json want = json::parse(R"({"model_version_status": [
+      {"version": "2", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+      {"version": "1", "state": "END", "status": {"error_code": "OK", "error_message": ""}}]})");
+  EXPECT_EQ(status.body, want);
+  EXPECT_EQ(get(c, "/v1/models/movies/versions/1/metadata").status, 404);
+  EXPECT_EQ(get(c, "/v1/models/movies/versions/2/metadata").status, 200);
+}
+
+TEST(HotReload, CorruptVersionKeepsTheOldOneServingAndShowsTheError) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  const auto v1_file = save_version(base, 1, tiny_model("als"));
+  TestServer server(base);
+  const json v1 = expected_items(v1_file, "u1");
+
+  // Version 2: a model file whose bytes were damaged after it was written.
+  std::filesystem::create_directories(base / "2");
+  std::string bytes = read_bytes(v1_file);
+  bytes[bytes.size() - 3] ^= 0x5a;
+  write_bytes(base / "2" / "model.latent", bytes);
+  server.store().poll();
+
+  auto c = server.client();
+  const Reply predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(predict.status, 200) << predict.text;
+  EXPECT_EQ(predict.body["predictions"][0]["output_2"], v1);
+
+  const Reply status = get(c, "/v1/models/movies");
+  ASSERT_EQ(status.status, 200);
+  const json& versions = status.body["model_version_status"];
+  ASSERT_EQ(versions.size(), 2u) << status.text;
+  EXPECT_EQ(versions[0]["version"], "2");
+  EXPECT_EQ(versions[0]["state"], "END");
+  EXPECT_EQ(versions[0]["status"]["error_code"], "DATA_LOSS");
+  const std::string message = versions[0]["status"]["error_message"];
+  EXPECT_NE(message.find("model.latent"), std::string::npos) << message;
+  EXPECT_NE(message.find("checksum"), std::string::npos) << message;
+  EXPECT_EQ(versions[1]["version"], "1");
+  EXPECT_EQ(versions[1]["state"], "AVAILABLE");
+  EXPECT_EQ(get(c, "/healthz").status, 200);
+
+  // Polling again does not reload (or log) the same broken file.
+  server.store().poll();
+  EXPECT_EQ(server.store().counters("movies").loads_failed, 1);
+
+  // Fixed in place: the changed file is loaded and served.
+  const auto v2_fixed = dir / "fixed.latent";
+  tiny_model("popularity").save(v2_fixed);
+  std::filesystem::copy_file(v2_fixed, base / "2" / "model.latent",
+                             std::filesystem::copy_options::overwrite_existing);
+  server.store().poll();
+  const Reply after = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(after.status, 200);
+  EXPECT_EQ(after.body["predictions"][0]["output_2"], expected_items(v2_fixed, "u1"));
+  EXPECT_EQ(get(c, "/v1/models/movies").body["model_version_status"][0]["state"], "AVAILABLE");
+
+  // An empty version folder (a copy not yet started) is reported, not served.
+  std::filesystem::create_directories(base / "3");
+  server.store().poll();
+  const json three = get(c, "/v1/models/movies/versions/3").body["model_version_status"][0];
+  EXPECT_EQ(three["status"]["error_code"], "NOT_FOUND");
+  EXPECT_EQ(post(c, "/v1/models/movies/versions/2:predict", R"({"instances": ["u1"]})").status, 200);
+}
+
+TEST(HotReload, RemovingTheNewestFolderRollsBack) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  const auto v1_file = save_version(base, 1, tiny_model("als"));
+  save_version(base, 2, tiny_model("popularity"));
+  TestServer server(base);
+  auto c = server.client();
+  EXPECT_EQ(get(c, "/v1/models/movies").body["model_version_status"][0]["version"], "2");
+  std::filesystem::remove_all(base / "2");
+  server.store().poll();
+  const Reply r = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["predictions"][0]["output_2"], expected_items(v1_file, "u1"));
+}
+
+}  // namespace
+}  // namespace latent::test

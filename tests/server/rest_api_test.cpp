@@ -1,0 +1,245 @@
+// Each endpoint of `latent serve` and each of its JSON shapes, over HTTP,
+// checked against the library's own answers for the same model file.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "server/server_fixture.hpp"
+
+namespace latent::test {
+namespace {
+
+using nlohmann::json;
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  RestApiTest() {
+    model_file_ = save_version(dir_ / "movies", 1, tiny_model());
+    oracle_ = std::make_unique<Recommender>(Recommender::load(model_file_));
+    server_ = std::make_unique<TestServer>(dir_ / "movies");
+  }
+
+  // The library's top-k for `users` of the served file.
+  TopK expected(const std::vector<std::string>& users, const RecommendOptions& options) const {
+    std::vector<std::int32_t> rows;
+    for (const auto& u : users) rows.push_back(oracle_->user_row(u));
+    return oracle_->recommend(rows, options);
+  }
+
+  // Checks a JSON list of item ids and one of scores against row q of top.
+  void expect_row(const json& items, const json& scores, const TopK& top, std::size_t q) const {
+    ASSERT_EQ(items.size(), static_cast<std::size_t>(top.k));
+    ASSERT_EQ(scores.size(), static_cast<std::size_t>(top.k));
+    for (int r = 0; r < top.k; ++r) {
+      const std::size_t idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
+      EXPECT_EQ(items[static_cast<std::size_t>(r)].get<std::string>(), oracle_->item_id(top.items[idx]));
+      EXPECT_EQ(as_float(scores[static_cast<std::size_t>(r)]), top.scores[idx]) << "rank " << r;
+    }
+  }
+
+  TempDir dir_;
+  std::filesystem::path model_file_;
+  std::unique_ptr<Recommender> oracle_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(RestApiTest, ModelStatusHasTfServingShape) {
+  auto c = server_->client();
+  for (const char* path : {"/v1/models/movies", "/v1/models/movies/versions/1"}) {
+    const Reply r = get(c, path);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.text;
+    const json expected = json::parse(R"({"model_version_status": [{"version": "1", "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""}}]})");
+    EXPECT_EQ(r.body, expected) << path;
+  }
+}
+
+TEST_F(RestApiTest, MetadataDescribesABruteForceIndexSignature) {
+  auto c = server_->client();
+  for (const char* path : {"/v1/models/movies/metadata", "/v1/models/movies/versions/1/metadata"}) {
+    const Reply r = get(c, path);
+    ASSERT_EQ(r.status, 200) << r.text;
+    EXPECT_EQ(r.body["model_spec"]["name"], "movies");
+    EXPECT_EQ(r.body["model_spec"]["version"], "1");
+    const json& sig = r.body["metadata"]["signature_def"]["signature_def"]["serving_default"];
+    EXPECT_EQ(sig["method_name"], "tensorflow/serving/predict");
+    EXPECT_EQ(sig["inputs"]["input_1"]["dtype"], "DT_STRING");
+    EXPECT_EQ(sig["inputs"]["input_1"]["tensor_shape"]["dim"], json::parse(R"([{"size": "-1", "name": ""}])"));
+    EXPECT_EQ(sig["outputs"]["output_1"]["dtype"], "DT_FLOAT");
+    EXPECT_EQ(sig["outputs"]["output_2"]["dtype"], "DT_STRING");
+    const json dims = json::parse(R"([{"size": "-1", "name": ""}, {"size": "10", "name": ""}])");
+    EXPECT_EQ(sig["outputs"]["output_1"]["tensor_shape"]["dim"], dims);
+    EXPECT_EQ(sig["outputs"]["output_2"]["tensor_shape"]["dim"], dims);
+    EXPECT_EQ(r.body["metadata"]["latent"]["kind"], "als");
+    EXPECT_EQ(r.body["metadata"]["latent"]["users"], 30);
+  }
+}
+
+TEST_F(RestApiTest, PredictRowFormatAnswersLikeTheLibrary) {
+  RecommendOptions options;
+  options.k = 10;
+  const TopK top = expected({"u1", "u16", "u7"}, options);
+  auto c = server_->client();
+  // Plain ids, one {"input_1": id} object, and an integer id (read as its text).
+  for (const auto& instances : {json::parse(R"(["u1", "u16", "u7"])"),
+                                json::parse(R"([{"input_1": "u1"}, "u16", {"input_1": "u7"}])")}) {
+    const Reply r = post(c, "/v1/models/movies:predict", json{{"instances", instances}});
+    ASSERT_EQ(r.status, 200) << r.text;
+    ASSERT_EQ(r.body.size(), 1u) << r.text;
+    const json& p = r.body["predictions"];
+    ASSERT_EQ(p.size(), 3u);
+    for (std::size_t q = 0; q < 3; ++q) {
+      ASSERT_EQ(p[q].size(), 2u);
+      expect_row(p[q]["output_2"], p[q]["output_1"], top, q);
+    }
+  }
+  const Reply versioned = post(c, "/v1/models/movies/versions/1:predict",
+                               json{{"signature_name", "serving_default"}, {"instances", {"u7"}}});
+  ASSERT_EQ(versioned.status, 200) << versioned.text;
+  expect_row(versioned.body["predictions"][0]["output_2"], versioned.body["predictions"][0]["output_1"], top, 2);
+}
+
+TEST_F(RestApiTest, PredictColumnarFormatAnswersLikeTheLibrary) {
+  RecommendOptions options;
+  const TopK top = expected({"u3", "u20"}, options);
+  auto c = server_->client();
+  for (const auto& inputs : {json::parse(R"(["u3", "u20"])"), json::parse(R"({"input_1": ["u3", "u20"]})")}) {
+    const Reply r = post(c, "/v1/models/movies:predict", json{{"inputs", inputs}});
+    ASSERT_EQ(r.status, 200) << r.text;
+    const json& out = r.body["outputs"];
+    ASSERT_EQ(out["output_1"].size(), 2u);
+    for (std::size_t q = 0; q < 2; ++q) expect_row(out["output_2"][q], out["output_1"][q], top, q);
+  }
+}
+
+TEST_F(RestApiTest, RecommendBatchWithFilters) {
+  const auto allow_rows = std::vector<std::int32_t>{oracle_->item_row("i1"), oracle_->item_row("i2"),
+                                                    oracle_->item_row("i3"), oracle_->item_row("i11"),
+                                                    oracle_->item_row("i12")};
+  RecommendOptions options;
+  options.k = 3;
+  options.exclude_seen = true;
+  options.allow = allow_rows;
+  options.deny = {oracle_->item_row("i2")};
+  const TopK top = expected({"u1", "u16"}, options);
+  auto c = server_->client();
+  const Reply r = post(c, "/v1/models/movies:recommend",
+                       json{{"users", {"u1", "u16"}}, {"k", 3}, {"exclude_seen", true},
+                            {"allow", {"i1", "i2", "i3", "i11", "i12"}}, {"deny", {"i2"}}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.body["model_version"], "1");
+  const json& recs = r.body["recommendations"];
+  ASSERT_EQ(recs.size(), 2u);
+  for (std::size_t q = 0; q < 2; ++q) {
+    EXPECT_EQ(recs[q]["source"], "model");
+    EXPECT_EQ(recs[q]["user"], q == 0 ? "u1" : "u16");
+    // Fewer than k items may pass the filters: the answer is shorter, never padded.
+    std::size_t valid = 0;
+    while (valid < 3 && top.items[q * 3 + valid] >= 0) ++valid;
+    ASSERT_EQ(recs[q]["items"].size(), valid);
+    for (std::size_t i = 0; i < valid; ++i) {
+      EXPECT_EQ(recs[q]["items"][i], oracle_->item_id(top.items[q * 3 + i]));
+      EXPECT_NE(recs[q]["items"][i], "i2");
+    }
+  }
+}
+
+TEST_F(RestApiTest, RecommendFoldsInANewUsersItems) {
+  RecommendOptions options;
+  options.k = 5;
+  options.exclude_seen = true;
+  const std::vector<std::int32_t> items{oracle_->item_row("i11"), oracle_->item_row("i12")};
+  const TopK top = oracle_->recommend_for_items(items, options);
+  auto c = server_->client();
+  for (const json& body : {json{{"items", {"i11", "i12"}}, {"k", 5}, {"exclude_seen", true}},
+                           json{{"users", {"newcomer"}}, {"items", {"i11", "i12"}}, {"k", 5}, {"exclude_seen", true}}}) {
+    const Reply r = post(c, "/v1/models/movies:recommend", body);
+    ASSERT_EQ(r.status, 200) << r.text;
+    const json& rec = r.body["recommendations"][0];
+    EXPECT_EQ(rec["source"], "fold-in");
+    expect_row(rec["items"], rec["scores"], top, 0);
+  }
+  // A known user with fallback items is answered from the model.
+  const Reply known = post(c, "/v1/models/movies:recommend", json{{"users", {"u1"}}, {"items", {"i11"}}});
+  ASSERT_EQ(known.status, 200) << known.text;
+  EXPECT_EQ(known.body["recommendations"][0]["source"], "model");
+}
+
+TEST_F(RestApiTest, SimilarItemsLikeTheLibrary) {
+  const TopK top = oracle_->similar_items(oracle_->item_row("i4"), 4);
+  auto c = server_->client();
+  const Reply r = post(c, "/v1/models/movies:similar", json{{"item", "i4"}, {"k", 4}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.body["item"], "i4");
+  expect_row(r.body["items"], r.body["scores"], top, 0);
+  // Titles name items too.
+  const Reply by_title = post(c, "/v1/models/movies:similar", json{{"item", "Item 4"}, {"k", 4}});
+  ASSERT_EQ(by_title.status, 200) << by_title.text;
+  EXPECT_EQ(by_title.body["items"], r.body["items"]);
+}
+
+TEST_F(RestApiTest, EmbeddingLookup) {
+  auto c = server_->client();
+  const Reply r = post(c, "/v1/models/movies:embeddings", json{{"users", {"u2"}}, {"items", {"i5", "i15"}}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.body["dim"], oracle_->dim());
+  const ModelData& m = oracle_->model();
+  auto expect_vector = [&](const json& got, std::span<const float> want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t j = 0; j < want.size(); ++j) EXPECT_EQ(as_float(got[j]), want[j]);
+  };
+  expect_vector(r.body["user_embeddings"][0], m.user_embeddings.row(oracle_->user_row("u2")));
+  expect_vector(r.body["item_embeddings"][0], m.item_embeddings.row(oracle_->item_row("i5")));
+  expect_vector(r.body["item_embeddings"][1], m.item_embeddings.row(oracle_->item_row("i15")));
+  EXPECT_EQ(r.body["items"], json::parse(R"(["i5", "i15"])"));
+}
+
+TEST_F(RestApiTest, HealthAndMetrics) {
+  auto c = server_->client();
+  const Reply health = get(c, "/healthz");
+  ASSERT_EQ(health.status, 200) << health.text;
+  EXPECT_EQ(health.body["models"]["movies"], "1");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})").status, 200);
+  ASSERT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["nobody"]})").status, 400);
+  ASSERT_EQ(get(c, "/v1/models/nope").status, 404);
+  const auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  const std::string& text = res->body;
+  for (const char* line : {
+           "latent_http_requests_total{endpoint=\"predict\",code=\"200\"} 3\n",
+           "latent_http_requests_total{endpoint=\"predict\",code=\"400\"} 1\n",
+           "latent_http_requests_total{endpoint=\"status\",code=\"404\"} 1\n",
+           "latent_http_requests_total{endpoint=\"health\",code=\"200\"} 1\n",
+           "latent_http_request_errors_total{endpoint=\"predict\",code=\"400\"} 1\n",
+           "latent_http_request_duration_seconds_count{endpoint=\"predict\"} 4\n",
+           "latent_http_request_duration_seconds_bucket{endpoint=\"predict\",le=\"+Inf\"} 4\n",
+           "latent_model_version{model=\"movies\"} 1\n",
+           "latent_model_loads_total{model=\"movies\",result=\"success\"} 1\n",
+           "latent_model_loads_total{model=\"movies\",result=\"failure\"} 0\n",
+           "# TYPE latent_http_request_duration_seconds histogram\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
+  }
+  EXPECT_EQ(text.find("latent_http_request_errors_total{endpoint=\"predict\",code=\"200\"}"), std::string::npos);
+  EXPECT_NE(text.find("latent_model_bytes{model=\"movies\"} " +
+                      std::to_string(server::model_bytes(*oracle_)) + "\n"), std::string::npos);
+}
+
+TEST(ServerHealth, UnavailableUntilAVersionLoads) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "movies");
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  const Reply before = get(c, "/healthz");
+  EXPECT_EQ(before.status, 503) << before.text;
+  const Reply predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  EXPECT_EQ(predict.status, 503) << predict.text;
+  EXPECT_NE(predict.body.value("error", "").find("no version available"), std::string::npos) << predict.text;
+  save_version(dir / "movies", 1, tiny_model());
+  server.store().poll();
+  EXPECT_EQ(get(c, "/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace latent::test

@@ -1,0 +1,237 @@
+// `latent serve` as users run it: the CLI binary, TF Serving's flag names,
+// and a graceful stop on SIGTERM with requests in flight.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <regex>
+
+#include "server/server_fixture.hpp"
+
+extern char** environ;
+
+namespace latent::test {
+namespace {
+
+using nlohmann::json;
+
+// The CLI running `latent serve ARGS` with stdout and stderr in files.
+class ServeProcess {
+ public:
+  ServeProcess(const TempDir& dir, const std::vector<std::string>& args) : out_(dir / "serve.out") {
+    std::vector<std::string> argv{cli_path().string(), "serve"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    const int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) pid_ = -1;
+  }
+  ~ServeProcess() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      wait_exit();
+    }
+  }
+  pid_t pid() const { return pid_; }
+  std::string output() const { return read_bytes(out_); }
+  // The port printed at start, or 0 if it never started.
+  int port() const {
+    int port = 0;
+    eventually([&] {
+      std::smatch m;
+      const std::string text = output();
+      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) port = std::stoi(m[1]);
+      return port != 0;
+    });
+    return port;
+  }
+  int wait_exit() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  std::filesystem::path out_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  std::size_t sent = 0;
+  while (sent < s.size()) {
+    const auto n = ::send(fd, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads until `done(text)` or the peer closes.
+std::string receive_until(int fd, const std::function<bool(const std::string&)>& done) {
+  std::string text;
+  char buf[4096];
+  while (!done(text)) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
+  TempDir dir;
+  save_version(dir / "movies", 1, tiny_model());
+  ServeProcess serve(dir, {"--model_name", "movies", "--model_base_path", (dir / "movies").string(),
+                           "--rest_api_port", "0", "--rest_api_host", "127.0.0.1"});
+  ASSERT_GT(serve.pid(), 0);
+  const int port = serve.port();
+  ASSERT_GT(port, 0) << serve.output();
+
+  // A request in flight: headers sent, the server has answered
+  // "100 Continue" (so a worker holds it), the body not yet sent.
+  const std::string body = R"({"instances": ["u1", "u16"]})";
+  const int slow = connect_loopback(port);
+  ASSERT_GE(slow, 0);
+  send_all(slow, fmt::format("POST /v1/models/movies:predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Type: application/json\r\nContent-Length: {}\r\n"
+                             "Expect: 100-continue\r\n\r\n",
+                             body.size()));
+  const std::string continued = receive_until(slow, [](const std::string& t) { return t.find("\r\n\r\n") != std::string::npos; });
+  ASSERT_NE(continued.find("100 Continue"), std::string::npos) << continued;
+
+  // Clients sending requests while the signal arrives: every answer they
+  // get is a complete 200; once the server stops accepting they get
+  // transport errors, never an HTTP error.
+  std::atomic<int> ok{0}, http_errors{0};
+  std::atomic<bool> give_up{false};
+  std::vector<std::thread> clients;
+  struct JoinAll {  // also when an assertion returns early
+    std::vector<std::thread>& threads;
+    std::atomic<bool>& stop;
+    ~JoinAll() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_all{clients, give_up};
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(30, 0);
+      while (!give_up) {
+        const Reply r = post(c, "/v1/models/movies:predict", R"({"instances": ["u2"]})");
+        if (r.status == 0) break;
+        if (r.status == 200 && r.body["predictions"][0]["output_2"].size() == 10) {
+          ++ok;
+        } else {
+          ++http_errors;
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return ok.load() >= 30; }));
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { return serve.output().find("SIGTERM received") != std::string::npos; }))
+      << serve.output();
+  // It stops accepting new connections...
+  EXPECT_TRUE(eventually([&] {
+    const int fd = connect_loopback(port);
+    if (fd >= 0) ::close(fd);
+    return fd < 0;
+  })) << "still accepting connections after SIGTERM";
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(http_errors.load(), 0);
+
+  // ...and still finishes the request in flight.
+  send_all(slow, body);
+  const std::string response = receive_until(slow, [](const std::string& t) {
+    const auto end = t.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    std::smatch m;
+    const std::string head = t.substr(0, end);
+    if (!std::regex_search(head, m, std::regex("Content-Length: ([0-9]+)", std::regex::icase))) return false;
+    return t.size() >= end + 4 + std::stoul(m[1]);
+  });
+  ::close(slow);
+  ASSERT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  const json answer = json::parse(response.substr(response.find("\r\n\r\n") + 4));
+  EXPECT_EQ(answer["predictions"].size(), 2u);
+  EXPECT_EQ(serve.wait_exit(), 0) << serve.output();
+  EXPECT_NE(serve.output().find("latent serve: stopped"), std::string::npos) << serve.output();
+}
+
+TEST(ServeCli, BadFlagsAndMissingPathsFailWithOneLine) {
+  TempDir dir;
+  const std::string missing = (dir / "nope").string();
+  {
+    ServeProcess serve(dir, {"--model_base_path", missing, "--rest_api_port", "0"});
+    EXPECT_EQ(serve.wait_exit(), 1);
+    EXPECT_NE(serve.output().find("base path " + missing + " is not a directory"), std::string::npos) << serve.output();
+  }
+  {
+    ServeProcess serve(dir, {"--rest_api_port", "0"});
+    EXPECT_EQ(serve.wait_exit(), 1);
+    EXPECT_NE(serve.output().find("--model_base_path"), std::string::npos) << serve.output();
+  }
+  {
+    std::filesystem::create_directories(dir / "m");
+    ServeProcess serve(dir, {"--model_base_path", (dir / "m").string(), "--max_k", "0"});
+    EXPECT_EQ(serve.wait_exit(), 1);
+    EXPECT_NE(serve.output().find("--max_k must be >= 1"), std::string::npos) << serve.output();
+  }
+}
+
+TEST(ServeCli, ServesEveryModelOfAConfigFile) {
+  TempDir dir;
+  save_version(dir / "a", 1, tiny_model("als"));
+  save_version(dir / "b", 3, tiny_model("popularity"));
+  {
+    std::ofstream config(dir / "models.config");
+    config << "model_config_list {\n  config { name: 'als' base_path: '" << (dir / "a").string()
+           << "' model_platform: 'latent' }\n  config { name: 'pop' base_path: '" << (dir / "b").string()
+           << "' }\n}\n";
+  }
+  ServeProcess serve(dir, {"--model_config_file", (dir / "models.config").string(), "--rest_api_port", "0",
+                           "--rest_api_host", "127.0.0.1"});
+  const int port = serve.port();
+  ASSERT_GT(port, 0) << serve.output();
+  httplib::Client c("127.0.0.1", port);
+  EXPECT_EQ(get(c, "/v1/models/als").body["model_version_status"][0]["version"], "1");
+  EXPECT_EQ(get(c, "/v1/models/pop").body["model_version_status"][0]["version"], "3");
+  EXPECT_EQ(post(c, "/v1/models/pop:predict", R"({"instances": ["u1"]})").status, 200);
+  ::kill(serve.pid(), SIGTERM);
+  EXPECT_EQ(serve.wait_exit(), 0) << serve.output();
+}
+
+}  // namespace
+}  // namespace latent::test
