@@ -343,6 +343,43 @@ TEST(IndexScoreBlocks, MatchesBruteForceInRowOrder) {
   }
 }
 
+TEST(IndexTopK, OneQueryBatchAndScoreMatrixAgreeBitForBit) {
+  // A query's scores are the same floats whether it is searched alone
+  // (scored directly), among many queries (sgemm screens, the picks are
+  // rescored) or written into the score matrix: one canonical dot product,
+  // for any dim and any item count (including the rows left over by the
+  // direct scorer's groups of four).
+  for (std::int64_t dim : {1, 7, 8, 9, 64, 65}) {
+    for (std::int64_t n_items : {1, 3, 4, 5, 9, 1100}) {
+      SCOPED_TRACE(::testing::Message() << "dim " << dim << ", items " << n_items);
+      const Matrix queries = random_matrix(40, dim, 100 + static_cast<std::uint64_t>(dim));
+      const Matrix items = random_matrix(n_items, dim, 200 + static_cast<std::uint64_t>(n_items));
+      SearchOptions options;
+      options.k = static_cast<std::int32_t>(std::min<std::int64_t>(n_items, 7));
+      const TopK batch = top_k(queries, items, options);
+      std::vector<float> matrix(static_cast<std::size_t>(queries.rows() * n_items));
+      score_blocks(queries, items, 16,
+                   [&](std::int64_t first, std::int64_t rows, std::span<const float> block) {
+                     std::copy(block.begin(), block.end(), matrix.begin() + first * n_items);
+                     EXPECT_EQ(block.size(), static_cast<std::size_t>(rows * n_items));
+                   });
+      for (std::int64_t q = 0; q < queries.rows(); q += 13) {
+        Matrix one(1, dim);
+        std::copy(queries.row(q).begin(), queries.row(q).end(), one.row(0).begin());
+        const TopK alone = top_k(one, items, options);
+        for (std::int32_t i = 0; i < options.k; ++i) {
+          const auto at = static_cast<std::size_t>(q * options.k + i);
+          ASSERT_EQ(alone.items[static_cast<std::size_t>(i)], batch.items[at]) << "query " << q;
+          EXPECT_EQ(alone.scores[static_cast<std::size_t>(i)], batch.scores[at]) << "query " << q;
+          const auto item = static_cast<std::size_t>(batch.items[at]);
+          EXPECT_EQ(matrix[static_cast<std::size_t>(q * n_items) + item], batch.scores[at])
+              << "query " << q;
+        }
+      }
+    }
+  }
+}
+
 TEST(IndexScoreBlocks, TopKOfTheFullMatrixEqualsTopK) {
   // The full matrix comes from sgemm tiles whose rounding depends on
   // position, top_k rescored its picks exactly: equal up to a few ulps, so
