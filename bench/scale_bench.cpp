@@ -29,14 +29,13 @@
 //
 // "memory by phase" prints the process peak after each phase, so the phase
 // that set the peak is the one where it rose. Measured (Debian 12, 2 cores):
-// ALS sets it, at 391 MiB: the 80 MB Interactions the caller holds, plus,
-// inside train_als's user_rows(), three 10M-entry int64 position arrays
-// alive at once (`v = {}` picks vector's initializer_list assignment, which
-// keeps the capacity, so `identity` and `by_item` are never freed) beside
-// the new cols and r arrays. Freeing them leaves 343 MiB, then set by the
-// iterations: both SparseRows sides (cols + r, 76 MiB each), the factors
-// (40 MiB) and the CG scratch, which gathers a whole row's factor vectors
-// per thread (the most popular item has ~127,000 users: 2 x 31 MiB).
+// ALS sets it, at 266 MiB: the 76 MiB Interactions the caller holds, both
+// SparseRows sides (38 MiB each: all r are 1, so only the columns are
+// kept), the factors (40 MiB) and the CG scratch, which gathers a whole
+// row's factor vectors per thread (the most popular item has ~127,000
+// users: 2 x 31 MiB). BPR stays below it by sampling positives from the
+// caller's arrays instead of a 40 MB user-per-pair array of its own (with
+// that array it set the peak, at 271.8 MiB).
 //
 // Not a test: it is built with the benchmarks and runs only when invoked.
 
