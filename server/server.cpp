@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -70,6 +71,8 @@ std::string decoded_path(std::string_view target) {
 }  // namespace
 
 struct Server::Impl {
+  static constexpr int kSearchWaiters = 128;
+
   Impl(RestApi& rest_api, const ServerOptions& server_options)
       : api(rest_api), options(server_options), ioc(server_options.threads) {}
 
@@ -83,6 +86,10 @@ struct Server::Impl {
   std::mutex mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::atomic<bool> stopping{false};
+  // Requests that may wait for a merged search run here: a waiting thread
+  // sleeps (it is not runnable), and this many requests can wait for one
+  // search at a time. Joined by ~thread_pool after the io_context is gone.
+  net::thread_pool waiters{kSearchWaiters};
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
 };
@@ -177,11 +184,31 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     reply_and_close(error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
   }
 
+  // Runs the request on this I/O thread, or, when it may wait for a merged
+  // search, on a waiter thread (the I/O thread goes on serving other
+  // connections, and concurrent requests can wait together to be merged).
   void answer() {
     const auto& request = parser_->get();
-    HttpResponse out = server_.api.handle(view(request.method_string()), decoded_path(view(request.target())), request.body());
-    const bool keep_alive = request.keep_alive() && !server_.stopping;
-    write(std::move(out), request.version(), keep_alive);
+    std::string path = decoded_path(view(request.target()));
+    if (!server_.api.may_wait_for_merged_search(view(request.method_string()), path)) {
+      return respond(handle(path));
+    }
+    net::post(server_.waiters, [self = shared_from_this(), path = std::move(path),
+                                work = net::make_work_guard(stream_.get_executor())]() {
+      HttpResponse out = self->handle(path);
+      net::post(self->stream_.get_executor(),
+                [self, out = std::move(out)]() mutable { self->respond(std::move(out)); });
+    });
+  }
+
+  HttpResponse handle(const std::string& path) const {
+    const auto& request = parser_->get();
+    return server_.api.handle(view(request.method_string()), path, request.body());
+  }
+
+  void respond(HttpResponse out) {
+    const auto& request = parser_->get();
+    write(std::move(out), request.version(), request.keep_alive() && !server_.stopping);
   }
 
   // For a request that could not be read in full: answer, then close
