@@ -174,14 +174,14 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::header_limit) {
       return reply_and_close(error_response(431, fmt::format("request header larger than {} bytes", kHeaderLimit)));
     }
-    // The peer closed, went idle past the timeout, or stop() closed an idle
-    // connection: nothing to answer.
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::bad_descriptor ||
-        ec == http::error::partial_message) {
-      return close();
-    }
-    reply_and_close(error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
+    // Beast's parser rejected what arrived: a bad request line, field,
+    // length or chunk.
+    const bool unparsable = ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                            ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (unparsable) return reply_and_close(error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
+    // The peer closed (maybe mid-request), went idle past the timeout, or
+    // stop() closed an idle connection: nothing to answer.
+    close();
   }
 
   // Runs the request on this I/O thread, or, when it may wait for a merged
