@@ -115,7 +115,9 @@ def run(cmd, **kw):
 def start_server(latent, base, name, threads, batch_min_items):
     cmd = [latent, "serve", "--model_name", name, "--model_base_path", base,
            "--rest_api_host", "127.0.0.1", "--rest_api_port", "0",
-           "--rest_api_num_threads", str(threads), "--file_system_poll_wait_seconds", "0"]
+           "--file_system_poll_wait_seconds", "0"]
+    if threads is not None:
+        cmd += ["--rest_api_num_threads", str(threads)]
     if batch_min_items is not None:
         cmd += ["--batch_min_items", str(batch_min_items)]
     print("$ " + " ".join(cmd), flush=True)
@@ -227,7 +229,8 @@ def main():
     p.add_argument("--items", type=int, default=1_000_000, help="items of the synthetic case")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--wrk-threads", type=int, default=2)
-    p.add_argument("--server-threads", type=int, default=128, help="--rest_api_num_threads")
+    p.add_argument("--server-threads", type=int,
+                   help="--rest_api_num_threads of latent serve: I/O threads (default: its own, one per core)")
     p.add_argument("--batch-min-items", type=int, help="--batch_min_items of latent serve (default: its own)")
     p.add_argument("--duration", type=int, default=10, help="seconds of measurement per case")
     p.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")

@@ -12,7 +12,9 @@ packages=(
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
   libgtest-dev                       # tests
-  libcpp-httplib-dev                 # latent serve: HTTP server (and the tests' HTTP client)
+  libboost-dev                       # latent serve: HTTP server on Boost.Beast/Asio (header-only),
+                                     # an event loop on a few I/O threads, not a thread per connection
+  libcpp-httplib-dev                 # the server tests' HTTP client only (not used by latent serve)
   python3-numpy                      # tests check numpy reads our .npy and model files
   # The Python module, built for Debian's /usr/bin/python3 as part of the
   # normal build, and its pytest suite (run by ctest):

@@ -158,10 +158,15 @@ Row top_row(const Recommender& model, const TopK& top, std::size_t q) {
   return row;
 }
 
+// Whether searches on this model are merged with concurrent requests'.
+bool merges_searches(const Limits& limits, const Servable& s) {
+  return s.model->model().items.size() >= limits.batch_min_items;
+}
+
 // Top-k for known users: merged with concurrent requests on large catalogs.
 TopK search_users(QueryBatcher& batcher, const Limits& limits, const Servable& s,
                   std::span<const std::int32_t> rows, int k, bool exclude_seen) {
-  if (s.model->model().items.size() >= limits.batch_min_items) {
+  if (merges_searches(limits, s)) {
     return batcher.recommend(s.model, rows, k, exclude_seen);
   }
   RecommendOptions options;
@@ -598,6 +603,16 @@ HttpResponse RestApi::handle(std::string_view method, std::string_view path, std
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   metrics_.record(endpoint, response.status, elapsed.count());
   return response;
+}
+
+bool RestApi::may_wait_for_merged_search(std::string_view method, std::string_view path) const {
+  if (method != "POST") return false;
+  const auto p = parse_model_path(path);
+  if (!p || p->metadata) return false;
+  const Endpoint endpoint = endpoint_of(*p);
+  if (endpoint != Endpoint::Predict && endpoint != Endpoint::Recommend) return false;
+  Servable s;
+  return store_.find(p->name, p->version, s) == Lookup::Found && merges_searches(limits_, s);
 }
 
 HttpResponse RestApi::route(std::string_view method, std::string_view path, std::string_view body,

@@ -34,7 +34,7 @@ struct Limits {
   int max_k = 1000;              // k above this is a 400
   std::size_t max_ids = 1000;    // ids in one list of a request (users, items, allow, deny)
   int predict_k = 10;            // k of :predict, as the saved index's signature says
-  int search_threads = 1;        // threads per request's search (the HTTP pool runs requests in parallel)
+  int search_threads = 1;        // threads per request's search (the I/O threads run requests in parallel)
   // Models with at least this many items merge concurrent :predict and
   // :recommend (users, no allow/deny) requests into one search (QueryBatcher)
   // that uses every core. Small catalogs answer each request on its own thread.
@@ -62,6 +62,12 @@ class RestApi {
 
   // Never throws. Records the request in metrics (endpoint, status, time).
   HttpResponse handle(std::string_view method, std::string_view path, std::string_view body) const;
+
+  // True when handle() for this request may block waiting for a merged
+  // search (a :predict or :recommend on a model of at least
+  // Limits::batch_min_items items): the transport runs such requests off
+  // its I/O threads so that waiting requests can merge. Cheap: no body.
+  bool may_wait_for_merged_search(std::string_view method, std::string_view path) const;
 
  private:
   HttpResponse route(std::string_view method, std::string_view path, std::string_view body,

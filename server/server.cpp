@@ -1,110 +1,344 @@
 #include "server.hpp"
 
-#include <httplib.h>
-
-#include <sys/socket.h>
-
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
 #include <latent/error.hpp>
 
 namespace latent::server {
 
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+
+int default_io_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 void ServerOptions::validate() const {
   if (port < 0 || port > 65535) throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_port {} is not a port", port));
-  if (threads < 1) throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_num_threads must be >= 1, got {}", threads));
+  if (threads < 1) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_num_threads (I/O threads) must be >= 1, got {}", threads));
+  }
   if (max_body_bytes < 1) throw Error(ErrorKind::InvalidArgument, "--max_body_bytes must be >= 1");
   if (keep_alive_seconds < 1) throw Error(ErrorKind::InvalidArgument, "--rest_api_timeout_seconds must be >= 1");
 }
 
 namespace {
 
-void send(const HttpResponse& from, httplib::Response& to) {
-  to.status = from.status;
-  to.set_content(from.body, from.content_type.c_str());
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+// The path of a request target: the query string dropped, %XX decoded (as
+// the routes are matched on decoded paths).
+std::string decoded_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::string path;
+  path.reserve(target.size());
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == '%' && i + 2 < target.size() && hex(target[i + 1]) >= 0 && hex(target[i + 2]) >= 0) {
+      path.push_back(static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2])));
+      i += 2;
+    } else {
+      path.push_back(target[i]);
+    }
+  }
+  return path;
 }
 
 }  // namespace
 
-Server::Server(RestApi& api, ServerOptions options)
-    : api_(api), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
-  options_.validate();
-  const int threads = options_.threads;
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  http_->set_payload_max_length(options_.max_body_bytes);
-  // httplib closes a keep-alive connection after 5 requests by default;
-  // clients that keep connections open (wrk, TF clients) should not pay a
-  // reconnect every 5 requests.
-  http_->set_keep_alive_max_count(1u << 30);
-  http_->set_keep_alive_timeout(options_.keep_alive_seconds);
-  http_->set_tcp_nodelay(true);
-  // httplib listens with a backlog of 5: when dozens of clients connect at
-  // once (a connection pool starting, wrk -c64) the kernel drops the
-  // handshakes beyond it and those clients' first requests wait for a
-  // 200 ms+ retransmission. Remember the listening socket so bind() can
-  // raise the backlog (listen() again on a listening socket updates it).
-  http_->set_socket_options([this](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // httplib's default option
-    listen_socket_ = sock;
-  });
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    send(api_.handle(req.method, req.path, req.body), res);
-  };
-  http_->Get(".*", handler);
-  http_->Post(".*", handler);
-  http_->Put(".*", handler);
-  http_->Delete(".*", handler);
-  http_->Patch(".*", handler);
-  // Responses httplib makes itself (413, 400 for an unparsable request, 404
-  // for a method it does not route) get a JSON body too; ours already have one.
-  const std::size_t max_body = options_.max_body_bytes;
-  http_->set_error_handler([max_body](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message;
-    if (res.status == 413) {
-      message = fmt::format("request body larger than {} bytes (--max_body_bytes)", max_body);
-    } else {
-      message = fmt::format("{} {}: HTTP {}", req.method, req.path, res.status);
+struct Server::Impl {
+  static constexpr int kSearchWaiters = 128;
+
+  Impl(RestApi& rest_api, const ServerOptions& server_options)
+      : api(rest_api), options(server_options), ioc(server_options.threads) {}
+
+  void accept();
+
+  RestApi& api;
+  const ServerOptions& options;
+  // Sessions alive, so stop() can close the idle ones. Declared before the
+  // io_context: destroying it destroys pending handlers, and with them
+  // sessions that unregister here.
+  std::mutex mutex;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::atomic<bool> stopping{false};
+  // Requests that may wait for a merged search run here: a waiting thread
+  // sleeps (it is not runnable), and this many requests can wait for one
+  // search at a time. Joined by ~thread_pool after the io_context is gone.
+  net::thread_pool waiters{kSearchWaiters};
+  net::io_context ioc;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+};
+
+// One connection: read a request (header, then "100 Continue" if asked,
+// then the body), answer it, and read the next, all on the connection's
+// strand, one step at a time.
+class Server::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  ~Session() {
+    std::lock_guard lock(server_.mutex);
+    server_.sessions.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(server_.mutex);
+      server_.sessions.emplace(this, weak_from_this());
     }
-    send(error_response(res.status, message), res);
-  });
-  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
-    send(exception_response(e), res);
-  });
+    // A stop() that began before the registration above did not see this
+    // session, but its flag is visible now.
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // Closes the connection if it waits for a next request (on its strand;
+  // callable from any thread).
+  void stop_if_idle() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->close();
+    });
+  }
+
+ private:
+  using Parser = http::request_parser<http::string_body>;
+  static constexpr std::uint32_t kHeaderLimit = 8192;  // request line and fields, as Beast's default
+
+  std::chrono::seconds timeout() const { return std::chrono::seconds(server_.options.keep_alive_seconds); }
+
+  void read_header() {
+    if (server_.stopping) return close();
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(server_.options.max_body_bytes);
+    idle_ = true;
+    stream_.expires_after(timeout());
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    idle_ = false;
+    if (ec) return on_read_error(ec);
+    const auto expect = parser_->get()[http::field::expect];
+    if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
+      // The client waits for this before it sends the body.
+      auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(timeout());
+      http::async_write(stream_, *go_on, [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
+        if (wec) return self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    if (parser_->is_done()) return answer();
+    stream_.expires_after(timeout());
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read_error(ec);
+      self->answer();
+    });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return reply_and_close(error_response(
+          413, fmt::format("request body larger than {} bytes (--max_body_bytes)", server_.options.max_body_bytes)));
+    }
+    if (ec == http::error::header_limit) {
+      return reply_and_close(error_response(431, fmt::format("request header larger than {} bytes", kHeaderLimit)));
+    }
+    // Beast's parser rejected what arrived: a bad request line, field,
+    // length or chunk.
+    const bool unparsable = ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                            ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (unparsable) return reply_and_close(error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
+    // The peer closed (maybe mid-request), went idle past the timeout, or
+    // stop() closed an idle connection: nothing to answer.
+    close();
+  }
+
+  // Runs the request on this I/O thread, or, when it may wait for a merged
+  // search, on a waiter thread (the I/O thread goes on serving other
+  // connections, and concurrent requests can wait together to be merged).
+  void answer() {
+    const auto& request = parser_->get();
+    std::string path = decoded_path(view(request.target()));
+    if (!server_.api.may_wait_for_merged_search(view(request.method_string()), path)) {
+      return respond(handle(path));
+    }
+    net::post(server_.waiters, [self = shared_from_this(), path = std::move(path),
+                                work = net::make_work_guard(stream_.get_executor())]() {
+      HttpResponse out = self->handle(path);
+      net::post(self->stream_.get_executor(),
+                [self, out = std::move(out)]() mutable { self->respond(std::move(out)); });
+    });
+  }
+
+  HttpResponse handle(const std::string& path) const {
+    const auto& request = parser_->get();
+    return server_.api.handle(view(request.method_string()), path, request.body());
+  }
+
+  void respond(HttpResponse out) {
+    const auto& request = parser_->get();
+    write(std::move(out), request.version(), request.keep_alive() && !server_.stopping);
+  }
+
+  // For a request that could not be read in full: answer, then close
+  // without reading the rest of it.
+  void reply_and_close(HttpResponse out) { write(std::move(out), 11, false, /*unread=*/true); }
+
+  void write(HttpResponse out, unsigned version, bool keep_alive, bool unread = false) {
+    response_.emplace(static_cast<http::status>(out.status), version);
+    response_->set(http::field::content_type, out.content_type);
+    response_->body() = std::move(out.body);
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    stream_.expires_after(timeout());
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), keep_alive, unread](beast::error_code ec, std::size_t) {
+                        self->response_.reset();
+                        if (ec) return self->close();
+                        if (keep_alive) return self->read_header();
+                        if (unread) return self->linger();
+                        self->close();
+                      });
+  }
+
+  // After answering a request that was not read in full: end our side,
+  // then discard what the client still sends (the rest of a refused body)
+  // until it closes, so the kernel does not reset the connection while the client
+  // has yet to read the answer. Bounded by the idle timeout.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(timeout());
+    discard();
+  }
+
+  void discard() {
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->discard();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  std::array<char, 16384> scratch_{};
+  bool idle_ = false;
+};
+
+Server::Server(RestApi& api, ServerOptions options) : api_(api), options_(std::move(options)) {
+  options_.validate();
+  impl_ = std::make_unique<Impl>(api_, options_);
 }
 
 Server::~Server() { stop(); }
 
 int Server::bind() {
-  if (options_.port == 0) {
-    port_ = http_->bind_to_any_port(options_.host);
-  } else {
-    port_ = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+  auto& acceptor = impl_->acceptor;
+  beast::error_code ec;
+  tcp::resolver resolver(impl_->ioc);
+  const auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
+                                          tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (!ec) {
+    for (const auto& entry : endpoints) {
+      ec = {};
+      acceptor.open(entry.endpoint().protocol(), ec);
+      if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+      if (!ec) acceptor.bind(entry.endpoint(), ec);
+      // A full backlog: dozens of clients connecting at once (a connection
+      // pool starting, wrk -c64) must not see dropped handshakes.
+      if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+      if (!ec) break;
+      beast::error_code ignored;
+      acceptor.close(ignored);
+    }
   }
-  if (port_ <= 0) {
+  if (ec || !acceptor.is_open()) {
     throw Error(ErrorKind::IO, fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
                                            options_.host, options_.port));
   }
-  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  port_ = acceptor.local_endpoint().port();
   return port_;
 }
 
+void Server::Impl::accept() {
+  if (stopping || !acceptor.is_open()) return;
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;  // stop() closed the acceptor
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(*this, std::move(socket))->start();
+    }
+    accept();
+  });
+}
+
 void Server::run() {
-  run_started_ = true;
-  if (!stop_requested_) http_->listen_after_bind();
-  run_finished_ = true;
+  Impl& impl = *impl_;
+  // On the acceptor's strand like stop()'s close, so a stop() racing this
+  // start is seen either way round.
+  net::post(impl.acceptor.get_executor(), [&impl] { impl.accept(); });
+  std::vector<std::thread> threads;
+  for (int t = 1; t < options_.threads; ++t) threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
 }
 
 void Server::stop() {
-  stop_requested_ = true;
-  while (run_started_ && !run_finished_ && !http_->is_running()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Impl& impl = *impl_;
+  impl.stopping = true;
+  net::post(impl.acceptor.get_executor(), [&impl] {
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(impl.mutex);
+    for (const auto& [raw, weak] : impl.sessions) {
+      if (auto session = weak.lock()) sessions.push_back(std::move(session));
+    }
   }
-  http_->stop();
+  for (auto& session : sessions) session->stop_if_idle();
 }
 
 }  // namespace latent::server

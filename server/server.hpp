@@ -1,31 +1,35 @@
 #pragma once
-// Server: the HTTP side of `latent serve`. cpp-httplib accepts connections
-// and parses requests on a pool of worker threads (one per open keep-alive
-// connection, so the pool bounds concurrent connections); every request
-// goes to RestApi. Bodies above max_body_bytes are refused with 413 before
-// they are read in full; anything httplib itself rejects (bad request
-// line, unknown method) still answers {"error": ...}.
+// Server: the HTTP side of `latent serve`, an event loop on Boost.Beast and
+// Boost.Asio. A fixed number of I/O threads (ServerOptions::threads) run one
+// io_context; each connection is a session on its own strand that reads a
+// request, answers it with RestApi (on the I/O thread that read it) and
+// reads the next. Open keep-alive connections cost no thread, so 64 clients
+// do not mean 64 runnable threads competing for the cores.
 //
-// stop() (e.g. from a SIGTERM handler thread) stops accepting, lets
-// requests in flight finish and returns run() once every worker is done.
+// Bodies above max_body_bytes are refused with 413 before they are read
+// (Beast's body_limit); a request Beast cannot parse answers 400; both are
+// {"error": ...} and close that connection. "Expect: 100-continue" gets its
+// "100 Continue" once the header is accepted.
+//
+// stop() (e.g. from a SIGTERM handler thread) stops accepting, closes idle
+// keep-alive connections, lets requests in flight finish (also those whose
+// body is still arriving) and returns run() once every connection is closed.
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
 
 #include "rest_api.hpp"
 
-namespace httplib {
-class Server;
-}
-
 namespace latent::server {
+
+// The number of cores (at least 1).
+int default_io_threads();
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8501;                        // 0: any free port (see port())
-  int threads = 128;                      // worker pool = max concurrent connections
+  int threads = default_io_threads();     // I/O threads, which also run the requests
   std::size_t max_body_bytes = 1 << 20;   // larger bodies get 413
   int keep_alive_seconds = 5;             // idle keep-alive connections close after this
   void validate() const;
@@ -42,22 +46,20 @@ class Server {
   // cannot. Returns the bound port.
   int bind();
   int port() const noexcept { return port_; }
-  // Serves until stop(); call bind() first.
+  // Serves on options.threads threads (this one included) until stop();
+  // call bind() first.
   void run();
-  // Thread-safe; in-flight requests finish, then run() returns.
+  // Thread-safe, also before or while run() starts; in-flight requests
+  // finish, then run() returns.
   void stop();
 
  private:
+  struct Impl;
+  class Session;
   RestApi& api_;
   ServerOptions options_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<Impl> impl_;
   int port_ = 0;
-  int listen_socket_ = -1;
-  // httplib's stop() is a no-op before listening starts: these make a stop()
-  // that races run()'s start still end it.
-  std::atomic<bool> run_started_{false};
-  std::atomic<bool> run_finished_{false};
-  std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace latent::server

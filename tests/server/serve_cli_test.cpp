@@ -73,40 +73,6 @@ class ServeProcess {
   bool exited_ = false;
 };
 
-int connect_loopback(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, const std::string& s) {
-  std::size_t sent = 0;
-  while (sent < s.size()) {
-    const auto n = ::send(fd, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
-    ASSERT_GT(n, 0);
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-// Reads until `done(text)` or the peer closes.
-std::string receive_until(int fd, const std::function<bool(const std::string&)>& done) {
-  std::string text;
-  char buf[4096];
-  while (!done(text)) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
 TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
   TempDir dir;
   save_version(dir / "movies", 1, tiny_model());

@@ -4,12 +4,19 @@
 // and an httplib::Client to call it.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -136,6 +143,43 @@ inline Reply post(httplib::Client& c, const std::string& path, const nlohmann::j
   return post(c, path, body.dump());
 }
 inline Reply get(httplib::Client& c, const std::string& path) { return to_reply(c.Get(path.c_str())); }
+
+// Raw sockets, for what an HTTP client library will not send.
+
+// A connected socket to 127.0.0.1:port, or -1.
+inline int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+inline void send_all(int fd, const std::string& s) {
+  std::size_t sent = 0;
+  while (sent < s.size()) {
+    const auto n = ::send(fd, s.data() + sent, s.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads until `done(text)` or the peer closes.
+inline std::string receive_until(int fd, const std::function<bool(const std::string&)>& done) {
+  std::string text;
+  char buf[4096];
+  while (!done(text)) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return text;
+}
 
 // The float a JSON number stands for (responses print float32 values).
 inline float as_float(const nlohmann::json& v) { return static_cast<float>(v.get<double>()); }

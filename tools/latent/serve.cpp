@@ -121,7 +121,9 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rest_api_host", f->server.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--rest_api_num_threads", f->server.threads,
-                  "HTTP worker threads; each holds one keep-alive connection, so this bounds concurrent connections")
+                  "HTTP I/O threads (default: one per core); they serve every connection (an open keep-alive "
+                  "connection costs no thread) and run the requests, except those that may wait for a merged "
+                  "search (--batch_min_items), which wait on threads of their own")
       ->capture_default_str();
   cmd->add_option("--rest_api_timeout_seconds", f->server.keep_alive_seconds,
                   "Idle keep-alive connections close after this")
