@@ -5,9 +5,9 @@
 //
 // record() is called once per request from many threads, so it takes no
 // lock: counts per (endpoint, status code) and histogram buckets are
-// relaxed atomics. (With one worker thread per connection and more threads
-// than cores, a lock holder that gets preempted stalls every request behind
-// it: that showed in the p99 latency.)
+// relaxed atomics. (Requests run on the I/O threads and on the pool of
+// threads that wait for merged searches; a lock holder preempted among
+// those would stall every request behind it.)
 
 #include <array>
 #include <atomic>
