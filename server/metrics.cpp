@@ -109,12 +109,6 @@ std::string Metrics::render(const ModelStore& store, const QueryBatcher& batcher
   fmt::format_to(it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
   fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
   fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
-  fmt::format_to(it, "# HELP latent_search_batches_total Searches that answered concurrent requests together.\n");
-  fmt::format_to(it, "# TYPE latent_search_batches_total counter\n");
-  fmt::format_to(it, "latent_search_batches_total {}\n", batcher.searches());
-  fmt::format_to(it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
-  fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
-  fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
   return out;
 }
 

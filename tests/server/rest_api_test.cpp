@@ -1,5 +1,9 @@
 // Each endpoint of `latent serve` and each of its JSON shapes, over HTTP,
 // checked against the library's own answers for the same model file.
+#include <set>
+#include <sstream>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -224,6 +228,13 @@ TEST_F(RestApiTest, HealthAndMetrics) {
   EXPECT_EQ(text.find("latent_http_request_errors_total{endpoint=\"predict\",code=\"200\"}"), std::string::npos);
   EXPECT_NE(text.find("latent_model_bytes{model=\"movies\"} " +
                       std::to_string(server::model_bytes(*oracle_)) + "\n"), std::string::npos);
+  // Prometheus refuses an exposition that repeats a family's HELP or TYPE
+  // line or a sample: every line is unique.
+  std::set<std::string> seen;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(seen.insert(line).second) << "repeated line: " << line;
+  }
 }
 
 TEST(ServerHealth, UnavailableUntilAVersionLoads) {
