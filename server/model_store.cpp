@@ -99,7 +99,7 @@ const char* to_string(VersionState state) noexcept {
 
 std::size_t model_bytes(const Recommender& model) {
   const ModelData& m = model.model();
-  std::size_t bytes = (m.user_embeddings.size() + 2 * m.item_embeddings.size()) * sizeof(float);
+  std::size_t bytes = (m.user_embeddings.size() + m.item_embeddings.size()) * sizeof(float);
   bytes += static_cast<std::size_t>(m.seen.nnz()) * sizeof(std::int32_t) +
            static_cast<std::size_t>(m.seen.rows() + 1) * sizeof(std::int64_t);
   for (const auto& id : m.users.ids()) bytes += id.size();

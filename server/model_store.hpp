@@ -58,9 +58,10 @@ struct ModelCounters {
   std::size_t model_bytes = 0;  // arrays of the served version (see model_bytes())
 };
 
-// Bytes of the arrays a loaded Recommender holds: embeddings, the
-// normalized item copy used for cosine, seen items, vocabulary ids. Hash
-// table and allocator overhead are not counted.
+// Bytes of the arrays a loaded Recommender holds: embeddings, seen items,
+// vocabulary ids. Not counted: hash table and allocator overhead, and the
+// unit-length item copy that the first :similar request builds (as large as
+// the item embeddings).
 std::size_t model_bytes(const Recommender& model);
 
 class ModelStore {

@@ -22,7 +22,6 @@ Recommender::Recommender(ModelData model) : model_(std::move(model)) {
                             model_.item_embeddings.rows(), model_.item_embeddings.cols(),
                             model_.users.size(), model_.items.size()));
   }
-  normalized_items_ = normalize_rows(model_.item_embeddings);
   if (model_.kind == "als") item_gramian_ = als_gramian(model_.item_embeddings);
 }
 
@@ -170,19 +169,26 @@ std::vector<std::int32_t> Recommender::known_user_rows() const {
   return rows;
 }
 
+const Matrix& Recommender::normalized_items() const {
+  std::call_once(unit_items_->built,
+                 [&] { unit_items_->rows = normalize_rows(model_.item_embeddings); });
+  return unit_items_->rows;
+}
+
 TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const {
   if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", k));
   if (item_row <= 0 || item_row >= model_.items.size()) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("item row {} out of range", item_row));
   }
+  const Matrix& unit = normalized_items();
   Matrix query(1, dim());
-  std::copy_n(normalized_items_.row(item_row).data(), dim(), query.data());
+  std::copy_n(unit.row(item_row).data(), dim(), query.data());
   std::vector<std::int32_t> exclude{0, item_row};
   SearchOptions options;
   options.k = k;
   options.exclude_items = exclude;
   options.threads = threads;
-  return top_k(query, normalized_items_, options);
+  return top_k(query, unit, options);
 }
 
 std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads) const {

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,8 +87,17 @@ class Recommender {
   TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
              const CsrMatrix* seen, const RecommendOptions& options) const;
 
-  Matrix normalized_items_;  // for cosine similarity
-  Matrix item_gramian_;      // ALS fold-in: item_vectors^T item_vectors
+  // Unit-length item vectors for cosine similarity, built by the first
+  // similar_items() call: as large as the item embeddings, so a model that
+  // is only asked for recommendations (a served 1M-item catalog) never
+  // holds them. Shared by copies, whose item vectors are the same.
+  struct UnitItems {
+    std::once_flag built;
+    Matrix rows;
+  };
+  const Matrix& normalized_items() const;
+  std::shared_ptr<UnitItems> unit_items_ = std::make_shared<UnitItems>();
+  Matrix item_gramian_;  // ALS fold-in: item_vectors^T item_vectors
   std::vector<std::int32_t> oov_item_{0};
 };
 

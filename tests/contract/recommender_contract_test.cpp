@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <numeric>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -124,6 +126,26 @@ TEST_P(RecommenderContract, SimilarItemsExcludeTheItemAndSort) {
     EXPECT_LT(p.a, p.b);
     EXPECT_GT(p.similarity, 0.5f);
     EXPECT_NE(p.a, 0);
+  }
+}
+
+TEST_P(RecommenderContract, SimilarItemsFromManyThreadsAtOnce) {
+  // The unit-length item vectors are built by the first similar_items()
+  // call; concurrent first calls (a server's requests) and copies made
+  // before it must all answer like a model that had them from the start.
+  const Recommender fresh = Recommender(model().model());
+  const Recommender copy = fresh;
+  const std::int32_t row = model().item_row("i4");
+  const TopK want = model().similar_items(row, 5);
+  std::vector<TopK> got(4);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] { got[t] = (t % 2 == 0 ? fresh : copy).similar_items(row, 5); });
+  }
+  for (auto& t : threads) t.join();
+  for (const TopK& top : got) {
+    EXPECT_EQ(top.items, want.items);
+    EXPECT_EQ(top.scores, want.scores);
   }
 }
 
