@@ -88,8 +88,15 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   // Requests that may wait for a merged search run here: a waiting thread
   // sleeps (it is not runnable), and this many requests can wait for one
-  // search at a time. Joined by ~thread_pool after the io_context is gone.
-  net::thread_pool waiters{kSearchWaiters};
+  // search at a time. Started by the first such request (a server of small
+  // catalogs never needs the threads' stacks); joined by ~thread_pool
+  // after the io_context is gone.
+  net::thread_pool& waiters() {
+    std::call_once(waiters_started, [this] { waiter_pool.emplace(kSearchWaiters); });
+    return *waiter_pool;
+  }
+  std::once_flag waiters_started;
+  std::optional<net::thread_pool> waiter_pool;
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
 };
@@ -193,7 +200,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     if (!server_.api.may_wait_for_merged_search(view(request.method_string()), path)) {
       return respond(handle(path));
     }
-    net::post(server_.waiters, [self = shared_from_this(), path = std::move(path),
+    net::post(server_.waiters(), [self = shared_from_this(), path = std::move(path),
                                 work = net::make_work_guard(stream_.get_executor())]() {
       HttpResponse out = self->handle(path);
       net::post(self->stream_.get_executor(),
