@@ -263,7 +263,8 @@ struct TopKJob {
     const float* q = queries.data() + q0 * dim;
     const float* x = items.data() + c0 * dim;
     if (direct) {
-      for (std::int64_t r = 0; r < nrows; ++r) exact_dots(q + r * dim, x, width, dim, tile + r * width);
+      for (std::int64_t r = 0; r < nrows; ++r)
+        exact_dots(q + r * dim, x, width, dim, tile + r * width);
     } else {
       detail::sgemm_nt(nrows, width, dim, q, dim, x, dim, tile, width);
     }
