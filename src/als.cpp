@@ -221,14 +221,11 @@ LATENT_ALS_CLONES void als_solve_cg(const AlsProblem& p, std::int32_t row, float
                                     AlsScratch& s) noexcept {
   const int d = p.dim;
   const int stride = p.stride;
-  const std::int64_t begin = p.indptr[row];
-  const std::int64_t n = p.indptr[row + 1] - begin;
+  const auto [cols, r, n] = p.entries(row);  // r null: every r is 1
   if (n == 0) {
     for (int j = 0; j < d; ++j) x[j] = 0.0f;
     return;
   }
-  const std::int32_t* cols = p.cols + begin;
-  const float* r = p.r != nullptr ? p.r + begin : nullptr;  // null: every r is 1
   float* g = s.gathered.data();
   float* w = s.weight.data();
   float* xp = s.vectors.data();  // x, padded
@@ -306,14 +303,11 @@ LATENT_ALS_CLONES void als_solve_cholesky(const AlsProblem& p, std::int32_t row,
                                           AlsScratch& s) noexcept {
   const int d = p.dim;
   const int stride = p.stride;
-  const std::int64_t begin = p.indptr[row];
-  const std::int64_t n = p.indptr[row + 1] - begin;
+  const auto [cols, r, n] = p.entries(row);  // r null: every r is 1
   if (n == 0) {
     for (int j = 0; j < d; ++j) x[j] = 0.0f;
     return;
   }
-  const std::int32_t* cols = p.cols + begin;
-  const float* r = p.r != nullptr ? p.r + begin : nullptr;  // null: every r is 1
   float* g = s.gathered.data();
   float* a = s.system.data();  // d x d, unpadded
   float* rhs = s.vectors.data();
@@ -348,17 +342,15 @@ LATENT_ALS_CLONES double als_observed_loss(const AlsProblem& p, std::int32_t row
                                            AlsScratch& s) noexcept {
   const int d = p.dim;
   const int stride = p.stride;
-  const std::int64_t begin = p.indptr[row];
-  const std::int64_t n = p.indptr[row + 1] - begin;
+  const auto [cols, r, n] = p.entries(row);
   float* xp = s.vectors.data();
   float* yk = xp + stride;
   copy_padded(x, d, stride, xp);
   double total = 0;
   for (std::int64_t k = 0; k < n; ++k) {
-    gather_row(p.y, p.cols[begin + k], p.cols[begin + std::min(k + kPrefetch, n - 1)], d, stride,
-               yk);
+    gather_row(p.y, cols[k], cols[std::min(k + kPrefetch, n - 1)], d, stride, yk);
     const double dot_xy = dot(yk, xp, stride);
-    const double w = static_cast<double>(p.alpha) * (p.r != nullptr ? p.r[begin + k] : 1.0f);
+    const double w = static_cast<double>(p.alpha) * (r != nullptr ? r[k] : 1.0f);
     total += w * dot_xy * dot_xy - 2.0 * (1.0 + w) * dot_xy + (1.0 + w);
   }
   return total;

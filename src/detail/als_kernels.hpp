@@ -22,6 +22,17 @@ struct AlsProblem {
   const std::int32_t* cols;    // rows of y
   const float* r;              // summed r > 0 of each (row, col) pair; null when all are 1
   int cg_steps;
+
+  // One row's entries: its columns, their r (null when all are 1), how many.
+  struct Entries {
+    const std::int32_t* cols;
+    const float* r;
+    std::int64_t n;
+  };
+  Entries entries(std::int32_t row) const noexcept {
+    const std::int64_t begin = indptr[row];
+    return {cols + begin, r != nullptr ? r + begin : nullptr, indptr[row + 1] - begin};
+  }
 };
 
 // Rows of the solvers' vectors are padded with zeros to a multiple of 16 floats.
