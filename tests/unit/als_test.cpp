@@ -440,36 +440,28 @@ TEST(AlsFoldIn, ReproducesTrainedRows) {
   const auto res = train_als(x, c);
   // Exact: the last half-iteration solved the items given the final users,
   // so folding an item in from its users gives its trained row.
-  const Matrix xtx = als_gramian(res.user_factors);
-  const auto by_item = summed_rows(x, false);
-  for (std::int32_t item : {1, 5, 20}) {
-    std::vector<std::int32_t> users;
-    std::vector<float> r;
-    for (const auto& [u, v] : by_item[static_cast<std::size_t>(item)]) {
-      users.push_back(u);
-      r.push_back(static_cast<float>(v));
+  // Folds rows of one side in from the other side's factors and compares
+  // them with the trained rows.
+  const auto expect_fold_in_gives = [&](const Matrix& from, const Matrix& trained, bool by_user,
+                                        std::initializer_list<std::int32_t> rows) {
+    const Matrix gramian = als_gramian(from);
+    const auto entries = summed_rows(x, by_user);
+    for (std::int32_t row : rows) {
+      std::vector<std::int32_t> cols;
+      std::vector<float> r;
+      for (const auto& [col, v] : entries[static_cast<std::size_t>(row)]) {
+        cols.push_back(col);
+        r.push_back(static_cast<float>(v));
+      }
+      const auto got = als_fold_in(from, gramian, cols, r, c.regularization, c.alpha);
+      EXPECT_LT(max_abs_diff(got, trained.row(row)), 1e-4 * (1 + max_abs(trained.row(row))))
+          << (by_user ? "user " : "item ") << row;
     }
-    const auto got = als_fold_in(res.user_factors, xtx, users, r, c.regularization, c.alpha);
-    EXPECT_LT(max_abs_diff(got, res.item_factors.row(item)),
-              1e-4 * (1 + max_abs(res.item_factors.row(item))))
-        << "item " << item;
-  }
+  };
+  expect_fold_in_gives(res.user_factors, res.item_factors, false, {1, 5, 20});
   // After convergence, a user folded in from their items gets (nearly) the
   // row training gave them.
-  const Matrix yty = als_gramian(res.item_factors);
-  const auto by_user = summed_rows(x, true);
-  for (std::int32_t user : {1, 9, 33}) {
-    std::vector<std::int32_t> items;
-    std::vector<float> r;
-    for (const auto& [i, v] : by_user[static_cast<std::size_t>(user)]) {
-      items.push_back(i);
-      r.push_back(static_cast<float>(v));
-    }
-    const auto got = als_fold_in(res.item_factors, yty, items, r, c.regularization, c.alpha);
-    EXPECT_LT(max_abs_diff(got, res.user_factors.row(user)),
-              1e-4 * (1 + max_abs(res.user_factors.row(user))))
-        << "user " << user;
-  }
+  expect_fold_in_gives(res.item_factors, res.user_factors, true, {1, 9, 33});
 }
 
 TEST(AlsFoldIn, RepeatsAddUpOovIsIgnoredEmptyMeansOnes) {
