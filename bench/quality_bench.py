@@ -22,6 +22,12 @@ For every model (popularity, als, bpr, ease, two-tower) two rows:
               by validation NDCG@10, retrains the best on the whole training
               part and scores it on the test part. The test part never takes
               part in the choice.
+A second table repeats the defaults rows with ``--exclude-rated``: the
+ratings <= 3 that the protocol drops are also left out of each user's
+ranking (they are seen, and ``recommend --exclude-seen`` leaves them out).
+The peers' figures rank them, so that table is not compared with the
+references or the targets; bench/rated_below_bench.py measures the same
+effect on one numpy EASE.
 ``train s`` is the training time of the reported model (for tuned rows, the
 retrain on the whole training part); ``search s`` is the wall time of the
 whole ``latent tune`` run (every trial, the retrain and the test scoring).
@@ -185,6 +191,7 @@ def main() -> int:
     split = ["--data", str(data), "--rating-above", "3", "--split", "per-user",
              "--test-fraction", "0.2", "--seed", str(args.seed)]
     rows = []
+    rated_rows = []  # the same models, ratings <= 3 also left out of the ranking
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="latent-quality-") as tmp:
         for model in models:
@@ -194,6 +201,13 @@ def main() -> int:
                  "--quiet"])
             ev = json.loads(Path(out).read_text())
             rows.append(row(model, "defaults", ev, ev["train_seconds"], None))
+
+            out = os.path.join(tmp, f"{model}-rated.json")
+            log(f"{model}: latent evaluate --exclude-rated with the defaults ...")
+            run([str(latent), "evaluate", *split, "--model", model, "--k", "10", "--json", out,
+                 "--quiet", "--exclude-rated"])
+            ev = json.loads(Path(out).read_text())
+            rated_rows.append(row(model, "defaults, --exclude-rated", ev, ev["train_seconds"], None))
 
             out = os.path.join(tmp, f"{model}-tune.json")
             log(f"{model}: latent tune, {trials[model]} trials at most ...")
@@ -217,6 +231,11 @@ def main() -> int:
           f"K = 10, train items excluded)\n")
     print(f"Data: {data}; latent: {latent}; {cpus} CPUs; total run time {total:.0f} s.\n")
     print(markdown_table(rows))
+    print("\nThe same defaults with `--exclude-rated`: each user's ratings <= 3 (which the "
+          "protocol drops, so they are neither training nor test items) are also left out of "
+          "the ranking, as `recommend --exclude-seen` leaves them out. Not the protocol the "
+          "peers' figures use, so not compared with them or with the targets:\n")
+    print(markdown_table(rated_rows))
     print("\nReference rows (issue 3, Python libraries on such a split; Recall@10 there likely "
           "divides by min(10, |T(u)|), see --help):\n")
     ref_rows = [{"model": m, "settings": s, "ndcg": a, "recall": b, "precision": c}
@@ -249,6 +268,7 @@ def main() -> int:
                          "test_fraction": 0.2, "seed": args.seed, "k": 10,
                          "exclude_train": True},
             "rows": rows,
+            "exclude_rated_rows": rated_rows,
             "references": [{"model": m, "settings": s, "ndcg": a, "recall": b, "precision": c}
                            for m, s, a, b, c in REFERENCES],
             "targets": targets,

@@ -90,9 +90,12 @@ def main():
 
     step.begin("Vocabularies (one OOV row each, like Keras StringLookup)")
     # Users from the kept ratings; movies by title from the whole movies table.
-    data = latent.Dataset.from_dataframe(positives, user_col="user_id", item_col="movie_id",
+    # Given every rating and the filter (not the positives alone), the data set
+    # also knows the movies each user rated 3 or less, so exclude_seen drops
+    # those as well: they were watched, though they are not trained on.
+    data = latent.Dataset.from_dataframe(ratings, user_col="user_id", item_col="movie_id",
                                          items=movies, items_title_col="movie_title",
-                                         item_key="title")
+                                         item_key="title", rating_above=3)
     print(f"    users: {len(data.users)} ids -> {len(data.users) + 1} rows; "
           f"titles: {len(data.items)} ids -> {len(data.items) + 1} rows")
     step.end()
@@ -115,10 +118,10 @@ def main():
     unseen_ids, unseen_scores = model.recommend(user, k=10, exclude_seen=True,
                                                 threads=args.threads)
     show(unseen_ids, unseen_scores)
-    seen = set(movies.set_index("movie_id").loc[positives.loc[positives.user_id == user,
-                                                               "movie_id"], "movie_title"])
+    rated = ratings[ratings.user_id == user]
+    seen = set(movies.set_index("movie_id").loc[rated.movie_id, "movie_title"])
     overlap = seen & set(unseen_ids)
-    print(f"    user {user} rated {len(seen)} movies above 3; "
+    print(f"    user {user} rated {len(rated)} movies, {int((rated.rating > 3).sum())} above 3; "
           f"{len(overlap)} of them in this list")
     if overlap:
         failures.append(f"exclude_seen recommended seen movies: {sorted(overlap)}")

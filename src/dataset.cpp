@@ -311,6 +311,7 @@ struct RawInteractions {
   IdCodes users;
   IdCodes items;  // the ids of every row, kept or not, so the catalog check sees them all
   Interactions kept;
+  Interactions dropped;  // the rows the rating filter dropped, users and items only
   std::size_t rows_read = 0;
 };
 
@@ -371,7 +372,11 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
       throw table.error(ErrorKind::Corruption,
                         fmt::format("weight {} is negative ({})", weight, weight_col->label));
     }
-    if (rating_above && !(rating > *rating_above)) continue;
+    if (rating_above && !(rating > *rating_above)) {
+      raw.dropped.users.push_back(raw.users.code(user, line));
+      raw.dropped.items.push_back(item);
+      continue;
+    }
     kept.users.push_back(raw.users.code(user, line));
     kept.items.push_back(item);
     if (rating_col) kept.ratings.push_back(static_cast<float>(rating));
@@ -520,6 +525,18 @@ void assemble(Dataset& dataset, RawInteractions& raw, std::optional<Catalog> cat
   dataset.item_titles = std::move(items.titles);
   dataset.interactions.num_users = dataset.users.size();
   dataset.interactions.num_items = dataset.items.size();
+
+  // Dropped rows of users or items outside the vocabularies map to OOV (0).
+  Interactions& seen = dataset.seen_only;
+  seen.num_users = dataset.users.size();
+  seen.num_items = dataset.items.size();
+  for (std::size_t i = 0; i < raw.dropped.size(); ++i) {
+    const std::int32_t user = users.row_of_code[static_cast<std::size_t>(raw.dropped.users[i])];
+    const std::int32_t item = items.row_of_code[static_cast<std::size_t>(raw.dropped.items[i])];
+    if (user == Vocabulary::kOov || item == Vocabulary::kOov) continue;
+    seen.users.push_back(user);
+    seen.items.push_back(item);
+  }
 }
 
 }  // namespace
@@ -624,7 +641,11 @@ Dataset dataset_from_columns(const ColumnData& c) {
     if (!(std::isfinite(weight) && weight >= 0)) {
       throw fail(r, c.weight_name, fmt::format("weight {} is not a finite number >= 0", weight));
     }
-    if (c.rating_above && !(rating > *c.rating_above)) continue;
+    if (c.rating_above && !(rating > *c.rating_above)) {
+      raw.dropped.users.push_back(raw.users.code(user, r));
+      raw.dropped.items.push_back(item_code);
+      continue;
+    }
     kept.users.push_back(raw.users.code(user, r));
     kept.items.push_back(item_code);
     if (!c.ratings.empty()) kept.ratings.push_back(static_cast<float>(rating));

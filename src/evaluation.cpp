@@ -64,6 +64,12 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const std::vector<int> ks = checked_ks(options.ks, n_known);
   check_interactions(train, "train", user_queries.rows(), item_vectors.rows());
   check_interactions(test, "test", user_queries.rows(), item_vectors.rows());
+  const bool also_exclude = options.exclude_train && options.also_excluded != nullptr &&
+                            !options.also_excluded->empty();
+  if (also_exclude) {
+    check_interactions(*options.also_excluded, "also excluded", user_queries.rows(),
+                       item_vectors.rows());
+  }
   if (test.empty()) {
     throw Error(ErrorKind::InvalidArgument,
                 "evaluate: the test set is empty, so there is no user to evaluate");
@@ -86,7 +92,10 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   // One top-max(k) pass serves every cutoff.
   static constexpr std::array<std::int32_t, 1> kOovRow = {0};
   const int k_max = ks.back();
-  const CsrMatrix seen = options.exclude_train ? CsrMatrix::from_interactions(train) : CsrMatrix();
+  const CsrMatrix seen =
+      !options.exclude_train ? CsrMatrix()
+      : also_exclude         ? CsrMatrix::from_interactions(pairs_of_both(train, *options.also_excluded))
+                             : CsrMatrix::from_interactions(train);
   SearchOptions search;
   search.k = k_max;
   search.exclude_items = kOovRow;
@@ -144,6 +153,7 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   result.users = eval_users.size();
   result.test_pairs = test.size();
   result.exclude_train = options.exclude_train;
+  result.also_excluded_pairs = also_exclude ? options.also_excluded->size() : 0;
   const auto users = static_cast<double>(n_eval);
   for (std::size_t i = 0; i < ks.size(); ++i) {
     MetricsAtK m = sums[i];
@@ -175,6 +185,7 @@ nlohmann::json EvaluationResult::to_json() const {
           {"test_pairs", test_pairs},
           {"coverage", coverage},
           {"exclude_train", exclude_train},
+          {"also_excluded_pairs", also_excluded_pairs},
           {"at_k", std::move(rows)}};
 }
 
@@ -199,8 +210,10 @@ std::string EvaluationResult::to_table() const {
     }
     out += '\n';
   }
-  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}\n", users,
+  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users,
                      test_pairs, coverage, exclude_train ? "excluded" : "included");
+  if (also_excluded_pairs > 0) out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
+  out += '\n';
   return out;
 }
 

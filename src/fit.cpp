@@ -250,11 +250,16 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   m.item_titles = data.item_titles;
   m.user_embeddings = std::move(trained.user_vectors);
   m.item_embeddings = std::move(trained.item_vectors);
-  m.seen = CsrMatrix::from_interactions(split.train);
+  // Seen: the training pairs and the pairs the rating filter dropped (no
+  // copy of the training pairs when the filter dropped none).
+  m.seen = data.seen_only.empty()
+               ? CsrMatrix::from_interactions(split.train)
+               : CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
 
   nlohmann::json training{{"data", data.description},
                           {"train_pairs", split.train.size()},
                           {"test_pairs", split.test.size()},
+                          {"seen_only_pairs", data.seen_only.size()},
                           {"test_fraction", options.split != nullptr ? 0.0 : options.test_fraction},
                           {"split_seed", options.split_seed},
                           {"train_seconds", trained.seconds}};

@@ -37,6 +37,24 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
   return out;
 }
 
+Interactions pairs_of_both(const Interactions& a, const Interactions& b) {
+  if (!b.empty() && (a.num_users != b.num_users || a.num_items != b.num_items)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("pairs on {} x {} rows cannot join pairs on {} x {} rows", a.num_users,
+                            a.num_items, b.num_users, b.num_items));
+  }
+  Interactions out;
+  out.num_users = a.num_users;
+  out.num_items = a.num_items;
+  out.users.reserve(a.size() + b.size());
+  out.items.reserve(a.size() + b.size());
+  for (const Interactions* x : {&a, &b}) {
+    out.users.insert(out.users.end(), x->users.begin(), x->users.end());
+    out.items.insert(out.items.end(), x->items.begin(), x->items.end());
+  }
+  return out;
+}
+
 void check_interactions(const Interactions& x, std::string_view what) {
   const std::size_t n = x.size();
   const auto check_size = [&](std::size_t size, std::string_view column) {

@@ -69,6 +69,11 @@ struct Dataset {
   Vocabulary users;
   Vocabulary items;
   Interactions interactions;  // kept rows, rows of users/items above
+  // The rows the rating filter dropped (rating <= rating_above) whose user
+  // and item are both in the vocabularies, as (user, item) pairs only: not
+  // training data, but items the user has seen, so the model's seen items
+  // (what --exclude-seen leaves out) include them. Empty without a filter.
+  Interactions seen_only;
   // Title of each item row when metadata was joined (item_titles[0] is
   // empty for OOV), else empty. With ItemKey::Title the ids are the titles.
   std::vector<std::string> item_titles;

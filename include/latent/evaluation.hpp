@@ -66,6 +66,12 @@ struct EvaluationOptions {
   // Leave each user's train items out of the ranking (what --exclude-seen
   // does when recommending).
   bool exclude_train = true;
+  // With exclude_train, these pairs are left out of the ranking too, e.g.
+  // Dataset::seen_only, the items each user rated at or below the rating
+  // filter (`--exclude-rated`): seen, so not worth recommending, though the
+  // usual protocol, which ranks them, is what other libraries report.
+  // On the same rows as train; not owned, must outlive the call.
+  const Interactions* also_excluded = nullptr;
   int threads = 0;  // 0: all hardware threads
 };
 
@@ -85,6 +91,7 @@ struct EvaluationResult {
   std::size_t users = 0;                 // users with >= 1 test item, evaluated
   std::size_t test_pairs = 0;            // entries of test (FactorizedTopK's denominator)
   bool exclude_train = true;             // the option the ranking metrics used
+  std::size_t also_excluded_pairs = 0;   // entries of options.also_excluded used
 
   // {"users": .., "test_pairs": .., "coverage": .., "exclude_train": ..,
   //  "at_k": [{"k": 10, "recall": .., "precision": .., "ndcg": .., "map": ..,

@@ -26,6 +26,12 @@ struct Interactions {
   Interactions select(std::span<const std::size_t> positions) const;
 };
 
+// The (user, item) pairs of a followed by those of b (no ratings,
+// timestamps or weights), on a's vocabulary sizes: e.g. a user's training
+// items together with the items they rated below the filter, to leave out of
+// a ranking. Throws InvalidArgument when the two sizes differ.
+Interactions pairs_of_both(const Interactions& a, const Interactions& b);
+
 // Checks that the arrays are parallel (optional ones empty or full) and
 // every entry's rows lie in [0, num_users) x [0, num_items), before rows are
 // used as indices. Throws InvalidArgument starting with `what`.

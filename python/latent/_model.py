@@ -303,11 +303,15 @@ class Model:
         return pd.DataFrame({columns[0]: self._items.rows_to_ids(a),
                              columns[1]: self._items.rows_to_ids(b), columns[2]: sims})
 
-    def evaluate(self, split, k=10, exclude_train=True, as_frame=False, threads=0):
+    def evaluate(self, split, k=10, exclude_train=True, exclude_rated=False, as_frame=False,
+                 threads=0):
         """Ranking metrics of this model on split.test (Recall, Precision,
         NDCG, MAP, HitRate at each k, FactorizedTopK, coverage; the
         definitions are the README's), the split's train items excluded
-        unless exclude_train=False. The model must have been trained on the
+        unless exclude_train=False; exclude_rated also leaves out the items
+        each user rated at or below the Dataset's rating_above (seen, as
+        recommend(exclude_seen=True) leaves them out; the usual protocol
+        ranks them). The model must have been trained on the
         split's Dataset (its train part). A dict as `latent evaluate --json`
         writes it, or with as_frame a DataFrame indexed by k."""
         if not isinstance(split, Split):
@@ -315,7 +319,7 @@ class Model:
         ks = [k] if isinstance(k, (int, np.integer)) else list(k)
         ks = [int(x) for x in ks]
         result = json.loads(self._model().evaluate(split._native, ks, bool(exclude_train),
-                                                   int(threads)))
+                                                   bool(exclude_rated), int(threads)))
         if not as_frame:
             return result
         frame = pd.DataFrame(result["at_k"]).set_index("k")

@@ -356,11 +356,12 @@ void bind_model(py::module_& m) {
              return out;
            })
       .def("evaluate", [](const Recommender& r, const BoundSplit& split, const std::vector<int>& ks,
-                          bool exclude_train, int threads) {
+                          bool exclude_train, bool exclude_rated, int threads) {
         require_same_vocabularies(r, *split.data);
         EvaluationOptions o;
         o.ks = ks;
         o.exclude_train = exclude_train;
+        if (exclude_rated) o.also_excluded = &split.data->seen_only;
         o.threads = threads;
         const ModelData& md = r.model();
         py::gil_scoped_release release;

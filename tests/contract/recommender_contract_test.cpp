@@ -237,6 +237,38 @@ TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
   }
 }
 
+// Not per model: fit assembles the seen items the same way for every one.
+TEST(FitSeenItems, RowsTheRatingFilterDroppedAreSeenNotTrained) {
+  Dataset data = tiny_dataset();
+  FitOptions options;
+  options.model = "popularity";
+  const std::int32_t u1 = data.users.lookup("u1");
+  const FitResult plain = fit(data, options);
+  const TopK before = plain.model.recommend(std::span(&u1, 1), 2, true);
+  // u1 rated the two items it would be recommended below the filter.
+  data.seen_only.num_users = data.interactions.num_users;
+  data.seen_only.num_items = data.interactions.num_items;
+  data.seen_only.users = {u1, u1};
+  data.seen_only.items = before.items;
+  const FitResult fitted = fit(data, options);
+  const Recommender& model = fitted.model;
+  EXPECT_EQ(fitted.train_pairs, data.interactions.size());
+  EXPECT_EQ(model.model().training["seen_only_pairs"], 2);
+  const auto seen = model.model().seen.row(u1);
+  for (const std::int32_t item : before.items) {
+    EXPECT_TRUE(std::binary_search(seen.begin(), seen.end(), item));
+  }
+  const TopK after = model.recommend(std::span(&u1, 1), 2, true);
+  for (const std::int32_t item : after.items) {
+    EXPECT_EQ(std::find(before.items.begin(), before.items.end(), item), before.items.end());
+  }
+  // Only the seen items changed, not the scores.
+  const TopK all = model.recommend(std::span(&u1, 1), 20, false);
+  const TopK all_before = plain.model.recommend(std::span(&u1, 1), 20, false);
+  EXPECT_EQ(all.items, all_before.items);
+  EXPECT_EQ(all.scores, all_before.scores);
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, RecommenderContract, ::testing::ValuesIn(model_names()),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

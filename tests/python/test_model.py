@@ -78,6 +78,30 @@ def test_exclude_seen_drops_the_training_items(tutorial_model, titles):
     assert seen & set(all_ids)  # they rank high without the filter
 
 
+def test_exclude_seen_drops_the_items_rated_below_the_filter_too():
+    frame = pd.DataFrame({"user": ["ann", "ann", "bob", "bob", "cid"],
+                          "item": ["a", "b", "a", "c", "b"],
+                          "rating": [5.0, 2.0, 4.0, 5.0, 4.0]})
+    data = latent.Dataset.from_dataframe(frame, rating_above=3)
+    model = latent.Model("popularity")
+    model.fit(data, verbose=False)
+    assert model.training["seen_only_pairs"] == 1  # ann's b
+    ids, _ = model.recommend("ann", k=3, exclude_seen=True)
+    assert ids.tolist() == ["c", None, None]  # a trained, b rated 2
+    ids, _ = model.recommend("ann", k=3)
+    assert set(ids.tolist()) == {"a", "b", "c"}
+
+
+def test_evaluate_can_leave_out_the_items_rated_below_the_filter(titles):
+    split = titles.split("per-user", test_fraction=0.2, seed=3)
+    model = latent.Model("popularity")
+    model.fit(titles, split=split, verbose=False)
+    usual = model.evaluate(split, k=10)
+    seen = model.evaluate(split, k=10, exclude_rated=True)
+    assert usual["also_excluded_pairs"] == 0 and seen["also_excluded_pairs"] > 0
+    assert seen["at_k"][0]["ndcg"] > usual["at_k"][0]["ndcg"]
+
+
 def test_allow_deny_and_padding(tiny):
     model = latent.Model("als", epochs=2)
     model.fit(tiny, verbose=False)

@@ -195,6 +195,9 @@ TEST(DatasetMl100k, TitlesAboveThree) {
   EXPECT_EQ(*std::min_element(d.interactions.users.begin(), d.interactions.users.end()), 1);
   EXPECT_EQ(*std::min_element(d.interactions.items.begin(), d.interactions.items.end()), 1);
   EXPECT_LT(*std::max_element(d.interactions.items.begin(), d.interactions.items.end()), 1665);
+  // The 44,625 ratings <= 3, less the 20 of the one user with no rating > 3
+  // (every item is in the catalog).
+  EXPECT_EQ(d.seen_only.size(), 44605U);
 }
 
 TEST(DatasetMl100k, IdsWithoutFilter) {
@@ -296,6 +299,25 @@ TEST(DatasetCsv, HeaderNamesCrlfBomAndTrailingLines) {
   EXPECT_EQ(d.interactions.timestamps, (std::vector<std::int64_t>{100, 300}));
   EXPECT_TRUE(d.item_titles.empty());
   EXPECT_EQ(d.description, fmt::format("csv at {} (rating > 3)", file.string()));
+}
+
+TEST(DatasetCsv, FilteredRowsOfKnownUsersAndItemsAreSeenOnly) {
+  test::TempDir dir;
+  LoadOptions options;
+  options.data = write_file(dir / "r.csv",
+                            "user,item,rating\nu1,10,5\nu1,20,2\nu2,20,4\nu3,10,1\nu2,30,3\n");
+  options.rating_above = 3;
+  const Dataset d = load_dataset(options);
+  ASSERT_EQ(d.interactions.size(), 2U);
+  // u1 rated 20 low: seen. u3 has no kept row and item 30 none either, so
+  // their rows are in no vocabulary and are dropped for good.
+  ASSERT_EQ(d.seen_only.size(), 1U);
+  EXPECT_EQ(d.users.id(d.seen_only.users[0]), "u1");
+  EXPECT_EQ(d.items.id(d.seen_only.items[0]), "20");
+  EXPECT_TRUE(d.seen_only.ratings.empty());
+
+  options.rating_above.reset();
+  EXPECT_TRUE(load_dataset(options).seen_only.empty());
 }
 
 TEST(DatasetCsv, HeaderlessTsvDefaultsToUserItemRating) {
@@ -558,6 +580,15 @@ TEST(DatasetColumns, SameAsTheLoaderForTheSameTable) {
     EXPECT_EQ(file.interactions.timestamps, memory.interactions.timestamps);
     EXPECT_EQ(file.interactions.num_items, memory.interactions.num_items);
     EXPECT_EQ(file.rows_read, memory.rows_read);
+    // "3,11,2" is dropped by the filter but seen: user 3 and item 11 are known.
+    ASSERT_EQ(file.seen_only.size(), 1U);
+    EXPECT_EQ(file.users.id(file.seen_only.users[0]), "3");
+    EXPECT_EQ(file.items.id(file.seen_only.items[0]),
+              std::string_view(key == ItemKey::Id ? "11" : "Heat (remake)"));
+    EXPECT_EQ(file.seen_only.users, memory.seen_only.users);
+    EXPECT_EQ(file.seen_only.items, memory.seen_only.items);
+    EXPECT_EQ(file.seen_only.num_users, file.interactions.num_users);
+    EXPECT_EQ(file.seen_only.num_items, file.interactions.num_items);
   }
 }
 

@@ -111,6 +111,34 @@ TEST(Evaluation, HandComputedMetricsWithTrainIncluded) {
   EXPECT_NEAR(r.factorized_top_k[1], 0.25, kTol);
 }
 
+TEST(Evaluation, AlsoExcludedPairsLeaveTheRankingToo) {
+  Tiny t;
+  const Interactions rated_low = pairs(4, 6, {{1, 3}});  // user 1 saw item 3, not in train
+  EvaluationOptions options;
+  options.ks = {3};
+  options.also_excluded = &rated_low;
+  EvaluationResult r = evaluate(t.users, t.items, t.train, t.test, options);
+  EXPECT_EQ(r.also_excluded_pairs, 1u);
+  EXPECT_EQ(r.to_json()["also_excluded_pairs"], 1);
+  EXPECT_NE(r.to_table().find("1 more seen pairs excluded"), std::string::npos);
+  // User 1 ranks 2, 4, 5 (items 1 and 3 left out): hits at ranks 1 and 2 of
+  // T = {2, 4}, an ideal list. User 2 ranks 1, 2, 3: no hit.
+  EXPECT_NEAR(r.at_k[0].ndcg, (1.0 + 0) / 2, kTol);
+  EXPECT_NEAR(r.at_k[0].recall, (1.0 + 0) / 2, kTol);
+
+  // Without exclusion nothing is left out, the extra pairs neither.
+  options.exclude_train = false;
+  r = evaluate(t.users, t.items, t.train, t.test, options);
+  EXPECT_EQ(r.also_excluded_pairs, 0u);
+  EXPECT_NEAR(r.at_k[0].ndcg, ((1 / kLog3) / (1 + 1 / kLog3)) / 2, kTol);
+
+  // Pairs outside the model's rows are an error naming them.
+  const Interactions wrong = pairs(5, 6, {{4, 1}});
+  options.exclude_train = true;
+  options.also_excluded = &wrong;
+  EXPECT_THROW(evaluate(t.users, t.items, t.train, t.test, options), Error);
+}
+
 TEST(Evaluation, ReversedQueryAndTestItemsAlsoInTrain) {
   Tiny t;
   t.users.row(3)[0] = -1.0f;  // user 3 ranks 5, 4, 3, 2, 1

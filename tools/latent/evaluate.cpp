@@ -46,6 +46,7 @@ struct EvaluateFlags {
   DataFlags data;
   ModelFlags model;
   SplitFlags split;
+  RankingFlags ranking;
   std::string ks = "10";
   bool no_exclude_train = false;
   std::string json;
@@ -67,6 +68,7 @@ void evaluate_command(const EvaluateFlags& f) {
   f.split.spec(0);  // the method name is checked before the data is read
   const Dataset data = load_dataset(f.data.options());
   const Split split = f.split.make(data, f.model.seed_or(42));
+  eval.also_excluded = f.ranking.also_excluded(data);
   fit_options.split = &split;
   ProgressBar bar(stderr);
   if (!f.quiet) {
@@ -122,6 +124,7 @@ void add_evaluate(CLI::App& app) {
   cmd->add_option("--k", f->ks, "Cut-offs, comma-separated (e.g. 5,10,20)")->capture_default_str();
   cmd->add_flag("--no-exclude-train", f->no_exclude_train,
                 "Rank the user's training items too (as TFRS does)");
+  f->ranking.add_to(*cmd);
   cmd->add_option("--json", f->json, "Also write the results as JSON to this file");
   cmd->add_option("--out", f->out, "Also save the trained model");
   cmd->add_option("--eval-threads", f->threads, "Threads for scoring (0: all cores)");

@@ -108,6 +108,17 @@ Params ModelFlags::params() const {
   return p;
 }
 
+void RankingFlags::add_to(CLI::App& cmd) {
+  cmd.add_flag("--exclude-rated", exclude_rated,
+               "Also leave out of the ranking the items each user rated at or below "
+               "--rating-above (seen, as --exclude-seen leaves them out; the usual protocol, and "
+               "other libraries' figures, rank them)");
+}
+
+const Interactions* RankingFlags::also_excluded(const Dataset& data) const {
+  return exclude_rated ? &data.seen_only : nullptr;
+}
+
 void SplitFlags::add_to(CLI::App& cmd, bool with_files) {
   cmd.add_option("--split", method, "How to split off the test part: random, per-user, last-k")
       ->capture_default_str();

@@ -56,4 +56,15 @@ struct SplitFlags {
   Split make(const Dataset& data, std::uint64_t seed) const;
 };
 
+// Which seen items the evaluation leaves out of the ranking besides the
+// user's training items.
+struct RankingFlags {
+  bool exclude_rated = false;
+
+  void add_to(CLI::App& cmd);
+  // For EvaluationOptions::also_excluded: the data's seen-only pairs (rows
+  // the rating filter dropped) with --exclude-rated, else nullptr.
+  const Interactions* also_excluded(const Dataset& data) const;
+};
+
 }  // namespace latent::cli

@@ -35,6 +35,7 @@ struct TuneFlags {
   std::string metric = "ndcg";
   int k = 10;
   SplitFlags split;
+  RankingFlags ranking;
   double validation_fraction = 0.2;
   std::string out;
   std::string json;
@@ -121,6 +122,7 @@ void tune_command(const TuneFlags& f) {
 
   const Dataset data = load_dataset(f.data.options());
   const Split split = f.split.make(data, seed);
+  options.eval.also_excluded = f.ranking.also_excluded(data);
   const std::uint64_t grid_size = options.space.size();
   const std::size_t n_trials = std::min<std::uint64_t>(grid_size, static_cast<std::uint64_t>(f.trials));
   const std::string metric_name = fmt::format("{}@{}", f.metric, f.k);
@@ -249,6 +251,7 @@ void add_tune(CLI::App& app) {
   cmd->add_option("--validation-fraction", f->validation_fraction,
                   "Fraction of each user's train items held out for choosing (seeded, per user)")
       ->capture_default_str();
+  f->ranking.add_to(*cmd);
   cmd->add_option("--out", f->out, "Save the best parameters' model, trained on the whole train part");
   cmd->add_option("--json", f->json, "Also write every trial and the best as JSON to this file");
   cmd->add_option("--eval-threads", f->threads, "Threads for scoring (0: all cores)");
