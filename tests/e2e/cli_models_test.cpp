@@ -125,5 +125,41 @@ TEST(CliEvaluate, SplitFilesRoundTripAndBadInput) {
   EXPECT_NE(bad_range.err.find("-1"), std::string::npos) << bad_range.err;
 }
 
+TEST(CliEvaluate, RatingsBelowTheFilterAreSeenAndCanBeLeftOut) {
+  TempDir dir;
+  const auto csv = (dir / "ratings.csv").string();
+  // u1 watched b and rated it 1: not trained on, but seen.
+  write_bytes(csv, "user,item,rating\nu1,a,5\nu1,b,1\nu1,d,4\nu2,a,5\nu2,b,5\nu2,d,4\n"
+                   "u3,b,4\nu3,c,5\nu3,d,5\nu4,a,4\nu4,c,4\nu4,d,5\n");
+  const auto model = (dir / "m.latent").string();
+  auto t = run_cli({"train", "--data", csv, "--rating-above", "3", "--model", "popularity", "--out",
+                    model, "--quiet"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  auto r = run_cli({"recommend", model, "--user", "u1", "--k", "4", "--exclude-seen"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "user,item,score,rank\nu1,c,2,1\n");
+  r = run_cli({"recommend", model, "--user", "u1", "--k", "4"});
+  EXPECT_NE(r.out.find("u1,b,"), std::string::npos) << r.out;
+
+  const std::vector<std::string> evaluate = {"evaluate", "--data", csv, "--rating-above", "3",
+                                             "--model", "popularity", "--k", "1", "--quiet"};
+  auto usual = run_cli(evaluate);
+  ASSERT_EQ(usual.exit_code, 0) << usual.err;
+  EXPECT_EQ(usual.out.find("seen pairs excluded"), std::string::npos) << usual.out;
+  auto with_rated = evaluate;
+  with_rated.push_back("--exclude-rated");
+  auto rated = run_cli(with_rated);
+  ASSERT_EQ(rated.exit_code, 0) << rated.err;
+  EXPECT_NE(rated.out.find("1 more seen pairs excluded"), std::string::npos) << rated.out;
+
+  auto no_filter = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--exclude-rated",
+                            "--quiet"});
+  EXPECT_EQ(no_filter.exit_code, 1);
+  EXPECT_NE(no_filter.err.find("--rating-above"), std::string::npos) << no_filter.err;
+  auto tune = run_cli({"tune", "--data", csv, "--model", "popularity", "--exclude-rated", "--quiet"});
+  EXPECT_EQ(tune.exit_code, 1);
+  EXPECT_NE(tune.err.find("--rating-above"), std::string::npos) << tune.err;
+}
+
 }  // namespace
 }  // namespace latent::test

@@ -115,6 +115,14 @@ void RankingFlags::add_to(CLI::App& cmd) {
                "other libraries' figures, rank them)");
 }
 
+void RankingFlags::check(const DataFlags& data) const {
+  if (exclude_rated && !data.options().rating_above) {
+    throw Error(ErrorKind::InvalidArgument,
+                "--exclude-rated leaves out the items rated at or below --rating-above, and no "
+                "--rating-above was given");
+  }
+}
+
 const Interactions* RankingFlags::also_excluded(const Dataset& data) const {
   return exclude_rated ? &data.seen_only : nullptr;
 }

@@ -62,6 +62,9 @@ struct RankingFlags {
   bool exclude_rated = false;
 
   void add_to(CLI::App& cmd);
+  // Throws InvalidArgument for --exclude-rated without --rating-above (there
+  // is nothing to leave out), before the data is read.
+  void check(const DataFlags& data) const;
   // For EvaluationOptions::also_excluded: the data's seen-only pairs (rows
   // the rating filter dropped) with --exclude-rated, else nullptr.
   const Interactions* also_excluded(const Dataset& data) const;

@@ -119,6 +119,7 @@ void tune_command(const TuneFlags& f) {
   f.split.spec(seed);  // the method name is checked before the data is read
   // Every option is checked before the data is read, so a typo fails at once.
   check_tune_options(options);
+  f.ranking.check(f.data);
 
   const Dataset data = load_dataset(f.data.options());
   const Split split = f.split.make(data, seed);
