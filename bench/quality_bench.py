@@ -24,8 +24,11 @@ For every model (popularity, als, bpr, ease, two-tower) two rows:
               part in the choice.
 A second table repeats the defaults rows with ``--exclude-rated``: the
 ratings <= 3 that the protocol drops are also left out of each user's
-ranking (they are seen, and ``recommend --exclude-seen`` leaves them out).
-The peers' figures rank them, so that table is not compared with the
+ranking (they are seen, and ``recommend --exclude-seen`` leaves them out);
+and, for every model but BPR, a ``latent tune --exclude-rated`` row whose
+grid also searches ``--rated-weight`` (0, 0.25, 0.5, 1: those ratings train
+the model as weak positives of that weight). The peers' figures neither
+train on nor leave out those ratings, so that table is not compared with the
 references or the targets; bench/rated_below_bench.py measures the same
 effect on one numpy EASE.
 ``train s`` is the training time of the reported model (for tuned rows, the
@@ -76,6 +79,10 @@ MODELS = ["popularity", "als", "bpr", "ease", "two-tower"]
 # 16 of BPR's 64 points and 12 of two-tower's 36 (the whole grids take ~1 and
 # ~2.5 minutes there: `--trials bpr=64,two-tower=36`).
 DEFAULT_TRIALS = {"popularity": 1, "als": 30, "ease": 8, "bpr": 16, "two-tower": 12}
+# Models that can train on the ratings <= 3 as weak positives (`--rated-weight`;
+# BPR trains on distinct pairs), and the weights `latent tune` tries for them.
+RATED_WEIGHT_MODELS = ["popularity", "als", "ease", "two-tower"]
+RATED_WEIGHTS = ["0", "0.25", "0.5", "1"]
 METRICS = [("ndcg", "NDCG@10"), ("recall", "Recall@10"), ("precision", "Precision@10"),
            ("map", "MAP@10"), ("hit_rate", "HitRate@10")]
 
@@ -124,6 +131,24 @@ def row(model: str, settings: str, result: dict, train_s: float, search_s: float
          "search_seconds": search_s, "coverage": result["coverage"]}
     for key, _ in METRICS:
         r[key] = m[key]
+    return r
+
+
+def tuned_row(latent: Path, split: list[str], model: str, trials: int, out: str,
+              extra: list[str]) -> dict:
+    """`latent tune` of one model (extra: more flags); its best, scored on the test part."""
+    log(f"{model}: latent tune{''.join(' ' + e for e in extra)}, {trials} trials at most ...")
+    wall = run([str(latent), "tune", *split, "--model", model, "--trials", str(trials),
+                "--metric", "ndcg", "--k", "10", "--json", out, "--quiet", *extra])
+    tu = json.loads(Path(out).read_text())
+    best = tu["best"]
+    chosen = " ".join(f"{k}={v}" for k, v in best["params"].items() if k != "seed")
+    flags = " ".join(e for e in extra if e.startswith("--exclude"))
+    settings = (f"tuned{', ' + flags if flags else ''} ({len(tu['trials'])} of "
+                f"{tu['grid_size']} grid points): {chosen or 'nothing to tune'}")
+    r = row(model, settings, best["test"], best["train_seconds"], wall)
+    r["validation_ndcg"] = best["value"]
+    r["trials"] = tu["trials"]
     return r
 
 
@@ -208,33 +233,29 @@ def main() -> int:
                  "--quiet", "--exclude-rated"])
             ev = json.loads(Path(out).read_text())
             rated_rows.append(row(model, "defaults, --exclude-rated", ev, ev["train_seconds"], None))
+            if model in RATED_WEIGHT_MODELS:
+                rated_rows.append(tuned_row(
+                    latent, split, model, trials[model] * len(RATED_WEIGHTS),
+                    os.path.join(tmp, f"{model}-rated-tune.json"),
+                    ["--exclude-rated", "--grid", "rated-weight=" + ",".join(RATED_WEIGHTS)]))
 
-            out = os.path.join(tmp, f"{model}-tune.json")
-            log(f"{model}: latent tune, {trials[model]} trials at most ...")
-            wall = run([str(latent), "tune", *split, "--model", model, "--trials",
-                        str(trials[model]), "--metric", "ndcg", "--k", "10", "--json", out,
-                        "--quiet"])
-            tu = json.loads(Path(out).read_text())
-            best = tu["best"]
-            chosen = " ".join(f"{k}={v}" for k, v in best["params"].items() if k != "seed")
-            settings = (f"tuned ({len(tu['trials'])} of {tu['grid_size']} grid points): "
-                        f"{chosen or 'nothing to tune'}")
-            r = row(model, settings, best["test"], best["train_seconds"], wall)
-            r["validation_ndcg"] = best["value"]
-            r["trials"] = tu["trials"]
+            r = tuned_row(latent, split, model, trials[model],
+                          os.path.join(tmp, f"{model}-tune.json"), [])
             rows.append(r)
             log(f"{model}: defaults NDCG@10 {rows[-2]['ndcg']:.4f}, tuned {r['ndcg']:.4f} "
-                f"({wall:.1f} s search)")
+                f"({r['search_seconds']:.1f} s search)")
     total = time.perf_counter() - started
 
     print(f"# latent quality on MovieLens 100K (rating > 3, per-user 20% test, seed {args.seed}, "
           f"K = 10, train items excluded)\n")
     print(f"Data: {data}; latent: {latent}; {cpus} CPUs; total run time {total:.0f} s.\n")
     print(markdown_table(rows))
-    print("\nThe same defaults with `--exclude-rated`: each user's ratings <= 3 (which the "
-          "protocol drops, so they are neither training nor test items) are also left out of "
-          "the ranking, as `recommend --exclude-seen` leaves them out. Not the protocol the "
-          "peers' figures use, so not compared with them or with the targets:\n")
+    print("\nWith `--exclude-rated`: each user's ratings <= 3 (which the protocol drops, so "
+          "they are neither training nor test items) are also left out of the ranking, as "
+          "`recommend --exclude-seen` leaves them out; the tuned rows also search "
+          f"`--rated-weight` ({', '.join(RATED_WEIGHTS)}: those ratings train the model as weak "
+          "positives). Not the protocol the peers' figures use, so not compared with them or "
+          "with the targets:\n")
     print(markdown_table(rated_rows))
     print("\nReference rows (issue 3, Python libraries on such a split; Recall@10 there likely "
           "divides by min(10, |T(u)|), see --help):\n")

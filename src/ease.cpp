@@ -18,7 +18,35 @@ namespace {
 
 using detail::require;
 
+// The value of each entry of `csr` (the deduplicated pairs of `train`): 1,
+// or with weights the sum of the pair's weights.
+std::vector<float> entry_values(const CsrMatrix& csr, const Interactions& train) {
+  if (train.weights.empty()) return std::vector<float>(csr.indices().size(), 1.0f);
+  std::vector<double> sums(csr.indices().size(), 0.0);
+  for (std::size_t p = 0; p < train.size(); ++p) {
+    const auto row = csr.row(train.users[p]);
+    const auto at = std::lower_bound(row.begin(), row.end(), train.items[p]);
+    sums[static_cast<std::size_t>(csr.indptr()[static_cast<std::size_t>(train.users[p])] +
+                                  (at - row.begin()))] += train.weights[p];
+  }
+  return {sums.begin(), sums.end()};
+}
+
 }  // namespace
+
+Matrix ease_user_rows(const Interactions& train) {
+  const CsrMatrix csr = CsrMatrix::from_interactions(train);
+  const std::vector<float> values = entry_values(csr, train);
+  Matrix users(train.num_users, train.num_items);
+  for (std::int32_t u = 0; u < csr.rows(); ++u) {
+    const auto begin = csr.indptr()[static_cast<std::size_t>(u)];
+    float* row = users.row(u).data();
+    for (std::int64_t k = begin; k < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++k) {
+      row[csr.indices()[static_cast<std::size_t>(k)]] = values[static_cast<std::size_t>(k)];
+    }
+  }
+  return users;
+}
 
 void EaseConfig::validate() const {
   require(std::isfinite(regularization) && regularization > 0,
@@ -47,24 +75,33 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
   }
   const int threads = detail::resolve_threads(config.threads);
 
-  // Item -> users (CSC) from the deduplicated user -> items rows (CSR).
+  // Item -> users (CSC) from the deduplicated user -> items rows (CSR),
+  // with each entry's value x_ui.
   const CsrMatrix csr = CsrMatrix::from_interactions(train);
+  const std::vector<float> values = entry_values(csr, train);
   std::vector<std::int64_t> col_ptr(static_cast<std::size_t>(n) + 1, 0);
   for (auto i : csr.indices()) ++col_ptr[static_cast<std::size_t>(i) + 1];
   for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) col_ptr[i + 1] += col_ptr[i];
   std::vector<std::int32_t> col_users(csr.indices().size());
+  std::vector<float> col_values(csr.indices().size());
   {
     std::vector<std::int64_t> next(col_ptr.begin(), col_ptr.end() - 1);
     for (std::int32_t u = 0; u < csr.rows(); ++u) {
-      for (auto i : csr.row(u))
-        col_users[static_cast<std::size_t>(next[static_cast<std::size_t>(i)]++)] = u;
+      for (auto k = csr.indptr()[static_cast<std::size_t>(u)];
+           k < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++k) {
+        const auto at = static_cast<std::size_t>(
+            next[static_cast<std::size_t>(csr.indices()[static_cast<std::size_t>(k)])]++);
+        col_users[at] = u;
+        col_values[at] = values[static_cast<std::size_t>(k)];
+      }
     }
   }
 
-  // Lower triangle of G = X^T X, row by row: row a adds, for every user of
-  // item a, that user's items b <= a. One thread owns a row, so no
-  // atomics; counts are small integers, exact in float32, so the result
-  // does not depend on the thread count.
+  // Lower triangle of G = X^T X, row by row: row a adds, for every user u
+  // of item a, x_ua * x_ub for that user's items b <= a. One thread owns a
+  // row and adds in a fixed order, so no atomics and the result does not
+  // depend on the thread count (unweighted, the sums are small integers,
+  // exact in float32).
   Matrix g(n, n);
   float* G = g.data();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
@@ -72,9 +109,13 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
     float* row = G + a * n;
     for (auto k = col_ptr[static_cast<std::size_t>(a)];
          k < col_ptr[static_cast<std::size_t>(a) + 1]; ++k) {
-      for (auto b : csr.row(col_users[static_cast<std::size_t>(k)])) {
+      const std::int32_t u = col_users[static_cast<std::size_t>(k)];
+      const float x_ua = col_values[static_cast<std::size_t>(k)];
+      for (auto e = csr.indptr()[static_cast<std::size_t>(u)];
+           e < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++e) {
+        const std::int32_t b = csr.indices()[static_cast<std::size_t>(e)];
         if (b > a) break;  // rows are sorted
-        row[b] += 1.0f;
+        row[b] += x_ua * values[static_cast<std::size_t>(e)];
       }
     }
   }

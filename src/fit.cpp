@@ -148,10 +148,7 @@ Trained fit_ease(const Interactions* train, const Interactions*, Params& params,
   }
   const auto t0 = std::chrono::steady_clock::now();
   Matrix items = train_ease(*train, c);
-  Matrix users(train->num_users, train->num_items);
-  for (std::size_t k = 0; k < train->size(); ++k) {
-    users.row(train->users[k])[static_cast<std::size_t>(train->items[k])] = 1.0f;
-  }
+  Matrix users = ease_user_rows(*train);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return {c.to_json(), std::move(users), std::move(items), {plain_epoch(1, seconds, NAN)}, seconds};
 }
@@ -224,9 +221,46 @@ nlohmann::json FitResult::metrics_json() const {
   return j;
 }
 
+namespace {
+
+// The "rated-weight" parameter, read by fit for every model that weighs its
+// pairs (all but BPR, which trains on distinct pairs, so for it the name
+// stays unread and finish() reports it as not applying).
+float read_rated_weight(const std::string& model, Params& params) {
+  float weight = 0.0f;
+  if (model == "bpr") return weight;
+  params.read("rated-weight", weight);
+  if (!(std::isfinite(weight) && weight >= 0)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("rated-weight {} must be a finite number >= 0", weight));
+  }
+  return weight;
+}
+
+// The training pairs, plus the pairs the rating filter dropped at `weight`
+// (the others at their own weights, or 1). Ratings and timestamps, which no
+// trainer reads and the dropped rows do not keep, are left out.
+Interactions with_rated_pairs(const Interactions& train, const Interactions& rated, float weight) {
+  Interactions out = pairs_of_both(train, rated);
+  out.weights.reserve(out.size());
+  if (train.weights.empty()) {
+    out.weights.assign(train.size(), 1.0f);
+  } else {
+    out.weights = train.weights;
+  }
+  out.weights.resize(out.size(), weight);
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json check_model_params(const std::string& model, const Params& params) {
   Params copy = params;
-  return find_trainer(model)(nullptr, nullptr, copy, FitOptions{}).config;
+  const Trainer trainer = find_trainer(model);
+  const float rated_weight = read_rated_weight(model, copy);
+  nlohmann::json config = trainer(nullptr, nullptr, copy, FitOptions{}).config;
+  if (rated_weight > 0) config["rated_weight"] = rated_weight;
+  return config;
 }
 
 FitResult fit(const Dataset& data, const FitOptions& options) {
@@ -240,7 +274,13 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
                             split.test.size(), data.interactions.size()));
   }
   Params params = options.params;
-  Trained trained = trainer(&split.train, split.test.empty() ? nullptr : &split.test, params, options);
+  const float rated_weight = read_rated_weight(options.model, params);
+  const bool with_rated = rated_weight > 0 && !data.seen_only.empty();
+  const Interactions rated_train =
+      with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
+  const Interactions& train = with_rated ? rated_train : split.train;
+  Trained trained = trainer(&train, split.test.empty() ? nullptr : &split.test, params, options);
+  if (rated_weight > 0) trained.config["rated_weight"] = rated_weight;
 
   ModelData m;
   m.kind = options.model;
@@ -260,6 +300,7 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
                           {"train_pairs", split.train.size()},
                           {"test_pairs", split.test.size()},
                           {"seen_only_pairs", data.seen_only.size()},
+                          {"rated_pairs_trained", with_rated ? data.seen_only.size() : 0},
                           {"test_fraction", options.split != nullptr ? 0.0 : options.test_fraction},
                           {"split_seed", options.split_seed},
                           {"train_seconds", trained.seconds}};

@@ -2,11 +2,12 @@
 // EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW
 // 2019): an item x item weight matrix B with zero diagonal in closed form,
 //   P = (X^T X + lambda I)^-1,   B = I - P diag(1 / diag(P)),
-// where X is the binary num_users x num_items matrix of the training pairs
-// (a distinct pair is a 1, duplicates count once, weights are ignored).
+// where X is the num_users x num_items matrix of the training pairs: a
+// distinct pair is a 1 (duplicates count once), or, when the pairs have
+// weights, the sum of its weights (e.g. a low rating as a weak positive).
 // A user's scores are x_u B; for the exact top-K of index.hpp the model is
 // returned as item vectors B^T, so score(u, i) = dot(x_u, item_vectors.row(i))
-// with x_u the user's binary row as a query of num_items floats.
+// with x_u the user's row of X (ease_user_rows) as a query of num_items floats.
 //
 // Cost: one num_items x num_items float32 matrix (X^T X is accumulated into
 // it, inverted in place by LAPACK's Cholesky routines and turned into B^T in
@@ -41,5 +42,9 @@ struct EaseConfig {
 // num_items^2 * 4 bytes it needs exceed config.memory_limit_gb (naming the
 // item count, the bytes and the limit).
 Matrix train_ease(const Interactions& train, const EaseConfig& config);
+
+// X itself, num_users x num_items: every user's EASE query. The caller
+// checks the pairs (train_ease does) and the memory.
+Matrix ease_user_rows(const Interactions& train);
 
 }  // namespace latent

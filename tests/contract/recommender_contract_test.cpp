@@ -269,6 +269,44 @@ TEST(FitSeenItems, RowsTheRatingFilterDroppedAreSeenNotTrained) {
   EXPECT_EQ(all.scores, all_before.scores);
 }
 
+TEST(FitSeenItems, RatedWeightTrainsOnThemAsWeakPositives) {
+  Dataset data = tiny_dataset();
+  const std::int32_t item = data.items.lookup("i5");
+  data.seen_only.num_users = data.interactions.num_users;
+  data.seen_only.num_items = data.interactions.num_items;
+  // Three users rated i5 below the filter.
+  for (const char* user : {"u1", "u2", "u3"}) {
+    data.seen_only.users.push_back(data.users.lookup(user));
+    data.seen_only.items.push_back(item);
+  }
+  FitOptions options;
+  options.model = "popularity";
+  const FitResult plain = fit(data, options);
+  options.params.set("rated-weight", "0.5");
+  const FitResult rated = fit(data, options);
+  EXPECT_EQ(rated.model.model().config["rated_weight"], 0.5);
+  EXPECT_EQ(rated.model.model().training["rated_pairs_trained"], 3);
+  EXPECT_EQ(rated.train_pairs, plain.train_pairs);  // the split's pairs; the rated ones come on top
+  // Popularity counts them at half weight: i5 gains exactly 1.5.
+  const auto score = [&](const FitResult& f) {
+    return f.model.model().item_embeddings.row(item)[0];
+  };
+  EXPECT_FLOAT_EQ(score(rated), score(plain) + 1.5f);
+  EXPECT_EQ(rated.model.model().seen, plain.model.model().seen);
+
+  // Weight 0 is the default; negative or not a number, an error; BPR
+  // trains on distinct pairs and does not take it.
+  options.params.set("rated-weight", "0");
+  EXPECT_EQ(fit(data, options).model.model().item_embeddings, plain.model.model().item_embeddings);
+  options.params.set("rated-weight", "-1");
+  EXPECT_THROW(fit(data, options), Error);
+  EXPECT_THROW(check_model_params("ease", options.params), Error);
+  options.params.set("rated-weight", "0.5");
+  EXPECT_EQ(check_model_params("ease", options.params)["rated_weight"], 0.5);
+  options.model = "bpr";
+  EXPECT_THROW(fit(data, options), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, RecommenderContract, ::testing::ValuesIn(model_names()),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

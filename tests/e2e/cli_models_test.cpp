@@ -152,6 +152,18 @@ TEST(CliEvaluate, RatingsBelowTheFilterAreSeenAndCanBeLeftOut) {
   ASSERT_EQ(rated.exit_code, 0) << rated.err;
   EXPECT_NE(rated.out.find("1 more seen pairs excluded"), std::string::npos) << rated.out;
 
+  // --rated-weight trains on them too: b's count, 2, gains u1's 0.5.
+  const auto weak = (dir / "weak.latent").string();
+  t = run_cli({"train", "--data", csv, "--rating-above", "3", "--model", "popularity",
+               "--rated-weight", "0.5", "--out", weak, "--quiet"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  r = run_cli({"recommend", weak, "--user", "u2", "--k", "4"});
+  EXPECT_NE(r.out.find("u2,b,2.5,"), std::string::npos) << r.out;
+  auto bpr = run_cli({"train", "--data", csv, "--rating-above", "3", "--model", "bpr",
+                      "--rated-weight", "0.5", "--out", weak, "--quiet"});
+  EXPECT_EQ(bpr.exit_code, 1);
+  EXPECT_NE(bpr.err.find("rated-weight does not apply to model bpr"), std::string::npos) << bpr.err;
+
   auto no_filter = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--exclude-rated",
                             "--quiet"});
   EXPECT_EQ(no_filter.exit_code, 1);

@@ -90,6 +90,15 @@ def test_exclude_seen_drops_the_items_rated_below_the_filter_too():
     assert ids.tolist() == ["c", None, None]  # a trained, b rated 2
     ids, _ = model.recommend("ann", k=3)
     assert set(ids.tolist()) == {"a", "b", "c"}
+    # rated_weight also trains on them, as weak positives: b gains 0.25.
+    weak = latent.Model("popularity", rated_weight=0.25)
+    weak.fit(data, verbose=False)
+    assert weak.training["rated_pairs_trained"] == 1
+    (vectors, ids), (plain, _) = weak.item_embeddings(), model.item_embeddings()
+    b = list(ids).index("b")
+    assert vectors[b, 0] == plain[b, 0] + 0.25
+    with pytest.raises(ValueError, match="rated-weight|rated_weight"):
+        latent.Model("bpr", rated_weight=0.5)
 
 
 def test_evaluate_can_leave_out_the_items_rated_below_the_filter(titles):

@@ -59,7 +59,8 @@ std::vector<double> brute_force_b(const Interactions& x, double lambda) {
   const auto n = static_cast<std::size_t>(x.num_items);
   std::vector<double> X(static_cast<std::size_t>(x.num_users) * n, 0.0);
   for (std::size_t k = 0; k < x.size(); ++k) {
-    X[static_cast<std::size_t>(x.users[k]) * n + static_cast<std::size_t>(x.items[k])] = 1.0;
+    double& cell = X[static_cast<std::size_t>(x.users[k]) * n + static_cast<std::size_t>(x.items[k])];
+    cell = x.weights.empty() ? 1.0 : cell + x.weights[k];  // weights of duplicates add up
   }
   // Augmented [G + lambda I | I].
   std::vector<double> a(n * 2 * n, 0.0);
@@ -118,6 +119,39 @@ TEST(Ease, EqualsTheClosedFormInDoublePrecision) {
       }
     }
   }
+}
+
+TEST(Ease, WeightsAreTheValuesOfXAndDuplicatesAddUp) {
+  Interactions x = random_interactions(15, 9, 5);
+  Rng rng(11);
+  for (std::size_t k = 0; k < x.size(); ++k) x.weights.push_back(0.1f + 2.0f * rng.uniform());
+  EaseConfig c;
+  c.regularization = 2.0f;
+  c.threads = 2;
+  const Matrix w = train_ease(x, c);
+  const auto b = brute_force_b(x, 2.0);
+  double max_b = 0;
+  for (double v : b) max_b = std::max(max_b, std::abs(v));
+  for (std::size_t i = 0; i < 9; ++i) {
+    for (std::size_t k = 0; k < 9; ++k) {
+      EXPECT_NEAR(w.row(static_cast<std::int64_t>(i))[k], b[k * 9 + i], 2e-5 * max_b);
+    }
+  }
+  // The users' queries are the rows of the same X; the duplicated first
+  // pair holds the sum of its two weights.
+  const Matrix users = ease_user_rows(x);
+  EXPECT_FLOAT_EQ(users.row(x.users[0])[static_cast<std::size_t>(x.items[0])],
+                  x.weights.front() + x.weights.back());
+  EXPECT_EQ(users.row(x.users[1])[static_cast<std::size_t>(x.items[1])], x.weights[1]);
+
+  // Weights of 1 on distinct pairs are the unweighted model, bit for bit.
+  x.users.pop_back();
+  x.items.pop_back();
+  x.weights.assign(x.size(), 1.0f);
+  Interactions plain = x;
+  plain.weights.clear();
+  EXPECT_EQ(train_ease(x, c), train_ease(plain, c));
+  EXPECT_EQ(ease_user_rows(x), ease_user_rows(plain));
 }
 
 TEST(Ease, ZeroDiagonalZeroOovAndSameForEveryThreadCount) {

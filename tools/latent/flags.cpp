@@ -46,6 +46,9 @@ constexpr ParamFlag kParamFlags[] = {
     {"cg-steps", "Conjugate-gradient steps per row (als)"},
     {"compute-loss", "Report the training loss every iteration (als)", true},
     {"memory-limit-gb", "Refuse to train when the item x item matrix needs more (ease)"},
+    {"rated-weight",
+     "Train on the pairs rated at or below --rating-above too, as weak positives of this weight "
+     "(0: not at all; they are seen items either way; not bpr)"},
 };
 
 }  // namespace
