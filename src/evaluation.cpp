@@ -92,10 +92,12 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   // One top-max(k) pass serves every cutoff.
   static constexpr std::array<std::int32_t, 1> kOovRow = {0};
   const int k_max = ks.back();
-  const CsrMatrix seen =
-      !options.exclude_train ? CsrMatrix()
-      : also_exclude         ? CsrMatrix::from_interactions(pairs_of_both(train, *options.also_excluded))
-                             : CsrMatrix::from_interactions(train);
+  CsrMatrix seen;
+  if (also_exclude) {
+    seen = CsrMatrix::from_interactions(pairs_of_both(train, *options.also_excluded));
+  } else if (options.exclude_train) {
+    seen = CsrMatrix::from_interactions(train);
+  }
   SearchOptions search;
   search.k = k_max;
   search.exclude_items = kOovRow;
@@ -212,7 +214,9 @@ std::string EvaluationResult::to_table() const {
   }
   out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users,
                      test_pairs, coverage, exclude_train ? "excluded" : "included");
-  if (also_excluded_pairs > 0) out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
+  if (also_excluded_pairs > 0) {
+    out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
+  }
   out += '\n';
   return out;
 }

@@ -290,11 +290,14 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   m.item_titles = data.item_titles;
   m.user_embeddings = std::move(trained.user_vectors);
   m.item_embeddings = std::move(trained.item_vectors);
-  // Seen: the training pairs and the pairs the rating filter dropped (no
-  // copy of the training pairs when the filter dropped none).
-  m.seen = data.seen_only.empty()
-               ? CsrMatrix::from_interactions(split.train)
-               : CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
+  // Seen: the training pairs and the pairs the rating filter dropped.
+  if (with_rated) {
+    m.seen = CsrMatrix::from_interactions(rated_train);
+  } else if (data.seen_only.empty()) {
+    m.seen = CsrMatrix::from_interactions(split.train);  // no copy of the training pairs
+  } else {
+    m.seen = CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
+  }
 
   nlohmann::json training{{"data", data.description},
                           {"train_pairs", split.train.size()},

@@ -114,7 +114,8 @@ void run(const QuickstartFlags& f) {
   step.begin(fmt::format("Top-10 for user {} without the movies they already rated", f.user));
   const TopK unseen = model.recommend(users, 10, true, f.threads);
   print_top(model, unseen, 0);
-  const auto trained = std::count(data.interactions.users.begin(), data.interactions.users.end(), user);
+  const auto& pair_users = data.interactions.users;
+  const auto trained = std::count(pair_users.begin(), pair_users.end(), user);
   fmt::print("    user {} rated {} movies ({} above 3, trained on; the rest seen only), none of "
              "them above\n",
              f.user, model.model().seen.row(user).size(), trained);
