@@ -239,8 +239,16 @@ class Dataset:
         return len(self._native)
 
     def __repr__(self):
-        return (f"<latent.Dataset {self.description}: {len(self)} interactions, "
+        seen = f" (+{self.seen_only_pairs} seen only)" if self.seen_only_pairs else ""
+        return (f"<latent.Dataset {self.description}: {len(self)} interactions{seen}, "
                 f"{len(self.users)} users, {len(self.items)} items>")
+
+    @property
+    def seen_only_pairs(self):
+        """Rows the rating filter dropped whose user and item are known: not
+        trained on (unless a model's rated_weight says so), but seen, so
+        recommend(exclude_seen=True) leaves them out."""
+        return self._native.seen_only_pairs
 
     @property
     def description(self):

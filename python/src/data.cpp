@@ -157,6 +157,7 @@ void bind_data(py::module_& m) {
       .def_property_readonly("description", [](const Dataset& d) { return d.description; })
       .def_property_readonly("rows_read", [](const Dataset& d) { return d.rows_read; })
       .def("__len__", [](const Dataset& d) { return d.interactions.size(); })
+      .def_property_readonly("seen_only_pairs", [](const Dataset& d) { return d.seen_only.size(); })
       .def("user_ids", [](const Dataset& d) { return known_ids(d.users); })
       .def("item_ids", [](const Dataset& d) { return known_ids(d.items); })
       .def("item_titles", [](const Dataset& d) { return d.item_titles; })

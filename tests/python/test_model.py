@@ -83,6 +83,7 @@ def test_exclude_seen_drops_the_items_rated_below_the_filter_too():
                           "item": ["a", "b", "a", "c", "b"],
                           "rating": [5.0, 2.0, 4.0, 5.0, 4.0]})
     data = latent.Dataset.from_dataframe(frame, rating_above=3)
+    assert data.seen_only_pairs == 1 and "(+1 seen only)" in repr(data)
     model = latent.Model("popularity")
     model.fit(data, verbose=False)
     assert model.training["seen_only_pairs"] == 1  # ann's b
