@@ -19,7 +19,8 @@ numpy, lambda chosen on validation):
 Every choice (lambda, w) is made on a per-user 20% validation split of the
 training part (seed + 1, as `latent tune` does); the test part is scored once
 per row. NDCG@10 is latent's definition (binary relevance, ideal DCG over
-min(10, |test items|)), over users with a test item.
+min(10, |test items|)), over users with a test item; its standard error is
+that of the mean over those users (how far a split's luck can move a figure).
 
 Usage:  /usr/bin/python3 bench/rated_below_bench.py [--data ../shared/data/ml-100k]
 Needs the build's Python module (build/python) for the split, numpy, pandas.
@@ -59,14 +60,19 @@ def ease_scores(x: np.ndarray, lam: float) -> np.ndarray:
     return x @ b
 
 
-def ndcg(scores: np.ndarray, excluded: np.ndarray, test: np.ndarray) -> float:
+def user_ndcg(scores: np.ndarray, excluded: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """NDCG@K of every user with a test item."""
     rows = np.flatnonzero(test.sum(1) > 0)
     s = np.where(excluded[rows] > 0, -np.inf, scores[rows])
     top = np.argsort(-s, axis=1, kind="stable")[:, :K]
     discount = 1.0 / np.log2(np.arange(2, K + 2))
     dcg = (np.take_along_axis(test[rows], top, 1) * discount).sum(1)
     ideal = np.cumsum(discount)[np.minimum(test[rows].sum(1), K).astype(int) - 1]
-    return float((dcg / ideal).mean())
+    return dcg / ideal
+
+
+def ndcg(scores: np.ndarray, excluded: np.ndarray, test: np.ndarray) -> float:
+    return float(user_ndcg(scores, excluded, test).mean())
 
 
 class Part:
@@ -79,10 +85,13 @@ class Part:
         self.below = matrix(known, users, items)
         self.below *= 1.0 - self.train  # a pair rated both ways counts as a positive
 
-    def score(self, lam: float, weight: float, exclude_below: bool) -> float:
+    def users(self, lam: float, weight: float, exclude_below: bool) -> np.ndarray:
         x = self.train + weight * self.below
         excluded = self.train + (self.below if exclude_below else 0.0)
-        return ndcg(ease_scores(x, lam), excluded, self.test)
+        return user_ndcg(ease_scores(x, lam), excluded, self.test)
+
+    def score(self, lam: float, weight: float, exclude_below: bool) -> float:
+        return float(self.users(lam, weight, exclude_below).mean())
 
 
 def main() -> None:
@@ -109,13 +118,16 @@ def main() -> None:
 
     rows = [("protocol", [0.0], False), ("exclude rated", [0.0], True),
             ("weak positives", WEIGHTS, True)]
-    print(f"| EASE (numpy) | chosen on validation | validation NDCG@{K} | test NDCG@{K} |")
-    print("|---|---|---|---|")
+    print(f"| EASE (numpy) | chosen on validation | validation NDCG@{K} | test NDCG@{K} "
+          "| its standard error |")
+    print("|---|---|---|---|---|")
     for label, weights, exclude in rows:
         trials = [(validation.score(lam, w, exclude), lam, w) for w in weights for lam in LAMBDAS]
         best, lam, w = max(trials)
         chosen = f"lambda {lam}" + (f", w {w}" if len(weights) > 1 else "")
-        print(f"| {label} | {chosen} | {best:.4f} | {test.score(lam, w, exclude):.4f} |",
+        per_user = test.users(lam, w, exclude)
+        error = per_user.std(ddof=1) / np.sqrt(len(per_user))
+        print(f"| {label} | {chosen} | {best:.4f} | {per_user.mean():.4f} | {error:.4f} |",
               flush=True)
 
 
