@@ -114,7 +114,7 @@ def main() -> None:
     test = Part(outer.train, outer.test, below, users, items)
     print(f"split: {len(outer.train)} train / {len(outer.test)} test positives, "
           f"{int(test.below.sum())} ratings <= 3 of the same users and items; validation: "
-          f"{len(inner.train)} / {len(inner.test)}")
+          f"{len(inner.train)} / {len(inner.test)}; {int((test.test.sum(1) > 0).sum())} test users")
 
     rows = [("protocol", [0.0], False), ("exclude rated", [0.0], True),
             ("weak positives", WEIGHTS, True)]
