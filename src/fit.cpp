@@ -172,17 +172,23 @@ Trained fit_popularity(const Interactions* train, const Interactions*, Params& p
 struct Registered {
   const char* name;
   Trainer train;
+  // Whether the trainer weighs its pairs (Interactions::weights), so it can
+  // take the rated-weight pairs; BPR trains on distinct pairs.
+  bool weighs_pairs;
 };
 
 // The registry: every model latent can train, by name.
 constexpr Registered kModels[] = {
-    {"als", fit_als},   {"bpr", fit_bpr},       {"ease", fit_ease},
-    {"popularity", fit_popularity}, {"two-tower", fit_two_tower},
+    {"als", fit_als, true},
+    {"bpr", fit_bpr, false},
+    {"ease", fit_ease, true},
+    {"popularity", fit_popularity, true},
+    {"two-tower", fit_two_tower, true},
 };
 
-Trainer find_trainer(const std::string& name) {
+const Registered& find_model(const std::string& name) {
   for (const auto& m : kModels) {
-    if (name == m.name) return m.train;
+    if (name == m.name) return m;
   }
   throw Error(ErrorKind::InvalidArgument, fmt::format("unknown model \"{}\"; valid models: {}",
                                                       name, fmt::join(model_names(), ", ")));
@@ -224,11 +230,11 @@ nlohmann::json FitResult::metrics_json() const {
 namespace {
 
 // The "rated-weight" parameter, read by fit for every model that weighs its
-// pairs (all but BPR, which trains on distinct pairs, so for it the name
-// stays unread and finish() reports it as not applying).
-float read_rated_weight(const std::string& model, Params& params) {
+// pairs; for the others the name stays unread and finish() reports it as not
+// applying.
+float read_rated_weight(const Registered& model, Params& params) {
   float weight = 0.0f;
-  if (model == "bpr") return weight;
+  if (!model.weighs_pairs) return weight;
   params.read("rated-weight", weight);
   if (!(std::isfinite(weight) && weight >= 0)) {
     throw Error(ErrorKind::InvalidArgument,
@@ -256,15 +262,15 @@ Interactions with_rated_pairs(const Interactions& train, const Interactions& rat
 
 nlohmann::json check_model_params(const std::string& model, const Params& params) {
   Params copy = params;
-  const Trainer trainer = find_trainer(model);
-  const float rated_weight = read_rated_weight(model, copy);
-  nlohmann::json config = trainer(nullptr, nullptr, copy, FitOptions{}).config;
+  const Registered& registered = find_model(model);
+  const float rated_weight = read_rated_weight(registered, copy);
+  nlohmann::json config = registered.train(nullptr, nullptr, copy, FitOptions{}).config;
   if (rated_weight > 0) config["rated_weight"] = rated_weight;
   return config;
 }
 
 FitResult fit(const Dataset& data, const FitOptions& options) {
-  const Trainer trainer = find_trainer(options.model);
+  const Registered& model = find_model(options.model);
   const Split split = options.split != nullptr
                           ? *options.split
                           : random_split(data.interactions, options.test_fraction, options.split_seed);
@@ -274,12 +280,12 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
                             split.test.size(), data.interactions.size()));
   }
   Params params = options.params;
-  const float rated_weight = read_rated_weight(options.model, params);
+  const float rated_weight = read_rated_weight(model, params);
   const bool with_rated = rated_weight > 0 && !data.seen_only.empty();
   const Interactions rated_train =
       with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
   const Interactions& train = with_rated ? rated_train : split.train;
-  Trained trained = trainer(&train, split.test.empty() ? nullptr : &split.test, params, options);
+  Trained trained = model.train(&train, split.test.empty() ? nullptr : &split.test, params, options);
   if (rated_weight > 0) trained.config["rated_weight"] = rated_weight;
 
   ModelData m;
