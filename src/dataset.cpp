@@ -29,6 +29,35 @@ using detail::trim_blanks;
 
 namespace {
 
+struct DefaultColumns {
+  std::string_view role;
+  std::span<const std::string_view> names;
+};
+constexpr std::string_view kUserNames[] = {"user_id", "userId", "user"};
+constexpr std::string_view kItemNames[] = {"item_id", "movieId", "movie_id", "item"};
+constexpr std::string_view kRatingNames[] = {"rating"};
+constexpr std::string_view kTimestampNames[] = {"timestamp"};
+constexpr std::string_view kWeightNames[] = {"weight"};
+constexpr std::string_view kTitleNames[] = {"title", "movie_title", "name"};
+constexpr std::string_view kRoles[] = {"user", "item", "rating", "timestamp", "weight", "title"};
+constexpr DefaultColumns kDefaultColumns[] = {
+    {"user", kUserNames},           {"item", kItemNames},     {"rating", kRatingNames},
+    {"timestamp", kTimestampNames}, {"weight", kWeightNames}, {"title", kTitleNames}};
+
+}  // namespace
+
+std::span<const std::string_view> column_roles() { return kRoles; }
+
+std::span<const std::string_view> default_column_names(std::string_view role) {
+  for (const auto& d : kDefaultColumns) {
+    if (d.role == role) return d.names;
+  }
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("unknown column role \"{}\"; valid: {}", role, fmt::join(kRoles, ", ")));
+}
+
+namespace {
+
 constexpr std::array<std::pair<DataFormat, const char*>, 4> kFormatNames = {{
     {DataFormat::Auto, "auto"},
     {DataFormat::MovieLens100K, "ml-100k"},
@@ -329,24 +358,19 @@ void require_rows(const RawInteractions& raw, std::string_view source,
 
 RawInteractions read_interactions(CsvTable& table, const InteractionSource& source,
                                   std::optional<double> rating_above) {
-  static constexpr std::array<std::string_view, 3> kUserNames = {"user_id", "userId", "user"};
-  static constexpr std::array<std::string_view, 4> kItemNames = {"item_id", "movieId", "movie_id",
-                                                                 "item"};
-  static constexpr std::array<std::string_view, 1> kRatingNames = {"rating"};
-  static constexpr std::array<std::string_view, 1> kTimestampNames = {"timestamp"};
-  static constexpr std::array<std::string_view, 1> kWeightNames = {"weight"};
-
-  const CsvColumn user_col = required_column(table, source.user_col, "user", kUserNames, 0);
-  const CsvColumn item_col = required_column(table, source.item_col, "item", kItemNames, 1);
+  const CsvColumn user_col =
+      required_column(table, source.user_col, "user", default_column_names("user"), 0);
+  const CsvColumn item_col =
+      required_column(table, source.item_col, "item", default_column_names("item"), 1);
   std::optional<CsvColumn> rating_col =
-      optional_column(table, source.rating_col, "rating", kRatingNames);
+      optional_column(table, source.rating_col, "rating", default_column_names("rating"));
   if (!rating_col && source.rating_col.empty() && !table.has_header() && table.field_count() >= 3) {
     rating_col = table.column(std::size_t{2}, "rating");
   }
   const std::optional<CsvColumn> timestamp_col =
-      optional_column(table, source.timestamp_col, "timestamp", kTimestampNames);
+      optional_column(table, source.timestamp_col, "timestamp", default_column_names("timestamp"));
   const std::optional<CsvColumn> weight_col =
-      optional_column(table, source.weight_col, "weight", kWeightNames);
+      optional_column(table, source.weight_col, "weight", default_column_names("weight"));
   if (rating_above && !rating_col) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}: filtering on rating > {} needs ratings, but the file has no "
@@ -438,11 +462,11 @@ Catalog build_catalog(std::vector<std::string> ids, std::vector<std::string> tit
 }
 
 Catalog read_catalog(const CatalogSource& source, ItemKey key) {
-  static constexpr std::array<std::string_view, 3> kTitleNames = {"title", "movie_title", "name"};
   CsvTable table(CsvReader::open(source.table.path, source.table.csv), source.table.header);
   const CsvColumn id_col = source.id_col.empty() ? table.column(std::size_t{0}, "item id")
                                                  : table.column(source.id_col, "item id");
-  const CsvColumn title_col = required_column(table, source.title_col, "title", kTitleNames, 1);
+  const CsvColumn title_col = required_column(table, source.title_col, "title",
+                                                 default_column_names("title"), 1);
 
   std::vector<std::string> ids;
   std::vector<std::string> titles;

@@ -1,8 +1,8 @@
 #include <latent/params.hpp>
 
-#include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -28,44 +28,33 @@ T parse_number(const std::string& name, const std::string& text, const char* wha
 
 }  // namespace
 
-template <typename T>
-void Params::read(const std::string& name, T& out) {
-  known_.push_back(name);
+std::optional<std::string> Params::get(const std::string& name) const {
   const auto it = values_.find(name);
-  if (it == values_.end()) return;
-  const std::string& text = it->second;
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+template <typename T>
+T parse_param(const std::string& name, const std::string& text) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (text == "true" || text == "1") {
-      out = true;
-    } else if (text == "false" || text == "0") {
-      out = false;
-    } else {
-      bad_value(name, text, "true or false");
-    }
+    if (text == "true" || text == "1") return true;
+    if (text == "false" || text == "0") return false;
+    bad_value(name, text, "true or false");
   } else if constexpr (std::is_same_v<T, std::string>) {
-    out = text;
-  } else if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-    out = parse_number<T>(name, text, "a number");
+    return text;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return parse_number<T>(name, text, "a number");
   } else {
-    out = parse_number<T>(name, text, "an integer");
+    return parse_number<T>(name, text, "an integer");
   }
 }
 
-template void Params::read<int>(const std::string&, int&);
-template void Params::read<float>(const std::string&, float&);
-template void Params::read<double>(const std::string&, double&);
-template void Params::read<bool>(const std::string&, bool&);
-template void Params::read<std::uint64_t>(const std::string&, std::uint64_t&);
-template void Params::read<std::string>(const std::string&, std::string&);
-
-void Params::finish(const std::string& model) const {
-  for (const auto& [name, value] : values_) {
-    if (std::find(known_.begin(), known_.end(), name) == known_.end()) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("parameter {} does not apply to model {}; its parameters: {}", name,
-                              model, known_.empty() ? "(none)" : fmt::format("{}", fmt::join(known_, ", "))));
-    }
-  }
-}
+template int parse_param<int>(const std::string&, const std::string&);
+template float parse_param<float>(const std::string&, const std::string&);
+template double parse_param<double>(const std::string&, const std::string&);
+template bool parse_param<bool>(const std::string&, const std::string&);
+template std::int64_t parse_param<std::int64_t>(const std::string&, const std::string&);
+template std::uint64_t parse_param<std::uint64_t>(const std::string&, const std::string&);
+template std::string parse_param<std::string>(const std::string&, const std::string&);
 
 }  // namespace latent

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <latent/als.hpp>
 #include <latent/error.hpp>
 
 namespace latent {
@@ -22,7 +21,11 @@ Recommender::Recommender(ModelData model) : model_(std::move(model)) {
                             model_.item_embeddings.rows(), model_.item_embeddings.cols(),
                             model_.users.size(), model_.items.size()));
   }
-  if (model_.kind == "als") item_gramian_ = als_gramian(model_.item_embeddings);
+}
+
+int effective_k(int k, std::int32_t known_items) {
+  if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", k));
+  return std::min(k, std::max<std::int32_t>(known_items, 1));
 }
 
 Recommender Recommender::load(const std::filesystem::path& path) {
@@ -79,9 +82,7 @@ TopK Recommender::recommend(std::span<const std::int32_t> user_rows,
 
 TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
                          const CsrMatrix* seen, const RecommendOptions& options) const {
-  if (options.k <= 0) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", options.k));
-  }
+  const int k = effective_k(options.k, model_.items.num_known());
   const std::int32_t n_items = model_.items.size();
   auto check_rows = [&](const std::vector<std::int32_t>& rows, const char* what) {
     for (auto r : rows) {
@@ -108,7 +109,7 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
 
   SearchOptions search_options;
-  search_options.k = options.k;
+  search_options.k = k;
   search_options.exclude_items = exclude;
   search_options.threads = options.threads;
   if (options.exclude_seen) {
@@ -127,27 +128,15 @@ std::vector<float> Recommender::fold_in(std::span<const std::int32_t> item_rows)
       throw Error(ErrorKind::InvalidArgument, fmt::format("fold-in item row {} out of range", r));
     }
   }
-  const ModelData& m = model_;
-  const auto d = static_cast<std::size_t>(dim());
-  std::vector<float> query(d, 0.0f);
-  if (m.kind == "popularity") {
-    query.assign(d, 1.0f);
-  } else if (m.kind == "ease") {
-    for (auto r : item_rows) query[static_cast<std::size_t>(r)] = 1.0f;
-  } else if (m.kind == "als") {
-    query = als_fold_in(m.item_embeddings, item_gramian_, item_rows, {},
-                        m.config.at("regularization").get<float>(), m.config.at("alpha").get<float>());
-  } else {
-    // Two-tower and BPR: the mean of the items' vectors points where the
-    // user's own vector would, up to scale, which top-K ignores.
-    for (auto r : item_rows) {
-      const auto v = m.item_embeddings.row(r);
-      for (std::size_t j = 0; j < d; ++j) query[j] += v[j];
-    }
-    for (float& v : query) v /= static_cast<float>(item_rows.size());
-    if (m.kind == "bpr") query[d - 1] = 1.0f;  // the item-bias column
+  const ModelSpec* spec = find_model_spec(model_.kind);
+  if (spec == nullptr) {
+    throw Error(ErrorKind::Unsupported,
+                fmt::format("model kind \"{}\" is not registered in this build, so it cannot fold "
+                            "in new users; registered: {}",
+                            model_.kind, fmt::join(model_names(), ", ")));
   }
-  return query;
+  std::call_once(fold_in_->built, [&] { fold_in_->fold_in = spec->fold_in(model_); });
+  return fold_in_->fold_in->query(model_, item_rows);
 }
 
 TopK Recommender::recommend_for_items(std::span<const std::int32_t> item_rows,
@@ -176,7 +165,7 @@ const Matrix& Recommender::normalized_items() const {
 }
 
 TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const {
-  if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("k must be > 0, got {}", k));
+  k = effective_k(k, model_.items.num_known());
   if (item_row <= 0 || item_row >= model_.items.size()) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("item row {} out of range", item_row));
   }
@@ -191,7 +180,15 @@ TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const
   return top_k(query, unit, options);
 }
 
+void check_similarity_threshold(float threshold) {
+  if (!(threshold >= -1.0f && threshold <= 1.0f)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("threshold {} is outside [-1, 1]", threshold));
+  }
+}
+
 std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads) const {
+  check_similarity_threshold(threshold);
   return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, threads);
 }
 

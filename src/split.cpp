@@ -317,6 +317,15 @@ SplitMethod parse_split_method(const std::string& name) {
               fmt::format("unknown split \"{}\"; valid: random, per-user, last-k", name));
 }
 
+const char* to_string(SplitMethod method) noexcept {
+  switch (method) {
+    case SplitMethod::Random: return "random";
+    case SplitMethod::PerUser: return "per-user";
+    case SplitMethod::LastK: return "last-k";
+  }
+  return "?";
+}
+
 Split make_split(const Interactions& all, const SplitSpec& spec, const Vocabulary& users) {
   Split split;
   switch (spec.method) {

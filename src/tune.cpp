@@ -9,29 +9,10 @@
 
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
-#include <latent/random.hpp>
 
 namespace latent {
 
 namespace {
-
-constexpr std::uint64_t kMaxGridPoints = std::uint64_t{1} << 62;
-
-void check_space(const SearchSpace& space) {
-  for (const auto& [name, values] : space.values) {
-    if (values.empty()) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("search space: parameter {} has no candidate values", name));
-    }
-    std::set<std::string> seen;
-    for (const auto& v : values) {
-      if (!seen.insert(v).second) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("search space: parameter {} lists the value \"{}\" twice", name, v));
-      }
-    }
-  }
-}
 
 Params merged(const Params& fixed, const Params& point) {
   Params p = fixed;
@@ -41,87 +22,21 @@ Params merged(const Params& fixed, const Params& point) {
 
 }  // namespace
 
-std::uint64_t SearchSpace::size() const {
-  std::uint64_t n = 1;
-  for (const auto& [name, list] : values) {
-    const std::uint64_t m = list.size();
-    if (m != 0 && n > kMaxGridPoints / m) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("search space: more than 2^62 grid points (at parameter {})", name));
-    }
-    n *= m;
-  }
-  return n;
-}
-
 SearchSpace default_search_space(const std::string& model) {
-  // Grids around the defaults, which were chosen on validation splits of
-  // MovieLens 100K positives; wide enough to adapt to data sets of another
-  // size (a small one wants far less regularization, for instance).
-  if (model == "als") {
-    return {{{"regularization", {"1", "5", "20", "50", "100", "200"}},
-             {"alpha", {"1", "3", "7", "15", "30"}}}};
-  }
-  if (model == "bpr") {
-    return {{{"learning-rate", {"0.01", "0.02", "0.05", "0.1"}},
-             {"regularization", {"0.002", "0.01", "0.02", "0.05"}},
-             {"epochs", {"100", "200", "400", "800"}}}};
-  }
-  if (model == "ease") {
-    return {{{"regularization", {"25", "50", "100", "200", "300", "500", "1000", "2000"}}}};
-  }
-  if (model == "two-tower") {
-    return {{{"learning-rate", {"0.02", "0.05", "0.1", "0.2"}},
-             {"batch-size", {"256", "512", "1024"}},
-             {"epochs", {"3", "5", "10"}}}};
-  }
-  if (model == "popularity") return {};
-  throw Error(ErrorKind::InvalidArgument, fmt::format("unknown model \"{}\"; valid models: {}",
-                                                      model, fmt::join(model_names(), ", ")));
+  return model_spec(model).search_space;
 }
 
-Params grid_point(const SearchSpace& space, std::uint64_t index) {
-  // Mixed radix with the last name as the lowest digit.
-  Params p;
-  std::vector<std::pair<const std::string*, const std::vector<std::string>*>> names;
-  for (const auto& [name, list] : space.values) names.emplace_back(&name, &list);
-  for (auto it = names.rbegin(); it != names.rend(); ++it) {
-    const std::uint64_t m = it->second->size();
-    p.set(*it->first, (*it->second)[static_cast<std::size_t>(index % m)]);
-    index /= m;
-  }
-  return p;
+SearchSpace search_space_for(const std::string& model, const Params& fixed,
+                             const SearchSpace& overrides) {
+  SearchSpace space = default_search_space(model);
+  for (const auto& [name, value] : fixed.values()) space.values.erase(name);
+  for (const auto& [name, values] : overrides.values) space.values[name] = values;
+  return space;
 }
 
-std::vector<Params> sample_grid(const SearchSpace& space, int trials, std::uint64_t seed) {
-  if (trials < 1) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("trials must be >= 1, got {}", trials));
-  }
-  check_space(space);
-  const std::uint64_t n = space.size();
-  std::vector<Params> points;
-  const auto want = static_cast<std::uint64_t>(trials);
-  if (n <= want) {
-    for (std::uint64_t i = 0; i < n; ++i) points.push_back(grid_point(space, i));
-    return points;
-  }
-  // Partial Fisher-Yates over the virtual array 0..n-1; `moved` holds the
-  // slots that differ from identity, so memory is O(trials) for any n.
-  Rng rng(seed);
-  std::map<std::uint64_t, std::uint64_t> moved;
-  const auto at = [&](std::uint64_t i) {
-    const auto it = moved.find(i);
-    return it == moved.end() ? i : it->second;
-  };
-  for (std::uint64_t i = 0; i < want; ++i) {
-    const std::uint64_t j = i + rng.below(n - i);
-    const std::uint64_t vi = at(i);
-    const std::uint64_t vj = at(j);
-    moved[j] = vi;
-    moved[i] = vj;
-    points.push_back(grid_point(space, vj));
-  }
-  return points;
+void TuneOptions::set_seed(std::uint64_t s) {
+  seed = s;
+  validation.seed = s + 1;
 }
 
 const std::vector<std::string>& tune_metric_names() {
@@ -146,7 +61,11 @@ void check_tune_options(const TuneOptions& options) {
   if (options.trials < 1) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("trials must be >= 1, got {}", options.trials));
   }
-  check_space(options.space);
+  if (!(options.validation.fraction > 0 && options.validation.fraction < 1)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("validation fraction {} is outside (0, 1)", options.validation.fraction));
+  }
+  options.space.check();
   (void)options.space.size();  // throws for an absurdly large grid
   for (const auto& [name, values] : options.space.values) {
     if (options.fixed.has(name)) {
@@ -171,6 +90,7 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
                             n_known, n_known));
   }
   const std::vector<Params> points = sample_grid(options.space, options.trials, options.seed);
+  const ModelSpec& model = model_spec(options.model);
 
   const Split validation = make_split(train, options.validation, data.users);
   if (validation.test.empty()) {
@@ -197,10 +117,9 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
     FitOptions fo;
     fo.model = options.model;
     fo.params = merged(options.fixed, points[t]);
-    // The running training accuracy is only a log; skipping it changes no
-    // weight and saves two-tower a top-K pass per batch.
-    if (options.model == "two-tower" && !fo.params.has("train-metrics")) {
-      fo.params.set("train-metrics", "false");
+    // What changes no weight, only cost (two-tower's running metrics).
+    for (const auto& [name, value] : model.tuning_defaults.values()) {
+      if (!fo.params.has(name)) fo.params.set(name, value);
     }
     fo.split = &fit_split;
     const FitResult fitted = fit(data, fo);
@@ -224,6 +143,67 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
   }
   result.best_params = merged(options.fixed, result.trials[result.best].params);
   return result;
+}
+
+namespace {
+
+nlohmann::json params_json(const Params& p) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, value] : p.values()) j[name] = value;
+  return j;
+}
+
+}  // namespace
+
+TuneReport tune_and_test(const Dataset& data, const Split& split, const TuneOptions& options) {
+  TuneResult search = tune(data, split.train, options);
+  FitOptions fo;
+  fo.model = options.model;
+  fo.params = search.best_params;
+  fo.split = &split;
+  FitResult best = fit(data, fo);
+  const ModelData& m = best.model.model();
+  EvaluationOptions eval = options.eval;
+  eval.ks = {options.k};
+  EvaluationResult test = evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
+  return {std::move(search), std::move(best), std::move(test)};
+}
+
+nlohmann::json TuneReport::to_json(const Dataset& data, const TuneOptions& options) const {
+  nlohmann::json trials = nlohmann::json::array();
+  for (const auto& t : search.trials) {
+    trials.push_back({{"trial", t.index + 1},
+                      {"params", params_json(t.params)},
+                      {"value", t.value},
+                      {"train_seconds", t.train_seconds},
+                      {"validation", t.result.to_json()}});
+  }
+  nlohmann::json space = nlohmann::json::object();
+  for (const auto& [name, values] : options.space.values) space[name] = values;
+  const Trial& chosen = search.trials[search.best];
+  return {{"model", options.model},
+          {"data", data.description},
+          {"metric", options.metric},
+          {"k", options.k},
+          {"seed", options.seed},
+          {"split", {{"train_pairs", best.train_pairs}, {"test_pairs", best.test_pairs}}},
+          {"validation",
+           {{"method", to_string(options.validation.method)},
+            {"fraction", options.validation.fraction},
+            {"seed", options.validation.seed},
+            {"fit_pairs", search.fit_pairs},
+            {"validation_pairs", search.validation_pairs}}},
+          {"fixed", params_json(options.fixed)},
+          {"search_space", space},
+          {"grid_size", search.grid_size},
+          {"trials", trials},
+          {"best",
+           {{"trial", chosen.index + 1},
+            {"params", params_json(search.best_params)},
+            {"value", chosen.value},
+            {"config", best.model.model().config},
+            {"train_seconds", best.train_seconds},
+            {"test", test.to_json()}}}};
 }
 
 }  // namespace latent

@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <latent/interactions.hpp>
@@ -30,6 +32,14 @@ const char* to_string(DataFormat format) noexcept;
 // "id", "title".
 ItemKey parse_item_key(const std::string& name);
 const char* to_string(ItemKey key) noexcept;
+
+// The column names the loaders (and Python's from_dataframe) look for when
+// a role's column is not named, in order of preference: "user", "item",
+// "rating", "timestamp", "weight", and "title" in item metadata. Throws
+// InvalidArgument for another role.
+std::span<const std::string_view> default_column_names(std::string_view role);
+// The roles above, in that order.
+std::span<const std::string_view> column_roles();
 
 struct LoadOptions {
   // A directory (MovieLens layouts) or a file (CSV/TSV interactions).

@@ -1,31 +1,40 @@
 #pragma once
 // fit: from a loaded Dataset to a trained Recommender, the one pipeline that
-// the CLI, the server and the Python module share: choose the model by name
-// from the registry, read its hyper-parameters (Params), split off an
-// optional seeded test fraction, train, and assemble the model file's
-// contents (vocabularies, titles, embeddings, seen items, config and
-// training metadata).
+// the CLI, the server and the Python module share: find the model's spec in
+// the registry (model_spec.hpp), check its hyper-parameters (Params), split
+// off an optional seeded test fraction, add the rated-weight pairs, train,
+// and assemble the model file's contents (vocabularies, titles, embeddings,
+// seen items, config and training metadata).
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <latent/dataset.hpp>
+#include <latent/model_spec.hpp>
 #include <latent/params.hpp>
 #include <latent/recommender.hpp>
-#include <latent/two_tower.hpp>
+#include <latent/split.hpp>
+#include <latent/training_report.hpp>
 
 namespace latent {
 
-// Model names the registry knows, in the order help texts list them.
-const std::vector<std::string>& model_names();
+// The seed of everything seeded when none is given.
+inline constexpr std::uint64_t kDefaultSeed = 42;
+// The seed policy of every front end: the "seed" parameter when given (so
+// --seed also seeds the split), else kDefaultSeed. Throws InvalidArgument
+// for a value that is not a seed.
+std::uint64_t seed_of(const Params& params);
 
 struct FitOptions {
   std::string model = "two-tower";  // one of model_names()
   Params params;                    // the model's hyper-parameters by name
   double test_fraction = 0.0;       // [0, 1): held out for test metrics
-  std::uint64_t split_seed = 42;
+  // Seed of the test_fraction split; unset: seed_of(params).
+  std::optional<std::uint64_t> split_seed;
   // An explicit train/test split of data.interactions; overrides test_fraction.
   const Split* split = nullptr;
   ProgressCallback on_progress;
@@ -45,6 +54,9 @@ struct FitResult {
 // Checks a model name and its parameters without training; returns the
 // config the model would train with. Throws as fit() does.
 nlohmann::json check_model_params(const std::string& model, const Params& params);
+// check_model_params, and test_fraction in [0, 1): what fit() can check
+// before any data is read.
+nlohmann::json check_fit_options(const FitOptions& options);
 
 // Throws InvalidArgument for an unknown model name (listing the valid ones),
 // a parameter the model does not take (listing the ones it does) or an

@@ -1,15 +1,17 @@
 #pragma once
-// Params: a model's hyper-parameters by name, one name per idea across all
-// models (the CLI flag without "--": "dim", "epochs", "learning-rate",
-// "regularization", "alpha", "seed", "threads", ...). Values arrive as text
-// (from the command line, a tuning grid or Python) and each model reads the
-// ones it knows with their types; finish() then reports any name the model
-// did not read, so a misspelt or inapplicable parameter is an error, never
-// silently ignored.
+// Params: hyper-parameters by name, as text, the way they arrive from the
+// command line, a tuning grid or Python keyword arguments. Names are the CLI
+// flags without "--" ("dim", "learning-rate", ...), one name per idea across
+// models. Each model's ParamSpec table (model_spec.hpp) says which names it
+// takes, their types, defaults and ranges; parse_param turns one value's text
+// into its type.
 
+#include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
-#include <vector>
+#include <utility>
 
 namespace latent {
 
@@ -21,22 +23,19 @@ class Params {
 
   void set(const std::string& name, std::string value) { values_[name] = std::move(value); }
   bool has(const std::string& name) const { return values_.count(name) != 0; }
+  // The text given for `name`, or nullopt.
+  std::optional<std::string> get(const std::string& name) const;
   const std::map<std::string, std::string>& values() const noexcept { return values_; }
-
-  // Reads `name` into `out` when given (out keeps its default otherwise) and
-  // marks it known. Throws InvalidArgument naming the parameter and value
-  // when the text is not a T (int, float, double, bool, std::uint64_t,
-  // std::string).
-  template <typename T>
-  void read(const std::string& name, T& out);
-
-  // Throws InvalidArgument when a given parameter was never read, listing the
-  // parameters `model` takes.
-  void finish(const std::string& model) const;
 
  private:
   std::map<std::string, std::string> values_;
-  std::vector<std::string> known_;
 };
+
+// `text` as a T (int, float, double, bool, std::int64_t, std::uint64_t,
+// std::string): the
+// whole text must parse ("true"/"false"/"1"/"0" for bool). Throws
+// InvalidArgument naming the parameter and the text otherwise.
+template <typename T>
+T parse_param(const std::string& name, const std::string& text);
 
 }  // namespace latent

@@ -23,11 +23,22 @@
 
 #include <latent/index.hpp>
 #include <latent/model_file.hpp>
+#include <latent/model_spec.hpp>
 
 namespace latent {
 
+// The rule for k in every front end (CLI, server, Python): default 10; a k
+// below 1 is an InvalidArgument error ("k must be > 0, got 0"); a k above the
+// number of known items is capped at it, so a result is never wider than
+// the catalog. Rows stay k wide: when filters leave fewer eligible items,
+// the rest is padding (item -1, score -inf).
+inline constexpr int kDefaultK = 10;
+int effective_k(int k, std::int32_t known_items);
+// A cosine threshold must be in [-1, 1]: throws InvalidArgument otherwise.
+void check_similarity_threshold(float threshold);
+
 struct RecommendOptions {
-  int k = 10;
+  int k = kDefaultK;
   bool exclude_seen = false;  // drop the user's training items
   // Item rows: when allow is non-empty only those can be recommended; deny
   // rows never are. Any order; duplicates are fine.
@@ -56,16 +67,17 @@ class Recommender {
   // Title of an item row, or empty when the model has no titles.
   std::string_view item_title(std::int32_t row) const;
 
-  // Top-k items for each user row (never the OOV item); k > 0.
+  // Top-k items for each user row (never the OOV item); k by effective_k.
   TopK recommend(std::span<const std::int32_t> user_rows, int k, bool exclude_seen,
                  int threads = 0) const;
   TopK recommend(std::span<const std::int32_t> user_rows, const RecommendOptions& options) const;
 
   // The query vector of a user who was not in training, from the item rows
-  // they interacted with, without retraining: ALS solves its exact
-  // least-squares problem, EASE uses the indicator row, popularity the
-  // constant, two-tower and BPR the mean of the items' vectors. Throws
-  // InvalidArgument for an empty list or a row out of range.
+  // they interacted with, without retraining, by the model's own FoldIn
+  // (model_spec.hpp): ALS solves its exact least-squares problem, EASE uses
+  // the indicator row, popularity the constant, two-tower and BPR the mean
+  // of the items' vectors. Throws InvalidArgument for an empty list or a row
+  // out of range, Unsupported for a model kind this build does not register.
   std::vector<float> fold_in(std::span<const std::int32_t> item_rows) const;
   // Top-k for such a user; with exclude_seen the given items are dropped.
   TopK recommend_for_items(std::span<const std::int32_t> item_rows,
@@ -73,9 +85,10 @@ class Recommender {
   // Every known user (rows 1..n), in row order.
   std::vector<std::int32_t> known_user_rows() const;
 
-  // The k items most similar to `item_row` by cosine (itself and OOV excluded).
+  // The k items most similar to `item_row` by cosine (itself and OOV
+  // excluded); k by effective_k.
   TopK similar_items(std::int32_t item_row, int k, int threads = 0) const;
-  // All known item pairs with cosine > threshold, threshold in [-1, 1].
+  // All known item pairs with cosine > threshold (check_similarity_threshold).
   std::vector<SimilarPair> similar_pairs(float threshold, int threads = 0) const;
 
   // The users.size() x items.size() score matrix (OOV rows included, so row
@@ -97,7 +110,14 @@ class Recommender {
   };
   const Matrix& normalized_items() const;
   std::shared_ptr<UnitItems> unit_items_ = std::make_shared<UnitItems>();
-  Matrix item_gramian_;  // ALS fold-in: item_vectors^T item_vectors
+  // The model kind's fold-in state (ALS: its item Gramian), built by the
+  // first fold_in() call, so a model only asked for known users never pays
+  // for it. Shared by copies, whose item vectors are the same.
+  struct LazyFoldIn {
+    std::once_flag built;
+    std::unique_ptr<FoldIn> fold_in;
+  };
+  std::shared_ptr<LazyFoldIn> fold_in_ = std::make_shared<LazyFoldIn>();
   std::vector<std::int32_t> oov_item_{0};
 };
 

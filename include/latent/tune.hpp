@@ -2,9 +2,10 @@
 // Hyper-parameter search: for any registered model, try points of a grid of
 // parameter values, each trained on a validation split carved from the
 // TRAINING part only and scored by one ranking metric at K, so the held-out
-// test part never takes part in the choice. The caller retrains the best
-// parameters (TuneResult::best_params) on the whole training part and scores
-// that model on the test part for an honest figure (`latent tune` does).
+// test part never takes part in the choice. tune_and_test then retrains the
+// best parameters (TuneResult::best_params) on the whole training part and
+// scores that model on the test part for an honest figure; `latent tune` and
+// Python's Model.tune both run it.
 //
 // The search: the full grid, in grid order, when it has <= trials points;
 // otherwise `trials` distinct grid points drawn uniformly with a seeded
@@ -19,42 +20,21 @@
 
 #include <latent/dataset.hpp>
 #include <latent/evaluation.hpp>
+#include <latent/fit.hpp>
 #include <latent/params.hpp>
+#include <latent/search_space.hpp>
 #include <latent/split.hpp>
 
 namespace latent {
 
-// Parameter name (as Params takes it: "regularization", "learning-rate",
-// ...) -> candidate values as text, tried in the order given.
-struct SearchSpace {
-  std::map<std::string, std::vector<std::string>> values;
-
-  // Number of grid points: the product of the list sizes (1 for an empty
-  // space: the fixed parameters alone). Throws InvalidArgument above 2^62.
-  std::uint64_t size() const;
-};
-
-// A grid per model, around the defaults (chosen on such validation splits
-// of MovieLens 100K):
-//   als:        regularization x alpha (6 x 5)
-//   bpr:        learning-rate x regularization x epochs (4 x 4 x 4)
-//   ease:       regularization (8)
-//   two-tower:  learning-rate x batch-size x epochs (4 x 3 x 3)
-//   popularity: empty (nothing to tune)
+// The model's default grid (its spec's search_space, model_spec.hpp).
 // Throws InvalidArgument for an unknown model (listing the valid ones).
 SearchSpace default_search_space(const std::string& model);
 
-// Grid point `index` in [0, space.size()): names in map order, the first
-// name varying slowest (as nested loops), values in list order. The Params
-// hold one value per name of the space.
-Params grid_point(const SearchSpace& space, std::uint64_t index);
-
-// The points a search tries: every point in grid order when space.size() <=
-// trials, else `trials` distinct points drawn uniformly by Rng(seed) (a
-// partial Fisher-Yates shuffle of the point indices), in draw order.
-// Throws InvalidArgument when trials < 1, a name has no values or a value
-// twice (naming the name and value).
-std::vector<Params> sample_grid(const SearchSpace& space, int trials, std::uint64_t seed);
+// The grid a search on `model` runs: its default grid less the names in
+// `fixed`, with each name of `overrides` replacing (or adding) its list.
+SearchSpace search_space_for(const std::string& model, const Params& fixed,
+                             const SearchSpace& overrides);
 
 // The metrics a search can choose by: "ndcg", "recall", "precision", "map",
 // "hit_rate".
@@ -76,17 +56,23 @@ struct TuneOptions {
   Params fixed;                     // parameters every trial uses (not searched)
   SearchSpace space;                // searched; no name may also be in `fixed`
   int trials = 20;                  // at most this many fits
-  std::uint64_t seed = 42;          // sampling of grid points
+  std::uint64_t seed = kDefaultSeed;  // sampling of grid points
   // How `train` is split into the part each trial fits and the part it is
   // scored on (make_split on `train`; every validation user keeps training
   // items). Its own seed, so callers can keep it apart from the outer split's.
-  SplitSpec validation{SplitMethod::PerUser, 0.2, 1, 43};
+  SplitSpec validation{SplitMethod::PerUser, 0.2, 1, kDefaultSeed + 1};
   // Ranking options; `k` is added to eval.ks.
   EvaluationOptions eval;
   std::string metric = "ndcg";  // one of tune_metric_names(); larger is better
   int k = 10;                   // in [1, known items]
   // Called after each trial, in order (e.g. to print a table row).
   std::function<void(const Trial&)> on_trial;
+
+  // The seeds of a run from one seed s (seed_of the parameters, as every
+  // front end does): s samples the grid, s + 1 seeds the validation split,
+  // so each user's validation draw does not follow their test draw (the
+  // outer split takes s).
+  void set_seed(std::uint64_t s);
 };
 
 struct TuneResult {
@@ -100,9 +86,10 @@ struct TuneResult {
 };
 
 // Checks what tune() can check without data: the model, the fixed
-// parameters, the metric, trials, the space (empty lists, repeated values,
-// names both fixed and searched) and every candidate value against the
-// model (check_model_params). Throws InvalidArgument as tune() does.
+// parameters, the metric, trials, the validation fraction (in (0, 1)), the
+// space (empty lists, repeated values, names both fixed and searched) and
+// every candidate value against the model (check_model_params). Throws
+// InvalidArgument as tune() does.
 void check_tune_options(const TuneOptions& options);
 
 // Searches on `train` (rows of data.users / data.items; usually the train
@@ -115,5 +102,23 @@ void check_tune_options(const TuneOptions& options);
 // not take or a value it rejects (each candidate is checked with
 // check_model_params), a validation split that holds out nothing.
 TuneResult tune(const Dataset& data, const Interactions& train, const TuneOptions& options);
+
+// A whole tuning run: the search on split.train, then the best parameters
+// retrained on all of split.train and scored on split.test (with
+// options.eval and the ks {options.k}).
+struct TuneReport {
+  TuneResult search;
+  FitResult best;         // the retrained model
+  EvaluationResult test;  // its metrics on the test part
+
+  // Everything a report file holds: model, data, metric, k, seed,
+  // validation (fraction, seed, pairs), fixed, search_space, grid_size,
+  // trials (params, value, seconds, validation metrics), best (trial,
+  // params, value, config, train_seconds, test metrics), split (pairs).
+  nlohmann::json to_json(const Dataset& data, const TuneOptions& options) const;
+};
+
+// Throws as tune() does, before any training.
+TuneReport tune_and_test(const Dataset& data, const Split& split, const TuneOptions& options);
 
 }  // namespace latent

@@ -13,7 +13,7 @@ latent C++ library, with pandas DataFrames in and numpy arrays out.
 from ._latent import NotFoundError
 from ._ids import OOV
 from ._data import Dataset, Split, load_dataset
-from ._model import Model, load, model_names
+from ._model import Model, load, model_names, model_params, tune
 
 __all__ = ["Dataset", "Split", "Model", "NotFoundError", "OOV", "load", "load_dataset",
-           "model_names"]
+           "model_names", "model_params", "tune"]

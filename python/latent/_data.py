@@ -12,10 +12,9 @@ import pandas as pd
 from . import _latent
 from ._ids import IdMap
 
-# The column names load_dataset looks for when none is given (dataset.hpp).
-_USER_NAMES = ("user_id", "userId", "user")
-_ITEM_NAMES = ("item_id", "movieId", "movie_id", "item")
-_TITLE_NAMES = ("title", "movie_title", "name")
+_DEFAULTS = _latent.defaults()
+# The column names the loaders look for when none is given (dataset.hpp).
+_COLUMNS = _DEFAULTS["columns"]
 
 
 def _pick(frame, given, defaults, role, source, required):
@@ -150,11 +149,12 @@ class Dataset:
             raise TypeError(f"from_dataframe needs a pandas DataFrame, got {type(frame).__name__}")
         if len(frame) == 0:
             raise ValueError(f"{source} has no rows")
-        user_col = _pick(frame, user_col, _USER_NAMES, "user", source, True)
-        item_col = _pick(frame, item_col, _ITEM_NAMES, "item", source, True)
-        rating_col = _pick(frame, rating_col, ("rating",), "rating", source, False)
-        timestamp_col = _pick(frame, timestamp_col, ("timestamp",), "timestamp", source, False)
-        weight_col = _pick(frame, weight_col, ("weight",), "weight", source, False)
+        user_col = _pick(frame, user_col, _COLUMNS["user"], "user", source, True)
+        item_col = _pick(frame, item_col, _COLUMNS["item"], "item", source, True)
+        rating_col = _pick(frame, rating_col, _COLUMNS["rating"], "rating", source, False)
+        timestamp_col = _pick(frame, timestamp_col, _COLUMNS["timestamp"], "timestamp", source,
+                              False)
+        weight_col = _pick(frame, weight_col, _COLUMNS["weight"], "weight", source, False)
         if rating_above is not None and rating_col is None:
             raise ValueError(f"{source}: filtering on rating > {rating_above} needs ratings, and "
                              f"it has no rating column (name one with rating_col=; its columns: "
@@ -173,7 +173,7 @@ class Dataset:
                 raise _latent.NotFoundError(f"{catalog}: no item id column {items_id_col!r}; "
                                             f"its columns: {list(items.columns)}")
             if items_title_col is None:
-                items_title_col = next((c for c in _TITLE_NAMES if c in items.columns), None)
+                items_title_col = next((c for c in _COLUMNS["title"] if c in items.columns), None)
                 if items_title_col is None:
                     if len(items.columns) < 2:
                         raise _latent.NotFoundError(f"{catalog}: no title column; its columns: "
@@ -287,7 +287,8 @@ class Dataset:
         rating/timestamp/weight when present), in input order."""
         return self._frame(self._native.columns())
 
-    def split(self, method="per-user", test_fraction=0.2, last_k=1, seed=42):
+    def split(self, method=_DEFAULTS["split_method"], test_fraction=_DEFAULTS["test_fraction"],
+              last_k=_DEFAULTS["last_k"], seed=_DEFAULTS["seed"]):
         """A train/test split (the CLI's --split, --test-fraction, --last-k):
         "random" (a fraction of all interactions), "per-user" (a fraction of
         each user's distinct items) or "last-k" (each user's k latest by

@@ -5,6 +5,7 @@ Python arguments to its parameters and vocabulary rows to ids."""
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -36,6 +37,10 @@ def _params(kwargs):
             for name, value in kwargs.items() if value is not None}
 
 
+_SPECS = json.loads(_latent.model_specs())
+_DEFAULTS = _latent.defaults()
+
+
 def _reraise_with_python_names(error):
     text = str(error)
     if text.startswith("parameter "):
@@ -46,6 +51,41 @@ def _reraise_with_python_names(error):
 def model_names():
     """The models latent can train."""
     return list(_latent.model_names())
+
+
+def model_params(model=None):
+    """The parameters of every model (or of one), from the library's model
+    registry: a DataFrame with one row per parameter (model, keyword, flag,
+    type, default, allowed values, help). The rows whose model is "every
+    model" are accepted by all models (rated_weight: by those that train on
+    pair weights)."""
+    rows = []
+    for spec in _SPECS["models"]:
+        if model is not None and spec["name"] != model:
+            continue
+        for p in spec["params"]:
+            rows.append((spec["name"], p))
+    if model is not None and not rows and model not in model_names():
+        raise ValueError(f'unknown model "{model}"; valid models: {", ".join(model_names())}')
+    rows += [("every model", p) for p in _SPECS["common"]]
+    return pd.DataFrame([{"model": m, "keyword": p["python_name"], "flag": p["flag"],
+                          "type": p["type"], "default": p["default"], "allowed": p["range"],
+                          "help": p["help"]} for m, p in rows])
+
+
+def _params_doc():
+    """The Model docstring's parameter section, generated from the registry."""
+    def line(p):
+        allowed = f", {p['range']}" if p["range"] else ""
+        return f"        {p['python_name']}={p['default']}{allowed}: {p['help']}"
+
+    parts = ["\n    Parameters by model (keyword=default, allowed values: what it does):\n"]
+    for spec in _SPECS["models"]:
+        parts.append(f"    {spec['name']}: {spec['summary']}")
+        parts += [line(p) for p in spec["params"]] or ["        (no parameters of its own)"]
+    parts.append("    every model:")
+    parts += [line(p) for p in _SPECS["common"]]
+    return "\n".join(parts) + "\n"
 
 
 def _history(epochs):
@@ -69,14 +109,11 @@ def _history(epochs):
 
 
 class Model:
-    """A recommender: one of model_names() with its hyper-parameters, under
-    the CLI's names with _ for - (dim, epochs, learning_rate,
-    regularization, alpha, seed, threads, optimizer, initial_accumulator,
-    batch_size, temperature, negatives, remove_accidental_hits,
-    logq_correction, hard_negatives, shuffle, train_metrics, solver,
-    cg_steps, compute_loss, memory_limit_gb). A parameter the model does not
-    take is a ValueError listing the ones it does, raised here, before any
-    data is read."""
+    """A recommender: one of model_names() with its hyper-parameters as
+    keyword arguments, the CLI's flag names with _ for - (listed below and by
+    latent.model_params()). A parameter the model does not take, or a value
+    outside its range, is a ValueError raised here, before any data is read.
+    """
 
     def __init__(self, model="two-tower", **params):
         self.kind = model
@@ -142,11 +179,10 @@ class Model:
                 interactive = bool(stream.isatty())
             except (AttributeError, ValueError):
                 interactive = False
-        seed = self.params.get("seed")
         try:
             native, epochs, metrics = _latent.fit(
                 data=data._native, model=self.kind, params=_params(self.params),
-                test_fraction=float(test_fraction), split_seed=42 if seed is None else int(seed),
+                test_fraction=float(test_fraction),
                 split=None if split is None else split._native, stream=stream,
                 interactive=interactive)
         except ValueError as e:
@@ -156,6 +192,62 @@ class Model:
         self.metrics = json.loads(metrics)
         self.history = _history(epochs)
         return self.history
+
+    def tune(self, data, split=None, grid=None, trials=_DEFAULTS["trials"],
+             metric=_DEFAULTS["metric"], k=_DEFAULTS["k"],
+             validation_fraction=_DEFAULTS["validation_fraction"], exclude_rated=False,
+             verbose=True, file=None, threads=0):
+        """Searches this model's hyper-parameters as `latent tune` does, and
+        becomes the best model: the parameters given to the constructor stay
+        fixed; the others are searched over the model's default grid (see
+        latent.model_params()) or `grid` (a dict of name -> list of values,
+        replacing or adding names), each trial fitted on a per-user
+        validation split of split.train and scored by metric@k; the best is
+        retrained on all of split.train and scored on split.test, which took
+        no part in the choice. split: a Split of data (default:
+        data.split() with the model's seed). verbose prints a row per trial
+        on file (default sys.stdout). Returns the report (a dict as `latent
+        tune --json` writes it) with "trials" as a DataFrame."""
+        if not isinstance(data, Dataset):
+            raise TypeError(f"tune needs a latent.Dataset, got {type(data).__name__}")
+        if split is None:
+            split = data.split(seed=_latent.seed_of(_params(self.params)))
+        elif not isinstance(split, Split):
+            raise TypeError(f"split must be a latent.Split, got {type(split).__name__}")
+        if split.data is not data:
+            raise ValueError("split was made from another Dataset than data")
+        searched = {}
+        for name, values in (grid or {}).items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise ValueError(f"grid[{name!r}] must be a list of values, got {values!r}")
+            searched[name.replace("_", "-")] = [_param_text(name, v) for v in values]
+        stream = (file if file is not None else sys.stdout) if verbose else None
+
+        def on_trial(t):
+            chosen = " ".join(f"{n}={v}" for n, v in t["params"].items())
+            print(f"trial {t['trial']}: {chosen or '(defaults)'}  {metric}@{k} "
+                  f"{t['value']:.4f}  ({t['seconds']:.2f} s)", file=stream, flush=True)
+
+        try:
+            native, report = _latent.tune(
+                split=split._native, model=self.kind, fixed=_params(self.params), grid=searched,
+                trials=int(trials), metric=str(metric), k=int(k),
+                validation_fraction=float(validation_fraction),
+                exclude_rated=bool(exclude_rated), threads=int(threads),
+                on_trial=on_trial if stream is not None else None)
+        except ValueError as e:
+            raise _reraise_with_python_names(e) from None
+        report = json.loads(report)
+        report["trials"] = pd.DataFrame(
+            [{"trial": t["trial"], **t["params"], "value": t["value"],
+              "seconds": t["train_seconds"]} for t in report["trials"]]).set_index("trial")
+        self._set_native(native)
+        self.params = {**self.params, **{n.replace("-", "_"): v
+                                          for n, v in report["best"]["params"].items()}}
+        self.config = json.loads(native.config)
+        self.metrics = None
+        self.history = _history(self.training.get("epochs", []))
+        return report
 
     def _model(self):
         if self._native is None:
@@ -227,7 +319,7 @@ class Model:
             return ids[0], scores[0]
         return ids, scores
 
-    def recommend(self, users, k=10, exclude_seen=False, allow=None, deny=None, as_frame=False,
+    def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None, as_frame=False,
                   threads=0):
         """Top-k items for one user id (1-D arrays of k ids and scores) or a
         list of user ids (2-D arrays, one row per user), best first; with
@@ -235,8 +327,10 @@ class Model:
         each user's training items; allow / deny: item ids (or titles) that
         alone may be / never are recommended. When fewer than k items are
         eligible, the row is padded with id None and score -inf (the ids
-        array is then of dtype object); k is capped at the number of known
-        items. Unknown ids raise latent.NotFoundError (a KeyError)."""
+        array is then of dtype object); k < 1 is a ValueError and a k above
+        the number of known items is capped at it (the library's rule, the
+        same in the CLI and the server). Unknown ids raise
+        latent.NotFoundError (a KeyError)."""
         rows, single = self._user_rows(users)
         items, scores = self._model().recommend(rows, int(k), bool(exclude_seen),
                                                 self._item_rows(allow), self._item_rows(deny),
@@ -244,7 +338,7 @@ class Model:
         user_ids = [users] if single else list(users)
         return self._top(items, scores, single, user_ids, as_frame)
 
-    def recommend_for_items(self, items, k=10, exclude_seen=True, allow=None, deny=None,
+    def recommend_for_items(self, items, k=_DEFAULTS["k"], exclude_seen=True, allow=None, deny=None,
                             as_frame=False, threads=0):
         """Top-k for a user who was not in training, from the items (ids or
         titles) they interacted with, without retraining (fold-in: exact
@@ -282,7 +376,7 @@ class Model:
         (see users / items); its row's top-k is recommend()'s answer."""
         return self._model().scores(int(threads))
 
-    def similar_items(self, item, k=10, as_frame=False, threads=0):
+    def similar_items(self, item, k=_DEFAULTS["k"], as_frame=False, threads=0):
         """The k items most similar to item (id or title) by cosine, itself
         excluded: (ids, similarities) arrays, or a DataFrame (item,
         similar_item, similarity, rank)."""
@@ -329,6 +423,21 @@ class Model:
     def save(self, path):
         """Writes the model file (atomically: a temporary file, then rename)."""
         self._model().save(os.fspath(path))
+
+
+Model.__doc__ += _params_doc()
+
+
+def tune(model, data, split=None, grid=None, **kwargs):
+    """latent.Model(model, **params).tune(data, split, grid, ...): the best
+    model of a search (see Model.tune), and its report. Keyword arguments
+    that Model.tune takes go to it; the others are the model's fixed
+    parameters."""
+    tune_args = {"trials", "metric", "k", "validation_fraction", "exclude_rated", "verbose",
+                 "file", "threads"}
+    m = Model(model, **{n: v for n, v in kwargs.items() if n not in tune_args})
+    report = m.tune(data, split, grid, **{n: v for n, v in kwargs.items() if n in tune_args})
+    return m, report
 
 
 def load(path):

@@ -22,6 +22,7 @@ namespace py = pybind11;
 void bind_errors(py::module_& m);
 void bind_data(py::module_& m);
 void bind_model(py::module_& m);
+void bind_recommender(py::module_& m);
 
 // A train/test split with the data set whose vocabularies its rows index.
 struct BoundSplit {

@@ -75,12 +75,14 @@ TEST_P(RecommenderContract, ScoresSortedAndFiltersHold) {
   }
 }
 
-TEST_P(RecommenderContract, KLargerThanCatalogIsPadded) {
+TEST_P(RecommenderContract, KIsCappedAtTheCatalogAndPadded) {
   const std::int32_t user[] = {model().user_row("u1")};
   const TopK top = model().recommend(user, 50, true);
+  const auto known = static_cast<std::size_t>(model().model().items.num_known());
+  ASSERT_EQ(top.k, static_cast<int>(known));  // the k rule: capped at the known items
   const auto seen = model().model().seen.row(user[0]).size();
-  const auto eligible = static_cast<std::size_t>(model().model().items.num_known()) - seen;
-  for (std::size_t r = 0; r < 50; ++r) {
+  const auto eligible = known - seen;
+  for (std::size_t r = 0; r < known; ++r) {
     if (r < eligible) {
       EXPECT_GE(top.items[r], 1);
     } else {

@@ -59,7 +59,7 @@ TEST_F(CliErrors, EmptyAfterFiltering) {
 }
 
 TEST_F(CliErrors, InvalidOptionsNameTheValue) {
-  expect_error(run_cli({"train", "--data", csv_, "--dim", "0", "--quiet"}), "dim 0");
+  expect_error(run_cli({"train", "--data", csv_, "--dim", "0", "--quiet"}), "dim = \"0\"");
   expect_error(run_cli({"train", "--data", csv_, "--learning-rate", "-1", "--quiet"}), "-1");
   expect_error(run_cli({"train", "--data", csv_, "--model", "svd", "--quiet"}), "two-tower");
   expect_error(run_cli({"train", "--data", csv_, "--optimizer", "sgd", "--quiet"}), "sgd");

@@ -19,6 +19,7 @@ FitResult golden_fit() {
   options.params = {{"dim", "8"},          {"batch-size", "32"}, {"epochs", "4"},
                     {"learning-rate", "0.2"}, {"seed", "2024"},     {"threads", "1"},
                     {"negatives", "in-batch"}};
+  options.split_seed = 42;  // the pair order these numbers were pinned with
   return fit(tiny_dataset(), options);
 }
 

@@ -111,7 +111,9 @@ TEST(Tune, HugeGridsSampleWithoutEnumerating) {
   for (int i = 0; i < 12; ++i) {
     std::vector<std::string> values;
     for (int v = 0; v < 30; ++v) values.push_back(std::to_string(v));
-    space.values["p" + std::to_string(i + 10)] = values;
+    std::string name = "p";  // (GCC 12 warns falsely on "p" + std::to_string(...))
+    name += std::to_string(i + 10);
+    space.values[name] = values;
   }
   // 30^12 ~ 5.3e17 points, below 2^62.
   const auto points = sample_grid(space, 5, 1);

@@ -68,7 +68,7 @@ void evaluate_command(const EvaluateFlags& f) {
   f.split.spec(0);  // the method name is checked before the data is read
   f.ranking.check(f.data);
   const Dataset data = load_dataset(f.data.options());
-  const Split split = f.split.make(data, f.model.seed_or(42));
+  const Split split = f.split.make(data, seed_of(fit_options.params));
   eval.also_excluded = f.ranking.also_excluded(data);
   fit_options.split = &split;
   ProgressBar bar(stderr);

@@ -1,9 +1,13 @@
 #include "flags.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
+
+#include "model_help.hpp"
 
 namespace latent::cli {
 
@@ -16,40 +20,6 @@ char parse_delimiter(const std::string& s) {
   throw Error(ErrorKind::InvalidArgument,
               fmt::format("delimiter \"{}\" must be one character or \"tab\"", s));
 }
-
-struct ParamFlag {
-  const char* name;
-  const char* help;
-  bool is_flag = false;
-};
-
-// One flag per idea across models. Booleans are flags; the rest take a value.
-constexpr ParamFlag kParamFlags[] = {
-    {"dim", "Embedding dimension / number of factors"},
-    {"epochs", "Passes over the training data (epochs or iterations)"},
-    {"learning-rate", "Learning rate (two-tower, bpr)"},
-    {"regularization", "L2 regularization (als, bpr; ease: lambda)"},
-    {"alpha", "Confidence slope, c = 1 + alpha * r (als)"},
-    {"seed", "Seed for initialisation, shuffling and the split (default 42)"},
-    {"threads", "Threads (0: all cores)"},
-    {"optimizer", "Optimizer (two-tower): adagrad, adam"},
-    {"initial-accumulator", "Adagrad initial accumulator value (two-tower)"},
-    {"batch-size", "Pairs per batch (two-tower)"},
-    {"temperature", "Softmax temperature (two-tower)"},
-    {"negatives",
-     "Softmax negatives (two-tower): in-batch (TFRS), catalog (every item), auto (catalog up to "
-     "20,000 items, else in-batch with logQ correction)"},
-    {"remove-accidental-hits", "Mask in-batch negatives that are the positive item (two-tower)", true},
-    {"logq-correction", "Subtract log(item sampling probability) from the logits (two-tower)", true},
-    {"hard-negatives", "Keep only the N highest-scoring in-batch negatives, 0: all (two-tower)"},
-    {"solver", "Least-squares solver (als): cg, cholesky"},
-    {"cg-steps", "Conjugate-gradient steps per row (als)"},
-    {"compute-loss", "Report the training loss every iteration (als)", true},
-    {"memory-limit-gb", "Refuse to train when the item x item matrix needs more (ease)"},
-    {"rated-weight",
-     "Train on the pairs rated at or below --rating-above too, as weak positives of this weight "
-     "(0: not at all; they are seen items either way; not bpr)"},
-};
 
 }  // namespace
 
@@ -90,24 +60,29 @@ LoadOptions DataFlags::options() const {
 void ModelFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--model", model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))
       ->capture_default_str();
-  for (const auto& flag : kParamFlags) {
-    const std::string name = std::string("--") + flag.name;
-    options[flag.name] = flag.is_flag ? cmd.add_flag(name)->description(flag.help)
-                                      : cmd.add_option(name, values[flag.name], flag.help);
+  // One flag per name across models; the help footer lists them by model,
+  // so the flags themselves stay out of the generic option list.
+  std::set<std::string> added;
+  for (const ModelSpec* spec : model_specs()) {
+    for (const ParamSpec& p : spec->all_params()) {
+      const std::string flag = p.flag();
+      if (!added.insert(flag).second) continue;
+      if (p.type == ParamType::Bool) {
+        const bool negated = flag.rfind("--no-", 0) == 0;
+        given_.push_back({cmd.add_flag(flag)->group(""), p.name, negated ? "false" : "true"});
+      } else {
+        given_.push_back({cmd.add_option(flag, values_[p.name])->group(""), p.name, ""});
+      }
+    }
   }
-  options["no-shuffle"] =
-      cmd.add_flag("--no-shuffle")->description("Keep the pair order in every epoch (two-tower)");
-  options["no-train-metrics"] = cmd.add_flag("--no-train-metrics")
-                                    ->description("Skip the running top-K accuracy (two-tower)");
+  cmd.footer(model_params_help());
 }
 
 Params ModelFlags::params() const {
   Params p;
-  for (const auto& flag : kParamFlags) {
-    if (options.at(flag.name)->count() > 0) p.set(flag.name, flag.is_flag ? "true" : values.at(flag.name));
+  for (const auto& g : given_) {
+    if (g.option->count() > 0) p.set(g.name, g.value.empty() ? values_.at(g.name) : g.value);
   }
-  if (options.at("no-shuffle")->count() > 0) p.set("shuffle", "false");
-  if (options.at("no-train-metrics")->count() > 0) p.set("train-metrics", "false");
   return p;
 }
 
@@ -165,12 +140,6 @@ Split SplitFlags::make(const Dataset& data, std::uint64_t seed) const {
   }
   if (!split_out.empty()) write_split(split_out, s, data.users, data.items);
   return s;
-}
-
-std::uint64_t ModelFlags::seed_or(std::uint64_t fallback) const {
-  Params p = params();
-  p.read("seed", fallback);
-  return fallback;
 }
 
 }  // namespace latent::cli

@@ -1,10 +1,12 @@
 #pragma once
 // Flags shared by the commands that load data and train: where the data is
 // and how to read it (DataFlags), and which model with which
-// hyper-parameters (ModelFlags, one flag per idea across models).
+// hyper-parameters (ModelFlags: one flag per parameter name of the model
+// specs in the registry, with the per-model listing in --help).
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -30,21 +32,29 @@ struct DataFlags {
 
 struct ModelFlags {
   std::string model = "two-tower";
-  std::map<std::string, std::string> values;
-  std::map<std::string, CLI::Option*> options;
 
+  // Adds --model and a flag for every parameter of every registered model
+  // (a Bool is a switch: --NAME, or --no-NAME when it defaults to true),
+  // listed by model in the command's help footer.
   void add_to(CLI::App& cmd);
   // The parameters given on the command line (and only those).
   Params params() const;
-  // The --seed value when given, else `fallback`.
-  std::uint64_t seed_or(std::uint64_t fallback) const;
+
+ private:
+  struct Given {
+    CLI::Option* option;
+    std::string name;
+    std::string value;  // a switch's value; "" for an option, read from values_
+  };
+  std::map<std::string, std::string> values_;
+  std::vector<Given> given_;
 };
 
 // How to split into train and test: a method, or a split read from files.
 struct SplitFlags {
-  std::string method = "per-user";
-  double fraction = 0.2;
-  int last_k = 1;
+  std::string method = to_string(SplitSpec{}.method);
+  double fraction = SplitSpec{}.fraction;
+  int last_k = SplitSpec{}.k;
   std::string split_in;
   std::string split_out;
 

@@ -18,10 +18,6 @@ namespace latent::cli {
 
 namespace {
 
-void require_positive_k(int k) {
-  if (k <= 0) throw Error(ErrorKind::InvalidArgument, fmt::format("--k must be > 0, got {}", k));
-}
-
 struct RecommendFlags {
   std::string model;
   std::vector<std::string> users;
@@ -29,7 +25,7 @@ struct RecommendFlags {
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   bool all_users = false;
-  int k = 10;
+  int k = kDefaultK;
   bool exclude_seen = false;
   std::string out;
   int threads = 0;
@@ -42,7 +38,7 @@ std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<
 }
 
 void recommend(const RecommendFlags& f) {
-  require_positive_k(f.k);
+  effective_k(f.k, 1);  // the k rule's error, before the model is read
   const int sources = static_cast<int>(!f.users.empty()) + static_cast<int>(f.all_users) +
                       static_cast<int>(!f.items.empty());
   if (sources != 1) {
@@ -85,7 +81,7 @@ void recommend(const RecommendFlags& f) {
 }
 
 void similar(const std::string& path, const std::string& item, int k, int threads) {
-  require_positive_k(k);
+  effective_k(k, 1);  // the k rule's error, before the model is read
   const Recommender model = Recommender::load(path);
   const auto row = model.item_row(item);
   const TopK top = model.similar_items(row, k, threads);
@@ -98,10 +94,7 @@ void similar(const std::string& path, const std::string& item, int k, int thread
 }
 
 void pairs(const std::string& path, float threshold, const std::string& out_path, int threads) {
-  if (!(threshold >= -1.0f && threshold <= 1.0f)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("--threshold {} is outside [-1, 1]", threshold));
-  }
+  check_similarity_threshold(threshold);  // before the model is read
   const Recommender model = Recommender::load(path);
   const auto found = model.similar_pairs(threshold, threads);
   Output out(out_path);
@@ -207,7 +200,7 @@ void add_recommend(CLI::App& app) {
 void add_similar(CLI::App& app) {
   auto model = std::make_shared<std::string>();
   auto item = std::make_shared<std::string>();
-  auto k = std::make_shared<int>(10);
+  auto k = std::make_shared<int>(kDefaultK);
   auto threads = std::make_shared<int>(0);
   auto* cmd = app.add_subcommand("similar", "Items most similar to an item, by cosine");
   cmd->add_option("model", *model, "Model file")->required();

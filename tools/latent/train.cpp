@@ -31,15 +31,10 @@ void run(const TrainFlags& f) {
   FitOptions fit_options;
   fit_options.model = f.model.model;
   fit_options.params = f.model.params();
-  fit_options.split_seed = f.model.seed_or(fit_options.split_seed);
   fit_options.test_fraction = f.test_fraction;
-  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("--test-fraction {} is outside [0, 1)", f.test_fraction));
-  }
-  // The model and its parameters are checked before the data is read, so a
-  // typo fails at once, not after loading.
-  check_model_params(fit_options.model, fit_options.params);
+  // The model, its parameters and the fraction are checked before the data
+  // is read, so a typo fails at once, not after loading.
+  check_fit_options(fit_options);
 
   const Dataset data = load_dataset(f.data.options());
   if (!f.quiet) {

@@ -27,16 +27,22 @@ namespace latent::cli {
 
 namespace {
 
+// The library's defaults, which the flags show.
+const TuneOptions& tune_defaults() {
+  static const TuneOptions defaults;
+  return defaults;
+}
+
 struct TuneFlags {
   DataFlags data;
   ModelFlags model;
   std::vector<std::string> grid;
-  int trials = 20;
-  std::string metric = "ndcg";
-  int k = 10;
+  int trials = tune_defaults().trials;
+  std::string metric = tune_defaults().metric;
+  int k = tune_defaults().k;
   SplitFlags split;
   RankingFlags ranking;
-  double validation_fraction = 0.2;
+  double validation_fraction = tune_defaults().validation.fraction;
   std::string out;
   std::string json;
   int threads = 0;
@@ -73,158 +79,119 @@ std::string params_text(const Params& p) {
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
-nlohmann::json params_json(const Params& p) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [name, value] : p.values()) j[name] = value;
-  return j;
-}
-
-const MetricsAtK& at_k(const EvaluationResult& r, int k) {
-  for (const auto& m : r.at_k) {
-    if (m.k == k) return m;
-  }
-  return r.at_k.back();  // unreachable: k is always evaluated
-}
-
-void tune_command(const TuneFlags& f) {
-  const std::uint64_t seed = f.model.seed_or(42);
+// The library's options from the flags; every one is checked before the
+// data is read, so a typo fails at once.
+TuneOptions tune_options(const TuneFlags& f) {
   TuneOptions options;
   options.model = f.model.model;
   options.fixed = f.model.params();
+  options.set_seed(seed_of(options.fixed));
   options.trials = f.trials;
-  options.seed = seed;
   options.metric = f.metric;
   options.k = f.k;
   options.eval.threads = f.threads;
-  // The validation split gets its own seed: with the outer split's, each
-  // user's validation draw would follow the same random stream as their
-  // test draw.
-  options.validation = SplitSpec{SplitMethod::PerUser, f.validation_fraction, 1, seed + 1};
-  if (!(f.validation_fraction > 0 && f.validation_fraction < 1)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("--validation-fraction {} is outside (0, 1)", f.validation_fraction));
-  }
-  // The default grid, less what the user fixed, with each --grid replacing
-  // (or adding) one name.
-  options.space = default_search_space(options.model);
-  for (const auto& [name, value] : options.fixed.values()) options.space.values.erase(name);
-  std::set<std::string> given;
+  options.validation.fraction = f.validation_fraction;
+  SearchSpace overrides;
   for (const auto& g : f.grid) {
     auto [name, values] = parse_grid(g);
-    if (!given.insert(name).second) {
+    if (overrides.values.count(name) != 0) {
       throw Error(ErrorKind::InvalidArgument, fmt::format("--grid {} is given twice", name));
     }
-    options.space.values[name] = std::move(values);
+    overrides.values[name] = std::move(values);
   }
-  f.split.spec(seed);  // the method name is checked before the data is read
-  // Every option is checked before the data is read, so a typo fails at once.
+  options.space = search_space_for(options.model, options.fixed, overrides);
   check_tune_options(options);
+  f.split.spec(options.seed);  // the method name
   f.ranking.check(f.data);
+  return options;
+}
 
+// Prints one aligned row per trial as it finishes, the header with the
+// first row (so an error before any trial leaves stdout empty).
+class TrialTable {
+ public:
+  explicit TrialTable(const TuneOptions& options)
+      : metric_(fmt::format("{}@{}", options.metric, options.k)) {
+    columns_.emplace_back("trial", 5);
+    for (const auto& [name, values] : options.space.values) {
+      std::size_t w = name.size();
+      for (const auto& v : values) w = std::max(w, v.size());
+      columns_.emplace_back(name, w);
+    }
+    columns_.emplace_back(metric_, std::max<std::size_t>(metric_.size(), 6));
+    columns_.emplace_back("seconds", 7);
+  }
+
+  void print(const Trial& t) const {
+    if (t.index == 0) {
+      std::string header;
+      for (const auto& [name, w] : columns_) {
+        header += fmt::format("{}{:>{}}", header.empty() ? "" : "  ", name, w);
+      }
+      fmt::print("{}\n", header);
+    }
+    std::string row = fmt::format("{:>{}}", t.index + 1, columns_[0].second);
+    std::size_t c = 1;
+    for (const auto& [name, value] : t.params.values()) {
+      row += fmt::format("  {:>{}}", value, columns_[c++].second);
+    }
+    row += fmt::format("  {:>{}.4f}", t.value, columns_[c++].second);
+    row += fmt::format("  {:>{}.2f}", t.train_seconds, columns_[c].second);
+    fmt::print("{}\n", row);
+    std::fflush(stdout);
+  }
+
+  const std::string& metric() const { return metric_; }
+
+ private:
+  std::string metric_;
+  std::vector<std::pair<std::string, std::size_t>> columns_;
+};
+
+void print_summary(const TuneReport& report, const TuneOptions& options, const std::string& metric) {
+  const Trial& best = report.search.trials[report.search.best];
+  const MetricsAtK& tk = report.test.at_k.front();  // ks = {options.k}
+  fmt::print(
+      "best: {} (trial {}, validation {} {:.4f}); test: ndcg@{k} {:.4f} recall@{k} {:.4f} "
+      "precision@{k} {:.4f} map@{k} {:.4f} hit_rate@{k} {:.4f} coverage {:.4f} ({:.2f} s "
+      "training on {} pairs)\n",
+      params_text(report.search.best_params), best.index + 1, metric, best.value, tk.ndcg,
+      tk.recall, tk.precision, tk.map, tk.hit_rate, report.test.coverage,
+      report.best.train_seconds, report.best.train_pairs, fmt::arg("k", options.k));
+}
+
+void tune_command(const TuneFlags& f) {
+  TuneOptions options = tune_options(f);
   const Dataset data = load_dataset(f.data.options());
-  const Split split = f.split.make(data, seed);
+  const Split split = f.split.make(data, options.seed);
   options.eval.also_excluded = f.ranking.also_excluded(data);
-  const std::uint64_t grid_size = options.space.size();
-  const std::size_t n_trials = std::min<std::uint64_t>(grid_size, static_cast<std::uint64_t>(f.trials));
-  const std::string metric_name = fmt::format("{}@{}", f.metric, f.k);
+  const TrialTable table(options);
   if (!f.quiet) {
     fmt::print(stderr,
                "Loaded {}: {} train and {} test pairs (the test pairs are not used for choosing)\n"
                "Tuning {}: {} of {} grid points, by {} on a per-user {} validation split of the "
                "train pairs\n",
-               data.description, split.train.size(), split.test.size(), options.model, n_trials,
-               grid_size, metric_name, f.validation_fraction);
+               data.description, split.train.size(), split.test.size(), options.model,
+               std::min<std::uint64_t>(options.space.size(), static_cast<std::uint64_t>(f.trials)),
+               options.space.size(), table.metric(), f.validation_fraction);
   }
-
-  // One aligned row per trial, printed as it finishes.
-  std::vector<std::pair<std::string, std::size_t>> columns{{"trial", 5}};
-  for (const auto& [name, values] : options.space.values) {
-    std::size_t w = name.size();
-    for (const auto& v : values) w = std::max(w, v.size());
-    columns.emplace_back(name, w);
-  }
-  columns.emplace_back(metric_name, std::max<std::size_t>(metric_name.size(), 6));
-  columns.emplace_back("seconds", 7);
-  std::string header;
-  for (const auto& [name, w] : columns) header += fmt::format("{}{:>{}}", header.empty() ? "" : "  ", name, w);
-  options.on_trial = [&](const Trial& t) {
-    // The header comes with the first row, so an error before any trial
-    // leaves stdout empty.
-    if (t.index == 0) fmt::print("{}\n", header);
-    std::string row = fmt::format("{:>{}}", t.index + 1, columns[0].second);
-    std::size_t c = 1;
-    for (const auto& [name, value] : t.params.values()) {
-      row += fmt::format("  {:>{}}", value, columns[c++].second);
-    }
-    row += fmt::format("  {:>{}.4f}", t.value, columns[c++].second);
-    row += fmt::format("  {:>{}.2f}", t.train_seconds, columns[c].second);
-    fmt::print("{}\n", row);
-    std::fflush(stdout);
-  };
-  const TuneResult tuned = tune(data, split.train, options);
-  const Trial& best = tuned.trials[tuned.best];
-
-  // The honest figure: the best parameters retrained on the whole train
-  // part and scored on the test part.
-  FitOptions fo;
-  fo.model = options.model;
-  fo.params = tuned.best_params;
-  fo.split = &split;
-  const FitResult fitted = fit(data, fo);
-  const ModelData& m = fitted.model.model();
-  EvaluationOptions eval = options.eval;
-  eval.ks = {f.k};
-  const EvaluationResult test =
-      evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
-  const MetricsAtK& tk = at_k(test, f.k);
+  options.on_trial = [&](const Trial& t) { table.print(t); };
+  const TuneReport report = tune_and_test(data, split, options);
 
   if (!f.json.empty()) {
-    nlohmann::json trials = nlohmann::json::array();
-    for (const auto& t : tuned.trials) {
-      trials.push_back({{"trial", t.index + 1},
-                        {"params", params_json(t.params)},
-                        {"value", t.value},
-                        {"train_seconds", t.train_seconds},
-                        {"validation", t.result.to_json()}});
-    }
-    nlohmann::json space = nlohmann::json::object();
-    for (const auto& [name, values] : options.space.values) space[name] = values;
-    nlohmann::json j{
-        {"model", options.model},
-        {"data", data.description},
-        {"metric", f.metric},
-        {"k", f.k},
-        {"seed", seed},
-        {"split", {{"method", f.split.method}, {"test_fraction", f.split.fraction}, {"last_k", f.split.last_k},
-                   {"train_pairs", split.train.size()}, {"test_pairs", split.test.size()}}},
-        {"validation", {{"method", "per-user"}, {"fraction", f.validation_fraction},
-                        {"seed", options.validation.seed}, {"fit_pairs", tuned.fit_pairs},
-                        {"validation_pairs", tuned.validation_pairs}}},
-        {"fixed", params_json(options.fixed)},
-        {"search_space", space},
-        {"grid_size", grid_size},
-        {"trials", trials},
-        {"best", {{"trial", best.index + 1},
-                  {"params", params_json(tuned.best_params)},
-                  {"value", best.value},
-                  {"config", m.config},
-                  {"train_seconds", fitted.train_seconds},
-                  {"test", test.to_json()}}}};
+    nlohmann::json j = report.to_json(data, options);
+    j["split"].update({{"method", f.split.method},
+                       {"test_fraction", f.split.fraction},
+                       {"last_k", f.split.last_k}});
     Output out(f.json);
     fmt::print(out.file(), "{}\n", j.dump(2));
     out.commit();
   }
   if (!f.out.empty()) {
-    fitted.model.save(f.out);
+    report.best.model.save(f.out);
     if (!f.quiet) fmt::print(stderr, "Saved the best {} model to {}\n", options.model, f.out);
   }
-  fmt::print(
-      "best: {} (trial {}, validation {} {:.4f}); test: ndcg@{k} {:.4f} recall@{k} {:.4f} "
-      "precision@{k} {:.4f} map@{k} {:.4f} hit_rate@{k} {:.4f} coverage {:.4f} ({:.2f} s "
-      "training on {} pairs)\n",
-      params_text(tuned.best_params), best.index + 1, metric_name, best.value, tk.ndcg, tk.recall,
-      tk.precision, tk.map, tk.hit_rate, test.coverage, fitted.train_seconds, split.train.size(),
-      fmt::arg("k", f.k));
+  print_summary(report, options, table.metric());
 }
 
 }  // namespace

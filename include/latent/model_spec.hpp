@@ -1,0 +1,168 @@
+#pragma once
+// ModelSpec: everything latent knows about one model, declared in one place
+// (src/models/<name>_spec.cpp for the built-in ones): its parameters (name,
+// type, default, range or choices, one line of help), its trainer, its
+// fold-in for users who were not in training, its default tuning grid, and
+// what it supports. The registry lists the specs; `fit`, `tune`, the
+// Recommender, the CLI's flags and --help, the Python keyword arguments and
+// docstring, and the README's parameter table are all derived from them, so
+// adding a model is one file plus one registration line.
+//
+// A model of latent scores as a dot product: its trainer returns user and
+// item vectors, and score(u, i) = dot(user_vectors.row(u), item_vectors.row(i)).
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <latent/interactions.hpp>
+#include <latent/matrix.hpp>
+#include <latent/model_file.hpp>
+#include <latent/params.hpp>
+#include <latent/search_space.hpp>
+#include <latent/training_report.hpp>
+
+namespace latent {
+
+enum class ParamType { Int, Float, Bool, Choice };
+const char* to_string(ParamType type) noexcept;  // "int", "float", "bool", "choice"
+
+// One hyper-parameter: what its CLI flag, Python keyword, help line, tuning
+// grid and README row show.
+struct ParamSpec {
+  std::string name;  // "learning-rate": CLI --learning-rate, Python learning_rate
+  ParamType type = ParamType::Float;
+  std::string default_value;  // as text: "0.05", "true", "adagrad"
+  std::string help;           // one line, no final period
+  // Int and Float: the value must be finite and within [min, max], an end
+  // excluded when its *_open flag is set.
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  bool min_open = false;
+  bool max_open = false;
+  std::vector<std::string> choices;  // Choice: the accepted values
+
+  // "[1, 4096]", "> 0", ">= 0", "adagrad, adam", or "" when anything goes.
+  std::string range_text() const;
+  // The Python keyword: the name with _ for -.
+  std::string python_name() const;
+  // The CLI flag: "--name", or "--no-name" for a Bool that defaults to true.
+  std::string flag() const;
+  // Throws InvalidArgument naming the parameter, the value and the allowed
+  // range or choices, when `text` is not a valid value.
+  void check(const std::string& text) const;
+  nlohmann::json to_json() const;
+};
+
+// What a trainer gets: the pairs to fit (rows of vocabularies of
+// train.num_users / train.num_items rows, row 0 being OOV), optional
+// held-out pairs for per-epoch metrics, and where to report progress.
+struct TrainInput {
+  const Interactions& train;
+  const Interactions* test = nullptr;
+  const ProgressCallback& on_progress;
+  const EpochCallback& on_epoch;
+};
+
+// What a trainer hands back.
+struct TrainedVectors {
+  Matrix user_vectors;  // train.num_users x d
+  Matrix item_vectors;  // train.num_items x d
+  std::vector<EpochReport> epochs;
+  double seconds = 0;  // training time
+};
+
+// The query vector of a user who was not in training, from the item rows
+// they interacted with, without retraining. Built once per loaded model by
+// ModelSpec::fold_in from that model (ALS keeps its item Gramian here); it
+// keeps no reference to the model, which is passed to every query.
+class FoldIn {
+ public:
+  virtual ~FoldIn() = default;
+  // item_rows: non-empty, each in [1, model.items.size()) (checked by the
+  // caller). Returns a query of the model's dimension for its item vectors.
+  virtual std::vector<float> query(const ModelData& model,
+                                   std::span<const std::int32_t> item_rows) const = 0;
+};
+
+// The fold-in of embedding models: the mean of the items' vectors points
+// where the user's own vector would, up to scale, which top-K ignores.
+class MeanOfItems : public FoldIn {
+ public:
+  std::vector<float> query(const ModelData& model,
+                           std::span<const std::int32_t> item_rows) const override;
+};
+
+struct ModelSpec {
+  std::string name;     // the registry name: --model NAME, latent.Model(NAME)
+  std::string summary;  // one line for help texts
+  // The model's own parameters. The common ones (common_param_specs()) are
+  // accepted by every model and are not repeated here.
+  std::vector<ParamSpec> params;
+  SearchSpace search_space;  // `latent tune`'s default grid: names of `params`
+  // Set in every tuning trial unless given: parameters that change no
+  // weight, only cost (two-tower's running train metrics).
+  Params tuning_defaults;
+  // Trains on pair weights (Interactions::weights), so it can take the
+  // common "rated-weight" pairs.
+  bool weighs_pairs = true;
+  // The same model for any thread count (for a given seed).
+  bool thread_deterministic = true;
+
+  // Checks `params` (only names of `params` and common ones) and returns
+  // the config the model would train with, as stored in the model file.
+  // Throws InvalidArgument for an invalid value.
+  std::function<nlohmann::json(const Params& params)> configure;
+  // Trains with checked params (configure has accepted them).
+  std::function<TrainedVectors(const Params& params, const TrainInput& input)> train;
+  // The fold-in of a trained model of this kind.
+  std::function<std::unique_ptr<FoldIn>(const ModelData& model)> fold_in;
+
+  // The parameter named `name` of this model, or a common one it accepts;
+  // nullptr when it takes no such parameter.
+  const ParamSpec* param(std::string_view name) const;
+  // Every parameter it accepts: its own, then the common ones that apply.
+  std::vector<ParamSpec> all_params() const;
+  nlohmann::json to_json() const;  // name, summary, params (all), search space, flags
+};
+
+// Parameters every model accepts, read by fit():
+//   seed          the test split's seed, and the model's own (if it has one)
+//   threads       threads for training (0: all cores; models may ignore it)
+//   rated-weight  weight of the rows --rating-above dropped, trained as weak
+//                 positives (only models with weighs_pairs)
+const std::vector<ParamSpec>& common_param_specs();
+// Whether common parameter `name` applies to `model`.
+bool common_param_applies(const ParamSpec& common, const ModelSpec& model);
+
+// ---- The registry ----------------------------------------------------------
+
+// Every registered model: the built-in ones in name order, then the ones
+// added by register_model in the order they were added.
+std::vector<const ModelSpec*> model_specs();
+std::vector<std::string> model_names();
+// The spec named `name`; throws InvalidArgument listing the valid names.
+const ModelSpec& model_spec(std::string_view name);
+// The spec named `name`, or nullptr.
+const ModelSpec* find_model_spec(std::string_view name) noexcept;
+
+// Adds a model. Call it before any other thread uses the registry (at start
+// up, or from a static initialiser of the model's own file). Throws
+// InvalidArgument for a duplicate or invalid name, a missing function, a
+// parameter without help, a default outside its own range, a parameter that
+// shadows a common one, or a search space naming an unknown parameter.
+void register_model(ModelSpec spec);
+
+// Checks that every name in `params` is a parameter of `model` or an
+// applicable common one; throws InvalidArgument naming the first one that is
+// not and listing those it takes.
+void check_param_names(const ModelSpec& model, const Params& params);
+
+}  // namespace latent

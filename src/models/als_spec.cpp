@@ -1,0 +1,95 @@
+// Implicit-feedback ALS (als.hpp) as the registry knows it.
+#include <fmt/format.h>
+
+#include <latent/als.hpp>
+#include <latent/error.hpp>
+#include <latent/param_table.hpp>
+
+#include "builtin.hpp"
+
+namespace latent {
+
+namespace {
+
+const ParamTable<AlsConfig>& table() {
+  using C = AlsConfig;
+  static const auto t =
+      ParamTable<C>()
+          .add("dim", &C::dim, "Number of factors", Range::between(1, 4096))
+          .add("regularization", &C::regularization, "L2 regularization of the factors",
+               Range::above(0))
+          .add("alpha", &C::alpha, "Confidence slope: c = 1 + alpha * r", Range::at_least(0))
+          .add("epochs", &C::epochs, "Iterations (each solves users, then items)",
+               Range::at_least(1))
+          .choice("solver", &C::solver, "Least-squares solver", {"cg", "cholesky"},
+                  parse_als_solver, to_string)
+          .add("cg-steps", &C::cg_steps, "Conjugate-gradient steps per row (solver cg)",
+               Range::at_least(1))
+          .add("compute-loss", &C::compute_loss, "Report the training loss every iteration")
+          .common("seed", &C::seed)
+          .common("threads", &C::threads);
+  return t;
+}
+
+AlsConfig configured(const Params& params) {
+  AlsConfig c = table().read(params);
+  c.validate();
+  return c;
+}
+
+TrainedVectors train(const Params& params, const TrainInput& in) {
+  std::vector<EpochReport> epochs;
+  AlsResult r = train_als(in.train, configured(params), [&](int it, double seconds, double loss) {
+    epochs.push_back(detail::plain_epoch(it, seconds, loss));
+    if (in.on_epoch) in.on_epoch(epochs.back());
+  });
+  const double seconds = detail::total_seconds(epochs);
+  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds};
+}
+
+// A number of a loaded model's config (written by configure() above).
+float config_number(const ModelData& m, const char* key) {
+  const auto it = m.config.find(key);
+  if (it == m.config.end() || !it->is_number()) {
+    throw Error(ErrorKind::Corruption,
+                fmt::format("als model: its config has no number \"{}\", needed to fold in users", key));
+  }
+  return it->get<float>();
+}
+
+// The exact least-squares solve of a new user's row against the fixed item
+// factors, with the Gramian computed once per model.
+class AlsFoldIn : public FoldIn {
+ public:
+  explicit AlsFoldIn(const ModelData& m)
+      : gramian_(als_gramian(m.item_embeddings)),
+        regularization_(config_number(m, "regularization")),
+        alpha_(config_number(m, "alpha")) {}
+
+  std::vector<float> query(const ModelData& m,
+                           std::span<const std::int32_t> item_rows) const override {
+    return als_fold_in(m.item_embeddings, gramian_, item_rows, {}, regularization_, alpha_);
+  }
+
+ private:
+  Matrix gramian_;
+  float regularization_;
+  float alpha_;
+};
+
+}  // namespace
+
+ModelSpec als_spec() {
+  ModelSpec s;
+  s.name = "als";
+  s.summary = "Implicit-feedback alternating least squares (Hu, Koren, Volinsky 2008)";
+  s.params = table().specs();
+  s.search_space = {{{"regularization", {"1", "5", "20", "50", "100", "200"}},
+                     {"alpha", {"1", "3", "7", "15", "30"}}}};
+  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.train = train;
+  s.fold_in = [](const ModelData& m) { return std::make_unique<AlsFoldIn>(m); };
+  return s;
+}
+
+}  // namespace latent

@@ -1,0 +1,39 @@
+// Popularity (popularity.hpp) as the registry knows it: the baseline every
+// model should beat.
+#include <latent/popularity.hpp>
+
+#include "builtin.hpp"
+
+namespace latent {
+
+namespace {
+
+TrainedVectors train(const Params&, const TrainInput& in) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Matrix items = train_popularity(in.train);
+  Matrix users(in.train.num_users, 1, 1.0f);
+  const double seconds = detail::seconds_since(t0);
+  return {std::move(users), std::move(items), {detail::plain_epoch(1, seconds)}, seconds};
+}
+
+// Every user's query is the constant 1.
+class PopularityFoldIn : public FoldIn {
+ public:
+  std::vector<float> query(const ModelData& m, std::span<const std::int32_t>) const override {
+    return std::vector<float>(static_cast<std::size_t>(m.item_embeddings.cols()), 1.0f);
+  }
+};
+
+}  // namespace
+
+ModelSpec popularity_spec() {
+  ModelSpec s;
+  s.name = "popularity";
+  s.summary = "Items by how often they occur in training (summed weights): the same list for everyone";
+  s.configure = [](const Params&) { return nlohmann::json::object(); };
+  s.train = train;
+  s.fold_in = [](const ModelData&) { return std::make_unique<PopularityFoldIn>(); };
+  return s;
+}
+
+}  // namespace latent

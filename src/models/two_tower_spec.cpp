@@ -1,0 +1,76 @@
+// The two-tower retrieval model (two_tower.hpp) as the registry knows it.
+#include <latent/param_table.hpp>
+#include <latent/two_tower.hpp>
+
+#include "builtin.hpp"
+
+namespace latent {
+
+namespace {
+
+const ParamTable<TwoTowerConfig>& table() {
+  using C = TwoTowerConfig;
+  static const auto t =
+      ParamTable<C>()
+          .add("dim", &C::dim, "Embedding dimension", Range::between(1, 4096))
+          .choice("optimizer", &C::optimizer, "Optimizer", {"adagrad", "adam"}, parse_optimizer,
+                  to_string)
+          .add("learning-rate", &C::learning_rate, "Learning rate", Range::above(0))
+          .add("initial-accumulator", &C::initial_accumulator,
+               "Adagrad's initial accumulator value", Range::at_least(0))
+          .add("batch-size", &C::batch_size, "Pairs per batch", Range::at_least(1))
+          .add("epochs", &C::epochs, "Passes over the training pairs", Range::at_least(1))
+          .add("temperature", &C::temperature, "Softmax temperature", Range::above(0))
+          .choice("negatives", &C::negatives,
+                  "Softmax negatives: in-batch (TFRS), catalog (every item), auto (catalog up to "
+                  "20,000 items, else in-batch with logQ correction)",
+                  {"auto", "in-batch", "catalog"}, parse_negatives, to_string)
+          .add("remove-accidental-hits", &C::remove_accidental_hits,
+               "Mask in-batch negatives that are the positive item")
+          .add("logq-correction", &C::logq_correction,
+               "Subtract log(item sampling probability) from the logits")
+          .add("hard-negatives", &C::hard_negatives,
+               "Keep only the N highest-scoring in-batch negatives (0: all)", Range::at_least(0))
+          .add("shuffle", &C::shuffle, "Reshuffle the pairs every epoch")
+          .add("train-metrics", &C::train_metrics,
+               "Running FactorizedTopK accuracy of the training batches (a log; it changes no "
+               "weight)")
+          .common("seed", &C::seed)
+          .common("threads", &C::threads);
+  return t;
+}
+
+TwoTowerConfig configured(const Params& params) {
+  TwoTowerConfig c = table().read(params);
+  c.validate();
+  return c;
+}
+
+TrainedVectors train(const Params& params, const TrainInput& in) {
+  TwoTowerResult r =
+      train_two_tower(in.train, in.test, configured(params), in.on_progress, in.on_epoch);
+  return {std::move(r.user_embeddings), std::move(r.item_embeddings), std::move(r.epochs),
+          r.train_seconds};
+}
+
+}  // namespace
+
+ModelSpec two_tower_spec() {
+  ModelSpec s;
+  s.name = "two-tower";
+  s.summary =
+      "Two-tower retrieval (TensorFlow Recommenders' tasks.Retrieval): user and item "
+      "embeddings trained by a softmax over in-batch or catalog negatives";
+  s.params = table().specs();
+  s.search_space = {{{"learning-rate", {"0.02", "0.05", "0.1", "0.2"}},
+                     {"batch-size", {"256", "512", "1024"}},
+                     {"epochs", {"3", "5", "10"}}}};
+  s.tuning_defaults = {{"train-metrics", "false"}};
+  s.thread_deterministic = true;
+  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.train = train;
+  s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
+  return s;
+}
+
+}  // namespace latent

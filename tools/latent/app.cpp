@@ -1,0 +1,57 @@
+#include "app.hpp"
+
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+#include <latent/model_spec.hpp>
+
+#include "commands.hpp"
+#include "model_help.hpp"
+
+namespace latent::cli {
+
+std::unique_ptr<CLI::App> make_app() {
+  auto app = std::make_unique<CLI::App>(
+      fmt::format("latent: recommender models ({}): train, evaluate, query, serve",
+                  fmt::join(model_names(), ", ")));
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "latent 0.1.0");
+  add_train(*app);
+  add_recommend(*app);
+  add_similar(*app);
+  add_pairs(*app);
+  add_embeddings(*app);
+  add_scores(*app);
+  add_info(*app);
+  add_evaluate(*app);
+  add_split(*app);
+  add_synth(*app);
+  add_tune(*app);
+  add_serve(*app);
+  add_quickstart(*app);
+  add_models(*app);
+  return app;
+}
+
+int run(int argc, char** argv) {
+  const auto app = make_app();
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app->exit(e);
+  } catch (const latent::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "latent: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "latent: internal error: {}\n", e.what());
+    return 70;
+  }
+  return 0;
+}
+
+}  // namespace latent::cli
