@@ -68,8 +68,8 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const std::vector<int> ks = checked_ks(options.ks, n_known);
   check_interactions(train, "train", user_queries.rows(), item_vectors.rows());
   check_interactions(test, "test", user_queries.rows(), item_vectors.rows());
-  const bool also_exclude = options.exclude_train && options.also_excluded != nullptr &&
-                            !options.also_excluded->empty();
+  const bool also_exclude =
+      options.exclude_train && options.also_excluded != nullptr && !options.also_excluded->empty();
   if (also_exclude) {
     check_interactions(*options.also_excluded, "also excluded", user_queries.rows(),
                        item_vectors.rows());
@@ -281,8 +281,8 @@ std::string EvaluationResult::to_table() const {
     }
     out += '\n';
   }
-  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users,
-                     test_pairs, coverage, exclude_train ? "excluded" : "included");
+  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users, test_pairs,
+                     coverage, exclude_train ? "excluded" : "included");
   if (also_excluded_pairs > 0) {
     out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
   }

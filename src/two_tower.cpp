@@ -40,9 +40,12 @@ Negatives parse_negatives(const std::string& name) {
 
 const char* to_string(Negatives negatives) noexcept {
   switch (negatives) {
-    case Negatives::InBatch: return "in-batch";
-    case Negatives::Catalog: return "catalog";
-    case Negatives::Auto: break;
+    case Negatives::InBatch:
+      return "in-batch";
+    case Negatives::Catalog:
+      return "catalog";
+    case Negatives::Auto:
+      break;
   }
   return "auto";
 }
@@ -98,7 +101,6 @@ nlohmann::json TwoTowerConfig::to_json() const {
           {"hard_negatives", hard_negatives},
           {"init_scale", init_scale}};
 }
-
 
 namespace {
 
@@ -190,7 +192,6 @@ Matrix random_table(std::int64_t rows, int dim, float scale, Rng& rng) {
 
 }  // namespace
 
-
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config, const ProgressCallback& on_progress,
                                const EpochCallback& on_epoch) {
@@ -199,10 +200,10 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   const int threads = detail::resolve_threads(config.threads);
   const int dim = config.dim;
   constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;
-  const bool catalog = config.negatives == Negatives::Catalog ||
-                       (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
-  const bool logq = config.logq_correction ||
-                    (config.negatives == Negatives::Auto && !catalog);
+  const bool catalog =
+      config.negatives == Negatives::Catalog ||
+      (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
+  const bool logq = config.logq_correction || (config.negatives == Negatives::Auto && !catalog);
 
   Rng init_rng(config.seed);
   TwoTowerResult result;
