@@ -13,6 +13,7 @@
 #include <latent/error.hpp>
 #include <latent/random.hpp>
 
+#include "detail/bpr_sampler.hpp"
 #include "detail/parallel.hpp"
 #include "detail/require.hpp"
 

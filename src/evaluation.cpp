@@ -4,13 +4,17 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <string_view>
 
 #include <fmt/format.h>
 
 #include <latent/error.hpp>
 #include <latent/index.hpp>
-#include <latent/two_tower.hpp>
+
+#include "detail/gemm.hpp"
+#include "detail/parallel.hpp"
+#include "detail/rank_counter.hpp"
 
 namespace latent {
 
@@ -64,8 +68,8 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const std::vector<int> ks = checked_ks(options.ks, n_known);
   check_interactions(train, "train", user_queries.rows(), item_vectors.rows());
   check_interactions(test, "test", user_queries.rows(), item_vectors.rows());
-  const bool also_exclude = options.exclude_train && options.also_excluded != nullptr &&
-                            !options.also_excluded->empty();
+  const bool also_exclude =
+      options.exclude_train && options.also_excluded != nullptr && !options.also_excluded->empty();
   if (also_exclude) {
     check_interactions(*options.also_excluded, "also excluded", user_queries.rows(),
                        item_vectors.rows());
@@ -174,6 +178,71 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   return result;
 }
 
+TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
+                              const Interactions& pairs, const std::vector<int>& ks, int threads) {
+  if (user_embeddings.cols() != item_embeddings.cols()) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("user dim {} != item dim {}", user_embeddings.cols(), item_embeddings.cols()));
+  }
+  threads = detail::resolve_threads(threads);
+  TopKAccuracy out;
+  out.ks = ks;
+  out.accuracy.assign(ks.size(), 0.0);
+  out.pairs = pairs.size();
+  if (pairs.empty()) return out;
+
+  // Group pairs by user so each user's scores are computed once.
+  std::vector<std::size_t> order(pairs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return pairs.users[a] < pairs.users[b] || (pairs.users[a] == pairs.users[b] && a < b);
+  });
+  std::vector<std::size_t> group_begin;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (k == 0 || pairs.users[order[k]] != pairs.users[order[k - 1]]) group_begin.push_back(k);
+  }
+  group_begin.push_back(order.size());
+  const auto n_groups = static_cast<std::int64_t>(group_begin.size() - 1);
+
+  const int dim = static_cast<int>(item_embeddings.cols());
+  const std::int64_t n_cand = item_embeddings.rows() - 1;  // row 0 is OOV
+  const float* cand = item_embeddings.data() + dim;
+  constexpr std::int64_t kBlock = 256;
+  std::vector<double> hits(ks.size(), 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<double> local(ks.size(), 0.0);
+    detail::RankCounter counter{ks, local};
+    std::vector<float> queries, scores;
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t g0 = 0; g0 < n_groups; g0 += kBlock) {
+      const std::int64_t g1 = std::min(n_groups, g0 + kBlock);
+      queries.resize(static_cast<std::size_t>((g1 - g0) * dim));
+      for (std::int64_t g = g0; g < g1; ++g) {
+        const auto u = pairs.users[order[group_begin[static_cast<std::size_t>(g)]]];
+        std::copy_n(user_embeddings.row(u).data(), dim, queries.data() + (g - g0) * dim);
+      }
+      scores.resize(static_cast<std::size_t>((g1 - g0) * n_cand));
+      detail::parallel_sgemm_nt(g1 - g0, n_cand, dim, queries.data(), cand, scores.data(), 1);
+      for (std::int64_t g = g0; g < g1; ++g) {
+        for (auto k = group_begin[static_cast<std::size_t>(g)];
+             k < group_begin[static_cast<std::size_t>(g) + 1]; ++k) {
+          const auto item = pairs.items[order[k]];
+          if (item <= 0) continue;  // OOV truth can never be retrieved: a miss
+          counter.add(scores.data() + (g - g0) * n_cand, n_cand, item - 1, 1.0);
+        }
+      }
+    }
+#pragma omp critical
+    for (std::size_t k = 0; k < ks.size(); ++k) hits[k] += local[k];
+  }
+  for (std::size_t k = 0; k < ks.size(); ++k) {
+    out.accuracy[k] = hits[k] / static_cast<double>(pairs.size());
+  }
+  return out;
+}
+
 nlohmann::json EvaluationResult::to_json() const {
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t i = 0; i < at_k.size(); ++i) {
@@ -212,8 +281,8 @@ std::string EvaluationResult::to_table() const {
     }
     out += '\n';
   }
-  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users,
-                     test_pairs, coverage, exclude_train ? "excluded" : "included");
+  out += fmt::format("users {}, test pairs {}, coverage {:.4f}, train items {}", users, test_pairs,
+                     coverage, exclude_train ? "excluded" : "included");
   if (also_excluded_pairs > 0) {
     out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
   }

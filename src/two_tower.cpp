@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <latent/error.hpp>
+#include <latent/evaluation.hpp>
 #include <latent/random.hpp>
 #include <latent/two_tower.hpp>
 #include <numeric>
@@ -13,6 +14,7 @@
 #include "detail/in_batch_softmax.hpp"
 #include "detail/kernels.hpp"
 #include "detail/parallel.hpp"
+#include "detail/rank_counter.hpp"
 #include "detail/require.hpp"
 
 namespace latent {
@@ -38,9 +40,12 @@ Negatives parse_negatives(const std::string& name) {
 
 const char* to_string(Negatives negatives) noexcept {
   switch (negatives) {
-    case Negatives::InBatch: return "in-batch";
-    case Negatives::Catalog: return "catalog";
-    case Negatives::Auto: break;
+    case Negatives::InBatch:
+      return "in-batch";
+    case Negatives::Catalog:
+      return "catalog";
+    case Negatives::Auto:
+      break;
   }
   return "auto";
 }
@@ -97,24 +102,7 @@ nlohmann::json TwoTowerConfig::to_json() const {
           {"init_scale", init_scale}};
 }
 
-
 namespace {
-
-// Counts, for each pair (user row r of `scores`, true candidate c), how many
-// candidates score strictly higher, and adds `weight` to hits[k] for every
-// k it ranks within. scores: rows x n_candidates.
-struct RankCounter {
-  const std::vector<int>& ks;
-  std::vector<double>& hits;
-
-  void add(const float* row, std::int64_t n_candidates, std::int32_t candidate, double weight) {
-    const float pos = row[candidate];
-    const std::int64_t above = detail::count_greater(row, n_candidates, pos);
-    for (std::size_t k = 0; k < ks.size(); ++k) {
-      if (above < ks[k]) hits[k] += weight;
-    }
-  }
-};
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
@@ -204,71 +192,6 @@ Matrix random_table(std::int64_t rows, int dim, float scale, Rng& rng) {
 
 }  // namespace
 
-TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
-                              const Interactions& pairs, const std::vector<int>& ks, int threads) {
-  if (user_embeddings.cols() != item_embeddings.cols()) {
-    throw Error(
-        ErrorKind::InvalidArgument,
-        fmt::format("user dim {} != item dim {}", user_embeddings.cols(), item_embeddings.cols()));
-  }
-  threads = detail::resolve_threads(threads);
-  TopKAccuracy out;
-  out.ks = ks;
-  out.accuracy.assign(ks.size(), 0.0);
-  out.pairs = pairs.size();
-  if (pairs.empty()) return out;
-
-  // Group pairs by user so each user's scores are computed once.
-  std::vector<std::size_t> order(pairs.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return pairs.users[a] < pairs.users[b] || (pairs.users[a] == pairs.users[b] && a < b);
-  });
-  std::vector<std::size_t> group_begin;
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    if (k == 0 || pairs.users[order[k]] != pairs.users[order[k - 1]]) group_begin.push_back(k);
-  }
-  group_begin.push_back(order.size());
-  const auto n_groups = static_cast<std::int64_t>(group_begin.size() - 1);
-
-  const int dim = static_cast<int>(item_embeddings.cols());
-  const std::int64_t n_cand = item_embeddings.rows() - 1;  // row 0 is OOV
-  const float* cand = item_embeddings.data() + dim;
-  constexpr std::int64_t kBlock = 256;
-  std::vector<double> hits(ks.size(), 0.0);
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<double> local(ks.size(), 0.0);
-    RankCounter counter{ks, local};
-    std::vector<float> queries, scores;
-#pragma omp for schedule(dynamic, 1)
-    for (std::int64_t g0 = 0; g0 < n_groups; g0 += kBlock) {
-      const std::int64_t g1 = std::min(n_groups, g0 + kBlock);
-      queries.resize(static_cast<std::size_t>((g1 - g0) * dim));
-      for (std::int64_t g = g0; g < g1; ++g) {
-        const auto u = pairs.users[order[group_begin[static_cast<std::size_t>(g)]]];
-        std::copy_n(user_embeddings.row(u).data(), dim, queries.data() + (g - g0) * dim);
-      }
-      scores.resize(static_cast<std::size_t>((g1 - g0) * n_cand));
-      detail::parallel_sgemm_nt(g1 - g0, n_cand, dim, queries.data(), cand, scores.data(), 1);
-      for (std::int64_t g = g0; g < g1; ++g) {
-        for (auto k = group_begin[static_cast<std::size_t>(g)];
-             k < group_begin[static_cast<std::size_t>(g) + 1]; ++k) {
-          const auto item = pairs.items[order[k]];
-          if (item <= 0) continue;  // OOV truth can never be retrieved: a miss
-          counter.add(scores.data() + (g - g0) * n_cand, n_cand, item - 1, 1.0);
-        }
-      }
-    }
-#pragma omp critical
-    for (std::size_t k = 0; k < ks.size(); ++k) hits[k] += local[k];
-  }
-  for (std::size_t k = 0; k < ks.size(); ++k) {
-    out.accuracy[k] = hits[k] / static_cast<double>(pairs.size());
-  }
-  return out;
-}
-
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config, const ProgressCallback& on_progress,
                                const EpochCallback& on_epoch) {
@@ -277,10 +200,10 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   const int threads = detail::resolve_threads(config.threads);
   const int dim = config.dim;
   constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;
-  const bool catalog = config.negatives == Negatives::Catalog ||
-                       (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
-  const bool logq = config.logq_correction ||
-                    (config.negatives == Negatives::Auto && !catalog);
+  const bool catalog =
+      config.negatives == Negatives::Catalog ||
+      (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
+  const bool logq = config.logq_correction || (config.negatives == Negatives::Auto && !catalog);
 
   Rng init_rng(config.seed);
   TwoTowerResult result;
@@ -343,7 +266,7 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 #pragma omp parallel num_threads(threads)
         {
           std::vector<double> mine(config.top_ks.size(), 0.0);
-          RankCounter counter{config.top_ks, mine};
+          detail::RankCounter counter{config.top_ks, mine};
 #pragma omp for schedule(dynamic, 16)
           for (std::int64_t u = 0; u < nu; ++u) {
             const float* row = full_scores.data() + u * n_cand;

@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,14 +63,4 @@ BprResult train_bpr(
     const Interactions& train, const BprConfig& config,
     const std::function<void(int epoch, double seconds, double accuracy)>& on_epoch = {});
 
-namespace detail {
-
-// For tests of train_bpr's negative sampler: one negative per entry of
-// `users` (in order, drawn from Rng(seed)) by the sampler train_bpr uses on
-// `train`'s distinct pairs; -1 for a user who has every item.
-std::vector<std::int32_t> bpr_sample_negatives(const Interactions& train,
-                                               std::span<const std::int32_t> users,
-                                               std::uint64_t seed);
-
-}  // namespace detail
 }  // namespace latent

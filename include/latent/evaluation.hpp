@@ -56,6 +56,7 @@
 
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/training_report.hpp>
 
 namespace latent {
 
@@ -113,5 +114,16 @@ struct EvaluationResult {
 EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
                           const Interactions& train, const Interactions& test,
                           const EvaluationOptions& options = {});
+
+// FactorizedTopK (TFRS's metric): for each (user, item) pair of `pairs`, a
+// hit at k when fewer than k candidate items (all rows of item_embeddings
+// but OOV) score strictly higher than the true item; a pair on the OOV item
+// is a miss. user_embeddings: rows indexed by pairs.users; item_embeddings:
+// rows indexed by pairs.items, same dim. Accuracy per k in the order of ks,
+// hits / pairs.size() (all zero for no pairs). Throws InvalidArgument when
+// the dims differ or threads < 0.
+TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
+                              const Interactions& pairs, const std::vector<int>& ks,
+                              int threads = 0);
 
 }  // namespace latent

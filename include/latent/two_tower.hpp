@@ -80,16 +80,11 @@ struct TwoTowerResult {
 
 // Trains on `train` (rows of the vocabularies of size num_users/num_items;
 // its weights, when present, scale each pair's loss); `test` may be null.
-// Candidates for the metrics are all item rows but OOV.
+// Candidates for the metrics are all item rows but OOV; the test metrics
+// are factorized_top_k's (evaluation.hpp).
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
                                const EpochCallback& on_epoch = {});
-
-// FactorizedTopK: for each (user, item) pair, a hit at k when fewer than k
-// candidate items (all rows but OOV) score strictly higher than the true item.
-TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
-                              const Interactions& pairs, const std::vector<int>& ks,
-                              int threads = 0);
 
 }  // namespace latent

@@ -9,6 +9,7 @@
 #include <latent/error.hpp>
 #include <latent/random.hpp>
 
+#include "detail/bpr_sampler.hpp"
 #include "fixtures/tiny_dataset.hpp"
 #include "test_support.hpp"
 

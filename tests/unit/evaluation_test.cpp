@@ -1,7 +1,6 @@
 #include <latent/error.hpp>
 #include <latent/evaluation.hpp>
 #include <latent/random.hpp>
-#include <latent/two_tower.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -342,6 +341,22 @@ TEST(Evaluation, RejectsBadInputsNamingValues) {
   options.threads = -1;
   expect_error([&] { evaluate(t.users, t.items, t.train, t.test, options); },
                ErrorKind::InvalidArgument, {"threads", "-1"});
+}
+
+TEST(FactorizedTopK, CountsStrictlyHigherCandidates) {
+  // Items on a line: item r scores r for the user; row 0 is OOV.
+  Matrix users(2, 1, std::vector<float>{0.0f, 1.0f});
+  Matrix items(6, 1, std::vector<float>{99.0f, 1.0f, 2.0f, 3.0f, 3.0f, 5.0f});
+  Interactions pairs;
+  pairs.num_users = 2;
+  pairs.num_items = 6;
+  pairs.users = {1, 1, 1, 1};
+  pairs.items = {5, 3, 4, 1};  // ranks: 0 above, 1 above, 1 above (tie), 4 above
+  const auto acc = factorized_top_k(users, items, pairs, {1, 2, 5}, 1);
+  EXPECT_DOUBLE_EQ(acc.accuracy[0], 0.25);  // only item 5
+  EXPECT_DOUBLE_EQ(acc.accuracy[1], 0.75);  // ties with item 4 count as in
+  EXPECT_DOUBLE_EQ(acc.accuracy[2], 1.0);
+  EXPECT_EQ(acc.pairs, 4u);
 }
 
 }  // namespace

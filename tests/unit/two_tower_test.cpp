@@ -123,21 +123,5 @@ TEST(TwoTower, UnitWeightsEqualNoWeights) {
   EXPECT_NEAR(doubled.epochs[0].loss, 2 * once.epochs[0].loss, 1e-4 * once.epochs[0].loss);
 }
 
-TEST(FactorizedTopK, CountsStrictlyHigherCandidates) {
-  // Items on a line: item r scores r for the user; row 0 is OOV.
-  Matrix users(2, 1, std::vector<float>{0.0f, 1.0f});
-  Matrix items(6, 1, std::vector<float>{99.0f, 1.0f, 2.0f, 3.0f, 3.0f, 5.0f});
-  Interactions pairs;
-  pairs.num_users = 2;
-  pairs.num_items = 6;
-  pairs.users = {1, 1, 1, 1};
-  pairs.items = {5, 3, 4, 1};  // ranks: 0 above, 1 above, 1 above (tie), 4 above
-  const auto acc = factorized_top_k(users, items, pairs, {1, 2, 5}, 1);
-  EXPECT_DOUBLE_EQ(acc.accuracy[0], 0.25);  // only item 5
-  EXPECT_DOUBLE_EQ(acc.accuracy[1], 0.75);  // ties with item 4 count as in
-  EXPECT_DOUBLE_EQ(acc.accuracy[2], 1.0);
-  EXPECT_EQ(acc.pairs, 4u);
-}
-
 }  // namespace
 }  // namespace latent
