@@ -190,6 +190,209 @@ Matrix random_table(std::int64_t rows, int dim, float scale, Rng& rng) {
   return m;
 }
 
+// Up to this many items a full softmax costs about what the running metrics
+// already cost (two_tower.hpp); beyond it, Auto takes in-batch negatives.
+bool use_catalog_softmax(const TwoTowerConfig& config, std::int32_t num_items) {
+  constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;
+  return config.negatives == Negatives::Catalog ||
+         (config.negatives == Negatives::Auto && num_items <= kCatalogSoftmaxMaxItems);
+}
+
+// log of each item's sampling probability, its share of the training pairs;
+// clamped so that an item without pairs does not give -inf.
+std::vector<float> item_log_q(const Interactions& train) {
+  std::vector<double> freq(static_cast<std::size_t>(train.num_items), 0.0);
+  for (auto i : train.items) freq[static_cast<std::size_t>(i)] += 1.0;
+  std::vector<float> log_q(freq.size());
+  for (std::size_t i = 0; i < freq.size(); ++i) {
+    const double q = std::clamp(freq[i] / static_cast<double>(train.size()), 1e-6, 1.0);
+    log_q[i] = static_cast<float>(std::log(q));
+  }
+  return log_q;
+}
+
+// The state of one training run. The per-batch buffers are members so that
+// they keep their capacity from batch to batch instead of being reallocated.
+class TwoTowerTrainer {
+ public:
+  TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, Matrix& user_embeddings,
+                  Matrix& item_embeddings);
+
+  EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
+
+ private:
+  // Adds the batch's hits at each k to `hits`; returns the batch loss.
+  double train_batch(int batch_index, std::vector<double>& hits);
+  void build_batch(int batch_index);
+  void score_against_catalog(std::vector<double>& hits);
+  void gather_batch_log_q();
+  void apply_gradients();
+  void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
+
+  std::int64_t batch_users() const { return static_cast<std::int64_t>(batch_.users.size()); }
+  std::int64_t batch_items() const { return static_cast<std::int64_t>(batch_.items.size()); }
+
+  const Interactions& train_;
+  const TwoTowerConfig& config_;
+  const int threads_;
+  const int dim_;
+  const bool catalog_;
+  Matrix& user_embeddings_;
+  Matrix& item_embeddings_;
+  RowOptimizer user_opt_;
+  RowOptimizer item_opt_;
+  std::vector<float> item_log_q_;  // empty without logQ correction
+  detail::Batch batch_;
+  detail::InBatchSoftmax softmax_;
+  std::vector<std::size_t> order_;
+  const std::int64_t pairs_;
+  const int batches_;
+  const std::int64_t candidates_;  // every item row but OOV
+  std::vector<float> ud_, id_, logits_, grad_, gu_, gi_, batch_log_q_, full_scores_;
+};
+
+TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
+                                 Matrix& user_embeddings, Matrix& item_embeddings)
+    : train_(train),
+      config_(config),
+      threads_(detail::resolve_threads(config.threads)),
+      dim_(config.dim),
+      catalog_(use_catalog_softmax(config, train.num_items)),
+      user_embeddings_(user_embeddings),
+      item_embeddings_(item_embeddings),
+      user_opt_(config, user_embeddings),
+      item_opt_(config, item_embeddings),
+      batch_(train.num_users, train.num_items),
+      softmax_(config),
+      order_(train.size()),
+      pairs_(static_cast<std::int64_t>(train.size())),
+      batches_(static_cast<int>((pairs_ + config.batch_size - 1) / config.batch_size)),
+      candidates_(train.num_items - 1) {
+  // A catalog softmax has no sampling bias to correct.
+  const bool logq = config.logq_correction || (config.negatives == Negatives::Auto && !catalog_);
+  if (logq && !catalog_) item_log_q_ = item_log_q(train);
+  std::iota(order_.begin(), order_.end(), std::size_t{0});
+}
+
+EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
+                                       const ProgressCallback& on_progress) {
+  const auto t_epoch = Clock::now();
+  if (config_.shuffle) {
+    Rng rng = Rng::stream(config_.seed, static_cast<std::uint64_t>(epoch));
+    rng.shuffle(std::span<std::size_t>(order_));
+  }
+  EpochReport report;
+  report.epoch = epoch;
+  std::vector<double> hits(config_.top_ks.size(), 0.0);
+  double loss_sum = 0;
+  for (int bi = 0; bi < batches_; ++bi) {
+    loss_sum += train_batch(bi, hits);
+    if (on_progress) {
+      on_progress(
+          {epoch, config_.epochs, bi + 1, batches_, loss_sum / (bi + 1), seconds_since(t_epoch)});
+    }
+  }
+  report.loss = loss_sum / batches_;
+  add_train_metrics(hits, report);
+  if (test != nullptr && !test->empty()) {
+    report.has_test = true;
+    report.test =
+        factorized_top_k(user_embeddings_, item_embeddings_, *test, config_.top_ks, threads_);
+  }
+  report.seconds = seconds_since(t_epoch);
+  return report;
+}
+
+double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) {
+  build_batch(batch_index);
+  gather_rows(user_embeddings_, batch_.users, ud_);
+  logits_.resize(static_cast<std::size_t>(batch_users() * batch_items()));
+  if (config_.train_metrics || catalog_) {
+    score_against_catalog(hits);
+    gather_rows(item_embeddings_, batch_.items, id_);
+  } else {
+    gather_rows(item_embeddings_, batch_.items, id_);
+    detail::parallel_sgemm_nt(batch_users(), batch_items(), dim_, ud_.data(), id_.data(),
+                              logits_.data(), threads_);
+  }
+  gather_batch_log_q();
+  grad_.resize(logits_.size());
+  const double loss = softmax_.run(batch_, logits_.data(), grad_.data(), batch_log_q_, threads_);
+  apply_gradients();
+  return loss;
+}
+
+void TwoTowerTrainer::build_batch(int batch_index) {
+  const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
+  const std::int64_t b1 = std::min(pairs_, b0 + config_.batch_size);
+  batch_.build(train_, std::span<const std::size_t>(order_).subspan(
+                           static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
+  if (catalog_) batch_.use_catalog_columns(train_.num_items);
+}
+
+// Score the batch's users against the whole catalog once: it gives the
+// running FactorizedTopK and, gathered, the batch logits.
+void TwoTowerTrainer::score_against_catalog(std::vector<double>& hits) {
+  const std::int64_t nu = batch_users(), ni = batch_items(), n_cand = candidates_;
+  full_scores_.resize(static_cast<std::size_t>(nu * n_cand));
+  detail::parallel_sgemm_nt(nu, n_cand, dim_, ud_.data(), item_embeddings_.data() + dim_,
+                            full_scores_.data(), threads_);
+  std::vector<double> local_hits(config_.top_ks.size(), 0.0);
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<double> mine(config_.top_ks.size(), 0.0);
+    detail::RankCounter counter{config_.top_ks, mine};
+#pragma omp for schedule(dynamic, 16)
+    for (std::int64_t u = 0; u < nu; ++u) {
+      const float* row = full_scores_.data() + u * n_cand;
+      float* lrow = logits_.data() + u * ni;
+      for (std::int64_t i = 0; i < ni; ++i) {
+        lrow[i] = row[batch_.items[static_cast<std::size_t>(i)] - 1];
+      }
+      if (!config_.train_metrics) continue;
+      for (auto p = batch_.pair_begin[static_cast<std::size_t>(u)];
+           p < batch_.pair_begin[static_cast<std::size_t>(u) + 1]; ++p) {
+        const auto item =
+            batch_.items[static_cast<std::size_t>(batch_.pair_item[static_cast<std::size_t>(p)])];
+        if (item > 0) {
+          counter.add(row, n_cand, item - 1, batch_.pair_count[static_cast<std::size_t>(p)]);
+        }
+      }
+    }
+#pragma omp critical
+    for (std::size_t k = 0; k < mine.size(); ++k) local_hits[k] += mine[k];
+  }
+  if (config_.train_metrics) {
+    for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
+  }
+}
+
+void TwoTowerTrainer::gather_batch_log_q() {
+  batch_log_q_.clear();
+  if (item_log_q_.empty()) return;
+  for (auto i : batch_.items) batch_log_q_.push_back(item_log_q_[static_cast<std::size_t>(i)]);
+}
+
+void TwoTowerTrainer::apply_gradients() {
+  const std::int64_t nu = batch_users(), ni = batch_items();
+  // dL/dU_batch = G Id, dL/dI_batch = G^T Ud.
+  gu_.resize(static_cast<std::size_t>(nu * dim_));
+  gi_.resize(static_cast<std::size_t>(ni * dim_));
+  detail::parallel_sgemm_nn(nu, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
+  detail::parallel_sgemm_tn(ni, dim_, nu, grad_.data(), ud_.data(), gi_.data(), threads_);
+  user_opt_.step(batch_.users, gu_.data(), threads_);
+  item_opt_.step(batch_.items, gi_.data(), threads_);
+}
+
+void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
+                                        EpochReport& report) const {
+  if (!config_.train_metrics) return;
+  report.has_train = true;
+  report.train.ks = config_.top_ks;
+  report.train.pairs = train_.size();
+  for (double h : hits) report.train.accuracy.push_back(h / static_cast<double>(pairs_));
+}
+
 }  // namespace
 
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
@@ -197,138 +400,17 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                                const EpochCallback& on_epoch) {
   config.validate();
   check_training_pairs(train);
-  const int threads = detail::resolve_threads(config.threads);
-  const int dim = config.dim;
-  constexpr std::int32_t kCatalogSoftmaxMaxItems = 20000;
-  const bool catalog =
-      config.negatives == Negatives::Catalog ||
-      (config.negatives == Negatives::Auto && train.num_items <= kCatalogSoftmaxMaxItems);
-  const bool logq = config.logq_correction || (config.negatives == Negatives::Auto && !catalog);
-
-  Rng init_rng(config.seed);
   TwoTowerResult result;
-  result.user_embeddings = random_table(train.num_users, dim, config.init_scale, init_rng);
-  result.item_embeddings = random_table(train.num_items, dim, config.init_scale, init_rng);
-  Matrix& U = result.user_embeddings;
-  Matrix& I = result.item_embeddings;
-  RowOptimizer user_opt(config, U);
-  RowOptimizer item_opt(config, I);
-
-  // Sampling probability of each item = its share of the training pairs.
-  std::vector<float> item_log_q;
-  if (logq && !catalog) {
-    std::vector<double> freq(static_cast<std::size_t>(train.num_items), 0.0);
-    for (auto i : train.items) freq[static_cast<std::size_t>(i)] += 1.0;
-    item_log_q.resize(freq.size());
-    for (std::size_t i = 0; i < freq.size(); ++i) {
-      const double q = std::clamp(freq[i] / static_cast<double>(train.size()), 1e-6, 1.0);
-      item_log_q[i] = static_cast<float>(std::log(q));
-    }
-  }
-
-  detail::Batch batch(train.num_users, train.num_items);
-  detail::InBatchSoftmax softmax(config);
-  std::vector<float> ud, id, logits, grad, gu, gi, batch_log_q, full_scores;
-  std::vector<std::size_t> order(train.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const auto n = static_cast<std::int64_t>(train.size());
-  const int batches = static_cast<int>((n + config.batch_size - 1) / config.batch_size);
-  const std::int64_t n_cand = train.num_items - 1;
+  // Users first, then items, from one stream: the initial tables are part of
+  // what the golden tests pin.
+  Rng init_rng(config.seed);
+  result.user_embeddings = random_table(train.num_users, config.dim, config.init_scale, init_rng);
+  result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
+  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings);
 
   const auto t_train = Clock::now();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    const auto t_epoch = Clock::now();
-    if (config.shuffle) {
-      Rng rng = Rng::stream(config.seed, static_cast<std::uint64_t>(epoch));
-      rng.shuffle(std::span<std::size_t>(order));
-    }
-    EpochReport report;
-    report.epoch = epoch;
-    std::vector<double> hits(config.top_ks.size(), 0.0);
-    double loss_sum = 0;
-    for (int bi = 0; bi < batches; ++bi) {
-      const std::int64_t b0 = static_cast<std::int64_t>(bi) * config.batch_size;
-      const std::int64_t b1 = std::min(n, b0 + config.batch_size);
-      batch.build(train, std::span<const std::size_t>(order).subspan(
-                             static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
-      if (catalog) batch.use_catalog_columns(train.num_items);
-      const auto nu = static_cast<std::int64_t>(batch.users.size());
-      const auto ni = static_cast<std::int64_t>(batch.items.size());
-      gather_rows(U, batch.users, ud);
-      logits.resize(static_cast<std::size_t>(nu * ni));
-      if (config.train_metrics || catalog) {
-        // Score the batch's users against the whole catalog once: it gives
-        // the running FactorizedTopK and, gathered, the batch logits.
-        full_scores.resize(static_cast<std::size_t>(nu * n_cand));
-        detail::parallel_sgemm_nt(nu, n_cand, dim, ud.data(), I.data() + dim, full_scores.data(),
-                                  threads);
-        std::vector<double> local_hits(config.top_ks.size(), 0.0);
-#pragma omp parallel num_threads(threads)
-        {
-          std::vector<double> mine(config.top_ks.size(), 0.0);
-          detail::RankCounter counter{config.top_ks, mine};
-#pragma omp for schedule(dynamic, 16)
-          for (std::int64_t u = 0; u < nu; ++u) {
-            const float* row = full_scores.data() + u * n_cand;
-            float* lrow = logits.data() + u * ni;
-            for (std::int64_t i = 0; i < ni; ++i) {
-              lrow[i] = row[batch.items[static_cast<std::size_t>(i)] - 1];
-            }
-            if (!config.train_metrics) continue;
-            for (auto p = batch.pair_begin[static_cast<std::size_t>(u)];
-                 p < batch.pair_begin[static_cast<std::size_t>(u) + 1]; ++p) {
-              const auto item = batch.items[static_cast<std::size_t>(
-                  batch.pair_item[static_cast<std::size_t>(p)])];
-              if (item > 0) {
-                counter.add(row, n_cand, item - 1, batch.pair_count[static_cast<std::size_t>(p)]);
-              }
-            }
-          }
-#pragma omp critical
-          for (std::size_t k = 0; k < mine.size(); ++k) local_hits[k] += mine[k];
-        }
-        if (config.train_metrics) {
-          for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
-        }
-      } else {
-        gather_rows(I, batch.items, id);
-        detail::parallel_sgemm_nt(nu, ni, dim, ud.data(), id.data(), logits.data(), threads);
-      }
-      if (config.train_metrics || catalog) gather_rows(I, batch.items, id);
-
-      batch_log_q.clear();
-      if (!item_log_q.empty()) {
-        for (auto i : batch.items) batch_log_q.push_back(item_log_q[static_cast<std::size_t>(i)]);
-      }
-      grad.resize(logits.size());
-      const double loss = softmax.run(batch, logits.data(), grad.data(), batch_log_q, threads);
-      loss_sum += loss;
-
-      // dL/dU_batch = G Id, dL/dI_batch = G^T Ud.
-      gu.resize(static_cast<std::size_t>(nu * dim));
-      gi.resize(static_cast<std::size_t>(ni * dim));
-      detail::parallel_sgemm_nn(nu, dim, ni, grad.data(), id.data(), gu.data(), threads);
-      detail::parallel_sgemm_tn(ni, dim, nu, grad.data(), ud.data(), gi.data(), threads);
-      user_opt.step(batch.users, gu.data(), threads);
-      item_opt.step(batch.items, gi.data(), threads);
-
-      if (on_progress) {
-        on_progress(
-            {epoch, config.epochs, bi + 1, batches, loss_sum / (bi + 1), seconds_since(t_epoch)});
-      }
-    }
-    report.loss = loss_sum / batches;
-    if (config.train_metrics) {
-      report.has_train = true;
-      report.train.ks = config.top_ks;
-      report.train.pairs = train.size();
-      for (double h : hits) report.train.accuracy.push_back(h / static_cast<double>(n));
-    }
-    if (test != nullptr && !test->empty()) {
-      report.has_test = true;
-      report.test = factorized_top_k(U, I, *test, config.top_ks, threads);
-    }
-    report.seconds = seconds_since(t_epoch);
+    const EpochReport report = trainer.run_epoch(epoch, test, on_progress);
     result.epochs.push_back(report);
     if (on_epoch) on_epoch(report);
   }
