@@ -14,7 +14,7 @@ namespace latent::server {
 namespace {
 
 struct Token {
-  enum Kind { Identifier, String, Symbol, End } kind;
+  enum Type { Identifier, String, Symbol, End } type;
   std::string text;
   int line;
 };
@@ -102,11 +102,11 @@ class Parser {
 
   std::vector<ModelConfig> parse() {
     std::vector<ModelConfig> configs;
-    if (tok_.kind == Token::End) throw lex_.error(tok_.line, "empty model config: expected model_config_list { ... }");
+    if (tok_.type == Token::End) throw lex_.error(tok_.line, "empty model config: expected model_config_list { ... }");
     expect_identifier("model_config_list");
     open_block("model_config_list");
     while (!is_symbol("}")) {
-      if (tok_.kind == Token::End) throw lex_.error(tok_.line, "missing '}' closing model_config_list");
+      if (tok_.type == Token::End) throw lex_.error(tok_.line, "missing '}' closing model_config_list");
       const int line = tok_.line;
       expect_identifier("config");
       open_block("config");
@@ -114,7 +114,7 @@ class Parser {
       skip_separator();
     }
     advance();  // '}'
-    if (tok_.kind != Token::End) {
+    if (tok_.type != Token::End) {
       throw lex_.error(tok_.line, fmt::format("unexpected '{}' after model_config_list", tok_.text));
     }
     return configs;
@@ -125,8 +125,8 @@ class Parser {
     ModelConfig c;
     std::set<std::string> fields;
     while (!is_symbol("}")) {
-      if (tok_.kind == Token::End) throw lex_.error(line, "missing '}' closing this config");
-      if (tok_.kind != Token::Identifier) {
+      if (tok_.type == Token::End) throw lex_.error(line, "missing '}' closing this config");
+      if (tok_.type != Token::Identifier) {
         throw lex_.error(tok_.line, fmt::format("expected a field name, got '{}'", tok_.text));
       }
       const Token field = tok_;
@@ -143,7 +143,7 @@ class Parser {
       }
       if (!is_symbol(":")) throw lex_.error(tok_.line, fmt::format("expected ':' after {}", field.text));
       advance();
-      if (tok_.kind != Token::String) {
+      if (tok_.type != Token::String) {
         throw lex_.error(tok_.line, fmt::format("{} must be a quoted string", field.text));
       }
       if (field.text == "name") c.name = tok_.text;
@@ -158,12 +158,12 @@ class Parser {
   }
 
   void advance() { tok_ = lex_.next(); }
-  bool is_symbol(const char* s) const { return tok_.kind == Token::Symbol && tok_.text == s; }
+  bool is_symbol(const char* s) const { return tok_.type == Token::Symbol && tok_.text == s; }
   void skip_separator() {
     if (is_symbol(",") || is_symbol(";")) advance();
   }
   void expect_identifier(const char* name) {
-    if (tok_.kind != Token::Identifier || tok_.text != name) {
+    if (tok_.type != Token::Identifier || tok_.text != name) {
       throw lex_.error(tok_.line, fmt::format("expected '{}', got '{}'", name, tok_.text));
     }
     advance();

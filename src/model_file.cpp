@@ -88,8 +88,8 @@ std::uint64_t header_digest(std::string header, std::size_t digits) {
   return XXH64(header.data(), header.size(), 0);
 }
 
-std::string id_kind_name(Vocabulary::IdKind kind) {
-  return kind == Vocabulary::IdKind::Integer ? "integer" : "string";
+std::string id_kind_name(Vocabulary::IdKind id_type) {
+  return id_type == Vocabulary::IdKind::Integer ? "integer" : "string";
 }
 
 // ---------------------------------------------------------------- writing
@@ -492,14 +492,14 @@ class Loader {
     if (kind_name != "integer" && kind_name != "string") {
       corrupt("{}.kind \"{}\" is neither \"integer\" nor \"string\"", name, kind_name);
     }
-    const auto kind =
+    const auto id_type =
         kind_name == "integer" ? Vocabulary::IdKind::Integer : Vocabulary::IdKind::String;
     auto ids = strings(name);
-    if (kind == Vocabulary::IdKind::Integer) {
+    if (id_type == Vocabulary::IdKind::Integer) {
       for (const auto& id : ids) check_canonical_integer(name, id);
     }
     try {
-      return Vocabulary::from_ordered(std::move(ids), kind);
+      return Vocabulary::from_ordered(std::move(ids), id_type);
     } catch (const Error& e) {
       corrupt("{}: {}", name, e.what());
     }

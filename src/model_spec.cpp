@@ -158,7 +158,8 @@ nlohmann::json ModelSpec::to_json() const {
           {"common_params", common},
           {"search_space", space},
           {"weighs_pairs", weighs_pairs},
-          {"thread_deterministic", thread_deterministic}};
+          {"thread_deterministic", thread_deterministic},
+          {"personalized", personalized}};
 }
 
 void check_param_names(const ModelSpec& model, const Params& params) {

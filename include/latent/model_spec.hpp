@@ -115,6 +115,8 @@ struct ModelSpec {
   bool weighs_pairs = true;
   // The same model for any thread count (for a given seed).
   bool thread_deterministic = true;
+  // Ranks items differently for different users (popularity does not).
+  bool personalized = true;
 
   // Checks `params` (only names of `params` and common ones) and returns
   // the config the model would train with, as stored in the model file.

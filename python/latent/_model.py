@@ -73,6 +73,20 @@ def model_params(model=None):
                           "help": p["help"]} for m, p in rows])
 
 
+def _typed(model, name, text):
+    """A parameter's text as the Python value of its type in the registry."""
+    spec = next((s for s in _SPECS["models"] if s["name"] == model), {"params": []})
+    for p in spec["params"] + _SPECS["common"]:
+        if p["name"] == name:
+            if p["type"] == "int":
+                return int(text)
+            if p["type"] == "float":
+                return float(text)
+            if p["type"] == "bool":
+                return text in ("true", "1")
+    return text
+
+
 def _params_doc():
     """The Model docstring's parameter section, generated from the registry."""
     def line(p):
@@ -242,8 +256,9 @@ class Model:
             [{"trial": t["trial"], **t["params"], "value": t["value"],
               "seconds": t["train_seconds"]} for t in report["trials"]]).set_index("trial")
         self._set_native(native)
-        self.params = {**self.params, **{n.replace("-", "_"): v
-                                          for n, v in report["best"]["params"].items()}}
+        searched_best = {n.replace("-", "_"): _typed(self.kind, n, v)
+                         for n, v in report["best"]["params"].items()}
+        self.params = {**searched_best, **self.params}
         self.config = json.loads(native.config)
         self.metrics = None
         self.history = _history(self.training.get("epochs", []))

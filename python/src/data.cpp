@@ -33,12 +33,12 @@ std::vector<std::string> id_column(const py::handle& values, const std::string& 
       throw py::value_error(source + ": column \"" + column + "\" must be 1-D, got " +
                             std::to_string(array.ndim()) + " dimensions");
     }
-    const char kind = array.dtype().kind();
-    if (kind == 'i' || kind == 'u') {
+    const char dtype = array.dtype().kind();  // numpy's kind letter
+    if (dtype == 'i' || dtype == 'u') {
       const auto n = static_cast<std::size_t>(array.size());
       out.reserve(n);
       char buf[24];
-      if (kind == 'i') {
+      if (dtype == 'i') {
         const auto ints =
             py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(values);
         const auto v = ints.unchecked<1>();

@@ -4,6 +4,7 @@
 // unknown ids are errors, and the model learns an obvious structure.
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -41,6 +42,7 @@ class RecommenderContract : public ::testing::TestWithParam<std::string> {
     result_ = std::make_unique<FitResult>(fit(data_, options));
   }
   const Recommender& model() const { return result_->model; }
+  const ModelSpec& spec() const { return model_spec(GetParam()); }
 
   Dataset data_;
   std::unique_ptr<FitResult> result_;
@@ -181,7 +183,7 @@ TEST_P(RecommenderContract, UnknownIdsAreErrors) {
 }
 
 TEST_P(RecommenderContract, LearnsTheTwoGroups) {
-  if (GetParam() == "popularity") GTEST_SKIP() << "popularity is the same list for everyone";
+  if (!spec().personalized) GTEST_SKIP() << GetParam() << " is the same list for everyone";
   int right = 0, total = 0;
   for (const auto row : model().known_user_rows()) {
     const std::int32_t user[] = {row};
@@ -234,9 +236,51 @@ TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
       ++total;
     }
   }
-  if (GetParam() != "popularity") {
+  if (spec().personalized) {
     EXPECT_GE(right, total - 1) << right << " of " << total;
   }
+}
+
+TEST_P(RecommenderContract, DeclaredRangesAndChoicesAreEnforced) {
+  for (const ParamSpec& p : spec().all_params()) {
+    EXPECT_NO_THROW(check_model_params(GetParam(), {{p.name, p.default_value}})) << p.name;
+    std::vector<std::string> bad;
+    if (p.type == latent::ParamType::Choice) bad.push_back("no-such-choice");
+    if (p.type == latent::ParamType::Bool) bad.push_back("maybe");
+    if (p.type == latent::ParamType::Int || p.type == latent::ParamType::Float) {
+      bad.push_back("x");
+      if (std::isfinite(p.min)) bad.push_back(fmt::format("{}", p.min_open ? p.min : p.min - 1));
+      if (std::isfinite(p.max)) bad.push_back(fmt::format("{}", p.max_open ? p.max : p.max + 1));
+    }
+    for (const auto& value : bad) {
+      expect_error([&] { check_model_params(GetParam(), {{p.name, value}}); },
+                   ErrorKind::InvalidArgument, {p.name});
+    }
+  }
+}
+
+TEST_P(RecommenderContract, ThreadCountChangesNothingWhenDeclared) {
+  if (!spec().thread_deterministic) GTEST_SKIP() << GetParam() << " is Hogwild";
+  FitOptions options;
+  options.model = GetParam();
+  options.params = fixture_params(GetParam());
+  options.params.set("threads", "1");
+  const FitResult one = fit(data_, options);
+  options.params.set("threads", "2");
+  const FitResult two = fit(data_, options);
+  EXPECT_EQ(one.model.model().user_embeddings, two.model.model().user_embeddings);
+  EXPECT_EQ(one.model.model().item_embeddings, two.model.model().item_embeddings);
+}
+
+TEST_P(RecommenderContract, TuningDefaultsChangeNoWeight) {
+  if (spec().tuning_defaults.values().empty()) GTEST_SKIP() << "none";
+  FitOptions options;
+  options.model = GetParam();
+  options.params = fixture_params(GetParam());
+  for (const auto& [name, value] : spec().tuning_defaults.values()) options.params.set(name, value);
+  const FitResult tuned = fit(data_, options);
+  EXPECT_EQ(tuned.model.model().user_embeddings, model().model().user_embeddings);
+  EXPECT_EQ(tuned.model.model().item_embeddings, model().model().item_embeddings);
 }
 
 // Not per model: fit assembles the seen items the same way for every one.
