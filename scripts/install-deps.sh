@@ -12,6 +12,7 @@ packages=(
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
   libgtest-dev                       # tests
+  clang-format-14                    # the formatting check of the test suite (pinned major)
   libboost-dev                       # latent serve: HTTP server on Boost.Beast/Asio (header-only),
                                      # an event loop on a few I/O threads, not a thread per connection
   libcpp-httplib-dev                 # the server tests' HTTP client only (not used by latent serve)
