@@ -49,8 +49,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <latent/als.hpp>
@@ -130,7 +130,8 @@ struct Phase {
 int main(int argc, char** argv) {
   Options o;
   o.data.seed = 42;
-  CLI::App app{"latent scale benchmark: ALS, BPR and top-10 on MovieLens-20M-shaped synthetic data"};
+  CLI::App app{
+      "latent scale benchmark: ALS, BPR and top-10 on MovieLens-20M-shaped synthetic data"};
   app.add_option("--threads", o.threads, "Threads for training and search")->capture_default_str();
   app.add_option("--users", o.data.users, "Synthetic users")->capture_default_str();
   app.add_option("--items", o.data.items, "Synthetic items")->capture_default_str();
@@ -149,8 +150,7 @@ int main(int argc, char** argv) {
   try {
     const Reference ref;
     const latent::SynthConfig defaults;
-    const bool reference_shape = o.data.users == defaults.users &&
-                                 o.data.items == defaults.items &&
+    const bool reference_shape = o.data.users == defaults.users && o.data.items == defaults.items &&
                                  o.data.pairs == defaults.pairs && o.dim == 64;
     std::vector<Phase> phases;
     const auto phase_done = [&](const std::string& name, double seconds) {
@@ -158,14 +158,16 @@ int main(int argc, char** argv) {
     };
 
     const double load = load_average();
-    fmt::print("latent scale benchmark: {} users, {} items, {} pairs, zipf {}, activity sigma {}, "
-               "seed {}; dim {}, {} threads\n",
-               o.data.users, o.data.items, o.data.pairs, o.data.zipf, o.data.activity_sigma,
-               o.data.seed, o.dim, o.threads);
+    fmt::print(
+        "latent scale benchmark: {} users, {} items, {} pairs, zipf {}, activity sigma {}, "
+        "seed {}; dim {}, {} threads\n",
+        o.data.users, o.data.items, o.data.pairs, o.data.zipf, o.data.activity_sigma, o.data.seed,
+        o.dim, o.threads);
     if (load > 1.0) {
-      fmt::print("warning: 1-minute load average {:.2f}: other processes share the CPU, "
-                 "timings will be slow\n",
-                 load);
+      fmt::print(
+          "warning: 1-minute load average {:.2f}: other processes share the CPU, "
+          "timings will be slow\n",
+          load);
     }
     std::fflush(stdout);
 
@@ -185,7 +187,8 @@ int main(int argc, char** argv) {
     latent::AlsResult als_result = latent::train_als(data, als);
     phase_done("als", seconds_since(t0));
     const double als_s = median(als_result.seconds);
-    fmt::print("ALS: {} iterations in {:.2f} s\n", als_result.seconds.size(), phases.back().seconds);
+    fmt::print("ALS: {} iterations in {:.2f} s\n", als_result.seconds.size(),
+               phases.back().seconds);
     std::fflush(stdout);
 
     // The query users: distinct, uniformly random rows 1..users.
@@ -194,8 +197,8 @@ int main(int argc, char** argv) {
     std::iota(all_users.begin(), all_users.end(), std::int32_t{1});
     latent::Rng rng(o.data.seed);
     for (std::int64_t q = 0; q < n_queries; ++q) {
-      const auto pick = q + static_cast<std::int64_t>(
-                                rng.below(static_cast<std::uint64_t>(o.data.users - q)));
+      const auto pick =
+          q + static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(o.data.users - q)));
       std::swap(all_users[static_cast<std::size_t>(q)], all_users[static_cast<std::size_t>(pick)]);
     }
     const std::vector<std::int32_t> query_users(all_users.begin(), all_users.begin() + n_queries);
@@ -281,9 +284,8 @@ int main(int argc, char** argv) {
       const double ratio = r.latent > 0 ? r.reference / r.latent : 0;
       const bool pass = r.unit == "MB" ? r.latent <= r.reference : ratio >= r.target;
       all_pass = all_pass && pass;
-      const std::string target = r.unit == "MB"
-                                     ? fmt::format("<= {:.0f} MB", r.reference)
-                                     : fmt::format(">= {:.0f}x", r.target);
+      const std::string target = r.unit == "MB" ? fmt::format("<= {:.0f} MB", r.reference)
+                                                : fmt::format(">= {:.0f}x", r.target);
       const std::string verdict = reference_shape ? (pass ? "PASS" : "FAIL") : "n/a";
       const int digits = r.unit == "MB" ? 1 : 3;
       fmt::print("{:<40} {:>8.{}f} {:<2}{:>11.2f} {:<2} {:>7.2f}x  {} {}\n", r.name, r.latent,

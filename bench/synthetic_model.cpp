@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <latent/error.hpp>
 #include <latent/random.hpp>
@@ -56,14 +56,16 @@ int main(int argc, char** argv) {
     latent::ModelData m;
     m.kind = "two-tower";
     m.config = nlohmann::json::object();
-    m.training = {{"source", fmt::format("latent_synthetic_model --items {} --users {} --dim {} --seed {}",
-                                         items, users, dim, seed)}};
+    m.training = {
+        {"source", fmt::format("latent_synthetic_model --items {} --users {} --dim {} --seed {}",
+                               items, users, dim, seed)}};
     m.users = numbered(users);
     m.items = numbered(items);
     m.user_embeddings = random_rows(users + 1, dim, rng);
     m.item_embeddings = random_rows(items + 1, dim, rng);
-    m.seen = latent::CsrMatrix(static_cast<std::int32_t>(users + 1), static_cast<std::int32_t>(items + 1),
-                               std::vector<std::int64_t>(static_cast<std::size_t>(users + 2), 0), {});
+    m.seen = latent::CsrMatrix(
+        static_cast<std::int32_t>(users + 1), static_cast<std::int32_t>(items + 1),
+        std::vector<std::int64_t>(static_cast<std::size_t>(users + 2), 0), {});
     latent::save_model(out, m);
     fmt::print("{}: {} users, {} items, dim {}\n", out, users, items, dim);
   } catch (const latent::Error& e) {

@@ -14,7 +14,9 @@ namespace latent::server {
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not
 // one (RFC 3629: no overlong forms, surrogates or code points > U+10FFFF).
 inline std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t j) { return j < s.size() ? static_cast<unsigned char>(s[j]) : 0u; };
+  const auto b = [&](std::size_t j) {
+    return j < s.size() ? static_cast<unsigned char>(s[j]) : 0u;
+  };
   const unsigned c = b(i);
   const auto cont = [&](std::size_t j, unsigned lo = 0x80, unsigned hi = 0xBF) {
     return b(j) >= lo && b(j) <= hi;
@@ -22,11 +24,15 @@ inline std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if (c < 0x80) return 1;
   if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
-    const bool second = c == 0xE0 ? cont(i + 1, 0xA0) : c == 0xED ? cont(i + 1, 0x80, 0x9F) : cont(i + 1);
+    const bool second = c == 0xE0   ? cont(i + 1, 0xA0)
+                        : c == 0xED ? cont(i + 1, 0x80, 0x9F)
+                                    : cont(i + 1);
     return second && cont(i + 2) ? 3 : 0;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    const bool second = c == 0xF0 ? cont(i + 1, 0x90) : c == 0xF4 ? cont(i + 1, 0x80, 0x8F) : cont(i + 1);
+    const bool second = c == 0xF0   ? cont(i + 1, 0x90)
+                        : c == 0xF4 ? cont(i + 1, 0x80, 0x8F)
+                                    : cont(i + 1);
     return second && cont(i + 2) && cont(i + 3) ? 4 : 0;
   }
   return 0;
@@ -52,11 +58,21 @@ inline void append_json_string(std::string& out, std::string_view s) {
     }
     ++i;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));

@@ -10,15 +10,25 @@ namespace latent::server {
 
 const char* to_string(Endpoint endpoint) noexcept {
   switch (endpoint) {
-    case Endpoint::Status: return "status";
-    case Endpoint::Metadata: return "metadata";
-    case Endpoint::Predict: return "predict";
-    case Endpoint::Recommend: return "recommend";
-    case Endpoint::Similar: return "similar";
-    case Endpoint::Embeddings: return "embeddings";
-    case Endpoint::Metrics: return "metrics";
-    case Endpoint::Health: return "health";
-    case Endpoint::Other: case Endpoint::kCount: break;
+    case Endpoint::Status:
+      return "status";
+    case Endpoint::Metadata:
+      return "metadata";
+    case Endpoint::Predict:
+      return "predict";
+    case Endpoint::Recommend:
+      return "recommend";
+    case Endpoint::Similar:
+      return "similar";
+    case Endpoint::Embeddings:
+      return "embeddings";
+    case Endpoint::Metrics:
+      return "metrics";
+    case Endpoint::Health:
+      return "health";
+    case Endpoint::Other:
+    case Endpoint::kCount:
+      break;
   }
   return "other";
 }
@@ -62,18 +72,25 @@ std::string Metrics::render(const ModelStore& store, const QueryBatcher& batcher
   }
   std::string out;
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "# HELP latent_http_requests_total HTTP requests answered, by endpoint and status code.\n");
+  fmt::format_to(
+      it,
+      "# HELP latent_http_requests_total HTTP requests answered, by endpoint and status code.\n");
   fmt::format_to(it, "# TYPE latent_http_requests_total counter\n");
   for (const auto& [endpoint, code, n] : codes) {
-    fmt::format_to(it, "latent_http_requests_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(endpoint), code, n);
+    fmt::format_to(it, "latent_http_requests_total{{endpoint=\"{}\",code=\"{}\"}} {}\n",
+                   to_string(endpoint), code, n);
   }
-  fmt::format_to(it, "# HELP latent_http_request_errors_total HTTP requests answered with status >= 400.\n");
+  fmt::format_to(
+      it, "# HELP latent_http_request_errors_total HTTP requests answered with status >= 400.\n");
   fmt::format_to(it, "# TYPE latent_http_request_errors_total counter\n");
   for (const auto& [endpoint, code, n] : codes) {
     if (code < 400) continue;
-    fmt::format_to(it, "latent_http_request_errors_total{{endpoint=\"{}\",code=\"{}\"}} {}\n", to_string(endpoint), code, n);
+    fmt::format_to(it, "latent_http_request_errors_total{{endpoint=\"{}\",code=\"{}\"}} {}\n",
+                   to_string(endpoint), code, n);
   }
-  fmt::format_to(it, "# HELP latent_http_request_duration_seconds Time from a parsed request to its response.\n");
+  fmt::format_to(
+      it,
+      "# HELP latent_http_request_duration_seconds Time from a parsed request to its response.\n");
   fmt::format_to(it, "# TYPE latent_http_request_duration_seconds histogram\n");
   for (std::size_t e = 0; e < latency_.size(); ++e) {
     const auto& h = latency_[e];
@@ -81,32 +98,50 @@ std::string Metrics::render(const ModelStore& store, const QueryBatcher& batcher
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < kBuckets.size(); ++b) {
       cumulative += h.counts[b].load(std::memory_order_relaxed);
-      fmt::format_to(it, "latent_http_request_duration_seconds_bucket{{endpoint=\"{}\",le=\"{}\"}} {}\n", name, kBuckets[b], cumulative);
+      fmt::format_to(
+          it, "latent_http_request_duration_seconds_bucket{{endpoint=\"{}\",le=\"{}\"}} {}\n", name,
+          kBuckets[b], cumulative);
     }
     cumulative += h.counts[kBuckets.size()].load(std::memory_order_relaxed);
-    fmt::format_to(it, "latent_http_request_duration_seconds_bucket{{endpoint=\"{}\",le=\"+Inf\"}} {}\n", name, cumulative);
+    fmt::format_to(
+        it, "latent_http_request_duration_seconds_bucket{{endpoint=\"{}\",le=\"+Inf\"}} {}\n", name,
+        cumulative);
     fmt::format_to(it, "latent_http_request_duration_seconds_sum{{endpoint=\"{}\"}} {}\n", name,
-         static_cast<double>(h.sum_nanos.load(std::memory_order_relaxed)) * 1e-9);
-    fmt::format_to(it, "latent_http_request_duration_seconds_count{{endpoint=\"{}\"}} {}\n", name, cumulative);
+                   static_cast<double>(h.sum_nanos.load(std::memory_order_relaxed)) * 1e-9);
+    fmt::format_to(it, "latent_http_request_duration_seconds_count{{endpoint=\"{}\"}} {}\n", name,
+                   cumulative);
   }
   const auto names = store.model_names();
-  fmt::format_to(it, "# HELP latent_model_version The version each model serves (0: none loaded).\n");
+  fmt::format_to(it,
+                 "# HELP latent_model_version The version each model serves (0: none loaded).\n");
   fmt::format_to(it, "# TYPE latent_model_version gauge\n");
-  for (const auto& n : names) fmt::format_to(it, "latent_model_version{{model=\"{}\"}} {}\n", label(n), store.counters(n).served_version);
-  fmt::format_to(it, "# HELP latent_model_loads_total Version loads (hot reloads included), by result.\n");
+  for (const auto& n : names)
+    fmt::format_to(it, "latent_model_version{{model=\"{}\"}} {}\n", label(n),
+                   store.counters(n).served_version);
+  fmt::format_to(
+      it, "# HELP latent_model_loads_total Version loads (hot reloads included), by result.\n");
   fmt::format_to(it, "# TYPE latent_model_loads_total counter\n");
   for (const auto& n : names) {
     const auto c = store.counters(n);
-    fmt::format_to(it, "latent_model_loads_total{{model=\"{}\",result=\"success\"}} {}\n", label(n), c.loads_succeeded);
-    fmt::format_to(it, "latent_model_loads_total{{model=\"{}\",result=\"failure\"}} {}\n", label(n), c.loads_failed);
+    fmt::format_to(it, "latent_model_loads_total{{model=\"{}\",result=\"success\"}} {}\n", label(n),
+                   c.loads_succeeded);
+    fmt::format_to(it, "latent_model_loads_total{{model=\"{}\",result=\"failure\"}} {}\n", label(n),
+                   c.loads_failed);
   }
-  fmt::format_to(it, "# HELP latent_model_bytes Bytes of the served version's arrays (embeddings, seen items, ids).\n");
+  fmt::format_to(it,
+                 "# HELP latent_model_bytes Bytes of the served version's arrays (embeddings, seen "
+                 "items, ids).\n");
   fmt::format_to(it, "# TYPE latent_model_bytes gauge\n");
-  for (const auto& n : names) fmt::format_to(it, "latent_model_bytes{{model=\"{}\"}} {}\n", label(n), store.counters(n).model_bytes);
-  fmt::format_to(it, "# HELP latent_search_batches_total Searches that answered concurrent requests together.\n");
+  for (const auto& n : names)
+    fmt::format_to(it, "latent_model_bytes{{model=\"{}\"}} {}\n", label(n),
+                   store.counters(n).model_bytes);
+  fmt::format_to(
+      it,
+      "# HELP latent_search_batches_total Searches that answered concurrent requests together.\n");
   fmt::format_to(it, "# TYPE latent_search_batches_total counter\n");
   fmt::format_to(it, "latent_search_batches_total {}\n", batcher.searches());
-  fmt::format_to(it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
+  fmt::format_to(
+      it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
   fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
   fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
   return out;

@@ -21,16 +21,24 @@ namespace latent::server {
 
 // What a request asked for; the label of its metrics.
 enum class Endpoint {
-  Status, Metadata, Predict, Recommend, Similar, Embeddings, Metrics, Health, Other, kCount
+  Status,
+  Metadata,
+  Predict,
+  Recommend,
+  Similar,
+  Embeddings,
+  Metrics,
+  Health,
+  Other,
+  kCount
 };
 const char* to_string(Endpoint endpoint) noexcept;
 
 class Metrics {
  public:
   // Upper bounds of the latency buckets, in seconds (+Inf is implicit).
-  static constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                      0.005,  0.01,    0.025,  0.05,  0.1,
-                                                      0.25,   0.5,     1.0,    2.5};
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
   void record(Endpoint endpoint, int status, double seconds);
 

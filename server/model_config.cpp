@@ -36,8 +36,9 @@ class Lexer {
     if (c == '\'' || c == '"') return quoted(c);
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') {
       const std::size_t start = pos_;
-      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
-                                     text_[pos_] == '_' || text_[pos_] == '-' || text_[pos_] == '.')) {
+      while (pos_ < text_.size() &&
+             (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' ||
+              text_[pos_] == '-' || text_[pos_] == '.')) {
         ++pos_;
       }
       return {Token::Identifier, std::string(text_.substr(start, pos_ - start)), line_};
@@ -78,10 +79,19 @@ class Lexer {
         if (pos_ >= text_.size()) throw error(line, "unterminated string");
         const char e = text_[pos_++];
         switch (e) {
-          case 'n': value.push_back('\n'); break;
-          case 't': value.push_back('\t'); break;
-          case '\\': case '\'': case '"': value.push_back(e); break;
-          default: throw error(line, fmt::format("unsupported escape '\\{}' in a string", e));
+          case 'n':
+            value.push_back('\n');
+            break;
+          case 't':
+            value.push_back('\t');
+            break;
+          case '\\':
+          case '\'':
+          case '"':
+            value.push_back(e);
+            break;
+          default:
+            throw error(line, fmt::format("unsupported escape '\\{}' in a string", e));
         }
       } else {
         value.push_back(c);
@@ -102,11 +112,13 @@ class Parser {
 
   std::vector<ModelConfig> parse() {
     std::vector<ModelConfig> configs;
-    if (tok_.type == Token::End) throw lex_.error(tok_.line, "empty model config: expected model_config_list { ... }");
+    if (tok_.type == Token::End)
+      throw lex_.error(tok_.line, "empty model config: expected model_config_list { ... }");
     expect_identifier("model_config_list");
     open_block("model_config_list");
     while (!is_symbol("}")) {
-      if (tok_.type == Token::End) throw lex_.error(tok_.line, "missing '}' closing model_config_list");
+      if (tok_.type == Token::End)
+        throw lex_.error(tok_.line, "missing '}' closing model_config_list");
       const int line = tok_.line;
       expect_identifier("config");
       open_block("config");
@@ -115,7 +127,8 @@ class Parser {
     }
     advance();  // '}'
     if (tok_.type != Token::End) {
-      throw lex_.error(tok_.line, fmt::format("unexpected '{}' after model_config_list", tok_.text));
+      throw lex_.error(tok_.line,
+                       fmt::format("unexpected '{}' after model_config_list", tok_.text));
     }
     return configs;
   }
@@ -141,7 +154,8 @@ class Parser {
       if (!fields.insert(field.text).second) {
         throw lex_.error(field.line, fmt::format("field '{}' given twice", field.text));
       }
-      if (!is_symbol(":")) throw lex_.error(tok_.line, fmt::format("expected ':' after {}", field.text));
+      if (!is_symbol(":"))
+        throw lex_.error(tok_.line, fmt::format("expected ':' after {}", field.text));
       advance();
       if (tok_.type != Token::String) {
         throw lex_.error(tok_.line, fmt::format("{} must be a quoted string", field.text));
@@ -153,7 +167,8 @@ class Parser {
     }
     advance();  // '}'
     if (c.name.empty()) throw lex_.error(line, "config without a name");
-    if (c.base_path.empty()) throw lex_.error(line, fmt::format("config '{}' without a base_path", c.name));
+    if (c.base_path.empty())
+      throw lex_.error(line, fmt::format("config '{}' without a base_path", c.name));
     return c;
   }
 
@@ -210,7 +225,8 @@ std::vector<ModelConfig> parse_model_config(std::string_view text, const std::st
 
 std::vector<ModelConfig> read_model_config(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::IO, fmt::format("{}: cannot read the model config file", path.string()));
+  if (!in)
+    throw Error(ErrorKind::IO, fmt::format("{}: cannot read the model config file", path.string()));
   std::ostringstream text;
   text << in.rdbuf();
   return parse_model_config(text.str(), path.string());

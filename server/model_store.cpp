@@ -27,11 +27,16 @@ struct FileSignature {
 // TF Serving reports load failures with tensorflow::error::Code names.
 const char* error_code(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::InvalidArgument: return "INVALID_ARGUMENT";
-    case ErrorKind::NotFound: return "NOT_FOUND";
-    case ErrorKind::Corruption: return "DATA_LOSS";
-    case ErrorKind::IO: return "UNAVAILABLE";
-    case ErrorKind::Unsupported: return "UNIMPLEMENTED";
+    case ErrorKind::InvalidArgument:
+      return "INVALID_ARGUMENT";
+    case ErrorKind::NotFound:
+      return "NOT_FOUND";
+    case ErrorKind::Corruption:
+      return "DATA_LOSS";
+    case ErrorKind::IO:
+      return "UNAVAILABLE";
+    case ErrorKind::Unsupported:
+      return "UNIMPLEMENTED";
   }
   return "UNKNOWN";
 }
@@ -70,7 +75,8 @@ FileSignature model_file(const fs::path& dir) {
     if (it->is_regular_file(type_ec)) found.push_back(it->path());
   }
   if (found.empty()) {
-    throw Error(ErrorKind::NotFound, fmt::format("{}: no *.latent model file in this version folder", dir.string()));
+    throw Error(ErrorKind::NotFound,
+                fmt::format("{}: no *.latent model file in this version folder", dir.string()));
   }
   if (found.size() > 1) {
     std::sort(found.begin(), found.end());
@@ -90,9 +96,12 @@ FileSignature model_file(const fs::path& dir) {
 
 const char* to_string(VersionState state) noexcept {
   switch (state) {
-    case VersionState::Loading: return "LOADING";
-    case VersionState::Available: return "AVAILABLE";
-    case VersionState::End: return "END";
+    case VersionState::Loading:
+      return "LOADING";
+    case VersionState::Available:
+      return "AVAILABLE";
+    case VersionState::End:
+      return "END";
   }
   return "UNKNOWN";
 }
@@ -175,9 +184,10 @@ void ModelStore::poll_model(Entry& e) {
       if (fresh) ++e.counters.loads_failed;
     }
     if (fresh) {
-      log_(fmt::format("model \"{}\" version {} failed to load{}: {}", e.config.name, target,
-                       e.served.model ? fmt::format(" (version {} keeps serving)", e.served.version) : "",
-                       ex.what()));
+      log_(fmt::format(
+          "model \"{}\" version {} failed to load{}: {}", e.config.name, target,
+          e.served.model ? fmt::format(" (version {} keeps serving)", e.served.version) : "",
+          ex.what()));
     }
     return;
   }
@@ -197,7 +207,8 @@ void ModelStore::poll_model(Entry& e) {
     e.counters.model_bytes = bytes;
   }
   log_(fmt::format("model \"{}\" version {} is serving ({}){}", e.config.name, target,
-                   file.path.string(), previous ? fmt::format(", replacing version {}", previous) : ""));
+                   file.path.string(),
+                   previous ? fmt::format(", replacing version {}", previous) : ""));
 }
 
 void ModelStore::start_polling(std::chrono::milliseconds interval) {

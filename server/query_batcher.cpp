@@ -16,7 +16,9 @@ struct QueryBatcher::Batch {
 };
 
 QueryBatcher::QueryBatcher(int threads, std::size_t max_queries)
-    : threads_(threads), max_queries_(std::max<std::size_t>(max_queries, 1)), searcher_([this] { run(); }) {}
+    : threads_(threads),
+      max_queries_(std::max<std::size_t>(max_queries, 1)),
+      searcher_([this] { run(); }) {}
 
 QueryBatcher::~QueryBatcher() {
   {

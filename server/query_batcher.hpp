@@ -39,8 +39,8 @@ class QueryBatcher {
 
   // model->recommend(user_rows, {k, exclude_seen}), possibly merged with
   // concurrent calls. Throws what recommend() throws.
-  TopK recommend(const std::shared_ptr<const Recommender>& model, std::span<const std::int32_t> user_rows,
-                 int k, bool exclude_seen);
+  TopK recommend(const std::shared_ptr<const Recommender>& model,
+                 std::span<const std::int32_t> user_rows, int k, bool exclude_seen);
 
   std::uint64_t searches() const;  // merged searches run
   std::uint64_t queries() const;   // user rows they answered
@@ -52,8 +52,8 @@ class QueryBatcher {
   int threads_;
   std::size_t max_queries_;
   mutable std::mutex mutex_;
-  std::condition_variable work_;      // the search thread waits for batches
-  std::condition_variable finished_;  // callers wait for their batch
+  std::condition_variable work_;             // the search thread waits for batches
+  std::condition_variable finished_;         // callers wait for their batch
   std::deque<std::shared_ptr<Batch>> open_;  // not yet started, in arrival order
   bool stopping_ = false;
   std::uint64_t searches_ = 0;

@@ -1,7 +1,7 @@
 #include "rest_api.hpp"
 
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <vector>
@@ -25,17 +25,26 @@ struct HttpError {
   std::string message;
 };
 
-[[noreturn]] void fail(int status, std::string message) { throw HttpError{status, std::move(message)}; }
+[[noreturn]] void fail(int status, std::string message) {
+  throw HttpError{status, std::move(message)};
+}
 
 const char* json_type(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::number_float: return "a number with a fraction";
-    default: return "a number";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_float:
+      return "a number with a fraction";
+    default:
+      return "a number";
   }
 }
 
@@ -65,7 +74,8 @@ std::string id_value(const json& v, const std::string& where) {
 }
 
 std::vector<std::string> id_list(const json& v, const std::string& field, const Limits& limits) {
-  if (!v.is_array()) fail(400, fmt::format("\"{}\" must be a list of ids, got {}", field, json_type(v)));
+  if (!v.is_array())
+    fail(400, fmt::format("\"{}\" must be a list of ids, got {}", field, json_type(v)));
   if (v.empty()) fail(400, fmt::format("\"{}\" is empty", field));
   if (v.size() > limits.max_ids) {
     fail(400, fmt::format("\"{}\" has {} ids; the limit is {} per request (--max_ids_per_request)",
@@ -73,7 +83,8 @@ std::vector<std::string> id_list(const json& v, const std::string& field, const 
   }
   std::vector<std::string> ids;
   ids.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) ids.push_back(id_value(v[i], fmt::format("{}[{}]", field, i)));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    ids.push_back(id_value(v[i], fmt::format("{}[{}]", field, i)));
   return ids;
 }
 
@@ -84,7 +95,8 @@ json parse_body(std::string_view body) {
   } catch (const json::parse_error& e) {
     fail(400, fmt::format("malformed JSON: {}", e.what()));
   }
-  if (!doc.is_object()) fail(400, fmt::format("the request body must be a JSON object, got {}", json_type(doc)));
+  if (!doc.is_object())
+    fail(400, fmt::format("the request body must be a JSON object, got {}", json_type(doc)));
   return doc;
 }
 
@@ -93,7 +105,8 @@ void allow_fields(const json& doc, std::initializer_list<std::string_view> allow
     bool ok = false;
     for (auto a : allowed) ok = ok || key == a;
     if (!ok) {
-      fail(400, fmt::format("unknown field \"{}\" (this endpoint takes: {})", key, fmt::join(allowed, ", ")));
+      fail(400, fmt::format("unknown field \"{}\" (this endpoint takes: {})", key,
+                            fmt::join(allowed, ", ")));
     }
   }
 }
@@ -101,7 +114,8 @@ void allow_fields(const json& doc, std::initializer_list<std::string_view> allow
 int read_k(const json& doc, int default_k, const Limits& limits) {
   if (!doc.contains("k")) return default_k;
   const json& v = doc["k"];
-  if (!v.is_number_integer()) fail(400, fmt::format("\"k\" must be an integer, got {}", json_type(v)));
+  if (!v.is_number_integer())
+    fail(400, fmt::format("\"k\" must be an integer, got {}", json_type(v)));
   const auto k = v.get<std::int64_t>();
   if (k <= 0 || k > limits.max_k) {
     fail(400, fmt::format("\"k\" must be in [1, {}] (--max_k), got {}", limits.max_k, k));
@@ -112,7 +126,8 @@ int read_k(const json& doc, int default_k, const Limits& limits) {
 bool read_bool(const json& doc, const char* field) {
   if (!doc.contains(field)) return false;
   const json& v = doc[field];
-  if (!v.is_boolean()) fail(400, fmt::format("\"{}\" must be true or false, got {}", field, json_type(v)));
+  if (!v.is_boolean())
+    fail(400, fmt::format("\"{}\" must be true or false, got {}", field, json_type(v)));
   return v.get<bool>();
 }
 
@@ -135,11 +150,12 @@ std::optional<std::int32_t> find_user(const Recommender& model, const std::strin
 }
 
 [[noreturn]] void unknown_user(const Recommender& model, const std::string& id, bool fold_in_hint) {
-  fail(400, fmt::format("unknown user id \"{}\" (the model knows {} users){}", id,
-                        model.model().users.num_known(),
-                        fold_in_hint ? "; to recommend for a user who is not in the model, send their "
-                                       "items in \"items\" to :recommend (fold-in)"
-                                     : ""));
+  fail(400,
+       fmt::format("unknown user id \"{}\" (the model knows {} users){}", id,
+                   model.model().users.num_known(),
+                   fold_in_hint ? "; to recommend for a user who is not in the model, send their "
+                                  "items in \"items\" to :recommend (fold-in)"
+                                : ""));
 }
 
 // The top-k of query q, dropping padding (-1) when fewer items are eligible.
@@ -228,14 +244,17 @@ std::string model_list(const ModelStore& store) {
 Servable servable(const ModelStore& store, const ModelPath& p) {
   Servable s;
   switch (store.find(p.name, p.version, s)) {
-    case Lookup::Found: return s;
+    case Lookup::Found:
+      return s;
     case Lookup::UnknownModel:
-      fail(404, fmt::format("model \"{}\" is not served here (models: {})", p.name, model_list(store)));
+      fail(404,
+           fmt::format("model \"{}\" is not served here (models: {})", p.name, model_list(store)));
     case Lookup::UnknownVersion: {
       Servable served;
       const bool any = store.find(p.name, std::nullopt, served) == Lookup::Found;
       fail(404, fmt::format("version {} of model \"{}\" is not available{}", *p.version, p.name,
-                            any ? fmt::format(" (serving version {})", served.version) : " (no version is loaded)"));
+                            any ? fmt::format(" (serving version {})", served.version)
+                                : " (no version is loaded)"));
     }
     case Lookup::NoVersionAvailable: {
       const auto versions = store.status(p.name);
@@ -262,7 +281,8 @@ HttpResponse ok(const json& body) { return {200, dump(body), "application/json"}
 
 HttpResponse model_status(const ModelStore& store, const ModelPath& p) {
   if (!store.has_model(p.name)) {
-    fail(404, fmt::format("model \"{}\" is not served here (models: {})", p.name, model_list(store)));
+    fail(404,
+         fmt::format("model \"{}\" is not served here (models: {})", p.name, model_list(store)));
   }
   json list = json::array();
   for (const auto& s : store.status(p.name)) {
@@ -278,7 +298,8 @@ HttpResponse model_status(const ModelStore& store, const ModelPath& p) {
 json tensor(const char* dtype, std::initializer_list<int> dims, const char* name) {
   json d = json::array();
   for (int n : dims) d.push_back({{"size", std::to_string(n)}, {"name", ""}});
-  return {{"dtype", dtype}, {"tensor_shape", {{"dim", d}, {"unknown_rank", false}}}, {"name", name}};
+  return {
+      {"dtype", dtype}, {"tensor_shape", {{"dim", d}, {"unknown_rank", false}}}, {"name", name}};
 }
 
 HttpResponse metadata(const ModelStore& store, const ModelPath& p, const Limits& limits) {
@@ -295,16 +316,20 @@ HttpResponse metadata(const ModelStore& store, const ModelPath& p, const Limits&
                  {"items", m.items.num_known()},
                  {"dim", s.model->dim()},
                  {"item_titles", !m.item_titles.empty()}};
-  return ok({{"model_spec", {{"name", p.name}, {"signature_name", ""}, {"version", std::to_string(s.version)}}},
-             {"metadata", {{"signature_def", {{"signature_def", {{"serving_default", signature}}}}},
-                           {"latent", latent}}}});
+  return ok({{"model_spec",
+              {{"name", p.name}, {"signature_name", ""}, {"version", std::to_string(s.version)}}},
+             {"metadata",
+              {{"signature_def", {{"signature_def", {{"serving_default", signature}}}}},
+               {"latent", latent}}}});
 }
 
 // One user id of a predict request: a string/integer, or {"input_1": id}.
 std::string predict_instance(const json& v, std::size_t i) {
   if (v.is_object()) {
     if (v.size() != 1 || !v.contains("input_1")) {
-      fail(400, fmt::format("instances[{}]: an object instance must hold exactly \"input_1\" (the user id)", i));
+      fail(400,
+           fmt::format(
+               "instances[{}]: an object instance must hold exactly \"input_1\" (the user id)", i));
     }
     return id_value(v["input_1"], fmt::format("instances[{}].input_1", i));
   }
@@ -317,22 +342,30 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
   allow_fields(doc, {"signature_name", "instances", "inputs"});
   if (doc.contains("signature_name")) {
     const json& sig = doc["signature_name"];
-    if (!sig.is_string() || (sig.get<std::string>() != "serving_default" && !sig.get<std::string>().empty())) {
-      fail(400, fmt::format("unknown signature_name {} (this model has \"serving_default\")", sig.dump()));
+    if (!sig.is_string() ||
+        (sig.get<std::string>() != "serving_default" && !sig.get<std::string>().empty())) {
+      fail(400, fmt::format("unknown signature_name {} (this model has \"serving_default\")",
+                            sig.dump()));
     }
   }
   const bool rows = doc.contains("instances");
   const bool columns = doc.contains("inputs");
-  if (rows && columns) fail(400, "the request has both \"instances\" (row format) and \"inputs\" (columnar format); send one");
-  if (!rows && !columns) fail(400, "the request needs \"instances\" (row format) or \"inputs\" (columnar format)");
+  if (rows && columns)
+    fail(400,
+         "the request has both \"instances\" (row format) and \"inputs\" (columnar format); send "
+         "one");
+  if (!rows && !columns)
+    fail(400, "the request needs \"instances\" (row format) or \"inputs\" (columnar format)");
   std::vector<std::string> ids;
   if (rows) {
     const json& inst = doc["instances"];
-    if (!inst.is_array()) fail(400, fmt::format("\"instances\" must be a list, got {}", json_type(inst)));
+    if (!inst.is_array())
+      fail(400, fmt::format("\"instances\" must be a list, got {}", json_type(inst)));
     if (inst.empty()) fail(400, "\"instances\" is empty");
     if (inst.size() > limits.max_ids) {
-      fail(400, fmt::format("\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
-                            inst.size(), limits.max_ids));
+      fail(400, fmt::format(
+                    "\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
+                    inst.size(), limits.max_ids));
     }
     for (std::size_t i = 0; i < inst.size(); ++i) ids.push_back(predict_instance(inst[i], i));
   } else {
@@ -417,11 +450,15 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
   if (doc.contains("users")) users = id_list(doc["users"], "users", limits);
   const bool has_items = doc.contains("items");
   if (users.empty() && !has_items) {
-    fail(400, "give \"users\" (ids of users in the model) or \"items\" (the items of a new user, for fold-in)");
+    fail(400,
+         "give \"users\" (ids of users in the model) or \"items\" (the items of a new user, for "
+         "fold-in)");
   }
   if (has_items && users.size() > 1) {
-    fail(400, fmt::format("\"items\" are one new user's items: send them with at most one user, got {} users",
-                          users.size()));
+    fail(400,
+         fmt::format(
+             "\"items\" are one new user's items: send them with at most one user, got {} users",
+             users.size()));
   }
   const Servable s = servable(store, p);
   const Recommender& model = *s.model;
@@ -440,20 +477,25 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
   }
   if (!user_rows.empty()) {
     // One matrix-matrix search for the batch of users.
-    const TopK top = options.allow.empty() && options.deny.empty()
-                         ? search_users(batcher, limits, s, user_rows, options.k, options.exclude_seen)
-                         : model.recommend(user_rows, options);
+    const TopK top =
+        options.allow.empty() && options.deny.empty()
+            ? search_users(batcher, limits, s, user_rows, options.k, options.exclude_seen)
+            : model.recommend(user_rows, options);
     for (std::size_t q = 0; q < users.size(); ++q) {
       Row r = top_row(model, top, q);
-      recs.push_back({{"user", users[q]}, {"source", "model"}, {"items", std::move(r.items)},
+      recs.push_back({{"user", users[q]},
+                      {"source", "model"},
+                      {"items", std::move(r.items)},
                       {"scores", std::move(r.scores)}});
     }
   } else {
     const auto items = item_rows(model, doc, "items", limits);
     const TopK top = model.recommend_for_items(items, options);
     Row r = top_row(model, top, 0);
-    recs.push_back({{"user", users.empty() ? json(nullptr) : json(users[0])}, {"source", "fold-in"},
-                    {"items", std::move(r.items)}, {"scores", std::move(r.scores)}});
+    recs.push_back({{"user", users.empty() ? json(nullptr) : json(users[0])},
+                    {"source", "fold-in"},
+                    {"items", std::move(r.items)},
+                    {"scores", std::move(r.scores)}});
   }
   out["recommendations"] = std::move(recs);
   return ok(out);
@@ -464,7 +506,8 @@ HttpResponse similar(const ModelStore& store, const ModelPath& p, std::string_vi
   const json doc = parse_body(body);
   allow_fields(doc, {"item", "k"});
   const int k = read_k(doc, 10, limits);
-  if (!doc.contains("item")) fail(400, "give \"item\": the id (or title) of the item to find neighbours of");
+  if (!doc.contains("item"))
+    fail(400, "give \"item\": the id (or title) of the item to find neighbours of");
   const std::string id = id_value(doc["item"], "\"item\"");
   const Servable s = servable(store, p);
   std::int32_t row = 0;
@@ -485,7 +528,8 @@ HttpResponse embeddings(const ModelStore& store, const ModelPath& p, std::string
                         const Limits& limits) {
   const json doc = parse_body(body);
   allow_fields(doc, {"users", "items"});
-  if (!doc.contains("users") && !doc.contains("items")) fail(400, "give \"users\" and/or \"items\" (lists of ids)");
+  if (!doc.contains("users") && !doc.contains("items"))
+    fail(400, "give \"users\" and/or \"items\" (lists of ids)");
   std::vector<std::string> users, items;
   if (doc.contains("users")) users = id_list(doc["users"], "users", limits);
   if (doc.contains("items")) items = id_list(doc["items"], "items", limits);
@@ -525,9 +569,12 @@ HttpResponse health(const ModelStore& store) {
     }
   }
   if (!missing.empty()) {
-    return {503, dump({{"status", "unavailable"}, {"models", models},
-                       {"error", fmt::format("no version available for: {}", fmt::join(missing, ", "))}}),
-            "application/json"};
+    return {
+        503,
+        dump({{"status", "unavailable"},
+              {"models", models},
+              {"error", fmt::format("no version available for: {}", fmt::join(missing, ", "))}}),
+        "application/json"};
   }
   return ok({{"status", "ok"}, {"models", models}});
 }
@@ -550,17 +597,20 @@ void require_method(std::string_view method, std::string_view want, std::string_
 }  // namespace
 
 void Limits::validate() const {
-  if (max_k < 1) throw Error(ErrorKind::InvalidArgument, fmt::format("--max_k must be >= 1, got {}", max_k));
+  if (max_k < 1)
+    throw Error(ErrorKind::InvalidArgument, fmt::format("--max_k must be >= 1, got {}", max_k));
   if (max_ids < 1) throw Error(ErrorKind::InvalidArgument, "--max_ids_per_request must be >= 1");
   if (predict_k < 1 || predict_k > max_k) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("--predict_k must be in [1, --max_k = {}], got {}", max_k, predict_k));
   }
   if (batch_min_items < 0) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("--batch_min_items must be >= 0, got {}", batch_min_items));
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--batch_min_items must be >= 0, got {}", batch_min_items));
   }
   if (search_threads < 1) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("--search_threads must be >= 1, got {}", search_threads));
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--search_threads must be >= 1, got {}", search_threads));
   }
 }
 
@@ -578,7 +628,8 @@ HttpResponse exception_response(std::exception_ptr error) {
     if (e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::NotFound) {
       return error_response(400, e.what());
     }
-    return error_response(500, fmt::format("internal error ({}): {}", to_string(e.kind()), e.what()));
+    return error_response(500,
+                          fmt::format("internal error ({}): {}", to_string(e.kind()), e.what()));
   } catch (const std::exception& e) {
     return error_response(500, fmt::format("internal error: {}", e.what()));
   } catch (...) {
@@ -591,7 +642,8 @@ RestApi::RestApi(const ModelStore& store, Metrics& metrics, Limits limits)
   limits_.validate();
 }
 
-HttpResponse RestApi::handle(std::string_view method, std::string_view path, std::string_view body) const {
+HttpResponse RestApi::handle(std::string_view method, std::string_view path,
+                             std::string_view body) const {
   const auto start = std::chrono::steady_clock::now();
   Endpoint endpoint = Endpoint::Other;
   HttpResponse response;
@@ -629,19 +681,27 @@ HttpResponse RestApi::route(std::string_view method, std::string_view path, std:
   }
   const auto p = parse_model_path(path);
   if (!p) {
-    fail(404, fmt::format("no endpoint {} {} (see /v1/models/NAME, /metrics, /healthz)", method, path));
+    fail(404,
+         fmt::format("no endpoint {} {} (see /v1/models/NAME, /metrics, /healthz)", method, path));
   }
   endpoint = endpoint_of(*p);
   if (!p->verb.empty()) {
     if (p->metadata) fail(404, fmt::format("no endpoint {} {}", method, path));
     require_method(method, "POST", path);
     switch (endpoint) {
-      case Endpoint::Predict: return predict(store_, *p, body, limits_, batcher_);
-      case Endpoint::Recommend: return recommend(store_, *p, body, limits_, batcher_);
-      case Endpoint::Similar: return similar(store_, *p, body, limits_);
-      case Endpoint::Embeddings: return embeddings(store_, *p, body, limits_);
+      case Endpoint::Predict:
+        return predict(store_, *p, body, limits_, batcher_);
+      case Endpoint::Recommend:
+        return recommend(store_, *p, body, limits_, batcher_);
+      case Endpoint::Similar:
+        return similar(store_, *p, body, limits_);
+      case Endpoint::Embeddings:
+        return embeddings(store_, *p, body, limits_);
       default:
-        fail(404, fmt::format("unknown method \":{}\" (methods: :predict, :recommend, :similar, :embeddings)", p->verb));
+        fail(404,
+             fmt::format(
+                 "unknown method \":{}\" (methods: :predict, :recommend, :similar, :embeddings)",
+                 p->verb));
     }
   }
   require_method(method, "GET", path);

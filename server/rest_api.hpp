@@ -31,10 +31,11 @@
 namespace latent::server {
 
 struct Limits {
-  int max_k = 1000;              // k above this is a 400
-  std::size_t max_ids = 1000;    // ids in one list of a request (users, items, allow, deny)
-  int predict_k = 10;            // k of :predict, as the saved index's signature says
-  int search_threads = 1;        // threads per request's search (the I/O threads run requests in parallel)
+  int max_k = 1000;            // k above this is a 400
+  std::size_t max_ids = 1000;  // ids in one list of a request (users, items, allow, deny)
+  int predict_k = 10;          // k of :predict, as the saved index's signature says
+  int search_threads =
+      1;  // threads per request's search (the I/O threads run requests in parallel)
   // Models with at least this many items merge concurrent :predict and
   // :recommend (users, no allow/deny) requests into one search (QueryBatcher)
   // that uses every core. Small catalogs answer each request on its own thread.

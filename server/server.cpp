@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,7 +20,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
 
 #include <latent/error.hpp>
 
@@ -30,15 +30,20 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 
-int default_io_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int default_io_threads() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 void ServerOptions::validate() const {
-  if (port < 0 || port > 65535) throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_port {} is not a port", port));
+  if (port < 0 || port > 65535)
+    throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_port {} is not a port", port));
   if (threads < 1) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_num_threads (I/O threads) must be >= 1, got {}", threads));
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--rest_api_num_threads (I/O threads) must be >= 1, got {}", threads));
   }
   if (max_body_bytes < 1) throw Error(ErrorKind::InvalidArgument, "--max_body_bytes must be >= 1");
-  if (keep_alive_seconds < 1) throw Error(ErrorKind::InvalidArgument, "--rest_api_timeout_seconds must be >= 1");
+  if (keep_alive_seconds < 1)
+    throw Error(ErrorKind::InvalidArgument, "--rest_api_timeout_seconds must be >= 1");
 }
 
 namespace {
@@ -58,7 +63,8 @@ std::string decoded_path(std::string_view target) {
     return -1;
   };
   for (std::size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == '%' && i + 2 < target.size() && hex(target[i + 1]) >= 0 && hex(target[i + 2]) >= 0) {
+    if (target[i] == '%' && i + 2 < target.size() && hex(target[i + 1]) >= 0 &&
+        hex(target[i + 2]) >= 0) {
       path.push_back(static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2])));
       i += 2;
     } else {
@@ -132,9 +138,12 @@ class Server::Session : public std::enable_shared_from_this<Session> {
 
  private:
   using Parser = http::request_parser<http::string_body>;
-  static constexpr std::uint32_t kHeaderLimit = 8192;  // request line and fields, as Beast's default
+  static constexpr std::uint32_t kHeaderLimit =
+      8192;  // request line and fields, as Beast's default
 
-  std::chrono::seconds timeout() const { return std::chrono::seconds(server_.options.keep_alive_seconds); }
+  std::chrono::seconds timeout() const {
+    return std::chrono::seconds(server_.options.keep_alive_seconds);
+  }
 
   void read_header() {
     if (server_.stopping) return close();
@@ -143,8 +152,9 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options.max_body_bytes);
     idle_ = true;
     stream_.expires_after(timeout());
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
   void on_header(beast::error_code ec) {
@@ -155,10 +165,11 @@ class Server::Session : public std::enable_shared_from_this<Session> {
       // The client waits for this before it sends the body.
       auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       stream_.expires_after(timeout());
-      http::async_write(stream_, *go_on, [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
-        if (wec) return self->close();
-        self->read_body();
-      });
+      http::async_write(stream_, *go_on,
+                        [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
+                          if (wec) return self->close();
+                          self->read_body();
+                        });
       return;
     }
     read_body();
@@ -167,25 +178,31 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   void read_body() {
     if (parser_->is_done()) return answer();
     stream_.expires_after(timeout());
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->on_read_error(ec);
-      self->answer();
-    });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->on_read_error(ec);
+                       self->answer();
+                     });
   }
 
   void on_read_error(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return reply_and_close(error_response(
-          413, fmt::format("request body larger than {} bytes (--max_body_bytes)", server_.options.max_body_bytes)));
+      return reply_and_close(
+          error_response(413, fmt::format("request body larger than {} bytes (--max_body_bytes)",
+                                          server_.options.max_body_bytes)));
     }
     if (ec == http::error::header_limit) {
-      return reply_and_close(error_response(431, fmt::format("request header larger than {} bytes", kHeaderLimit)));
+      return reply_and_close(
+          error_response(431, fmt::format("request header larger than {} bytes", kHeaderLimit)));
     }
     // Beast's parser rejected what arrived: a bad request line, field,
     // length or chunk.
-    const bool unparsable = ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                            ec != http::error::end_of_stream && ec != http::error::partial_message;
-    if (unparsable) return reply_and_close(error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
+    const bool unparsable =
+        ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (unparsable)
+      return reply_and_close(
+          error_response(400, fmt::format("malformed HTTP request: {}", ec.message())));
     // The peer closed (maybe mid-request), went idle past the timeout, or
     // stop() closed an idle connection: nothing to answer.
     close();
@@ -201,7 +218,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
       return respond(handle(path));
     }
     net::post(server_.waiters(), [self = shared_from_this(), path = std::move(path),
-                                work = net::make_work_guard(stream_.get_executor())]() {
+                                  work = net::make_work_guard(stream_.get_executor())]() {
       HttpResponse out = self->handle(path);
       net::post(self->stream_.get_executor(),
                 [self, out = std::move(out)]() mutable { self->respond(std::move(out)); });
@@ -229,14 +246,15 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
     stream_.expires_after(timeout());
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this(), keep_alive, unread](beast::error_code ec, std::size_t) {
-                        self->response_.reset();
-                        if (ec) return self->close();
-                        if (keep_alive) return self->read_header();
-                        if (unread) return self->linger();
-                        self->close();
-                      });
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this(), keep_alive, unread](beast::error_code ec, std::size_t) {
+          self->response_.reset();
+          if (ec) return self->close();
+          if (keep_alive) return self->read_header();
+          if (unread) return self->linger();
+          self->close();
+        });
   }
 
   // After answering a request that was not read in full: end our side,
@@ -251,10 +269,11 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   }
 
   void discard() {
-    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->discard();
-    });
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->discard();
+                            });
   }
 
   void close() {
@@ -283,8 +302,9 @@ int Server::bind() {
   auto& acceptor = impl_->acceptor;
   beast::error_code ec;
   tcp::resolver resolver(impl_->ioc);
-  const auto endpoints = resolver.resolve(options_.host, std::to_string(options_.port),
-                                          tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  const auto endpoints =
+      resolver.resolve(options_.host, std::to_string(options_.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (!ec) {
     for (const auto& entry : endpoints) {
       ec = {};
@@ -300,8 +320,9 @@ int Server::bind() {
     }
   }
   if (ec || !acceptor.is_open()) {
-    throw Error(ErrorKind::IO, fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
-                                           options_.host, options_.port));
+    throw Error(ErrorKind::IO,
+                fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
+                            options_.host, options_.port));
   }
   port_ = acceptor.local_endpoint().port();
   return port_;

@@ -28,10 +28,10 @@ int default_io_threads();
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  int port = 8501;                        // 0: any free port (see port())
-  int threads = default_io_threads();     // I/O threads, which also run the requests
-  std::size_t max_body_bytes = 1 << 20;   // larger bodies get 413
-  int keep_alive_seconds = 5;             // idle keep-alive connections close after this
+  int port = 8501;                       // 0: any free port (see port())
+  int threads = default_io_threads();    // I/O threads, which also run the requests
+  std::size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  int keep_alive_seconds = 5;            // idle keep-alive connections close after this
   void validate() const;
 };
 

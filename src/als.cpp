@@ -16,8 +16,8 @@
 #include <latent/random.hpp>
 
 #include "detail/als_kernels.hpp"
-#include "detail/lapack.hpp"
 #include "detail/blas.hpp"
+#include "detail/lapack.hpp"
 #include "detail/parallel.hpp"
 #include "detail/require.hpp"
 

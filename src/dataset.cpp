@@ -465,8 +465,8 @@ Catalog read_catalog(const CatalogSource& source, ItemKey key) {
   CsvTable table(CsvReader::open(source.table.path, source.table.csv), source.table.header);
   const CsvColumn id_col = source.id_col.empty() ? table.column(std::size_t{0}, "item id")
                                                  : table.column(source.id_col, "item id");
-  const CsvColumn title_col = required_column(table, source.title_col, "title",
-                                                 default_column_names("title"), 1);
+  const CsvColumn title_col =
+      required_column(table, source.title_col, "title", default_column_names("title"), 1);
 
   std::vector<std::string> ids;
   std::vector<std::string> titles;

@@ -87,12 +87,9 @@ std::uint64_t seed_of(const Params& params) {
 }
 
 nlohmann::json FitResult::metrics_json() const {
-  nlohmann::json j{{"model", model.model().kind},
-                   {"config", model.model().config},
-                   {"train_seconds", train_seconds},
-                   {"train_pairs", train_pairs},
-                   {"test_pairs", test_pairs},
-                   {"epochs", epochs_json(epochs)}};
+  nlohmann::json j{{"model", model.model().kind},    {"config", model.model().config},
+                   {"train_seconds", train_seconds}, {"train_pairs", train_pairs},
+                   {"test_pairs", test_pairs},       {"epochs", epochs_json(epochs)}};
   if (!epochs.empty() && epochs.back().has_test) j["test"] = epochs.back().test.to_json();
   return j;
 }

@@ -20,7 +20,7 @@ void split_rows(std::int64_t m, int threads, F&& f) {
     f(std::int64_t{0}, m);
     return;
   }
-#pragma omp parallel for num_threads(static_cast<int>(parts)) schedule(static, 1)
+#pragma omp parallel for num_threads(static_cast <int>(parts)) schedule(static, 1)
   for (std::int64_t p = 0; p < parts; ++p) {
     const std::int64_t r0 = m * p / parts;
     const std::int64_t r1 = m * (p + 1) / parts;

@@ -95,7 +95,8 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
   // Positive logits before l turns into exp(l - m).
   scratch.pos_logit.resize(static_cast<std::size_t>(std::max<std::int64_t>(p1 - p0, 0)));
   for (auto p = p0; p < p1; ++p) {
-    scratch.pos_logit[static_cast<std::size_t>(p - p0)] = l[b.pair_item[static_cast<std::size_t>(p)]];
+    scratch.pos_logit[static_cast<std::size_t>(p - p0)] =
+        l[b.pair_item[static_cast<std::size_t>(p)]];
   }
   exp_shifted(l, ni, m);
 

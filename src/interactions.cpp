@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string_view>
 #include <numeric>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -104,8 +104,8 @@ void check_training_pairs(const Interactions& train, bool allow_empty) {
   }
   if (train.weights.empty()) return;
   if (train.weights.size() != train.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{} weights for {} training pairs", train.weights.size(), train.size()));
+    throw Error(ErrorKind::InvalidArgument, fmt::format("{} weights for {} training pairs",
+                                                        train.weights.size(), train.size()));
   }
   for (std::size_t k = 0; k < train.size(); ++k) {
     if (!(std::isfinite(train.weights[k]) && train.weights[k] >= 0)) {
@@ -125,7 +125,8 @@ Split random_split(const Interactions& all, double test_fraction, std::uint64_t 
   std::iota(order.begin(), order.end(), std::size_t{0});
   Rng rng(seed);
   rng.shuffle(std::span<std::size_t>(order));
-  const auto n_test = static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(all.size())));
+  const auto n_test =
+      static_cast<std::size_t>(std::llround(test_fraction * static_cast<double>(all.size())));
   std::span<const std::size_t> s(order);
   Split split;
   split.test = all.select(s.first(n_test));
@@ -172,7 +173,8 @@ CsrMatrix::CsrMatrix(std::int32_t rows, std::int32_t cols, std::vector<std::int6
   // All row pointers first: only then is every entry range inside indices_.
   for (std::int32_t r = 0; r < rows; ++r) {
     if (indptr_[static_cast<std::size_t>(r) + 1] < indptr_[static_cast<std::size_t>(r)]) {
-      throw Error(ErrorKind::Corruption, fmt::format("sparse matrix row {} has negative length", r));
+      throw Error(ErrorKind::Corruption,
+                  fmt::format("sparse matrix row {} has negative length", r));
     }
   }
   for (std::int32_t r = 0; r < rows; ++r) {

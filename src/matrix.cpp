@@ -11,9 +11,9 @@ namespace latent {
 Matrix::Matrix(std::int64_t rows, std::int64_t cols, std::vector<float> data)
     : rows_(rows), cols_(cols), data_(std::move(data)) {
   if (rows < 0 || cols < 0 || static_cast<std::int64_t>(data_.size()) != rows * cols) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("matrix of shape {}x{} cannot hold {} values", rows, cols,
-                            data_.size()));
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("matrix of shape {}x{} cannot hold {} values", rows, cols, data_.size()));
   }
 }
 

@@ -14,10 +14,14 @@ namespace latent {
 
 const char* to_string(ParamType type) noexcept {
   switch (type) {
-    case ParamType::Int: return "int";
-    case ParamType::Float: return "float";
-    case ParamType::Bool: return "bool";
-    case ParamType::Choice: return "choice";
+    case ParamType::Int:
+      return "int";
+    case ParamType::Float:
+      return "float";
+    case ParamType::Bool:
+      return "bool";
+    case ParamType::Choice:
+      return "choice";
   }
   return "?";
 }
@@ -61,12 +65,14 @@ void ParamSpec::check(const std::string& text) const {
       return;
     case ParamType::Choice:
       if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("parameter {} = \"{}\" is not one of {}", name, text, range_text()));
+        throw Error(
+            ErrorKind::InvalidArgument,
+            fmt::format("parameter {} = \"{}\" is not one of {}", name, text, range_text()));
       }
       return;
     case ParamType::Int:
-    case ParamType::Float: break;
+    case ParamType::Float:
+      break;
   }
   double v = 0;
   if (type == ParamType::Float) {
@@ -87,9 +93,12 @@ void ParamSpec::check(const std::string& text) const {
 }
 
 nlohmann::json ParamSpec::to_json() const {
-  nlohmann::json j{{"name", name},          {"python_name", python_name()},
-                   {"flag", flag()},        {"type", to_string(type)},
-                   {"default", default_value}, {"help", help},
+  nlohmann::json j{{"name", name},
+                   {"python_name", python_name()},
+                   {"flag", flag()},
+                   {"type", to_string(type)},
+                   {"default", default_value},
+                   {"help", help},
                    {"range", range_text()}};
   if (type == ParamType::Choice) j["choices"] = choices;
   return j;
@@ -171,11 +180,11 @@ void check_param_names(const ModelSpec& model, const Params& params) {
     for (const auto& c : common_param_specs()) {
       if (c.name == name) common = &c;
     }
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("parameter {} does not apply to model {}{}; its parameters: {}", name,
-                            model.name,
-                            common != nullptr ? " (it does not train on pair weights)" : "",
-                            fmt::join(names, ", ")));
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("parameter {} does not apply to model {}{}; its parameters: {}", name,
+                    model.name, common != nullptr ? " (it does not train on pair weights)" : "",
+                    fmt::join(names, ", ")));
   }
 }
 
@@ -190,7 +199,8 @@ void check_spec(const ModelSpec& s) {
   if (s.name.empty() || s.name.find_first_of(" \t\n=,") != std::string::npos) {
     bad_spec(s.name, "the name must be non-empty, without blanks, '=' or ','");
   }
-  if (!s.configure || !s.train || !s.fold_in) bad_spec(s.name, "configure, train and fold_in are required");
+  if (!s.configure || !s.train || !s.fold_in)
+    bad_spec(s.name, "configure, train and fold_in are required");
   for (const auto& p : s.params) {
     if (p.name.empty() || p.name.rfind("no-", 0) == 0) {
       bad_spec(s.name, fmt::format("parameter name \"{}\" is empty or starts with no-", p.name));
@@ -206,7 +216,8 @@ void check_spec(const ModelSpec& s) {
     }
   }
   for (const auto& [n, values] : s.search_space.values) {
-    if (s.param(n) == nullptr) bad_spec(s.name, fmt::format("search space names unknown parameter {}", n));
+    if (s.param(n) == nullptr)
+      bad_spec(s.name, fmt::format("search space names unknown parameter {}", n));
   }
 }
 
@@ -259,13 +270,14 @@ const ModelSpec* find_model_spec(std::string_view name) noexcept {
 
 const ModelSpec& model_spec(std::string_view name) {
   if (const ModelSpec* s = find_model_spec(name)) return *s;
-  throw Error(ErrorKind::InvalidArgument, fmt::format("unknown model \"{}\"; valid models: {}", name,
-                                                      fmt::join(model_names(), ", ")));
+  throw Error(ErrorKind::InvalidArgument, fmt::format("unknown model \"{}\"; valid models: {}",
+                                                      name, fmt::join(model_names(), ", ")));
 }
 
 void register_model(ModelSpec spec) {
   check_spec(spec);
-  if (find_model_spec(spec.name) != nullptr) bad_spec(spec.name, "a model of this name is registered");
+  if (find_model_spec(spec.name) != nullptr)
+    bad_spec(spec.name, "a model of this name is registered");
   registry().push_back(std::move(spec));
 }
 

@@ -20,9 +20,9 @@ void ProgressBar::draw(const TrainProgress& p, const char* end) const {
     bar.append(static_cast<std::size_t>(kWidth - filled - 1), '.');
   }
   const double per_step_ms = p.batch > 0 ? 1000.0 * p.seconds / p.batch : 0.0;
-  fmt::print(out_, "{}{}/{} [{}] - {:.0f}s {:.0f}ms/step - loss: {:.4f}{}", interactive_ ? "\r" : "",
-             p.batch, p.batches,
-             bar, p.seconds, per_step_ms, p.loss, end);
+  fmt::print(out_, "{}{}/{} [{}] - {:.0f}s {:.0f}ms/step - loss: {:.4f}{}",
+             interactive_ ? "\r" : "", p.batch, p.batches, bar, p.seconds, per_step_ms, p.loss,
+             end);
 }
 
 void ProgressBar::on_progress(const TrainProgress& p) {

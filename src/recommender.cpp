@@ -36,9 +36,8 @@ void Recommender::save(const std::filesystem::path& path) const { save_model(pat
 
 std::int32_t Recommender::user_row(std::string_view id) const {
   if (auto row = model_.users.find(id)) return *row;
-  throw Error(ErrorKind::NotFound,
-              fmt::format("unknown user id \"{}\" (the model knows {} users)", id,
-                          model_.users.num_known()));
+  throw Error(ErrorKind::NotFound, fmt::format("unknown user id \"{}\" (the model knows {} users)",
+                                               id, model_.users.num_known()));
 }
 
 std::int32_t Recommender::item_row(std::string_view id_or_title) const {
@@ -46,10 +45,10 @@ std::int32_t Recommender::item_row(std::string_view id_or_title) const {
   for (std::size_t r = 1; r < model_.item_titles.size(); ++r) {
     if (model_.item_titles[r] == id_or_title) return static_cast<std::int32_t>(r);
   }
-  throw Error(ErrorKind::NotFound,
-              fmt::format("unknown item \"{}\" (not an item id{} of this model's {} items)",
-                          id_or_title, model_.item_titles.empty() ? "" : " or title",
-                          model_.items.num_known()));
+  throw Error(
+      ErrorKind::NotFound,
+      fmt::format("unknown item \"{}\" (not an item id{} of this model's {} items)", id_or_title,
+                  model_.item_titles.empty() ? "" : " or title", model_.items.num_known()));
 }
 
 std::string_view Recommender::item_title(std::int32_t row) const {

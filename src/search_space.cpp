@@ -35,8 +35,9 @@ void SearchSpace::check() const {
     std::set<std::string> seen;
     for (const auto& v : list) {
       if (!seen.insert(v).second) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("search space: parameter {} lists the value \"{}\" twice", name, v));
+        throw Error(
+            ErrorKind::InvalidArgument,
+            fmt::format("search space: parameter {} lists the value \"{}\" twice", name, v));
       }
     }
   }

@@ -26,7 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // Positions of `x` grouped by user row (a stable counting sort, so each
 // group lists its positions ascending); group u is
 // order[begin[u] .. begin[u + 1]).
@@ -124,7 +123,6 @@ void write_side(const fs::path& path, const Interactions& x, const Vocabulary& u
   file.commit();
 }
 
-
 std::int32_t parse_id(const detail::CsvTable& table, const detail::CsvColumn& column,
                       const Vocabulary& vocabulary, std::string_view role) {
   const std::string_view id = table.field(column);
@@ -152,7 +150,8 @@ Interactions read_side(const fs::path& path, const Vocabulary& users, const Voca
   while (table.next()) {
     x.users.push_back(parse_id(table, user_col, users, "user"));
     x.items.push_back(parse_id(table, item_col, items, "item"));
-    if (rating_col) x.ratings.push_back(detail::number_field<float>(table, *rating_col, "rating", "a number"));
+    if (rating_col)
+      x.ratings.push_back(detail::number_field<float>(table, *rating_col, "rating", "a number"));
     if (weight_col) {
       const float weight = detail::number_field<float>(table, *weight_col, "weight", "a number");
       if (weight < 0) {
@@ -162,7 +161,8 @@ Interactions read_side(const fs::path& path, const Vocabulary& users, const Voca
       x.weights.push_back(weight);
     }
     if (timestamp_col) {
-      x.timestamps.push_back(detail::number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer"));
+      x.timestamps.push_back(
+          detail::number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer"));
     }
   }
   return x;
@@ -319,9 +319,12 @@ SplitMethod parse_split_method(const std::string& name) {
 
 const char* to_string(SplitMethod method) noexcept {
   switch (method) {
-    case SplitMethod::Random: return "random";
-    case SplitMethod::PerUser: return "per-user";
-    case SplitMethod::LastK: return "last-k";
+    case SplitMethod::Random:
+      return "random";
+    case SplitMethod::PerUser:
+      return "per-user";
+    case SplitMethod::LastK:
+      return "last-k";
   }
   return "?";
 }

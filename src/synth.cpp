@@ -26,9 +26,7 @@ constexpr std::int64_t kMaxRows = std::numeric_limits<std::int32_t>::max() - 1;
 using detail::require;
 
 // Uniform double in (0, 1]: never 0, so its logarithm is finite.
-double open_uniform(Rng& rng) {
-  return static_cast<double>((rng.next() >> 11) + 1) * 0x1.0p-53;
-}
+double open_uniform(Rng& rng) { return static_cast<double>((rng.next() >> 11) + 1) * 0x1.0p-53; }
 
 // Walker's alias method over fixed weights: one draw is one bounded integer
 // and one uniform, whatever the number of outcomes.
@@ -262,9 +260,8 @@ Interactions synthesize(const SynthConfig& config) {
 
 void write_synth_csv(const std::filesystem::path& path, const Interactions& data) {
   if (data.users.size() != data.items.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: {} users for {} items", path.string(), data.users.size(),
-                            data.items.size()));
+    throw Error(ErrorKind::InvalidArgument, fmt::format("{}: {} users for {} items", path.string(),
+                                                        data.users.size(), data.items.size()));
   }
   detail::AtomicFile file(path);
   std::string buffer = "user,item\n";

@@ -59,11 +59,12 @@ void check_tune_options(const TuneOptions& options) {
   check_model_params(options.model, options.fixed);
   metric_value(MetricsAtK{}, options.metric);
   if (options.trials < 1) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("trials must be >= 1, got {}", options.trials));
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("trials must be >= 1, got {}", options.trials));
   }
   if (!(options.validation.fraction > 0 && options.validation.fraction < 1)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("validation fraction {} is outside (0, 1)", options.validation.fraction));
+    throw Error(ErrorKind::InvalidArgument, fmt::format("validation fraction {} is outside (0, 1)",
+                                                        options.validation.fraction));
   }
   options.space.check();
   (void)options.space.size();  // throws for an absurdly large grid
@@ -107,7 +108,8 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
   fit_split.test.num_items = train.num_items;
 
   EvaluationOptions eval = options.eval;
-  if (std::find(eval.ks.begin(), eval.ks.end(), options.k) == eval.ks.end()) eval.ks.push_back(options.k);
+  if (std::find(eval.ks.begin(), eval.ks.end(), options.k) == eval.ks.end())
+    eval.ks.push_back(options.k);
 
   TuneResult result;
   result.grid_size = options.space.size();
@@ -127,7 +129,8 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
     Trial trial;
     trial.index = static_cast<int>(t);
     trial.params = points[t];
-    trial.result = evaluate(m.user_embeddings, m.item_embeddings, validation.train, validation.test, eval);
+    trial.result =
+        evaluate(m.user_embeddings, m.item_embeddings, validation.train, validation.test, eval);
     for (const auto& at : trial.result.at_k) {
       if (at.k == options.k) trial.value = metric_value(at, options.metric);
     }
@@ -165,7 +168,8 @@ TuneReport tune_and_test(const Dataset& data, const Split& split, const TuneOpti
   const ModelData& m = best.model.model();
   EvaluationOptions eval = options.eval;
   eval.ks = {options.k};
-  EvaluationResult test = evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
+  EvaluationResult test =
+      evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
   return {std::move(search), std::move(best), std::move(test)};
 }
 

@@ -25,8 +25,8 @@ long long to_integer(std::string_view s) {
 
 Vocabulary Vocabulary::from_ids(std::vector<std::string> ids) {
   Vocabulary v;
-  const bool integer = std::all_of(ids.begin(), ids.end(),
-                                   [](const std::string& s) { return is_integer_id(s); });
+  const bool integer =
+      std::all_of(ids.begin(), ids.end(), [](const std::string& s) { return is_integer_id(s); });
   v.kind_ = integer ? IdKind::Integer : IdKind::String;
   if (integer) {
     // Canonical form so that "007" and "7" are one id.
@@ -76,9 +76,7 @@ std::optional<std::int32_t> Vocabulary::find(std::string_view id) const {
   return it->second;
 }
 
-std::int32_t Vocabulary::lookup(std::string_view id) const {
-  return find(id).value_or(kOov);
-}
+std::int32_t Vocabulary::lookup(std::string_view id) const { return find(id).value_or(kOov); }
 
 std::string_view Vocabulary::id(std::int32_t row) const {
   if (row == kOov) return kOovToken;

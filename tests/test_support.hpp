@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -29,11 +29,11 @@ inline std::filesystem::path ml100k_dir() {
 }
 inline bool have_ml100k() { return std::filesystem::exists(ml100k_dir() / "u.data"); }
 
-#define LATENT_REQUIRE_ML100K()                                                          \
-  do {                                                                                   \
-    if (!::latent::test::have_ml100k())                                                  \
-      GTEST_SKIP() << "MovieLens 100K not found at " << ::latent::test::ml100k_dir()     \
-                   << " (set LATENT_ML100K to its directory); skipping";                 \
+#define LATENT_REQUIRE_ML100K()                                                      \
+  do {                                                                               \
+    if (!::latent::test::have_ml100k())                                              \
+      GTEST_SKIP() << "MovieLens 100K not found at " << ::latent::test::ml100k_dir() \
+                   << " (set LATENT_ML100K to its directory); skipping";             \
   } while (0)
 
 inline std::string read_bytes(const std::filesystem::path& path) {

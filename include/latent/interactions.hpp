@@ -11,8 +11,8 @@
 namespace latent {
 
 struct Interactions {
-  std::int32_t num_users = 0;  // user vocabulary rows (including OOV)
-  std::int32_t num_items = 0;  // item vocabulary rows (including OOV)
+  std::int32_t num_users = 0;            // user vocabulary rows (including OOV)
+  std::int32_t num_items = 0;            // item vocabulary rows (including OOV)
   std::vector<std::int32_t> users;       // size() entries, user rows
   std::vector<std::int32_t> items;       // size() entries, item rows
   std::vector<float> ratings;            // empty, or size() entries

@@ -38,7 +38,9 @@ struct Range {
   bool max_open = false;
 
   static Range any() { return {}; }
-  static Range at_least(double v) { return {v, std::numeric_limits<double>::infinity(), false, false}; }
+  static Range at_least(double v) {
+    return {v, std::numeric_limits<double>::infinity(), false, false};
+  }
   static Range above(double v) { return {v, std::numeric_limits<double>::infinity(), true, false}; }
   static Range between(double lo, double hi) { return {lo, hi, false, false}; }
 };
@@ -78,8 +80,9 @@ class ParamTable {
     s.help = std::move(help);
     s.choices = std::move(choices);
     s.default_value = format(Config{}.*field);
-    entries_.push_back({std::move(s), false,
-                        [field, parse](Config& c, const std::string& text) { c.*field = parse(text); }});
+    entries_.push_back({std::move(s), false, [field, parse](Config& c, const std::string& text) {
+                          c.*field = parse(text);
+                        }});
     return std::move(*this);
   }
 
@@ -130,8 +133,7 @@ class ParamTable {
   void push(ParamSpec s, bool is_common, T Config::*field) {
     if (!is_common) s.default_value = text_of(Config{}.*field);
     std::string name = s.name;
-    entries_.push_back({std::move(s), is_common,
-                        [field, name](Config& c, const std::string& text) {
+    entries_.push_back({std::move(s), is_common, [field, name](Config& c, const std::string& text) {
                           c.*field = parse_param<T>(name, text);
                         }});
   }

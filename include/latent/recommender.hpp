@@ -98,7 +98,7 @@ class Recommender {
  private:
   ModelData model_;
   TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
-             const CsrMatrix* seen, const RecommendOptions& options) const;
+              const CsrMatrix* seen, const RecommendOptions& options) const;
 
   // Unit-length item vectors for cosine similarity, built by the first
   // similar_items() call: as large as the item embeddings, so a model that

@@ -80,13 +80,13 @@ Split read_split(const std::filesystem::path& dir, const Vocabulary& users,
 // "per-user" (fraction of each user's items), "last-k" (k latest per user).
 enum class SplitMethod { Random, PerUser, LastK };
 SplitMethod parse_split_method(const std::string& name);  // InvalidArgument listing the names
-const char* to_string(SplitMethod method) noexcept;      // "random", "per-user", "last-k"
+const char* to_string(SplitMethod method) noexcept;       // "random", "per-user", "last-k"
 // A split by name; its defaults are every front end's (--split per-user
 // --test-fraction 0.2 --last-k 1, and Python's Dataset.split).
 struct SplitSpec {
   SplitMethod method = SplitMethod::PerUser;
-  double fraction = 0.2;  // random, per-user
-  int k = 1;              // last-k
+  double fraction = 0.2;    // random, per-user
+  int k = 1;                // last-k
   std::uint64_t seed = 42;  // the front ends pass seed_of(params) (fit.hpp)
 };
 // Splits and checks that every test user keeps training data.

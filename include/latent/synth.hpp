@@ -27,11 +27,11 @@
 namespace latent {
 
 struct SynthConfig {
-  std::int64_t users = 138'000;      // user rows 1..users (row 0 is OOV, unused)
-  std::int64_t items = 26'000;       // item rows 1..items (row 0 is OOV, unused)
-  std::int64_t pairs = 10'000'000;   // distinct (user, item) pairs in total
-  double zipf = 1.0;                 // item popularity exponent: weight of rank r is r^-zipf
-  double activity_sigma = 1.0;       // sigma of the lognormal user activity (0: equal)
+  std::int64_t users = 138'000;     // user rows 1..users (row 0 is OOV, unused)
+  std::int64_t items = 26'000;      // item rows 1..items (row 0 is OOV, unused)
+  std::int64_t pairs = 10'000'000;  // distinct (user, item) pairs in total
+  double zipf = 1.0;                // item popularity exponent: weight of rank r is r^-zipf
+  double activity_sigma = 1.0;      // sigma of the lognormal user activity (0: equal)
   std::uint64_t seed = 42;
 
   // Throws InvalidArgument naming the field and value: users and items in

@@ -22,17 +22,17 @@ struct TopKAccuracy {
 };
 
 struct EpochReport {
-  int epoch = 0;        // 1-based
+  int epoch = 0;  // 1-based
   // Two-tower: the mean over batches of the summed batch loss (as Keras
   // shows it); ALS: its objective when asked for; NaN when there is none.
   double loss = 0;
   // BPR: the fraction of the epoch's sampled triples ranked right.
   double sampled_accuracy = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;   // wall time of the epoch, metrics included
+  double seconds = 0;  // wall time of the epoch, metrics included
   bool has_train = false;
-  TopKAccuracy train;   // running metrics over the epoch
+  TopKAccuracy train;  // running metrics over the epoch
   bool has_test = false;
-  TopKAccuracy test;    // after the epoch, over the held-out pairs
+  TopKAccuracy test;  // after the epoch, over the held-out pairs
 };
 
 struct TrainProgress {

@@ -52,10 +52,10 @@ struct Trial {
 };
 
 struct TuneOptions {
-  std::string model = "two-tower";  // one of model_names()
-  Params fixed;                     // parameters every trial uses (not searched)
-  SearchSpace space;                // searched; no name may also be in `fixed`
-  int trials = 20;                  // at most this many fits
+  std::string model = "two-tower";    // one of model_names()
+  Params fixed;                       // parameters every trial uses (not searched)
+  SearchSpace space;                  // searched; no name may also be in `fixed`
+  int trials = 20;                    // at most this many fits
   std::uint64_t seed = kDefaultSeed;  // sampling of grid points
   // How `train` is split into the part each trial fits and the part it is
   // scored on (make_split on `train`; every validation user keeps training

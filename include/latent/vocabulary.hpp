@@ -44,13 +44,9 @@ class Vocabulary {
   static Vocabulary from_ordered(std::vector<std::string> ids, IdKind kind);
 
   // Rows including the OOV row.
-  std::int32_t size() const noexcept {
-    return static_cast<std::int32_t>(ids_.size()) + 1;
-  }
+  std::int32_t size() const noexcept { return static_cast<std::int32_t>(ids_.size()) + 1; }
   // Known ids, without the OOV row.
-  std::int32_t num_known() const noexcept {
-    return static_cast<std::int32_t>(ids_.size());
-  }
+  std::int32_t num_known() const noexcept { return static_cast<std::int32_t>(ids_.size()); }
   IdKind kind() const noexcept { return kind_; }
 
   // Row of `id`, or kOov when unknown.

@@ -159,7 +159,8 @@ void bind_registry(py::module_& m) {
     py::dict columns;
     for (const auto role : column_roles()) {
       py::list names;
-      for (const auto name : default_column_names(role)) names.append(py::str(name.data(), name.size()));
+      for (const auto name : default_column_names(role))
+        names.append(py::str(name.data(), name.size()));
       columns[py::str(role.data(), role.size())] = py::tuple(names);
     }
     py::dict d;

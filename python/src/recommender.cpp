@@ -108,37 +108,36 @@ void bind_identity(RecommenderClass& rec) {
 // Zero-copy read-only views of the embedding matrices.
 void bind_embeddings(RecommenderClass& rec) {
   rec.def("user_embeddings",
-           [](const py::object& self) {
-             const Matrix& e = self.cast<const Recommender&>().model().user_embeddings;
-             return readonly_view(e.data(), {e.rows(), e.cols()}, self);
-           })
-      .def("item_embeddings",
-           [](const py::object& self) {
-             const Matrix& e = self.cast<const Recommender&>().model().item_embeddings;
-             return readonly_view(e.data(), {e.rows(), e.cols()}, self);
-           });
+          [](const py::object& self) {
+            const Matrix& e = self.cast<const Recommender&>().model().user_embeddings;
+            return readonly_view(e.data(), {e.rows(), e.cols()}, self);
+          })
+      .def("item_embeddings", [](const py::object& self) {
+        const Matrix& e = self.cast<const Recommender&>().model().item_embeddings;
+        return readonly_view(e.data(), {e.rows(), e.cols()}, self);
+      });
 }
 
 // Top-K for known users, for new users by fold-in, similar items.
 void bind_queries(RecommenderClass& rec) {
   rec.def(
-          "recommend",
-          [](const Recommender& r,
-             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& users,
-             int k, bool exclude_seen, const py::object& allow, const py::object& deny,
-             int threads) {
-            if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
-            const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
-            const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
-            TopK top;
-            {
-              py::gil_scoped_release release;
-              top = r.recommend(rows, o);
-            }
-            return topk_arrays(std::move(top));
-          },
-          py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
-          py::arg("deny"), py::arg("threads"))
+         "recommend",
+         [](const Recommender& r,
+            const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& users,
+            int k, bool exclude_seen, const py::object& allow, const py::object& deny,
+            int threads) {
+           if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
+           const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
+           const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
+           TopK top;
+           {
+             py::gil_scoped_release release;
+             top = r.recommend(rows, o);
+           }
+           return topk_arrays(std::move(top));
+         },
+         py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"), py::arg("deny"),
+         py::arg("threads"))
       .def(
           "recommend_for_items",
           [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
@@ -154,40 +153,39 @@ void bind_queries(RecommenderClass& rec) {
           },
           py::arg("items"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
           py::arg("deny"), py::arg("threads"))
-      .def("similar_items",
-           [](const Recommender& r, std::int32_t row, int k, int threads) {
-              TopK top;
-             {
-               py::gil_scoped_release release;
-               top = r.similar_items(row, k, threads);
-             }
-             return topk_arrays(std::move(top));
-           });
+      .def("similar_items", [](const Recommender& r, std::int32_t row, int k, int threads) {
+        TopK top;
+        {
+          py::gil_scoped_release release;
+          top = r.similar_items(row, k, threads);
+        }
+        return topk_arrays(std::move(top));
+      });
 }
 
 // All similar pairs, the score matrix, evaluation.
 void bind_exports(RecommenderClass& rec) {
   rec.def("similar_pairs",
-           [](const Recommender& r, float threshold, int threads) {
-             std::vector<SimilarPair> pairs;
-             {
-               py::gil_scoped_release release;
-               pairs = r.similar_pairs(threshold, threads);
-             }
-             std::vector<std::int32_t> a, b;
-             std::vector<float> s;
-             a.reserve(pairs.size());
-             b.reserve(pairs.size());
-             s.reserve(pairs.size());
-             for (const auto& p : pairs) {
-               a.push_back(p.a);
-               b.push_back(p.b);
-               s.push_back(p.similarity);
-             }
-             const auto n = static_cast<py::ssize_t>(pairs.size());
-             return py::make_tuple(adopt(std::move(a), {n}), adopt(std::move(b), {n}),
-                                   adopt(std::move(s), {n}));
-           })
+          [](const Recommender& r, float threshold, int threads) {
+            std::vector<SimilarPair> pairs;
+            {
+              py::gil_scoped_release release;
+              pairs = r.similar_pairs(threshold, threads);
+            }
+            std::vector<std::int32_t> a, b;
+            std::vector<float> s;
+            a.reserve(pairs.size());
+            b.reserve(pairs.size());
+            s.reserve(pairs.size());
+            for (const auto& p : pairs) {
+              a.push_back(p.a);
+              b.push_back(p.b);
+              s.push_back(p.similarity);
+            }
+            const auto n = static_cast<py::ssize_t>(pairs.size());
+            return py::make_tuple(adopt(std::move(a), {n}), adopt(std::move(b), {n}),
+                                  adopt(std::move(s), {n}));
+          })
       .def("scores",
            [](const Recommender& r, int threads) {
              const ModelData& md = r.model();

@@ -51,9 +51,9 @@ class Batch {
 // the batch), except w_p(i_p) = 1 when accidental hits are removed (its
 // duplicates are masked). Then Z_p = sum_i w_p(i) e_ui, the loss is
 // n_p (log Z_p - l_{u,i_p}), and dL/dl_ui = sum_p n_p w_p(i) e_ui / Z_p -
-// n(u, i), where n_p is the summed sample weight of the pair's rows. With hard negatives each row keeps its positive column plus the
-// `h` highest-logit negative columns (counting multiplicities), as TFRS's
-// HardNegativeMining does on the B x B matrix.
+// n(u, i), where n_p is the summed sample weight of the pair's rows. With hard negatives each row
+// keeps its positive column plus the `h` highest-logit negative columns (counting multiplicities),
+// as TFRS's HardNegativeMining does on the B x B matrix.
 class InBatchSoftmax {
  public:
   explicit InBatchSoftmax(const TwoTowerConfig& c) : c_(c) {}

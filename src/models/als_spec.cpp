@@ -51,8 +51,9 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
 float config_number(const ModelData& m, const char* key) {
   const auto it = m.config.find(key);
   if (it == m.config.end() || !it->is_number()) {
-    throw Error(ErrorKind::Corruption,
-                fmt::format("als model: its config has no number \"{}\", needed to fold in users", key));
+    throw Error(
+        ErrorKind::Corruption,
+        fmt::format("als model: its config has no number \"{}\", needed to fold in users", key));
   }
   return it->get<float>();
 }

@@ -32,13 +32,14 @@ BprConfig configured(const Params& params) {
 
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
-  BprResult r = train_bpr(in.train, configured(params), [&](int epoch, double seconds, double accuracy) {
-    // BPR reports no loss; its sampled ranking accuracy stands in the log.
-    EpochReport e = detail::plain_epoch(epoch, seconds);
-    e.sampled_accuracy = accuracy;
-    epochs.push_back(e);
-    if (in.on_epoch) in.on_epoch(epochs.back());
-  });
+  BprResult r =
+      train_bpr(in.train, configured(params), [&](int epoch, double seconds, double accuracy) {
+        // BPR reports no loss; its sampled ranking accuracy stands in the log.
+        EpochReport e = detail::plain_epoch(epoch, seconds);
+        e.sampled_accuracy = accuracy;
+        epochs.push_back(e);
+        if (in.on_epoch) in.on_epoch(epochs.back());
+      });
   const double seconds = detail::total_seconds(epochs);
   return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds};
 }
@@ -60,7 +61,8 @@ class BprFoldIn : public MeanOfItems {
 ModelSpec bpr_spec() {
   ModelSpec s;
   s.name = "bpr";
-  s.summary = "Bayesian Personalized Ranking (Rendle et al. 2009) with item biases, as implicit trains it";
+  s.summary =
+      "Bayesian Personalized Ranking (Rendle et al. 2009) with item biases, as implicit trains it";
   s.params = table().specs();
   s.search_space = {{{"learning-rate", {"0.01", "0.02", "0.05", "0.1"}},
                      {"regularization", {"0.002", "0.01", "0.02", "0.05"}},

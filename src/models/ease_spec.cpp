@@ -65,8 +65,7 @@ ModelSpec ease_spec() {
   s.name = "ease";
   s.summary = "EASE item-item autoencoder in closed form (Steck 2019); memory grows with items^2";
   s.params = table().specs();
-  s.search_space = {
-      {{"regularization", {"25", "50", "100", "200", "300", "500", "1000", "2000"}}}};
+  s.search_space = {{{"regularization", {"25", "50", "100", "200", "300", "500", "1000", "2000"}}}};
   s.configure = [](const Params& p) { return configured(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<EaseFoldIn>(); };

@@ -29,7 +29,8 @@ class PopularityFoldIn : public FoldIn {
 ModelSpec popularity_spec() {
   ModelSpec s;
   s.name = "popularity";
-  s.summary = "Items by how often they occur in training (summed weights): the same list for everyone";
+  s.summary =
+      "Items by how often they occur in training (summed weights): the same list for everyone";
   s.personalized = false;
   s.configure = [](const Params&) { return nlohmann::json::object(); };
   s.train = train;

@@ -23,7 +23,8 @@ int main() {
   options.model = "als";
   // Two groups, two dimensions; the default regularization (50) would swamp eight users.
   options.params = {{"dim", "2"}, {"epochs", "10"}, {"regularization", "0.1"}};
-  const latent::Recommender model = latent::fit(latent::dataset_from_columns(columns), options).model;
+  const latent::Recommender model =
+      latent::fit(latent::dataset_from_columns(columns), options).model;
 
   const std::int32_t user = model.user_row("a1");
   const latent::TopK top = model.recommend({&user, 1}, 1, /*exclude_seen=*/true);

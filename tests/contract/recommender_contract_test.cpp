@@ -24,8 +24,8 @@ namespace {
 // Settings that suit the tiny fixture (180 pairs, 20 items) for each model.
 Params fixture_params(const std::string& model) {
   if (model == "two-tower") {
-    return {{"dim", "8"},           {"batch-size", "32"}, {"epochs", "30"},
-            {"learning-rate", "0.2"}, {"seed", "3"},        {"threads", "2"}};
+    return {{"dim", "8"},  {"batch-size", "32"}, {"epochs", "30"}, {"learning-rate", "0.2"},
+            {"seed", "3"}, {"threads", "2"}};
   }
   if (model == "als") return {{"dim", "8"}, {"regularization", "2"}, {"threads", "2"}};
   if (model == "bpr") return {{"dim", "8"}, {"threads", "1"}};
@@ -55,8 +55,10 @@ TEST_P(RecommenderContract, BatchEqualsSingle) {
     const std::int32_t one[] = {users[q]};
     const TopK single = model().recommend(one, 5, true);
     for (int r = 0; r < 5; ++r) {
-      EXPECT_EQ(single.items[static_cast<std::size_t>(r)], all.items[q * 5 + static_cast<std::size_t>(r)]);
-      EXPECT_EQ(single.scores[static_cast<std::size_t>(r)], all.scores[q * 5 + static_cast<std::size_t>(r)]);
+      EXPECT_EQ(single.items[static_cast<std::size_t>(r)],
+                all.items[q * 5 + static_cast<std::size_t>(r)]);
+      EXPECT_EQ(single.scores[static_cast<std::size_t>(r)],
+                all.scores[q * 5 + static_cast<std::size_t>(r)]);
     }
   }
 }
@@ -123,7 +125,8 @@ TEST_P(RecommenderContract, SimilarItemsExcludeTheItemAndSort) {
     EXPECT_NE(top.items[static_cast<std::size_t>(r)], 0);
     EXPECT_LE(top.scores[static_cast<std::size_t>(r)], 1.0f + 1e-6f);
     if (r > 0) {
-      EXPECT_GE(top.scores[static_cast<std::size_t>(r) - 1], top.scores[static_cast<std::size_t>(r)]);
+      EXPECT_GE(top.scores[static_cast<std::size_t>(r) - 1],
+                top.scores[static_cast<std::size_t>(r)]);
     }
   }
   for (const auto& p : model().similar_pairs(0.5f)) {
@@ -227,11 +230,13 @@ TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
   for (int group = 0; group < 2; ++group) {
     // A newcomer who liked three items of one group.
     std::vector<std::int32_t> liked;
-    for (int i = 1; i <= 3; ++i) liked.push_back(model().item_row(fmt::format("i{}", group * 10 + i)));
+    for (int i = 1; i <= 3; ++i)
+      liked.push_back(model().item_row(fmt::format("i{}", group * 10 + i)));
     const TopK top = model().recommend_for_items(liked, options);
     for (auto item : top.items) {
       ASSERT_GE(item, 1);
-      EXPECT_EQ(std::find(liked.begin(), liked.end(), item), liked.end()) << "a given item came back";
+      EXPECT_EQ(std::find(liked.begin(), liked.end(), item), liked.end())
+          << "a given item came back";
       right += item_group(model().item_id(item)) == group;
       ++total;
     }
@@ -253,8 +258,11 @@ TEST_P(RecommenderContract, DeclaredRangesAndChoicesAreEnforced) {
       if (std::isfinite(p.max)) bad.push_back(fmt::format("{}", p.max_open ? p.max : p.max + 1));
     }
     for (const auto& value : bad) {
-      expect_error([&] { check_model_params(GetParam(), {{p.name, value}}); },
-                   ErrorKind::InvalidArgument, {p.name});
+      expect_error(
+          [&] {
+            check_model_params(GetParam(), {{p.name, value}});
+          },
+          ErrorKind::InvalidArgument, {p.name});
     }
   }
 }

@@ -19,7 +19,8 @@ void expect_error(const CliResult& r, const std::string& needle) {
   const auto ls = lines(r.err);
   ASSERT_FALSE(ls.empty()) << "no error message";
   EXPECT_EQ(ls.size(), 1u) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "message: " << r.err << "\nwanted: " << needle;
+  EXPECT_NE(r.err.find(needle), std::string::npos)
+      << "message: " << r.err << "\nwanted: " << needle;
 }
 
 class CliErrors : public ::testing::Test {
@@ -28,7 +29,8 @@ class CliErrors : public ::testing::Test {
     csv_ = (dir_ / "ratings.csv").string();
     write(csv_, "user,item,rating\n1,10,5\n2,10,4\n2,11,2\n3,12,5\n1,12,4\n");
     model_ = (dir_ / "model.latent").string();
-    auto r = run_cli({"train", "--data", csv_, "--epochs", "1", "--dim", "8", "--out", model_, "--quiet"});
+    auto r = run_cli(
+        {"train", "--data", csv_, "--epochs", "1", "--dim", "8", "--out", model_, "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   TempDir dir_;
@@ -55,7 +57,8 @@ TEST_F(CliErrors, NonNumericRatingNamesFileLineAndValue) {
 }
 
 TEST_F(CliErrors, EmptyAfterFiltering) {
-  expect_error(run_cli({"train", "--data", csv_, "--rating-above", "10", "--quiet"}), "rating > 10");
+  expect_error(run_cli({"train", "--data", csv_, "--rating-above", "10", "--quiet"}),
+               "rating > 10");
 }
 
 TEST_F(CliErrors, InvalidOptionsNameTheValue) {
@@ -110,8 +113,8 @@ TEST_F(CliErrors, FailedTrainingLeavesNoModelFile) {
 }
 
 TEST_F(CliErrors, EveryCommandHasHelp) {
-  for (const char* cmd : {"train", "recommend", "similar", "pairs", "embeddings", "scores", "info",
-                          "quickstart"}) {
+  for (const char* cmd :
+       {"train", "recommend", "similar", "pairs", "embeddings", "scores", "info", "quickstart"}) {
     auto r = run_cli({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;

@@ -22,9 +22,9 @@ class CliMl100k : public ::testing::Test {
     if (!have_ml100k()) return;
     dir_ = new TempDir();
     model_ = (dir_->path() / "model.latent").string();
-    train_ = run_cli({"train", "--data", ml100k_dir().string(), "--rating-above", "3",
-                      "--item-key", "title", "--seed", "7", "--threads", "2", "--out", model_,
-                      "--metrics-out", (dir_->path() / "metrics.json").string(), "--quiet"});
+    train_ = run_cli({"train", "--data", ml100k_dir().string(), "--rating-above", "3", "--item-key",
+                      "title", "--seed", "7", "--threads", "2", "--out", model_, "--metrics-out",
+                      (dir_->path() / "metrics.json").string(), "--quiet"});
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -92,7 +92,8 @@ std::vector<Row> parse_recs(const std::string& csv) {
 TEST_F(CliMl100k, ModelHasTheTutorialShapes) {
   auto r = run_cli({"info", model_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("users: 942 (+1 OOV row), items: 1664 (+1 OOV row), dim: 64"), std::string::npos)
+  EXPECT_NE(r.out.find("users: 942 (+1 OOV row), items: 1664 (+1 OOV row), dim: 64"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("kind: two-tower"), std::string::npos);
 }
@@ -130,8 +131,8 @@ TEST_F(CliMl100k, RecommendsTenForUser42WithAndWithoutSeenItems) {
 
 TEST_F(CliMl100k, AllUsersToCsvFile) {
   const auto out = dir_->path() / "all.csv";
-  auto r = run_cli({"recommend", model_, "--all-users", "--k", "5", "--exclude-seen", "--out",
-                    out.string()});
+  auto r = run_cli(
+      {"recommend", model_, "--all-users", "--k", "5", "--exclude-seen", "--out", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto recs = parse_recs(slurp(out));
   EXPECT_EQ(recs.size(), 942u * 5u);
@@ -225,10 +226,12 @@ TEST_F(CliMl100k, SameSeedTrainsTheSameModel) {
 TEST_F(CliMl100k, QuickstartRunsTheTutorial) {
   auto r = run_cli({"quickstart", "--data", ml100k_dir().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find("users: 942 ids -> 943 rows; titles: 1664 ids -> 1665 rows"), std::string::npos)
+  EXPECT_NE(r.out.find("users: 942 ids -> 943 rows; titles: 1664 ids -> 1665 rows"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("user embeddings 943x64, item embeddings 1665x64"), std::string::npos);
-  EXPECT_NE(r.out.find("scores 943x1665; top-10 from the matrix equals recommend"), std::string::npos);
+  EXPECT_NE(r.out.find("scores 943x1665; top-10 from the matrix equals recommend"),
+            std::string::npos);
   EXPECT_NE(r.out.find("loaded model's top-10 is identical"), std::string::npos);
 }
 

@@ -11,7 +11,6 @@
 namespace latent::test {
 namespace {
 
-
 // The item field of a "user,item,score,rank" line (ids here have no commas).
 std::string item_of(const std::string& line) {
   const auto a = line.find(',');
@@ -25,7 +24,8 @@ class CliModels : public ::testing::TestWithParam<std::string> {
     write_bytes(csv_, two_group_csv());
   }
   std::vector<std::string> small_params() const {
-    if (GetParam() == "two-tower") return {"--dim", "8", "--epochs", "20", "--batch-size", "32", "--learning-rate", "0.2"};
+    if (GetParam() == "two-tower")
+      return {"--dim", "8", "--epochs", "20", "--batch-size", "32", "--learning-rate", "0.2"};
     if (GetParam() == "als") return {"--dim", "8", "--regularization", "2"};
     if (GetParam() == "bpr") return {"--dim", "8", "--threads", "1"};
     return {};
@@ -36,17 +36,20 @@ class CliModels : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CliModels, TrainsRecommendsFoldsInAndFilters) {
   const auto model = (dir_ / "m.latent").string();
-  std::vector<std::string> args{"train", "--data", csv_, "--model", GetParam(), "--out", model, "--quiet"};
+  std::vector<std::string> args{"train",    "--data", csv_,  "--model",
+                                GetParam(), "--out",  model, "--quiet"};
   for (const auto& a : small_params()) args.push_back(a);
   auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
-  auto rec = run_cli({"recommend", model, "--user", "3", "--k", "4", "--exclude-seen", "--deny", "5"});
+  auto rec =
+      run_cli({"recommend", model, "--user", "3", "--k", "4", "--exclude-seen", "--deny", "5"});
   ASSERT_EQ(rec.exit_code, 0) << rec.err;
   EXPECT_EQ(lines(rec.out).size(), 5u) << rec.out;
   for (const auto& l : lines(rec.out)) EXPECT_NE(item_of(l), "5") << rec.out;
 
-  auto allow = run_cli({"recommend", model, "--user", "3", "--k", "2", "--allow", "12", "--allow", "14"});
+  auto allow =
+      run_cli({"recommend", model, "--user", "3", "--k", "2", "--allow", "12", "--allow", "14"});
   ASSERT_EQ(allow.exit_code, 0) << allow.err;
   const auto allowed = lines(allow.out);
   for (std::size_t i = 1; i < allowed.size(); ++i) {
@@ -75,8 +78,8 @@ TEST_P(CliModels, EvaluatesOnEverySplit) {
         std::vector<std::string>{"--split", "random", "--test-fraction", "0.2"},
         std::vector<std::string>{"--split", "last-k", "--last-k", "1"}}) {
     const auto json = (dir_ / "eval.json").string();
-    std::vector<std::string> args{"evaluate", "--data", csv_, "--model", GetParam(), "--k", "1,5",
-                                  "--json", json, "--quiet"};
+    std::vector<std::string> args{"evaluate", "--data", csv_,     "--model", GetParam(),
+                                  "--k",      "1,5",    "--json", json,      "--quiet"};
     args.insert(args.end(), split.begin(), split.end());
     for (const auto& a : small_params()) args.push_back(a);
     auto r = run_cli(args);
@@ -101,26 +104,33 @@ TEST(CliEvaluate, SplitFilesRoundTripAndBadInput) {
   const auto csv = (dir / "events.csv").string();
   write_bytes(csv, two_group_csv());
   const auto split_dir = (dir / "split").string();
-  auto s = run_cli({"split", "--data", csv, "--split", "per-user", "--seed", "3", "--out-dir", split_dir});
+  auto s = run_cli(
+      {"split", "--data", csv, "--split", "per-user", "--seed", "3", "--out-dir", split_dir});
   ASSERT_EQ(s.exit_code, 0) << s.err;
-  auto a = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--split-in", split_dir, "--quiet"});
+  auto a = run_cli(
+      {"evaluate", "--data", csv, "--model", "popularity", "--split-in", split_dir, "--quiet"});
   auto b = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--seed", "3", "--quiet"});
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);  // the written split is the split
 
   auto unknown = run_cli({"evaluate", "--data", csv, "--model", "svd", "--quiet"});
   EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_NE(unknown.err.find("als, bpr, ease, popularity, two-tower"), std::string::npos) << unknown.err;
-  auto inapplicable = run_cli({"train", "--data", csv, "--model", "ease", "--alpha", "3", "--quiet"});
+  EXPECT_NE(unknown.err.find("als, bpr, ease, popularity, two-tower"), std::string::npos)
+      << unknown.err;
+  auto inapplicable =
+      run_cli({"train", "--data", csv, "--model", "ease", "--alpha", "3", "--quiet"});
   EXPECT_EQ(inapplicable.exit_code, 1);
   EXPECT_NE(inapplicable.err.find("alpha"), std::string::npos) << inapplicable.err;
-  auto big_k = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--k", "50", "--quiet"});
+  auto big_k =
+      run_cli({"evaluate", "--data", csv, "--model", "popularity", "--k", "50", "--quiet"});
   EXPECT_EQ(big_k.exit_code, 1);
   EXPECT_NE(big_k.err.find("50"), std::string::npos) << big_k.err;
-  auto memory = run_cli({"train", "--data", csv, "--model", "ease", "--memory-limit-gb", "0.0000001", "--quiet"});
+  auto memory = run_cli(
+      {"train", "--data", csv, "--model", "ease", "--memory-limit-gb", "0.0000001", "--quiet"});
   EXPECT_EQ(memory.exit_code, 1);
   EXPECT_NE(memory.err.find("memory"), std::string::npos) << memory.err;
-  auto bad_range = run_cli({"train", "--data", csv, "--model", "als", "--regularization", "-1", "--quiet"});
+  auto bad_range =
+      run_cli({"train", "--data", csv, "--model", "als", "--regularization", "-1", "--quiet"});
   EXPECT_EQ(bad_range.exit_code, 1);
   EXPECT_NE(bad_range.err.find("-1"), std::string::npos) << bad_range.err;
 }
@@ -129,8 +139,9 @@ TEST(CliEvaluate, RatingsBelowTheFilterAreSeenAndCanBeLeftOut) {
   TempDir dir;
   const auto csv = (dir / "ratings.csv").string();
   // u1 watched b and rated it 1: not trained on, but seen.
-  write_bytes(csv, "user,item,rating\nu1,a,5\nu1,b,1\nu1,d,4\nu2,a,5\nu2,b,5\nu2,d,4\n"
-                   "u3,b,4\nu3,c,5\nu3,d,5\nu4,a,4\nu4,c,4\nu4,d,5\n");
+  write_bytes(csv,
+              "user,item,rating\nu1,a,5\nu1,b,1\nu1,d,4\nu2,a,5\nu2,b,5\nu2,d,4\n"
+              "u3,b,4\nu3,c,5\nu3,d,5\nu4,a,4\nu4,c,4\nu4,d,5\n");
   const auto model = (dir / "m.latent").string();
   auto t = run_cli({"train", "--data", csv, "--rating-above", "3", "--model", "popularity", "--out",
                     model, "--quiet"});
@@ -141,8 +152,9 @@ TEST(CliEvaluate, RatingsBelowTheFilterAreSeenAndCanBeLeftOut) {
   r = run_cli({"recommend", model, "--user", "u1", "--k", "4"});
   EXPECT_NE(r.out.find("u1,b,"), std::string::npos) << r.out;
 
-  const std::vector<std::string> evaluate = {"evaluate", "--data", csv, "--rating-above", "3",
-                                             "--model", "popularity", "--k", "1", "--quiet"};
+  const std::vector<std::string> evaluate = {"evaluate", "--data",  csv,          "--rating-above",
+                                             "3",        "--model", "popularity", "--k",
+                                             "1",        "--quiet"};
   auto usual = run_cli(evaluate);
   ASSERT_EQ(usual.exit_code, 0) << usual.err;
   EXPECT_EQ(usual.out.find("seen pairs excluded"), std::string::npos) << usual.out;
@@ -164,11 +176,12 @@ TEST(CliEvaluate, RatingsBelowTheFilterAreSeenAndCanBeLeftOut) {
   EXPECT_EQ(bpr.exit_code, 1);
   EXPECT_NE(bpr.err.find("rated-weight does not apply to model bpr"), std::string::npos) << bpr.err;
 
-  auto no_filter = run_cli({"evaluate", "--data", csv, "--model", "popularity", "--exclude-rated",
-                            "--quiet"});
+  auto no_filter =
+      run_cli({"evaluate", "--data", csv, "--model", "popularity", "--exclude-rated", "--quiet"});
   EXPECT_EQ(no_filter.exit_code, 1);
   EXPECT_NE(no_filter.err.find("--rating-above"), std::string::npos) << no_filter.err;
-  auto tune = run_cli({"tune", "--data", csv, "--model", "popularity", "--exclude-rated", "--quiet"});
+  auto tune =
+      run_cli({"tune", "--data", csv, "--model", "popularity", "--exclude-rated", "--quiet"});
   EXPECT_EQ(tune.exit_code, 1);
   EXPECT_NE(tune.err.find("--rating-above"), std::string::npos) << tune.err;
 }

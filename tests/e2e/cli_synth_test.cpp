@@ -13,9 +13,8 @@ namespace latent::test {
 namespace {
 
 std::vector<std::string> synth_args(const std::string& out, const std::string& seed) {
-  return {"synth",  "--out",   out,        "--users", "300",      "--items",
-          "200",    "--pairs", "6000",     "--zipf",  "1.1",      "--activity-sigma",
-          "1.2",    "--seed",  seed};
+  return {"synth", "--out",  out,   "--users",          "300", "--items", "200", "--pairs",
+          "6000",  "--zipf", "1.1", "--activity-sigma", "1.2", "--seed",  seed};
 }
 
 TEST(CliSynth, SameArgumentsGiveIdenticalBytes) {
@@ -55,8 +54,8 @@ TEST(CliSynth, BadValuesAreNamedAndLeaveNoFile) {
   auto r = run_cli({"synth", "--out", out, "--users", "100", "--items", "10", "--pairs", "50"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("pairs 50"), std::string::npos) << r.err;
-  auto z = run_cli({"synth", "--out", out, "--users", "10", "--items", "10", "--pairs", "50",
-                    "--zipf", "-1"});
+  auto z = run_cli(
+      {"synth", "--out", out, "--users", "10", "--items", "10", "--pairs", "50", "--zipf", "-1"});
   EXPECT_EQ(z.exit_code, 1);
   EXPECT_NE(z.err.find("zipf -1"), std::string::npos) << z.err;
   EXPECT_FALSE(std::filesystem::exists(out));

@@ -11,7 +11,6 @@
 namespace latent::test {
 namespace {
 
-
 // The output without timings: the last column of table rows and the
 // "(... s training ...)" part of the best line.
 std::string without_seconds(const std::string& out) {
@@ -39,10 +38,13 @@ class CliTune : public ::testing::Test {
 TEST_F(CliTune, ListsTrialsReportsBestSavesAndRepeats) {
   const auto model = (dir_ / "best.latent").string();
   const auto json = (dir_ / "tune.json").string();
-  const std::vector<std::string> args{"tune", "--data", csv_, "--model", "als", "--dim", "8",
-                                      "--grid", "regularization=0.5,2,8", "--grid", "alpha=1,5",
-                                      "--trials", "4", "--k", "5", "--out", model, "--json", json,
-                                      "--quiet"};
+  const std::vector<std::string> args{"tune",    "--data",    csv_,
+                                      "--model", "als",       "--dim",
+                                      "8",       "--grid",    "regularization=0.5,2,8",
+                                      "--grid",  "alpha=1,5", "--trials",
+                                      "4",       "--k",       "5",
+                                      "--out",   model,       "--json",
+                                      json,      "--quiet"};
   const auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
@@ -64,7 +66,8 @@ TEST_F(CliTune, ListsTrialsReportsBestSavesAndRepeats) {
   }
 
   const std::string j = read_bytes(json);
-  for (const char* part : {"\"trials\"", "\"best\"", "\"test\"", "\"validation\"", "\"search_space\""}) {
+  for (const char* part :
+       {"\"trials\"", "\"best\"", "\"test\"", "\"validation\"", "\"search_space\""}) {
     EXPECT_NE(j.find(part), std::string::npos) << part;
   }
 
@@ -97,7 +100,8 @@ TEST_F(CliTune, SmallGridIsTriedWholeAndFixedParamsStay) {
   EXPECT_NE(fixed.err.find("Tuning als"), std::string::npos) << fixed.err;
 
   // Nothing to search: one trial with the defaults.
-  const auto pop = run_cli({"tune", "--data", csv_, "--model", "popularity", "--k", "5", "--quiet"});
+  const auto pop =
+      run_cli({"tune", "--data", csv_, "--model", "popularity", "--k", "5", "--quiet"});
   ASSERT_EQ(pop.exit_code, 0) << pop.err;
   const auto pl = lines(pop.out);
   ASSERT_EQ(pl.size(), 3u) << pop.out;

@@ -16,9 +16,7 @@
 namespace latent::test {
 namespace {
 
-bool have_numpy() {
-  return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
-}
+bool have_numpy() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 
 TEST(NumpyInterop, ReadsEmbeddingsAndTheModelFile) {
   if (!have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy not found; skipping";

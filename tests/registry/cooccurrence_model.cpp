@@ -53,7 +53,8 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   }
   std::vector<double> count(static_cast<std::size_t>(x.num_items), 0.0);
   for (std::int64_t u = 0; u < users.rows(); ++u) {
-    for (std::int64_t j = 0; j < users.cols(); ++j) count[static_cast<std::size_t>(j)] += users.row(u)[static_cast<std::size_t>(j)];
+    for (std::int64_t j = 0; j < users.cols(); ++j)
+      count[static_cast<std::size_t>(j)] += users.row(u)[static_cast<std::size_t>(j)];
   }
   // items.row(i)[j] = C[j][i] / (count(j) + shrink)^power, so that
   // dot(users.row(u), items.row(i)) is the score above.
@@ -63,7 +64,9 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
     for (std::int64_t i = 1; i < users.cols(); ++i) {
       if (row[static_cast<std::size_t>(i)] == 0) continue;
       for (std::int64_t j = 1; j < users.cols(); ++j) {
-        if (j != i) items.row(i)[static_cast<std::size_t>(j)] += row[static_cast<std::size_t>(i)] * row[static_cast<std::size_t>(j)];
+        if (j != i)
+          items.row(i)[static_cast<std::size_t>(j)] +=
+              row[static_cast<std::size_t>(i)] * row[static_cast<std::size_t>(j)];
       }
     }
   }

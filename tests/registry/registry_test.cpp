@@ -51,7 +51,8 @@ TEST(Registry, TrainHelpListsItsParametersWithDefaults) {
   expect_contains(help, "Model: als, bpr, ease, popularity, two-tower, cooccurrence");
   // The same flags for tune and evaluate.
   expect_contains(app->get_subcommand("tune")->help(), "--shrink FLOAT");
-  expect_contains(cli::model_params_markdown(), "| cooccurrence | `--shrink` (`shrink`) | float | 2 | >= 0 |");
+  expect_contains(cli::model_params_markdown(),
+                  "| cooccurrence | `--shrink` (`shrink`) | float | 2 | >= 0 |");
 }
 
 TEST(Registry, TrainsAndRecommendsThroughTheCli) {
@@ -71,7 +72,8 @@ TEST(Registry, TrainsAndRecommendsThroughTheCli) {
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(recs, "user,item,score,rank\na,3,0.833333,1\na,4,0.25,2\n");
   // A parameter of another model is an error naming it, before any data is read.
-  EXPECT_EQ(run({"train", "--data", "/nonexistent", "--model", "cooccurrence", "--alpha", "1"}).first, 1);
+  EXPECT_EQ(
+      run({"train", "--data", "/nonexistent", "--model", "cooccurrence", "--alpha", "1"}).first, 1);
   // Fold-in of a new user goes through the spec's own fold-in.
   const auto [fc, folded] = run({"recommend", model, "--items", "4", "--k", "1", "--exclude-seen"});
   ASSERT_EQ(fc, 0);
@@ -90,7 +92,8 @@ TEST(Registry, TuneUsesItsDefaultGrid) {
 
 TEST(Registry, BadSpecsAreRefused) {
   ModelSpec s = model_spec("cooccurrence");
-  expect_error([&] { register_model(s); }, ErrorKind::InvalidArgument, {"cooccurrence", "registered"});
+  expect_error([&] { register_model(s); }, ErrorKind::InvalidArgument,
+               {"cooccurrence", "registered"});
   s.name = "bad name";
   expect_error([&] { register_model(s); }, ErrorKind::InvalidArgument, {"bad name"});
   s.name = "other";

@@ -42,44 +42,69 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
       {"malformed JSON", "POST", predict, R"({"instances": ["u1")", 400, "malformed JSON"},
       {"invalid UTF-8", "POST", predict, "{\"instances\": [\"u\xff\xfe\"]}", 400, "malformed JSON"},
       {"not an object", "POST", predict, R"(["u1"])", 400, "must be a JSON object, got an array"},
-      {"instances not a list", "POST", predict, R"({"instances": "u1"})", 400, "\"instances\" must be a list"},
-      {"id of a wrong type", "POST", predict, R"({"instances": [1.5]})", 400, "instances[0] must be a string or integer id"},
-      {"object instance without input_1", "POST", predict, R"({"instances": [{"user": "u1"}]})", 400, "input_1"},
-      {"both formats", "POST", predict, R"({"instances": ["u1"], "inputs": ["u1"]})", 400, "both \"instances\""},
+      {"instances not a list", "POST", predict, R"({"instances": "u1"})", 400,
+       "\"instances\" must be a list"},
+      {"id of a wrong type", "POST", predict, R"({"instances": [1.5]})", 400,
+       "instances[0] must be a string or integer id"},
+      {"object instance without input_1", "POST", predict, R"({"instances": [{"user": "u1"}]})",
+       400, "input_1"},
+      {"both formats", "POST", predict, R"({"instances": ["u1"], "inputs": ["u1"]})", 400,
+       "both \"instances\""},
       {"neither format", "POST", predict, R"({})", 400, "needs \"instances\""},
-      {"unknown field", "POST", predict, R"({"instances": ["u1"], "kk": 3})", 400, "unknown field \"kk\""},
-      {"unknown signature", "POST", predict, R"({"signature_name": "other", "instances": ["u1"]})", 400, "signature_name"},
-      {"unknown user", "POST", predict, R"({"instances": ["u1", "nobody"]})", 400, "unknown user id \"nobody\""},
+      {"unknown field", "POST", predict, R"({"instances": ["u1"], "kk": 3})", 400,
+       "unknown field \"kk\""},
+      {"unknown signature", "POST", predict, R"({"signature_name": "other", "instances": ["u1"]})",
+       400, "signature_name"},
+      {"unknown user", "POST", predict, R"({"instances": ["u1", "nobody"]})", 400,
+       "unknown user id \"nobody\""},
       {"unknown user hints fold-in", "POST", recommend, R"({"users": ["nobody"]})", 400, "fold-in"},
-      {"too many ids", "POST", predict, R"({"instances": ["u1", "u2", "u3", "u4", "u5"]})", 400, "limit is 4"},
-      {"too many items", "POST", recommend, R"({"items": ["i1", "i2", "i3", "i4", "i5"]})", 400, "\"items\" has 5 ids"},
-      {"k zero", "POST", recommend, R"({"users": ["u1"], "k": 0})", 400, "\"k\" must be in [1, 50]"},
+      {"too many ids", "POST", predict, R"({"instances": ["u1", "u2", "u3", "u4", "u5"]})", 400,
+       "limit is 4"},
+      {"too many items", "POST", recommend, R"({"items": ["i1", "i2", "i3", "i4", "i5"]})", 400,
+       "\"items\" has 5 ids"},
+      {"k zero", "POST", recommend, R"({"users": ["u1"], "k": 0})", 400,
+       "\"k\" must be in [1, 50]"},
       {"k negative", "POST", recommend, R"({"users": ["u1"], "k": -3})", 400, "got -3"},
       {"k above the maximum", "POST", recommend, R"({"users": ["u1"], "k": 51})", 400, "got 51"},
-      {"k a string", "POST", recommend, R"({"users": ["u1"], "k": "10"})", 400, "\"k\" must be an integer, got a string"},
-      {"exclude_seen not a bool", "POST", recommend, R"({"users": ["u1"], "exclude_seen": 1})", 400, "true or false"},
-      {"unknown allow item", "POST", recommend, R"({"users": ["u1"], "allow": ["zz"]})", 400, "\"allow\": unknown item \"zz\""},
-      {"items with two users", "POST", recommend, R"({"users": ["u1", "u2"], "items": ["i1"]})", 400, "at most one user"},
+      {"k a string", "POST", recommend, R"({"users": ["u1"], "k": "10"})", 400,
+       "\"k\" must be an integer, got a string"},
+      {"exclude_seen not a bool", "POST", recommend, R"({"users": ["u1"], "exclude_seen": 1})", 400,
+       "true or false"},
+      {"unknown allow item", "POST", recommend, R"({"users": ["u1"], "allow": ["zz"]})", 400,
+       "\"allow\": unknown item \"zz\""},
+      {"items with two users", "POST", recommend, R"({"users": ["u1", "u2"], "items": ["i1"]})",
+       400, "at most one user"},
       {"no users nor items", "POST", recommend, R"({"k": 3})", 400, "give \"users\""},
-      {"similar unknown item", "POST", "/v1/models/movies:similar", R"({"item": "zz"})", 400, "unknown item \"zz\""},
-      {"similar without item", "POST", "/v1/models/movies:similar", R"({"k": 3})", 400, "give \"item\""},
-      {"embeddings unknown user", "POST", "/v1/models/movies:embeddings", R"({"users": ["x"]})", 400, "unknown user id \"x\""},
-      {"unknown model", "POST", "/v1/models/books:predict", R"({"instances": ["u1"]})", 404, "model \"books\" is not served here (models: movies)"},
+      {"similar unknown item", "POST", "/v1/models/movies:similar", R"({"item": "zz"})", 400,
+       "unknown item \"zz\""},
+      {"similar without item", "POST", "/v1/models/movies:similar", R"({"k": 3})", 400,
+       "give \"item\""},
+      {"embeddings unknown user", "POST", "/v1/models/movies:embeddings", R"({"users": ["x"]})",
+       400, "unknown user id \"x\""},
+      {"unknown model", "POST", "/v1/models/books:predict", R"({"instances": ["u1"]})", 404,
+       "model \"books\" is not served here (models: movies)"},
       {"unknown model status", "GET", "/v1/models/books", "", 404, "not served here"},
-      {"unknown version", "POST", "/v1/models/movies/versions/7:predict", R"({"instances": ["u1"]})", 404, "version 7 of model \"movies\" is not available (serving version 1)"},
-      {"unknown version status", "GET", "/v1/models/movies/versions/7", "", 404, "has no version 7"},
-      {"version not a number", "GET", "/v1/models/movies/versions/x1", "", 400, "version \"x1\" is not a positive integer"},
+      {"unknown version", "POST", "/v1/models/movies/versions/7:predict",
+       R"({"instances": ["u1"]})", 404,
+       "version 7 of model \"movies\" is not available (serving version 1)"},
+      {"unknown version status", "GET", "/v1/models/movies/versions/7", "", 404,
+       "has no version 7"},
+      {"version not a number", "GET", "/v1/models/movies/versions/x1", "", 400,
+       "version \"x1\" is not a positive integer"},
       {"labels", "GET", "/v1/models/movies/labels/stable", "", 400, "labels are not supported"},
-      {"unknown verb", "POST", "/v1/models/movies:classify", "{}", 404, "unknown method \":classify\""},
+      {"unknown verb", "POST", "/v1/models/movies:classify", "{}", 404,
+       "unknown method \":classify\""},
       {"GET on predict", "GET", predict, "", 405, "takes POST"},
       {"POST on status", "POST", "/v1/models/movies", "{}", 405, "takes GET"},
       {"unknown path", "GET", "/v2/anything", "", 404, "no endpoint GET /v2/anything"},
-      {"body too large", "POST", predict, std::string(70 * 1024, ' '), 413, "larger than 65536 bytes"},
+      {"body too large", "POST", predict, std::string(70 * 1024, ' '), 413,
+       "larger than 65536 bytes"},
   };
   auto c = server_->client();
   for (const auto& bad : cases) {
     SCOPED_TRACE(bad.what);
-    const Reply r = std::string(bad.method) == "GET" ? get(c, bad.path) : post(c, bad.path, bad.body);
+    const Reply r =
+        std::string(bad.method) == "GET" ? get(c, bad.path) : post(c, bad.path, bad.body);
     EXPECT_EQ(r.status, bad.status) << r.text;
     ASSERT_TRUE(r.body.is_object()) << r.text;
     ASSERT_EQ(r.body.size(), 1u) << r.text;
@@ -94,13 +119,16 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
 }
 
 TEST(ServerExceptions, AHandlerExceptionIsA500JsonError) {
-  const auto internal = server::exception_response(std::make_exception_ptr(std::runtime_error("boom")));
+  const auto internal =
+      server::exception_response(std::make_exception_ptr(std::runtime_error("boom")));
   EXPECT_EQ(internal.status, 500);
   EXPECT_EQ(json::parse(internal.body), json::parse(R"({"error": "internal error: boom"})"));
-  const auto io = server::exception_response(std::make_exception_ptr(Error(ErrorKind::IO, "disk gone")));
+  const auto io =
+      server::exception_response(std::make_exception_ptr(Error(ErrorKind::IO, "disk gone")));
   EXPECT_EQ(io.status, 500);
   EXPECT_NE(json::parse(io.body)["error"].get<std::string>().find("disk gone"), std::string::npos);
-  const auto user = server::exception_response(std::make_exception_ptr(Error(ErrorKind::InvalidArgument, "k must be > 0")));
+  const auto user = server::exception_response(
+      std::make_exception_ptr(Error(ErrorKind::InvalidArgument, "k must be > 0")));
   EXPECT_EQ(user.status, 400);
   const auto unknown = server::exception_response(std::make_exception_ptr(42));
   EXPECT_EQ(unknown.status, 500);

@@ -11,9 +11,10 @@ namespace latent::test {
 namespace {
 
 TEST(JsonText, StringsReadBackUnchanged) {
-  for (const std::string& s : {std::string("Star Wars (1977)"), std::string("say \"hi\" \\ back"),
-                              std::string("tab\there\nnew line\r"), std::string("ctl \x01\x1f end"),
-                              std::string("Am\xc3\xa9lie (2001)"), std::string("")}) {
+  for (const std::string& s :
+       {std::string("Star Wars (1977)"), std::string("say \"hi\" \\ back"),
+        std::string("tab\there\nnew line\r"), std::string("ctl \x01\x1f end"),
+        std::string("Am\xc3\xa9lie (2001)"), std::string("")}) {
     std::string text;
     server::append_json_string(text, s);
     EXPECT_EQ(nlohmann::json::parse(text).get<std::string>(), s) << text;
@@ -28,11 +29,13 @@ TEST(JsonText, BytesThatAreNotUtf8BecomeReplacementCharacters) {
   server::append_json_string(text, in);
   const std::string back = nlohmann::json::parse(text).get<std::string>();
   const std::string r = "\xef\xbf\xbd";
-  EXPECT_EQ(back, "Am" + r + "lie " + r + " " + r + r + " " + r + r + " " + r + r + r + " \xf0\x9f\x98\x80");
+  EXPECT_EQ(back, "Am" + r + "lie " + r + " " + r + r + " " + r + r + " " + r + r + r +
+                      " \xf0\x9f\x98\x80");
 }
 
 TEST(JsonText, FloatsReadBackToTheSameFloat) {
-  for (const float v : {0.3f, -3.4258108f, 1e-30f, 1e-45f, 3.4028235e38f, -0.0f, 123456.78f, 7.0f}) {
+  for (const float v :
+       {0.3f, -3.4258108f, 1e-30f, 1e-45f, 3.4028235e38f, -0.0f, 123456.78f, 7.0f}) {
     std::string text;
     server::append_json_float(text, v);
     EXPECT_EQ(static_cast<float>(nlohmann::json::parse(text).get<double>()), v) << text;

@@ -26,7 +26,10 @@ model_config_list {
   EXPECT_EQ(configs[1].name, "books");
   EXPECT_EQ(configs[1].base_path, "/models/it's books");
   // "model_config_list: {" is the same in text format.
-  EXPECT_EQ(server::parse_model_config("model_config_list: { config: { name: 'a' base_path: '/a' } }", "x").size(), 1u);
+  EXPECT_EQ(server::parse_model_config(
+                "model_config_list: { config: { name: 'a' base_path: '/a' } }", "x")
+                .size(),
+            1u);
 }
 
 TEST(ModelConfigFile, ErrorsNameTheFileAndLine) {
@@ -39,14 +42,18 @@ TEST(ModelConfigFile, ErrorsNameTheFileAndLine) {
        {"m.config:4:", "unsupported field 'base_paht'"}},
       {"model_config_list {\n config { name: 'a' }\n}\n", {"m.config:2:", "without a base_path"}},
       {"model_config_list {\n config { base_path: '/a' }\n}\n", {"m.config:2:", "without a name"}},
-      {"model_config_list {\n config { name: 'a\n base_path: '/a' }\n}\n", {"m.config:2:", "unterminated string"}},
-      {"model_config_list {\n config { name: a base_path: '/a' }\n}\n", {"m.config:2:", "name must be a quoted string"}},
+      {"model_config_list {\n config { name: 'a\n base_path: '/a' }\n}\n",
+       {"m.config:2:", "unterminated string"}},
+      {"model_config_list {\n config { name: a base_path: '/a' }\n}\n",
+       {"m.config:2:", "name must be a quoted string"}},
       {"model_config_list {\n config { name: 'a' base_path: '/a' }\n", {"missing '}'"}},
       {"models {\n}\n", {"m.config:1:", "expected 'model_config_list'"}},
       {"", {"empty model config"}},
-      {"model_config_list {\n config { name: 'a' base_path: '/a' model_version_policy { all {} } }\n}\n",
+      {"model_config_list {\n config { name: 'a' base_path: '/a' model_version_policy { all {} } "
+       "}\n}\n",
        {"m.config:2:", "unsupported field 'model_version_policy'"}},
-      {"model_config_list {\n config { name: 'a' base_path: '/a' }\n config { name: 'a' base_path: '/b' }\n}\n",
+      {"model_config_list {\n config { name: 'a' base_path: '/a' }\n config { name: 'a' base_path: "
+       "'/b' }\n}\n",
        {"m.config", "\"a\" given twice"}},
       {"model_config_list {\n config { name: 'a/b' base_path: '/a' }\n}\n", {"has '/'"}},
       {"model_config_list { config { name: 'a' base_path: '/a' } } extra", {"unexpected 'extra'"}},
@@ -58,7 +65,8 @@ TEST(ModelConfigFile, ErrorsNameTheFileAndLine) {
       ADD_FAILURE() << "accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
-      for (auto part : c.parts) EXPECT_NE(std::string_view(e.what()).find(part), std::string_view::npos) << e.what();
+      for (auto part : c.parts)
+        EXPECT_NE(std::string_view(e.what()).find(part), std::string_view::npos) << e.what();
     }
   }
 }

@@ -28,13 +28,14 @@ TEST(QueryBatcher, ConcurrentCallsGetTheirOwnExactAnswers) {
         // 1..3 users, k 3 or 5, with and without seen items.
         std::vector<std::int32_t> rows;
         const auto n = 1 + rng.below(3);
-        for (std::uint64_t j = 0; j < n; ++j) rows.push_back(static_cast<std::int32_t>(1 + rng.below(30)));
+        for (std::uint64_t j = 0; j < n; ++j)
+          rows.push_back(static_cast<std::int32_t>(1 + rng.below(30)));
         const int k = rng.below(2) ? 3 : 5;
         const bool exclude_seen = rng.below(2) == 1;
         const TopK merged = batcher.recommend(model, rows, k, exclude_seen);
         const TopK direct = model->recommend(rows, k, exclude_seen, 1);
-        if (merged.queries != direct.queries || merged.k != direct.k || merged.items != direct.items ||
-            merged.scores != direct.scores) {
+        if (merged.queries != direct.queries || merged.k != direct.k ||
+            merged.items != direct.items || merged.scores != direct.scores) {
           ++mismatches;
         }
       }
@@ -51,8 +52,8 @@ TEST(QueryBatcher, AnErrorReachesEveryCallerOfItsBatch) {
   const auto model = std::make_shared<const Recommender>(tiny_model());
   server::QueryBatcher batcher(1);
   const std::int32_t bad = 999;
-  expect_error([&] { batcher.recommend(model, std::span(&bad, 1), 3, false); }, ErrorKind::InvalidArgument,
-               {"user row 999 out of range"});
+  expect_error([&] { batcher.recommend(model, std::span(&bad, 1), 3, false); },
+               ErrorKind::InvalidArgument, {"user row 999 out of range"});
   const std::int32_t good = 1;
   EXPECT_EQ(batcher.recommend(model, std::span(&good, 1), 3, false).queries, 1);
 }
@@ -80,8 +81,10 @@ TEST(QueryBatcher, MergedPredictOverHttpAnswersLikeTheLibrary) {
         const TopK top = oracle.recommend(std::span(&row, 1), 10, false);
         const json& p = r.body["predictions"][0];
         for (int j = 0; j < 10; ++j) {
-          if (p["output_2"][static_cast<std::size_t>(j)] != oracle.item_id(top.items[static_cast<std::size_t>(j)]) ||
-              as_float(p["output_1"][static_cast<std::size_t>(j)]) != top.scores[static_cast<std::size_t>(j)]) {
+          if (p["output_2"][static_cast<std::size_t>(j)] !=
+                  oracle.item_id(top.items[static_cast<std::size_t>(j)]) ||
+              as_float(p["output_1"][static_cast<std::size_t>(j)]) !=
+                  top.scores[static_cast<std::size_t>(j)]) {
             ++wrong;
           }
         }
@@ -93,7 +96,8 @@ TEST(QueryBatcher, MergedPredictOverHttpAnswersLikeTheLibrary) {
   EXPECT_EQ(wrong.load(), 0);
   auto c = server.client();
   const std::string metrics = c.Get("/metrics")->body;
-  EXPECT_NE(metrics.find("latent_search_batched_queries_total 240\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("latent_search_batched_queries_total 240\n"), std::string::npos)
+      << metrics;
 }
 
 }  // namespace

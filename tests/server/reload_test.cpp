@@ -145,7 +145,8 @@ TEST(HotReload, CorruptVersionKeepsTheOldOneServingAndShowsTheError) {
   server.store().poll();
   const json three = get(c, "/v1/models/movies/versions/3").body["model_version_status"][0];
   EXPECT_EQ(three["status"]["error_code"], "NOT_FOUND");
-  EXPECT_EQ(post(c, "/v1/models/movies/versions/2:predict", R"({"instances": ["u1"]})").status, 200);
+  EXPECT_EQ(post(c, "/v1/models/movies/versions/2:predict", R"({"instances": ["u1"]})").status,
+            200);
 }
 
 TEST(HotReload, RemovingTheNewestFolderRollsBack) {

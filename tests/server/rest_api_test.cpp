@@ -36,7 +36,8 @@ class RestApiTest : public ::testing::Test {
     ASSERT_EQ(scores.size(), static_cast<std::size_t>(top.k));
     for (int r = 0; r < top.k; ++r) {
       const std::size_t idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
-      EXPECT_EQ(items[static_cast<std::size_t>(r)].get<std::string>(), oracle_->item_id(top.items[idx]));
+      EXPECT_EQ(items[static_cast<std::size_t>(r)].get<std::string>(),
+                oracle_->item_id(top.items[idx]));
       EXPECT_EQ(as_float(scores[static_cast<std::size_t>(r)]), top.scores[idx]) << "rank " << r;
     }
   }
@@ -52,7 +53,8 @@ TEST_F(RestApiTest, ModelStatusHasTfServingShape) {
   for (const char* path : {"/v1/models/movies", "/v1/models/movies/versions/1"}) {
     const Reply r = get(c, path);
     ASSERT_EQ(r.status, 200) << path << ": " << r.text;
-    const json expected = json::parse(R"({"model_version_status": [{"version": "1", "state": "AVAILABLE",
+    const json expected =
+        json::parse(R"({"model_version_status": [{"version": "1", "state": "AVAILABLE",
         "status": {"error_code": "OK", "error_message": ""}}]})");
     EXPECT_EQ(r.body, expected) << path;
   }
@@ -68,7 +70,8 @@ TEST_F(RestApiTest, MetadataDescribesABruteForceIndexSignature) {
     const json& sig = r.body["metadata"]["signature_def"]["signature_def"]["serving_default"];
     EXPECT_EQ(sig["method_name"], "tensorflow/serving/predict");
     EXPECT_EQ(sig["inputs"]["input_1"]["dtype"], "DT_STRING");
-    EXPECT_EQ(sig["inputs"]["input_1"]["tensor_shape"]["dim"], json::parse(R"([{"size": "-1", "name": ""}])"));
+    EXPECT_EQ(sig["inputs"]["input_1"]["tensor_shape"]["dim"],
+              json::parse(R"([{"size": "-1", "name": ""}])"));
     EXPECT_EQ(sig["outputs"]["output_1"]["dtype"], "DT_FLOAT");
     EXPECT_EQ(sig["outputs"]["output_2"]["dtype"], "DT_STRING");
     const json dims = json::parse(R"([{"size": "-1", "name": ""}, {"size": "10", "name": ""}])");
@@ -100,14 +103,16 @@ TEST_F(RestApiTest, PredictRowFormatAnswersLikeTheLibrary) {
   const Reply versioned = post(c, "/v1/models/movies/versions/1:predict",
                                json{{"signature_name", "serving_default"}, {"instances", {"u7"}}});
   ASSERT_EQ(versioned.status, 200) << versioned.text;
-  expect_row(versioned.body["predictions"][0]["output_2"], versioned.body["predictions"][0]["output_1"], top, 2);
+  expect_row(versioned.body["predictions"][0]["output_2"],
+             versioned.body["predictions"][0]["output_1"], top, 2);
 }
 
 TEST_F(RestApiTest, PredictColumnarFormatAnswersLikeTheLibrary) {
   RecommendOptions options;
   const TopK top = expected({"u3", "u20"}, options);
   auto c = server_->client();
-  for (const auto& inputs : {json::parse(R"(["u3", "u20"])"), json::parse(R"({"input_1": ["u3", "u20"]})")}) {
+  for (const auto& inputs :
+       {json::parse(R"(["u3", "u20"])"), json::parse(R"({"input_1": ["u3", "u20"]})")}) {
     const Reply r = post(c, "/v1/models/movies:predict", json{{"inputs", inputs}});
     ASSERT_EQ(r.status, 200) << r.text;
     const json& out = r.body["outputs"];
@@ -117,9 +122,9 @@ TEST_F(RestApiTest, PredictColumnarFormatAnswersLikeTheLibrary) {
 }
 
 TEST_F(RestApiTest, RecommendBatchWithFilters) {
-  const auto allow_rows = std::vector<std::int32_t>{oracle_->item_row("i1"), oracle_->item_row("i2"),
-                                                    oracle_->item_row("i3"), oracle_->item_row("i11"),
-                                                    oracle_->item_row("i12")};
+  const auto allow_rows = std::vector<std::int32_t>{
+      oracle_->item_row("i1"), oracle_->item_row("i2"), oracle_->item_row("i3"),
+      oracle_->item_row("i11"), oracle_->item_row("i12")};
   RecommendOptions options;
   options.k = 3;
   options.exclude_seen = true;
@@ -128,8 +133,11 @@ TEST_F(RestApiTest, RecommendBatchWithFilters) {
   const TopK top = expected({"u1", "u16"}, options);
   auto c = server_->client();
   const Reply r = post(c, "/v1/models/movies:recommend",
-                       json{{"users", {"u1", "u16"}}, {"k", 3}, {"exclude_seen", true},
-                            {"allow", {"i1", "i2", "i3", "i11", "i12"}}, {"deny", {"i2"}}});
+                       json{{"users", {"u1", "u16"}},
+                            {"k", 3},
+                            {"exclude_seen", true},
+                            {"allow", {"i1", "i2", "i3", "i11", "i12"}},
+                            {"deny", {"i2"}}});
   ASSERT_EQ(r.status, 200) << r.text;
   EXPECT_EQ(r.body["model_version"], "1");
   const json& recs = r.body["recommendations"];
@@ -156,7 +164,10 @@ TEST_F(RestApiTest, RecommendFoldsInANewUsersItems) {
   const TopK top = oracle_->recommend_for_items(items, options);
   auto c = server_->client();
   for (const json& body : {json{{"items", {"i11", "i12"}}, {"k", 5}, {"exclude_seen", true}},
-                           json{{"users", {"newcomer"}}, {"items", {"i11", "i12"}}, {"k", 5}, {"exclude_seen", true}}}) {
+                           json{{"users", {"newcomer"}},
+                                {"items", {"i11", "i12"}},
+                                {"k", 5},
+                                {"exclude_seen", true}}}) {
     const Reply r = post(c, "/v1/models/movies:recommend", body);
     ASSERT_EQ(r.status, 200) << r.text;
     const json& rec = r.body["recommendations"][0];
@@ -164,7 +175,8 @@ TEST_F(RestApiTest, RecommendFoldsInANewUsersItems) {
     expect_row(rec["items"], rec["scores"], top, 0);
   }
   // A known user with fallback items is answered from the model.
-  const Reply known = post(c, "/v1/models/movies:recommend", json{{"users", {"u1"}}, {"items", {"i11"}}});
+  const Reply known =
+      post(c, "/v1/models/movies:recommend", json{{"users", {"u1"}}, {"items", {"i11"}}});
   ASSERT_EQ(known.status, 200) << known.text;
   EXPECT_EQ(known.body["recommendations"][0]["source"], "model");
 }
@@ -184,7 +196,8 @@ TEST_F(RestApiTest, SimilarItemsLikeTheLibrary) {
 
 TEST_F(RestApiTest, EmbeddingLookup) {
   auto c = server_->client();
-  const Reply r = post(c, "/v1/models/movies:embeddings", json{{"users", {"u2"}}, {"items", {"i5", "i15"}}});
+  const Reply r =
+      post(c, "/v1/models/movies:embeddings", json{{"users", {"u2"}}, {"items", {"i5", "i15"}}});
   ASSERT_EQ(r.status, 200) << r.text;
   EXPECT_EQ(r.body["dim"], oracle_->dim());
   const ModelData& m = oracle_->model();
@@ -203,7 +216,8 @@ TEST_F(RestApiTest, HealthAndMetrics) {
   const Reply health = get(c, "/healthz");
   ASSERT_EQ(health.status, 200) << health.text;
   EXPECT_EQ(health.body["models"]["movies"], "1");
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})").status, 200);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})").status, 200);
   ASSERT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["nobody"]})").status, 400);
   ASSERT_EQ(get(c, "/v1/models/nope").status, 404);
   const auto res = c.Get("/metrics");
@@ -211,23 +225,25 @@ TEST_F(RestApiTest, HealthAndMetrics) {
   ASSERT_EQ(res->status, 200);
   EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4");
   const std::string& text = res->body;
-  for (const char* line : {
-           "latent_http_requests_total{endpoint=\"predict\",code=\"200\"} 3\n",
-           "latent_http_requests_total{endpoint=\"predict\",code=\"400\"} 1\n",
-           "latent_http_requests_total{endpoint=\"status\",code=\"404\"} 1\n",
-           "latent_http_requests_total{endpoint=\"health\",code=\"200\"} 1\n",
-           "latent_http_request_errors_total{endpoint=\"predict\",code=\"400\"} 1\n",
-           "latent_http_request_duration_seconds_count{endpoint=\"predict\"} 4\n",
-           "latent_http_request_duration_seconds_bucket{endpoint=\"predict\",le=\"+Inf\"} 4\n",
-           "latent_model_version{model=\"movies\"} 1\n",
-           "latent_model_loads_total{model=\"movies\",result=\"success\"} 1\n",
-           "latent_model_loads_total{model=\"movies\",result=\"failure\"} 0\n",
-           "# TYPE latent_http_request_duration_seconds histogram\n"}) {
+  for (const char* line :
+       {"latent_http_requests_total{endpoint=\"predict\",code=\"200\"} 3\n",
+        "latent_http_requests_total{endpoint=\"predict\",code=\"400\"} 1\n",
+        "latent_http_requests_total{endpoint=\"status\",code=\"404\"} 1\n",
+        "latent_http_requests_total{endpoint=\"health\",code=\"200\"} 1\n",
+        "latent_http_request_errors_total{endpoint=\"predict\",code=\"400\"} 1\n",
+        "latent_http_request_duration_seconds_count{endpoint=\"predict\"} 4\n",
+        "latent_http_request_duration_seconds_bucket{endpoint=\"predict\",le=\"+Inf\"} 4\n",
+        "latent_model_version{model=\"movies\"} 1\n",
+        "latent_model_loads_total{model=\"movies\",result=\"success\"} 1\n",
+        "latent_model_loads_total{model=\"movies\",result=\"failure\"} 0\n",
+        "# TYPE latent_http_request_duration_seconds histogram\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
   }
-  EXPECT_EQ(text.find("latent_http_request_errors_total{endpoint=\"predict\",code=\"200\"}"), std::string::npos);
+  EXPECT_EQ(text.find("latent_http_request_errors_total{endpoint=\"predict\",code=\"200\"}"),
+            std::string::npos);
   EXPECT_NE(text.find("latent_model_bytes{model=\"movies\"} " +
-                      std::to_string(server::model_bytes(*oracle_)) + "\n"), std::string::npos);
+                      std::to_string(server::model_bytes(*oracle_)) + "\n"),
+            std::string::npos);
   // Prometheus refuses an exposition that repeats a family's HELP or TYPE
   // line or a sample: every line is unique.
   std::set<std::string> seen;
@@ -246,7 +262,8 @@ TEST(ServerHealth, UnavailableUntilAVersionLoads) {
   EXPECT_EQ(before.status, 503) << before.text;
   const Reply predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
   EXPECT_EQ(predict.status, 503) << predict.text;
-  EXPECT_NE(predict.body.value("error", "").find("no version available"), std::string::npos) << predict.text;
+  EXPECT_NE(predict.body.value("error", "").find("no version available"), std::string::npos)
+      << predict.text;
   save_version(dir / "movies", 1, tiny_model());
   server.store().poll();
   EXPECT_EQ(get(c, "/healthz").status, 200);

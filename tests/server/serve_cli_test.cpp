@@ -55,7 +55,8 @@ class ServeProcess {
     eventually([&] {
       std::smatch m;
       const std::string text = output();
-      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) port = std::stoi(m[1]);
+      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")))
+        port = std::stoi(m[1]);
       return port != 0;
     });
     return port;
@@ -91,7 +92,8 @@ TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
                              "Content-Type: application/json\r\nContent-Length: {}\r\n"
                              "Expect: 100-continue\r\n\r\n",
                              body.size()));
-  const std::string continued = receive_until(slow, [](const std::string& t) { return t.find("\r\n\r\n") != std::string::npos; });
+  const std::string continued = receive_until(
+      slow, [](const std::string& t) { return t.find("\r\n\r\n") != std::string::npos; });
   ASSERT_NE(continued.find("100 Continue"), std::string::npos) << continued;
 
   // Clients sending requests while the signal arrives: every answer they
@@ -127,8 +129,9 @@ TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
   }
   ASSERT_TRUE(eventually([&] { return ok.load() >= 30; }));
   ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
-  ASSERT_TRUE(eventually([&] { return serve.output().find("SIGTERM received") != std::string::npos; }))
-      << serve.output();
+  ASSERT_TRUE(eventually([&] {
+    return serve.output().find("SIGTERM received") != std::string::npos;
+  })) << serve.output();
   // It stops accepting new connections...
   EXPECT_TRUE(eventually([&] {
     const int fd = connect_loopback(port);
@@ -145,7 +148,8 @@ TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
     if (end == std::string::npos) return false;
     std::smatch m;
     const std::string head = t.substr(0, end);
-    if (!std::regex_search(head, m, std::regex("Content-Length: ([0-9]+)", std::regex::icase))) return false;
+    if (!std::regex_search(head, m, std::regex("Content-Length: ([0-9]+)", std::regex::icase)))
+      return false;
     return t.size() >= end + 4 + std::stoul(m[1]);
   });
   ::close(slow);
@@ -162,7 +166,9 @@ TEST(ServeCli, BadFlagsAndMissingPathsFailWithOneLine) {
   {
     ServeProcess serve(dir, {"--model_base_path", missing, "--rest_api_port", "0"});
     EXPECT_EQ(serve.wait_exit(), 1);
-    EXPECT_NE(serve.output().find("base path " + missing + " is not a directory"), std::string::npos) << serve.output();
+    EXPECT_NE(serve.output().find("base path " + missing + " is not a directory"),
+              std::string::npos)
+        << serve.output();
   }
   {
     ServeProcess serve(dir, {"--rest_api_port", "0"});
@@ -184,11 +190,11 @@ TEST(ServeCli, ServesEveryModelOfAConfigFile) {
   {
     std::ofstream config(dir / "models.config");
     config << "model_config_list {\n  config { name: 'als' base_path: '" << (dir / "a").string()
-           << "' model_platform: 'latent' }\n  config { name: 'pop' base_path: '" << (dir / "b").string()
-           << "' }\n}\n";
+           << "' model_platform: 'latent' }\n  config { name: 'pop' base_path: '"
+           << (dir / "b").string() << "' }\n}\n";
   }
-  ServeProcess serve(dir, {"--model_config_file", (dir / "models.config").string(), "--rest_api_port", "0",
-                           "--rest_api_host", "127.0.0.1"});
+  ServeProcess serve(dir, {"--model_config_file", (dir / "models.config").string(),
+                           "--rest_api_port", "0", "--rest_api_host", "127.0.0.1"});
   const int port = serve.port();
   ASSERT_GT(port, 0) << serve.output();
   httplib::Client c("127.0.0.1", port);

@@ -39,8 +39,8 @@ inline Recommender tiny_model(const std::string& kind = "als", int seed = 1) {
   FitOptions options;
   options.model = kind;
   if (kind == "als") {
-    options.params = {{"dim", "8"}, {"regularization", "2"}, {"threads", "1"},
-                      {"seed", std::to_string(seed)}};
+    options.params = {
+        {"dim", "8"}, {"regularization", "2"}, {"threads", "1"}, {"seed", std::to_string(seed)}};
   }
   return fit(tiny_dataset(), options).model;
 }
@@ -69,7 +69,8 @@ class TestServer {
  public:
   explicit TestServer(const std::filesystem::path& base, server::Limits limits = {},
                       server::ServerOptions options = loopback())
-      : store_({server::ModelConfig{"movies", base}}, [this](const std::string& line) { log(line); }),
+      : store_({server::ModelConfig{"movies", base}},
+               [this](const std::string& line) { log(line); }),
         api_(store_, metrics_, limits),
         http_(api_, options) {
     store_.poll();
@@ -142,7 +143,9 @@ inline Reply post(httplib::Client& c, const std::string& path, const char* body)
 inline Reply post(httplib::Client& c, const std::string& path, const nlohmann::json& body) {
   return post(c, path, body.dump());
 }
-inline Reply get(httplib::Client& c, const std::string& path) { return to_reply(c.Get(path.c_str())); }
+inline Reply get(httplib::Client& c, const std::string& path) {
+  return to_reply(c.Get(path.c_str()));
+}
 
 // Raw sockets, for what an HTTP client library will not send.
 

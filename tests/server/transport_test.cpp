@@ -27,7 +27,8 @@ json error_of(const std::string& response) {
   const auto end = response.find("\r\n\r\n");
   if (end == std::string::npos) return nullptr;
   const json body = json::parse(response.substr(end + 4), nullptr, /*allow_exceptions=*/false);
-  return body.is_object() && body.size() == 1 && body.contains("error") ? body["error"] : json(nullptr);
+  return body.is_object() && body.size() == 1 && body.contains("error") ? body["error"]
+                                                                        : json(nullptr);
 }
 
 class Transport : public ::testing::Test {
@@ -48,12 +49,13 @@ TEST_F(Transport, RequestsThatDoNotParseAreJsonErrorsAndTheServerKeepsServing) {
     std::string message_part;
   } cases[] = {
       {"not HTTP", "GARBAGE\r\n\r\n", "HTTP/1.1 400 ", "malformed HTTP request"},
-      {"field without a colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", "HTTP/1.1 400 ",
-       "malformed HTTP request"},
-      {"bad Content-Length", "POST /v1/models/movies:predict HTTP/1.1\r\nContent-Length: many\r\n\r\n",
+      {"field without a colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
        "HTTP/1.1 400 ", "malformed HTTP request"},
-      {"header too large", "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", "HTTP/1.1 431 ",
-       "request header larger than 8192 bytes"},
+      {"bad Content-Length",
+       "POST /v1/models/movies:predict HTTP/1.1\r\nContent-Length: many\r\n\r\n", "HTTP/1.1 400 ",
+       "malformed HTTP request"},
+      {"header too large", "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n",
+       "HTTP/1.1 431 ", "request header larger than 8192 bytes"},
   };
   for (const auto& bad : cases) {
     SCOPED_TRACE(bad.what);
@@ -71,18 +73,22 @@ TEST_F(Transport, RequestsThatDoNotParseAreJsonErrorsAndTheServerKeepsServing) {
 TEST_F(Transport, TooLargeBodyWithExpectContinueIsRefusedBeforeItIsSent) {
   // The body is never sent: the answer comes instead of "100 Continue".
   const std::string response = exchange_and_close(
-      server_->port(), "POST /v1/models/movies:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-                       "Expect: 100-continue\r\n\r\n");
+      server_->port(),
+      "POST /v1/models/movies:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+      "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(response.rfind("HTTP/1.1 413 ", 0), 0u) << response;
-  EXPECT_NE(error_of(response).get<std::string>().find("larger than 65536 bytes"), std::string::npos) << response;
+  EXPECT_NE(error_of(response).get<std::string>().find("larger than 65536 bytes"),
+            std::string::npos)
+      << response;
 }
 
 TEST_F(Transport, ChunkedBodiesAndEncodedTargetsAreRouted) {
   const std::string body = R"({"instances": ["u1"]})";
   const std::string chunked = exchange_and_close(
-      server_->port(), fmt::format("POST /v1/models/movies:predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                   "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
-                                   body.size(), body));
+      server_->port(),
+      fmt::format("POST /v1/models/movies:predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+                  body.size(), body));
   EXPECT_EQ(chunked.rfind("HTTP/1.1 200 ", 0), 0u) << chunked;
   auto c = server_->client();
   // %XX is decoded and the query string ignored, as routes match paths.

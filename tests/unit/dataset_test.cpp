@@ -304,8 +304,8 @@ TEST(DatasetCsv, HeaderNamesCrlfBomAndTrailingLines) {
 TEST(DatasetCsv, FilteredRowsOfKnownUsersAndItemsAreSeenOnly) {
   test::TempDir dir;
   LoadOptions options;
-  options.data = write_file(dir / "r.csv",
-                            "user,item,rating\nu1,10,5\nu1,20,2\nu2,20,4\nu3,10,1\nu2,30,3\n");
+  options.data =
+      write_file(dir / "r.csv", "user,item,rating\nu1,10,5\nu1,20,2\nu2,20,4\nu3,10,1\nu2,30,3\n");
   options.rating_above = 3;
   const Dataset d = load_dataset(options);
   ASSERT_EQ(d.interactions.size(), 2U);

@@ -59,7 +59,8 @@ std::vector<double> brute_force_b(const Interactions& x, double lambda) {
   const auto n = static_cast<std::size_t>(x.num_items);
   std::vector<double> X(static_cast<std::size_t>(x.num_users) * n, 0.0);
   for (std::size_t k = 0; k < x.size(); ++k) {
-    double& cell = X[static_cast<std::size_t>(x.users[k]) * n + static_cast<std::size_t>(x.items[k])];
+    double& cell =
+        X[static_cast<std::size_t>(x.users[k]) * n + static_cast<std::size_t>(x.items[k])];
     cell = x.weights.empty() ? 1.0 : cell + x.weights[k];  // weights of duplicates add up
   }
   // Augmented [G + lambda I | I].

@@ -55,7 +55,8 @@ Oracle plain_softmax(const Interactions& x, const std::vector<float>& s, int num
     out.loss += w * (std::log(z) + m - logits[b]);
     for (auto j : cols) {
       const double p = std::exp(logits[j] - m) / z - (j == b ? 1.0 : 0.0);
-      out.grad[static_cast<std::size_t>(x.users[b] * num_items + x.items[j])] += w * p / c.temperature;
+      out.grad[static_cast<std::size_t>(x.users[b] * num_items + x.items[j])] +=
+          w * p / c.temperature;
     }
   }
   return out;
@@ -92,7 +93,8 @@ TEST_P(InBatchSoftmaxTest, MatchesPlainBatchComputation) {
   for (float& v : s) v = 4.0f * rng.uniform() - 2.0f;
   std::vector<float> log_q;
   if (k.logq) {
-    for (int i = 0; i < num_items; ++i) log_q.push_back(std::log(0.05f + 0.1f * static_cast<float>(i)));
+    for (int i = 0; i < num_items; ++i)
+      log_q.push_back(std::log(0.05f + 0.1f * static_cast<float>(i)));
   }
   const Oracle want = plain_softmax(x, s, num_items, c, log_q);
 

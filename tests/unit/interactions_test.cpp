@@ -28,9 +28,9 @@ TEST(CsrMatrix, DeduplicatesAndSortsRows) {
 }
 
 TEST(CsrMatrix, ValidatingConstructorRejectsBadData) {
-  EXPECT_THROW(CsrMatrix(2, 3, {0, 1}, {0}), Error);             // too few pointers
-  EXPECT_THROW(CsrMatrix(1, 3, {0, 2}, {2, 1}), Error);          // unsorted
-  EXPECT_THROW(CsrMatrix(1, 3, {0, 1}, {3}), Error);             // out of range
+  EXPECT_THROW(CsrMatrix(2, 3, {0, 1}, {0}), Error);     // too few pointers
+  EXPECT_THROW(CsrMatrix(1, 3, {0, 2}, {2, 1}), Error);  // unsorted
+  EXPECT_THROW(CsrMatrix(1, 3, {0, 1}, {3}), Error);     // out of range
   EXPECT_NO_THROW(CsrMatrix(2, 3, {0, 1, 3}, {0, 1, 2}));
   // A row pointer past the entries must be caught before any entry is read.
   EXPECT_THROW(CsrMatrix(2, 3, {0, 100, 3}, {0, 1, 2}), Error);

@@ -45,7 +45,8 @@ TEST(ParamSpec, RangesChoicesAndNames) {
   EXPECT_EQ(p.python_name(), "learning_rate");
   EXPECT_EQ(p.flag(), "--learning-rate");
   EXPECT_NO_THROW(p.check("0.5"));
-  expect_error([&] { p.check("0"); }, ErrorKind::InvalidArgument, {"learning-rate", "\"0\"", "> 0"});
+  expect_error([&] { p.check("0"); }, ErrorKind::InvalidArgument,
+               {"learning-rate", "\"0\"", "> 0"});
   expect_error([&] { p.check("nan"); }, ErrorKind::InvalidArgument, {"\"nan\""});
   expect_error([&] { p.check("inf"); }, ErrorKind::InvalidArgument, {"\"inf\""});
   p.max = 1;
@@ -56,7 +57,8 @@ TEST(ParamSpec, RangesChoicesAndNames) {
   c.type = ParamType::Choice;
   c.choices = {"cg", "cholesky"};
   EXPECT_NO_THROW(c.check("cg"));
-  expect_error([&] { c.check("lu"); }, ErrorKind::InvalidArgument, {"solver", "\"lu\"", "cg, cholesky"});
+  expect_error([&] { c.check("lu"); }, ErrorKind::InvalidArgument,
+               {"solver", "\"lu\"", "cg, cholesky"});
 
   ParamSpec b;
   b.name = "shuffle";
@@ -92,26 +94,45 @@ TEST(ParamTable, DefaultsComeFromTheConfigAndValuesAreChecked) {
   EXPECT_FLOAT_EQ(c.rate, 0.5f);
   EXPECT_TRUE(c.fast);
   EXPECT_EQ(c.seed, 7u);
-  expect_error([&] { table.read({{"dim", "17"}}); }, ErrorKind::InvalidArgument,
-               {"dim", "\"17\"", "[1, 16]"});
-  expect_error([&] { table.read({{"dim", "2.5"}}); }, ErrorKind::InvalidArgument,
-               {"dim", "\"2.5\"", "integer"});
+  expect_error(
+      [&] {
+        table.read({{"dim", "17"}});
+      },
+      ErrorKind::InvalidArgument, {"dim", "\"17\"", "[1, 16]"});
+  expect_error(
+      [&] {
+        table.read({{"dim", "2.5"}});
+      },
+      ErrorKind::InvalidArgument, {"dim", "\"2.5\"", "integer"});
 }
 
 TEST(Params, ModelsCheckTheirParametersWithoutTraining) {
   EXPECT_NO_THROW(check_model_params("two-tower", {{"dim", "16"}}));
-  expect_error([] { check_model_params("two-tower", {{"alpha", "1"}}); }, ErrorKind::InvalidArgument,
-               {"parameter alpha does not apply to model two-tower", "learning-rate"});
-  expect_error([] { check_model_params("two-tower", {{"dim", "0"}}); }, ErrorKind::InvalidArgument,
-               {"dim", "[1, 4096]"});
+  expect_error(
+      [] {
+        check_model_params("two-tower", {{"alpha", "1"}});
+      },
+      ErrorKind::InvalidArgument,
+      {"parameter alpha does not apply to model two-tower", "learning-rate"});
+  expect_error(
+      [] {
+        check_model_params("two-tower", {{"dim", "0"}});
+      },
+      ErrorKind::InvalidArgument, {"dim", "[1, 4096]"});
   expect_error([] { check_model_params("svd", {}); }, ErrorKind::InvalidArgument,
                {"svd", "als, bpr, ease, popularity, two-tower"});
   // Common parameters: accepted by every model, checked the same way.
   EXPECT_NO_THROW(check_model_params("popularity", {{"seed", "3"}, {"threads", "2"}}));
-  expect_error([] { check_model_params("ease", {{"threads", "-1"}}); }, ErrorKind::InvalidArgument,
-               {"threads", "[0, 4096]"});
-  expect_error([] { check_model_params("bpr", {{"rated-weight", "0.5"}}); },
-               ErrorKind::InvalidArgument, {"rated-weight does not apply to model bpr", "pair weights"});
+  expect_error(
+      [] {
+        check_model_params("ease", {{"threads", "-1"}});
+      },
+      ErrorKind::InvalidArgument, {"threads", "[0, 4096]"});
+  expect_error(
+      [] {
+        check_model_params("bpr", {{"rated-weight", "0.5"}});
+      },
+      ErrorKind::InvalidArgument, {"rated-weight does not apply to model bpr", "pair weights"});
 }
 
 TEST(Params, SeedPolicyIsTheSeedParameterElse42) {

@@ -103,7 +103,8 @@ TEST(Synth, DefaultsAreTheMovieLens20MShape) {
 TEST(Synth, EdgeShapesStillDistinct) {
   // One pair per user; the whole catalog for every user; half of it (the
   // path that draws the rest by keys instead of rejecting repeats).
-  for (const std::int64_t pairs : {std::int64_t{50}, std::int64_t{50 * 40}, std::int64_t{50 * 20}}) {
+  for (const std::int64_t pairs :
+       {std::int64_t{50}, std::int64_t{50 * 40}, std::int64_t{50 * 20}}) {
     SynthConfig c;
     c.users = 50;
     c.items = 40;

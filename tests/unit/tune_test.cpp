@@ -59,7 +59,8 @@ TEST(Tune, SmallGridIsTriedWholeInGridOrder) {
   for (const int trials : {24, 25, 1000}) {
     const auto points = sample_grid(space, trials, 7);
     ASSERT_EQ(points.size(), 24u);
-    for (std::size_t i = 0; i < points.size(); ++i) EXPECT_EQ(key(points[i]), key(grid_point(space, i)));
+    for (std::size_t i = 0; i < points.size(); ++i)
+      EXPECT_EQ(key(points[i]), key(grid_point(space, i)));
   }
   // An empty space is one point: the fixed parameters alone.
   const auto empty = sample_grid(SearchSpace{}, 5, 1);
@@ -124,9 +125,16 @@ TEST(Tune, HugeGridsSampleWithoutEnumerating) {
 
 TEST(Tune, SampleGridRejectsBadInput) {
   expect_invalid([] { sample_grid(space_3x4x2(), 0, 1); }, {"trials", "0"});
-  expect_invalid([] { sample_grid(SearchSpace{{{"alpha", {}}}}, 3, 1); }, {"alpha", "no candidate"});
-  expect_invalid([] { sample_grid(SearchSpace{{{"alpha", {"1", "2", "1"}}}}, 3, 1); },
-                 {"alpha", "\"1\"", "twice"});
+  expect_invalid(
+      [] {
+        sample_grid(SearchSpace{{{"alpha", {}}}}, 3, 1);
+      },
+      {"alpha", "no candidate"});
+  expect_invalid(
+      [] {
+        sample_grid(SearchSpace{{{"alpha", {"1", "2", "1"}}}}, 3, 1);
+      },
+      {"alpha", "\"1\"", "twice"});
 }
 
 TEST(Tune, DefaultSpacesAreValidForEveryModel) {
@@ -156,23 +164,56 @@ TEST(Tune, MetricsByName) {
   EXPECT_EQ(metric_value(m, "precision"), 3);
   EXPECT_EQ(metric_value(m, "map"), 4);
   EXPECT_EQ(metric_value(m, "hit_rate"), 5);
-  expect_invalid([&] { metric_value(m, "auc"); }, {"\"auc\"", "ndcg, recall, precision, map, hit_rate"});
+  expect_invalid([&] { metric_value(m, "auc"); },
+                 {"\"auc\"", "ndcg, recall, precision, map, hit_rate"});
 }
 
 TEST(Tune, OptionsAreCheckedBeforeTraining) {
   TuneOptions o;
   o.model = "als";
   o.space = SearchSpace{{{"regularization", {"1", "2"}}}};
-  expect_invalid([&] { TuneOptions x = o; x.metric = "auc"; check_tune_options(x); }, {"auc"});
-  expect_invalid([&] { TuneOptions x = o; x.trials = 0; check_tune_options(x); }, {"trials"});
-  expect_invalid([&] { TuneOptions x = o; x.space.values["learning-rate"] = {"0.1"}; check_tune_options(x); },
-                 {"learning-rate", "als"});
-  expect_invalid([&] { TuneOptions x = o; x.space.values["alpha"] = {"1", "abc"}; check_tune_options(x); },
-                 {"alpha", "abc"});
-  expect_invalid([&] { TuneOptions x = o; x.fixed.set("regularization", "3"); check_tune_options(x); },
-                 {"regularization", "both fixed"});
-  expect_invalid([&] { TuneOptions x = o; x.fixed.set("colour", "3"); check_tune_options(x); },
-                 {"colour"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.metric = "auc";
+        check_tune_options(x);
+      },
+      {"auc"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.trials = 0;
+        check_tune_options(x);
+      },
+      {"trials"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.space.values["learning-rate"] = {"0.1"};
+        check_tune_options(x);
+      },
+      {"learning-rate", "als"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.space.values["alpha"] = {"1", "abc"};
+        check_tune_options(x);
+      },
+      {"alpha", "abc"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.fixed.set("regularization", "3");
+        check_tune_options(x);
+      },
+      {"regularization", "both fixed"});
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.fixed.set("colour", "3");
+        check_tune_options(x);
+      },
+      {"colour"});
 }
 
 TEST(Tune, SearchesOnTheTrainPartOnly) {
@@ -199,7 +240,8 @@ TEST(Tune, SearchesOnTheTrainPartOnly) {
     EXPECT_EQ(t.value, t.result.at_k[0].ndcg);
     EXPECT_LE(t.value, r.trials[r.best].value);
   }
-  EXPECT_EQ(r.best_params.values().at("regularization"), r.trials[r.best].params.values().at("regularization"));
+  EXPECT_EQ(r.best_params.values().at("regularization"),
+            r.trials[r.best].params.values().at("regularization"));
 
   TuneOptions big_k = o;
   big_k.k = 10000;

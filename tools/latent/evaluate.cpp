@@ -35,7 +35,8 @@ std::vector<int> parse_ks(const std::string& text) {
       used = 0;
     }
     if (used != part.size() || part.empty()) {
-      throw Error(ErrorKind::InvalidArgument, fmt::format("--k \"{}\": \"{}\" is not an integer", text, part));
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("--k \"{}\": \"{}\" is not an integer", text, part));
     }
     ks.push_back(k);
   }

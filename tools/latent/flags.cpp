@@ -39,7 +39,8 @@ void DataFlags::add_to(CLI::App& cmd) {
                  "Timestamp column: a header name or 0-based number");
   cmd.add_option("--weight-col", load.weight_col,
                  "Weight column (scales each pair's loss): a header name or 0-based number");
-  cmd.add_option("--items", load.items_file, "Item metadata CSV/TSV joined on the item id (titles)");
+  cmd.add_option("--items", load.items_file,
+                 "Item metadata CSV/TSV joined on the item id (titles)");
   cmd.add_option("--items-id-col", load.items_id_col, "Item id column of --items");
   cmd.add_option("--items-title-col", load.items_title_col, "Title column of --items");
   rating_above_option = cmd.add_option("--rating-above", rating_above,
@@ -52,7 +53,8 @@ LoadOptions DataFlags::options() const {
   o.format = parse_data_format(format);
   o.delimiter = parse_delimiter(delimiter);
   o.header = !no_header;
-  if (rating_above_option != nullptr && rating_above_option->count() > 0) o.rating_above = rating_above;
+  if (rating_above_option != nullptr && rating_above_option->count() > 0)
+    o.rating_above = rating_above;
   o.item_key = parse_item_key(item_key);
   return o;
 }

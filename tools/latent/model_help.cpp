@@ -16,10 +16,14 @@ namespace {
 // "INT", "FLOAT", "" for a switch, "adagrad|adam" for a choice.
 std::string value_text(const ParamSpec& p) {
   switch (p.type) {
-    case ParamType::Int: return "INT";
-    case ParamType::Float: return "FLOAT";
-    case ParamType::Bool: return "";
-    case ParamType::Choice: return fmt::format("{}", fmt::join(p.choices, "|"));
+    case ParamType::Int:
+      return "INT";
+    case ParamType::Float:
+      return "FLOAT";
+    case ParamType::Bool:
+      return "";
+    case ParamType::Choice:
+      return fmt::format("{}", fmt::join(p.choices, "|"));
   }
   return "";
 }
@@ -79,8 +83,8 @@ std::string model_params_markdown() {
       "|---|---|---|---|---|---|\n";
   const auto row = [&](const std::string& model, const ParamSpec& p, const std::string& help) {
     const std::string type = p.type == ParamType::Choice ? "choice" : to_string(p.type);
-    out += fmt::format("| {} | `{}` (`{}`) | {} | {} | {} | {} |\n", model, p.flag(), p.python_name(),
-                       type, p.default_value, p.range_text(), help);
+    out += fmt::format("| {} | `{}` (`{}`) | {} | {} | {} | {} |\n", model, p.flag(),
+                       p.python_name(), type, p.default_value, p.range_text(), help);
   };
   for (const ModelSpec* m : model_specs()) {
     for (const auto& p : m->params) row(m->name, p, p.help);

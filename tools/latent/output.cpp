@@ -31,7 +31,8 @@ Output::Output(const std::filesystem::path& path) : path_(path) {
   tmp_ += fmt::format(".tmp{}", ::getpid());
   file_ = std::fopen(tmp_.c_str(), "wb");
   if (file_ == nullptr) {
-    throw Error(ErrorKind::IO, fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
+    throw Error(ErrorKind::IO,
+                fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno)));
   }
 }
 
@@ -53,7 +54,8 @@ void Output::commit() {
   if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp_.c_str());
-    throw Error(ErrorKind::IO, fmt::format("{}: cannot write: {}", path_.string(), std::strerror(err)));
+    throw Error(ErrorKind::IO,
+                fmt::format("{}: cannot write: {}", path_.string(), std::strerror(err)));
   }
   done_ = true;
 }

@@ -88,7 +88,8 @@ void similar(const std::string& path, const std::string& item, int k, int thread
   fmt::print("item,similar_item,similarity,rank\n");
   const std::string name = csv_field(model.item_id(row));
   for (int r = 0; r < top.k && top.items[static_cast<std::size_t>(r)] >= 0; ++r) {
-    fmt::print("{},{},{:.6f},{}\n", name, csv_field(model.item_id(top.items[static_cast<std::size_t>(r)])),
+    fmt::print("{},{},{:.6f},{}\n", name,
+               csv_field(model.item_id(top.items[static_cast<std::size_t>(r)])),
                top.scores[static_cast<std::size_t>(r)], r + 1);
   }
 }
@@ -104,7 +105,8 @@ void pairs(const std::string& path, float threshold, const std::string& out_path
                csv_field(model.item_id(p.b)), p.similarity);
   }
   out.commit();
-  if (!out_path.empty()) fmt::print("{} pairs with cosine > {} written to {}\n", found.size(), threshold, out_path);
+  if (!out_path.empty())
+    fmt::print("{} pairs with cosine > {} written to {}\n", found.size(), threshold, out_path);
 }
 
 void write_ids(const std::filesystem::path& path, const Vocabulary& vocab) {
@@ -144,7 +146,8 @@ void embeddings(const EmbeddingsFlags& f) {
     const std::filesystem::path dir(f.out_dir);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    if (ec) throw Error(ErrorKind::IO, fmt::format("{}: cannot create: {}", f.out_dir, ec.message()));
+    if (ec)
+      throw Error(ErrorKind::IO, fmt::format("{}: cannot create: {}", f.out_dir, ec.message()));
     write_npy(dir / "user_embeddings.npy", m.user_embeddings);
     write_npy(dir / "item_embeddings.npy", m.item_embeddings);
     write_ids(dir / "users.tsv", m.users);
@@ -159,8 +162,9 @@ void scores(const std::string& path, const std::string& out_path, int threads) {
   const Recommender model = Recommender::load(path);
   const ModelData& m = model.model();
   NpyWriter writer(out_path, m.users.size(), m.items.size());
-  model.scores([&](std::int64_t, std::int64_t, std::span<const float> block) { writer.write_rows(block); },
-               1024, threads);
+  model.scores(
+      [&](std::int64_t, std::int64_t, std::span<const float> block) { writer.write_rows(block); },
+      1024, threads);
   writer.finish();
   fmt::print("scores {}x{} (users x items, row 0 and column 0 are OOV) written to {}\n",
              m.users.size(), m.items.size(), out_path);
@@ -172,7 +176,8 @@ void info(const std::string& path) {
   fmt::print("file: {}\nkind: {}\nformat version: {}\n", path, m.kind, kModelFormatVersion);
   fmt::print("users: {} (+1 OOV row), items: {} (+1 OOV row), dim: {}\n", m.users.num_known(),
              m.items.num_known(), model.dim());
-  fmt::print("item titles: {}\nseen pairs: {}\n", m.item_titles.empty() ? "no" : "yes", m.seen.nnz());
+  fmt::print("item titles: {}\nseen pairs: {}\n", m.item_titles.empty() ? "no" : "yes",
+             m.seen.nnz());
   fmt::print("config: {}\ntraining: {}\n", m.config.dump(), m.training.dump());
 }
 
@@ -215,7 +220,8 @@ void add_pairs(CLI::App& app) {
   auto threshold = std::make_shared<float>(0.8f);
   auto out = std::make_shared<std::string>();
   auto threads = std::make_shared<int>(0);
-  auto* cmd = app.add_subcommand("pairs", "All item pairs with cosine similarity above a threshold");
+  auto* cmd =
+      app.add_subcommand("pairs", "All item pairs with cosine similarity above a threshold");
   cmd->add_option("model", *model, "Model file")->required();
   cmd->add_option("--threshold", *threshold, "Cosine threshold in [-1, 1]")->capture_default_str();
   cmd->add_option("--out", *out, "CSV file (item_a,item_b,similarity); stdout when omitted");

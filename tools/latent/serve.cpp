@@ -47,7 +47,8 @@ struct ServeFlags {
 std::vector<server::ModelConfig> model_configs(const ServeFlags& f) {
   if (!f.model_config_file.empty()) {
     if (!f.model_base_path.empty()) {
-      throw Error(ErrorKind::InvalidArgument, "give --model_config_file or --model_base_path, not both");
+      throw Error(ErrorKind::InvalidArgument,
+                  "give --model_config_file or --model_base_path, not both");
     }
     return server::read_model_config(f.model_config_file);
   }
@@ -60,8 +61,9 @@ std::vector<server::ModelConfig> model_configs(const ServeFlags& f) {
 
 void serve(const ServeFlags& f) {
   if (!(f.poll_seconds >= 0)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("--file_system_poll_wait_seconds must be >= 0, got {}", f.poll_seconds));
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("--file_system_poll_wait_seconds must be >= 0, got {}", f.poll_seconds));
   }
   f.limits.validate();
   f.server.validate();
@@ -86,14 +88,16 @@ void serve(const ServeFlags& f) {
              fmt::join(store.model_names(), ", "));
   std::fflush(stdout);
   if (f.poll_seconds > 0) {
-    store.start_polling(std::chrono::milliseconds(std::max(1LL, static_cast<long long>(f.poll_seconds * 1000))));
+    store.start_polling(
+        std::chrono::milliseconds(std::max(1LL, static_cast<long long>(f.poll_seconds * 1000))));
   }
   std::thread waiter([&] {
     char sig = 0;
     while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == 0) return;  // woken by the main thread below: run() ended on its own
-    fmt::print("latent serve: {} received, finishing requests in flight\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    fmt::print("latent serve: {} received, finishing requests in flight\n",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
     std::fflush(stdout);
     http.stop();
   });
@@ -109,20 +113,26 @@ void serve(const ServeFlags& f) {
 
 void add_serve(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand(
-      "serve", "Serve models over TensorFlow Serving's REST API (+ recommend, similar, embeddings), with hot reload");
+  auto* cmd = app.add_subcommand("serve",
+                                 "Serve models over TensorFlow Serving's REST API (+ recommend, "
+                                 "similar, embeddings), with hot reload");
   cmd->add_option("--model_name", f->model_name, "Name of the model in URLs (/v1/models/NAME)")
       ->default_val("default");
-  cmd->add_option("--model_base_path", f->model_base_path,
-                  "Directory of numbered version folders (1/, 2/, ...) each holding one *.latent model file");
+  cmd->add_option(
+      "--model_base_path", f->model_base_path,
+      "Directory of numbered version folders (1/, 2/, ...) each holding one *.latent model file");
   cmd->add_option("--model_config_file", f->model_config_file,
-                  "TF Serving model config (protobuf text: model_config_list { config { name: '...' base_path: '...' } })");
-  cmd->add_option("--rest_api_port", f->server.port, "HTTP port (0: any free port, printed at start)")
+                  "TF Serving model config (protobuf text: model_config_list { config { name: "
+                  "'...' base_path: '...' } })");
+  cmd->add_option("--rest_api_port", f->server.port,
+                  "HTTP port (0: any free port, printed at start)")
       ->capture_default_str();
   cmd->add_option("--rest_api_host", f->server.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--rest_api_num_threads", f->server.threads,
-                  "HTTP I/O threads (default: one per core); they serve every connection (an open keep-alive "
-                  "connection costs no thread) and run the requests, except those that may wait for a merged "
+                  "HTTP I/O threads (default: one per core); they serve every connection (an open "
+                  "keep-alive "
+                  "connection costs no thread) and run the requests, except those that may wait "
+                  "for a merged "
                   "search (--batch_min_items), which wait on threads of their own")
       ->capture_default_str();
   cmd->add_option("--rest_api_timeout_seconds", f->server.keep_alive_seconds,
@@ -133,7 +143,8 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max_body_bytes", f->server.max_body_bytes, "Larger request bodies get 413")
       ->capture_default_str();
-  cmd->add_option("--max_k", f->limits.max_k, "Largest k a request may ask for")->capture_default_str();
+  cmd->add_option("--max_k", f->limits.max_k, "Largest k a request may ask for")
+      ->capture_default_str();
   cmd->add_option("--max_ids_per_request", f->limits.max_ids,
                   "Most ids in one list of a request (users, items, allow, deny, instances)")
       ->capture_default_str();
@@ -143,8 +154,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--search_threads", f->limits.search_threads,
                   "Threads per request's search (requests already run in parallel)")
       ->capture_default_str();
-  cmd->add_option("--batch_min_items", f->limits.batch_min_items,
-                  "Models with at least this many items answer concurrent requests with one merged search")
+  cmd->add_option(
+         "--batch_min_items", f->limits.batch_min_items,
+         "Models with at least this many items answer concurrent requests with one merged search")
       ->capture_default_str();
   cmd->callback([f] { serve(*f); });
 }

@@ -53,9 +53,10 @@ struct TuneFlags {
 std::pair<std::string, std::vector<std::string>> parse_grid(const std::string& text) {
   const auto eq = text.find('=');
   const auto bad = [&](const std::string& why) {
-    return Error(ErrorKind::InvalidArgument,
-                 fmt::format("--grid \"{}\": {}; expected NAME=V1,V2,... (e.g. regularization=10,50)",
-                             text, why));
+    return Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("--grid \"{}\": {}; expected NAME=V1,V2,... (e.g. regularization=10,50)", text,
+                    why));
   };
   if (eq == std::string::npos) throw bad("no '='");
   std::string name = text.substr(0, eq);
@@ -148,7 +149,8 @@ class TrialTable {
   std::vector<std::pair<std::string, std::size_t>> columns_;
 };
 
-void print_summary(const TuneReport& report, const TuneOptions& options, const std::string& metric) {
+void print_summary(const TuneReport& report, const TuneOptions& options,
+                   const std::string& metric) {
   const Trial& best = report.search.trials[report.search.best];
   const MetricsAtK& tk = report.test.at_k.front();  // ks = {options.k}
   fmt::print(
@@ -156,8 +158,8 @@ void print_summary(const TuneReport& report, const TuneOptions& options, const s
       "precision@{k} {:.4f} map@{k} {:.4f} hit_rate@{k} {:.4f} coverage {:.4f} ({:.2f} s "
       "training on {} pairs)\n",
       params_text(report.search.best_params), best.index + 1, metric, best.value, tk.ndcg,
-      tk.recall, tk.precision, tk.map, tk.hit_rate, report.test.coverage,
-      report.best.train_seconds, report.best.train_pairs, fmt::arg("k", options.k));
+      tk.recall, tk.precision, tk.map, tk.hit_rate, report.test.coverage, report.best.train_seconds,
+      report.best.train_pairs, fmt::arg("k", options.k));
 }
 
 void tune_command(const TuneFlags& f) {
@@ -220,7 +222,8 @@ void add_tune(CLI::App& app) {
                   "Fraction of each user's train items held out for choosing (seeded, per user)")
       ->capture_default_str();
   f->ranking.add_to(*cmd);
-  cmd->add_option("--out", f->out, "Save the best parameters' model, trained on the whole train part");
+  cmd->add_option("--out", f->out,
+                  "Save the best parameters' model, trained on the whole train part");
   cmd->add_option("--json", f->json, "Also write every trial and the best as JSON to this file");
   cmd->add_option("--eval-threads", f->threads, "Threads for scoring (0: all cores)");
   cmd->add_flag("-q,--quiet", f->quiet, "No progress output on stderr");
