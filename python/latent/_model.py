@@ -334,8 +334,8 @@ class Model:
             return ids[0], scores[0]
         return ids, scores
 
-    def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None, as_frame=False,
-                  threads=0):
+    def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None,
+                  as_frame=False, threads=0):
         """Top-k items for one user id (1-D arrays of k ids and scores) or a
         list of user ids (2-D arrays, one row per user), best first; with
         as_frame, a DataFrame (user, item, score, rank). exclude_seen drops
