@@ -69,6 +69,7 @@ class AlignedTable {
     std::fill_n(data_.get(), bytes / 4, 0.0f);
   }
   float* row(std::int64_t r) noexcept { return data_.get() + r * stride_; }
+  const float* row(std::int64_t r) const noexcept { return data_.get() + r * stride_; }
   float* data() noexcept { return data_.get(); }
 
  private:
@@ -264,66 +265,58 @@ struct alignas(64) ThreadRng {
   Rng rng;
 };
 
-}  // namespace
-
-BprResult train_bpr(const Interactions& train, const BprConfig& config,
-                    const std::function<void(int, double, double)>& on_epoch) {
-  config.validate();
-  check_training_pairs(train);
-  const int threads = detail::resolve_threads(config.threads);
-  const CsrMatrix csr = CsrMatrix::from_interactions(train);
-  // The pairs the positives are drawn from: the caller's own arrays when
-  // they hold every pair once (no copy: at 20M-shaped data a user-per-pair
-  // array is 40 MB, the largest thing BPR would allocate), else the CSR's
-  // distinct pairs with a user array beside them.
-  std::vector<std::int32_t> csr_user;
-  const bool distinct = static_cast<std::size_t>(csr.nnz()) == train.size();
-  if (!distinct) {
-    csr_user.resize(static_cast<std::size_t>(csr.nnz()));
-    for (std::int32_t u = 0; u < csr.rows(); ++u) {
-      std::fill(csr_user.begin() + csr.indptr()[static_cast<std::size_t>(u)],
-                csr_user.begin() + csr.indptr()[static_cast<std::size_t>(u) + 1], u);
-    }
+// The user of each of the CSR's distinct pairs, for when the caller's
+// arrays repeat pairs and cannot serve as the pairs to draw from.
+std::vector<std::int32_t> users_of_pairs(const CsrMatrix& csr) {
+  std::vector<std::int32_t> pair_user(static_cast<std::size_t>(csr.nnz()));
+  for (std::int32_t u = 0; u < csr.rows(); ++u) {
+    std::fill(pair_user.begin() + csr.indptr()[static_cast<std::size_t>(u)],
+              pair_user.begin() + csr.indptr()[static_cast<std::size_t>(u) + 1], u);
   }
+  return pair_user;
+}
 
-  // Factors padded to whole cache lines; the padding stays exactly zero
-  // (every update of a zero column by zero columns is zero). The user's
-  // constant 1 column is implicit: the item bias is added to the score.
+// Factors padded to whole cache lines; the padding stays exactly zero
+// (every update of a zero column by zero columns is zero). The user's
+// constant 1 column is implicit: the item bias is added to the score.
+struct Factors {
+  AlignedTable users;       // num_users x stride
+  AlignedTable items;       // num_items x stride
+  std::vector<float> bias;  // num_items
+  std::int64_t stride;
+};
+
+// implicit's initialisation: uniform (-0.5, 0.5) / dim, zero for users and
+// items without pairs. The draw order (users, then items, each item's bias
+// after its factors) is part of what a seed means: golden fits pin it.
+Factors initial_factors(const Interactions& train, const CsrMatrix& csr, const BprConfig& config) {
   const int dim = config.dim;
   const std::int64_t stride = (dim + 15) / 16 * 16;
-  AlignedTable users(train.num_users, stride);
-  AlignedTable items(train.num_items, stride);
-  std::vector<float> bias(static_cast<std::size_t>(train.num_items), 0.0f);
+  Factors f{AlignedTable(train.num_users, stride), AlignedTable(train.num_items, stride),
+            std::vector<float>(static_cast<std::size_t>(train.num_items), 0.0f), stride};
   std::vector<char> has_item(static_cast<std::size_t>(train.num_items), 0);
   for (auto i : csr.indices()) has_item[static_cast<std::size_t>(i)] = 1;
 
-  // implicit's initialisation: uniform (-0.5, 0.5) / dim, zero for users
-  // and items without pairs.
   Rng init(config.seed);
   const float scale = 1.0f / static_cast<float>(dim);
   for (std::int32_t u = 1; u < train.num_users; ++u) {
     if (csr.row(u).empty()) continue;
-    float* row = users.row(u);
+    float* row = f.users.row(u);
     for (int d = 0; d < dim; ++d) row[d] = (init.uniform() - 0.5f) * scale;
   }
   for (std::int32_t i = 1; i < train.num_items; ++i) {
     if (!has_item[static_cast<std::size_t>(i)]) continue;
-    float* row = items.row(i);
+    float* row = f.items.row(i);
     for (int d = 0; d < dim; ++d) row[d] = (init.uniform() - 0.5f) * scale;
-    bias[static_cast<std::size_t>(i)] = (init.uniform() - 0.5f) * scale;
+    f.bias[static_cast<std::size_t>(i)] = (init.uniform() - 0.5f) * scale;
   }
+  return f;
+}
 
-  const NegativeSampler sampler(csr);
-  const Problem problem{.pair_user = distinct ? train.users.data() : csr_user.data(),
-                        .indices = distinct ? train.items.data() : csr.indices().data(),
-                        .nnz = csr.nnz(),
-                        .sampler = &sampler,
-                        .users = users.data(),
-                        .items = items.data(),
-                        .bias = bias.data(),
-                        .stride = stride,
-                        .learning_rate = config.learning_rate,
-                        .regularization = config.regularization};
+// Runs config.epochs epochs of problem.nnz samples each, appending each
+// epoch's time and sampled accuracy to `result`.
+void run_epochs(const Problem& problem, const BprConfig& config, int threads,
+                const std::function<void(int, double, double)>& on_epoch, BprResult& result) {
   std::vector<ThreadRng> rngs;
   rngs.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
@@ -331,8 +324,7 @@ BprResult train_bpr(const Interactions& train, const BprConfig& config,
   }
   std::vector<Counts> counts(static_cast<std::size_t>(threads));
 
-  BprResult result;
-  const std::int64_t samples = csr.nnz();
+  const std::int64_t samples = problem.nnz;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     const auto t0 = Clock::now();
     std::fill(counts.begin(), counts.end(), Counts{});
@@ -359,21 +351,56 @@ BprResult train_bpr(const Interactions& train, const BprConfig& config,
     result.accuracy.push_back(accuracy);
     if (on_epoch) on_epoch(epoch, seconds, accuracy);
   }
+}
 
-  // Export as implicit lays them out: dim factors, then the bias column
-  // (the item bias; a constant 1 for users, except the OOV row).
+// Export as implicit lays them out: dim factors, then the bias column
+// (the item bias; a constant 1 for users, except the OOV row).
+void export_factors(const Factors& f, const Interactions& train, int dim, BprResult& result) {
   result.user_factors = Matrix(train.num_users, dim + 1);
   result.item_factors = Matrix(train.num_items, dim + 1);
   for (std::int32_t u = 1; u < train.num_users; ++u) {
     auto row = result.user_factors.row(u);
-    std::copy_n(users.row(u), dim, row.data());
+    std::copy_n(f.users.row(u), dim, row.data());
     row[static_cast<std::size_t>(dim)] = 1.0f;
   }
   for (std::int32_t i = 1; i < train.num_items; ++i) {
     auto row = result.item_factors.row(i);
-    std::copy_n(items.row(i), dim, row.data());
-    row[static_cast<std::size_t>(dim)] = bias[static_cast<std::size_t>(i)];
+    std::copy_n(f.items.row(i), dim, row.data());
+    row[static_cast<std::size_t>(dim)] = f.bias[static_cast<std::size_t>(i)];
   }
+}
+
+}  // namespace
+
+BprResult train_bpr(const Interactions& train, const BprConfig& config,
+                    const std::function<void(int, double, double)>& on_epoch) {
+  config.validate();
+  check_training_pairs(train);
+  const int threads = detail::resolve_threads(config.threads);
+  const CsrMatrix csr = CsrMatrix::from_interactions(train);
+  // The pairs the positives are drawn from: the caller's own arrays when
+  // they hold every pair once (no copy: at 20M-shaped data a user-per-pair
+  // array is 40 MB, the largest thing BPR would allocate), else the CSR's
+  // distinct pairs with a user array beside them.
+  const bool distinct = static_cast<std::size_t>(csr.nnz()) == train.size();
+  const std::vector<std::int32_t> csr_user =
+      distinct ? std::vector<std::int32_t>() : users_of_pairs(csr);
+  Factors factors = initial_factors(train, csr, config);
+
+  const NegativeSampler sampler(csr);
+  const Problem problem{.pair_user = distinct ? train.users.data() : csr_user.data(),
+                        .indices = distinct ? train.items.data() : csr.indices().data(),
+                        .nnz = csr.nnz(),
+                        .sampler = &sampler,
+                        .users = factors.users.data(),
+                        .items = factors.items.data(),
+                        .bias = factors.bias.data(),
+                        .stride = factors.stride,
+                        .learning_rate = config.learning_rate,
+                        .regularization = config.regularization};
+  BprResult result;
+  run_epochs(problem, config, threads, on_epoch, result);
+  export_factors(factors, train, config.dim, result);
   return result;
 }
 
