@@ -60,12 +60,11 @@ nlohmann::json EaseConfig::to_json() const {
   return {{"regularization", regularization}, {"memory_limit_gb", memory_limit_gb}};
 }
 
-Matrix train_ease(const Interactions& train, const EaseConfig& config) {
-  config.validate();
-  check_training_pairs(train);
-  // One n x n float32 buffer holds X^T X, then P, then B^T: everything
-  // below works in place.
-  const std::int64_t n = train.num_items;
+namespace {
+
+// One n x n float32 buffer holds X^T X, then P, then B^T, so that buffer is
+// the whole footprint: refuse before allocating it.
+void require_memory(std::int64_t n, const EaseConfig& config) {
   const double bytes = static_cast<double>(n) * static_cast<double>(n) * 4.0;
   if (bytes > config.memory_limit_gb * 1e9) {
     throw Error(ErrorKind::InvalidArgument,
@@ -73,44 +72,52 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
                             "({:.2f} GB), over the memory limit of {} GB (memory_limit_gb)",
                             n, n, n, bytes, bytes / 1e9, config.memory_limit_gb));
   }
-  const int threads = detail::resolve_threads(config.threads);
+}
 
-  // Item -> users (CSC) from the deduplicated user -> items rows (CSR),
-  // with each entry's value x_ui.
-  const CsrMatrix csr = CsrMatrix::from_interactions(train);
-  const std::vector<float> values = entry_values(csr, train);
-  std::vector<std::int64_t> col_ptr(static_cast<std::size_t>(n) + 1, 0);
-  for (auto i : csr.indices()) ++col_ptr[static_cast<std::size_t>(i) + 1];
-  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) col_ptr[i + 1] += col_ptr[i];
-  std::vector<std::int32_t> col_users(csr.indices().size());
-  std::vector<float> col_values(csr.indices().size());
-  {
-    std::vector<std::int64_t> next(col_ptr.begin(), col_ptr.end() - 1);
-    for (std::int32_t u = 0; u < csr.rows(); ++u) {
-      for (auto k = csr.indptr()[static_cast<std::size_t>(u)];
-           k < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++k) {
-        const auto at = static_cast<std::size_t>(
-            next[static_cast<std::size_t>(csr.indices()[static_cast<std::size_t>(k)])]++);
-        col_users[at] = u;
-        col_values[at] = values[static_cast<std::size_t>(k)];
-      }
+// Item -> users (CSC) of the deduplicated pairs, with each entry's x_ui.
+struct ItemColumns {
+  std::vector<std::int64_t> ptr;  // n + 1: item a's entries are [ptr[a], ptr[a + 1])
+  std::vector<std::int32_t> users;
+  std::vector<float> values;
+};
+
+ItemColumns item_columns(const CsrMatrix& csr, const std::vector<float>& values, std::int64_t n) {
+  ItemColumns cols;
+  cols.ptr.assign(static_cast<std::size_t>(n) + 1, 0);
+  for (auto i : csr.indices()) ++cols.ptr[static_cast<std::size_t>(i) + 1];
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) cols.ptr[i + 1] += cols.ptr[i];
+  cols.users.resize(csr.indices().size());
+  cols.values.resize(csr.indices().size());
+  std::vector<std::int64_t> next(cols.ptr.begin(), cols.ptr.end() - 1);
+  for (std::int32_t u = 0; u < csr.rows(); ++u) {
+    for (auto k = csr.indptr()[static_cast<std::size_t>(u)];
+         k < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++k) {
+      const auto at = static_cast<std::size_t>(
+          next[static_cast<std::size_t>(csr.indices()[static_cast<std::size_t>(k)])]++);
+      cols.users[at] = u;
+      cols.values[at] = values[static_cast<std::size_t>(k)];
     }
   }
+  return cols;
+}
 
-  // Lower triangle of G = X^T X, row by row: row a adds, for every user u
-  // of item a, x_ua * x_ub for that user's items b <= a. One thread owns a
-  // row and adds in a fixed order, so no atomics and the result does not
-  // depend on the thread count (unweighted, the sums are small integers,
-  // exact in float32).
+// Lower triangle of G = X^T X + regularization I, row by row: row a adds,
+// for every user u of item a, x_ua * x_ub for that user's items b <= a. One
+// thread owns a row and adds in a fixed order, so no atomics and the result
+// does not depend on the thread count (unweighted, the sums are small
+// integers, exact in float32).
+Matrix regularized_gram(const CsrMatrix& csr, const std::vector<float>& values,
+                        const ItemColumns& cols, std::int64_t n, float regularization,
+                        int threads) {
   Matrix g(n, n);
   float* G = g.data();
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
   for (std::int64_t a = 1; a < n; ++a) {
     float* row = G + a * n;
-    for (auto k = col_ptr[static_cast<std::size_t>(a)];
-         k < col_ptr[static_cast<std::size_t>(a) + 1]; ++k) {
-      const std::int32_t u = col_users[static_cast<std::size_t>(k)];
-      const float x_ua = col_values[static_cast<std::size_t>(k)];
+    for (auto k = cols.ptr[static_cast<std::size_t>(a)];
+         k < cols.ptr[static_cast<std::size_t>(a) + 1]; ++k) {
+      const std::int32_t u = cols.users[static_cast<std::size_t>(k)];
+      const float x_ua = cols.values[static_cast<std::size_t>(k)];
       for (auto e = csr.indptr()[static_cast<std::size_t>(u)];
            e < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++e) {
         const std::int32_t b = csr.indices()[static_cast<std::size_t>(e)];
@@ -119,10 +126,14 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
       }
     }
   }
-  for (std::int64_t a = 0; a < n; ++a) G[a * n + a] += config.regularization;
+  for (std::int64_t a = 0; a < n; ++a) G[a * n + a] += regularization;
+  return g;
+}
 
-  // The row-major lower triangle is the column-major upper one ('U').
-  // LAPACK runs single-threaded inside latent (see blas.hpp).
+// G's lower triangle becomes P = G^-1's. The row-major lower triangle is the
+// column-major upper one ('U'). LAPACK runs single-threaded inside latent
+// (see blas.hpp).
+void invert_lower(float* G, std::int64_t n, float regularization) {
   detail::use_single_threaded_blas();
   const int ni = static_cast<int>(n);
   int info = 0;
@@ -132,12 +143,14 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("EASE: X^T X + {} I is not numerically positive definite (LAPACK "
                             "info {}); increase the regularization",
-                            config.regularization, info));
+                            regularization, info));
   }
+}
 
-  // Mirror P's lower triangle into the upper one in square tiles (a
-  // transpose: tiles keep both sides in cache). Tiles of different row
-  // blocks write disjoint cells and read only the lower triangle.
+// Mirror P's lower triangle into the upper one in square tiles (a
+// transpose: tiles keep both sides in cache). Tiles of different row
+// blocks write disjoint cells and read only the lower triangle.
+void mirror_lower(float* G, std::int64_t n, int threads) {
   constexpr std::int64_t kTile = 64;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (std::int64_t i0 = 0; i0 < n; i0 += kTile) {
@@ -149,9 +162,11 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
       }
     }
   }
+}
 
-  // Row i of B^T is column i of B = I - P diag(1/diag(P)): -P[k][i] / P[i][i]
-  // off the diagonal, 0 on it; P is symmetric, so it is row i of P scaled.
+// Row i of B^T is column i of B = I - P diag(1/diag(P)): -P[k][i] / P[i][i]
+// off the diagonal, 0 on it; P is symmetric, so it is row i of P scaled.
+void weights_from_inverse(float* G, std::int64_t n, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
     float* row = G + i * n;
@@ -161,6 +176,25 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
     row[0] = 0.0f;  // OOV column: P[i][0] is 0 already, but keep -0.0f out
   }
   std::fill_n(G, n, 0.0f);  // OOV row
+}
+
+}  // namespace
+
+Matrix train_ease(const Interactions& train, const EaseConfig& config) {
+  config.validate();
+  check_training_pairs(train);
+  const std::int64_t n = train.num_items;
+  require_memory(n, config);
+  const int threads = detail::resolve_threads(config.threads);
+
+  const CsrMatrix csr = CsrMatrix::from_interactions(train);
+  const std::vector<float> values = entry_values(csr, train);
+  const ItemColumns cols = item_columns(csr, values, n);
+  // Everything from here works in place in g.
+  Matrix g = regularized_gram(csr, values, cols, n, config.regularization, threads);
+  invert_lower(g.data(), n, config.regularization);
+  mirror_lower(g.data(), n, threads);
+  weights_from_inverse(g.data(), n, threads);
   return g;
 }
 
