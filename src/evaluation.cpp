@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -50,11 +51,17 @@ std::vector<int> checked_ks(const std::vector<int>& ks, std::int64_t n_known) {
   return sorted;
 }
 
-}  // namespace
+// Whether options.also_excluded adds pairs to leave out of the ranking.
+bool excludes_more(const EvaluationOptions& options) {
+  return options.exclude_train && options.also_excluded != nullptr &&
+         !options.also_excluded->empty();
+}
 
-EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
-                          const Interactions& train, const Interactions& test,
-                          const EvaluationOptions& options) {
+// Checks every argument of evaluate before any work is done; returns the
+// distinct cutoffs, ascending.
+std::vector<int> checked_inputs(const Matrix& user_queries, const Matrix& item_vectors,
+                                const Interactions& train, const Interactions& test,
+                                const EvaluationOptions& options) {
   if (user_queries.cols() != item_vectors.cols()) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("evaluate: user queries have dim {} but item vectors dim {}",
@@ -65,12 +72,10 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
                 fmt::format("evaluate: threads must be >= 0 (0: all), got {}", options.threads));
   }
   const std::int64_t n_known = std::max<std::int64_t>(item_vectors.rows() - 1, 0);
-  const std::vector<int> ks = checked_ks(options.ks, n_known);
+  std::vector<int> ks = checked_ks(options.ks, n_known);
   check_interactions(train, "train", user_queries.rows(), item_vectors.rows());
   check_interactions(test, "test", user_queries.rows(), item_vectors.rows());
-  const bool also_exclude =
-      options.exclude_train && options.also_excluded != nullptr && !options.also_excluded->empty();
-  if (also_exclude) {
+  if (excludes_more(options)) {
     check_interactions(*options.also_excluded, "also excluded", user_queries.rows(),
                        item_vectors.rows());
   }
@@ -78,26 +83,33 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
     throw Error(ErrorKind::InvalidArgument,
                 "evaluate: the test set is empty, so there is no user to evaluate");
   }
+  return ks;
+}
 
-  // Distinct test items per user, sorted: the relevance sets.
-  const CsrMatrix relevant = CsrMatrix::from_interactions(test);
+// The users with at least one test item, ascending.
+std::vector<std::int32_t> users_with_tests(const CsrMatrix& relevant) {
   std::vector<std::int32_t> eval_users;
   for (std::int32_t u = 0; u < relevant.rows(); ++u) {
     if (!relevant.row(u).empty()) eval_users.push_back(u);
   }
+  return eval_users;
+}
+
+// The top k_max known items of each evaluated user; one top-max(k) pass
+// serves every cutoff.
+TopK ranked_items(const Matrix& user_queries, const Matrix& item_vectors, const Interactions& train,
+                  const std::vector<std::int32_t>& eval_users, int k_max,
+                  const EvaluationOptions& options) {
   const auto n_eval = static_cast<std::int64_t>(eval_users.size());
-  const std::int64_t dim = user_queries.cols();
-  Matrix queries(n_eval, dim);
+  Matrix queries(n_eval, user_queries.cols());
   for (std::int64_t q = 0; q < n_eval; ++q) {
     const auto src = user_queries.row(eval_users[static_cast<std::size_t>(q)]);
     std::copy(src.begin(), src.end(), queries.row(q).begin());
   }
 
-  // One top-max(k) pass serves every cutoff.
   static constexpr std::array<std::int32_t, 1> kOovRow = {0};
-  const int k_max = ks.back();
   CsrMatrix seen;
-  if (also_exclude) {
+  if (excludes_more(options)) {
     seen = CsrMatrix::from_interactions(pairs_of_both(train, *options.also_excluded));
   } else if (options.exclude_train) {
     seen = CsrMatrix::from_interactions(train);
@@ -110,44 +122,53 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
     search.exclude_row_of = eval_users;
   }
   search.threads = options.threads;
-  const TopK top = top_k(queries, item_vectors, search);
+  return top_k(queries, item_vectors, search);
+}
 
-  // discount[r] = 1 / log2(r + 1) for rank r (1-based); ideal[n] = sum of
-  // the first n discounts, the IDCG of n relevant items.
-  std::vector<double> discount(static_cast<std::size_t>(k_max) + 1, 0.0);
-  std::vector<double> ideal(static_cast<std::size_t>(k_max) + 1, 0.0);
-  for (int r = 1; r <= k_max; ++r) {
-    discount[static_cast<std::size_t>(r)] = 1.0 / std::log2(static_cast<double>(r) + 1.0);
-    ideal[static_cast<std::size_t>(r)] =
-        ideal[static_cast<std::size_t>(r) - 1] + discount[static_cast<std::size_t>(r)];
+// The metric sums over users at every cutoff, and which items were
+// recommended at all (for coverage).
+class MetricSums {
+ public:
+  MetricSums(const std::vector<int>& ks, std::int64_t item_rows)
+      : ks_(ks),
+        k_max_(ks.back()),
+        discount_(static_cast<std::size_t>(k_max_) + 1, 0.0),
+        ideal_(static_cast<std::size_t>(k_max_) + 1, 0.0),
+        sums_(ks.size()),
+        recommended_(static_cast<std::size_t>(item_rows), 0) {
+    // discount[r] = 1 / log2(r + 1) for rank r (1-based); ideal[n] = sum of
+    // the first n discounts, the IDCG of n relevant items.
+    for (int r = 1; r <= k_max_; ++r) {
+      discount_[static_cast<std::size_t>(r)] = 1.0 / std::log2(static_cast<double>(r) + 1.0);
+      ideal_[static_cast<std::size_t>(r)] =
+          ideal_[static_cast<std::size_t>(r) - 1] + discount_[static_cast<std::size_t>(r)];
+    }
   }
 
-  std::vector<MetricsAtK> sums(ks.size());
-  std::vector<char> recommended(static_cast<std::size_t>(item_vectors.rows()), 0);
-  for (std::int64_t q = 0; q < n_eval; ++q) {
-    const auto truth = relevant.row(eval_users[static_cast<std::size_t>(q)]);
+  // One user: `truth` their sorted relevant items, `items` their k_max
+  // ranked items (-1 past the end of the catalog).
+  void add(std::span<const std::int32_t> truth, const std::int32_t* items) {
     const auto n_truth = static_cast<int>(truth.size());
-    const std::int32_t* items = top.items.data() + q * k_max;
     int hits = 0;
     double dcg = 0;
     double precision_sum = 0;  // sum of Precision@r over ranks r holding a hit
     std::size_t next_k = 0;
-    for (int r = 1; r <= k_max; ++r) {
+    for (int r = 1; r <= k_max_; ++r) {
       const std::int32_t item = items[r - 1];
       if (item >= 0) {
-        recommended[static_cast<std::size_t>(item)] = 1;
+        recommended_[static_cast<std::size_t>(item)] = 1;
         if (std::binary_search(truth.begin(), truth.end(), item)) {
           ++hits;
-          dcg += discount[static_cast<std::size_t>(r)];
+          dcg += discount_[static_cast<std::size_t>(r)];
           precision_sum += static_cast<double>(hits) / r;
         }
       }
-      if (r == ks[next_k]) {
+      if (r == ks_[next_k]) {
         const int cut = std::min(r, n_truth);
-        MetricsAtK& m = sums[next_k];
+        MetricsAtK& m = sums_[next_k];
         m.recall += static_cast<double>(hits) / n_truth;
         m.precision += static_cast<double>(hits) / r;
-        m.ndcg += dcg / ideal[static_cast<std::size_t>(cut)];
+        m.ndcg += dcg / ideal_[static_cast<std::size_t>(cut)];
         m.map += precision_sum / cut;
         m.hit_rate += hits > 0 ? 1.0 : 0.0;
         ++next_k;
@@ -155,24 +176,61 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
     }
   }
 
+  // The means over `users` users, one row per cutoff.
+  std::vector<MetricsAtK> means(double users) const {
+    std::vector<MetricsAtK> out;
+    for (std::size_t i = 0; i < ks_.size(); ++i) {
+      MetricsAtK m = sums_[i];
+      m.k = ks_[i];
+      m.recall /= users;
+      m.precision /= users;
+      m.ndcg /= users;
+      m.map /= users;
+      m.hit_rate /= users;
+      out.push_back(m);
+    }
+    return out;
+  }
+
+  // Known items (row 0 is OOV) recommended to anyone.
+  std::int64_t covered() const {
+    return std::count(recommended_.begin() + 1, recommended_.end(), char{1});
+  }
+
+ private:
+  const std::vector<int>& ks_;
+  int k_max_;
+  std::vector<double> discount_;
+  std::vector<double> ideal_;
+  std::vector<MetricsAtK> sums_;
+  std::vector<char> recommended_;
+};
+
+}  // namespace
+
+EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
+                          const Interactions& train, const Interactions& test,
+                          const EvaluationOptions& options) {
+  const std::vector<int> ks = checked_inputs(user_queries, item_vectors, train, test, options);
+  // Distinct test items per user, sorted: the relevance sets.
+  const CsrMatrix relevant = CsrMatrix::from_interactions(test);
+  const std::vector<std::int32_t> eval_users = users_with_tests(relevant);
+  const int k_max = ks.back();
+  const TopK top = ranked_items(user_queries, item_vectors, train, eval_users, k_max, options);
+
+  MetricSums sums(ks, item_vectors.rows());
+  for (std::size_t q = 0; q < eval_users.size(); ++q) {
+    sums.add(relevant.row(eval_users[q]), top.items.data() + static_cast<std::int64_t>(q) * k_max);
+  }
+
   EvaluationResult result;
   result.users = eval_users.size();
   result.test_pairs = test.size();
   result.exclude_train = options.exclude_train;
-  result.also_excluded_pairs = also_exclude ? options.also_excluded->size() : 0;
-  const auto users = static_cast<double>(n_eval);
-  for (std::size_t i = 0; i < ks.size(); ++i) {
-    MetricsAtK m = sums[i];
-    m.k = ks[i];
-    m.recall /= users;
-    m.precision /= users;
-    m.ndcg /= users;
-    m.map /= users;
-    m.hit_rate /= users;
-    result.at_k.push_back(m);
-  }
-  const auto covered = std::count(recommended.begin() + 1, recommended.end(), char{1});
-  result.coverage = static_cast<double>(covered) / static_cast<double>(n_known);
+  result.also_excluded_pairs = excludes_more(options) ? options.also_excluded->size() : 0;
+  result.at_k = sums.means(static_cast<double>(eval_users.size()));
+  const std::int64_t n_known = std::max<std::int64_t>(item_vectors.rows() - 1, 0);
+  result.coverage = static_cast<double>(sums.covered()) / static_cast<double>(n_known);
   result.factorized_top_k =
       factorized_top_k(user_queries, item_vectors, test, ks, options.threads).accuracy;
   return result;
