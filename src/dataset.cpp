@@ -563,6 +563,129 @@ void assemble(Dataset& dataset, RawInteractions& raw, std::optional<Catalog> cat
   }
 }
 
+// ---- In-memory columns -----------------------------------------------------
+
+// Checks the columns' lengths and the options against each other, before
+// any row is read.
+void check_columns(const ColumnData& c) {
+  const std::size_t n = c.users.size();
+  const auto check_length = [&](std::size_t size, const std::string& column) {
+    if (size != 0 && size != n) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: column \"{}\" has {} values for {} rows (column \"{}\")",
+                              c.source, column, size, n, c.user_name));
+    }
+  };
+  if (c.items.size() != n) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} item ids (column \"{}\") for {} user ids (column \"{}\")",
+                            c.source, c.items.size(), c.item_name, n, c.user_name));
+  }
+  check_length(c.ratings.size(), c.rating_name);
+  check_length(c.timestamps.size(), c.timestamp_name);
+  check_length(c.weights.size(), c.weight_name);
+  if (n == 0) throw Error(ErrorKind::InvalidArgument, fmt::format("{}: no rows", c.source));
+  if (c.rating_above) {
+    if (!std::isfinite(*c.rating_above)) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("rating_above must be a finite number, got {}", *c.rating_above));
+    }
+    if (c.ratings.empty()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: filtering on rating > {} needs ratings, and no rating column "
+                              "was given",
+                              c.source, *c.rating_above));
+    }
+  }
+  if (c.catalog_ids.size() != c.catalog_titles.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} ids for {} titles", c.catalog_source, c.catalog_ids.size(),
+                            c.catalog_titles.size()));
+  }
+  if (c.item_key == ItemKey::Title && c.catalog_ids.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "items by title need item metadata (ids and titles), and none was given");
+  }
+}
+
+// The columns' counterpart of read_interactions; a row's "line" is its
+// 0-based index, which the errors name.
+RawInteractions read_columns(const ColumnData& c) {
+  const auto fail = [&](std::size_t row, const std::string& column, const std::string& what) {
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("{}: row {}: {} (column \"{}\")", c.source, row, what, column));
+  };
+  RawInteractions raw;
+  Interactions& kept = raw.kept;
+  for (std::size_t r = 0; r < c.users.size(); ++r) {
+    ++raw.rows_read;
+    const std::string_view user = trim_blanks(c.users[r]);
+    const std::string_view item = trim_blanks(c.items[r]);
+    if (user.empty()) throw fail(r, c.user_name, "empty user id");
+    if (item.empty()) throw fail(r, c.item_name, "empty item id");
+    const std::int32_t item_code = raw.items.code(item, r);
+    const double rating = c.ratings.empty() ? 0.0 : c.ratings[r];
+    if (!std::isfinite(rating)) {
+      throw fail(r, c.rating_name, fmt::format("rating {} is not finite", rating));
+    }
+    const double weight = c.weights.empty() ? 1.0 : c.weights[r];
+    if (!(std::isfinite(weight) && weight >= 0)) {
+      throw fail(r, c.weight_name, fmt::format("weight {} is not a finite number >= 0", weight));
+    }
+    if (c.rating_above && !(rating > *c.rating_above)) {
+      raw.dropped.users.push_back(raw.users.code(user, r));
+      raw.dropped.items.push_back(item_code);
+      continue;
+    }
+    kept.users.push_back(raw.users.code(user, r));
+    kept.items.push_back(item_code);
+    if (!c.ratings.empty()) kept.ratings.push_back(static_cast<float>(rating));
+    if (!c.timestamps.empty()) kept.timestamps.push_back(c.timestamps[r]);
+    if (!c.weights.empty()) kept.weights.push_back(static_cast<float>(weight));
+  }
+  require_rows(raw, c.source, c.rating_above, ErrorKind::InvalidArgument);
+  return raw;
+}
+
+// The catalog of the metadata columns, if any were given.
+std::optional<Catalog> catalog_of_columns(const ColumnData& c) {
+  if (c.catalog_ids.empty()) return std::nullopt;
+  std::vector<std::string> ids;
+  ids.reserve(c.catalog_ids.size());
+  for (std::size_t i = 0; i < c.catalog_ids.size(); ++i) {
+    ids.emplace_back(trim_blanks(c.catalog_ids[i]));
+    if (ids.back().empty()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: row {}: empty item id (column \"{}\")", c.catalog_source, i,
+                              c.catalog_id_name));
+    }
+    if (c.item_key == ItemKey::Title && c.catalog_titles[i].empty()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: row {}: empty title for item \"{}\" (column \"{}\"), and "
+                              "items are keyed by title",
+                              c.catalog_source, i, ids.back(), c.catalog_title_name));
+    }
+  }
+  return build_catalog(std::move(ids), c.catalog_titles,
+                       [&](std::size_t i, std::size_t first, const std::string& id) {
+                         return Error(
+                             ErrorKind::InvalidArgument,
+                             fmt::format("{}: row {}: duplicate item id \"{}\" (first "
+                                         "in row {}, column \"{}\")",
+                                         c.catalog_source, i, id, first, c.catalog_id_name));
+                       });
+}
+
+// The source, and the options that changed what was kept, in parentheses.
+std::string describe(const ColumnData& c) {
+  std::vector<std::string> notes;
+  if (c.rating_above) notes.push_back(fmt::format("rating > {}", *c.rating_above));
+  if (c.item_key == ItemKey::Title) notes.emplace_back("items by title");
+  std::string description = c.source;
+  if (!notes.empty()) description += fmt::format(" ({})", fmt::join(notes, ", "));
+  return description;
+}
+
 }  // namespace
 
 DataFormat parse_data_format(const std::string& name) {
@@ -604,115 +727,13 @@ Dataset load_dataset(const LoadOptions& options) {
 }
 
 Dataset dataset_from_columns(const ColumnData& c) {
-  const std::size_t n = c.users.size();
-  const auto fail = [&](std::size_t row, const std::string& column, const std::string& what) {
-    return Error(ErrorKind::InvalidArgument,
-                 fmt::format("{}: row {}: {} (column \"{}\")", c.source, row, what, column));
-  };
-  const auto check_length = [&](std::size_t size, const std::string& column) {
-    if (size != 0 && size != n) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{}: column \"{}\" has {} values for {} rows (column \"{}\")",
-                              c.source, column, size, n, c.user_name));
-    }
-  };
-  if (c.items.size() != n) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: {} item ids (column \"{}\") for {} user ids (column \"{}\")",
-                            c.source, c.items.size(), c.item_name, n, c.user_name));
-  }
-  check_length(c.ratings.size(), c.rating_name);
-  check_length(c.timestamps.size(), c.timestamp_name);
-  check_length(c.weights.size(), c.weight_name);
-  if (n == 0) throw Error(ErrorKind::InvalidArgument, fmt::format("{}: no rows", c.source));
-  if (c.rating_above) {
-    if (!std::isfinite(*c.rating_above)) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("rating_above must be a finite number, got {}", *c.rating_above));
-    }
-    if (c.ratings.empty()) {
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{}: filtering on rating > {} needs ratings, and no rating column "
-                              "was given",
-                              c.source, *c.rating_above));
-    }
-  }
-  if (c.catalog_ids.size() != c.catalog_titles.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: {} ids for {} titles", c.catalog_source, c.catalog_ids.size(),
-                            c.catalog_titles.size()));
-  }
-  const bool has_catalog = !c.catalog_ids.empty();
-  if (c.item_key == ItemKey::Title && !has_catalog) {
-    throw Error(ErrorKind::InvalidArgument,
-                "items by title need item metadata (ids and titles), and none was given");
-  }
-
-  RawInteractions raw;
-  Interactions& kept = raw.kept;
-  for (std::size_t r = 0; r < n; ++r) {
-    ++raw.rows_read;
-    const std::string_view user = trim_blanks(c.users[r]);
-    const std::string_view item = trim_blanks(c.items[r]);
-    if (user.empty()) throw fail(r, c.user_name, "empty user id");
-    if (item.empty()) throw fail(r, c.item_name, "empty item id");
-    const std::int32_t item_code = raw.items.code(item, r);
-    const double rating = c.ratings.empty() ? 0.0 : c.ratings[r];
-    if (!std::isfinite(rating)) {
-      throw fail(r, c.rating_name, fmt::format("rating {} is not finite", rating));
-    }
-    const double weight = c.weights.empty() ? 1.0 : c.weights[r];
-    if (!(std::isfinite(weight) && weight >= 0)) {
-      throw fail(r, c.weight_name, fmt::format("weight {} is not a finite number >= 0", weight));
-    }
-    if (c.rating_above && !(rating > *c.rating_above)) {
-      raw.dropped.users.push_back(raw.users.code(user, r));
-      raw.dropped.items.push_back(item_code);
-      continue;
-    }
-    kept.users.push_back(raw.users.code(user, r));
-    kept.items.push_back(item_code);
-    if (!c.ratings.empty()) kept.ratings.push_back(static_cast<float>(rating));
-    if (!c.timestamps.empty()) kept.timestamps.push_back(c.timestamps[r]);
-    if (!c.weights.empty()) kept.weights.push_back(static_cast<float>(weight));
-  }
-  require_rows(raw, c.source, c.rating_above, ErrorKind::InvalidArgument);
-
-  std::optional<Catalog> catalog;
-  if (has_catalog) {
-    std::vector<std::string> ids;
-    ids.reserve(c.catalog_ids.size());
-    for (std::size_t i = 0; i < c.catalog_ids.size(); ++i) {
-      ids.emplace_back(trim_blanks(c.catalog_ids[i]));
-      if (ids.back().empty()) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("{}: row {}: empty item id (column \"{}\")", c.catalog_source, i,
-                                c.catalog_id_name));
-      }
-      if (c.item_key == ItemKey::Title && c.catalog_titles[i].empty()) {
-        throw Error(ErrorKind::InvalidArgument,
-                    fmt::format("{}: row {}: empty title for item \"{}\" (column \"{}\"), and "
-                                "items are keyed by title",
-                                c.catalog_source, i, ids.back(), c.catalog_title_name));
-      }
-    }
-    catalog = build_catalog(
-        std::move(ids), c.catalog_titles,
-        [&](std::size_t i, std::size_t first, const std::string& id) {
-          return Error(ErrorKind::InvalidArgument,
-                       fmt::format("{}: row {}: duplicate item id \"{}\" (first in row {}, column "
-                                   "\"{}\")",
-                                   c.catalog_source, i, id, first, c.catalog_id_name));
-        });
-  }
+  check_columns(c);
+  RawInteractions raw = read_columns(c);
+  std::optional<Catalog> catalog = catalog_of_columns(c);
 
   Dataset dataset;
   dataset.format = DataFormat::Auto;
-  std::vector<std::string> notes;
-  if (c.rating_above) notes.push_back(fmt::format("rating > {}", *c.rating_above));
-  if (c.item_key == ItemKey::Title) notes.emplace_back("items by title");
-  dataset.description = c.source;
-  if (!notes.empty()) dataset.description += fmt::format(" ({})", fmt::join(notes, ", "));
+  dataset.description = describe(c);
   const IdCodes& items = raw.items;
   assemble(dataset, raw, std::move(catalog), c.item_key, [&](std::int32_t code) {
     return Error(
