@@ -150,9 +150,8 @@ char delimiter_char(const std::string& s) {
               "delimiter \"" + s + "\" must be one character or \"tab\"");
 }
 
-}  // namespace
-
-void bind_data(py::module_& m) {
+// The Dataset class, and making one from in-memory columns.
+void bind_dataset(py::module_& m) {
   py::class_<Dataset, std::shared_ptr<Dataset>>(m, "Dataset")
       .def_property_readonly("description", [](const Dataset& d) { return d.description; })
       .def_property_readonly("rows_read", [](const Dataset& d) { return d.rows_read; })
@@ -179,7 +178,10 @@ void bind_data(py::module_& m) {
       py::arg("users"), py::arg("items"), py::arg("ratings"), py::arg("timestamps"),
       py::arg("weights"), py::arg("catalog_ids"), py::arg("catalog_titles"),
       py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"));
+}
 
+// Making a Dataset with the library's file loaders.
+void bind_loading(py::module_& m) {
   m.def(
       "load_dataset",
       [](const std::filesystem::path& data, const std::string& format, const std::string& delimiter,
@@ -210,7 +212,10 @@ void bind_data(py::module_& m) {
       py::arg("user_col"), py::arg("item_col"), py::arg("rating_col"), py::arg("timestamp_col"),
       py::arg("weight_col"), py::arg("items_file"), py::arg("items_id_col"),
       py::arg("items_title_col"), py::arg("rating_above"), py::arg("item_key"));
+}
 
+// The Split class, and making or reading one of a Dataset.
+void bind_splits(py::module_& m) {
   py::class_<BoundSplit, std::shared_ptr<BoundSplit>>(m, "Split")
       .def("columns",
            [](const py::object& self, const std::string& side) {
@@ -256,6 +261,16 @@ void bind_data(py::module_& m) {
         return s;
       },
       py::arg("data"), py::arg("dir"));
+}
+
+}  // namespace
+
+void bind_data(py::module_& m) {
+  // Dataset is registered before the functions that return it, so their
+  // signatures name it.
+  bind_dataset(m);
+  bind_loading(m);
+  bind_splits(m);
 }
 
 }  // namespace latent::python
