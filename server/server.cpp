@@ -195,6 +195,13 @@ class Server::Session : public std::enable_shared_from_this<Session> {
       return reply_and_close(
           error_response(431, fmt::format("request header larger than {} bytes", kHeaderLimit)));
     }
+    if (ec == http::error::buffer_overflow) {
+      // buffer_ (bounded by kHeaderLimit) filled up with what the parser
+      // holds on to until it is complete: a chunk-size line or the trailer.
+      return reply_and_close(error_response(
+          431, fmt::format("chunk header or trailer of the request body larger than {} bytes",
+                           kHeaderLimit)));
+    }
     // Beast's parser rejected what arrived: a bad request line, field,
     // length or chunk.
     const bool unparsable =
@@ -219,9 +226,15 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     }
     net::post(server_.waiters(), [self = shared_from_this(), path = std::move(path),
                                   work = net::make_work_guard(stream_.get_executor())]() {
-      HttpResponse out = self->handle(path);
-      net::post(self->stream_.get_executor(),
-                [self, out = std::move(out)]() mutable { self->respond(std::move(out)); });
+      // An exception here would end the waiter thread and the process
+      // (handle() does not throw, but the copies may fail to allocate).
+      try {
+        HttpResponse out = self->handle(path);
+        net::post(self->stream_.get_executor(),
+                  [self, out = std::move(out)]() mutable { self->respond(std::move(out)); });
+      } catch (...) {
+        net::post(self->stream_.get_executor(), [self] { self->close(); });
+      }
     });
   }
 
@@ -284,7 +297,12 @@ class Server::Session : public std::enable_shared_from_this<Session> {
 
   Impl& server_;
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
+  // Bounded: the parser keeps in it only what it cannot parse yet. The
+  // header has its own limit, but a chunk-size line and the trailer fields
+  // after the last chunk have none in Beast, which keeps reading until they
+  // end (and throws std::length_error for a trailer field over 64 KiB).
+  // Bodies pass through it into the request, in reads of up to this size.
+  beast::flat_buffer buffer_{kHeaderLimit};
   std::optional<Parser> parser_;
   std::optional<http::response<http::string_body>> response_;
   std::array<char, 16384> scratch_{};
@@ -341,14 +359,34 @@ void Server::Impl::accept() {
   });
 }
 
+namespace {
+
+// io_context::run(), resumed after an exception out of a handler (Beast's
+// parser throws from inside its read operations, e.g. std::bad_alloc): the
+// throwing handler, and with it the only reference to its session, is
+// destroyed while unwinding, which closes that connection; the others go
+// on being served. Nothing is logged, as a client could flood the log.
+void run_handlers(net::io_context& ioc) {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the connection is closed, see above
+    }
+  }
+}
+
+}  // namespace
+
 void Server::run() {
   Impl& impl = *impl_;
   // On the acceptor's strand like stop()'s close, so a stop() racing this
   // start is seen either way round.
   net::post(impl.acceptor.get_executor(), [&impl] { impl.accept(); });
   std::vector<std::thread> threads;
-  for (int t = 1; t < options_.threads; ++t) threads.emplace_back([&impl] { impl.ioc.run(); });
-  impl.ioc.run();
+  for (int t = 1; t < options_.threads; ++t)
+    threads.emplace_back([&impl] { run_handlers(impl.ioc); });
+  run_handlers(impl.ioc);
   for (auto& t : threads) t.join();
 }
 

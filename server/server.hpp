@@ -7,8 +7,10 @@
 // do not mean 64 runnable threads competing for the cores.
 //
 // Bodies above max_body_bytes are refused with 413 before they are read
-// (Beast's body_limit); a request Beast cannot parse answers 400; both are
-// {"error": ...} and close that connection. "Expect: 100-continue" gets its
+// (Beast's body_limit); a header, or a chunked body's chunk-size line or
+// trailer, over 8 KiB answers 431; a request Beast cannot parse answers
+// 400; all are {"error": ...} and close that connection. An exception out
+// of a handler closes its connection, not the server. "Expect: 100-continue" gets its
 // "100 Continue" once the header is accepted.
 //
 // stop() (e.g. from a SIGTERM handler thread) stops accepting, closes idle
