@@ -17,7 +17,9 @@
 //   POST ...:embeddings  {"users": [...], "items": [...]}
 //   GET  /metrics (Prometheus text), GET /healthz
 // Every error is {"error": "..."} with a 4xx status naming the field and
-// value; an unexpected exception is a 500 with the same shape.
+// value; an unexpected exception is a 500 with the same shape. A body that
+// is not JSON (a number beyond a double included) or nests arrays and
+// objects deeper than 64 levels is a 400.
 
 #include <cstddef>
 #include <exception>

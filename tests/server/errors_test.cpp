@@ -99,6 +99,13 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
       {"unknown path", "GET", "/v2/anything", "", 404, "no endpoint GET /v2/anything"},
       {"body too large", "POST", predict, std::string(70 * 1024, ' '), 413,
        "larger than 65536 bytes"},
+      {"number too large", "POST", predict, R"({"instances":["1"],"k":1e999})", 400,
+       "malformed JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'"},
+      {"negative number too large", "POST", recommend, R"({"users": ["u1"], "k": -1e400})", 400,
+       "malformed JSON"},
+      {"nested too deep", "POST", predict,
+       R"({"instances": )" + std::string(1000, '[') + std::string(1000, ']') + "}", 400,
+       "nested deeper than 64 levels"},
   };
   auto c = server_->client();
   for (const auto& bad : cases) {
@@ -116,6 +123,37 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
   }
   auto fresh = server_->client();
   EXPECT_EQ(get(fresh, "/healthz").status, 200);
+}
+
+TEST(ServerJsonDepth, DeeplyNestedBodiesAre400sNotAStackOverflow) {
+  TempDir dir;
+  save_version(dir / "movies", 1, tiny_model());
+  auto options = TestServer::loopback();
+  options.max_body_bytes = 1 << 20;
+  TestServer server(dir / "movies", server::Limits{}, options);
+  auto c = server.client();
+  const std::vector<std::string> bodies = {
+      std::string(100000, '['),
+      std::string(100000, '[') + std::string(100000, ']'),
+      R"({"instances": ["u1"], "k": )" + std::string(100000, '{'),
+      // Brackets in strings do not count; 64 levels are allowed.
+      R"({"instances": ["u1", ")" + std::string(100, '[') + R"("], "x": )" + std::string(62, '[') +
+          std::string(62, ']') + "}",
+  };
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    SCOPED_TRACE(i);
+    const Reply r = post(c, "/v1/models/movies:predict", bodies[i]);
+    EXPECT_EQ(r.status, 400) << r.text.substr(0, 200);
+    ASSERT_TRUE(r.body.is_object() && r.body.contains("error")) << r.text.substr(0, 200);
+    const std::string error = r.body["error"].get<std::string>();
+    if (i + 1 < bodies.size()) {
+      EXPECT_NE(error.find("nested deeper than 64 levels"), std::string::npos) << error;
+    } else {
+      EXPECT_EQ(error.find("nested deeper"), std::string::npos) << error;
+      EXPECT_NE(error.find("unknown field \"x\""), std::string::npos) << error;
+    }
+  }
+  EXPECT_EQ(post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})").status, 200);
 }
 
 TEST(ServerExceptions, AHandlerExceptionIsA500JsonError) {
