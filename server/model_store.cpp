@@ -152,13 +152,20 @@ void ModelStore::poll() {
 }
 
 void ModelStore::poll_model(Entry& e) {
+  // The highest version that loads is served: one that failed is skipped
+  // (and retried when its file changes) while the next lower one serves, at
+  // start-up as later; removing the served folder rolls back the same way.
   const auto versions = version_folders(e.config.base_path);
-  if (versions.empty()) return;
-  const std::int64_t target = versions.back();
-  {
-    std::lock_guard lock(e.mutex);
-    if (e.served.model && e.served.version == target) return;
+  for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+    {
+      std::lock_guard lock(e.mutex);
+      if (e.served.model && e.served.version == *v) return;
+    }
+    if (load_version(e, *v)) return;
   }
+}
+
+bool ModelStore::load_version(Entry& e, std::int64_t target) {
   const fs::path dir = e.config.base_path / std::to_string(target);
   FileSignature file;
   std::shared_ptr<const Recommender> loaded;
@@ -167,7 +174,8 @@ void ModelStore::poll_model(Entry& e) {
     {
       std::lock_guard lock(e.mutex);
       auto failed = e.failed.find(target);
-      if (failed != e.failed.end() && failed->second == file) return;  // unchanged since it failed
+      // Unchanged since it failed: not retried.
+      if (failed != e.failed.end() && failed->second == file) return false;
       e.versions[target] = VersionStatus{target, VersionState::Loading, "OK", ""};
     }
     loaded = std::make_shared<const Recommender>(Recommender::load(file.path));
@@ -189,7 +197,7 @@ void ModelStore::poll_model(Entry& e) {
           e.served.model ? fmt::format(" (version {} keeps serving)", e.served.version) : "",
           ex.what()));
     }
-    return;
+    return false;
   }
   const std::size_t bytes = model_bytes(*loaded);
   std::int64_t previous = 0;
@@ -209,6 +217,7 @@ void ModelStore::poll_model(Entry& e) {
   log_(fmt::format("model \"{}\" version {} is serving ({}){}", e.config.name, target,
                    file.path.string(),
                    previous ? fmt::format(", replacing version {}", previous) : ""));
+  return true;
 }
 
 void ModelStore::start_polling(std::chrono::milliseconds interval) {

@@ -3,15 +3,16 @@
 // a base path of numbered version folders (BASE/1/, BASE/2/, ...) holding one
 // `*.latent` model file, as TensorFlow Serving lays out SavedModels.
 //
-// poll() serves the highest version folder: a new one is loaded completely
-// (file read, checksum verified, index built) on the polling thread, and
+// poll() serves the highest version folder that loads: a new one is loaded
+// completely (file read, checksum verified, index built) on the polling thread, and
 // only then swapped in; requests that already hold the old model finish on
 // it (std::shared_ptr keeps it alive), new requests get the new one. A
 // version that fails to load is reported in status() with its error while
 // the previous version keeps serving; it is retried when its model file
 // changes (size or modification time), so a file still being copied in is
-// picked up once complete. Removing the highest folder rolls back to the
-// next highest on the next poll.
+// picked up once complete. The same at start-up: a newest version that
+// fails leaves the next lower one that loads serving. Removing the served
+// folder rolls back to the highest other one that loads on the next poll.
 
 #include <chrono>
 #include <condition_variable>
@@ -96,6 +97,9 @@ class ModelStore {
   struct Entry;
   Entry* entry(std::string_view name) const;
   void poll_model(Entry& e);
+  // Loads version `target` and serves it; false (and the error in status())
+  // when it fails, or failed before and its file has not changed since.
+  bool load_version(Entry& e, std::int64_t target);
 
   std::vector<std::unique_ptr<Entry>> entries_;
   Log log_;

@@ -1,7 +1,8 @@
 // Hot reload: a new version folder is loaded fully and swapped in while
 // clients keep sending requests (none fails, answers switch to the new
 // version); a corrupt new version is reported in the status while the old
-// one keeps serving, and is retried once its file changes.
+// one keeps serving, and is retried once its file changes; the same at
+// start-up, when the newest version fails to load.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -147,6 +148,85 @@ TEST(HotReload, CorruptVersionKeepsTheOldOneServingAndShowsTheError) {
   EXPECT_EQ(three["status"]["error_code"], "NOT_FOUND");
   EXPECT_EQ(post(c, "/v1/models/movies/versions/2:predict", R"({"instances": ["u1"]})").status,
             200);
+}
+
+// At start-up as during hot reload: the newest version folder is empty (a
+// copy not yet started) or holds a damaged file; the next version serves,
+// the failed one is in the status with its error and is retried once its
+// file changes.
+TEST(StartUp, ABadNewestVersionLeavesTheHighestVersionThatLoadsServing) {
+  const struct {
+    const char* what;
+    bool write_file;  // false: an empty folder
+    const char* error_code;
+    const char* message_part;
+  } cases[] = {
+      {"empty folder", false, "NOT_FOUND", "no *.latent model file"},
+      {"corrupt file", true, "DATA_LOSS", "checksum"},
+  };
+  for (const auto& bad : cases) {
+    SCOPED_TRACE(bad.what);
+    TempDir dir;
+    const auto base = dir / "movies";
+    const auto v1_file = save_version(base, 1, tiny_model("als"));
+    std::filesystem::create_directories(base / "2");
+    if (bad.write_file) {
+      std::string bytes = read_bytes(v1_file);
+      bytes[bytes.size() - 3] ^= 0x5a;
+      write_bytes(base / "2" / "model.latent", bytes);
+    }
+    TestServer server(base);
+    auto c = server.client();
+    EXPECT_EQ(get(c, "/healthz").status, 200);
+    const Reply predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+    ASSERT_EQ(predict.status, 200) << predict.text;
+    EXPECT_EQ(predict.body["predictions"][0]["output_2"], expected_items(v1_file, "u1"));
+
+    const Reply status = get(c, "/v1/models/movies");
+    ASSERT_EQ(status.status, 200);
+    const json& versions = status.body["model_version_status"];
+    ASSERT_EQ(versions.size(), 2u) << status.text;
+    EXPECT_EQ(versions[0]["version"], "2");
+    EXPECT_EQ(versions[0]["state"], "END");
+    EXPECT_EQ(versions[0]["status"]["error_code"], bad.error_code);
+    const std::string message = versions[0]["status"]["error_message"];
+    EXPECT_NE(message.find(bad.message_part), std::string::npos) << message;
+    EXPECT_EQ(versions[1]["version"], "1");
+    EXPECT_EQ(versions[1]["state"], "AVAILABLE");
+    EXPECT_EQ(server.store().counters("movies").served_version, 1);
+    EXPECT_EQ(server.store().counters("movies").loads_failed, 1);
+
+    // Polling again neither reloads nor logs the unchanged failure.
+    const std::size_t logged = server.logs().size();
+    server.store().poll();
+    EXPECT_EQ(server.logs().size(), logged);
+    EXPECT_EQ(server.store().counters("movies").loads_failed, 1);
+
+    // A good file in version 2 is picked up.
+    const auto v2_file = dir / "v2.latent";
+    tiny_model("popularity").save(v2_file);
+    std::filesystem::copy_file(v2_file, base / "2" / "model.latent",
+                               std::filesystem::copy_options::overwrite_existing);
+    server.store().poll();
+    const Reply after = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+    ASSERT_EQ(after.status, 200);
+    EXPECT_EQ(after.body["predictions"][0]["output_2"], expected_items(v2_file, "u1"));
+    EXPECT_EQ(get(c, "/v1/models/movies").body["model_version_status"][0]["state"], "AVAILABLE");
+  }
+}
+
+TEST(StartUp, NoVersionServesWhenNoneLoads) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  std::filesystem::create_directories(base / "1");
+  std::filesystem::create_directories(base / "2");
+  TestServer server(base);
+  auto c = server.client();
+  EXPECT_EQ(get(c, "/healthz").status, 503);
+  const json versions = get(c, "/v1/models/movies").body["model_version_status"];
+  ASSERT_EQ(versions.size(), 2u) << versions;
+  EXPECT_EQ(versions[0]["status"]["error_code"], "NOT_FOUND");
+  EXPECT_EQ(versions[1]["status"]["error_code"], "NOT_FOUND");
 }
 
 TEST(HotReload, RemovingTheNewestFolderRollsBack) {
