@@ -1,7 +1,14 @@
 // Bad input to the CLI: one clear error line naming the file, line, column
 // or value, a non-zero exit code, and no output file left behind.
 
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -110,6 +117,25 @@ TEST_F(CliErrors, FailedTrainingLeavesNoModelFile) {
   const std::string before = slurp(model_);
   run_cli({"train", "--data", csv_, "--rating-above", "10", "--out", model_, "--quiet"});
   EXPECT_EQ(slurp(model_), before);
+}
+
+// --data must be a regular file or a directory: checked before opening, so a
+// FIFO never blocks and a device never reads forever.
+TEST_F(CliErrors, DataThatIsNotARegularFile) {
+  const auto fifo = dir_ / "data-fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run_cli({"train", "--data", fifo.string(), "--quiet"}),
+               fifo.string() + ": is a FIFO");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  // Reading these is harmless.
+  expect_error(run_cli({"train", "--data", "/dev/null", "--quiet"}),
+               "/dev/null: is a character device");
+  expect_error(run_cli({"train", "--data", "/dev/zero", "--quiet"}),
+               "/dev/zero: is a character device");
+  const auto empty = dir_ / "empty.csv";
+  write(empty, "");
+  expect_error(run_cli({"train", "--data", empty.string(), "--quiet"}),
+               empty.string() + ": the file is empty");
 }
 
 TEST_F(CliErrors, EveryCommandHasHelp) {
