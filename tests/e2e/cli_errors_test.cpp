@@ -138,6 +138,18 @@ TEST_F(CliErrors, DataThatIsNotARegularFile) {
                empty.string() + ": the file is empty");
 }
 
+// A value out of the flag's range: one latent-style line, exit 1.
+TEST_F(CliErrors, OutOfRangeFlagValue) {
+  const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});
+  expect_error(r, "--k");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("2147483648"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.rfind("latent: error: ", 0), 0u) << r.err;
+  expect_error(run_cli({"train", "--data", csv_, "--no-such-flag", "--quiet"}), "--no-such-flag");
+  EXPECT_EQ(run_cli({"--help"}).exit_code, 0);
+  EXPECT_EQ(run_cli({"--version"}).exit_code, 0);
+}
+
 TEST_F(CliErrors, EveryCommandHasHelp) {
   for (const char* cmd :
        {"train", "recommend", "similar", "pairs", "embeddings", "scores", "info", "quickstart"}) {
