@@ -119,6 +119,55 @@ TEST_F(CliErrors, FailedTrainingLeavesNoModelFile) {
   EXPECT_EQ(slurp(model_), before);
 }
 
+// --out through a symlink writes the file it points to and keeps the link;
+// renaming over the link would leave its target stale.
+TEST_F(CliErrors, OutThroughSymlinkWritesItsTarget) {
+  namespace fs = std::filesystem;
+  const auto real = dir_ / "real.csv";
+  const auto link = dir_ / "link.csv";
+  write(real, "old\n");
+  fs::create_symlink(real, link);
+  auto r = run_cli({"pairs", model_, "--out", link.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(slurp(real).rfind("item_a,item_b,similarity\n", 0), 0u) << slurp(real);
+
+  // save_model too, through a relative link.
+  const auto model_link = dir_ / "model-link.latent";
+  fs::create_symlink("model.latent", model_link);
+  const std::string before = slurp(model_);
+  r = run_cli({"train", "--data", csv_, "--epochs", "1", "--dim", "4", "--out", model_link.string(),
+               "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(model_link));
+  EXPECT_NE(slurp(model_), before);
+}
+
+// A FIFO, a device or a directory is never replaced by a regular file.
+TEST_F(CliErrors, OutRefusesFifoAndDirectory) {
+  namespace fs = std::filesystem;
+  const auto fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run_cli({"pairs", model_, "--out", fifo.string()}), fifo.string() + ": is a FIFO");
+  expect_error(
+      run_cli({"train", "--data", csv_, "--epochs", "1", "--out", fifo.string(), "--quiet"}),
+      "is a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  // Through a symlink, the message names the link and what it leads to.
+  const auto link = dir_ / "fifo-link";
+  fs::create_symlink(fifo, link);
+  expect_error(run_cli({"pairs", model_, "--out", link.string()}), "is a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_TRUE(fs::is_symlink(link));
+  const auto sub = dir_ / "sub";
+  fs::create_directory(sub);
+  expect_error(run_cli({"pairs", model_, "--out", sub.string()}), "is a directory");
+  EXPECT_TRUE(fs::is_directory(sub));
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
 // --data must be a regular file or a directory: checked before opening, so a
 // FIFO never blocks and a device never reads forever.
 TEST_F(CliErrors, DataThatIsNotARegularFile) {
