@@ -34,4 +34,11 @@ class AtomicOutput {
   std::FILE* file_ = nullptr;
 };
 
+// Installs SIGINT and SIGTERM handlers that unlink the temporary files of
+// every write in progress (AtomicOutput, saved models, .npy and CSV files)
+// and then die of the signal as by default. For programs: a library must not
+// take over signals. Files left by SIGKILL are removed by the next write to
+// their directory.
+void remove_temp_files_on_signal();
+
 }  // namespace latent

@@ -168,6 +168,27 @@ TEST_F(CliErrors, OutRefusesFifoAndDirectory) {
   }
 }
 
+// A write removes the temporary files that killed (SIGKILL) processes left in
+// its directory, and keeps those of live ones.
+TEST_F(CliErrors, StaleTempFilesOfDeadProcessesAreRemoved) {
+  namespace fs = std::filesystem;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is dead
+  const auto stale = dir_ / fmt::format(".x.tmp.{}.0", child);
+  const auto live = dir_ / fmt::format(".y.tmp.{}.3", ::getpid());
+  const auto other = dir_ / fmt::format(".z.tmp.{}", child);  // not the scheme
+  write(stale, "partial");
+  write(live, "partial");
+  write(other, "partial");
+  const auto r = run_cli({"pairs", model_, "--out", (dir_ / "pairs.csv").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+}
+
 // --data must be a regular file or a directory: checked before opening, so a
 // FIFO never blocks and a device never reads forever.
 TEST_F(CliErrors, DataThatIsNotARegularFile) {
