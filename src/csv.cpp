@@ -1,13 +1,18 @@
 #include "detail/csv.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "detail/file_kind.hpp"
 
 namespace latent::detail {
 
@@ -21,24 +26,44 @@ std::string printable(char c) {
 }  // namespace
 
 std::string read_file(const fs::path& path) {
-  std::error_code ec;
-  const auto status = fs::status(path, ec);
-  if (!fs::exists(status)) {
-    throw Error(ErrorKind::NotFound, fmt::format("{}: no such file", path.string()));
-  }
-  if (fs::is_directory(status)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: is a directory, expected a file", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string text;
-  if (in) {
-    text.resize(static_cast<std::size_t>(fs::file_size(path, ec)));
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  }
-  if (!in || ec) {
+  // stat before open: opening a FIFO blocks until a writer comes, and a
+  // device reads forever (/dev/zero) or reports no size (/dev/null).
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      throw Error(ErrorKind::NotFound, fmt::format("{}: no such file", path.string()));
+    }
     throw Error(ErrorKind::IO,
                 fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("{}: {}, expected a regular file",
+                                                        path.string(), what_file_is(st.st_mode)));
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(ErrorKind::IO,
+                fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  }
+  std::string text;
+  text.reserve(static_cast<std::size_t>(st.st_size));
+  // To the end, whatever the size was: the file may change while read.
+  std::array<char, 1 << 16> buffer;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw Error(ErrorKind::IO,
+                  fmt::format("{}: cannot read: {}", path.string(), std::strerror(err)));
+    }
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (text.empty()) {
+    throw Error(ErrorKind::Corruption, fmt::format("{}: the file is empty", path.string()));
   }
   return text;
 }

@@ -171,6 +171,7 @@ NpyWriter::NpyWriter(const std::filesystem::path& path, std::int64_t rows, std::
   auto temp = detail::create_temp_beside(path_);
   file_ = temp.file;
   tmp_ = std::move(temp.path);
+  dest_ = std::move(temp.dest);
   // The destructor does not run when a constructor throws.
   try {
     const std::string header = npy_header(rows, cols);
@@ -207,7 +208,7 @@ void NpyWriter::finish() {
   if (cols_ != 0 && written_ != rows_) {
     fail(ErrorKind::InvalidArgument, path_, "finish() after {} of {} rows", written_, rows_);
   }
-  detail::commit_temp(file_, tmp_, path_);
+  detail::commit_temp(file_, tmp_, path_, dest_);
   tmp_.clear();  // now the target's name; the destructor must not unlink it
 }
 

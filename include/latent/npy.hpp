@@ -14,7 +14,9 @@ namespace latent {
 
 class NpyWriter {
  public:
-  // Writes to a temporary file beside `path`; finish() renames it into place.
+  // Writes to a temporary file beside `path` (beside the file it leads to, for
+  // a symlink); finish() renames it into place. Throws InvalidArgument when
+  // `path` is a device, FIFO, socket or directory.
   NpyWriter(const std::filesystem::path& path, std::int64_t rows, std::int64_t cols);
   ~NpyWriter();  // removes the temporary file unless finish() succeeded
   NpyWriter(const NpyWriter&) = delete;
@@ -27,6 +29,7 @@ class NpyWriter {
 
  private:
   std::filesystem::path path_;
+  std::filesystem::path dest_;  // path_, or the file a symlink there leads to
   std::filesystem::path tmp_;
   std::FILE* file_ = nullptr;
   std::int64_t rows_;

@@ -30,8 +30,10 @@ struct CsvOptions {
   bool quoting = true;
 };
 
-// The whole contents of a file. Throws NotFound when it does not exist, IO
-// when it cannot be read.
+// The whole contents of a regular file. Throws NotFound when it does not
+// exist, InvalidArgument when it is not a regular file (checked before
+// opening, so a FIFO never blocks), Corruption when it is empty, IO when it
+// cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
 // The most frequent of tab, comma, semicolon and '|' outside quotes on the

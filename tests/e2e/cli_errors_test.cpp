@@ -1,7 +1,14 @@
 // Bad input to the CLI: one clear error line naming the file, line, column
 // or value, a non-zero exit code, and no output file left behind.
 
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -110,6 +117,107 @@ TEST_F(CliErrors, FailedTrainingLeavesNoModelFile) {
   const std::string before = slurp(model_);
   run_cli({"train", "--data", csv_, "--rating-above", "10", "--out", model_, "--quiet"});
   EXPECT_EQ(slurp(model_), before);
+}
+
+// --out through a symlink writes the file it points to and keeps the link;
+// renaming over the link would leave its target stale.
+TEST_F(CliErrors, OutThroughSymlinkWritesItsTarget) {
+  namespace fs = std::filesystem;
+  const auto real = dir_ / "real.csv";
+  const auto link = dir_ / "link.csv";
+  write(real, "old\n");
+  fs::create_symlink(real, link);
+  auto r = run_cli({"pairs", model_, "--out", link.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(slurp(real).rfind("item_a,item_b,similarity\n", 0), 0u) << slurp(real);
+
+  // save_model too, through a relative link.
+  const auto model_link = dir_ / "model-link.latent";
+  fs::create_symlink("model.latent", model_link);
+  const std::string before = slurp(model_);
+  r = run_cli({"train", "--data", csv_, "--epochs", "1", "--dim", "4", "--out", model_link.string(),
+               "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(model_link));
+  EXPECT_NE(slurp(model_), before);
+}
+
+// A FIFO, a device or a directory is never replaced by a regular file.
+TEST_F(CliErrors, OutRefusesFifoAndDirectory) {
+  namespace fs = std::filesystem;
+  const auto fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run_cli({"pairs", model_, "--out", fifo.string()}), fifo.string() + ": is a FIFO");
+  expect_error(
+      run_cli({"train", "--data", csv_, "--epochs", "1", "--out", fifo.string(), "--quiet"}),
+      "is a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  // Through a symlink, the message names the link and what it leads to.
+  const auto link = dir_ / "fifo-link";
+  fs::create_symlink(fifo, link);
+  expect_error(run_cli({"pairs", model_, "--out", link.string()}), "is a FIFO");
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_TRUE(fs::is_symlink(link));
+  const auto sub = dir_ / "sub";
+  fs::create_directory(sub);
+  expect_error(run_cli({"pairs", model_, "--out", sub.string()}), "is a directory");
+  EXPECT_TRUE(fs::is_directory(sub));
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
+// A write removes the temporary files that killed (SIGKILL) processes left in
+// its directory, and keeps those of live ones.
+TEST_F(CliErrors, StaleTempFilesOfDeadProcessesAreRemoved) {
+  namespace fs = std::filesystem;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: the pid is dead
+  const auto stale = dir_ / fmt::format(".x.tmp.{}.0", child);
+  const auto live = dir_ / fmt::format(".y.tmp.{}.3", ::getpid());
+  const auto other = dir_ / fmt::format(".z.tmp.{}", child);  // not the scheme
+  write(stale, "partial");
+  write(live, "partial");
+  write(other, "partial");
+  const auto r = run_cli({"pairs", model_, "--out", (dir_ / "pairs.csv").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+}
+
+// --data must be a regular file or a directory: checked before opening, so a
+// FIFO never blocks and a device never reads forever.
+TEST_F(CliErrors, DataThatIsNotARegularFile) {
+  const auto fifo = dir_ / "data-fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run_cli({"train", "--data", fifo.string(), "--quiet"}),
+               fifo.string() + ": is a FIFO");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  // Reading these is harmless.
+  expect_error(run_cli({"train", "--data", "/dev/null", "--quiet"}),
+               "/dev/null: is a character device");
+  expect_error(run_cli({"train", "--data", "/dev/zero", "--quiet"}),
+               "/dev/zero: is a character device");
+  const auto empty = dir_ / "empty.csv";
+  write(empty, "");
+  expect_error(run_cli({"train", "--data", empty.string(), "--quiet"}),
+               empty.string() + ": the file is empty");
+}
+
+// A value out of the flag's range: one latent-style line, exit 1.
+TEST_F(CliErrors, OutOfRangeFlagValue) {
+  const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});
+  expect_error(r, "--k");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("2147483648"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.rfind("latent: error: ", 0), 0u) << r.err;
+  expect_error(run_cli({"train", "--data", csv_, "--no-such-flag", "--quiet"}), "--no-such-flag");
+  EXPECT_EQ(run_cli({"--help"}).exit_code, 0);
+  EXPECT_EQ(run_cli({"--version"}).exit_code, 0);
 }
 
 TEST_F(CliErrors, EveryCommandHasHelp) {

@@ -1,7 +1,9 @@
 #include "app.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -41,7 +43,15 @@ int run(int argc, char** argv) {
   try {
     app->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app->exit(e);
+    // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.
+    if (e.get_exit_code() == 0) return app->exit(e);
+    // Every other one (a value out of range, an unknown flag) is a user
+    // error like any other: one line, exit 1.
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::fflush(stdout);
+    fmt::print(stderr, "latent: error: {} (see --help)\n", message);
+    return 1;
   } catch (const latent::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "latent: error: {}\n", e.what());

@@ -1,12 +1,15 @@
 #pragma once
 // Small output helpers for the CLI: CSV fields, and a file-or-stdout sink
-// that writes to a temporary file and renames it on success, so a failed
-// command never leaves a partial output file.
+// that writes atomically (latent::AtomicOutput), so a failed command never
+// leaves a partial output file.
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include <latent/atomic_output.hpp>
 
 namespace latent::cli {
 
@@ -17,19 +20,13 @@ class Output {
  public:
   // Empty path: standard output.
   explicit Output(const std::filesystem::path& path);
-  ~Output();
-  Output(const Output&) = delete;
-  Output& operator=(const Output&) = delete;
 
-  std::FILE* file() const noexcept { return file_; }
+  std::FILE* file() const noexcept { return file_ ? file_->file() : stdout; }
   // Flushes, checks for write errors and moves the file into place.
   void commit();
 
  private:
-  std::filesystem::path path_;
-  std::filesystem::path tmp_;
-  std::FILE* file_ = nullptr;
-  bool done_ = false;
+  std::optional<AtomicOutput> file_;
 };
 
 }  // namespace latent::cli
