@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include "detail/json_depth.hpp"
 #include "test_support.hpp"
 
 // The file is plain safetensors, so numpy reads it without latent; checked by
@@ -279,6 +280,9 @@ TEST_F(ModelFile, InvalidModelIsRejectedBeforeWriting) {
   expect_invalid("2 item titles", [](ModelData& m) { m.item_titles = {"a", "b"}; });
   expect_invalid("kind is empty", [](ModelData& m) { m.kind.clear(); });
   expect_invalid("cannot be written as JSON", [](ModelData& m) { m.config = "bad \xff utf-8"; });
+  expect_invalid("metadata \"config\" nests deeper than 64 levels", [](ModelData& m) {
+    m.config = json::parse(std::string(65, '[') + std::string(65, ']'));
+  });
 }
 
 TEST_F(ModelFile, MissingFileIsNotFound) {
@@ -323,7 +327,8 @@ TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
   const fs::path path =
       damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "2"; });
   expect_load_error(path, ErrorKind::Unsupported,
-                    "format version 2, newer than this build of latent reads (1); upgrade latent");
+                    "format version 2, newer than this build of latent reads "
+                    "(1); upgrade latent");
 }
 
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
@@ -404,7 +409,8 @@ TEST_F(ModelFile, RejectsInconsistentContents) {
                     }),
                     ErrorKind::Corruption, "users.offsets decrease");
   expect_load_error(damaged([](RawModel& r) {
-                      std::memcpy(r.tensor_data("users.ids"), "03", 2);  // "-4" -> "03"
+                      std::memcpy(r.tensor_data("users.ids"), "03",
+                                  2);  // "-4" -> "03"
                     }),
                     ErrorKind::Corruption, "\"03\" is not a canonical integer");
   expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"]["items.kind"] = "x"; }),
@@ -425,6 +431,62 @@ TEST_F(ModelFile, RejectsInconsistentContents) {
                       std::memcpy(r.tensor_data("seen.indices"), &column, 4);
                     }),
                     ErrorKind::Corruption, "seen: sparse matrix row 1 has column 5");
+}
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+TEST(ModelFileJsonDepth, CountsBracketsOutsideStrings) {
+  using detail::json_depth;
+  EXPECT_EQ(json_depth("1"), 0u);
+  EXPECT_EQ(json_depth(R"({"a": [1, {"b": []}], "c": {}})"), 4u);
+  // Brackets inside strings, after an escaped quote and after an escaped
+  // backslash.
+  EXPECT_EQ(json_depth(R"(["[[[{", "\"[[", "\\", {}])"), 2u);
+  EXPECT_EQ(json_depth(nested_arrays(64)), 64u);
+  EXPECT_EQ(json_depth(std::string(100000, '[')), 65u);
+  EXPECT_EQ(json_depth("[[[", 2), 3u);
+}
+
+// A crafted file must not overflow the stack of the JSON parser (or of its
+// serializer, later): XXH64 detects damage, not a file re-signed on purpose.
+TEST_F(ModelFile, RejectsDeeplyNestedMetadata) {
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["config"] = nested_arrays(100000); }),
+      ErrorKind::Corruption, "metadata \"config\" nests deeper than 64 levels");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["training"] = nested_arrays(50000); }),
+      ErrorKind::Corruption, "metadata \"training\" nests deeper than 64 levels");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["config"] = nested_arrays(65); }),
+      ErrorKind::Corruption, "metadata \"config\" nests deeper than 64 levels");
+  // At the limit it loads, and brackets inside strings do not count.
+  const ModelData m = load_model(damaged([](RawModel& r) {
+    r.header["__metadata__"]["config"] = nested_arrays(64);
+    r.header["__metadata__"]["training"] = json(std::string(1000, '[')).dump();
+  }));
+  EXPECT_EQ(m.config.dump(), nested_arrays(64));
+  EXPECT_EQ(m.training, std::string(1000, '['));
+}
+
+TEST_F(ModelFile, RejectsDeeplyNestedHeader) {
+  // Refused before any checksum is read, so no need to sign it.
+  const std::string header = R"({"x":)" + nested_arrays(100000) + "}";
+  std::string bytes(8, '\0');
+  const std::uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  const fs::path path = dir_ / "m.latent";
+  write_bytes(path, bytes + header);
+  expect_load_error(path, ErrorKind::Corruption, "header nests deeper than 64 levels");
+}
+
+TEST_F(ModelFile, RejectsOversizedMetadata) {
+  expect_load_error(
+      damaged([](RawModel& r) {
+        r.header["__metadata__"]["training"] = json(std::string(16u << 20, 'x')).dump();
+      }),
+      ErrorKind::Corruption, "metadata \"training\" is 16777218 bytes, over the limit of 16777216");
 }
 
 // Every truncation and a byte flip at every position (plus random extra
