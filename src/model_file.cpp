@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -107,6 +108,20 @@ std::optional<std::string> metadata_json_problem(std::string_view key, std::stri
   return std::nullopt;
 }
 
+// Why embedding table `name` cannot be in a model file, or nullopt if it
+// can: a dimension of 0 or a NaN or inf anywhere (a NaN score ranks nowhere,
+// so answers come back empty or arbitrary). One pass over the table, once
+// at save and once at load, never per query.
+std::optional<std::string> embedding_problem(std::string_view name, const Matrix& e) {
+  if (e.cols() < 1) return fmt::format("{} has dimension {}; at least 1 is needed", name, e.cols());
+  const auto values = e.values();
+  const auto it =
+      std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  if (it == values.end()) return std::nullopt;
+  return fmt::format("{} row {} holds a non-finite value ({})", name,
+                     (it - values.begin()) / e.cols(), *it);
+}
+
 std::string id_kind_name(Vocabulary::IdKind id_type) {
   return id_type == Vocabulary::IdKind::Integer ? "integer" : "string";
 }
@@ -173,6 +188,7 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
       invalid(path,
               fmt::format("{} holds {} values, not {}x{}", name, e.size(), e.rows(), e.cols()));
     }
+    if (auto problem = embedding_problem(name, e)) invalid(path, *problem);
   };
   check_table("user_embeddings", m.user_embeddings, m.users);
   check_table("item_embeddings", m.item_embeddings, m.items);
@@ -561,8 +577,10 @@ class Loader {
               vocab.size());
     }
     // shape[1] <= bytes / 4 here, since shape[0] >= 1 and the sizes matched.
-    return Matrix(static_cast<std::int64_t>(t.shape[0]), static_cast<std::int64_t>(t.shape[1]),
-                  copy_values<float>(t));
+    Matrix e(static_cast<std::int64_t>(t.shape[0]), static_cast<std::int64_t>(t.shape[1]),
+             copy_values<float>(t));
+    if (auto problem = embedding_problem(name, e)) corrupt("{}", *problem);
+    return e;
   }
 
   CsrMatrix seen(std::int32_t rows, std::int32_t cols) {

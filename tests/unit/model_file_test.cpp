@@ -46,7 +46,7 @@ std::vector<std::string> dir_entries(const fs::path& dir) {
   return names;
 }
 
-// Bit-identical, so NaN payloads and -0.0 count too.
+// Bit-identical, so -0.0 and denormals count too.
 void expect_same_bits(const Matrix& a, const Matrix& b) {
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.cols(), b.cols());
@@ -86,7 +86,7 @@ ModelData make_model(std::int64_t dim = 3) {
   m.user_embeddings = random_matrix(m.users.size(), dim, 1);
   m.item_embeddings = random_matrix(m.items.size(), dim, 2);
   m.user_embeddings.storage()[0] = -0.0f;
-  m.item_embeddings.storage()[1] = std::numeric_limits<float>::quiet_NaN();
+  m.item_embeddings.storage()[1] = std::numeric_limits<float>::lowest();
   m.item_embeddings.storage()[2] = std::numeric_limits<float>::denorm_min();
   m.seen = CsrMatrix(4, 5, {0, 0, 2, 2, 5}, {1, 4, 1, 2, 3});
   return m;
@@ -118,6 +118,21 @@ struct RawModel {
     const std::uint64_t n = text.size();
     std::memcpy(out.data(), &n, 8);
     return out + text + data;
+  }
+
+  // Gives tensor `name` `size` zero bytes and moves the tensors after it.
+  void resize_tensor(const std::string& name, std::size_t size) {
+    json& offsets = header.at(name).at("data_offsets");
+    const std::size_t begin = offsets.at(0);
+    const std::size_t end = offsets.at(1);
+    data.replace(begin, end - begin, std::string(size, '\0'));
+    for (auto& [other, t] : header.items()) {
+      if (other == "__metadata__" || other == name) continue;
+      for (json& o : t.at("data_offsets")) {
+        if (o.get<std::size_t>() >= end) o = o.get<std::size_t>() - (end - begin) + size;
+      }
+    }
+    offsets[1] = begin + size;
   }
 
   // The data bytes of one tensor, for editing in place.
@@ -280,6 +295,13 @@ TEST_F(ModelFile, InvalidModelIsRejectedBeforeWriting) {
   expect_invalid("2 item titles", [](ModelData& m) { m.item_titles = {"a", "b"}; });
   expect_invalid("kind is empty", [](ModelData& m) { m.kind.clear(); });
   expect_invalid("cannot be written as JSON", [](ModelData& m) { m.config = "bad \xff utf-8"; });
+  expect_invalid("item_embeddings row 1 holds a non-finite value (inf)", [](ModelData& m) {
+    m.item_embeddings.storage()[4] = std::numeric_limits<float>::infinity();
+  });
+  expect_invalid("user_embeddings has dimension 0", [](ModelData& m) {
+    m.user_embeddings = Matrix(4, 0);
+    m.item_embeddings = Matrix(5, 0);
+  });
   expect_invalid("metadata \"config\" nests deeper than 64 levels", [](ModelData& m) {
     m.config = json::parse(std::string(65, '[') + std::string(65, ']'));
   });
@@ -487,6 +509,41 @@ TEST_F(ModelFile, RejectsOversizedMetadata) {
         r.header["__metadata__"]["training"] = json(std::string(16u << 20, 'x')).dump();
       }),
       ErrorKind::Corruption, "metadata \"training\" is 16777218 bytes, over the limit of 16777216");
+}
+
+TEST_F(ModelFile, RejectsNonFiniteEmbeddings) {
+  expect_load_error(damaged([](RawModel& r) {
+                      const float nan = std::numeric_limits<float>::quiet_NaN();
+                      std::memcpy(r.tensor_data("item_embeddings") + (2 * 3 + 1) * 4, &nan, 4);
+                    }),
+                    ErrorKind::Corruption, "item_embeddings row 2 holds a non-finite value (nan)");
+  expect_load_error(damaged([](RawModel& r) {
+                      const float inf = -std::numeric_limits<float>::infinity();
+                      std::memcpy(r.tensor_data("user_embeddings") + (3 * 3 + 2) * 4, &inf, 4);
+                    }),
+                    ErrorKind::Corruption, "user_embeddings row 3 holds a non-finite value (-inf)");
+}
+
+TEST_F(ModelFile, RejectsBadEmbeddingShapesAndUnsortedSeen) {
+  expect_load_error(damaged([](RawModel& r) {
+                      r.resize_tensor("user_embeddings", 0);
+                      r.resize_tensor("item_embeddings", 0);
+                      r.header["user_embeddings"]["shape"] = {4, 0};
+                      r.header["item_embeddings"]["shape"] = {5, 0};
+                    }),
+                    ErrorKind::Corruption, "user_embeddings has dimension 0");
+  // One table of dimension 2, the other 3: both sizes match their shapes.
+  expect_load_error(damaged([](RawModel& r) {
+                      r.resize_tensor("item_embeddings", 5 * 2 * 4);
+                      r.header["item_embeddings"]["shape"] = {5, 2};
+                    }),
+                    ErrorKind::Corruption,
+                    "user embeddings have dimension 3 but item embeddings 2");
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int32_t columns[] = {4, 1};  // row 1: {1, 4} -> {4, 1}
+                      std::memcpy(r.tensor_data("seen.indices"), columns, sizeof columns);
+                    }),
+                    ErrorKind::Corruption, "seen: sparse matrix row 1 has column 1 out of order");
 }
 
 // Every truncation and a byte flip at every position (plus random extra
