@@ -1,9 +1,13 @@
 #include <latent/fit.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <latent/error.hpp>
 
@@ -69,6 +73,35 @@ nlohmann::json epochs_json(const std::vector<EpochReport>& epochs) {
   return j;
 }
 
+bool all_finite(const Matrix& m) {
+  const auto v = m.values();
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+// Trainers do not stop on overflow: a step or a confidence far too large
+// turns the vectors into inf and NaN, and such a model recommends nothing
+// (a NaN score ranks nowhere). Every model's vectors pass through fit(), so
+// this is the one place to refuse them; the hint names only the
+// parameters this model has.
+void check_converged(const ModelSpec& model, const TrainedVectors& trained) {
+  const char* which = !all_finite(trained.item_vectors)   ? "item"
+                      : !all_finite(trained.user_vectors) ? "user"
+                                                          : nullptr;
+  if (which == nullptr) return;
+  std::vector<std::string> lower;
+  for (const char* name : {"learning-rate", "alpha"}) {
+    if (model.param(name) != nullptr) lower.emplace_back(name);
+  }
+  std::string hint = lower.empty() ? "" : fmt::format("lower {}", fmt::join(lower, " or "));
+  if (model.param("regularization") != nullptr) {
+    hint += hint.empty() ? "raise regularization" : " or raise regularization";
+  }
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("model \"{}\": the training diverged (non-finite values in the {} "
+                          "vectors){}",
+                          model.name, which, hint.empty() ? "" : "; " + hint));
+}
+
 void check_test_fraction(double fraction) {
   if (!(fraction >= 0 && fraction < 1)) {
     throw Error(ErrorKind::InvalidArgument,
@@ -125,6 +158,7 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   const TrainInput input{train, split.test.empty() ? nullptr : &split.test, options.on_progress,
                          options.on_epoch};
   TrainedVectors trained = model.train(options.params, input);
+  if (options.refuse_diverged) check_converged(model, trained);
 
   ModelData m;
   m.kind = model.name;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -20,6 +21,7 @@
 #include <latent/error.hpp>
 
 #include "detail/atomic_file.hpp"
+#include "detail/json_depth.hpp"
 #include "detail/mapped_file.hpp"
 
 // Tensors are written and read as raw host memory.
@@ -34,6 +36,10 @@ using nlohmann::json;
 // A header larger than this is damage, not a model: even a million-row
 // vocabulary keeps its ids in the data section, not the header.
 constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+
+// The config and training metadata are a few KB; even a training log of
+// thousands of epochs with their metrics stays far below this.
+constexpr std::size_t kMaxMetadataJsonBytes = 16u << 20;
 
 // The data checksum leaves the header (config, kind, tensor table)
 // unprotected, so the header carries its own: XXH64 of the padded header text
@@ -86,6 +92,34 @@ std::optional<std::size_t> header_checksum_digits(std::string_view header) {
 std::uint64_t header_digest(std::string header, std::size_t digits) {
   header.replace(digits, kDigits, kDigits, '0');
   return XXH64(header.data(), header.size(), 0);
+}
+
+// Why the JSON text of metadata field `key` cannot be in a model file, or
+// nullopt if it can. Shared by the writer and the reader, so that a file
+// save_model writes always loads.
+std::optional<std::string> metadata_json_problem(std::string_view key, std::string_view text) {
+  if (text.size() > kMaxMetadataJsonBytes) {
+    return fmt::format("metadata \"{}\" is {} bytes, over the limit of {}", key, text.size(),
+                       kMaxMetadataJsonBytes);
+  }
+  if (detail::json_depth(text) > detail::kMaxJsonDepth) {
+    return fmt::format("metadata \"{}\" nests deeper than {} levels", key, detail::kMaxJsonDepth);
+  }
+  return std::nullopt;
+}
+
+// Why embedding table `name` cannot be in a model file, or nullopt if it
+// can: a dimension of 0 or a NaN or inf anywhere (a NaN score ranks nowhere,
+// so answers come back empty or arbitrary). One pass over the table, once
+// at save and once at load, never per query.
+std::optional<std::string> embedding_problem(std::string_view name, const Matrix& e) {
+  if (e.cols() < 1) return fmt::format("{} has dimension {}; at least 1 is needed", name, e.cols());
+  const auto values = e.values();
+  const auto it =
+      std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  if (it == values.end()) return std::nullopt;
+  return fmt::format("{} row {} holds a non-finite value ({})", name,
+                     (it - values.begin()) / e.cols(), *it);
 }
 
 std::string id_kind_name(Vocabulary::IdKind id_type) {
@@ -154,6 +188,7 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
       invalid(path,
               fmt::format("{} holds {} values, not {}x{}", name, e.size(), e.rows(), e.cols()));
     }
+    if (auto problem = embedding_problem(name, e)) invalid(path, *problem);
   };
   check_table("user_embeddings", m.user_embeddings, m.users);
   check_table("item_embeddings", m.item_embeddings, m.items);
@@ -209,14 +244,26 @@ std::string make_header(const std::filesystem::path& path, const ModelData& m,
                       {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
   }
+  std::string config;
+  std::string training;
   std::string text;
+  try {
+    config = m.config.dump();
+    training = m.training.dump();
+  } catch (const json::exception& e) {
+    // dump() refuses strings that are not valid UTF-8.
+    invalid(path, fmt::format("kind, config or training metadata cannot be written as JSON: {}",
+                              e.what()));
+  }
+  if (auto problem = metadata_json_problem("config", config)) invalid(path, *problem);
+  if (auto problem = metadata_json_problem("training", training)) invalid(path, *problem);
   try {
     header["__metadata__"] = {
         {"format", "latent"},
         {"format_version", std::to_string(kModelFormatVersion)},
         {"kind", m.kind},
-        {"config", m.config.dump()},
-        {"training", m.training.dump()},
+        {"config", std::move(config)},
+        {"training", std::move(training)},
         {"users.kind", id_kind_name(m.users.kind())},
         {"items.kind", id_kind_name(m.items.kind())},
         {"checksum", hex64(data_checksum(tensors))},
@@ -299,6 +346,9 @@ class Loader {
   }
 
   void parse_header() {
+    if (detail::json_depth(header_text_) > detail::kMaxJsonDepth) {
+      corrupt("header nests deeper than {} levels; not a latent model file", detail::kMaxJsonDepth);
+    }
     header_ =
         json::parse(header_text_.begin(), header_text_.end(), nullptr, /*allow_exceptions=*/false);
     if (header_.is_discarded() || !header_.is_object()) corrupt("header is not a JSON object");
@@ -452,7 +502,9 @@ class Loader {
   }
 
   json parse_json_text(std::string_view key) const {
-    json value = json::parse(meta(key), nullptr, /*allow_exceptions=*/false);
+    const std::string& text = meta(key);
+    if (auto problem = metadata_json_problem(key, text)) corrupt("{}", *problem);
+    json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) corrupt("metadata \"{}\" is not valid JSON", key);
     return value;
   }
@@ -525,8 +577,10 @@ class Loader {
               vocab.size());
     }
     // shape[1] <= bytes / 4 here, since shape[0] >= 1 and the sizes matched.
-    return Matrix(static_cast<std::int64_t>(t.shape[0]), static_cast<std::int64_t>(t.shape[1]),
-                  copy_values<float>(t));
+    Matrix e(static_cast<std::int64_t>(t.shape[0]), static_cast<std::int64_t>(t.shape[1]),
+             copy_values<float>(t));
+    if (auto problem = embedding_problem(name, e)) corrupt("{}", *problem);
+    return e;
   }
 
   CsrMatrix seen(std::int32_t rows, std::int32_t cols) {

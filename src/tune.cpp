@@ -124,6 +124,7 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
       if (!fo.params.has(name)) fo.params.set(name, value);
     }
     fo.split = &fit_split;
+    fo.refuse_diverged = false;  // scored below, where a diverged trial never wins
     const FitResult fitted = fit(data, fo);
     const ModelData& m = fitted.model.model();
     Trial trial;

@@ -39,6 +39,10 @@ struct FitOptions {
   const Split* split = nullptr;
   ProgressCallback on_progress;
   EpochCallback on_epoch;
+  // Throw InvalidArgument when training diverges (inf or NaN in the
+  // vectors), rather than return a model that recommends nothing. Off only
+  // for callers that score and discard such models themselves (tune trials).
+  bool refuse_diverged = true;
 };
 
 struct FitResult {
@@ -60,7 +64,8 @@ nlohmann::json check_fit_options(const FitOptions& options);
 
 // Throws InvalidArgument for an unknown model name (listing the valid ones),
 // a parameter the model does not take (listing the ones it does) or an
-// invalid value, before any training.
+// invalid value, before any training; and after training, for vectors that
+// diverged (unless options.refuse_diverged is false).
 FitResult fit(const Dataset& data, const FitOptions& options);
 
 }  // namespace latent

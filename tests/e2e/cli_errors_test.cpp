@@ -78,6 +78,21 @@ TEST_F(CliErrors, InvalidOptionsNameTheValue) {
   expect_error(run_cli({"pairs", model_, "--threshold", "2"}), "2");
 }
 
+// A step size or confidence far too large overflows the vectors to inf or
+// NaN; such a model would recommend nothing, so no model is written.
+TEST_F(CliErrors, DivergedTrainingIsRefusedAndWritesNoModel) {
+  const auto out = (dir_ / "diverged.latent").string();
+  auto r = run_cli({"train", "--data", csv_, "--model", "two-tower", "--learning-rate", "1e30",
+                    "--epochs", "2", "--dim", "8", "--out", out, "--quiet"});
+  expect_error(r, "model \"two-tower\": the training diverged (non-finite values in the");
+  EXPECT_NE(r.err.find("lower learning-rate"), std::string::npos) << r.err;
+  r = run_cli(
+      {"train", "--data", csv_, "--model", "als", "--alpha", "1e38", "--out", out, "--quiet"});
+  expect_error(r, "model \"als\": the training diverged");
+  EXPECT_NE(r.err.find("lower alpha or raise regularization"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST_F(CliErrors, UnknownUserAndItem) {
   expect_error(run_cli({"recommend", model_, "--user", "999"}), "\"999\"");
   expect_error(run_cli({"similar", model_, "--item", "424242"}), "\"424242\"");

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include "detail/json_depth.hpp"
 #include "test_support.hpp"
 
 // The file is plain safetensors, so numpy reads it without latent; checked by
@@ -45,7 +46,7 @@ std::vector<std::string> dir_entries(const fs::path& dir) {
   return names;
 }
 
-// Bit-identical, so NaN payloads and -0.0 count too.
+// Bit-identical, so -0.0 and denormals count too.
 void expect_same_bits(const Matrix& a, const Matrix& b) {
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.cols(), b.cols());
@@ -85,7 +86,7 @@ ModelData make_model(std::int64_t dim = 3) {
   m.user_embeddings = random_matrix(m.users.size(), dim, 1);
   m.item_embeddings = random_matrix(m.items.size(), dim, 2);
   m.user_embeddings.storage()[0] = -0.0f;
-  m.item_embeddings.storage()[1] = std::numeric_limits<float>::quiet_NaN();
+  m.item_embeddings.storage()[1] = std::numeric_limits<float>::lowest();
   m.item_embeddings.storage()[2] = std::numeric_limits<float>::denorm_min();
   m.seen = CsrMatrix(4, 5, {0, 0, 2, 2, 5}, {1, 4, 1, 2, 3});
   return m;
@@ -117,6 +118,21 @@ struct RawModel {
     const std::uint64_t n = text.size();
     std::memcpy(out.data(), &n, 8);
     return out + text + data;
+  }
+
+  // Gives tensor `name` `size` zero bytes and moves the tensors after it.
+  void resize_tensor(const std::string& name, std::size_t size) {
+    json& offsets = header.at(name).at("data_offsets");
+    const std::size_t begin = offsets.at(0);
+    const std::size_t end = offsets.at(1);
+    data.replace(begin, end - begin, std::string(size, '\0'));
+    for (auto& [other, t] : header.items()) {
+      if (other == "__metadata__" || other == name) continue;
+      for (json& o : t.at("data_offsets")) {
+        if (o.get<std::size_t>() >= end) o = o.get<std::size_t>() - (end - begin) + size;
+      }
+    }
+    offsets[1] = begin + size;
   }
 
   // The data bytes of one tensor, for editing in place.
@@ -279,6 +295,16 @@ TEST_F(ModelFile, InvalidModelIsRejectedBeforeWriting) {
   expect_invalid("2 item titles", [](ModelData& m) { m.item_titles = {"a", "b"}; });
   expect_invalid("kind is empty", [](ModelData& m) { m.kind.clear(); });
   expect_invalid("cannot be written as JSON", [](ModelData& m) { m.config = "bad \xff utf-8"; });
+  expect_invalid("item_embeddings row 1 holds a non-finite value (inf)", [](ModelData& m) {
+    m.item_embeddings.storage()[4] = std::numeric_limits<float>::infinity();
+  });
+  expect_invalid("user_embeddings has dimension 0", [](ModelData& m) {
+    m.user_embeddings = Matrix(4, 0);
+    m.item_embeddings = Matrix(5, 0);
+  });
+  expect_invalid("metadata \"config\" nests deeper than 64 levels", [](ModelData& m) {
+    m.config = json::parse(std::string(65, '[') + std::string(65, ']'));
+  });
 }
 
 TEST_F(ModelFile, MissingFileIsNotFound) {
@@ -323,7 +349,8 @@ TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
   const fs::path path =
       damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "2"; });
   expect_load_error(path, ErrorKind::Unsupported,
-                    "format version 2, newer than this build of latent reads (1); upgrade latent");
+                    "format version 2, newer than this build of latent reads "
+                    "(1); upgrade latent");
 }
 
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
@@ -404,7 +431,8 @@ TEST_F(ModelFile, RejectsInconsistentContents) {
                     }),
                     ErrorKind::Corruption, "users.offsets decrease");
   expect_load_error(damaged([](RawModel& r) {
-                      std::memcpy(r.tensor_data("users.ids"), "03", 2);  // "-4" -> "03"
+                      std::memcpy(r.tensor_data("users.ids"), "03",
+                                  2);  // "-4" -> "03"
                     }),
                     ErrorKind::Corruption, "\"03\" is not a canonical integer");
   expect_load_error(damaged([](RawModel& r) { r.header["__metadata__"]["items.kind"] = "x"; }),
@@ -425,6 +453,97 @@ TEST_F(ModelFile, RejectsInconsistentContents) {
                       std::memcpy(r.tensor_data("seen.indices"), &column, 4);
                     }),
                     ErrorKind::Corruption, "seen: sparse matrix row 1 has column 5");
+}
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+TEST(ModelFileJsonDepth, CountsBracketsOutsideStrings) {
+  using detail::json_depth;
+  EXPECT_EQ(json_depth("1"), 0u);
+  EXPECT_EQ(json_depth(R"({"a": [1, {"b": []}], "c": {}})"), 4u);
+  // Brackets inside strings, after an escaped quote and after an escaped
+  // backslash.
+  EXPECT_EQ(json_depth(R"(["[[[{", "\"[[", "\\", {}])"), 2u);
+  EXPECT_EQ(json_depth(nested_arrays(64)), 64u);
+  EXPECT_EQ(json_depth(std::string(100000, '[')), 65u);
+  EXPECT_EQ(json_depth("[[[", 2), 3u);
+}
+
+// A crafted file must not overflow the stack of the JSON parser (or of its
+// serializer, later): XXH64 detects damage, not a file re-signed on purpose.
+TEST_F(ModelFile, RejectsDeeplyNestedMetadata) {
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["config"] = nested_arrays(100000); }),
+      ErrorKind::Corruption, "metadata \"config\" nests deeper than 64 levels");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["training"] = nested_arrays(50000); }),
+      ErrorKind::Corruption, "metadata \"training\" nests deeper than 64 levels");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["config"] = nested_arrays(65); }),
+      ErrorKind::Corruption, "metadata \"config\" nests deeper than 64 levels");
+  // At the limit it loads, and brackets inside strings do not count.
+  const ModelData m = load_model(damaged([](RawModel& r) {
+    r.header["__metadata__"]["config"] = nested_arrays(64);
+    r.header["__metadata__"]["training"] = json(std::string(1000, '[')).dump();
+  }));
+  EXPECT_EQ(m.config.dump(), nested_arrays(64));
+  EXPECT_EQ(m.training, std::string(1000, '['));
+}
+
+TEST_F(ModelFile, RejectsDeeplyNestedHeader) {
+  // Refused before any checksum is read, so no need to sign it.
+  const std::string header = R"({"x":)" + nested_arrays(100000) + "}";
+  std::string bytes(8, '\0');
+  const std::uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  const fs::path path = dir_ / "m.latent";
+  write_bytes(path, bytes + header);
+  expect_load_error(path, ErrorKind::Corruption, "header nests deeper than 64 levels");
+}
+
+TEST_F(ModelFile, RejectsOversizedMetadata) {
+  expect_load_error(
+      damaged([](RawModel& r) {
+        r.header["__metadata__"]["training"] = json(std::string(16u << 20, 'x')).dump();
+      }),
+      ErrorKind::Corruption, "metadata \"training\" is 16777218 bytes, over the limit of 16777216");
+}
+
+TEST_F(ModelFile, RejectsNonFiniteEmbeddings) {
+  expect_load_error(damaged([](RawModel& r) {
+                      const float nan = std::numeric_limits<float>::quiet_NaN();
+                      std::memcpy(r.tensor_data("item_embeddings") + (2 * 3 + 1) * 4, &nan, 4);
+                    }),
+                    ErrorKind::Corruption, "item_embeddings row 2 holds a non-finite value (nan)");
+  expect_load_error(damaged([](RawModel& r) {
+                      const float inf = -std::numeric_limits<float>::infinity();
+                      std::memcpy(r.tensor_data("user_embeddings") + (3 * 3 + 2) * 4, &inf, 4);
+                    }),
+                    ErrorKind::Corruption, "user_embeddings row 3 holds a non-finite value (-inf)");
+}
+
+TEST_F(ModelFile, RejectsBadEmbeddingShapesAndUnsortedSeen) {
+  expect_load_error(damaged([](RawModel& r) {
+                      r.resize_tensor("user_embeddings", 0);
+                      r.resize_tensor("item_embeddings", 0);
+                      r.header["user_embeddings"]["shape"] = {4, 0};
+                      r.header["item_embeddings"]["shape"] = {5, 0};
+                    }),
+                    ErrorKind::Corruption, "user_embeddings has dimension 0");
+  // One table of dimension 2, the other 3: both sizes match their shapes.
+  expect_load_error(damaged([](RawModel& r) {
+                      r.resize_tensor("item_embeddings", 5 * 2 * 4);
+                      r.header["item_embeddings"]["shape"] = {5, 2};
+                    }),
+                    ErrorKind::Corruption,
+                    "user embeddings have dimension 3 but item embeddings 2");
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int32_t columns[] = {4, 1};  // row 1: {1, 4} -> {4, 1}
+                      std::memcpy(r.tensor_data("seen.indices"), columns, sizeof columns);
+                    }),
+                    ErrorKind::Corruption, "seen: sparse matrix row 1 has column 1 out of order");
 }
 
 // Every truncation and a byte flip at every position (plus random extra
