@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/error.hpp>
+#include <latent/json_depth.hpp>
 
 #include "json_text.hpp"
 
@@ -88,37 +89,14 @@ std::vector<std::string> id_list(const json& v, const std::string& field, const 
   return ids;
 }
 
-// Arrays and objects in a request nest at most this deep (ours take 3).
-constexpr std::size_t kMaxJsonDepth = 64;
-
-// Refuses a body whose arrays and objects nest deeper than kMaxJsonDepth,
-// before it is parsed: a tree that deep costs memory and time for nothing,
-// and code that walks it recursively could overflow the stack. Brackets
-// inside strings do not count; the rest of the syntax is the parser's.
+// Refuses a body whose arrays and objects nest deeper than kMaxJsonDepth
+// (json_depth.hpp; ours take 3) before it is parsed: a tree that deep costs
+// memory and time for nothing, and code that walks it recursively could
+// overflow the stack.
 void check_nesting(std::string_view body) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // an escaped character, maybe a quote
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) {
-        fail(400, fmt::format("malformed JSON: arrays and objects nested deeper than {} levels "
-                              "(at byte {})",
-                              kMaxJsonDepth, i));
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
+  if (json_depth(body) > kMaxJsonDepth) {
+    fail(400, fmt::format("malformed JSON: arrays and objects nested deeper than {} levels",
+                          kMaxJsonDepth));
   }
 }
 

@@ -19,9 +19,9 @@
 #include <xxhash.h>
 
 #include <latent/error.hpp>
+#include <latent/json_depth.hpp>
 
 #include "detail/atomic_file.hpp"
-#include "detail/json_depth.hpp"
 #include "detail/mapped_file.hpp"
 
 // Tensors are written and read as raw host memory.
@@ -102,8 +102,8 @@ std::optional<std::string> metadata_json_problem(std::string_view key, std::stri
     return fmt::format("metadata \"{}\" is {} bytes, over the limit of {}", key, text.size(),
                        kMaxMetadataJsonBytes);
   }
-  if (detail::json_depth(text) > detail::kMaxJsonDepth) {
-    return fmt::format("metadata \"{}\" nests deeper than {} levels", key, detail::kMaxJsonDepth);
+  if (json_depth(text) > kMaxJsonDepth) {
+    return fmt::format("metadata \"{}\" nests deeper than {} levels", key, kMaxJsonDepth);
   }
   return std::nullopt;
 }
@@ -346,8 +346,8 @@ class Loader {
   }
 
   void parse_header() {
-    if (detail::json_depth(header_text_) > detail::kMaxJsonDepth) {
-      corrupt("header nests deeper than {} levels; not a latent model file", detail::kMaxJsonDepth);
+    if (json_depth(header_text_) > kMaxJsonDepth) {
+      corrupt("header nests deeper than {} levels; not a latent model file", kMaxJsonDepth);
     }
     header_ =
         json::parse(header_text_.begin(), header_text_.end(), nullptr, /*allow_exceptions=*/false);

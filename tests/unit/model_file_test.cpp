@@ -19,7 +19,7 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
-#include "detail/json_depth.hpp"
+#include <latent/json_depth.hpp>
 #include "test_support.hpp"
 
 // The file is plain safetensors, so numpy reads it without latent; checked by
@@ -460,7 +460,6 @@ std::string nested_arrays(std::size_t depth) {
 }
 
 TEST(ModelFileJsonDepth, CountsBracketsOutsideStrings) {
-  using detail::json_depth;
   EXPECT_EQ(json_depth("1"), 0u);
   EXPECT_EQ(json_depth(R"({"a": [1, {"b": []}], "c": {}})"), 4u);
   // Brackets inside strings, after an escaped quote and after an escaped

@@ -1,13 +1,14 @@
 #pragma once
-// A guard to run before nlohmann::json::parse on untrusted text: its parser,
-// serializer and destructor recurse once per nesting level, so a few hundred
-// thousand '[' overflow the stack. A checksum does not help against a file
-// crafted on purpose; a depth bound does.
+// A guard to run before nlohmann::json::parse on untrusted text (model file
+// metadata, request bodies): its parser, serializer and destructor recurse
+// once per nesting level, so a few hundred thousand '[' overflow the stack.
+// A checksum does not help against a file crafted on purpose; a depth bound
+// does. The one home of that bound for the library and the server.
 
 #include <cstddef>
 #include <string_view>
 
-namespace latent::detail {
+namespace latent {
 
 // Deep enough for every JSON latent writes (a model file header is 3 levels,
 // its config and training metadata 4 or 5), shallow enough for any stack.
@@ -46,4 +47,4 @@ inline std::size_t json_depth(std::string_view text, std::size_t max_depth = kMa
   return deepest;
 }
 
-}  // namespace latent::detail
+}  // namespace latent
