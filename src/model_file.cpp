@@ -22,7 +22,7 @@
 #include <latent/json_depth.hpp>
 
 #include "detail/atomic_file.hpp"
-#include "detail/mapped_file.hpp"
+#include "detail/file_bytes.hpp"
 
 // Tensors are written and read as raw host memory.
 static_assert(std::endian::native == std::endian::little,
@@ -299,7 +299,7 @@ std::vector<T> copy_values(const TensorView& t) {
   return out;
 }
 
-// Validates one mapped file; every failure names it. The checks run
+// Validates one file read into memory; every failure names it. The checks run
 // outside-in, so each step can rely on the previous ones.
 class Loader {
  public:
@@ -605,7 +605,7 @@ class Loader {
   }
 
   std::filesystem::path path_;
-  detail::MappedFile file_;
+  detail::FileBytes file_;
   std::string_view header_text_;
   std::string_view data_;
   json header_;

@@ -13,7 +13,7 @@
 #include <latent/error.hpp>
 
 #include "detail/atomic_file.hpp"
-#include "detail/mapped_file.hpp"
+#include "detail/file_bytes.hpp"
 
 // '<f4' data is written and read as raw host memory.
 static_assert(std::endian::native == std::endian::little,
@@ -219,7 +219,7 @@ void write_npy(const std::filesystem::path& path, const Matrix& m) {
 }
 
 Matrix read_npy(const std::filesystem::path& path) {
-  const detail::MappedFile file(path);
+  const detail::FileBytes file(path);
   const auto [dict, data_start] = split_npy(path, file.bytes());
   const auto header = HeaderParser(dict).parse();
   if (!header || !header->descr || !header->fortran_order || !header->shape) {

@@ -49,10 +49,11 @@ struct ModelData {
 // target is untouched in that case.
 void save_model(const std::filesystem::path& path, const ModelData& model);
 
-// Memory-maps and validates the file: magic, header size against the file
-// size, JSON, format version (a newer version is Unsupported and says so),
-// checksum, every tensor's dtype, shape and bounds, and consistency between
-// vocabularies and tensor shapes. Every error names the file.
+// Reads the file into memory (not a map: a file rewritten in place by
+// another tool while it is read must not fault) and validates it: magic, header size against the
+// file size, JSON, format version (a newer version is Unsupported and says so), checksum, every
+// tensor's dtype, shape and bounds, and consistency between vocabularies and tensor shapes. Every
+// error names the file.
 ModelData load_model(const std::filesystem::path& path);
 
 }  // namespace latent

@@ -1,0 +1,72 @@
+#pragma once
+// FileBytes: a whole file read into memory the object owns.
+// Header-only because the build compiles src/*.cpp only.
+//
+// Not a memory map: files under a served model's base path are written by
+// other tools, and a writer that truncates and rewrites a file in place
+// while it is mapped makes every touch past the new end fault (SIGBUS, the
+// end of the server). Read into owned memory, a file that shrinks while it
+// is read just comes out short, and the readers' size checks refuse it.
+// Readers validate every size against bytes().size() before copying.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <latent/error.hpp>
+
+namespace latent::detail {
+
+class FileBytes {
+ public:
+  explicit FileBytes(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno(path, "cannot open");
+    struct FdCloser {
+      int fd;
+      ~FdCloser() { ::close(fd); }
+    } closer{fd};
+
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno(path, "cannot stat");
+    if (!S_ISREG(st.st_mode)) {
+      throw Error(ErrorKind::IO, fmt::format("{}: not a regular file", path.string()));
+    }
+    const auto expected = static_cast<std::size_t>(st.st_size);
+    // No value-initialisation: the buffer can be hundreds of MB.
+    data_ = std::make_unique_for_overwrite<char[]>(expected);
+    while (size_ < expected) {
+      const ssize_t n = ::read(fd, data_.get() + size_, expected - size_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno(path, "cannot read");
+      if (n == 0) break;  // the file shrank while read: a short file, refused by the reader
+      size_ += static_cast<std::size_t>(n);
+    }
+  }
+
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+
+  std::string_view bytes() const noexcept { return {data_.get(), size_}; }
+
+ private:
+  [[noreturn]] static void throw_errno(const std::filesystem::path& path, const char* what) {
+    const int err = errno;
+    throw Error(err == ENOENT ? ErrorKind::NotFound : ErrorKind::IO,
+                fmt::format("{}: {}: {}", path.string(), what, std::strerror(err)));
+  }
+
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace latent::detail
