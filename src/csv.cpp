@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "detail/file_bytes.hpp"
 #include "detail/file_kind.hpp"
 
 namespace latent::detail {
@@ -40,28 +41,7 @@ std::string read_file(const fs::path& path) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("{}: {}, expected a regular file",
                                                         path.string(), what_file_is(st.st_mode)));
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw Error(ErrorKind::IO,
-                fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
-  }
-  std::string text;
-  text.reserve(static_cast<std::size_t>(st.st_size));
-  // To the end, whatever the size was: the file may change while read.
-  std::array<char, 1 << 16> buffer;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw Error(ErrorKind::IO,
-                  fmt::format("{}: cannot read: {}", path.string(), std::strerror(err)));
-    }
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
+  std::string text = detail::FileBytes(path).take();
   if (text.empty()) {
     throw Error(ErrorKind::Corruption, fmt::format("{}: the file is empty", path.string()));
   }

@@ -109,8 +109,10 @@ class ParamTable {
   }
 
   // A Config with every given parameter of the table parsed, checked against
-  // its spec and stored; the others keep their defaults. Names outside the
-  // table are the caller's to reject (check_param_names).
+  // its spec and stored; the others keep their defaults. Then the config's
+  // own validate(), when it has one, checks what ranges cannot (relations
+  // between fields). Names outside the table are the caller's to reject
+  // (check_param_names).
   Config read(const Params& params) const {
     Config c{};
     for (const auto& e : entries_) {
@@ -119,6 +121,7 @@ class ParamTable {
         e.set(c, *text);
       }
     }
+    if constexpr (requires { c.validate(); }) c.validate();
     return c;
   }
 

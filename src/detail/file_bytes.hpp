@@ -9,12 +9,14 @@
 // is read just comes out short, and the readers' size checks refuse it.
 // Readers validate every size against bytes().size() before copying.
 
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
-#include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -41,22 +43,25 @@ class FileBytes {
     if (!S_ISREG(st.st_mode)) {
       throw Error(ErrorKind::IO, fmt::format("{}: not a regular file", path.string()));
     }
-    const auto expected = static_cast<std::size_t>(st.st_size);
-    // No value-initialisation: the buffer can be hundreds of MB.
-    data_ = std::make_unique_for_overwrite<char[]>(expected);
-    while (size_ < expected) {
-      const ssize_t n = ::read(fd, data_.get() + size_, expected - size_);
+    data_.reserve(static_cast<std::size_t>(st.st_size));
+    // To the end, whatever the size was: a file that shrinks while read
+    // comes out short, and the readers' size checks refuse it.
+    std::array<char, 1 << 16> buffer;
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+      if (n == 0) break;
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_errno(path, "cannot read");
-      if (n == 0) break;  // the file shrank while read: a short file, refused by the reader
-      size_ += static_cast<std::size_t>(n);
+      data_.append(buffer.data(), static_cast<std::size_t>(n));
     }
   }
 
   FileBytes(const FileBytes&) = delete;
   FileBytes& operator=(const FileBytes&) = delete;
 
-  std::string_view bytes() const noexcept { return {data_.get(), size_}; }
+  std::string_view bytes() const noexcept { return data_; }
+  // The bytes, moved out (the CSV reader keeps them as its text).
+  std::string take() && { return std::move(data_); }
 
  private:
   [[noreturn]] static void throw_errno(const std::filesystem::path& path, const char* what) {
@@ -65,8 +70,7 @@ class FileBytes {
                 fmt::format("{}: {}: {}", path.string(), what, std::strerror(err)));
   }
 
-  std::unique_ptr<char[]> data_;
-  std::size_t size_ = 0;
+  std::string data_;
 };
 
 }  // namespace latent::detail

@@ -31,15 +31,9 @@ const ParamTable<AlsConfig>& table() {
   return t;
 }
 
-AlsConfig configured(const Params& params) {
-  AlsConfig c = table().read(params);
-  c.validate();
-  return c;
-}
-
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
-  AlsResult r = train_als(in.train, configured(params), [&](int it, double seconds, double loss) {
+  AlsResult r = train_als(in.train, table().read(params), [&](int it, double seconds, double loss) {
     epochs.push_back(detail::plain_epoch(it, seconds, loss));
     if (in.on_epoch) in.on_epoch(epochs.back());
   });
@@ -87,7 +81,7 @@ ModelSpec als_spec() {
   s.params = table().specs();
   s.search_space = {{{"regularization", {"1", "5", "20", "50", "100", "200"}},
                      {"alpha", {"1", "3", "7", "15", "30"}}}};
-  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData& m) { return std::make_unique<AlsFoldIn>(m); };
   return s;

@@ -24,16 +24,10 @@ const ParamTable<BprConfig>& table() {
   return t;
 }
 
-BprConfig configured(const Params& params) {
-  BprConfig c = table().read(params);
-  c.validate();
-  return c;
-}
-
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
   BprResult r =
-      train_bpr(in.train, configured(params), [&](int epoch, double seconds, double accuracy) {
+      train_bpr(in.train, table().read(params), [&](int epoch, double seconds, double accuracy) {
         // BPR reports no loss; its sampled ranking accuracy stands in the log.
         EpochReport e = detail::plain_epoch(epoch, seconds);
         e.sampled_accuracy = accuracy;
@@ -69,7 +63,7 @@ ModelSpec bpr_spec() {
                      {"epochs", {"100", "200", "400", "800"}}}};
   s.weighs_pairs = false;          // trains on distinct pairs
   s.thread_deterministic = false;  // Hogwild updates: deterministic with one thread
-  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<BprFoldIn>(); };
   return s;

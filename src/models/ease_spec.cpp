@@ -24,14 +24,8 @@ const ParamTable<EaseConfig>& table() {
   return t;
 }
 
-EaseConfig configured(const Params& params) {
-  EaseConfig c = table().read(params);
-  c.validate();
-  return c;
-}
-
 TrainedVectors train(const Params& params, const TrainInput& in) {
-  const EaseConfig c = configured(params);
+  const EaseConfig c = table().read(params);
   // A user's query is their training row of X: x_u B scores every item.
   const double user_bytes = 4.0 * in.train.num_users * static_cast<double>(in.train.num_items);
   if (user_bytes > c.memory_limit_gb * 1e9) {
@@ -66,7 +60,7 @@ ModelSpec ease_spec() {
   s.summary = "EASE item-item autoencoder in closed form (Steck 2019); memory grows with items^2";
   s.params = table().specs();
   s.search_space = {{{"regularization", {"25", "50", "100", "200", "300", "500", "1000", "2000"}}}};
-  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<EaseFoldIn>(); };
   return s;

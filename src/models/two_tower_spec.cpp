@@ -40,15 +40,9 @@ const ParamTable<TwoTowerConfig>& table() {
   return t;
 }
 
-TwoTowerConfig configured(const Params& params) {
-  TwoTowerConfig c = table().read(params);
-  c.validate();
-  return c;
-}
-
 TrainedVectors train(const Params& params, const TrainInput& in) {
   TwoTowerResult r =
-      train_two_tower(in.train, in.test, configured(params), in.on_progress, in.on_epoch);
+      train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch);
   return {std::move(r.user_embeddings), std::move(r.item_embeddings), std::move(r.epochs),
           r.train_seconds};
 }
@@ -67,7 +61,7 @@ ModelSpec two_tower_spec() {
                      {"epochs", {"3", "5", "10"}}}};
   s.tuning_defaults = {{"train-metrics", "false"}};
   s.thread_deterministic = true;
-  s.configure = [](const Params& p) { return configured(p).to_json(); };
+  s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
   return s;
