@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <latent/atomic_output.hpp>
 #include <latent/error.hpp>
 #include <latent/random.hpp>
 
@@ -292,14 +293,10 @@ void write_split(const fs::path& dir, const Split& split, const Vocabulary& user
   // leave a fresh train.csv beside a stale test.csv.
   check_writable(split.train, kTrainFile, users, items);
   check_writable(split.test, kTestFile, users, items);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    throw Error(ErrorKind::IO,
-                fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
-  }
+  OutputDirectory out(dir);
   write_side(dir / kTrainFile, split.train, users, items);
   write_side(dir / kTestFile, split.test, users, items);
+  out.commit();
 }
 
 Split read_split(const fs::path& dir, const Vocabulary& users, const Vocabulary& items) {

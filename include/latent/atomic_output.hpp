@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 namespace latent {
 
@@ -34,10 +35,33 @@ class AtomicOutput {
   std::FILE* file_ = nullptr;
 };
 
+// A directory for several output files (each written as AtomicOutput is):
+// made with its missing parents, and removed again (those levels this
+// object made, and only while empty) when it is destroyed before commit(),
+// so a command that fails leaves no empty folder behind. Throws Error(IO)
+// naming `dir` when it cannot be made or is not a directory.
+class OutputDirectory {
+ public:
+  explicit OutputDirectory(const std::filesystem::path& dir);
+  ~OutputDirectory();
+  OutputDirectory(const OutputDirectory&) = delete;
+  OutputDirectory& operator=(const OutputDirectory&) = delete;
+
+  const std::filesystem::path& path() const noexcept { return dir_; }
+  // Every file is written: keep the directory.
+  void commit() noexcept { created_.clear(); }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::filesystem::path> created_;  // innermost first
+};
+
 // Installs SIGINT and SIGTERM handlers that unlink the temporary files of
 // every write in progress (AtomicOutput, saved models, .npy and CSV files)
-// and then die of the signal as by default. For programs: a library must not
-// take over signals. Files left by SIGKILL are removed by the next write to
+// and then die of the signal as by default, and ignores SIGXFSZ so that a
+// write past the file-size limit fails (EFBIG) and is reported as an error
+// naming the file, as a full disk is. For programs: a library must not take
+// over signals. Files left by SIGKILL are removed by the next write to
 // their directory.
 void remove_temp_files_on_signal();
 

@@ -36,11 +36,14 @@ inline std::string shell_quote(const std::string& s) {
 
 inline std::string slurp(const std::filesystem::path& p) { return read_bytes(p); }
 
-inline CliResult run_cli(const std::vector<std::string>& args) {
+// `shell_prefix` runs in the same shell first: "ulimit -f 64; " limits the
+// size of every file the command writes (how the tests fill a disk).
+inline CliResult run_cli(const std::vector<std::string>& args,
+                         const std::string& shell_prefix = "") {
   static int counter = 0;
   const auto base = std::filesystem::temp_directory_path() /
                     ("latent-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-  std::string cmd = shell_quote(cli_path().string());
+  std::string cmd = shell_prefix + shell_quote(cli_path().string());
   for (const auto& a : args) {
     cmd.push_back(' ');
     cmd.append(shell_quote(a));

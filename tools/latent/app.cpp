@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "model_help.hpp"
+#include "output.hpp"
 
 namespace latent::cli {
 
@@ -42,6 +43,9 @@ int run(int argc, char** argv) {
   const auto app = make_app();
   try {
     app->parse(argc, argv);
+    // Output to a full disk or /dev/full fails when the buffer is flushed:
+    // that is an error too, not exit 0 with the output lost.
+    check_stdout();
   } catch (const CLI::ParseError& e) {
     // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.
     if (e.get_exit_code() == 0) return app->exit(e);

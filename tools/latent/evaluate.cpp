@@ -93,7 +93,7 @@ void evaluate_command(const EvaluateFlags& f) {
     j["train_pairs"] = split.train.size();
     j["data"] = data.description;
     Output out(f.json);
-    fmt::print(out.file(), "{}\n", j.dump(2));
+    out.print("{}\n", j.dump(2));
     out.commit();
   }
   if (!f.out.empty()) fitted.model.save(f.out);

@@ -1,5 +1,9 @@
 #include "output.hpp"
 
+#include <cerrno>
+
+#include <latent/error.hpp>
+
 namespace latent::cli {
 
 std::string csv_field(std::string_view s) {
@@ -13,15 +17,30 @@ std::string csv_field(std::string_view s) {
   return out;
 }
 
-Output::Output(const std::filesystem::path& path) {
+void check_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+    const int err = errno != 0 ? errno : EIO;
+    std::clearerr(stdout);
+    throw Error(ErrorKind::IO, fmt::format("standard output: write failed: {}",
+                                           std::generic_category().message(err)));
+  }
+}
+
+Output::Output(const std::filesystem::path& path) : path_(path) {
   if (!path.empty()) file_.emplace(path);
+}
+
+void Output::write_failed(std::error_code error) const {
+  const std::string where = file_ ? path_.string() : "standard output";
+  throw Error(ErrorKind::IO, fmt::format("{}: write failed: {}", where, error.message()));
 }
 
 void Output::commit() {
   if (file_) {
     file_->commit();
   } else {
-    std::fflush(stdout);
+    check_stdout();
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <latent/atomic_output.hpp>
 #include <latent/error.hpp>
 #include <latent/npy.hpp>
 #include <latent/recommender.hpp>
@@ -67,14 +68,14 @@ void recommend(const RecommendFlags& f) {
     top = model.recommend(rows, options);
   }
   Output out(f.out);
-  fmt::print(out.file(), "user,item,score,rank\n");
+  out.print("user,item,score,rank\n");
   for (std::size_t q = 0; q < rows.size(); ++q) {
     const std::string user = csv_field(model.model().users.id(rows[q]));
     for (int r = 0; r < top.k; ++r) {
       const auto idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
       if (top.items[idx] < 0) break;
-      fmt::print(out.file(), "{},{},{:.6g},{}\n", user, csv_field(model.item_id(top.items[idx])),
-                 top.scores[idx], r + 1);
+      out.print("{},{},{:.6g},{}\n", user, csv_field(model.item_id(top.items[idx])),
+                top.scores[idx], r + 1);
     }
   }
   out.commit();
@@ -99,10 +100,10 @@ void pairs(const std::string& path, float threshold, const std::string& out_path
   const Recommender model = Recommender::load(path);
   const auto found = model.similar_pairs(threshold, threads);
   Output out(out_path);
-  fmt::print(out.file(), "item_a,item_b,similarity\n");
+  out.print("item_a,item_b,similarity\n");
   for (const auto& p : found) {
-    fmt::print(out.file(), "{},{},{:.6f}\n", csv_field(model.item_id(p.a)),
-               csv_field(model.item_id(p.b)), p.similarity);
+    out.print("{},{},{:.6f}\n", csv_field(model.item_id(p.a)), csv_field(model.item_id(p.b)),
+              p.similarity);
   }
   out.commit();
   if (!out_path.empty())
@@ -111,8 +112,8 @@ void pairs(const std::string& path, float threshold, const std::string& out_path
 
 void write_ids(const std::filesystem::path& path, const Vocabulary& vocab) {
   Output out(path);
-  fmt::print(out.file(), "{}\n", Vocabulary::kOovToken);
-  for (const auto& id : vocab.ids()) fmt::print(out.file(), "{}\n", id);
+  out.print("{}\n", Vocabulary::kOovToken);
+  for (const auto& id : vocab.ids()) out.print("{}\n", id);
   out.commit();
 }
 
@@ -143,15 +144,13 @@ void embeddings(const EmbeddingsFlags& f) {
     print_vector(fmt::format("user \"{}\" (row {})", f.user, row), m.user_embeddings.row(row));
   }
   if (!f.out_dir.empty()) {
-    const std::filesystem::path dir(f.out_dir);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec)
-      throw Error(ErrorKind::IO, fmt::format("{}: cannot create: {}", f.out_dir, ec.message()));
+    OutputDirectory out(f.out_dir);
+    const std::filesystem::path& dir = out.path();
     write_npy(dir / "user_embeddings.npy", m.user_embeddings);
     write_npy(dir / "item_embeddings.npy", m.item_embeddings);
     write_ids(dir / "users.tsv", m.users);
     write_ids(dir / "items.tsv", m.items);
+    out.commit();
     fmt::print("user_embeddings.npy {}x{}, item_embeddings.npy {}x{}, users.tsv, items.tsv in {}\n",
                m.user_embeddings.rows(), m.user_embeddings.cols(), m.item_embeddings.rows(),
                m.item_embeddings.cols(), f.out_dir);

@@ -53,7 +53,7 @@ void run(const TrainFlags& f) {
   }
   if (!f.metrics_out.empty()) {
     Output out(f.metrics_out);
-    fmt::print(out.file(), "{}\n", result.metrics_json().dump(2));
+    out.print("{}\n", result.metrics_json().dump(2));
     out.commit();
   }
 }

@@ -186,7 +186,7 @@ void tune_command(const TuneFlags& f) {
                        {"test_fraction", f.split.fraction},
                        {"last_k", f.split.last_k}});
     Output out(f.json);
-    fmt::print(out.file(), "{}\n", j.dump(2));
+    out.print("{}\n", j.dump(2));
     out.commit();
   }
   if (!f.out.empty()) {
