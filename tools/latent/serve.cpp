@@ -138,6 +138,13 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--rest_api_timeout_seconds", f->server.keep_alive_seconds,
                   "Idle keep-alive connections close after this")
       ->capture_default_str();
+  cmd->add_option("--max_connections", f->server.max_connections,
+                  fmt::format("Most connections open at once (default: the open-file limit, "
+                              "ulimit -n, minus {} kept for model files and logs, at least half of "
+                              "it). At the limit a new connection closes the longest-idle one "
+                              "(waiting for a request); if every one is busy it gets a 503",
+                              server::kReservedFds))
+      ->capture_default_str();
   cmd->add_option("--file_system_poll_wait_seconds", f->poll_seconds,
                   "Seconds between scans for new versions (0: load once, never poll)")
       ->capture_default_str();
