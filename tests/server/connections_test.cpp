@@ -193,6 +193,12 @@ TEST_F(AtTheLimit, WhenEveryConnectionIsBusyANewOneGetsA503AndBusyOnesAreKept) {
   ASSERT_TRUE(eventually([&] { return server_->connections().open < std::size_t(kLimit); }));
   auto c = server_->client();
   EXPECT_EQ(post(c, "/v1/models/movies:predict", kPredict).status, 200);
+  const std::string metrics = get(c, "/metrics").text;
+  for (const char* line :
+       {"\nlatent_http_connections_limit 20\n", "\nlatent_http_connections_rejected_total 1\n",
+        "\nlatent_http_connections_closed_idle_total 0\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << metrics;
+  }
 }
 
 // `latent serve` started by `sh -c 'ulimit -n LIMIT; exec latent serve ...'`.
