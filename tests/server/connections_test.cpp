@@ -272,6 +272,9 @@ TEST(OutOfFileDescriptors, AcceptingPausesInsteadOfSpinningAndResumesWhenConnect
        "--file_system_poll_wait_seconds", "0", "--max_connections", "1000"});
   const int port = serve.port();
   ASSERT_GT(port, 0) << serve.output();
+  EXPECT_NE(serve.output().find("--max_connections 1000 is above what the open-file limit"),
+            std::string::npos)
+      << serve.output();
 
   // Idle connections use up the descriptors: a new client is still served,
   // by closing the longest-idle one.

@@ -1,6 +1,7 @@
 // latent serve: the models of version folders over TensorFlow Serving's REST
 // API (flag names as tensorflow_model_server's), with hot reload.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,6 +87,15 @@ void serve(const ServeFlags& f) {
   const int port = http.bind();
   fmt::print("latent serve: listening on {}:{} (models: {})\n", f.server.host, port,
              fmt::join(store.model_names(), ", "));
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      f.server.max_connections > server::default_max_connections()) {
+    fmt::print(
+        "latent serve: --max_connections {} is above what the open-file limit (ulimit -n {}) "
+        "leaves for connections; when descriptors run out, accepting pauses and idle "
+        "connections are closed\n",
+        f.server.max_connections, files.rlim_cur);
+  }
   std::fflush(stdout);
   if (f.poll_seconds > 0) {
     store.start_polling(
