@@ -144,6 +144,30 @@ std::string Metrics::render(const ModelStore& store, const QueryBatcher& batcher
       it, "# HELP latent_search_batched_queries_total User rows answered by those searches.\n");
   fmt::format_to(it, "# TYPE latent_search_batched_queries_total counter\n");
   fmt::format_to(it, "latent_search_batched_queries_total {}\n", batcher.queries());
+  const auto counter = [&](const char* name, const char* type, const char* help,
+                           const std::atomic<std::uint64_t>& value) {
+    fmt::format_to(it, "# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name,
+                   value.load(std::memory_order_relaxed));
+  };
+  const auto& c = connections;
+  counter("latent_http_connections", "gauge", "HTTP connections open.", c.open);
+  counter("latent_http_connections_limit", "gauge",
+          "Most HTTP connections open at once (--max_connections).", c.limit);
+  counter("latent_http_connections_accepted_total", "counter", "HTTP connections admitted.",
+          c.accepted);
+  counter("latent_http_connections_closed_idle_total", "counter",
+          "Idle keep-alive connections closed to admit a new one (at the limit, or out of file "
+          "descriptors).",
+          c.closed_idle_for_new);
+  counter("latent_http_connections_rejected_total", "counter",
+          "New connections refused at the limit (none was idle): 503 and closed.", c.rejected);
+  counter("latent_http_accept_fd_errors_total", "counter",
+          "accept() failures for lack of file descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM).",
+          c.accept_fd_errors);
+  counter("latent_http_accept_pauses_total", "counter",
+          "Episodes of such failures (each logged once; during one, accepting pauses after each "
+          "failure until a connection closes or 100 ms pass).",
+          c.accept_pauses);
   return out;
 }
 

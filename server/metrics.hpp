@@ -34,6 +34,23 @@ enum class Endpoint {
 };
 const char* to_string(Endpoint endpoint) noexcept;
 
+// The HTTP server's connections (server.cpp updates them, relaxed).
+struct ConnectionCounters {
+  std::atomic<std::uint64_t> open{0};      // connections open now
+  std::atomic<std::uint64_t> limit{0};     // --max_connections
+  std::atomic<std::uint64_t> accepted{0};  // connections admitted
+  // Idle connections (waiting for a request's header) closed to admit a
+  // new one at the limit or when the process ran out of descriptors.
+  std::atomic<std::uint64_t> closed_idle_for_new{0};
+  // New connections refused (503, closed) at the limit when none was idle.
+  std::atomic<std::uint64_t> rejected{0};
+  // accept() failures for lack of file descriptors (EMFILE, ENFILE, ...;
+  // each pauses accepting until a connection closes or a timer fires), and
+  // the episodes of them (each logged once).
+  std::atomic<std::uint64_t> accept_fd_errors{0};
+  std::atomic<std::uint64_t> accept_pauses{0};
+};
+
 class Metrics {
  public:
   // Upper bounds of the latency buckets, in seconds (+Inf is implicit).
@@ -49,7 +66,13 @@ class Metrics {
   // latent_model_loads_total{result}, latent_model_bytes.
   // latent_search_batches_total and latent_search_batched_queries_total
   // count the batcher's merged searches and the user rows they answered.
+  // latent_http_connections (open now), latent_http_connections_limit,
+  // latent_http_connections_accepted_total, ..._closed_idle_total,
+  // ..._rejected_total, latent_http_accept_fd_errors_total and
+  // latent_http_accept_pauses_total come from `connections`.
   std::string render(const ModelStore& store, const QueryBatcher& batcher) const;
+
+  ConnectionCounters connections;
 
  private:
   struct Histogram {

@@ -1,7 +1,10 @@
 #include "model_store.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <shared_mutex>
 
@@ -16,12 +19,30 @@ namespace fs = std::filesystem;
 namespace {
 
 // Identifies one state of a version folder's model file: a retry of a
-// failed version happens only when this changes.
+// failed version happens only when this changes (see Failure). The inode
+// and change time tell apart a file replaced with one of the same size and
+// modification time (`cp -p`, `rsync -t`, a re-download of a file that was
+// corrupted in transfer).
 struct FileSignature {
   fs::path path;
   std::uintmax_t size = 0;
-  fs::file_time_type mtime{};
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
   bool operator==(const FileSignature&) const = default;
+};
+
+// A failed attempt. File times have a coarse granularity (a kernel tick,
+// up to a second on some file systems), so a file rewritten again right
+// after an attempt read it can keep its signature: the failure is settled
+// (not retried until the signature changes) only once an attempt that
+// started kSettle after the signature was first seen failed too.
+struct Failure {
+  static constexpr std::chrono::seconds kSettle{2};
+  FileSignature file;
+  std::chrono::steady_clock::time_point first_seen;
+  bool settled = false;
 };
 
 // TF Serving reports load failures with tensorflow::error::Code names.
@@ -87,8 +108,15 @@ FileSignature model_file(const fs::path& dir) {
   }
   FileSignature s;
   s.path = found[0];
-  s.size = fs::file_size(s.path, ec);
-  s.mtime = fs::last_write_time(s.path, ec);
+  struct stat st {};
+  if (::stat(s.path.c_str(), &st) == 0) {
+    constexpr std::int64_t kNanos = 1'000'000'000;
+    s.size = static_cast<std::uintmax_t>(st.st_size);
+    s.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * kNanos + st.st_mtim.tv_nsec;
+    s.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * kNanos + st.st_ctim.tv_nsec;
+    s.device = static_cast<std::uint64_t>(st.st_dev);
+    s.inode = static_cast<std::uint64_t>(st.st_ino);
+  }
   return s;
 }
 
@@ -125,7 +153,7 @@ struct ModelStore::Entry {
   mutable std::shared_mutex mutex;
   Servable served;
   std::map<std::int64_t, VersionStatus> versions;
-  std::map<std::int64_t, FileSignature> failed;  // the file each failed attempt read
+  std::map<std::int64_t, Failure> failed;  // the last failed attempt of each version
   ModelCounters counters;
 };
 
@@ -169,13 +197,15 @@ bool ModelStore::load_version(Entry& e, std::int64_t target) {
   const fs::path dir = e.config.base_path / std::to_string(target);
   FileSignature file;
   std::shared_ptr<const Recommender> loaded;
+  const auto started = std::chrono::steady_clock::now();
   try {
     file = model_file(dir);
     {
       std::lock_guard lock(e.mutex);
       auto failed = e.failed.find(target);
       // Unchanged since it failed: not retried.
-      if (failed != e.failed.end() && failed->second == file) return false;
+      if (failed != e.failed.end() && failed->second.settled && failed->second.file == file)
+        return false;
       e.versions[target] = VersionStatus{target, VersionState::Loading, "OK", ""};
     }
     loaded = std::make_shared<const Recommender>(Recommender::load(file.path));
@@ -186,8 +216,10 @@ bool ModelStore::load_version(Entry& e, std::int64_t target) {
     {
       std::lock_guard lock(e.mutex);
       auto failed = e.failed.find(target);
-      fresh = failed == e.failed.end() || !(failed->second == file);
-      e.failed[target] = file;
+      fresh = failed == e.failed.end() || !(failed->second.file == file);
+      Failure& f = e.failed[target];
+      if (fresh) f = Failure{file, started, false};
+      f.settled = started - f.first_seen >= Failure::kSettle;
       e.versions[target] = VersionStatus{target, VersionState::End, code, ex.what()};
       if (fresh) ++e.counters.loads_failed;
     }

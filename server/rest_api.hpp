@@ -72,6 +72,9 @@ class RestApi {
   // its I/O threads so that waiting requests can merge. Cheap: no body.
   bool may_wait_for_merged_search(std::string_view method, std::string_view path) const;
 
+  // The metrics this API renders (the transport adds its connection counts).
+  Metrics& metrics() const noexcept { return metrics_; }
+
  private:
   HttpResponse route(std::string_view method, std::string_view path, std::string_view body,
                      Endpoint& endpoint) const;

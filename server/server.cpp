@@ -1,9 +1,15 @@
 #include "server.hpp"
 
+#include <malloc.h>
+#include <sys/resource.h>
+
 #include <algorithm>
-#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -16,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -34,6 +41,15 @@ int default_io_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+std::size_t default_max_connections() {
+  constexpr std::size_t kMost = std::size_t{1} << 20;  // for an unlimited (or huge) ulimit -n
+  rlimit limit{};
+  std::size_t soft = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+    soft = limit.rlim_cur == RLIM_INFINITY ? kMost : std::min<std::size_t>(limit.rlim_cur, kMost);
+  return std::max<std::size_t>({soft - std::min(soft, kReservedFds), soft / 2, 1});
+}
+
 void ServerOptions::validate() const {
   if (port < 0 || port > 65535)
     throw Error(ErrorKind::InvalidArgument, fmt::format("--rest_api_port {} is not a port", port));
@@ -44,11 +60,21 @@ void ServerOptions::validate() const {
   if (max_body_bytes < 1) throw Error(ErrorKind::InvalidArgument, "--max_body_bytes must be >= 1");
   if (keep_alive_seconds < 1)
     throw Error(ErrorKind::InvalidArgument, "--rest_api_timeout_seconds must be >= 1");
+  if (max_connections < 1)
+    throw Error(ErrorKind::InvalidArgument, "--max_connections must be >= 1");
 }
 
 namespace {
 
 std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+// accept() failed for want of a descriptor or kernel memory: retrying at
+// once fails again (the listening socket stays readable) and spins.
+bool out_of_resources(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
 
 // The path of a request target: the query string dropped, %XX decoded (as
 // the routes are matched on decoded paths).
@@ -80,12 +106,39 @@ struct Server::Impl {
   static constexpr int kSearchWaiters = 128;
 
   Impl(RestApi& rest_api, const ServerOptions& server_options)
-      : api(rest_api), options(server_options), ioc(server_options.threads) {}
+      : api(rest_api),
+        options(server_options),
+        counters(rest_api.metrics().connections),
+        ioc(server_options.threads) {
+    counters.limit = options.max_connections;
+  }
 
+  // These run on the acceptor's strand.
   void accept();
+  void admit(tcp::socket socket);
+  void pause_accepting(const beast::error_code& ec);
+  // Claims the longest-idle session and closes it on its strand (if it is
+  // still idle there); false when no session is idle. Any thread.
+  bool close_longest_idle();
+  // From ~Session.
+  void on_closed();
+  void log(const std::string& line) const {
+    if (options.log) return options.log(line);
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 
   RestApi& api;
   const ServerOptions& options;
+  ConnectionCounters& counters;
+  std::atomic<std::size_t> open{0};
+  // The most connections open since the heap was last trimmed.
+  std::atomic<std::size_t> peak_since_trim{0};
+  // Tickets ordering idle sessions: lower went idle first.
+  std::atomic<std::uint64_t> next_idle_ticket{1};
+  std::atomic<bool> accept_paused{false};
+  // On the acceptor's strand: the last accept() that failed for lack of
+  // descriptors (an episode ends after kFdErrorQuiet without one).
+  std::optional<std::chrono::steady_clock::time_point> last_fd_error;
   // Sessions alive, so stop() can close the idle ones. Declared before the
   // io_context: destroying it destroys pending handlers, and with them
   // sessions that unregister here.
@@ -105,6 +158,8 @@ struct Server::Impl {
   std::optional<net::thread_pool> waiter_pool;
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
+  // Resumes accepting after a pause (on the acceptor's strand).
+  net::steady_timer accept_timer{acceptor.get_executor()};
 };
 
 // One connection: read a request (header, then "100 Continue" if asked,
@@ -112,10 +167,37 @@ struct Server::Impl {
 // strand, one step at a time.
 class Server::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  Session(Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+    // Constructed on the acceptor's strand: connections accepted earlier
+    // count as idle for longer.
+    idle_ticket_ = server_.next_idle_ticket.fetch_add(1);
+  }
   ~Session() {
-    std::lock_guard lock(server_.mutex);
-    server_.sessions.erase(this);
+    {
+      std::lock_guard lock(server_.mutex);
+      server_.sessions.erase(this);
+    }
+    server_.on_closed();
+  }
+
+  // Nonzero while the session waits for a request's header: the order in
+  // which sessions went idle (lower: longer idle).
+  std::uint64_t idle_ticket() const noexcept {
+    return idle_ticket_.load(std::memory_order_relaxed);
+  }
+  // Takes the session's ticket so no other caller picks it too.
+  bool claim(std::uint64_t ticket) noexcept {
+    return idle_ticket_.compare_exchange_strong(ticket, 0);
+  }
+
+  // Closes the connection to make room for a new one, if it still waits
+  // for a request's header when this runs on its strand.
+  void close_for_new() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->idle_) return;
+      self->server_.counters.closed_idle_for_new.fetch_add(1, std::memory_order_relaxed);
+      self->close();
+    });
   }
 
   void start() {
@@ -151,6 +233,9 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(server_.options.max_body_bytes);
     idle_ = true;
+    // A new session keeps the ticket of its accept.
+    std::uint64_t none = 0;
+    idle_ticket_.compare_exchange_strong(none, server_.next_idle_ticket.fetch_add(1));
     stream_.expires_after(timeout());
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -159,6 +244,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     idle_ = false;
+    idle_ticket_ = 0;
     if (ec) return on_read_error(ec);
     const auto expect = parser_->get()[http::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
@@ -278,11 +364,12 @@ class Server::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.expires_after(timeout());
+    scratch_ = std::make_unique<char[]>(kScratchBytes);
     discard();
   }
 
   void discard() {
-    stream_.async_read_some(net::buffer(scratch_),
+    stream_.async_read_some(net::buffer(scratch_.get(), kScratchBytes),
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->close();
                               self->discard();
@@ -305,8 +392,12 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_{kHeaderLimit};
   std::optional<Parser> parser_;
   std::optional<http::response<http::string_body>> response_;
-  std::array<char, 16384> scratch_{};
+  // Where linger() discards what arrives; only lingering sessions have one
+  // (16 KiB in each session was most of the memory of idle connections).
+  static constexpr std::size_t kScratchBytes = 16384;
+  std::unique_ptr<char[]> scratch_;
   bool idle_ = false;
+  std::atomic<std::uint64_t> idle_ticket_{0};
 };
 
 Server::Server(RestApi& api, ServerOptions options) : api_(api), options_(std::move(options)) {
@@ -350,13 +441,101 @@ void Server::Impl::accept() {
   if (stopping || !acceptor.is_open()) return;
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;  // stop() closed the acceptor
-    if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(*this, std::move(socket))->start();
-    }
+    if (out_of_resources(ec)) return pause_accepting(ec);
+    if (!ec) admit(std::move(socket));
     accept();
   });
+}
+
+void Server::Impl::admit(tcp::socket socket) {
+  beast::error_code ignored;
+  if (open.load() >= options.max_connections && !close_longest_idle()) {
+    // Every connection is busy: refuse this one with a best-effort 503 (a
+    // new socket's send buffer is empty, so the write does not block).
+    counters.rejected.fetch_add(1, std::memory_order_relaxed);
+    const std::string body = fmt::format(
+        R"({{"error": "too many connections: all {} (--max_connections) are busy; retry later"}})",
+        options.max_connections);
+    const std::string response = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+        body.size(), body);
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(response), ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
+    return;
+  }
+  const std::size_t now_open = open.fetch_add(1) + 1;
+  counters.open.fetch_add(1, std::memory_order_relaxed);
+  counters.accepted.fetch_add(1, std::memory_order_relaxed);
+  std::size_t peak = peak_since_trim.load();
+  while (peak < now_open && !peak_since_trim.compare_exchange_weak(peak, now_open)) {
+  }
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(*this, std::move(socket))->start();
+}
+
+void Server::Impl::pause_accepting(const beast::error_code& ec) {
+  counters.accept_fd_errors.fetch_add(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  if (!last_fd_error || now - *last_fd_error >= kFdErrorQuiet) {
+    counters.accept_pauses.fetch_add(1, std::memory_order_relaxed);
+    log(fmt::format(
+        "latent serve: cannot accept connections: {} ({} open, --max_connections {}); closing "
+        "idle connections and retrying when one closes or after {} ms (lower --max_connections or "
+        "raise ulimit -n); logged once per episode",
+        ec.message(), open.load(), options.max_connections, kAcceptRetry.count()));
+  }
+  last_fd_error = now;
+  // Resumed by the timer, or earlier by on_closed() cancelling it.
+  accept_paused = true;
+  accept_timer.expires_after(kAcceptRetry);
+  accept_timer.async_wait([this](beast::error_code) {
+    accept_paused = false;
+    accept();
+  });
+  close_longest_idle();
+}
+
+bool Server::Impl::close_longest_idle() {
+  std::shared_ptr<Session> victim;
+  {
+    std::lock_guard lock(mutex);
+    // A scan is O(sessions), and runs only at the limit. A session that
+    // goes busy (or is destroyed) under the scan is skipped on a retry.
+    for (int attempt = 0; attempt < 8 && !victim; ++attempt) {
+      Session* oldest = nullptr;
+      std::uint64_t oldest_ticket = std::numeric_limits<std::uint64_t>::max();
+      for (const auto& entry : sessions) {
+        const std::uint64_t ticket = entry.first->idle_ticket();
+        if (ticket != 0 && ticket < oldest_ticket) {
+          oldest = entry.first;
+          oldest_ticket = ticket;
+        }
+      }
+      if (oldest == nullptr) return false;
+      if (oldest->claim(oldest_ticket)) victim = sessions[oldest].lock();
+    }
+  }
+  if (!victim) return false;
+  victim->close_for_new();
+  return true;
+}
+
+void Server::Impl::on_closed() {
+  const std::size_t now_open = open.fetch_sub(1) - 1;
+  counters.open.fetch_sub(1, std::memory_order_relaxed);
+  // glibc keeps freed memory for reuse (in one arena per I/O thread);
+  // after a crowd of connections leaves, give it back.
+  std::size_t peak = peak_since_trim.load();
+  if (peak >= kTrimAbovePeak && now_open <= peak / 2 &&
+      peak_since_trim.compare_exchange_strong(peak, now_open)) {
+    ::malloc_trim(0);
+  }
+  if (accept_paused && !stopping) {
+    net::post(acceptor.get_executor(), [this] { accept_timer.cancel(); });
+  }
 }
 
 namespace {
@@ -396,6 +575,7 @@ void Server::stop() {
   net::post(impl.acceptor.get_executor(), [&impl] {
     beast::error_code ignored;
     impl.acceptor.close(ignored);
+    impl.accept_timer.cancel();
   });
   std::vector<std::shared_ptr<Session>> sessions;
   {

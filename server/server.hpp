@@ -13,11 +13,36 @@
 // of a handler closes its connection, not the server. "Expect: 100-continue" gets its
 // "100 Continue" once the header is accepted.
 //
+// Connections are capped at max_connections. A connection is idle while it
+// waits for a request's header (a keep-alive connection between requests,
+// or a new one that has not sent a complete header yet); once its header
+// is read it is busy (body arriving, request running, answer being
+// written) until it waits for the next header. At the cap, a new
+// connection is admitted by closing the longest-idle connection (as
+// nginx's reusable keep-alive connections); when none is idle it gets a
+// 503 {"error"} and is closed (as Envoy's overload rejection). Busy
+// connections are never closed to make room.
+//
+// When accept() fails for lack of file descriptors (EMFILE, ENFILE) or
+// memory (ENOBUFS, ENOMEM), accepting pauses instead of retrying at once
+// (the listening socket stays readable, so an immediate retry spins): the
+// longest-idle connection is closed, and accepting resumes when a
+// connection closes or after kAcceptRetry, whichever is first. This is
+// logged once per episode (an episode ends after kFdErrorQuiet without such
+// a failure).
+//
+// Memory: a connection holds a few KiB (its read buffer grows up to the
+// 8 KiB header limit); when the number of open connections halves from a
+// peak of at least kTrimAbovePeak, the freed heap is handed back to the
+// system (malloc_trim), which glibc otherwise keeps for reuse.
+//
 // stop() (e.g. from a SIGTERM handler thread) stops accepting, closes idle
 // keep-alive connections, lets requests in flight finish (also those whose
 // body is still arriving) and returns run() once every connection is closed.
 
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +52,12 @@ namespace latent::server {
 
 // The number of cores (at least 1).
 int default_io_threads();
+// File descriptors kept for everything but connections (the listening
+// socket, model files being loaded, logs, libraries).
+inline constexpr std::size_t kReservedFds = 64;
+// The default --max_connections: the open-file soft limit (ulimit -n)
+// minus kReservedFds, and at least half of the limit.
+std::size_t default_max_connections();
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
@@ -34,6 +65,10 @@ struct ServerOptions {
   int threads = default_io_threads();    // I/O threads, which also run the requests
   std::size_t max_body_bytes = 1 << 20;  // larger bodies get 413
   int keep_alive_seconds = 5;            // idle keep-alive connections close after this
+  std::size_t max_connections = default_max_connections();  // see above
+  // Where transport events (out of descriptors) are logged, one line each;
+  // empty: stderr.
+  std::function<void(const std::string&)> log;
   void validate() const;
 };
 
@@ -54,6 +89,10 @@ class Server {
   // Thread-safe, also before or while run() starts; in-flight requests
   // finish, then run() returns.
   void stop();
+
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};
+  static constexpr std::chrono::seconds kFdErrorQuiet{10};
+  static constexpr std::size_t kTrimAbovePeak = 128;
 
  private:
   struct Impl;

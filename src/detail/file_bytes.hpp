@@ -26,12 +26,15 @@
 
 #include <latent/error.hpp>
 
+#include "detail/file_kind.hpp"
+
 namespace latent::detail {
 
 class FileBytes {
  public:
   explicit FileBytes(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: open() of a FIFO would wait for a writer; refused below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw_errno(path, "cannot open");
     struct FdCloser {
       int fd;
@@ -41,8 +44,11 @@ class FileBytes {
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_errno(path, "cannot stat");
     if (!S_ISREG(st.st_mode)) {
-      throw Error(ErrorKind::IO, fmt::format("{}: not a regular file", path.string()));
+      throw Error(ErrorKind::IO, fmt::format("{}: {}, not a regular file", path.string(),
+                                             what_file_is(st.st_mode)));
     }
+    // Reads of a regular file do not block anyway; cleared for clarity.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     data_.reserve(static_cast<std::size_t>(st.st_size));
     // To the end, whatever the size was: a file that shrinks while read
     // comes out short, and the readers' size checks refuse it.

@@ -5,6 +5,10 @@
 // start-up, when the newest version fails to load.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 
 #include "server/server_fixture.hpp"
@@ -227,6 +231,104 @@ TEST(StartUp, NoVersionServesWhenNoneLoads) {
   ASSERT_EQ(versions.size(), 2u) << versions;
   EXPECT_EQ(versions[0]["status"]["error_code"], "NOT_FOUND");
   EXPECT_EQ(versions[1]["status"]["error_code"], "NOT_FOUND");
+}
+
+// Writes `bytes` over `path` in place as cp does: open(O_TRUNC), then
+// writes of `chunk` bytes, so a reader can see the file empty or partly
+// written, on the same inode.
+void rewrite_in_place(const std::filesystem::path& path, const std::string& bytes,
+                      std::size_t chunk = 4096) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << path;
+  for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+    const std::size_t n = std::min(chunk, bytes.size() - at);
+    ASSERT_EQ(::write(fd, bytes.data() + at, n), static_cast<ssize_t>(n));
+    std::this_thread::yield();
+  }
+  ::close(fd);
+}
+
+// The SIGBUS of issue 11: version files rewritten in place while the poller
+// reads them (a failing version 2 over and over, truncated, corrupt or
+// empty; the served version 1 with its own bytes again, as a `cp` over it
+// would) and requests are served. The server stays up, every answer is a
+// 200 from version 1, and the final valid version 2 is served, also when
+// it is copied over a failed file of the same size with its modification
+// time kept (`cp -p`, `rsync -t`).
+TEST(HotReload, VersionFilesRewrittenInPlaceWhileServing) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  const auto v1_file = save_version(base, 1, tiny_model("als"));
+  const std::string v1_bytes = read_bytes(v1_file);
+  const json v1 = expected_items(v1_file, "u1");
+  const auto final_file = dir / "final.latent";
+  tiny_model("popularity").save(final_file);
+  const std::string final_bytes = read_bytes(final_file);
+  const json final_items = expected_items(final_file, "u1");
+  ASSERT_NE(v1, final_items);
+  std::string corrupt = final_bytes;  // same size as the final file
+  corrupt[corrupt.size() - 3] ^= 0x5a;
+  const std::vector<std::string> broken = {corrupt, final_bytes.substr(0, final_bytes.size() / 2),
+                                           std::string()};
+
+  TestServer server(base);
+  server.store().start_polling(std::chrono::milliseconds(1));
+  const auto v2_file = base / "2" / "model.latent";
+  std::filesystem::create_directories(v2_file.parent_path());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> answers{0}, failures{0}, wrong{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&] {
+      auto c = server.client();
+      while (!stop) {
+        const Reply r = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+        if (r.status != 200) {
+          ++failures;
+        } else if (r.body["predictions"][0]["output_2"] != v1) {
+          ++wrong;
+        }
+        ++answers;
+      }
+    });
+  }
+  constexpr int kRewrites = 300;
+  for (int i = 0; i < kRewrites; ++i) {
+    rewrite_in_place(v2_file, broken[static_cast<std::size_t>(i) % broken.size()], 512);
+    rewrite_in_place(v1_file, v1_bytes, 1024);
+  }
+  const bool served = eventually([&] { return answers.load() >= 2 * kRewrites; });
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(served) << "requests stalled";
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GE(server.store().counters("movies").loads_failed, 1);
+  EXPECT_EQ(server.store().counters("movies").served_version, 1);
+
+  // The corrupt file, seen failing; then the good one copied over it keeping
+  // its size and modification time. Polled by hand, so that no poll sees
+  // the copy half done.
+  server.store().stop_polling();
+  rewrite_in_place(v2_file, corrupt);
+  server.store().poll();
+  const auto failed = server.store().status("movies");
+  ASSERT_EQ(failed[0].error_code, "DATA_LOSS") << failed[0].error_message;
+  ASSERT_NE(failed[0].error_message.find("checksum"), std::string::npos) << failed[0].error_message;
+  struct stat before {};
+  ASSERT_EQ(::stat(v2_file.c_str(), &before), 0);
+  rewrite_in_place(v2_file, final_bytes);
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, v2_file.c_str(), times, 0), 0);
+  server.store().poll();
+
+  auto c = server.client();
+  const Reply r = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["predictions"][0]["output_2"], final_items)
+      << "the final version 2 is not served: " << get(c, "/v1/models/movies").text;
+  EXPECT_EQ(get(c, "/v1/models/movies").body["model_version_status"][0]["state"], "AVAILABLE");
 }
 
 TEST(HotReload, RemovingTheNewestFolderRollsBack) {

@@ -93,6 +93,7 @@ class TestServer {
   }
 
   server::ModelStore& store() { return store_; }
+  const server::ConnectionCounters& connections() const { return metrics_.connections; }
   int port() const { return port_; }
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);

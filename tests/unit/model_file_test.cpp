@@ -13,7 +13,13 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -309,6 +315,31 @@ TEST_F(ModelFile, InvalidModelIsRejectedBeforeWriting) {
 
 TEST_F(ModelFile, MissingFileIsNotFound) {
   expect_load_error(dir_ / "absent.latent", ErrorKind::NotFound, "No such file");
+}
+
+// open() of a FIFO waits for a writer: a model path that is one (or a
+// version file swapped for one under the server's poller) must be refused at
+// once, not hang the loader.
+TEST_F(ModelFile, AFifoIsRefusedWithoutWaitingForAWriter) {
+  const fs::path path = dir_ / "fifo.latent";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto loaded = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      load_model(path);
+      return "loaded";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  });
+  // A generous deadline, only so that a regression fails instead of hanging.
+  if (loaded.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);  // lets the reader go on
+    loaded.wait();
+    if (writer >= 0) ::close(writer);
+    FAIL() << "load_model waited for a writer to open the FIFO";
+  }
+  const std::string message = loaded.get();
+  EXPECT_NE(message.find("fifo.latent: is a FIFO"), std::string::npos) << message;
 }
 
 TEST_F(ModelFile, RejectsShortOrOversizedHeaders) {

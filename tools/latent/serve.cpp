@@ -1,6 +1,7 @@
 // latent serve: the models of version folders over TensorFlow Serving's REST
 // API (flag names as tensorflow_model_server's), with hot reload.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,6 +87,15 @@ void serve(const ServeFlags& f) {
   const int port = http.bind();
   fmt::print("latent serve: listening on {}:{} (models: {})\n", f.server.host, port,
              fmt::join(store.model_names(), ", "));
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      f.server.max_connections > server::default_max_connections()) {
+    fmt::print(
+        "latent serve: --max_connections {} is above what the open-file limit (ulimit -n {}) "
+        "leaves for connections; when descriptors run out, accepting pauses and idle "
+        "connections are closed\n",
+        f.server.max_connections, files.rlim_cur);
+  }
   std::fflush(stdout);
   if (f.poll_seconds > 0) {
     store.start_polling(
@@ -137,6 +147,13 @@ void add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rest_api_timeout_seconds", f->server.keep_alive_seconds,
                   "Idle keep-alive connections close after this")
+      ->capture_default_str();
+  cmd->add_option("--max_connections", f->server.max_connections,
+                  fmt::format("Most connections open at once (default: the open-file limit, "
+                              "ulimit -n, minus {} kept for model files and logs, at least half of "
+                              "it). At the limit a new connection closes the longest-idle one "
+                              "(waiting for a request); if every one is busy it gets a 503",
+                              server::kReservedFds))
       ->capture_default_str();
   cmd->add_option("--file_system_poll_wait_seconds", f->poll_seconds,
                   "Seconds between scans for new versions (0: load once, never poll)")
