@@ -255,6 +255,7 @@ class Server::Session : public std::enable_shared_from_this<Session> {
   void write(HttpResponse out, unsigned version, bool keep_alive, bool unread = false) {
     response_.emplace(static_cast<http::status>(out.status), version);
     response_->set(http::field::content_type, out.content_type);
+    if (!out.allow.empty()) response_->set(http::field::allow, out.allow);
     response_->body() = std::move(out.body);
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
