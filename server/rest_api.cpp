@@ -611,13 +611,13 @@ Endpoint endpoint_of(const ModelPath& p) {
   return p.metadata ? Endpoint::Metadata : Endpoint::Status;
 }
 
-// A wrong method is a 405 whose Allow header names the right one (RFC 9110
-// requires it; clients and API testers read it).
+// A wrong method is a 405 whose Allow header names the right ones (RFC 9110
+// requires it; clients and API testers read it). A GET path takes HEAD too:
+// the transport sends the GET answer's header without its content.
 void require_method(std::string_view method, std::string_view want, std::string_view path) {
-  if (method != want) {
-    throw HttpError{405, fmt::format("{} {}: this endpoint takes {}", method, path, want),
-                    std::string(want)};
-  }
+  if (method == want || (want == "GET" && method == "HEAD")) return;
+  throw HttpError{405, fmt::format("{} {}: this endpoint takes {}", method, path, want),
+                  want == "GET" ? "GET, HEAD" : std::string(want)};
 }
 
 }  // namespace

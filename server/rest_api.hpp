@@ -53,7 +53,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
-  std::string allow = {};  // a 405's Allow header: the method the path takes
+  std::string allow = {};  // a 405's Allow header: the methods the path takes
 };
 
 // {"error": message} with `status`.

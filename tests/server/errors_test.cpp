@@ -147,15 +147,15 @@ TEST_F(ServerErrors, WrongMethodsAre405sWithAnAllowHeader) {
   const Case cases[] = {
       {"GET", "/v1/models/movies:predict", "POST"},
       {"PUT", "/v1/models/movies/versions/1:recommend", "POST"},
-      {"DELETE", "/v1/models/movies", "GET"},
-      {"POST", "/v1/models/movies/versions/1/metadata", "GET"},
-      {"POST", "/metrics", "GET"},
-      {"PATCH", "/healthz", "GET"},
-      {"POST", "/openapi.yaml", "GET"},
+      {"DELETE", "/v1/models/movies", "GET, HEAD"},
+      {"POST", "/v1/models/movies/versions/1/metadata", "GET, HEAD"},
+      {"POST", "/metrics", "GET, HEAD"},
+      {"PATCH", "/healthz", "GET, HEAD"},
+      {"POST", "/openapi.yaml", "GET, HEAD"},
       // The method is checked before the version and the label.
-      {"POST", "/v1/models/movies/labels/stable", "GET"},
+      {"POST", "/v1/models/movies/labels/stable", "GET, HEAD"},
       {"GET", "/v1/models/movies/labels/stable:similar", "POST"},
-      {"POST", "/v1/models/movies/versions/x", "GET"},
+      {"POST", "/v1/models/movies/versions/x", "GET, HEAD"},
   };
   auto c = server_->client();
   for (const auto& want : cases) {

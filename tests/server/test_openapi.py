@@ -192,6 +192,8 @@ class Checker:
         if method not in item:
             assert answer.status == 405, where
             allowed = sorted(m.upper() for m in item if m in METHODS)
+            if "GET" in allowed:
+                allowed.append("HEAD")  # HEAD goes with GET, undescribed as usual
             assert answer.headers.get("allow") == ", ".join(allowed), where
             operation = next(item[m] for m in item if m in METHODS)
         else:
@@ -410,6 +412,16 @@ def test_wrong_methods_are_405_with_allow(server, checker):
             if method not in item:
                 answer = checker.check(method, path, server.request(method.upper(), path, "{}"))
                 assert answer.status == 405
+
+
+def test_head_is_get_without_content(server):
+    for method, path, _ in GOOD:
+        if method == "GET":
+            get, head = server.request("GET", path), server.request("HEAD", path)
+            assert (head.status, head.body) == (get.status, b""), path
+            assert head.headers["content-type"] == get.headers["content-type"], path
+            if path != "/metrics":  # the counts moved on between the two
+                assert head.headers["content-length"] == get.headers["content-length"], path
 
 
 def test_transport_errors_are_json_as_described(server, checker):
