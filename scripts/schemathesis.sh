@@ -61,9 +61,11 @@ done
 [[ -n "$port" ]] || { echo "schemathesis.sh: the server did not start" >&2; exit 1; }
 
 status=0
-"$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run \
+# From the scratch folder: schemathesis writes its state (.schemathesis/)
+# into the current one.
+(cd "$work" && "$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" run \
   "http://127.0.0.1:$port/openapi.yaml" --checks all --max-examples "$examples" --seed "$seed" \
-  --workers 1 --no-color "$@" || status=$?
+  --workers 1 --no-color --generation-database :memory: "$@") || status=$?
 # The server must have survived it all.
 if ! kill -0 "$server" 2>/dev/null; then
   echo "schemathesis.sh: latent serve died:" >&2
