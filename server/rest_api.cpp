@@ -22,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 // A client error found while reading a request: status and message (and
-// for a 405, the method the path takes).
+// for a 405, the Allow header: the methods the path takes).
 struct HttpError {
   int status;
   std::string message;
