@@ -23,6 +23,9 @@ packages=(
   python3-pandas                     # DataFrames in and out of the module
   python3-pytest                     # the Python tests
   python3-venv                       # the test of the README's virtual-environment install
+  # tests/server/test_openapi.py: checks the server's answers against
+  # docs/openapi.yaml, which needs a YAML parser and a JSON Schema validator
+  python3-yaml python3-jsonschema
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch time      # the PyTorch baseline, peak memory

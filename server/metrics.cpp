@@ -26,6 +26,8 @@ const char* to_string(Endpoint endpoint) noexcept {
       return "metrics";
     case Endpoint::Health:
       return "health";
+    case Endpoint::OpenApi:
+      return "openapi";
     case Endpoint::Other:
     case Endpoint::kCount:
       break;

@@ -29,6 +29,7 @@ enum class Endpoint {
   Embeddings,
   Metrics,
   Health,
+  OpenApi,
   Other,
   kCount
 };

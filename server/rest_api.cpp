@@ -13,6 +13,7 @@
 #include <latent/json_depth.hpp>
 
 #include "json_text.hpp"
+#include "openapi.hpp"
 
 namespace latent::server {
 
@@ -20,10 +21,12 @@ using nlohmann::json;
 
 namespace {
 
-// A client error found while reading a request: status and message.
+// A client error found while reading a request: status and message (and
+// for a 405, the Allow header: the methods the path takes).
 struct HttpError {
   int status;
   std::string message;
+  std::string allow = {};
 };
 
 [[noreturn]] void fail(int status, std::string message) {
@@ -212,8 +215,13 @@ struct ModelPath {
   std::optional<std::int64_t> version;
   bool metadata = false;
   std::string verb;  // after ':', empty for GET routes
+  // A 400 to answer once the method is known to be right: a version that
+  // is not a number, or a label. Not thrown here, as the transport parses
+  // paths too (may_wait_for_merged_search), outside handle()'s try.
+  std::string error;
 };
 
+// Never throws. nullopt when the path is no model URL.
 std::optional<ModelPath> parse_model_path(std::string_view path) {
   constexpr std::string_view prefix = "/v1/models/";
   if (!path.starts_with(prefix)) return std::nullopt;
@@ -240,11 +248,12 @@ std::optional<ModelPath> parse_model_path(std::string_view path) {
     std::int64_t v = 0;
     const auto [end, ec] = std::from_chars(parts[2].data(), parts[2].data() + parts[2].size(), v);
     if (ec != std::errc() || end != parts[2].data() + parts[2].size() || v <= 0) {
-      fail(400, fmt::format("version \"{}\" is not a positive integer", parts[2]));
+      p.error = fmt::format("version \"{}\" is not a positive integer", parts[2]);
+    } else {
+      p.version = v;
     }
-    p.version = v;
   } else if (parts.size() == 3 && parts[1] == "labels") {
-    fail(400, "version labels are not supported; use /versions/N or no version for the served one");
+    p.error = "version labels are not supported; use /versions/N or no version for the served one";
   } else if (parts.size() != 1) {
     return std::nullopt;
   }
@@ -602,10 +611,13 @@ Endpoint endpoint_of(const ModelPath& p) {
   return p.metadata ? Endpoint::Metadata : Endpoint::Status;
 }
 
+// A wrong method is a 405 whose Allow header names the right ones (RFC 9110
+// requires it; clients and API testers read it). A GET path takes HEAD too:
+// the transport sends the GET answer's header without its content.
 void require_method(std::string_view method, std::string_view want, std::string_view path) {
-  if (method != want) {
-    fail(405, fmt::format("{} {}: this endpoint takes {}", method, path, want));
-  }
+  if (method == want || (want == "GET" && method == "HEAD")) return;
+  throw HttpError{405, fmt::format("{} {}: this endpoint takes {}", method, path, want),
+                  want == "GET" ? "GET, HEAD" : std::string(want)};
 }
 
 }  // namespace
@@ -637,7 +649,9 @@ HttpResponse exception_response(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
   } catch (const HttpError& e) {
-    return error_response(e.status, e.message);
+    HttpResponse out = error_response(e.status, e.message);
+    out.allow = e.allow;
+    return out;
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::NotFound) {
       return error_response(400, e.what());
@@ -674,7 +688,7 @@ HttpResponse RestApi::handle(std::string_view method, std::string_view path,
 bool RestApi::may_wait_for_merged_search(std::string_view method, std::string_view path) const {
   if (method != "POST") return false;
   const auto p = parse_model_path(path);
-  if (!p || p->metadata) return false;
+  if (!p || p->metadata || !p->error.empty()) return false;
   const Endpoint endpoint = endpoint_of(*p);
   if (endpoint != Endpoint::Predict && endpoint != Endpoint::Recommend) return false;
   Servable s;
@@ -693,15 +707,30 @@ HttpResponse RestApi::route(std::string_view method, std::string_view path, std:
     require_method(method, "GET", path);
     return health(store_);
   }
+  if (path == "/openapi.yaml") {
+    endpoint = Endpoint::OpenApi;
+    require_method(method, "GET", path);
+    // RFC 9512's media type for YAML; API tools also go by the .yaml suffix.
+    return {200, std::string(openapi_yaml()), "application/yaml"};
+  }
   const auto p = parse_model_path(path);
   if (!p) {
-    fail(404,
-         fmt::format("no endpoint {} {} (see /v1/models/NAME, /metrics, /healthz)", method, path));
+    fail(404, fmt::format("no endpoint {} {} (see /v1/models/NAME, /metrics, /healthz, "
+                          "/openapi.yaml)",
+                          method, path));
   }
   endpoint = endpoint_of(*p);
   if (!p->verb.empty()) {
     if (p->metadata) fail(404, fmt::format("no endpoint {} {}", method, path));
+    // An unknown verb is a 404 for every method, before the method is
+    // checked: a 405 would name POST in Allow, and POST is a 404 too.
+    if (endpoint == Endpoint::Other) {
+      fail(404, fmt::format(
+                    "unknown method \":{}\" (methods: :predict, :recommend, :similar, :embeddings)",
+                    p->verb));
+    }
     require_method(method, "POST", path);
+    if (!p->error.empty()) fail(400, p->error);
     switch (endpoint) {
       case Endpoint::Predict:
         return predict(store_, *p, body, limits_, batcher_);
@@ -712,13 +741,11 @@ HttpResponse RestApi::route(std::string_view method, std::string_view path, std:
       case Endpoint::Embeddings:
         return embeddings(store_, *p, body, limits_);
       default:
-        fail(404,
-             fmt::format(
-                 "unknown method \":{}\" (methods: :predict, :recommend, :similar, :embeddings)",
-                 p->verb));
+        fail(500, fmt::format("unrouted endpoint {}", to_string(endpoint)));
     }
   }
   require_method(method, "GET", path);
+  if (!p->error.empty()) fail(400, p->error);
   return p->metadata ? metadata(store_, *p, limits_) : model_status(store_, *p);
 }
 

@@ -16,8 +16,12 @@
 //   POST ...:similar     {"item": ID, "k"}
 //   POST ...:embeddings  {"users": [...], "items": [...]}
 //   GET  /metrics (Prometheus text), GET /healthz
+//   GET  /openapi.yaml: this list with every JSON shape and status, as an
+//        OpenAPI 3.0 description (docs/openapi.yaml, embedded at build time)
 // Every error is {"error": "..."} with a 4xx status naming the field and
-// value; an unexpected exception is a 500 with the same shape. A body that
+// value (a 405 also names the path's methods in HttpResponse::allow); an
+// unexpected exception is a 500 with the same shape. HEAD is routed
+// wherever GET is (the transport drops the content). A body that
 // is not JSON (a number beyond a double included) or nests arrays and
 // objects deeper than 64 levels is a 400.
 
@@ -50,6 +54,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::string allow = {};  // a 405's Allow header: the methods the path takes
 };
 
 // {"error": message} with `status`.

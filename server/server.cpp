@@ -331,19 +331,25 @@ class Server::Session : public std::enable_shared_from_this<Session> {
 
   void respond(HttpResponse out) {
     const auto& request = parser_->get();
-    write(std::move(out), request.version(), request.keep_alive() && !server_.stopping);
+    write(std::move(out), request.version(), request.keep_alive() && !server_.stopping,
+          /*unread=*/false, /*head=*/request.method() == http::verb::head);
   }
 
   // For a request that could not be read in full: answer, then close
   // without reading the rest of it.
   void reply_and_close(HttpResponse out) { write(std::move(out), 11, false, /*unread=*/true); }
 
-  void write(HttpResponse out, unsigned version, bool keep_alive, bool unread = false) {
+  // `head`: the answer to a HEAD request, its header only (Content-Length
+  // as for GET), as content would be read as the next answer.
+  void write(HttpResponse out, unsigned version, bool keep_alive, bool unread = false,
+             bool head = false) {
     response_.emplace(static_cast<http::status>(out.status), version);
     response_->set(http::field::content_type, out.content_type);
+    if (!out.allow.empty()) response_->set(http::field::allow, out.allow);
     response_->body() = std::move(out.body);
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
+    if (head) response_->body().clear();
     stream_.expires_after(timeout());
     http::async_write(
         stream_, *response_,

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include <latent/error.hpp>
 
 #include "server/server_fixture.hpp"
@@ -92,6 +94,14 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
       {"version not a number", "GET", "/v1/models/movies/versions/x1", "", 400,
        "version \"x1\" is not a positive integer"},
       {"labels", "GET", "/v1/models/movies/labels/stable", "", 400, "labels are not supported"},
+      // POSTs too (their path used to be parsed, and throw, before routing:
+      // the connection was closed without an answer).
+      {"predict version not a number", "POST", "/v1/models/movies/versions/x1:predict",
+       R"({"instances": ["u1"]})", 400, "version \"x1\" is not a positive integer"},
+      {"recommend version 0", "POST", "/v1/models/movies/versions/0:recommend",
+       R"({"users": ["u1"]})", 400, "version \"0\" is not a positive integer"},
+      {"predict by label", "POST", "/v1/models/movies/labels/stable:predict",
+       R"({"instances": ["u1"]})", 400, "labels are not supported"},
       {"unknown verb", "POST", "/v1/models/movies:classify", "{}", 404,
        "unknown method \":classify\""},
       {"GET on predict", "GET", predict, "", 405, "takes POST"},
@@ -123,6 +133,60 @@ TEST_F(ServerErrors, EachBadRequestIsAJsonErrorWithItsStatus) {
   }
   auto fresh = server_->client();
   EXPECT_EQ(get(fresh, "/healthz").status, 200);
+}
+
+// RFC 9110: a 405 names the methods the path takes in Allow, and says only
+// what is true: a path with an unknown ":verb" is a 404 whatever the method
+// (a 405 with "Allow: POST" would send the client to another 404).
+TEST_F(ServerErrors, WrongMethodsAre405sWithAnAllowHeader) {
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
+  const Case cases[] = {
+      {"GET", "/v1/models/movies:predict", "POST"},
+      {"PUT", "/v1/models/movies/versions/1:recommend", "POST"},
+      {"DELETE", "/v1/models/movies", "GET, HEAD"},
+      {"POST", "/v1/models/movies/versions/1/metadata", "GET, HEAD"},
+      {"POST", "/metrics", "GET, HEAD"},
+      {"PATCH", "/healthz", "GET, HEAD"},
+      {"POST", "/openapi.yaml", "GET, HEAD"},
+      // The method is checked before the version and the label.
+      {"POST", "/v1/models/movies/labels/stable", "GET, HEAD"},
+      {"GET", "/v1/models/movies/labels/stable:similar", "POST"},
+      {"POST", "/v1/models/movies/versions/x", "GET, HEAD"},
+  };
+  auto c = server_->client();
+  for (const auto& want : cases) {
+    SCOPED_TRACE(fmt::format("{} {}", want.method, want.path));
+    const auto r = c.send([&] {
+      httplib::Request req;
+      req.method = want.method;
+      req.path = want.path;
+      return req;
+    }());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405) << r->body;
+    EXPECT_EQ(r->get_header_value("Allow"), want.allow);
+  }
+  for (const char* method : {"GET", "POST"}) {
+    SCOPED_TRACE(method);
+    const auto r = c.send([&] {
+      httplib::Request req;
+      req.method = method;
+      req.path = "/v1/models/movies:classify";
+      return req;
+    }());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << r->body;
+    EXPECT_FALSE(r->has_header("Allow"));
+  }
+  // Other errors carry no Allow.
+  const auto ok = c.Get("/v1/models/nope");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 404);
+  EXPECT_FALSE(ok->has_header("Allow"));
 }
 
 TEST(ServerJsonDepth, DeeplyNestedBodiesAre400sNotAStackOverflow) {

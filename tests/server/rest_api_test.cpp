@@ -253,6 +253,17 @@ TEST_F(RestApiTest, HealthAndMetrics) {
   }
 }
 
+// The OpenAPI description is served as the repository's file, byte for byte
+// (test_openapi.py checks the answers against it).
+TEST_F(RestApiTest, ServesTheOpenApiDescriptionOfTheRepository) {
+  auto c = server_->client();
+  const auto r = c.Get("/openapi.yaml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/yaml");
+  EXPECT_EQ(r->body, read_bytes(source_dir() / "docs" / "openapi.yaml"));
+}
+
 TEST(ServerHealth, UnavailableUntilAVersionLoads) {
   TempDir dir;
   std::filesystem::create_directories(dir / "movies");
