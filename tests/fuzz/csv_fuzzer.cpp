@@ -98,8 +98,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     check(d.item_titles.empty() || d.item_titles.size() == static_cast<std::size_t>(d.items.size()),
           "a title for every item row");
-  } catch (const latent::Error&) {
+  } catch (const latent::Error& e) {
     // The documented failure: a message naming the file and line.
+    latent::fuzz::expected(e);
   }
   return 0;
 }

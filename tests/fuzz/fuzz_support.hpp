@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <exception>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +44,14 @@ inline void check(bool ok, const char* promise) {
   if (ok) return;
   std::fprintf(stderr, "fuzz check failed: %s\n", promise);
   std::abort();
+}
+
+// An expected failure of the code under test (the documented exception):
+// no finding. With LATENT_FUZZ_VERBOSE=1 in the environment it is printed,
+// to see what a seed input reaches when writing one.
+inline void expected(const std::exception& e) {
+  static const bool verbose = std::getenv("LATENT_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "expected error: %s\n", e.what());
 }
 
 // Writes `bytes` to `path` whole, replacing it.

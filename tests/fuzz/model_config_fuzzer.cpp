@@ -24,8 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(!c.name.empty() && !c.base_path.empty(), "every model has a name and a base path");
     }
     latent::server::check_model_configs(configs);
-  } catch (const latent::Error&) {
+  } catch (const latent::Error& e) {
     // The documented failure: a message naming the source and line.
+    latent::fuzz::expected(e);
   }
   return 0;
 }

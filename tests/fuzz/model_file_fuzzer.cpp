@@ -87,8 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   latent::fuzz::write_file(path, signed_file(std::string(latent::fuzz::as_text(data, size))));
   try {
     use(latent::Recommender(latent::load_model(path)));
-  } catch (const latent::Error&) {
+  } catch (const latent::Error& e) {
     // The documented failure: a message naming the file and what is wrong.
+    latent::fuzz::expected(e);
   }
   return 0;
 }
