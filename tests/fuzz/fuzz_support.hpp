@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <exception>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
