@@ -82,7 +82,7 @@ summary() {
   last=$(grep -E '^#[0-9]+' "$work/log.txt" | grep 'cov:' | tail -1 || true)
   files=$(find "$work/corpus" -type f | wc -l)
   bytes=$(du -sb "$work/corpus" | cut -f1)
-  echo "== $t: ${execs:-?} executions in ${minutes} min; $(grep -o 'cov: [0-9]* ft: [0-9]*' <<<"$last" || echo 'cov: ? ft: ?'); corpus $files files, $bytes bytes"
+  echo "== $t: ${execs:-?} executions; $(grep -o 'cov: [0-9]* ft: [0-9]*' <<<"$last" || echo 'cov: ? ft: ?'); corpus $files files, $bytes bytes"
   if [[ "$rc" != 0 ]] || [[ -n "$(ls -A "$work/crashes")" ]]; then
     echo "   FINDING (exit $rc): see $work/log.txt; inputs in $work/crashes/:"
     ls "$work/crashes" | sed 's/^/     /'
