@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include <latent/dataset.hpp>
@@ -45,13 +46,13 @@ latent::LoadOptions options_for(std::uint8_t flags, std::string_view data, std::
         write_file(o.items_file, items);
       }
       if (flags & 64) {
-        o.user_col = "0";
-        o.item_col = "1";
-        o.rating_col = "2";
-        o.timestamp_col = "3";
-        if (flags & 128) o.weight_col = "4";
+        o.user_col = std::string("0");
+        o.item_col = std::string("1");
+        o.rating_col = std::string("2");
+        o.timestamp_col = std::string("3");
+        if (flags & 128) o.weight_col = std::string("4");
       } else if (flags & 128) {
-        o.weight_col = "weight";
+        o.weight_col = std::string("weight");
       }
       break;
     }
