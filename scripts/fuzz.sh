@@ -44,6 +44,11 @@ if ! "$cxx" -print-file-name=libclang_rt.fuzzer-x86_64.a | grep -q /; then
 fi
 
 build="$root/build-fuzz"
+mkdir -p "$build"
+# One build at a time in build-fuzz: a second fuzz.sh (another target) waits
+# here instead of running ninja in the same directory at once.
+exec 9>"$build/.fuzz-build.lock"
+flock 9
 # -O1 with line tables: quick to build, stack traces with file:line; no
 # NDEBUG, so assertions hold while fuzzing.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
@@ -53,6 +58,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
 fuzzers=()
 for t in "${targets[@]}"; do fuzzers+=("${t}_fuzzer"); done
 cmake --build "$build" -j "${LATENT_BUILD_JOBS:-1}" --target "${fuzzers[@]}"
+flock -u 9
+exec 9>&-
 
 # The targets write their input to files under TMPDIR; tmpfs spares the disk.
 if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
