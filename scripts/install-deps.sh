@@ -2,6 +2,9 @@
 # Installs the Debian 12 packages latent needs, only those missing.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --bench  also what the benchmarks compare against
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer, for scripts/fuzz.sh
+#                                    (optional: the normal build and the corpus
+#                                    replay tests need neither)
 set -euo pipefail
 
 packages=(
@@ -27,10 +30,23 @@ packages=(
   # docs/openapi.yaml, which needs a YAML parser and a JSON Schema validator
   python3-yaml python3-jsonschema
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch time      # the PyTorch baseline, peak memory
-             wrk)                    # HTTP load generator of bench/serve_bench.py
-fi
+for option in "$@"; do
+  case "$option" in
+    --bench)
+      packages+=(python3-torch time      # the PyTorch baseline, peak memory
+                 wrk)                    # HTTP load generator of bench/serve_bench.py
+      ;;
+    --fuzz)
+      packages+=(clang-14                # libFuzzer and the sanitizers are clang's
+                 libclang-rt-14-dev      # libclang_rt.fuzzer, asan, ubsan
+                 libomp-14-dev)          # OpenMP for clang
+      ;;
+    *)
+      echo "install-deps.sh: unknown option '$option' (--bench, --fuzz)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

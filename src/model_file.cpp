@@ -529,10 +529,15 @@ class Loader {
       corrupt("{}.offsets ({} entries) do not run from 0 to the {} bytes of {}.ids", name,
               offsets.size(), blob.size(), name);
     }
+    // Every offset before any string is cut: non-decreasing from 0 to the
+    // blob's size keeps each one inside it, while checking pairs as they are
+    // cut would cut at an offset past the end (0, 1000, 2000, ..., size).
+    for (std::size_t i = 1; i < offsets.size(); ++i) {
+      if (offsets[i] < offsets[i - 1]) corrupt("{}.offsets decrease at entry {}", name, i);
+    }
     std::vector<std::string> out;
     out.reserve(offsets.size() - 1);
     for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-      if (offsets[i + 1] < offsets[i]) corrupt("{}.offsets decrease at entry {}", name, i + 1);
       const auto b = static_cast<std::size_t>(offsets[i]);
       out.emplace_back(blob.substr(b, static_cast<std::size_t>(offsets[i + 1]) - b));
     }

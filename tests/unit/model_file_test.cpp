@@ -461,6 +461,14 @@ TEST_F(ModelFile, RejectsInconsistentContents) {
                       std::memcpy(r.tensor_data("users.offsets") + 8, &too_far, 8);
                     }),
                     ErrorKind::Corruption, "users.offsets decrease");
+  // Offsets that run past the ids and come back (found by the model_file
+  // fuzzer): every offset is checked before any string is cut, so this is a
+  // Corruption error, not std::out_of_range from cutting at offset 1000.
+  expect_load_error(damaged([](RawModel& r) {
+                      const std::int64_t far[] = {1000, 2000};
+                      std::memcpy(r.tensor_data("users.offsets") + 8, far, sizeof far);
+                    }),
+                    ErrorKind::Corruption, "users.offsets decrease at entry 3");
   expect_load_error(damaged([](RawModel& r) {
                       std::memcpy(r.tensor_data("users.ids"), "03",
                                   2);  // "-4" -> "03"
