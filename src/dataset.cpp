@@ -16,6 +16,7 @@
 #include <latent/error.hpp>
 
 #include "detail/csv.hpp"
+#include "detail/utf8.hpp"
 
 namespace latent {
 
@@ -97,40 +98,6 @@ enum class TextEncoding {
   Latin1,  // u.item
 };
 
-bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;  // allowed range of the second byte, to reject
-    unsigned char hi = 0xBF;  // overlong forms, surrogates and > U+10FFFF
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 std::string latin1_to_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + s.size() / 8);
@@ -148,7 +115,8 @@ std::string latin1_to_utf8(std::string_view s) {
 
 // Titles end up in JSON and Python strings, which must be valid UTF-8.
 std::string to_utf8(std::string_view s, TextEncoding encoding) {
-  if (encoding == TextEncoding::Utf8 && is_valid_utf8(s)) return std::string(s);
+  if (encoding == TextEncoding::Utf8 && detail::first_invalid_utf8(s) == std::string_view::npos)
+    return std::string(s);
   return latin1_to_utf8(s);
 }
 
@@ -260,6 +228,15 @@ std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::s
   const std::string_view id = trim_blanks(table.field(column));
   if (id.empty()) {
     throw table.error(ErrorKind::Corruption, fmt::format("empty {} id ({})", role, column.label));
+  }
+  if (const std::string problem = id_problem(id); !problem.empty()) {
+    throw table.error(
+        ErrorKind::Corruption,
+        fmt::format("{} id \"{}\" {} ({}){}", role, printable_id(id), problem, column.label,
+                    problem.find("UTF-8") == std::string::npos
+                        ? ""
+                        : "; latent reads data as UTF-8: convert the file, e.g. iconv -f "
+                          "latin1 -t utf-8"));
   }
   return id;
 }

@@ -7,6 +7,8 @@
 
 #include <latent/error.hpp>
 
+#include "detail/utf8.hpp"
+
 namespace latent {
 
 bool is_integer_id(std::string_view s) noexcept {
@@ -15,7 +17,47 @@ bool is_integer_id(std::string_view s) noexcept {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+std::string id_problem(std::string_view id) {
+  if (const auto nul = id.find('\0'); nul != std::string_view::npos) {
+    return fmt::format("holds a NUL byte at offset {}", nul);
+  }
+  if (const auto bad = detail::first_invalid_utf8(id); bad != std::string_view::npos) {
+    return fmt::format("is not valid UTF-8 (byte 0x{:02X} at offset {})",
+                       static_cast<unsigned char>(id[bad]), bad);
+  }
+  return {};
+}
+
+std::string printable_id(std::string_view id) {
+  std::string out;
+  while (!id.empty()) {
+    const std::size_t bad = detail::first_invalid_utf8(id);
+    const std::string_view good = id.substr(0, bad);
+    for (const char c : good) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b < 0x20 || b == 0x7F) {
+        out += fmt::format("\\x{:02X}", b);
+      } else {
+        out += c;
+      }
+    }
+    if (bad == std::string_view::npos) break;
+    out += fmt::format("\\x{:02X}", static_cast<unsigned char>(id[bad]));
+    id.remove_prefix(bad + 1);
+  }
+  return out;
+}
+
 namespace {
+
+void check_ids(const std::vector<std::string>& ids, ErrorKind kind) {
+  for (const auto& id : ids) {
+    if (std::string problem = id_problem(id); !problem.empty()) {
+      throw Error(kind, fmt::format("id \"{}\" {}", printable_id(id), problem));
+    }
+  }
+}
+
 long long to_integer(std::string_view s) {
   long long v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -24,6 +66,7 @@ long long to_integer(std::string_view s) {
 }  // namespace
 
 Vocabulary Vocabulary::from_ids(std::vector<std::string> ids) {
+  check_ids(ids, ErrorKind::InvalidArgument);
   Vocabulary v;
   const bool integer =
       std::all_of(ids.begin(), ids.end(), [](const std::string& s) { return is_integer_id(s); });
@@ -47,6 +90,7 @@ Vocabulary Vocabulary::from_ids(std::vector<std::string> ids) {
 }
 
 Vocabulary Vocabulary::from_ordered(std::vector<std::string> ids, IdKind kind) {
+  check_ids(ids, ErrorKind::Corruption);
   Vocabulary v;
   v.kind_ = kind;
   v.ids_ = std::move(ids);

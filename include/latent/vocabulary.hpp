@@ -66,6 +66,15 @@ class Vocabulary {
   std::unordered_map<std::string_view, std::int32_t> index_;
 };
 
+// Why `id` cannot be an id ("is not valid UTF-8 (byte 0xEB at offset 2)",
+// "holds a NUL byte at offset 1"), or an empty string when it can. Ids reach
+// JSON answers, Python strs and C strings, so they are valid UTF-8 without
+// NUL bytes; every vocabulary refuses other ids.
+std::string id_problem(std::string_view id);
+// `id` for an error message: bytes that are not printable ASCII or valid
+// UTF-8 as \xHH.
+std::string printable_id(std::string_view id);
+
 // True when `s` is an optional '-' followed by 1..18 decimal digits.
 bool is_integer_id(std::string_view s) noexcept;
 

@@ -4,6 +4,7 @@ Python arguments to its parameters and vocabulary rows to ids."""
 
 import json
 import math
+import operator
 import os
 import re
 import sys
@@ -14,6 +15,21 @@ import pandas as pd
 from . import _latent
 from ._data import Dataset, Split, _require_file
 from ._ids import IdMap
+
+_INT32_MAX = 2**31 - 1
+
+
+def _k(k, name="k"):
+    """A count such as k as the C++ side takes it: an int (TypeError
+    naming it otherwise), clamped to 32 bits so that a huge k reaches the
+    library's rule (capped at the known items) rather than an overflow."""
+    if isinstance(k, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(k).__name__} ({k!r})") from None
+    return max(min(k, _INT32_MAX), -_INT32_MAX)
 
 
 def _param_text(name, value):
@@ -245,7 +261,7 @@ class Model:
         try:
             native, report = _latent.tune(
                 split=split._native, model=self.kind, fixed=_params(self.params), grid=searched,
-                trials=int(trials), metric=str(metric), k=int(k),
+                trials=int(trials), metric=str(metric), k=_k(k),
                 validation_fraction=float(validation_fraction),
                 exclude_rated=bool(exclude_rated), threads=int(threads),
                 on_trial=on_trial if stream is not None else None)
@@ -347,7 +363,7 @@ class Model:
         same in the CLI and the server). Unknown ids raise
         latent.NotFoundError (a KeyError)."""
         rows, single = self._user_rows(users)
-        items, scores = self._model().recommend(rows, int(k), bool(exclude_seen),
+        items, scores = self._model().recommend(rows, _k(k), bool(exclude_seen),
                                                 self._item_rows(allow), self._item_rows(deny),
                                                 int(threads))
         user_ids = [users] if single else list(users)
@@ -359,7 +375,7 @@ class Model:
         titles) they interacted with, without retraining (fold-in: exact
         least squares for ALS, the items' mean for two-tower and BPR)."""
         rows = self._item_rows(items)
-        top, scores = self._model().recommend_for_items(rows, int(k), bool(exclude_seen),
+        top, scores = self._model().recommend_for_items(rows, _k(k), bool(exclude_seen),
                                                         self._item_rows(allow),
                                                         self._item_rows(deny), int(threads))
         return self._top(top, scores, True, [None], as_frame)
@@ -397,7 +413,7 @@ class Model:
         similar_item, similarity, rank)."""
         native = self._model()
         row = native.item_row(item)
-        rows, sims = native.similar_items(row, int(k), int(threads))
+        rows, sims = native.similar_items(row, _k(k), int(threads))
         if as_frame:
             frame = self._top(rows, sims, False, [item], True)
             return frame.rename(columns={"user": "item", "item": "similar_item",
@@ -426,7 +442,7 @@ class Model:
         if not isinstance(split, Split):
             raise TypeError(f"evaluate needs a latent.Split, got {type(split).__name__}")
         ks = [k] if isinstance(k, (int, np.integer)) else list(k)
-        ks = [int(x) for x in ks]
+        ks = [_k(x) for x in ks]
         result = json.loads(self._model().evaluate(split._native, ks, bool(exclude_train),
                                                    bool(exclude_rated), int(threads)))
         if not as_frame:

@@ -249,7 +249,8 @@ void bind_splits(py::module_& m) {
         s->data = std::move(data);
         return s;
       },
-      py::arg("data"), py::arg("method"), py::arg("fraction"), py::arg("k"), py::arg("seed"));
+      py::arg("data").none(false), py::arg("method"), py::arg("fraction"), py::arg("k"),
+      py::arg("seed"));
 
   m.def(
       "read_split",
@@ -260,7 +261,7 @@ void bind_splits(py::module_& m) {
         s->data = std::move(data);
         return s;
       },
-      py::arg("data"), py::arg("dir"));
+      py::arg("data").none(false), py::arg("dir"));
 }
 
 }  // namespace

@@ -200,7 +200,7 @@ void bind_fit(py::module_& m) {
           return fit(*data, o);
         }));
       },
-      py::arg("data"), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
+      py::arg("data").none(false), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
       py::arg("split"), py::arg("stream"), py::arg("interactive"));
 }
 
@@ -241,9 +241,9 @@ void bind_tune(py::module_& m) {
         const std::string json = report.to_json(*split->data, o).dump();
         return py::make_tuple(std::make_shared<Recommender>(report.best.model), json);
       },
-      py::arg("split"), py::arg("model"), py::arg("fixed"), py::arg("grid"), py::arg("trials"),
-      py::arg("metric"), py::arg("k"), py::arg("validation_fraction"), py::arg("exclude_rated"),
-      py::arg("threads"), py::arg("on_trial"));
+      py::arg("split").none(false), py::arg("model"), py::arg("fixed"), py::arg("grid"),
+      py::arg("trials"), py::arg("metric"), py::arg("k"), py::arg("validation_fraction"),
+      py::arg("exclude_rated"), py::arg("threads"), py::arg("on_trial"));
 }
 
 }  // namespace

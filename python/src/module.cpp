@@ -47,7 +47,19 @@ void bind_errors(py::module_& m) {
 }
 
 std::string id_text(py::handle id, std::string_view what) {
-  if (py::isinstance<py::str>(id)) return id.cast<std::string>();
+  if (py::isinstance<py::str>(id)) {
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(id.ptr(), &size);
+    if (utf8 == nullptr) {
+      // A lone surrogate (from os.fsdecode, or errors="surrogateescape"): no
+      // UTF-8 for it, so it can never be an id in a model or a JSON answer.
+      PyErr_Clear();
+      throw py::value_error(std::string(what) + " " + py::repr(id).cast<std::string>() +
+                            " is not valid Unicode text (it holds a lone surrogate); decode "
+                            "the bytes it came from with their real encoding");
+    }
+    return std::string(utf8, static_cast<std::size_t>(size));
+  }
   // numpy.integer, looked up once; deliberately never released, so nothing
   // touches it after the interpreter has finalised.
   static PyObject* const numpy_integer =

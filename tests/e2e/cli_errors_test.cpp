@@ -223,6 +223,23 @@ TEST_F(CliErrors, DataThatIsNotARegularFile) {
                empty.string() + ": the file is empty");
 }
 
+// Ids must be UTF-8 text without NUL bytes: a Latin-1 data file is refused
+// with the line, not stored as bytes no JSON answer or Python str can hold.
+TEST_F(CliErrors, DataIdsThatAreNotUtf8Text) {
+  const auto latin1 = dir_ / "latin1.csv";
+  write(latin1, "user,item\n1,abc\n2,No\xebl (2004)\n");
+  const auto out = dir_ / "never.latent";
+  expect_error(
+      run_cli({"train", "--data", latin1.string(), "--out", out.string(), "--quiet"}),
+      latin1.string() +
+          ": line 3: item id \"No\\xEBl (2004)\" is not valid UTF-8 (byte 0xEB at offset 2)");
+  const auto nul = dir_ / "nul.csv";
+  write(nul, std::string("user,item\n1,a\0b\n", 17));
+  expect_error(run_cli({"train", "--data", nul.string(), "--out", out.string(), "--quiet"}),
+               nul.string() + ": line 2: item id \"a\\x00b\" holds a NUL byte at offset 1");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 // A value out of the flag's range: one latent-style line, exit 1.
 TEST_F(CliErrors, OutOfRangeFlagValue) {
   const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});

@@ -198,3 +198,39 @@ def test_model_file_errors(tmp_path, als):
         latent.load(path)
     with pytest.raises(OSError):
         als.save(tmp_path / "no" / "such" / "dir" / "m.latent")
+
+
+# ---- Misuse found by the hardening pass (issue 11) ------------------------------
+
+def _tiny_model():
+    data = latent.Dataset.from_dataframe(
+        pd.DataFrame({"user": ["a", "b", "c", "a"], "item": ["x", "y", "x", "z"]}))
+    model = latent.Model("als", epochs=1, dim=4)
+    model.fit(data, verbose=False)
+    return model
+
+
+def test_ids_that_are_not_text():
+    # A lone surrogate (os.fsdecode of undecodable bytes) has no UTF-8.
+    with pytest.raises(ValueError, match="not valid Unicode text"):
+        latent.Dataset.from_dataframe(pd.DataFrame({"user": ["\udcff", "b"], "item": ["x", "y"]}))
+    with pytest.raises(ValueError, match=r"user id '\\ud800' is not valid Unicode text"):
+        _tiny_model().recommend("\ud800")
+    # A NUL byte inside an id is refused, not kept silently.
+    with pytest.raises(ValueError, match=r'id "a\\x00b" holds a NUL byte at offset 1'):
+        latent.Dataset.from_dataframe(pd.DataFrame({"user": ["a\0b", "b"], "item": ["x", "y"]}))
+
+
+def test_huge_k_is_capped_like_any_k_above_the_catalog():
+    model = _tiny_model()
+    ids, _ = model.recommend("a", k=10**18)
+    assert sorted(ids) == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="k must be > 0"):
+        model.recommend("a", k=-10**18)
+    with pytest.raises(TypeError, match=r"k must be an int, got float"):
+        model.recommend("a", k=2.5)
+
+
+def test_private_functions_refuse_none_instead_of_crashing():
+    with pytest.raises(TypeError, match="incompatible function arguments"):
+        latent._latent.fit(None, "als", {}, 0.0, None, None, False)
