@@ -240,6 +240,13 @@ TEST_F(CliErrors, DataIdsThatAreNotUtf8Text) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+// Ids reach latent exactly as typed: CLI11 would read "[A,B]" as a list.
+TEST_F(CliErrors, IdsInBracketsAreKeptAsTyped) {
+  expect_error(run_cli({"recommend", model_, "--user", "[UNK]"}), "unknown user id \"[UNK]\"");
+  expect_error(run_cli({"recommend", model_, "--user", "[1,2]"}), "unknown user id \"[1,2]\"");
+  expect_error(run_cli({"recommend", model_, "--items", "[10]"}), "\"[10]\"");
+}
+
 // A value out of the flag's range: one latent-style line, exit 1.
 TEST_F(CliErrors, OutOfRangeFlagValue) {
   const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});

@@ -186,12 +186,17 @@ void add_recommend(CLI::App& app) {
   auto f = std::make_shared<RecommendFlags>();
   auto* cmd = app.add_subcommand("recommend", "Top-K items for users of a saved model");
   cmd->add_option("model", f->model, "Model file")->required();
-  cmd->add_option("--user", f->users, "Raw user id (repeatable)");
+  // One id per occurrence, exactly as typed: without allow_extra_args(false)
+  // CLI11 would read "[UNK]" or "[REC] (2007)" as a bracketed list.
+  cmd->add_option("--user", f->users, "Raw user id (repeatable)")->allow_extra_args(false);
   cmd->add_option("--items", f->items,
                   "Items (ids or titles, repeatable) of a user who was not in training: "
-                  "recommend for them by fold-in, without retraining");
-  cmd->add_option("--allow", f->allow, "Only recommend these items (repeatable)");
-  cmd->add_option("--deny", f->deny, "Never recommend these items (repeatable)");
+                  "recommend for them by fold-in, without retraining")
+      ->allow_extra_args(false);
+  cmd->add_option("--allow", f->allow, "Only recommend these items (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--deny", f->deny, "Never recommend these items (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_flag("--all-users", f->all_users, "Recommend for every user of the model");
   cmd->add_option("--k", f->k, "Items per user")->capture_default_str();
   cmd->add_flag("--exclude-seen", f->exclude_seen,
