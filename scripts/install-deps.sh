@@ -61,5 +61,28 @@ fi
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 echo "Installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Another apt (unattended-upgrades, a second terminal) may hold the lock: wait
+# for it up to 10 minutes, saying so, rather than failing with apt's exit 100.
+# `install` waits by itself (DPkg::Lock::Timeout); `update` does not, so it
+# is retried while apt names a lock.
+lock_timeout=600
+apt_update() {
+  local waited=0 out
+  until out=$($sudo apt-get -qq update 2>&1); do
+    if ! grep -q "Could not get lock" <<<"$out" || ((waited >= lock_timeout)); then
+      echo "$out" >&2
+      return 100
+    fi
+    if ((waited == 0)); then
+      echo "Waiting up to $((lock_timeout / 60)) minutes for another package manager:" \
+        "$(grep -m1 "Could not get lock" <<<"$out" | sed 's/^E: //')" >&2
+    fi
+    sleep 5
+    waited=$((waited + 5))
+  done
+  [[ -z "$out" ]] || echo "$out" >&2
+}
+apt_update
+echo "Installing (waiting for the package lock if another apt holds it)..." >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=$lock_timeout install -y -qq \
+  --no-install-recommends "${missing[@]}" >&2
