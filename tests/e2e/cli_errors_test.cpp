@@ -247,6 +247,19 @@ TEST_F(CliErrors, IdsInBracketsAreKeptAsTyped) {
   expect_error(run_cli({"recommend", model_, "--items", "[10]"}), "\"[10]\"");
 }
 
+// A mistyped flag or command: exit 1 and the nearest real one, even when the
+// parser would first complain about something else (--data missing).
+TEST_F(CliErrors, UnknownFlagOrCommandSuggestsTheNearest) {
+  auto r = run_cli({"train", "--epoch", "3"});
+  expect_error(r, "unknown option --epoch; did you mean --epochs?");
+  EXPECT_EQ(r.exit_code, 1);
+  r = run_cli({"trian"});
+  expect_error(r, "unknown command \"trian\"; did you mean train?");
+  EXPECT_EQ(r.exit_code, 1);
+  expect_error(run_cli({"recommend", model_, "--kk=3"}), "unknown option --kk; did you mean --k?");
+  expect_error(run_cli({"frobnicate"}), "unknown command \"frobnicate\"; commands: train,");
+}
+
 // A value out of the flag's range: one latent-style line, exit 1.
 TEST_F(CliErrors, OutOfRangeFlagValue) {
   const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});
