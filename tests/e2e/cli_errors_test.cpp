@@ -260,6 +260,18 @@ TEST_F(CliErrors, UnknownFlagOrCommandSuggestsTheNearest) {
   expect_error(run_cli({"frobnicate"}), "unknown command \"frobnicate\"; commands: train,");
 }
 
+// Training without --out says the model is gone, even with --quiet.
+TEST_F(CliErrors, TrainWithoutOutWarns) {
+  auto r = run_cli({"train", "--data", csv_, "--epochs", "1", "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "latent: warning: the model was not saved; give --out FILE to keep it\n");
+  // Metrics were asked for: the run has its output.
+  r = run_cli({"train", "--data", csv_, "--epochs", "1", "--quiet", "--metrics-out",
+               (dir_ / "m.json").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
 // A value out of the flag's range: one latent-style line, exit 1.
 TEST_F(CliErrors, OutOfRangeFlagValue) {
   const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});

@@ -50,6 +50,9 @@ void run(const TrainFlags& f) {
   if (!f.out.empty()) {
     result.model.save(f.out);
     if (!f.quiet) fmt::print(stderr, "Saved {} model to {}\n", result.model.model().kind, f.out);
+  } else if (f.metrics_out.empty()) {
+    // Nothing kept at all: say so, --quiet or not, rather than drop the model silently.
+    fmt::print(stderr, "latent: warning: the model was not saved; give --out FILE to keep it\n");
   }
   if (!f.metrics_out.empty()) {
     Output out(f.metrics_out);
