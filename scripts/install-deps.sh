@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages latent needs, only those missing.
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --bench  also what the benchmarks compare against
+#   scripts/install-deps.sh --tsan   also clang and LLVM's OpenMP (scripts/sanitize.sh tsan)
 set -euo pipefail
 
 packages=(
@@ -24,10 +25,16 @@ packages=(
   python3-pytest                     # the Python tests
   python3-venv                       # the test of the README's virtual-environment install
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch time      # the PyTorch baseline, peak memory
-             wrk)                    # HTTP load generator of bench/serve_bench.py
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(python3-torch time  # the PyTorch baseline, peak memory
+                        wrk) ;;             # HTTP load generator of bench/serve_bench.py
+    # The ThreadSanitizer build: LLVM's OpenMP runtime has the Archer tool
+    # that makes OpenMP synchronisation visible to TSan; libgomp has none.
+    --tsan) packages+=(clang-14 libomp-14-dev) ;;
+    *) echo "install-deps: unknown option $arg (--bench, --tsan)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
