@@ -2,11 +2,16 @@
 # Builds latent with sanitizers and runs the tests under them; prints the
 # time of each phase. docs/sanitizers.md says what runs where and why.
 #
-#   scripts/sanitize.sh [asan|tsan|all]      (default: all)
+#   scripts/sanitize.sh [asan|asan-ci|tsan|all]      (default: all)
 #
 #   asan  g++, AddressSanitizer + UndefinedBehaviorSanitizer, in ./build-asan:
 #         the whole suite (ctest), Python tests included (the ASan runtime
 #         is preloaded into the interpreter, see tests/CMakeLists.txt).
+#   asan-ci  the same build without the Python module and so without the
+#         python.* tests: what scripts/test.sh (and so CI) runs after the
+#         normal suite. The two pybind11 modules are the slowest part of an
+#         ASan build and their tests the slowest tests under ASan; the
+#         library code they call is run by the C++ layers.
 #   tsan  clang++-14, ThreadSanitizer with LLVM's OpenMP runtime and its
 #         Archer tool (which tells TSan about OpenMP's barriers, tasks and
 #         criticals), in ./build-tsan: the server tests (ctest -L server,
@@ -23,9 +28,9 @@ what="${1:-all}"
 jobs="${JOBS:-2}"
 ctest_jobs="${CTEST_JOBS:-2}"
 case "$what" in
-  asan | tsan | all) ;;
+  asan | asan-ci | tsan | all) ;;
   *)
-    echo "usage: scripts/sanitize.sh [asan|tsan|all]" >&2
+    echo "usage: scripts/sanitize.sh [asan|asan-ci|tsan|all]" >&2
     exit 2
     ;;
 esac
@@ -48,14 +53,15 @@ report() {
   printf '  %s\n' "${timings[@]}"
 }
 
-run_asan() {
-  local dir="$root/build-asan"
+run_asan() {  # run_asan ON|OFF: with or without the Python module
+  local dir="$root/build-asan" python="$1"
   "$root/scripts/install-deps.sh"
   # -O1: ASan's documented trade of speed against precise reports; -g1
   # gives file:line in the stacks at a fraction of -g's build time.
   CXX=g++ phase "asan configure" cmake -S "$root" -B "$dir" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
-    -DLATENT_SANITIZE=address,undefined -DLATENT_WERROR=ON -DLATENT_BUILD_BENCH=OFF
+    -DLATENT_SANITIZE=address,undefined -DLATENT_WERROR=ON -DLATENT_BUILD_BENCH=OFF \
+    -DLATENT_BUILD_PYTHON="$python"
   phase "asan build" cmake --build "$dir" -j "$jobs"
   # Leaks fail the test (exit 23 at exit); UB stops at the first report
   # (the build also has -fno-sanitize-recover=all).
@@ -89,6 +95,7 @@ run_tsan() {
   unset OMP_TOOL_LIBRARIES TSAN_OPTIONS OPENBLAS_NUM_THREADS
 }
 
-if [[ "$what" == asan || "$what" == all ]]; then run_asan; fi
+if [[ "$what" == asan || "$what" == all ]]; then run_asan ON; fi
+if [[ "$what" == asan-ci ]]; then run_asan OFF; fi
 if [[ "$what" == tsan || "$what" == all ]]; then run_tsan; fi
 report
