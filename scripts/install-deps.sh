@@ -5,6 +5,7 @@
 #   scripts/install-deps.sh --fuzz   also clang and libFuzzer, for scripts/fuzz.sh
 #                                    (optional: the normal build and the corpus
 #                                    replay tests need neither)
+#   scripts/install-deps.sh --tsan   also clang and LLVM's OpenMP (scripts/sanitize.sh tsan)
 set -euo pipefail
 
 packages=(
@@ -41,8 +42,13 @@ for option in "$@"; do
                  libclang-rt-14-dev      # libclang_rt.fuzzer, asan, ubsan
                  libomp-14-dev)          # OpenMP for clang
       ;;
+    # The ThreadSanitizer build: LLVM's OpenMP runtime has the Archer tool
+    # that makes OpenMP synchronisation visible to TSan; libgomp has none.
+    --tsan)
+      packages+=(clang-14 libomp-14-dev)
+      ;;
     *)
-      echo "install-deps.sh: unknown option '$option' (--bench, --fuzz)" >&2
+      echo "install-deps.sh: unknown option '$option' (--bench, --fuzz, --tsan)" >&2
       exit 2
       ;;
   esac
