@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <regex>
 
+#include "server/serve_process.hpp"
 #include "server/server_fixture.hpp"
 
 extern char** environ;
@@ -201,54 +202,6 @@ TEST_F(AtTheLimit, WhenEveryConnectionIsBusyANewOneGetsA503AndBusyOnesAreKept) {
   }
 }
 
-// `latent serve` started by `sh -c 'ulimit -n LIMIT; exec latent serve ...'`.
-class LimitedServe {
- public:
-  LimitedServe(const TempDir& dir, int fd_limit, const std::vector<std::string>& args)
-      : out_(dir / "serve.out") {
-    std::string command =
-        fmt::format("ulimit -n {} && exec '{}' serve", fd_limit, cli_path().string());
-    for (const auto& a : args) command += " '" + a + "'";
-    std::vector<std::string> argv{"/bin/sh", "-c", command};
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~LimitedServe() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  std::string output() const { return read_bytes(out_); }
-  int port() const {
-    int port = 0;
-    eventually([&] {
-      std::smatch m;
-      const std::string text = output();
-      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")))
-        port = std::stoi(m[1]);
-      return port != 0;
-    });
-    return port;
-  }
-  int count(const std::string& text) const {
-    const std::string all = output();
-    int n = 0;
-    for (auto at = all.find(text); at != std::string::npos; at = all.find(text, at + 1)) ++n;
-    return n;
-  }
-
- private:
-  std::filesystem::path out_;
-  pid_t pid_ = -1;
-};
-
 // The value of an unlabelled metric in /metrics text, or -1.
 double metric(const std::string& text, const std::string& name) {
   std::smatch m;
@@ -265,11 +218,12 @@ TEST(OutOfFileDescriptors, AcceptingPausesInsteadOfSpinningAndResumesWhenConnect
   const std::string kLog = "cannot accept connections";
   // --max_connections above what the descriptors allow: accept() itself
   // fails (EMFILE), as when other files use up the limit.
-  LimitedServe serve(
-      dir, kFdLimit,
+  ServeProcess serve(
+      dir,
       {"--model_name", "movies", "--model_base_path", (dir / "movies").string(), "--rest_api_port",
        "0", "--rest_api_host", "127.0.0.1", "--rest_api_timeout_seconds", "3600",
-       "--file_system_poll_wait_seconds", "0", "--max_connections", "1000"});
+       "--file_system_poll_wait_seconds", "0", "--max_connections", "1000"},
+      kFdLimit);
   const int port = serve.port();
   ASSERT_GT(port, 0) << serve.output();
   EXPECT_NE(serve.output().find("--max_connections 1000 is above what the open-file limit"),

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <regex>
 
+#include "server/serve_process.hpp"
 #include "server/server_fixture.hpp"
 
 extern char** environ;
@@ -23,56 +24,6 @@ namespace latent::test {
 namespace {
 
 using nlohmann::json;
-
-// The CLI running `latent serve ARGS` with stdout and stderr in files.
-class ServeProcess {
- public:
-  ServeProcess(const TempDir& dir, const std::vector<std::string>& args) : out_(dir / "serve.out") {
-    std::vector<std::string> argv{cli_path().string(), "serve"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) pid_ = -1;
-  }
-  ~ServeProcess() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      wait_exit();
-    }
-  }
-  pid_t pid() const { return pid_; }
-  std::string output() const { return read_bytes(out_); }
-  // The port printed at start, or 0 if it never started.
-  int port() const {
-    int port = 0;
-    eventually([&] {
-      std::smatch m;
-      const std::string text = output();
-      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")))
-        port = std::stoi(m[1]);
-      return port != 0;
-    });
-    return port;
-  }
-  int wait_exit() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  std::filesystem::path out_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
 
 TEST(ServeCli, SigtermLetsRequestsInFlightFinishAndExitsZero) {
   TempDir dir;
