@@ -653,7 +653,10 @@ HttpResponse exception_response(std::exception_ptr error) {
     out.allow = e.allow;
     return out;
   } catch (const Error& e) {
-    if (e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::NotFound) {
+    // Unsupported: what this model cannot do (similar items of a popularity
+    // model), a property of the request against the served model.
+    if (e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::NotFound ||
+        e.kind() == ErrorKind::Unsupported) {
       return error_response(400, e.what());
     }
     return error_response(500,

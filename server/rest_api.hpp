@@ -60,7 +60,8 @@ struct HttpResponse {
 // {"error": message} with `status`.
 HttpResponse error_response(int status, std::string_view message);
 // The response for an exception caught while handling a request: a
-// latent::Error of kind InvalidArgument or NotFound is the client's (400),
+// latent::Error of kind InvalidArgument, NotFound or Unsupported (this model
+// cannot do that) is the client's (400),
 // anything else is a 500 whose message says it is internal.
 HttpResponse exception_response(std::exception_ptr error);
 

@@ -168,7 +168,8 @@ nlohmann::json ModelSpec::to_json() const {
           {"search_space", space},
           {"weighs_pairs", weighs_pairs},
           {"thread_deterministic", thread_deterministic},
-          {"personalized", personalized}};
+          {"personalized", personalized},
+          {"item_similarity", item_similarity}};
 }
 
 void check_param_names(const ModelSpec& model, const Params& params) {

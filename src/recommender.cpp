@@ -10,6 +10,20 @@
 
 namespace latent {
 
+namespace {
+
+std::vector<std::string> similarity_models() {
+  std::vector<std::string> out;
+  for (const auto& name : model_names()) {
+    if (const ModelSpec* spec = find_model_spec(name); spec && spec->item_similarity) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Recommender::Recommender(ModelData model) : model_(std::move(model)) {
   if (model_.user_embeddings.cols() != model_.item_embeddings.cols() ||
       model_.user_embeddings.rows() != model_.users.size() ||
@@ -163,7 +177,18 @@ const Matrix& Recommender::normalized_items() const {
   return unit_items_->rows;
 }
 
+void Recommender::check_item_similarity() const {
+  const ModelSpec* spec = find_model_spec(model_.kind);
+  if (spec != nullptr && !spec->item_similarity) {
+    throw Error(ErrorKind::Unsupported,
+                fmt::format("a {} model has no item similarity (its item vectors do not say which "
+                            "items are alike); use a model that learns item vectors: {}",
+                            model_.kind, fmt::join(similarity_models(), ", ")));
+  }
+}
+
 TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const {
+  check_item_similarity();
   k = effective_k(k, model_.items.num_known());
   if (item_row <= 0 || item_row >= model_.items.size()) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("item row {} out of range", item_row));
@@ -187,6 +212,7 @@ void check_similarity_threshold(float threshold) {
 }
 
 std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads) const {
+  check_item_similarity();
   check_similarity_threshold(threshold);
   return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, threads);
 }

@@ -117,6 +117,10 @@ struct ModelSpec {
   bool thread_deterministic = true;
   // Ranks items differently for different users (popularity does not).
   bool personalized = true;
+  // Its item vectors say which items are alike (cosine: similar items,
+  // similar pairs). Popularity's one-column vectors do not: every item would
+  // be 1.0 like every other.
+  bool item_similarity = true;
 
   // Checks `params` (only names of `params` and common ones) and returns
   // the config the model would train with, as stored in the model file.

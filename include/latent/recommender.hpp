@@ -86,7 +86,8 @@ class Recommender {
   std::vector<std::int32_t> known_user_rows() const;
 
   // The k items most similar to `item_row` by cosine (itself and OOV
-  // excluded); k by effective_k.
+  // excluded); k by effective_k. This and similar_pairs throw Unsupported
+  // for a model kind without item similarity (popularity).
   TopK similar_items(std::int32_t item_row, int k, int threads = 0) const;
   // All known item pairs with cosine > threshold (check_similarity_threshold).
   std::vector<SimilarPair> similar_pairs(float threshold, int threads = 0) const;
@@ -96,6 +97,10 @@ class Recommender {
   void scores(const ScoreBlockSink& sink, std::int64_t block_rows = 1024, int threads = 0) const;
 
  private:
+  // Throws Unsupported for a model kind without item similarity
+  // (ModelSpec::item_similarity).
+  void check_item_similarity() const;
+
   ModelData model_;
   TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
               const CsrMatrix* seen, const RecommendOptions& options) const;

@@ -32,6 +32,7 @@ ModelSpec popularity_spec() {
   s.summary =
       "Items by how often they occur in training (summed weights): the same list for everyone";
   s.personalized = false;
+  s.item_similarity = false;
   s.configure = [](const Params&) { return nlohmann::json::object(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<PopularityFoldIn>(); };

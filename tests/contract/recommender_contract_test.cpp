@@ -110,13 +110,27 @@ TEST_P(RecommenderContract, SaveLoadIsBitIdentical) {
     EXPECT_EQ(a.items, b.items);
     EXPECT_EQ(a.scores, b.scores);
   }
+  if (!spec().item_similarity) return;
   const TopK sa = model().similar_items(model().item_row("i3"), 4);
   const TopK sb = loaded.similar_items(loaded.item_row("i3"), 4);
   EXPECT_EQ(sa.items, sb.items);
   EXPECT_EQ(sa.scores, sb.scores);
 }
 
+// A model whose spec says it has no item similarity refuses to make one up.
+TEST_P(RecommenderContract, NoItemSimilarityIsRefused) {
+  if (spec().item_similarity) GTEST_SKIP() << GetParam() << " has item similarity";
+  try {
+    model().similar_items(model().item_row("i4"), 5);
+    ADD_FAILURE() << "similar_items answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+  }
+  EXPECT_THROW(model().similar_pairs(0.5f), Error);
+}
+
 TEST_P(RecommenderContract, SimilarItemsExcludeTheItemAndSort) {
+  if (!spec().item_similarity) GTEST_SKIP() << GetParam() << " has no item similarity";
   const auto row = model().item_row("Item 4");  // by title
   EXPECT_EQ(row, model().item_row("i4"));
   const TopK top = model().similar_items(row, 5);
@@ -137,6 +151,7 @@ TEST_P(RecommenderContract, SimilarItemsExcludeTheItemAndSort) {
 }
 
 TEST_P(RecommenderContract, SimilarItemsFromManyThreadsAtOnce) {
+  if (!spec().item_similarity) GTEST_SKIP() << GetParam() << " has no item similarity";
   // The unit-length item vectors are built by the first similar_items()
   // call; concurrent first calls (a server's requests) and copies made
   // before it must all answer like a model that had them from the start.

@@ -272,6 +272,17 @@ TEST_F(CliErrors, TrainWithoutOutWarns) {
   EXPECT_EQ(r.err, "");
 }
 
+// Popularity ranks every item the same for everyone: no item similarity.
+TEST_F(CliErrors, SimilarOnAPopularityModelIsRefused) {
+  const auto top = dir_ / "top.latent";
+  auto r =
+      run_cli({"train", "--data", csv_, "--model", "popularity", "--out", top.string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_error(run_cli({"similar", top.string(), "--item", "10"}),
+               "a popularity model has no item similarity");
+  expect_error(run_cli({"pairs", top.string()}), "a popularity model has no item similarity");
+}
+
 // A value out of the flag's range: one latent-style line, exit 1.
 TEST_F(CliErrors, OutOfRangeFlagValue) {
   const auto r = run_cli({"recommend", model_, "--user", "1", "--k", "2147483648"});

@@ -234,3 +234,12 @@ def test_huge_k_is_capped_like_any_k_above_the_catalog():
 def test_private_functions_refuse_none_instead_of_crashing():
     with pytest.raises(TypeError, match="incompatible function arguments"):
         latent._latent.fit(None, "als", {}, 0.0, None, None, False)
+
+
+def test_similar_items_of_a_popularity_model_is_refused():
+    data = latent.Dataset.from_dataframe(
+        pd.DataFrame({"user": ["a", "b", "c", "a"], "item": ["x", "y", "x", "z"]}))
+    model = latent.Model("popularity")
+    model.fit(data, verbose=False)
+    with pytest.raises(ValueError, match="a popularity model has no item similarity"):
+        model.similar_items("x")

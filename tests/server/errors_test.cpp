@@ -237,6 +237,17 @@ TEST(ServerExceptions, AHandlerExceptionIsA500JsonError) {
   EXPECT_TRUE(json::parse(unknown.body).contains("error"));
 }
 
+// What a served model cannot do is the request's problem: a 400 naming it.
+TEST(ServerUnsupported, SimilarItemsOfAPopularityModelIsA400) {
+  TempDir dir;
+  save_version(dir / "movies", 1, tiny_model("popularity"));
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  const Reply r = post(c, "/v1/models/movies:similar", R"({"item": "i1"})");
+  EXPECT_EQ(r.status, 400) << r.text;
+  EXPECT_NE(r.text.find("a popularity model has no item similarity"), std::string::npos) << r.text;
+}
+
 TEST(ServerLimits, InvalidLimitsAreRejectedNamingTheFlag) {
   server::Limits limits;
   limits.predict_k = 0;
