@@ -71,10 +71,9 @@ run_asan() {  # run_asan ON|OFF: with or without the Python module
   # `latent serve` out of file descriptors, where UBSan's vptr check reports
   # "member call on address ... which does not point to an object of type
   # 'error_category'" inside Boost.System 1.74's header-only error_code
-  # (boost/system/error_code.hpp:417, the static asio misc category), with no
-  # latent frame involved but the read handler; ASan itself reports nothing
-  # there and the normal build passes it. To be looked into, not hidden: see
-  # docs/sanitizers.md.
+  # (boost/system/error_code.hpp:417, the static asio misc category), "memory
+  # cannot be printed": the runtime's readability check needs a descriptor
+  # (a pipe) and the process has none left. Why, in docs/sanitizers.md.
   phase "asan+ubsan tests" ctest --test-dir "$dir" --output-on-failure -j "$ctest_jobs" \
     -E '^OutOfFileDescriptors\.AcceptingPausesInsteadOfSpinningAndResumesWhenConnectionsClose$'
   unset ASAN_OPTIONS UBSAN_OPTIONS
