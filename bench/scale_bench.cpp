@@ -58,6 +58,7 @@
 #include <latent/error.hpp>
 #include <latent/index.hpp>
 #include <latent/interactions.hpp>
+#include <latent/openmp_wait.hpp>
 #include <latent/random.hpp>
 #include <latent/synth.hpp>
 
@@ -128,6 +129,7 @@ struct Phase {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latent::wait_for_work_passively(argv);  // as the CLI does
   Options o;
   o.data.seed = 42;
   CLI::App app{
