@@ -4,5 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+# Only the CLI: the tests, benchmarks and Python module build in the second
+# command (scripts/test.sh), so the first shows something in minutes.
+"$root/scripts/build.sh" latent_cli
 "$root/build/bin/latent" quickstart "$@"
