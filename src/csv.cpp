@@ -45,6 +45,11 @@ std::string read_file(const fs::path& path) {
   if (text.empty()) {
     throw Error(ErrorKind::Corruption, fmt::format("{}: the file is empty", path.string()));
   }
+  if (const char* kind = what_content_is(text)) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("{}: this is {}, not a text file of rows (CSV, TSV)", path.string(), kind));
+  }
   return text;
 }
 

@@ -23,6 +23,7 @@
 
 #include "detail/atomic_file.hpp"
 #include "detail/file_bytes.hpp"
+#include "detail/file_kind.hpp"
 
 // Tensors are written and read as raw host memory.
 static_assert(std::endian::native == std::endian::little,
@@ -33,9 +34,8 @@ namespace {
 
 using nlohmann::json;
 
-// A header larger than this is damage, not a model: even a million-row
-// vocabulary keeps its ids in the data section, not the header.
-constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+// A header larger than detail::kMaxModelHeaderBytes is damage, not a model:
+// even a million-row vocabulary keeps its ids in the data section.
 
 // The config and training metadata are a few KB; even a training log of
 // thousands of epochs with their metrics stays far below this.
@@ -331,12 +331,16 @@ class Loader {
     if (bytes.size() < 8) {
       corrupt("file is {} bytes, too short for a model file (truncated?)", bytes.size());
     }
+    if (!detail::looks_like_latent_model(bytes)) {
+      const char* kind = detail::what_content_is(bytes);
+      if (kind == nullptr) {
+        const bool has_nul = bytes.substr(0, 4096).find('\0') != std::string_view::npos;
+        kind = has_nul ? "binary data of an unknown kind" : "text (CSV, JSON, ...)";
+      }
+      corrupt("this is {}, not a latent model file", kind);
+    }
     std::uint64_t n = 0;
     std::memcpy(&n, bytes.data(), 8);
-    if (n > kMaxHeaderBytes) {
-      corrupt("header length {} exceeds the limit of {} bytes; not a latent model file", n,
-              kMaxHeaderBytes);
-    }
     if (n > bytes.size() - 8) {
       corrupt("header length {} exceeds the {} bytes after the length field (truncated?)", n,
               bytes.size() - 8);

@@ -225,6 +225,36 @@ TEST_F(CliErrors, DataThatIsNotARegularFile) {
 
 // Ids must be UTF-8 text without NUL bytes: a Latin-1 data file is refused
 // with the line, not stored as bytes no JSON answer or Python str can hold.
+TEST_F(CliErrors, FilesOfTheWrongKindSayWhatTheyAre) {
+  // A NumPy array given as a model, a model given as data, and the other
+  // formats people mix up: the message says what the file is.
+  const auto npy = (dir_ / "scores.npy").string();
+  ASSERT_EQ(run_cli({"scores", model_, "--out", npy}).exit_code, 0);
+  expect_error(run_cli({"info", npy}),
+               npy + ": this is a NumPy .npy file, not a latent model file");
+  expect_error(run_cli({"recommend", npy, "--user", "1"}), "this is a NumPy .npy file");
+  expect_error(run_cli({"train", "--data", model_, "--quiet"}),
+               model_ + ": this is a latent model file, not a text file of rows (CSV, TSV)");
+  expect_error(run_cli({"train", "--data", npy, "--quiet"}), "this is a NumPy .npy file, not a");
+  expect_error(run_cli({"info", csv_}),
+               csv_ + ": this is text (CSV, JSON, ...), not a latent model");
+
+  const auto gz = (dir_ / "ratings.csv.gz").string();
+  write(gz, std::string("\x1f\x8b\x08\x00", 4) + "compressed");
+  expect_error(run_cli({"train", "--data", gz, "--quiet"}), "this is a gzip-compressed file");
+  expect_error(run_cli({"info", gz}), "this is a gzip-compressed file, not a latent model file");
+
+  const auto utf16 = (dir_ / "utf16.csv").string();
+  write(utf16, std::string("\xff\xfeu\0s\0e\0r\0", 10));
+  expect_error(run_cli({"train", "--data", utf16, "--quiet"}), "iconv -f UTF-16 -t UTF-8");
+
+  const auto binary = (dir_ / "random.bin").string();
+  std::string noise;
+  for (int i = 0; i < 256; ++i) noise.push_back(static_cast<char>((i * 73 + 11) % 256));
+  write(binary, noise);
+  expect_error(run_cli({"info", binary}), "this is binary data of an unknown kind");
+}
+
 TEST_F(CliErrors, DataIdsThatAreNotUtf8Text) {
   const auto latin1 = dir_ / "latin1.csv";
   write(latin1, "user,item\n1,abc\n2,No\xebl (2004)\n");

@@ -353,7 +353,8 @@ TEST_F(ModelFile, RejectsShortOrOversizedHeaders) {
   const std::uint64_t n = std::uint64_t{1} << 62;
   std::memcpy(huge.data(), &n, 8);
   write_bytes(path, huge + "{}");
-  expect_load_error(path, ErrorKind::Corruption, "exceeds the limit");
+  expect_load_error(path, ErrorKind::Corruption,
+                    "this is binary data of an unknown kind, not a latent model file");
 
   std::string longer(8, '\0');
   longer[0] = 100;
