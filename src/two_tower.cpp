@@ -283,6 +283,7 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
   }
   EpochReport report;
   report.epoch = epoch;
+  report.epochs = config_.epochs;
   std::vector<double> hits(config_.top_ks.size(), 0.0);
   double loss_sum = 0;
   for (int bi = 0; bi < batches_; ++bi) {

@@ -22,7 +22,8 @@ struct TopKAccuracy {
 };
 
 struct EpochReport {
-  int epoch = 0;  // 1-based
+  int epoch = 0;   // 1-based
+  int epochs = 0;  // how many the training runs (0: not known)
   // Two-tower: the mean over batches of the summed batch loss (as Keras
   // shows it); ALS: its objective when asked for; NaN when there is none.
   double loss = 0;

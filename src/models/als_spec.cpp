@@ -33,8 +33,9 @@ const ParamTable<AlsConfig>& table() {
 
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
-  AlsResult r = train_als(in.train, table().read(params), [&](int it, double seconds, double loss) {
-    epochs.push_back(detail::plain_epoch(it, seconds, loss));
+  const AlsConfig config = table().read(params);
+  AlsResult r = train_als(in.train, config, [&](int it, double seconds, double loss) {
+    epochs.push_back(detail::plain_epoch(it, config.epochs, seconds, loss));
     if (in.on_epoch) in.on_epoch(epochs.back());
   });
   const double seconds = detail::total_seconds(epochs);

@@ -26,14 +26,14 @@ const ParamTable<BprConfig>& table() {
 
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
-  BprResult r =
-      train_bpr(in.train, table().read(params), [&](int epoch, double seconds, double accuracy) {
-        // BPR reports no loss; its sampled ranking accuracy stands in the log.
-        EpochReport e = detail::plain_epoch(epoch, seconds);
-        e.sampled_accuracy = accuracy;
-        epochs.push_back(e);
-        if (in.on_epoch) in.on_epoch(epochs.back());
-      });
+  const BprConfig config = table().read(params);
+  BprResult r = train_bpr(in.train, config, [&](int epoch, double seconds, double accuracy) {
+    // BPR reports no loss; its sampled ranking accuracy stands in the log.
+    EpochReport e = detail::plain_epoch(epoch, config.epochs, seconds);
+    e.sampled_accuracy = accuracy;
+    epochs.push_back(e);
+    if (in.on_epoch) in.on_epoch(epochs.back());
+  });
   const double seconds = detail::total_seconds(epochs);
   return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds};
 }

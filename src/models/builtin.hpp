@@ -15,12 +15,13 @@ std::vector<ModelSpec> builtin_model_specs();
 
 namespace detail {
 
-// One epoch's report of a model without running metrics; loss NaN when the
-// model reports none.
-inline EpochReport plain_epoch(int epoch, double seconds,
+// Epoch `epoch` of `epochs`' report of a model without running metrics;
+// loss NaN when the model reports none.
+inline EpochReport plain_epoch(int epoch, int epochs, double seconds,
                                double loss = std::numeric_limits<double>::quiet_NaN()) {
   EpochReport e;
   e.epoch = epoch;
+  e.epochs = epochs;
   e.seconds = seconds;
   e.loss = loss;
   return e;

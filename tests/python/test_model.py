@@ -47,7 +47,7 @@ def test_progress_bar_is_shown_and_silenceable(tiny, capsys):
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
     latent.Model("als", epochs=2).fit(tiny)
-    assert "Epoch 2 - " in capsys.readouterr().out
+    assert "Epoch 2/2 - " in capsys.readouterr().out
     latent.Model("two-tower", epochs=2, batch_size=2).fit(tiny, verbose=False)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
