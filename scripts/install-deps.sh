@@ -26,7 +26,7 @@ packages=(
   pybind11-dev python3-dev           # the extension's headers and CMake config
   python3-pandas                     # DataFrames in and out of the module
   python3-pytest                     # the Python tests
-  python3-venv                       # the test of the README's virtual-environment install
+  python3-venv                       # the test of docs/python.md's virtual-environment install
   # tests/server/test_openapi.py: checks the server's answers against
   # docs/openapi.yaml, which needs a YAML parser and a JSON Schema validator
   python3-yaml python3-jsonschema

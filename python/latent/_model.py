@@ -432,7 +432,7 @@ class Model:
                  threads=0):
         """Ranking metrics of this model on split.test (Recall, Precision,
         NDCG, MAP, HitRate at each k, FactorizedTopK, coverage; the
-        definitions are the README's), the split's train items excluded
+        definitions are docs/evaluation.md's), the split's train items excluded
         unless exclude_train=False; exclude_rated also leaves out the items
         each user rated at or below the Dataset's rating_above (seen, as
         recommend(exclude_seen=True) leaves them out; the usual protocol

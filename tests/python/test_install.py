@@ -1,4 +1,4 @@
-"""The README's two ways into a virtual environment made with
+"""docs/python.md's two ways into a virtual environment made with
 --system-site-packages (so it sees Debian's numpy and pandas) both work:
 a .pth file pointing at the build tree, and `cmake --install` of the python
 component into the environment."""

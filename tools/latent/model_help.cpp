@@ -97,7 +97,7 @@ void add_models(CLI::App& app) {
   auto markdown = std::make_shared<bool>(false);
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("models", "List the models and their parameters with defaults");
-  cmd->add_flag("--markdown", *markdown, "As the README's Markdown table");
+  cmd->add_flag("--markdown", *markdown, "As the Markdown table of docs/models.md");
   cmd->add_flag("--json", *json, "As JSON (one object per model)");
   cmd->callback([=] {
     if (*json) {

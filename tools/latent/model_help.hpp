@@ -1,7 +1,7 @@
 #pragma once
 // The registered models and their parameters as text, all generated from the
 // model specs (model_spec.hpp): the help footer of the commands that train,
-// `latent models`, and the README's parameter table.
+// `latent models`, and the parameter table of docs/models.md.
 
 #include <string>
 
@@ -12,7 +12,7 @@ namespace latent::cli {
 // Per model: its summary and one line per parameter (flag, type, default,
 // allowed values, help); then the parameters common to every model.
 std::string model_params_help();
-// The README's table: one row per parameter, grouped by model.
+// docs/models.md's table: one row per parameter, grouped by model.
 std::string model_params_markdown();
 
 void add_models(CLI::App& app);

@@ -260,8 +260,12 @@ void add_quickstart(CLI::App& app) {
   auto f = std::make_shared<QuickstartFlags>();
   auto* cmd = app.add_subcommand(
       "quickstart", "Run the TFRS MovieLens retrieval tutorial end to end and print each step");
-  cmd->add_option("--data", f->data, "MovieLens directory (ml-100k or ml-latest layout)")
-      ->capture_default_str();
+  // The default is a path of the machine that built the binary: the help
+  // names it instead of printing it, so --help (and docs/cli.md) read the
+  // same on every machine.
+  cmd->add_option("--data", f->data,
+                  "MovieLens directory (ml-100k or ml-latest layout; default: the bundled "
+                  "data/ml-latest-small of the source tree latent was built from)");
   cmd->add_option("--user", f->user, "User to recommend for")->capture_default_str();
   cmd->add_option("--out-dir", f->out_dir,
                   "Keep the saved model here (default: a temp dir, removed)");

@@ -138,13 +138,15 @@ void add_serve(CLI::App& app) {
                   "HTTP port (0: any free port, printed at start)")
       ->capture_default_str();
   cmd->add_option("--rest_api_host", f->server.host, "Address to listen on")->capture_default_str();
+  // These two defaults depend on the machine (cores, ulimit -n): their help
+  // says how they are chosen instead of printing this machine's values, so
+  // that --help, and docs/cli.md made from it, read the same everywhere.
   cmd->add_option("--rest_api_num_threads", f->server.threads,
                   "HTTP I/O threads (default: one per core); they serve every connection (an open "
                   "keep-alive "
                   "connection costs no thread) and run the requests, except those that may wait "
                   "for a merged "
-                  "search (--batch_min_items), which wait on threads of their own")
-      ->capture_default_str();
+                  "search (--batch_min_items), which wait on threads of their own");
   cmd->add_option("--rest_api_timeout_seconds", f->server.keep_alive_seconds,
                   "Idle keep-alive connections close after this")
       ->capture_default_str();
@@ -153,8 +155,7 @@ void add_serve(CLI::App& app) {
                               "ulimit -n, minus {} kept for model files and logs, at least half of "
                               "it). At the limit a new connection closes the longest-idle one "
                               "(waiting for a request); if every one is busy it gets a 503",
-                              server::kReservedFds))
-      ->capture_default_str();
+                              server::kReservedFds));
   cmd->add_option("--file_system_poll_wait_seconds", f->poll_seconds,
                   "Seconds between scans for new versions (0: load once, never poll)")
       ->capture_default_str();
