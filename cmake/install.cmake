@@ -30,4 +30,6 @@ install(FILES ${PROJECT_BINARY_DIR}/latentConfig.cmake
         ${PROJECT_BINARY_DIR}/latentConfigVersion.cmake
         DESTINATION ${LATENT_CMAKE_INSTALL_DIR} COMPONENT dev)
 
-install(TARGETS latent_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
+if(TARGET latent_cli)
+  install(TARGETS latent_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
+endif()
