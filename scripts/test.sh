@@ -7,6 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
+# TensorBoard's reader for tests/python/test_tensorboard.py, from PyPI into
+# build/tensorboard-venv (once; kept for reruns).
+"$root/scripts/tensorboard-venv.sh"
 cd "$root/build"
 ctest --output-on-failure -j 2
 # Then the C++ test layers again under AddressSanitizer + UBSan in

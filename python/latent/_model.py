@@ -8,6 +8,7 @@ import operator
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,8 @@ class Model:
 
     # ---- training ----------------------------------------------------------
 
-    def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None):
+    def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None,
+            tensorboard=None):
         """Trains on data (a Dataset) and returns the history (also kept as
         .history, and read back from the file by latent.load), one row per
         epoch: loss, seconds, and for the two-tower model the running
@@ -193,7 +195,13 @@ class Model:
         (seed: the model's seed, else 42, as the CLI); split (a Split of
         data) trains on its train part and tests on its test part. verbose
         shows the Keras-style progress bar on file (default sys.stdout).
-        The GIL is released while training; Ctrl-C stops it."""
+        tensorboard (a directory) writes TensorBoard logs there as `latent
+        train --tensorboard` does: per-epoch scalars in train/ and
+        validation/ (tags epoch_loss, epoch_factorized_top_k/top_10_
+        categorical_accuracy, ...; step = epoch as in .history) and the
+        embedding projector's files (docs/tensorboard.md); what the
+        projector leaves out is a warning. The GIL is released while
+        training; Ctrl-C stops it."""
         if not isinstance(data, Dataset):
             raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
                             "with latent.Dataset.from_dataframe)")
@@ -209,14 +217,18 @@ class Model:
                 interactive = bool(stream.isatty())
             except (AttributeError, ValueError):
                 interactive = False
+        if tensorboard is not None:
+            tensorboard = os.fspath(tensorboard)
         try:
-            native, epochs, metrics = _latent.fit(
+            native, epochs, metrics, notes = _latent.fit(
                 data=data._native, model=self.kind, params=_params(self.params),
                 test_fraction=float(test_fraction),
                 split=None if split is None else split._native, stream=stream,
-                interactive=interactive)
+                interactive=interactive, tensorboard=tensorboard)
         except ValueError as e:
             raise _reraise_with_python_names(e) from None
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
         self._set_native(native)
         self.config = json.loads(native.config)
         self.metrics = json.loads(metrics)

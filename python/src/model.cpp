@@ -15,6 +15,7 @@
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
 #include <latent/recommender.hpp>
+#include <latent/tensorboard.hpp>
 #include <latent/tune.hpp>
 
 #include "bindings.hpp"
@@ -129,11 +130,13 @@ auto with_reports(const py::object& stream, bool interactive, F&& f) {
   }
 }
 
-py::tuple fit_result(FitResult&& result) {
+// notes: what the TensorBoard log left out, for the package to warn about.
+py::tuple fit_result(FitResult&& result, const std::vector<std::string>& notes) {
   py::list epochs;
   for (const auto& e : result.epochs) epochs.append(epoch_dict(e));
   const std::string metrics = result.metrics_json().dump();
-  return py::make_tuple(std::make_shared<Recommender>(std::move(result.model)), epochs, metrics);
+  return py::make_tuple(std::make_shared<Recommender>(std::move(result.model)), epochs, metrics,
+                        notes);
 }
 
 // Registry and policy facts the package builds its docs and defaults from.
@@ -182,7 +185,8 @@ void bind_fit(py::module_& m) {
       "fit",
       [](const std::shared_ptr<Dataset>& data, const std::string& model,
          const std::map<std::string, std::string>& params, double test_fraction,
-         const std::shared_ptr<BoundSplit>& split, const py::object& stream, bool interactive) {
+         const std::shared_ptr<BoundSplit>& split, const py::object& stream, bool interactive,
+         const std::optional<std::filesystem::path>& tensorboard) {
         FitOptions o;
         o.model = model;
         o.params = to_params(params);
@@ -194,14 +198,28 @@ void bind_fit(py::module_& m) {
           o.split = &split->split;
         }
         check_fit_options(o);
-        return fit_result(with_reports(stream, interactive, [&](TrainingReports& reports) {
+        std::vector<std::string> notes;
+        FitResult result = with_reports(stream, interactive, [&](TrainingReports& reports) {
+          // As `latent train --tensorboard`: made before training, removed
+          // again when training fails.
+          std::optional<TensorBoardLog> board;
+          if (tensorboard) board.emplace(*tensorboard);
           o.on_progress = [&](const TrainProgress& p) { reports.on_progress(p); };
-          o.on_epoch = [&](const EpochReport& e) { reports.on_epoch(e); };
-          return fit(*data, o);
-        }));
+          o.on_epoch = [&](const EpochReport& e) {
+            reports.on_epoch(e);
+            if (board) board->add_epoch(e);
+          };
+          FitResult r = fit(*data, o);
+          if (board) {
+            notes = board->add_projector(r.model.model());
+            board->commit();
+          }
+          return r;
+        });
+        return fit_result(std::move(result), notes);
       },
       py::arg("data").none(false), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
-      py::arg("split"), py::arg("stream"), py::arg("interactive"));
+      py::arg("split"), py::arg("stream"), py::arg("interactive"), py::arg("tensorboard"));
 }
 
 // The whole tuning flow of tune.hpp; on_trial(trial dict) runs after each

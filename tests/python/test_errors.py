@@ -233,7 +233,7 @@ def test_huge_k_is_capped_like_any_k_above_the_catalog():
 
 def test_private_functions_refuse_none_instead_of_crashing():
     with pytest.raises(TypeError, match="incompatible function arguments"):
-        latent._latent.fit(None, "als", {}, 0.0, None, None, False)
+        latent._latent.fit(None, "als", {}, 0.0, None, None, False, None)
 
 
 def test_similar_items_of_a_popularity_model_is_refused():

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -9,6 +10,7 @@
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
 #include <latent/progress.hpp>
+#include <latent/tensorboard.hpp>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -24,6 +26,7 @@ struct TrainFlags {
   double test_fraction = 0;
   std::string out;
   std::string metrics_out;
+  std::string tensorboard;
   bool quiet = false;
 };
 
@@ -35,6 +38,10 @@ void run(const TrainFlags& f) {
   // The model, its parameters and the fraction are checked before the data
   // is read, so a typo fails at once, not after loading.
   check_fit_options(fit_options);
+  // Made before the data is read too: a log directory that cannot be made
+  // fails at once. Removed again if anything below fails.
+  std::optional<TensorBoardLog> board;
+  if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
 
   const Dataset data = load_dataset(f.data.options());
   if (!f.quiet) {
@@ -42,15 +49,25 @@ void run(const TrainFlags& f) {
                data.interactions.size(), data.users.num_known(), data.items.num_known());
   }
   ProgressBar bar(stderr);
-  if (!f.quiet) {
-    fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
-    fit_options.on_epoch = [&](const EpochReport& e) { bar.on_epoch(e); };
+  if (!f.quiet) fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
+  if (!f.quiet || board) {
+    fit_options.on_epoch = [&](const EpochReport& e) {
+      if (!f.quiet) bar.on_epoch(e);
+      if (board) board->add_epoch(e);
+    };
   }
   const FitResult result = fit(data, fit_options);
+  if (board) {
+    // Written (to temporary files) before anything is saved, so that a
+    // failure here leaves no model file either.
+    for (const auto& note : board->add_projector(result.model.model())) {
+      if (!f.quiet) fmt::print(stderr, "latent: note: {}\n", note);
+    }
+  }
   if (!f.out.empty()) {
     result.model.save(f.out);
     if (!f.quiet) fmt::print(stderr, "Saved {} model to {}\n", result.model.model().kind, f.out);
-  } else if (f.metrics_out.empty()) {
+  } else if (f.metrics_out.empty() && f.tensorboard.empty()) {
     // Nothing kept at all: say so, --quiet or not, rather than drop the model silently.
     fmt::print(stderr, "latent: warning: the model was not saved; give --out FILE to keep it\n");
   }
@@ -58,6 +75,13 @@ void run(const TrainFlags& f) {
     Output out(f.metrics_out);
     out.print("{}\n", result.metrics_json().dump(2));
     out.commit();
+  }
+  if (board) {
+    board->commit();
+    if (!f.quiet) {
+      fmt::print(stderr, "Wrote TensorBoard logs to {} (view: tensorboard --logdir {})\n",
+                 f.tensorboard, f.tensorboard);
+    }
   }
 }
 
@@ -74,6 +98,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--out", f->out, "Model file to write");
   cmd->add_option("--metrics-out", f->metrics_out,
                   "JSON file for per-epoch loss and train/test top-K accuracy");
+  cmd->add_option("--tensorboard", f->tensorboard,
+                  "Directory for TensorBoard logs: per-epoch scalars (DIR/train, "
+                  "DIR/validation) and the embedding projector's files");
   cmd->add_flag("-q,--quiet", f->quiet, "No progress output");
   cmd->callback([f] { run(*f); });
 }
