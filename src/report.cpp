@@ -1,9 +1,13 @@
 #include <latent/report.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
+#include <span>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,13 +15,14 @@
 #include <latent/error.hpp>
 #include <latent/json_depth.hpp>
 
+#include "detail/blas.hpp"
 #include "detail/csv.hpp"
 
 namespace latent {
 
 namespace {
 
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
+double dot(std::span<const double> a, std::span<const double> b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
@@ -50,10 +55,61 @@ std::vector<double> orthogonal_unit(std::size_t d, const std::vector<std::vector
   return std::vector<double>(d, 0.0);  // unreachable for basis.size() < d
 }
 
+// Eigen-decomposition of a small symmetric l x l matrix (row-major) by
+// cyclic Jacobi rotations: eigenvalues descending, and the matching
+// eigenvectors as the columns of the returned l x l matrix.
+std::pair<std::vector<double>, std::vector<double>> symmetric_eigen(std::vector<double> a,
+                                                                    std::size_t l) {
+  std::vector<double> v(l * l, 0.0);
+  for (std::size_t i = 0; i < l; ++i) v[i * l + i] = 1.0;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0;
+    for (std::size_t p = 0; p < l; ++p)
+      for (std::size_t q = p + 1; q < l; ++q) off += a[p * l + q] * a[p * l + q];
+    if (off < 1e-30) break;
+    for (std::size_t p = 0; p < l; ++p) {
+      for (std::size_t q = p + 1; q < l; ++q) {
+        const double apq = a[p * l + q];
+        if (std::abs(apq) < 1e-300) continue;
+        const double theta = (a[q * l + q] - a[p * l + p]) / (2 * apq);
+        const double t =
+            (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+        const double c = 1 / std::sqrt(t * t + 1);
+        const double sn = t * c;
+        for (std::size_t k = 0; k < l; ++k) {  // A <- A J (columns p, q)
+          const double akp = a[k * l + p], akq = a[k * l + q];
+          a[k * l + p] = c * akp - sn * akq;
+          a[k * l + q] = sn * akp + c * akq;
+        }
+        for (std::size_t k = 0; k < l; ++k) {  // A <- J' A (rows p, q)
+          const double apk = a[p * l + k], aqk = a[q * l + k];
+          a[p * l + k] = c * apk - sn * aqk;
+          a[q * l + k] = sn * apk + c * aqk;
+        }
+        for (std::size_t k = 0; k < l; ++k) {  // V <- V J
+          const double vkp = v[k * l + p], vkq = v[k * l + q];
+          v[k * l + p] = c * vkp - sn * vkq;
+          v[k * l + q] = sn * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  std::vector<std::size_t> order(l);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return a[x * l + x] > a[y * l + y]; });
+  std::vector<double> values(l);
+  std::vector<double> vectors(l * l);
+  for (std::size_t j = 0; j < l; ++j) {
+    values[j] = a[order[j] * l + order[j]];
+    for (std::size_t k = 0; k < l; ++k) vectors[k * l + j] = v[k * l + order[j]];
+  }
+  return {values, vectors};
+}
+
 }  // namespace
 
-Projection principal_components(const Matrix& x, int components, int max_iterations,
-                                double tolerance) {
+Projection principal_components(Matrix x, int components, int max_iterations, double tolerance) {
   const std::int64_t n = x.rows();
   const std::int64_t d = x.cols();
   if (n < 1 || d < 1) {
@@ -67,37 +123,36 @@ Projection principal_components(const Matrix& x, int components, int max_iterati
                             components, d, d));
   }
   const auto du = static_cast<std::size_t>(d);
+  const auto nd = static_cast<double>(n);
   std::vector<double> mean(du, 0.0);
   for (std::int64_t r = 0; r < n; ++r) {
     const auto row = x.row(r);
     for (std::size_t j = 0; j < du; ++j) mean[j] += row[j];
   }
-  for (double& m : mean) m /= static_cast<double>(n);
+  for (double& m : mean) m /= nd;
   double total = 0;
   for (std::int64_t r = 0; r < n; ++r) {
     const auto row = x.row(r);
-    for (std::size_t j = 0; j < du; ++j) total += (row[j] - mean[j]) * (row[j] - mean[j]);
+    for (std::size_t j = 0; j < du; ++j) {
+      const double centred = row[j] - mean[j];
+      total += centred * centred;
+      row[j] = static_cast<float>(centred);
+    }
   }
 
-  // y = C v with C = (1/n) Xc^T Xc, as Xc^T (Xc v) / n.
-  const auto covariance_times = [&](const std::vector<double>& v) {
-    const double mean_dot = dot(mean, v);
-    std::vector<double> y(du, 0.0);
-    for (std::int64_t r = 0; r < n; ++r) {
-      const auto row = x.row(r);
-      double w = -mean_dot;
-      for (std::size_t j = 0; j < du; ++j) w += row[j] * v[j];
-      for (std::size_t j = 0; j < du; ++j) y[j] += w * (row[j] - mean[j]);
-    }
-    for (double& value : y) value /= static_cast<double>(n);
-    return y;
-  };
-
-  // A fixed, generic start: no axis-aligned vector, which could be
-  // orthogonal to the leading eigenvector of a structured matrix.
+  // Subspace iteration with a few more vectors than asked for, and a
+  // Rayleigh-Ritz step each time: Ritz vector k converges at the rate
+  // lambda_{l+1} / lambda_k, so near-equal leading eigenvalues (common in
+  // embeddings) do not stall it as plain power iteration would. Each
+  // iteration is two sgemm passes over x: W = X V' (n x l) and
+  // Y = W' X (l x d), with C = X'X / n never formed.
   const auto c = static_cast<std::size_t>(components);
-  std::vector<std::vector<double>> basis;
-  for (std::size_t k = 0; k < c; ++k) {
+  const std::size_t l = std::min<std::size_t>(du, c + 8);
+  const auto li = static_cast<std::int64_t>(l);
+  std::vector<std::vector<double>> basis;  // l orthonormal rows of length d
+  for (std::size_t k = 0; k < l; ++k) {
+    // A fixed, generic start: no axis-aligned vector, which could be
+    // orthogonal to the leading eigenvector of a structured matrix.
     std::vector<double> v(du);
     for (std::size_t j = 0; j < du; ++j) {
       v[j] = std::sin(1.0 + static_cast<double>(j) * 0.7548776662 + static_cast<double>(k) * 1.9);
@@ -105,43 +160,83 @@ Projection principal_components(const Matrix& x, int components, int max_iterati
     if (!orthonormalize(v, basis)) v = orthogonal_unit(du, basis);
     basis.push_back(std::move(v));
   }
+  std::vector<float> v_rows(l * du);
+  std::vector<float> w(static_cast<std::size_t>(n) * l);
+  std::vector<float> ritz_w(static_cast<std::size_t>(n) * l);
+  std::vector<float> y(l * du);
+  std::vector<std::vector<double>> ritz(l, std::vector<double>(du));
+  std::vector<std::vector<double>> previous;
+  std::vector<double> values;
   Projection out;
-  for (out.iterations = 0; out.iterations < max_iterations;) {
+  while (true) {
     ++out.iterations;
-    std::vector<std::vector<double>> next;
-    double change = 0;
-    for (std::size_t k = 0; k < c; ++k) {
-      std::vector<double> y = covariance_times(basis[k]);
-      if (!orthonormalize(y, next)) y = orthogonal_unit(du, next);
-      change = std::max(change, 1.0 - std::abs(dot(y, basis[k])));
-      next.push_back(std::move(y));
+    for (std::size_t k = 0; k < l; ++k)
+      for (std::size_t j = 0; j < du; ++j) v_rows[k * du + j] = static_cast<float>(basis[k][j]);
+    detail::sgemm_nt(n, li, d, x.data(), d, v_rows.data(), d, w.data(), li);
+    // B = V C V' = W'W / n, and its eigenvectors R: the Ritz vectors are R'V
+    // and their projections W R.
+    std::vector<double> b(l * l, 0.0);
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float* wr = w.data() + static_cast<std::size_t>(r) * l;
+      for (std::size_t p = 0; p < l; ++p)
+        for (std::size_t q = p; q < l; ++q) b[p * l + q] += static_cast<double>(wr[p]) * wr[q];
     }
-    basis = std::move(next);
-    if (change < tolerance) break;
+    for (std::size_t p = 0; p < l; ++p) {
+      for (std::size_t q = p; q < l; ++q) b[q * l + p] = b[p * l + q] /= nd;
+    }
+    std::vector<double> rotation;
+    std::tie(values, rotation) = symmetric_eigen(std::move(b), l);
+    for (std::size_t k = 0; k < l; ++k) {
+      std::fill(ritz[k].begin(), ritz[k].end(), 0.0);
+      for (std::size_t i = 0; i < l; ++i) {
+        const double rik = rotation[i * l + k];
+        for (std::size_t j = 0; j < du; ++j) ritz[k][j] += rik * basis[i][j];
+      }
+    }
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float* wr = w.data() + static_cast<std::size_t>(r) * l;
+      float* out_row = ritz_w.data() + static_cast<std::size_t>(r) * l;
+      for (std::size_t k = 0; k < l; ++k) {
+        double sum = 0;
+        for (std::size_t i = 0; i < l; ++i) sum += wr[i] * rotation[i * l + k];
+        out_row[k] = static_cast<float>(sum);
+      }
+    }
+    double change = previous.empty() ? 1.0 : 0.0;
+    for (std::size_t k = 0; k < c && !previous.empty(); ++k) {
+      change = std::max(change, 1.0 - std::abs(dot(ritz[k], previous[k])));
+    }
+    if (change < tolerance || out.iterations >= max_iterations) break;
+    previous.assign(ritz.begin(), ritz.begin() + static_cast<std::ptrdiff_t>(c));
+    // Y = (W R)' X: row k is C times Ritz vector k (times n), orthonormalised.
+    detail::sgemm_tn(li, d, n, ritz_w.data(), li, x.data(), d, y.data(), d);
+    basis.clear();
+    for (std::size_t k = 0; k < l; ++k) {
+      std::vector<double> next(y.begin() + static_cast<std::ptrdiff_t>(k * du),
+                               y.begin() + static_cast<std::ptrdiff_t>((k + 1) * du));
+      if (!orthonormalize(next, basis)) next = orthogonal_unit(du, basis);
+      basis.push_back(std::move(next));
+    }
   }
 
   out.axes = Matrix(components, d);
   out.points = Matrix(n, components);
-  out.total_variance = total / static_cast<double>(n);
+  out.total_variance = total / nd;
   for (std::size_t k = 0; k < c; ++k) {
-    std::vector<double>& v = basis[k];
+    std::vector<double>& v = ritz[k];
     const auto largest = std::max_element(
         v.begin(), v.end(), [](double a, double b) { return std::abs(a) < std::abs(b); });
-    if (*largest < 0) {
-      for (double& value : v) value = -value;
+    const double sign = *largest < 0 ? -1.0 : 1.0;
+    for (std::size_t j = 0; j < du; ++j) {
+      out.axes.row(static_cast<std::int64_t>(k))[j] = static_cast<float>(sign * v[j]);
     }
-    for (std::size_t j = 0; j < du; ++j)
-      out.axes.row(static_cast<std::int64_t>(k))[j] = float(v[j]);
-    const double mean_dot = dot(mean, v);
     double sum_squares = 0;
     for (std::int64_t r = 0; r < n; ++r) {
-      const auto row = x.row(r);
-      double w = -mean_dot;
-      for (std::size_t j = 0; j < du; ++j) w += row[j] * v[j];
-      out.points.row(r)[k] = static_cast<float>(w);
-      sum_squares += w * w;
+      const double coordinate = sign * ritz_w[static_cast<std::size_t>(r) * l + k];
+      out.points.row(r)[k] = static_cast<float>(coordinate);
+      sum_squares += coordinate * coordinate;
     }
-    out.variance.push_back(sum_squares / static_cast<double>(n));
+    out.variance.push_back(sum_squares / nd);
   }
   return out;
 }
@@ -305,7 +400,7 @@ nlohmann::json map_json(const Recommender& model, const Popularity& popularity,
     std::copy(src.begin(), src.end(), rows.row(r).begin());
   }
   const int components = static_cast<int>(std::min<std::int64_t>(2, d));
-  const Projection pca = principal_components(rows, components);
+  const Projection pca = principal_components(std::move(rows), components);
   nlohmann::json x = nlohmann::json::array();
   nlohmann::json y = nlohmann::json::array();
   nlohmann::json ids = nlohmann::json::array();
@@ -321,6 +416,7 @@ nlohmann::json map_json(const Recommender& model, const Popularity& popularity,
   }
   out["variance"] = pca.variance;
   out["total_variance"] = pca.total_variance;
+  out["pca_iterations"] = pca.iterations;
   out["x"] = std::move(x);
   out["y"] = std::move(y);
   out["ids"] = std::move(ids);
