@@ -277,6 +277,15 @@ window.addEventListener("unhandledrejection", function (e) {
                       yLabel: "accuracy", series: metricSeries, markers: true, integerX: true,
                       yFrom0: true});
     }
+    if (!lossSeries.length && !metricSeries.length) {
+      lineChart(row, {title: "Seconds per epoch", xLabel: "epoch", yLabel: "seconds",
+                      markers: true, integerX: true, yFrom0: true,
+                      series: [{name: "", points: epochs.map(function (e) {
+                        return [e.epoch, e.seconds]; })}]});
+      el("p", {"class": "note"}, "The model file records no loss or metrics per epoch, only " +
+         "their time (ALS records its loss when trained with --compute-loss; a --test-fraction " +
+         "adds test metrics for the two-tower model).", s);
+    }
     var secs = epochs.map(function (e) { return e.seconds; }).filter(isNum);
     el("p", {"class": "note"}, epochs.length + " epochs, " +
        secs.reduce(function (a, b) { return a + b; }, 0).toFixed(2) + " s in all.", s);
