@@ -198,6 +198,8 @@ def check(cli, source, chromium, tmp):
                     "Recommendation coverage", "Item embeddings"):
         assert heading in dom, heading
     assert dom.count('class="best"') > 0, "no metrics table"
+    assert f"The {mapped:,} most popular of {report['model']['items']:,} items are shown" in dom, \
+        "the page does not say the map is capped"
 
     shot = os.path.join(tmp, "report.png")
     browse(chromium, page, profile, f"--screenshot={shot}")
