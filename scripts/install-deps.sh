@@ -30,6 +30,9 @@ packages=(
   # tests/server/test_openapi.py: checks the server's answers against
   # docs/openapi.yaml, which needs a YAML parser and a JSON Schema validator
   python3-yaml python3-jsonschema
+  # tests/e2e/report_render.py: `latent report`'s page opened in a real
+  # browser, headless (its script runs, the screenshot is not blank)
+  chromium
 )
 for option in "$@"; do
   case "$option" in

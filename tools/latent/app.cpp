@@ -35,6 +35,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_split(*app);
   add_synth(*app);
   add_tune(*app);
+  add_report(*app);
   add_serve(*app);
   add_quickstart(*app);
   add_models(*app);

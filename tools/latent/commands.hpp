@@ -20,5 +20,6 @@ void add_split(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_tune(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_report(CLI::App& app);
 
 }  // namespace latent::cli
