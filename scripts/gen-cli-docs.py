@@ -43,6 +43,7 @@ EXAMPLES = {
     "serve": [("serving.md", "examples", "TF Serving's REST API")],
     "quickstart": [("tutorial.md", "the-whole-tutorial-in-one-command", "every step, checked")],
     "models": [("models.md", "parameters", "every parameter with its default")],
+    "report": [("report.md", "example", "one page: curves, three models' metrics, the item map")],
 }
 
 

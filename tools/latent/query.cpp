@@ -1,5 +1,5 @@
 // Commands that read a saved model: recommend, similar, pairs, embeddings,
-// scores, info.
+// scores (info is in info.cpp).
 #include <cmath>
 #include <memory>
 #include <string>
@@ -169,17 +169,6 @@ void scores(const std::string& path, const std::string& out_path, int threads) {
              m.users.size(), m.items.size(), out_path);
 }
 
-void info(const std::string& path) {
-  const Recommender model = Recommender::load(path);
-  const ModelData& m = model.model();
-  fmt::print("file: {}\nkind: {}\nformat version: {}\n", path, m.kind, kModelFormatVersion);
-  fmt::print("users: {} (+1 OOV row), items: {} (+1 OOV row), dim: {}\n", m.users.num_known(),
-             m.items.num_known(), model.dim());
-  fmt::print("item titles: {}\nseen pairs: {}\n", m.item_titles.empty() ? "no" : "yes",
-             m.seen.nnz());
-  fmt::print("config: {}\ntraining: {}\n", m.config.dump(), m.training.dump());
-}
-
 }  // namespace
 
 void add_recommend(CLI::App& app) {
@@ -253,13 +242,6 @@ void add_scores(CLI::App& app) {
   cmd->add_option("--out", *out, ".npy file to write")->required();
   cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
   cmd->callback([=] { scores(*model, *out, *threads); });
-}
-
-void add_info(CLI::App& app) {
-  auto model = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("info", "Describe a saved model");
-  cmd->add_option("model", *model, "Model file")->required();
-  cmd->callback([=] { info(*model); });
 }
 
 }  // namespace latent::cli

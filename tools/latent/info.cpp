@@ -1,0 +1,189 @@
+// latent info: what a saved model file holds, for a person (aligned fields,
+// the first ids of each vocabulary, the training history as a table) or,
+// with --json, for a program (one JSON document).
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <latent/model_file.hpp>
+#include <latent/recommender.hpp>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+namespace latent::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int32_t kIdsShown = 5;     // after the OOV row
+constexpr std::size_t kEpochsShown = 10;  // the first and last half of them
+
+// The first ids of a vocabulary, the OOV row's first, each as a JSON string.
+json first_ids(const Vocabulary& v) {
+  json ids = json::array();
+  const auto n = static_cast<std::int32_t>(std::min<std::size_t>(v.size(), kIdsShown + 1));
+  for (std::int32_t row = 0; row < n; ++row) ids.push_back(std::string(v.id(row)));
+  return ids;
+}
+
+json vocabulary_json(const Vocabulary& v) {
+  return {{"known", v.num_known()},
+          {"oov_rows", v.size() - v.num_known()},
+          {"first_ids", first_ids(v)}};
+}
+
+json describe(const std::string& path, const Recommender& model) {
+  const ModelData& m = model.model();
+  return {{"file", path},
+          {"kind", m.kind},
+          {"format_version", kModelFormatVersion},
+          {"dim", model.dim()},
+          {"users", vocabulary_json(m.users)},
+          {"items", vocabulary_json(m.items)},
+          {"item_titles", !m.item_titles.empty()},
+          {"seen_pairs", m.seen.nnz()},
+          {"config", m.config},
+          {"training", m.training}};
+}
+
+// A JSON value on one line: numbers as a person reads them (0.9, not
+// 0.8999999761581421, the float a config holds), strings unquoted.
+std::string readable(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{:.6g}", v.get<double>());
+  return v.dump();
+}
+
+// As many of the first ids as fit a line of about 80 characters.
+std::string id_list(const json& vocabulary, std::size_t known) {
+  std::string s;
+  std::size_t shown = 0;  // known ids shown (the OOV row is not one)
+  for (const auto& id : vocabulary["first_ids"]) {
+    const std::string quoted = id.dump();  // quoted: ids may hold commas and spaces
+    if (!s.empty() && s.size() + quoted.size() > 70) break;
+    if (!s.empty()) {
+      s += ", ";
+      ++shown;
+    }
+    s += quoted;
+  }
+  if (known > shown) s += fmt::format(", ... ({} more)", known - shown);
+  return s;
+}
+
+void print_fields(Output& out, const json& object) {
+  std::size_t width = 0;
+  for (const auto& [key, value] : object.items()) {
+    if (!value.is_array()) width = std::max(width, key.size());
+  }
+  for (const auto& [key, value] : object.items()) {
+    if (!value.is_array()) out.print("  {:<{}}  {}\n", key, width, readable(value));
+  }
+}
+
+// The epochs as a table: epoch, seconds, loss and every metric recorded.
+void print_epochs(Output& out, const json& epochs) {
+  // seconds, loss and the like first, then the train metrics, then the
+  // test ones, each by k (top_5 before top_10).
+  std::vector<std::string> columns;
+  auto add = [&](const std::string& name) {
+    if (std::ranges::find(columns, name) == columns.end()) columns.push_back(name);
+  };
+  for (const auto& e : epochs) {
+    for (const auto& [key, value] : e.items()) {
+      if (!value.is_object() && key != "epoch") add(key);
+    }
+  }
+  std::ranges::sort(columns, std::ranges::greater{});  // seconds, sampled_accuracy, loss
+  for (const char* part : {"train", "test"}) {
+    std::vector<std::pair<int, std::string>> metrics;
+    for (const auto& e : epochs) {
+      if (!e.contains(part) || !e[part].is_object()) continue;
+      for (const auto& [k, _] : e[part].items()) {
+        const auto at = k.find_last_of('_');
+        metrics.emplace_back(at == std::string::npos ? 0 : std::atoi(k.c_str() + at + 1), k);
+      }
+    }
+    std::ranges::sort(metrics);
+    for (const auto& [_, k] : metrics) add(std::string(part) == "test" ? "test_" + k : k);
+  }
+  out.print("  {:>5}", "epoch");
+  for (const auto& c : columns) out.print("  {:>{}}", c, std::max<std::size_t>(10, c.size()));
+  out.print("\n");
+  const std::size_t n = epochs.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (n > kEpochsShown && i == kEpochsShown / 2) {
+      out.print("  {:>5}  ({} epochs not shown; all of them: latent info --json)\n", "...",
+                n - kEpochsShown);
+      i = n - kEpochsShown / 2;
+    }
+    const json& e = epochs[i];
+    out.print("  {:>5}", readable(e.value("epoch", json())));
+    for (const auto& c : columns) {
+      json v;
+      if (e.contains(c)) {
+        v = e[c];
+      } else if (c.starts_with("test_") && e.contains("test") && e["test"].contains(c.substr(5))) {
+        v = e["test"][c.substr(5)];
+      } else if (e.contains("train") && e["train"].contains(c)) {
+        v = e["train"][c];
+      }
+      out.print("  {:>{}}", v.is_null() ? "-" : readable(v), std::max<std::size_t>(10, c.size()));
+    }
+    out.print("\n");
+  }
+}
+
+void info(const std::string& path, bool as_json) {
+  const Recommender model = Recommender::load(path);
+  const json d = describe(path, model);
+  Output out("");
+  if (as_json) {
+    out.print("{}\n", d.dump(2));
+    out.commit();
+    return;
+  }
+  const auto users = d["users"]["known"].get<std::size_t>();
+  const auto items = d["items"]["known"].get<std::size_t>();
+  out.print("file: {}\nkind: {}\nformat version: {}\n", path, readable(d["kind"]),
+            kModelFormatVersion);
+  out.print("users: {} (+1 OOV row), items: {} (+1 OOV row), dim: {}\n", users, items, model.dim());
+  out.print("user ids: {}\nitem ids: {}\n", id_list(d["users"], users), id_list(d["items"], items));
+  out.print(
+      "  (every id in row order: latent embeddings MODEL --out-dir DIR writes users.tsv, "
+      "items.tsv)\n");
+  out.print("item titles: {}\nseen pairs: {}\n", d["item_titles"].get<bool>() ? "yes" : "no",
+            readable(d["seen_pairs"]));
+  out.print("config:\n");
+  print_fields(out, d["config"]);
+  out.print("training:\n");
+  print_fields(out, d["training"]);
+  if (d["training"].contains("epochs") && !d["training"]["epochs"].empty()) {
+    print_epochs(out, d["training"]["epochs"]);
+  }
+  out.commit();
+}
+
+}  // namespace
+
+void add_info(CLI::App& app) {
+  auto model = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("info", "Describe a saved model");
+  cmd->add_option("model", *model, "Model file")->required();
+  cmd->add_flag("--json", *as_json,
+                "Print one JSON document (config, training history, vocabulary sizes) instead");
+  cmd->callback([=] { info(*model, *as_json); });
+}
+
+}  // namespace latent::cli
