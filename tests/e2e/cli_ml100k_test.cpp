@@ -246,12 +246,22 @@ TEST_F(CliMl100k, QuickstartRunsTheTutorial) {
   EXPECT_NE(r.out.find("scores 943x1665; top-10 from the matrix equals recommend"),
             std::string::npos);
   EXPECT_NE(r.out.find("loaded model's top-10 is identical"), std::string::npos);
+  // The tutorial's own movie: movie_model.predict(["Star Wars (1977)"]).
+  EXPECT_NE(r.out.find("and the embedding of \"Star Wars (1977)\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Movies similar to \"Star Wars (1977)\" (top-5)"), std::string::npos);
 }
 
 TEST(CliBundled, QuickstartRunsOnTheBundledDataSet) {
   auto r = run_cli({"quickstart"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("loaded model's top-10 is identical"), std::string::npos) << r.out;
+  // Its title of the tutorial's movie, and the movie's sequels among the most similar.
+  const std::string star_wars = "Star Wars: Episode IV - A New Hope (1977)";
+  EXPECT_NE(r.out.find("Movies similar to \"" + star_wars + "\" (top-5)"), std::string::npos);
+  const auto similar = r.out.substr(r.out.find("Movies similar to"));
+  EXPECT_NE(similar.substr(0, 600).find("Star Wars: Episode V - The Empire Strikes Back (1980)"),
+            std::string::npos)
+      << similar;
 }
 
 }  // namespace

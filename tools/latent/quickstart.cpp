@@ -154,8 +154,19 @@ UserTops recommend_for_user(const Recommender& model, const Dataset& data, const
   return tops;
 }
 
+// The movie the tutorial looks at (movie_model.predict(["Star Wars (1977)"])
+// and its similar movies): its title in MovieLens 100K or in MovieLens
+// latest; in other data, the user's top recommendation.
+std::int32_t tutorial_movie(const Recommender& model, const UserTops& tops) {
+  for (const char* title : {"Star Wars (1977)", "Star Wars: Episode IV - A New Hope (1977)"}) {
+    if (const auto row = model.model().items.find(title)) return *row;
+  }
+  return tops.top.items[0];
+}
+
 void show_embeddings(const Recommender& model, std::int32_t movie, Steps& step) {
-  step.begin("Embedding matrices and one movie's embedding");
+  step.begin(fmt::format("Embedding matrices, and the embedding of \"{}\" (movie_model.predict)",
+                         model.item_id(movie)));
   const ModelData& m = model.model();
   fmt::print("    user embeddings {}x{}, item embeddings {}x{}\n", m.user_embeddings.rows(),
              m.user_embeddings.cols(), m.item_embeddings.rows(), m.item_embeddings.cols());
@@ -166,7 +177,8 @@ void show_embeddings(const Recommender& model, std::int32_t movie, Steps& step) 
 }
 
 void show_similar_movies(const Recommender& model, std::int32_t movie, int threads, Steps& step) {
-  step.begin("Similar movies: top-5 for that movie, and all pairs with cosine > 0.8");
+  step.begin(fmt::format("Movies similar to \"{}\" (top-5), and all pairs with cosine > 0.8",
+                         model.item_id(movie)));
   const TopK similar = model.similar_items(movie, 5, threads);
   print_top(model, similar, 0);
   const auto pairs = model.similar_pairs(0.8f, threads);
@@ -241,7 +253,7 @@ void run(const QuickstartFlags& f) {
   const FitResult fitted = train_tutorial_model(data, f.threads, step);
   const Recommender& model = fitted.model;
   const UserTops tops = recommend_for_user(model, data, f, step);
-  const std::int32_t movie = tops.top.items[0];
+  const std::int32_t movie = tutorial_movie(model, tops);
   show_embeddings(model, movie, step);
   show_similar_movies(model, movie, f.threads, step);
   const bool matrix_matches = check_score_matrix(model, tops, f.threads, step);
