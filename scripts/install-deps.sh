@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages latent needs, only those missing.
-#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh          build dependencies (and what configuring the tests needs)
+#   scripts/install-deps.sh --test   also what only running the tests needs (a browser)
 #   scripts/install-deps.sh --bench  also what the benchmarks compare against
 #   scripts/install-deps.sh --fuzz   also clang and libFuzzer, for scripts/fuzz.sh
 #                                    (optional: the normal build and the corpus
@@ -30,12 +31,16 @@ packages=(
   # tests/server/test_openapi.py: checks the server's answers against
   # docs/openapi.yaml, which needs a YAML parser and a JSON Schema validator
   python3-yaml python3-jsonschema
-  # tests/e2e/report_render.py: `latent report`'s page opened in a real
-  # browser, headless (its script runs, the screenshot is not blank)
-  chromium
 )
 for option in "$@"; do
   case "$option" in
+    # What only running the tests needs (scripts/test.sh asks for it); the
+    # first command (quickstart.sh) does without it.
+    --test)
+      # tests/e2e/report_render.py: `latent report`'s page opened in a real
+      # browser, headless (its script runs, the screenshot is not blank)
+      packages+=(chromium)
+      ;;
     --bench)
       packages+=(python3-torch time      # the PyTorch baseline, peak memory
                  wrk)                    # HTTP load generator of bench/serve_bench.py
@@ -51,7 +56,7 @@ for option in "$@"; do
       packages+=(clang-14 libomp-14-dev)
       ;;
     *)
-      echo "install-deps.sh: unknown option '$option' (--bench, --fuzz, --tsan)" >&2
+      echo "install-deps.sh: unknown option '$option' (--test, --bench, --fuzz, --tsan)" >&2
       exit 2
       ;;
   esac

@@ -5,7 +5,7 @@
 # and skip with a message when absent.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/install-deps.sh"
+"$root/scripts/install-deps.sh" --test
 "$root/scripts/build.sh"
 # TensorBoard's reader for tests/python/test_tensorboard.py, from PyPI into
 # build/tensorboard-venv (once; kept for reruns).

@@ -1,6 +1,7 @@
 #include <latent/index.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -532,7 +533,8 @@ void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block
 }
 
 std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold,
-                                       std::span<const std::int32_t> exclude_items, int threads) {
+                                       std::span<const std::int32_t> exclude_items, int threads,
+                                       const WorkProgress& progress) {
   if (!(threshold >= -1.0f && threshold <= 1.0f)) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("similar_pairs: threshold must be in [-1, 1], got {}", threshold));
@@ -569,6 +571,8 @@ std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold
       team, std::vector<float>(static_cast<std::size_t>(row_blocks.size * col_blocks.size)));
   std::vector<std::vector<SimilarPair>> found(team);
   detail::FirstException error;
+  std::atomic<std::int64_t> tiles_done{0};
+  const auto tiles_total = static_cast<std::int64_t>(tiles.size());
 #pragma omp parallel for num_threads(team) schedule(dynamic, 1)
   for (std::size_t i = 0; i < tiles.size(); ++i) {
     if (error.failed()) continue;
@@ -600,6 +604,7 @@ std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold
           }
         });
       }
+      if (progress) progress(tiles_done.fetch_add(1, std::memory_order_relaxed) + 1, tiles_total);
     } catch (...) {
       error.capture();
     }

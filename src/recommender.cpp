@@ -211,10 +211,11 @@ void check_similarity_threshold(float threshold) {
   }
 }
 
-std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads) const {
+std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads,
+                                                    const WorkProgress& progress) const {
   check_item_similarity();
   check_similarity_threshold(threshold);
-  return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, threads);
+  return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, threads, progress);
 }
 
 void Recommender::scores(const ScoreBlockSink& sink, std::int64_t block_rows, int threads) const {

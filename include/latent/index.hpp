@@ -64,12 +64,17 @@ struct SimilarPair {
   float similarity;
 };
 
+// How far a long computation is: `done` of `total` units. Called from the
+// computation's worker threads, possibly at once: it must be thread-safe.
+using WorkProgress = std::function<void(std::int64_t done, std::int64_t total)>;
+
 // All pairs (a < b) of rows whose cosine similarity is > threshold, sorted
 // by similarity descending then (a, b). Rows in exclude_items (sorted) are
 // skipped. threshold in [-1, 1]. Memory: one block of block_rows x rows.
 // Similarities are one fixed-order dot product of the unit rows, at most 1.
+// `progress`, when given, hears of every finished tile of the product.
 std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold,
                                        std::span<const std::int32_t> exclude_items = {},
-                                       int threads = 0);
+                                       int threads = 0, const WorkProgress& progress = {});
 
 }  // namespace latent

@@ -1,25 +1,33 @@
 #pragma once
-// How latent's threads wait for work: by sleeping, not spinning.
+// How latent's threads wait for work: a short spin, then sleep.
 //
-// libgomp's default is to spin about 300,000 times (a few milliseconds) at
-// every barrier and at the end of every parallel region before it sleeps.
-// On a dedicated machine that saves a wake-up; on a busy one (a notebook, a
-// CI runner, a server with other work) the spinning thread burns the time
+// libgomp's default is to spin 300,000 times (a few milliseconds) at every
+// barrier and at the end of every parallel region before it sleeps. On a
+// dedicated machine that saves a wake-up; on a busy one (a notebook, a CI
+// runner, a server with other work) the spinning thread burns the time
 // slice the thread it waits for needs: two-tower training with 2 threads on
-// 2 shared cores took 2-3x longer than with OMP_WAIT_POLICY=passive
-// (bench/contention_bench.py measures both, quiet and busy).
+// 2 cores shared with one other busy process took 1.7x as long as with
+// short waits, BPR 2.1x. Sleeping at once (OMP_WAIT_POLICY=passive) costs
+// about 15% on a quiet machine instead, where the many short parallel
+// regions of two-tower training pay a wake-up each; 10,000 spins (tens of
+// microseconds) kept the quiet speed within a few percent of libgomp's
+// default and the busy speed within a few percent of passive
+// (bench/contention_bench.py measures all three, quiet and busy).
 //
 // libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when the program is
 // loaded, before main(), and has no call to change them later; and glibc
 // resets the environment after any earlier hook (.preinit_array) could set
 // them. So the executables call this first thing in main(): when neither
-// variable is set it sets OMP_WAIT_POLICY=passive and executes the program
-// again (one exec, a few milliseconds). A user who set either variable keeps
-// their choice: OMP_WAIT_POLICY=active brings the spinning back on a machine
+// variable is set it sets GOMP_SPINCOUNT and executes the program again (one
+// exec, a few milliseconds). A user who set either variable keeps their
+// choice: OMP_WAIT_POLICY=active brings the long spinning back on a machine
 // that does nothing else. The Python package sets the same default in
 // latent/__init__.py before it loads the extension module (and libgomp).
 
 namespace latent {
+
+// Spins before a waiting thread sleeps (libgomp's GOMP_SPINCOUNT).
+inline constexpr const char* kSpinCount = "10000";
 
 // Returns when nothing needs to change, or when the re-execution failed
 // (the program then runs with libgomp's defaults, as before).

@@ -90,7 +90,8 @@ class Recommender {
   // for a model kind without item similarity (popularity).
   TopK similar_items(std::int32_t item_row, int k, int threads = 0) const;
   // All known item pairs with cosine > threshold (check_similarity_threshold).
-  std::vector<SimilarPair> similar_pairs(float threshold, int threads = 0) const;
+  std::vector<SimilarPair> similar_pairs(float threshold, int threads = 0,
+                                         const WorkProgress& progress = {}) const;
 
   // The users.size() x items.size() score matrix (OOV rows included, so row
   // r and column c are vocabulary rows), streamed in row blocks.

@@ -12,12 +12,13 @@ latent C++ library, with pandas DataFrames in and numpy arrays out.
 
 import os as _os
 
-# latent's OpenMP threads sleep while they wait instead of spinning, as the
-# CLI's do (include/latent/openmp_wait.hpp says why). libgomp reads this once,
-# when it is loaded: by the extension module below, unless another module
-# loaded it first. A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+# latent's OpenMP threads spin briefly, then sleep while they wait, as the
+# CLI's do (include/latent/openmp_wait.hpp says why; the count is its
+# kSpinCount). libgomp reads this once, when it is loaded: by the extension
+# module below, unless another module loaded it first. A user's own
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
-    _os.environ["OMP_WAIT_POLICY"] = "passive"
+    _os.environ["GOMP_SPINCOUNT"] = "10000"
 
 from ._latent import NotFoundError
 from ._ids import OOV

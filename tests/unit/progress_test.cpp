@@ -8,6 +8,7 @@
 #include <string>
 
 #include <latent/progress.hpp>
+#include <latent/progress_meter.hpp>
 
 namespace latent {
 namespace {
@@ -97,6 +98,34 @@ TEST(ProgressBar, BatchedEpochsInALogSkipTheirHeaderToo) {
   EXPECT_EQ(text,
             "Epoch 1/4\n3/3 [==============================] - 0s 100ms/step - loss: 1.2500\n"
             "Epoch 4/4\n3/3 [==============================] - 0s 100ms/step - loss: 1.2500\n");
+}
+
+TEST(ProgressMeter, DrawsOnATerminalAndErasesItselfWhenDone) {
+  Captured out;
+  {
+    ProgressMeter meter(out.file(), "recommend", "users", /*interactive=*/true);
+    meter.update(3, 12);
+    meter.update(2, 12);  // a worker reporting late: the count does not go back
+    meter.clear();
+    meter.update(6, 12);
+    meter.finish();
+    meter.update(9, 12);  // after finish: nothing
+  }
+  const std::string text = out.text();
+  EXPECT_EQ(text.rfind("\rrecommend: 3/12 users (25%) - 0s - ETA: 0s\033[K\r\033[K", 0), 0u)
+      << text;
+  EXPECT_NE(text.find("\rrecommend: 6/12 users (50%)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("9/12"), std::string::npos) << text;
+  EXPECT_TRUE(text.ends_with("\r\033[K")) << text;
+}
+
+TEST(ProgressMeter, IsSilentInALog) {
+  Captured out;
+  {
+    ProgressMeter meter(out.file(), "pairs", "tiles", /*interactive=*/false);
+    for (int i = 1; i <= 100; ++i) meter.update(i, 100);
+  }
+  EXPECT_EQ(out.text(), "");
 }
 
 TEST(ProgressBar, DurationsReadLikeAClock) {

@@ -10,6 +10,7 @@
 #include <latent/atomic_output.hpp>
 #include <latent/error.hpp>
 #include <latent/npy.hpp>
+#include <latent/progress_meter.hpp>
 #include <latent/recommender.hpp>
 
 #include "commands.hpp"
@@ -36,6 +37,27 @@ std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<
   std::vector<std::int32_t> rows;
   for (const auto& id : ids) rows.push_back(model.item_row(id));
   return rows;
+}
+
+// model.recommend over rows, a chunk of users at a time so that a terminal
+// shows how far it is (the chunks are large enough to keep every thread busy).
+TopK recommend_in_chunks(const Recommender& model, std::span<const std::int32_t> rows,
+                         const RecommendOptions& options) {
+  constexpr std::size_t kChunk = 8192;
+  if (rows.size() <= kChunk) return model.recommend(rows, options);
+  ProgressMeter meter(stderr, "recommend", "users");
+  TopK all;
+  for (std::size_t first = 0; first < rows.size(); first += kChunk) {
+    const auto chunk = rows.subspan(first, std::min(kChunk, rows.size() - first));
+    TopK top = model.recommend(chunk, options);
+    all.k = top.k;
+    all.queries += top.queries;
+    all.items.insert(all.items.end(), top.items.begin(), top.items.end());
+    all.scores.insert(all.scores.end(), top.scores.begin(), top.scores.end());
+    meter.update(static_cast<std::int64_t>(first + chunk.size()),
+                 static_cast<std::int64_t>(rows.size()));
+  }
+  return all;
 }
 
 void recommend(const RecommendFlags& f) {
@@ -65,7 +87,7 @@ void recommend(const RecommendFlags& f) {
     } else {
       for (const auto& u : f.users) rows.push_back(model.user_row(u));
     }
-    top = model.recommend(rows, options);
+    top = recommend_in_chunks(model, rows, options);
   }
   Output out(f.out);
   out.print("user,item,score,rank\n");
@@ -98,7 +120,11 @@ void similar(const std::string& path, const std::string& item, int k, int thread
 void pairs(const std::string& path, float threshold, const std::string& out_path, int threads) {
   check_similarity_threshold(threshold);  // before the model is read
   const Recommender model = Recommender::load(path);
-  const auto found = model.similar_pairs(threshold, threads);
+  ProgressMeter meter(stderr, "pairs", "tiles");
+  const auto found = model.similar_pairs(
+      threshold, threads,
+      [&](std::int64_t done, std::int64_t total) { meter.update(done, total); });
+  meter.finish();
   Output out(out_path);
   out.print("item_a,item_b,similarity\n");
   for (const auto& p : found) {
@@ -161,9 +187,15 @@ void scores(const std::string& path, const std::string& out_path, int threads) {
   const Recommender model = Recommender::load(path);
   const ModelData& m = model.model();
   NpyWriter writer(out_path, m.users.size(), m.items.size());
+  ProgressMeter meter(stderr, "scores", "users");
+  std::int64_t rows = 0;
   model.scores(
-      [&](std::int64_t, std::int64_t, std::span<const float> block) { writer.write_rows(block); },
+      [&](std::int64_t, std::int64_t n, std::span<const float> block) {
+        writer.write_rows(block);
+        meter.update(rows += n, static_cast<std::int64_t>(m.users.size()));
+      },
       1024, threads);
+  meter.finish();
   writer.finish();
   fmt::print("scores {}x{} (users x items, row 0 and column 0 are OOV) written to {}\n",
              m.users.size(), m.items.size(), out_path);

@@ -16,6 +16,7 @@
 #include <latent/error.hpp>
 #include <latent/evaluation.hpp>
 #include <latent/fit.hpp>
+#include <latent/progress_meter.hpp>
 #include <latent/split.hpp>
 #include <latent/tune.hpp>
 
@@ -177,8 +178,16 @@ void tune_command(const TuneFlags& f) {
                std::min<std::uint64_t>(options.space.size(), static_cast<std::uint64_t>(f.trials)),
                options.space.size(), table.metric(), f.validation_fraction);
   }
-  options.on_trial = [&](const Trial& t) { table.print(t); };
+  ProgressMeter meter(stderr, "tune", "trials");
+  const auto trials = static_cast<std::int64_t>(
+      std::min<std::uint64_t>(options.space.size(), static_cast<std::uint64_t>(f.trials)));
+  options.on_trial = [&](const Trial& t) {
+    meter.clear();
+    table.print(t);
+    meter.update(t.index + 1, trials);
+  };
   const TuneReport report = tune_and_test(data, split, options);
+  meter.finish();
 
   if (!f.json.empty()) {
     nlohmann::json j = report.to_json(data, options);
