@@ -5,14 +5,13 @@
 // barrier and at the end of every parallel region before it sleeps. On a
 // dedicated machine that saves a wake-up; on a busy one (a notebook, a CI
 // runner, a server with other work) the spinning thread burns the time
-// slice the thread it waits for needs: two-tower training with 2 threads on
-// 2 cores shared with one other busy process took 1.7x as long as with
-// short waits, BPR 2.1x. Sleeping at once (OMP_WAIT_POLICY=passive) costs
-// about 15% on a quiet machine instead, where the many short parallel
-// regions of two-tower training pay a wake-up each; 10,000 spins (tens of
-// microseconds) kept the quiet speed within a few percent of libgomp's
-// default and the busy speed within a few percent of passive
-// (bench/contention_bench.py measures all three, quiet and busy).
+// slice the thread it waits for needs. Sleeping at once
+// (OMP_WAIT_POLICY=passive) costs on a quiet machine instead, where every
+// short parallel region pays a wake-up. 10,000 spins (tens of microseconds)
+// is the middle: bench/contention_bench.py runs all three, and its figures
+// (docs/benchmarks.md, "A busy machine") show this default as fast as
+// libgomp's on a quiet machine and up to 1.75x faster beside a busy process,
+// and passive up to 1.2x slower when quiet.
 //
 // libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when the program is
 // loaded, before main(), and has no call to change them later; and glibc
