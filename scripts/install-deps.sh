@@ -43,7 +43,8 @@ for option in "$@"; do
       ;;
     --bench)
       packages+=(python3-torch time      # the PyTorch baseline, peak memory
-                 wrk)                    # HTTP load generator of bench/serve_bench.py
+                 wrk                     # HTTP load generator of bench/serve_bench.py
+                 libblis4-openmp)        # BLIS, the other BLAS bench/gemm_bench.py measures
       ;;
     --fuzz)
       packages+=(clang-14                # libFuzzer and the sanitizers are clang's
