@@ -162,6 +162,14 @@ class Parser {
       }
       if (field.text == "name") c.name = tok_.text;
       if (field.text == "base_path") c.base_path = tok_.text;
+      // TF Serving's configs say "tensorflow"; either way the files are
+      // latent model files. Anything else is a typo or another server's.
+      if (field.text == "model_platform" && tok_.text != "tensorflow" && tok_.text != "latent") {
+        throw lex_.error(tok_.line, fmt::format("model_platform '{}' is not one latent serves "
+                                                "('tensorflow' or 'latent'; the files are latent "
+                                                "model files either way)",
+                                                tok_.text));
+      }
       advance();
       skip_separator();
     }

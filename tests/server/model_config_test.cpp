@@ -57,6 +57,9 @@ TEST(ModelConfigFile, ErrorsNameTheFileAndLine) {
        {"m.config", "\"a\" given twice"}},
       {"model_config_list {\n config { name: 'a/b' base_path: '/a' }\n}\n", {"has '/'"}},
       {"model_config_list { config { name: 'a' base_path: '/a' } } extra", {"unexpected 'extra'"}},
+      {"model_config_list {\n config { name: 'a' base_path: '/a'\n model_platform: 'tensorflw' "
+       "}\n}\n",
+       {"m.config:3:", "model_platform 'tensorflw'", "'tensorflow' or 'latent'"}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);
