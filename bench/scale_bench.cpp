@@ -61,6 +61,7 @@
 #include <latent/openmp_wait.hpp>
 #include <latent/random.hpp>
 #include <latent/synth.hpp>
+#include <latent/system_info.hpp>
 
 namespace {
 
@@ -165,6 +166,12 @@ int main(int argc, char** argv) {
         "seed {}; dim {}, {} threads\n",
         o.data.users, o.data.items, o.data.pairs, o.data.zipf, o.data.activity_sigma, o.data.seed,
         o.dim, o.threads);
+    {
+      const latent::SystemInfo sys = latent::system_info();
+      fmt::print("cpu: {}; dense products: {} kernels ({}); latent's loops: {}\n", sys.cpu,
+                 sys.blas_kernels, sys.blas, sys.latent_kernels);
+      for (const auto& w : sys.warnings) fmt::print("warning: {}\n", w);
+    }
     if (load > 1.0) {
       fmt::print(
           "warning: 1-minute load average {:.2f}: other processes share the CPU, "

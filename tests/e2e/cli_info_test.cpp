@@ -60,5 +60,34 @@ TEST_F(CliInfo, JsonIsOneDocumentWithEverything) {
   EXPECT_EQ(j["seen_pairs"], 7);
 }
 
+TEST(CliInfoSystem, DescribesTheMachine) {
+  auto r = run_cli({"info", "--system"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* part : {"cpu: ", "dense products: OpenBLAS", "latent's own loops: ", "threads: ",
+                           "waiting threads: spin 10000 times, then sleep"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << part << "\n" << r.out;
+  }
+  // It reports the kernels OpenBLAS really runs: forced to Prescott, Prescott.
+  r = run_cli({"info", "--system"}, "OPENBLAS_CORETYPE=Prescott ");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Prescott kernels"), std::string::npos) << r.out;
+
+  r = run_cli({"info", "--system", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.contains("blas_kernels"));
+  EXPECT_TRUE(j["warnings"].is_array());
+}
+
+TEST(CliInfoSystem, ModelOrSystemNotNeitherNorBoth) {
+  auto r = run_cli({"info"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("give a model file (or --system for this machine)"), std::string::npos)
+      << r.err;
+  r = run_cli({"info", "m.latent", "--system"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not both"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace latent::test

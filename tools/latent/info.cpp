@@ -1,4 +1,5 @@
-// latent info: what a saved model file holds, for a person (aligned fields,
+// latent info: what a saved model file holds (or, with --system, what
+// machine latent runs on), for a person (aligned fields,
 // the first ids of each vocabulary, the training history as a table) or,
 // with --json, for a program (one JSON document).
 #include <algorithm>
@@ -11,10 +12,13 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <latent/error.hpp>
 #include <latent/model_file.hpp>
 #include <latent/recommender.hpp>
+#include <latent/system_info.hpp>
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -174,16 +178,53 @@ void info(const std::string& path, bool as_json) {
   out.commit();
 }
 
+// The machine: CPU, the kernels of the dense products and of latent's own
+// loops, threads, and a warning when the kernels are older than the CPU.
+void system(bool as_json) {
+  const SystemInfo s = system_info();
+  Output out("");
+  if (as_json) {
+    out.print("{}\n", s.to_json().dump(2));
+  } else {
+    out.print("cpu: {} ({})\n", s.cpu,
+              s.simd.empty() ? "no AVX" : fmt::format("{}", fmt::join(s.simd, " ")));
+    out.print("dense products: {}, {} kernels, 1 thread under each of latent's\n", s.blas,
+              s.blas_kernels);
+    out.print("latent's own loops: {} clone\n", s.latent_kernels);
+    out.print("threads: {} (--threads 0), {} hardware threads\n", s.default_threads,
+              s.hardware_threads);
+    out.print("waiting threads: {}\n", s.openmp_wait);
+    for (const auto& w : s.warnings) out.print("warning: {}\n", w);
+  }
+  out.commit();
+}
+
 }  // namespace
 
 void add_info(CLI::App& app) {
   auto model = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("info", "Describe a saved model");
-  cmd->add_option("model", *model, "Model file")->required();
+  auto machine = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("info", "Describe a saved model, or this machine (--system)");
+  cmd->add_option("model", *model, "Model file");
+  cmd->add_flag("--system", *machine,
+                "Describe this machine instead: the CPU, the kernels and threads latent uses");
   cmd->add_flag("--json", *as_json,
-                "Print one JSON document (config, training history, vocabulary sizes) instead");
-  cmd->callback([=] { info(*model, *as_json); });
+                "Print one JSON document instead (for a model: config, "
+                "training history, vocabulary sizes)");
+  cmd->callback([=] {
+    if (*machine) {
+      if (!model->empty()) {
+        throw Error(ErrorKind::InvalidArgument, "give a model file or --system, not both");
+      }
+      system(*as_json);
+      return;
+    }
+    if (model->empty()) {
+      throw Error(ErrorKind::InvalidArgument, "give a model file (or --system for this machine)");
+    }
+    info(*model, *as_json);
+  });
 }
 
 }  // namespace latent::cli
