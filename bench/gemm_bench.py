@@ -1,12 +1,14 @@
 #!/usr/bin/python3
-"""sgemm speed at latent's shapes: Debian's OpenBLAS as it configures itself,
-the same OpenBLAS forced to the best kernels for this CPU, and BLIS.
+"""sgemm speed at latent's shapes: latent's GEMM path, Debian's OpenBLAS as it
+configures itself, the same OpenBLAS forced to each of the kernels this CPU
+runs, and BLIS.
 
-Groundwork for issue 17: on CPUs newer than Debian 12's OpenBLAS 0.3.21
-(Intel family 6 model 207, for one) OpenBLAS does not recognise the model
-and falls back to its Prescott (SSE3) kernels. This measures by how much, at
-the shapes latent multiplies, single-threaded as latent calls BLAS (one BLAS
-thread under each of its own threads):
+On CPUs newer than Debian 12's OpenBLAS 0.3.21 (Intel family 6 model 207,
+for one) OpenBLAS does not recognise the model and falls back to its
+Prescott (SSE3) kernels; latent then chooses the kernels by the CPU's
+instruction sets itself (src/detail/blas.hpp). This measures all of it at
+the shapes latent multiplies, single-threaded as latent calls BLAS (one
+BLAS thread under each of its own threads):
 
     two-tower batch    512 pairs x 9,742 catalog items x d     (A B^T, the catalog softmax)
     in-batch           900 users x 1,100 items x d             (A B^T, distinct ids of a batch)
@@ -14,15 +16,19 @@ thread under each of its own threads):
     ALS Gramian        d x d over 26,000 rows                  (A^T A)
     EASE Gram          1,682 x 1,682 over 943 users            (A^T A, d does not apply)
 
-for d in 32, 64, 128. Each library runs in a child process of its own (the
-OpenBLAS core type is read when the library loads, so forcing it needs a
-new process: OPENBLAS_CORETYPE, set here in the child only). The figure is
-the best of repeated calls lasting at least 0.3 s, in GFLOP/s (2mnk / s).
+for d in 32, 64, 128. Each runs in a child process of its own (OpenBLAS
+reads OPENBLAS_CORETYPE when it loads, so forcing it needs a new process; the
+variable is set here in those children only, never for latent's). latent's
+path is build/bench/latent_bench_gemm_path (bench/gemm_path.cpp), calling
+latent's own sgemm wrappers. The figure is the best of repeated calls
+lasting at least 0.3 s, in GFLOP/s (2mnk / s). "best forced" is the fastest
+of the forced runs for each shape; the target is latent / best forced >= 0.90.
 
+    cmake --build build --target latent_bench_gemm_path
     /usr/bin/python3 bench/gemm_bench.py [--blis /usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4]
 
-BLIS is Debian's libblis4-openmp (or -pthread); without it its column is
-left out. Nothing of this is part of latent yet.
+BLIS is Debian's libblis4-openmp (or -pthread; scripts/install-deps.sh
+--bench installs it); without it its column is left out.
 """
 
 import argparse
@@ -56,20 +62,26 @@ ALL_SHAPES = [s for d in (32, 64, 128) for s in shapes(d)] + [
     ("EASE Gram", 1682, 1682, 943, True, False)]
 
 
-def best_coretype():
+def forced_coretypes():
+    """The OpenBLAS kernels with AVX or later that this CPU runs, read from
+    /proc/cpuinfo here (not from latent, whose choice this checks)."""
     flags = set()
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 break
-    if "avx512_bf16" in flags:
-        return "Cooperlake"
-    if "avx512f" in flags:
-        return "SkylakeX"
-    if "avx2" in flags:
-        return "Haswell"
-    return "Prescott"
+    avx512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= flags
+    cores = []
+    if avx512 and "avx512_bf16" in flags:
+        cores.append("Cooperlake")
+    if avx512:
+        cores.append("SkylakeX")
+    if {"avx2", "fma"} <= flags:
+        cores.append("Haswell")
+    if "avx" in flags:
+        cores.append("Sandybridge")
+    return cores or ["Prescott"]
 
 
 def child(library):
@@ -108,44 +120,72 @@ def child(library):
     print(json.dumps({"core": core, "gflops": results}))
 
 
-def measure(library, env):
-    full = dict(os.environ, OPENBLAS_NUM_THREADS="1", BLIS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+def child_env(env):
+    full = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    full.update(OPENBLAS_NUM_THREADS="1", BLIS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     full.update(env)
-    done = subprocess.run([sys.executable, __file__, "--child", library], env=full,
+    return full
+
+
+def measure(library, env):
+    done = subprocess.run([sys.executable, __file__, "--child", library], env=child_env(env),
                           capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def measure_latent(binary):
+    shapes = json.dumps([list(s) for s in ALL_SHAPES])
+    done = subprocess.run([binary], input=shapes, env=child_env({}), capture_output=True,
+                          text=True, check=True)
     return json.loads(done.stdout)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--latent", default="build/bench/latent_bench_gemm_path",
+                        help="latent's GEMM path binary (default: %(default)s)")
     parser.add_argument("--blis", default=next((c for c in BLIS_CANDIDATES
                                                 if pathlib.Path(c).exists()), None))
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
-    forced = best_coretype()
-    runs = [("openblas", measure(OPENBLAS, {}))]
-    runs.append((f"forced {forced}", measure(OPENBLAS, {"OPENBLAS_CORETYPE": forced})))
-    if args.blis:
-        runs.append(("blis", measure(args.blis, {})))
+    if not pathlib.Path(args.latent).exists():
+        sys.exit(f"gemm_bench.py: {args.latent} is missing: "
+                 "cmake --build build --target latent_bench_gemm_path")
+    plain = measure(OPENBLAS, {})
+    forced = {core: measure(OPENBLAS, {"OPENBLAS_CORETYPE": core}) for core in forced_coretypes()}
+    latent = measure_latent(args.latent)
+    blis = measure(args.blis, {}) if args.blis else None
     model = ""
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    print(f"CPU: {model}; OpenBLAS picked {runs[0][1]['core']!r}, forced {runs[1][1]['core']!r}; "
-          f"1 thread; GFLOP/s, best of repeats")
-    header = f"{'shape':<22}" + "".join(f"{name:>20}" for name, _ in runs)
-    header += "".join(f"{name + ' / openblas':>30}" for name, _ in runs[1:])
-    print(header)
+    print(f"CPU: {model}")
+    print(f"OpenBLAS as it loads: {plain['core']}; forced: {', '.join(forced)}; "
+          f"latent: {latent['core']} (chosen by {latent['chosen_by']})")
+    print("1 thread; GFLOP/s, best of repeats; best forced = fastest forced core for the shape\n")
+    columns = ["openblas", "best forced", "latent", "latent/forced", "latent/openblas"]
+    if blis:
+        columns += ["blis", "blis/forced"]
+    print(f"{'shape':<22}" + "".join(f"{c:>17}" for c in columns))
+    ratios = []
     for name, *_ in ALL_SHAPES:
-        base = runs[0][1]["gflops"][name]
-        row = f"{name:<22}" + "".join(f"{r['gflops'][name]:>20.1f}" for _, r in runs)
-        row += "".join(f"{r['gflops'][name] / base:>29.2f}x" for _, r in runs[1:])
-        print(row)
+        base = plain["gflops"][name]
+        best_core = max(forced, key=lambda c: forced[c]["gflops"][name])
+        best = forced[best_core]["gflops"][name]
+        ours = latent["gflops"][name]
+        ratios.append(ours / best)
+        row = [f"{base:.1f}", f"{best:.1f} {best_core[:4]}", f"{ours:.1f}", f"{ours / best:.2f}",
+               f"{ours / base:.2f}x"]
+        if blis:
+            row += [f"{blis['gflops'][name]:.1f}", f"{blis['gflops'][name] / best:.2f}"]
+        print(f"{name:<22}" + "".join(f"{c:>17}" for c in row))
+    print(f"\nlatent / best forced OpenBLAS: lowest {min(ratios):.2f}, "
+          f"median {sorted(ratios)[len(ratios) // 2]:.2f} (target >= 0.90)")
 
 
 if __name__ == "__main__":

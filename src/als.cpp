@@ -525,7 +525,7 @@ Matrix gramian(const Matrix& f, int threads) {
   const std::size_t dd = static_cast<std::size_t>(dim * dim);
   std::vector<float> partial(static_cast<std::size_t>(blocks) * dd, 0.0f);
   const auto team = static_cast<int>(std::min<std::int64_t>(threads, blocks));
-  detail::use_single_threaded_blas();
+  detail::prepare_blas();
 #pragma omp parallel for num_threads(team) schedule(static, 1)
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t r0 = b * kBlock;
@@ -576,7 +576,7 @@ void solve_side(Matrix& x, const Matrix& y, const SparseRows& rows, const AlsCon
   const detail::AlsProblem problem = problem_of(y, yty_reg, rows, config);
   const bool cholesky = config.solver == AlsSolver::Cholesky;
   const auto n = static_cast<std::int64_t>(rows.order.size());
-  detail::use_single_threaded_blas();
+  detail::prepare_blas();
 #pragma omp parallel num_threads(threads_for(rows.nnz(), threads))
   {
     detail::AlsScratch& s = scratch[static_cast<std::size_t>(omp_get_thread_num())];
@@ -745,7 +745,7 @@ std::vector<float> als_fold_in(const Matrix& item_factors, const Matrix& yty,
     }
   }
   // LAPACK is column-major: the row-major upper triangle is its lower one.
-  detail::use_single_threaded_blas();
+  detail::prepare_blas();
   const int n = static_cast<int>(dim);
   const int one = 1;
   int info = 0;

@@ -134,7 +134,7 @@ Matrix regularized_gram(const CsrMatrix& csr, const std::vector<float>& values,
 // column-major upper one ('U'). LAPACK runs single-threaded inside latent
 // (see blas.hpp).
 void invert_lower(float* G, std::int64_t n, float regularization) {
-  detail::use_single_threaded_blas();
+  detail::prepare_blas();
   const int ni = static_cast<int>(n);
   int info = 0;
   detail::spotrf_("U", &ni, G, &ni, &info, 1);

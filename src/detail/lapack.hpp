@@ -6,7 +6,7 @@
 // declared here, as the symbols are exported: every argument
 // by pointer, matrices column-major, and the hidden length of each character
 // argument passed last (gfortran's convention; OpenBLAS's C implementations
-// ignore it). Call detail::use_single_threaded_blas() first (blas.hpp).
+// ignore it). Call detail::prepare_blas() first (blas.hpp).
 
 #include <cstddef>
 

@@ -99,6 +99,31 @@ INSTANTIATE_TEST_SUITE_P(Registry, CliModels,
                            return name;
                          });
 
+// --verbose: the kernels and threads in use first, then a line for every
+// epoch (in a log, not a terminal, the bar otherwise writes the first, the
+// last and one per 10 s).
+TEST(CliProgress, VerboseSaysTheKernelsAndShowsEveryEpoch) {
+  TempDir dir;
+  const auto csv = (dir / "events.csv").string();
+  write_bytes(csv, two_group_csv());
+  for (const char* command : {"train", "evaluate"}) {
+    auto r = run_cli({command, "--data", csv, "--model", "bpr", "--dim", "4", "--epochs", "25",
+                      "--threads", "1", "--verbose"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("latent: OpenBLAS "), r.err.find("latent: ")) << r.err;
+    EXPECT_NE(r.err.find(" kernels"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" threads\n"), std::string::npos) << r.err;
+    for (int epoch = 1; epoch <= 25; ++epoch) {
+      EXPECT_NE(r.err.find(fmt::format("Epoch {}/25", epoch)), std::string::npos)
+          << command << " epoch " << epoch << "\n"
+          << r.err;
+    }
+  }
+  const auto both = run_cli({"train", "--data", csv, "--model", "bpr", "-q", "-v"});
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
+}
+
 TEST(CliEvaluate, SplitFilesRoundTripAndBadInput) {
   TempDir dir;
   const auto csv = (dir / "events.csv").string();

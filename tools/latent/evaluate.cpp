@@ -53,7 +53,7 @@ struct EvaluateFlags {
   std::string json;
   std::string out;
   int threads = 0;
-  bool quiet = false;
+  ProgressFlags progress;
 };
 
 void evaluate_command(const EvaluateFlags& f) {
@@ -72,8 +72,8 @@ void evaluate_command(const EvaluateFlags& f) {
   const Split split = f.split.make(data, seed_of(fit_options.params));
   eval.also_excluded = f.ranking.also_excluded(data);
   fit_options.split = &split;
-  ProgressBar bar(stderr);
-  if (!f.quiet) {
+  ProgressBar bar = f.progress.bar();
+  if (!f.progress.quiet) {
     fmt::print(stderr, "Loaded {}: {} train and {} test pairs\n", data.description,
                split.train.size(), split.test.size());
     fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
@@ -130,7 +130,7 @@ void add_evaluate(CLI::App& app) {
   cmd->add_option("--json", f->json, "Also write the results as JSON to this file");
   cmd->add_option("--out", f->out, "Also save the trained model");
   cmd->add_option("--eval-threads", f->threads, "Threads for scoring (0: all cores)");
-  cmd->add_flag("-q,--quiet", f->quiet, "No progress output");
+  f->progress.add_to(*cmd);
   cmd->callback([f] { evaluate_command(*f); });
 }
 

@@ -1,11 +1,15 @@
 #include "flags.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <set>
 
 #include <fmt/format.h>
 
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
+#include <latent/system_info.hpp>
 
 #include "model_help.hpp"
 
@@ -142,6 +146,19 @@ Split SplitFlags::make(const Dataset& data, std::uint64_t seed) const {
   }
   if (!split_out.empty()) write_split(split_out, s, data.users, data.items);
   return s;
+}
+
+void ProgressFlags::add_to(CLI::App& cmd) {
+  auto* q = cmd.add_flag("-q,--quiet", quiet, "No progress output");
+  cmd.add_flag("-v,--verbose", verbose,
+               "A progress line for every epoch, after one on the kernels and threads in use")
+      ->excludes(q);
+}
+
+ProgressBar ProgressFlags::bar() const {
+  if (!verbose) return ProgressBar(stderr);
+  fmt::print(stderr, "latent: {}\n", system_info().summary());
+  return ProgressBar(stderr, isatty(fileno(stderr)) != 0, 0.0);
 }
 
 }  // namespace latent::cli

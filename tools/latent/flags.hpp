@@ -12,6 +12,7 @@
 
 #include <latent/dataset.hpp>
 #include <latent/params.hpp>
+#include <latent/progress.hpp>
 #include <latent/split.hpp>
 
 namespace latent::cli {
@@ -78,6 +79,18 @@ struct RankingFlags {
   // For EvaluationOptions::also_excluded: the data's seen-only pairs (rows
   // the rating filter dropped) with --exclude-rated, else nullptr.
   const Interactions* also_excluded(const Dataset& data) const;
+};
+
+// -q/--quiet and -v/--verbose of the commands that train.
+struct ProgressFlags {
+  bool quiet = false;
+  bool verbose = false;
+
+  void add_to(CLI::App& cmd);
+  // The training progress bar on stderr: with --verbose, a line per epoch
+  // (not one per 10 s in a log), after a line on the kernels and threads in
+  // use (as `latent info --system`).
+  ProgressBar bar() const;
 };
 
 }  // namespace latent::cli

@@ -188,8 +188,14 @@ void system(bool as_json) {
   } else {
     out.print("cpu: {} ({})\n", s.cpu,
               s.simd.empty() ? "no AVX" : fmt::format("{}", fmt::join(s.simd, " ")));
-    out.print("dense products: {}, {} kernels, 1 thread under each of latent's\n", s.blas,
-              s.blas_kernels);
+    const std::string who =
+        s.blas_chosen_by == "latent"
+            ? fmt::format(" (chosen by latent for this CPU; OpenBLAS picked {})",
+                          s.blas_openblas_pick)
+        : s.blas_chosen_by == "OPENBLAS_CORETYPE" ? " (as OPENBLAS_CORETYPE asks)"
+                                                  : "";
+    out.print("dense products: {}, {} kernels{}, 1 thread under each of latent's\n", s.blas,
+              s.blas_kernels, who);
     out.print("latent's own loops: {} clone\n", s.latent_kernels);
     out.print("threads: {} (--threads 0), {} hardware threads\n", s.default_threads,
               s.hardware_threads);

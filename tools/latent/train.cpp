@@ -27,10 +27,11 @@ struct TrainFlags {
   std::string out;
   std::string metrics_out;
   std::string tensorboard;
-  bool quiet = false;
+  ProgressFlags progress;
 };
 
 void run(const TrainFlags& f) {
+  const bool quiet = f.progress.quiet;
   FitOptions fit_options;
   fit_options.model = f.model.model;
   fit_options.params = f.model.params();
@@ -44,15 +45,15 @@ void run(const TrainFlags& f) {
   if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
 
   const Dataset data = load_dataset(f.data.options());
-  if (!f.quiet) {
+  if (!quiet) {
     fmt::print(stderr, "Loaded {}: {} pairs, {} users, {} items\n", data.description,
                data.interactions.size(), data.users.num_known(), data.items.num_known());
   }
-  ProgressBar bar(stderr);
-  if (!f.quiet) fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
-  if (!f.quiet || board) {
+  ProgressBar bar = f.progress.bar();
+  if (!quiet) fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
+  if (!quiet || board) {
     fit_options.on_epoch = [&](const EpochReport& e) {
-      if (!f.quiet) bar.on_epoch(e);
+      if (!quiet) bar.on_epoch(e);
       if (board) board->add_epoch(e);
     };
   }
@@ -61,12 +62,12 @@ void run(const TrainFlags& f) {
     // Written (to temporary files) before anything is saved, so that a
     // failure here leaves no model file either.
     for (const auto& note : board->add_projector(result.model.model())) {
-      if (!f.quiet) fmt::print(stderr, "latent: note: {}\n", note);
+      if (!quiet) fmt::print(stderr, "latent: note: {}\n", note);
     }
   }
   if (!f.out.empty()) {
     result.model.save(f.out);
-    if (!f.quiet) fmt::print(stderr, "Saved {} model to {}\n", result.model.model().kind, f.out);
+    if (!quiet) fmt::print(stderr, "Saved {} model to {}\n", result.model.model().kind, f.out);
   } else if (f.metrics_out.empty() && f.tensorboard.empty()) {
     // Nothing kept at all: say so, --quiet or not, rather than drop the model silently.
     fmt::print(stderr, "latent: warning: the model was not saved; give --out FILE to keep it\n");
@@ -78,7 +79,7 @@ void run(const TrainFlags& f) {
   }
   if (board) {
     board->commit();
-    if (!f.quiet) {
+    if (!quiet) {
       fmt::print(stderr, "Wrote TensorBoard logs to {} (view: tensorboard --logdir {})\n",
                  f.tensorboard, f.tensorboard);
     }
@@ -101,7 +102,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--tensorboard", f->tensorboard,
                   "Directory for TensorBoard logs: per-epoch scalars (DIR/train, "
                   "DIR/validation) and the embedding projector's files");
-  cmd->add_flag("-q,--quiet", f->quiet, "No progress output");
+  f->progress.add_to(*cmd);
   cmd->callback([f] { run(*f); });
 }
 
