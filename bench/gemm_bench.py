@@ -21,8 +21,11 @@ reads OPENBLAS_CORETYPE when it loads, so forcing it needs a new process; the
 variable is set here in those children only, never for latent's). latent's
 path is build/bench/latent_bench_gemm_path (bench/gemm_path.cpp), calling
 latent's own sgemm wrappers. The figure is the best of repeated calls
-lasting at least 0.3 s, in GFLOP/s (2mnk / s). "best forced" is the fastest
-of the forced runs for each shape; the target is latent / best forced >= 0.90.
+lasting at least 0.3 s, in GFLOP/s (2mnk / s), and the best of --repeats
+rounds (3), each running every child once in a rotated order, so that a
+moment of load on a shared machine does not land on one column only. "best
+forced" is the fastest of the forced runs for each shape; the target is
+latent / best forced >= 0.90.
 
     cmake --build build --target latent_bench_gemm_path
     /usr/bin/python3 bench/gemm_bench.py [--blis /usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4]
@@ -145,6 +148,8 @@ def main():
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--latent", default="build/bench/latent_bench_gemm_path",
                         help="latent's GEMM path binary (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds; each figure is the best of them (default: %(default)s)")
     parser.add_argument("--blis", default=next((c for c in BLIS_CANDIDATES
                                                 if pathlib.Path(c).exists()), None))
     args = parser.parse_args()
@@ -154,10 +159,24 @@ def main():
     if not pathlib.Path(args.latent).exists():
         sys.exit(f"gemm_bench.py: {args.latent} is missing: "
                  "cmake --build build --target latent_bench_gemm_path")
-    plain = measure(OPENBLAS, {})
-    forced = {core: measure(OPENBLAS, {"OPENBLAS_CORETYPE": core}) for core in forced_coretypes()}
-    latent = measure_latent(args.latent)
-    blis = measure(args.blis, {}) if args.blis else None
+    children = {"openblas": lambda: measure(OPENBLAS, {}),
+                "latent": lambda: measure_latent(args.latent)}
+    for core in forced_coretypes():
+        children[core] = lambda core=core: measure(OPENBLAS, {"OPENBLAS_CORETYPE": core})
+    if args.blis:
+        children["blis"] = lambda: measure(args.blis, {})
+    best = {}
+    order = list(children)
+    for r in range(args.repeats):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            result = children[name]()
+            if name not in best:
+                best[name] = result
+            else:
+                for shape, gflops in result["gflops"].items():
+                    best[name]["gflops"][shape] = max(best[name]["gflops"][shape], gflops)
+    plain, latent, blis = best["openblas"], best["latent"], best.get("blis")
+    forced = {core: best[core] for core in forced_coretypes()}
     model = ""
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -167,7 +186,8 @@ def main():
     print(f"CPU: {model}")
     print(f"OpenBLAS as it loads: {plain['core']}; forced: {', '.join(forced)}; "
           f"latent: {latent['core']} (chosen by {latent['chosen_by']})")
-    print("1 thread; GFLOP/s, best of repeats; best forced = fastest forced core for the shape\n")
+    print(f"1 thread; GFLOP/s, best of {args.repeats} rounds of repeated calls; "
+          "best forced = fastest forced core for the shape\n")
     columns = ["openblas", "best forced", "latent", "latent/forced", "latent/openblas"]
     if blis:
         columns += ["blis", "blis/forced"]

@@ -23,7 +23,7 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
 from ._latent import NotFoundError
 from ._ids import OOV
 from ._data import Dataset, Split, load_dataset
-from ._model import Model, load, model_names, model_params, tune
+from ._model import Model, load, model_names, model_params, system_info, tune
 
 __all__ = ["Dataset", "Split", "Model", "NotFoundError", "OOV", "load", "load_dataset",
-           "model_names", "model_params", "tune"]
+           "model_names", "model_params", "system_info", "tune"]

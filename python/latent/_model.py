@@ -70,6 +70,14 @@ def model_names():
     return list(_latent.model_names())
 
 
+def system_info():
+    """What latent runs on in this process, as `latent info --system --json`:
+    the CPU, the BLAS kernels in use and who chose them (blas_kernels,
+    blas_chosen_by, blas_openblas_pick), latent's own loops, threads, and
+    warnings (a dict)."""
+    return json.loads(_latent.system_info())
+
+
 def model_params(model=None):
     """The parameters of every model (or of one), from the library's model
     registry: a DataFrame with one row per parameter (model, keyword, flag,

@@ -15,6 +15,7 @@
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
 #include <latent/recommender.hpp>
+#include <latent/system_info.hpp>
 #include <latent/tensorboard.hpp>
 #include <latent/tune.hpp>
 
@@ -142,6 +143,7 @@ py::tuple fit_result(FitResult&& result, const std::vector<std::string>& notes) 
 // Registry and policy facts the package builds its docs and defaults from.
 void bind_registry(py::module_& m) {
   m.def("model_names", [] { return model_names(); });
+  m.def("system_info", [] { return system_info().to_json().dump(); });
   m.def("model_specs", [] {
     nlohmann::json models = nlohmann::json::array();
     for (const ModelSpec* s : model_specs()) models.push_back(s->to_json());
