@@ -48,6 +48,39 @@ TEST(CliSynth, SameArgumentsGiveIdenticalBytes) {
   EXPECT_NE(info.out.find("seen pairs: 6000"), std::string::npos) << info.out;
 }
 
+// --all-users ranks and writes the users a chunk of 8,192 at a time: more
+// users than a chunk give the lines one --user query per user gives, each
+// user once, in row order.
+TEST(CliSynth, AllUsersAcrossChunksMatchOneUserAtATime) {
+  TempDir dir;
+  const auto csv = (dir / "d.csv").string();
+  const auto model = (dir / "m.latent").string();
+  ASSERT_EQ(run_cli({"synth", "--out", csv, "--users", "9000", "--items", "300", "--pairs", "40000",
+                     "--seed", "3"})
+                .exit_code,
+            0);
+  auto r = run_cli({"train", "--data", csv, "--model", "als", "--dim", "4", "--epochs", "2",
+                    "--threads", "1", "--out", model, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto all = (dir / "all.csv").string();
+  r = run_cli({"recommend", model, "--all-users", "--k", "3", "--exclude-seen", "--out", all});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ls = lines(read_bytes(all));
+  ASSERT_EQ(ls.size(), 1u + 9000u * 3u);
+  EXPECT_EQ(ls[0], "user,item,score,rank");
+  // Users in row order: synth's ids 1.. are met in order, so row r is user r.
+  EXPECT_EQ(ls[1].rfind("1,", 0), 0u) << ls[1];
+  EXPECT_EQ(ls[8192 * 3 + 1].rfind("8193,", 0), 0u) << ls[8192 * 3 + 1];
+  for (const char* user : {"1", "8192", "8193", "9000"}) {
+    r = run_cli({"recommend", model, "--user", user, "--k", "3", "--exclude-seen"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto one = lines(r.out);
+    ASSERT_EQ(one.size(), 4u) << r.out;
+    const std::size_t first = std::stoul(user) * 3 - 2;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(ls[first + i], one[1 + i]) << user;
+  }
+}
+
 TEST(CliSynth, BadValuesAreNamedAndLeaveNoFile) {
   TempDir dir;
   const auto out = (dir / "x.csv").string();

@@ -1,8 +1,11 @@
 // Commands that read a saved model: recommend, similar, pairs, embeddings,
 // scores (info is in info.cpp).
 #include <cmath>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -39,25 +42,39 @@ std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<
   return rows;
 }
 
-// model.recommend over rows, a chunk of users at a time so that a terminal
-// shows how far it is (the chunks are large enough to keep every thread busy).
-TopK recommend_in_chunks(const Recommender& model, std::span<const std::int32_t> rows,
-                         const RecommendOptions& options) {
+// Writes top's rows as "user,item,score,rank" lines; rows[q] is query q's
+// user row (0, the OOV row, for a new user's fold-in).
+void print_top(Output& out, const Recommender& model, std::span<const std::int32_t> rows,
+               const TopK& top) {
+  for (std::size_t q = 0; q < rows.size(); ++q) {
+    const std::string user = csv_field(model.model().users.id(rows[q]));
+    for (int r = 0; r < top.k; ++r) {
+      const auto idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
+      if (top.items[idx] < 0) break;
+      out.print("{},{},{:.6g},{}\n", user, csv_field(model.item_id(top.items[idx])),
+                top.scores[idx], r + 1);
+    }
+  }
+}
+
+// model.recommend over rows, a chunk of users at a time, each chunk written
+// as soon as it is ranked: memory holds one chunk's lists whatever the
+// number of users (all of MovieLens-20M's, k 1000), and a terminal shows how
+// far it is. The chunks are large enough to keep every thread busy.
+using TopKSink = std::function<void(std::span<const std::int32_t> rows, const TopK& top)>;
+void recommend_in_chunks(const Recommender& model, std::span<const std::int32_t> rows,
+                         const RecommendOptions& options, const TopKSink& write) {
   constexpr std::size_t kChunk = 8192;
-  if (rows.size() <= kChunk) return model.recommend(rows, options);
   ProgressMeter meter(stderr, "recommend", "users");
-  TopK all;
   for (std::size_t first = 0; first < rows.size(); first += kChunk) {
     const auto chunk = rows.subspan(first, std::min(kChunk, rows.size() - first));
-    TopK top = model.recommend(chunk, options);
-    all.k = top.k;
-    all.queries += top.queries;
-    all.items.insert(all.items.end(), top.items.begin(), top.items.end());
-    all.scores.insert(all.scores.end(), top.scores.begin(), top.scores.end());
+    const TopK top = model.recommend(chunk, options);
+    meter.clear();  // standard output may be the same terminal
+    write(chunk, top);
     meter.update(static_cast<std::int64_t>(first + chunk.size()),
                  static_cast<std::int64_t>(rows.size()));
   }
-  return all;
+  meter.finish();
 }
 
 void recommend(const RecommendFlags& f) {
@@ -76,30 +93,27 @@ void recommend(const RecommendFlags& f) {
   options.threads = f.threads;
   options.allow = item_rows(model, f.allow);
   options.deny = item_rows(model, f.deny);
-  std::vector<std::int32_t> rows;
-  TopK top;
+  Output out(f.out);
+  // The header goes out with the first lists, so that an error in ranking
+  // them leaves standard output empty, as an unknown id does.
+  bool header = false;
+  const auto write = [&](std::span<const std::int32_t> rows, const TopK& top) {
+    if (!std::exchange(header, true)) out.print("user,item,score,rank\n");
+    print_top(out, model, rows, top);
+  };
   if (!f.items.empty()) {
-    rows.push_back(0);  // the new user is shown as the OOV row
-    top = model.recommend_for_items(item_rows(model, f.items), options);
+    const std::int32_t new_user = 0;  // shown as the OOV row
+    write({&new_user, 1}, model.recommend_for_items(item_rows(model, f.items), options));
   } else {
+    std::vector<std::int32_t> rows;
     if (f.all_users) {
       rows = model.known_user_rows();
     } else {
       for (const auto& u : f.users) rows.push_back(model.user_row(u));
     }
-    top = recommend_in_chunks(model, rows, options);
+    recommend_in_chunks(model, rows, options, write);
   }
-  Output out(f.out);
-  out.print("user,item,score,rank\n");
-  for (std::size_t q = 0; q < rows.size(); ++q) {
-    const std::string user = csv_field(model.model().users.id(rows[q]));
-    for (int r = 0; r < top.k; ++r) {
-      const auto idx = q * static_cast<std::size_t>(top.k) + static_cast<std::size_t>(r);
-      if (top.items[idx] < 0) break;
-      out.print("{},{},{:.6g},{}\n", user, csv_field(model.item_id(top.items[idx])),
-                top.scores[idx], r + 1);
-    }
-  }
+  write({}, TopK{});  // the header alone when there was nothing to rank
   out.commit();
 }
 
