@@ -21,6 +21,7 @@
 
 #include "detail/blas.hpp"
 #include "detail/parallel.hpp"
+#include "detail/search.hpp"
 
 // The canonical dot product below is vectorised per target; contraction
 // into FMA would change its rounding, so this file is built without it.
@@ -424,23 +425,42 @@ void spawn_score_tasks(const Matrix& queries, const Matrix& items, std::int64_t 
 
 }  // namespace
 
-TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& options) {
+namespace detail {
+
+void check_search(const char* what, const Matrix& queries, const Matrix& items,
+                  const SearchOptions& options) {
   if (options.k <= 0) {
     throw Error(ErrorKind::InvalidArgument,
-                fmt::format("top_k: k must be positive, got k = {}", options.k));
+                fmt::format("{}: k must be positive, got k = {}", what, options.k));
   }
-  check_dims("top_k", queries, items);
-  check_sorted("top_k", options.exclude_items);
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: ef must be positive (0: the index's default), got ef = {}", what,
+                            options.ef));
+  }
+  check_dims(what, queries, items);
+  check_sorted(what, options.exclude_items);
   if (options.exclude_rows == nullptr && !options.exclude_row_of.empty()) {
     throw Error(ErrorKind::InvalidArgument,
-                "top_k: exclude_row_of is set but exclude_rows is null");
+                fmt::format("{}: exclude_row_of is set but exclude_rows is null", what));
   }
   if (options.exclude_rows != nullptr &&
       static_cast<std::int64_t>(options.exclude_row_of.size()) != queries.rows()) {
     throw Error(ErrorKind::InvalidArgument,
-                fmt::format("top_k: exclude_row_of has {} entries but there are {} queries",
+                fmt::format("{}: exclude_row_of has {} entries but there are {} queries", what,
                             options.exclude_row_of.size(), queries.rows()));
   }
+}
+
+LATENT_INDEX_CLONES float score_of_record(const float* a, const float* b,
+                                          std::int64_t dim) noexcept {
+  return exact_dot(a, b, dim);
+}
+
+}  // namespace detail
+
+TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& options) {
+  detail::check_search("top_k", queries, items, options);
   const int threads = detail::resolve_threads(options.threads);
 
   TopK out;

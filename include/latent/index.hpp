@@ -36,6 +36,9 @@ struct SearchOptions {
   const CsrMatrix* exclude_rows = nullptr;
   std::span<const std::int32_t> exclude_row_of;
   int threads = 0;  // 0: all hardware threads
+  // Search effort of an approximate index (vector_index.hpp): candidates
+  // kept per query, at least k. 0: the index's default. Exact search ignores it.
+  int ef = 0;
 };
 
 // Ties are broken by the lower item index, so results are deterministic
