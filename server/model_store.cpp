@@ -142,6 +142,7 @@ std::size_t model_bytes(const Recommender& model) {
   for (const auto& id : m.users.ids()) bytes += id.size();
   for (const auto& id : m.items.ids()) bytes += id.size();
   for (const auto& t : m.item_titles) bytes += t.size();
+  if (model.index() != nullptr) bytes += static_cast<std::size_t>(model.index()->bytes());
   return bytes;
 }
 
@@ -232,6 +233,13 @@ bool ModelStore::load_version(Entry& e, std::int64_t target) {
     return false;
   }
   const std::size_t bytes = model_bytes(*loaded);
+  const std::string search =
+      loaded->index() != nullptr
+          ? fmt::format(", hnsw index (ef {})", loaded->index()->params().ef_search)
+      : loaded->index_problem().empty()
+          ? ""
+          : fmt::format(", searching every item: its index is not used: {}",
+                        loaded->index_problem());
   std::int64_t previous = 0;
   {
     std::lock_guard lock(e.mutex);
@@ -246,9 +254,9 @@ bool ModelStore::load_version(Entry& e, std::int64_t target) {
     e.counters.served_version = target;
     e.counters.model_bytes = bytes;
   }
-  log_(fmt::format("model \"{}\" version {} is serving ({}){}", e.config.name, target,
+  log_(fmt::format("model \"{}\" version {} is serving ({}){}{}", e.config.name, target,
                    file.path.string(),
-                   previous ? fmt::format(", replacing version {}", previous) : ""));
+                   previous ? fmt::format(", replacing version {}", previous) : "", search));
   return true;
 }
 

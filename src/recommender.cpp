@@ -43,10 +43,34 @@ int effective_k(int k, std::int32_t known_items) {
 }
 
 Recommender Recommender::load(const std::filesystem::path& path) {
-  return Recommender(load_model(path));
+  Recommender r(load_model(path));
+  const std::filesystem::path index_path = index_path_for(path);
+  std::error_code ec;
+  if (std::filesystem::exists(index_path, ec)) {
+    try {
+      r.index_ = HnswIndex::load(index_path, r.model_.item_embeddings);
+    } catch (const Error& e) {
+      r.index_problem_ = e.what();
+    }
+  }
+  return r;
 }
 
-void Recommender::save(const std::filesystem::path& path) const { save_model(path, model_); }
+void Recommender::save(const std::filesystem::path& path) const {
+  save_model(path, model_);
+  const std::filesystem::path index_path = index_path_for(path);
+  if (index_) {
+    index_->save(index_path, model_.item_embeddings);
+  } else {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(index_path, ec)) std::filesystem::remove(index_path, ec);
+  }
+}
+
+void Recommender::build_index(const HnswParams& params, const WorkProgress& progress) {
+  index_ = HnswIndex::build(model_.item_embeddings, params, progress);
+  index_problem_.clear();
+}
 
 std::int32_t Recommender::user_row(std::string_view id) const {
   if (auto row = model_.users.find(id)) return *row;
@@ -128,6 +152,12 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   if (options.exclude_seen) {
     search_options.exclude_rows = seen;
     search_options.exclude_row_of = seen_rows_of;
+  }
+  search_options.ef = options.ef;
+  if (index_ && !options.exact)
+    return index_->search(model_.item_embeddings, queries, search_options);
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
   return top_k(queries, model_.item_embeddings, search_options);
 }

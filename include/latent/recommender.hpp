@@ -21,9 +21,11 @@
 #include <string_view>
 #include <vector>
 
+#include <latent/hnsw_index.hpp>
 #include <latent/index.hpp>
 #include <latent/model_file.hpp>
 #include <latent/model_spec.hpp>
+#include <latent/vector_index.hpp>
 
 namespace latent {
 
@@ -45,14 +47,34 @@ struct RecommendOptions {
   std::vector<std::int32_t> allow;
   std::vector<std::int32_t> deny;
   int threads = 0;
+  // With an approximate index: search every item instead (exact), or the
+  // index's effort for this search (ef; 0: the index's default).
+  bool exact = false;
+  int ef = 0;
 };
 
 class Recommender {
  public:
   explicit Recommender(ModelData model);
 
+  // Reads a model file, and its index from the companion file
+  // (index_path_for) when there is one. An index that cannot be used
+  // (damaged, of another version, built for other vectors) leaves the model
+  // searching every item, and index_problem() says why.
   static Recommender load(const std::filesystem::path& path);
+  // Writes the model file, then its index's companion file when it has an
+  // index; a companion left at `path` by an earlier model is removed (it was
+  // built for that model's vectors).
   void save(const std::filesystem::path& path) const;
+
+  // The approximate index recommendations search (null: every item, exactly).
+  const HnswIndex* index() const noexcept { return index_.get(); }
+  // Why the companion index file next to the loaded model is not used, or "".
+  const std::string& index_problem() const noexcept { return index_problem_; }
+  // Builds an index over the item vectors and uses it from now on.
+  void build_index(const HnswParams& params, const WorkProgress& progress = {});
+  // Stops using the index: every search reads every item again.
+  void drop_index() noexcept { index_.reset(); }
 
   const ModelData& model() const noexcept { return model_; }
   int dim() const noexcept { return static_cast<int>(model_.item_embeddings.cols()); }
@@ -103,6 +125,9 @@ class Recommender {
   void check_item_similarity() const;
 
   ModelData model_;
+  // Immutable once built; shared by copies, whose item vectors are the same.
+  std::shared_ptr<const HnswIndex> index_;
+  std::string index_problem_;
   TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
               const CsrMatrix* seen, const RecommendOptions& options) const;
 

@@ -31,6 +31,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_embeddings(*app);
   add_scores(*app);
   add_info(*app);
+  add_index(*app);
   add_evaluate(*app);
   add_split(*app);
   add_synth(*app);

@@ -3,7 +3,11 @@
 // app with its flags and a callback that calls the library; main() turns a
 // latent::Error into one line on stderr and exit code 1.
 
+#include <filesystem>
+
 #include <CLI/CLI.hpp>
+
+#include <latent/recommender.hpp>
 
 namespace latent::cli {
 
@@ -21,5 +25,10 @@ void add_synth(CLI::App& app);
 void add_tune(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_report(CLI::App& app);
+void add_index(CLI::App& app);
+
+// A saved model for the commands that query it: Recommender::load, with a
+// warning on stderr when its companion index cannot be used (index.cpp).
+Recommender load_for_queries(const std::filesystem::path& path);
 
 }  // namespace latent::cli

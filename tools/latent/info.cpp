@@ -46,9 +46,27 @@ json vocabulary_json(const Vocabulary& v) {
           {"first_ids", first_ids(v)}};
 }
 
+// The model's index: its companion file, type, parameters and size, or why
+// it is not used; null when there is none.
+json index_json(const std::string& path, const Recommender& model) {
+  const std::string file = index_path_for(path).string();
+  if (const HnswIndex* index = model.index()) {
+    return {{"file", file},
+            {"type", std::string(index->type())},
+            {"m", index->params().m},
+            {"ef_construction", index->params().ef_construction},
+            {"ef", index->params().ef_search},
+            {"levels", index->max_level() + 1},
+            {"bytes", index->bytes()}};
+  }
+  if (!model.index_problem().empty()) return {{"file", file}, {"problem", model.index_problem()}};
+  return nullptr;
+}
+
 json describe(const std::string& path, const Recommender& model) {
   const ModelData& m = model.model();
   return {{"file", path},
+          {"index", index_json(path, model)},
           {"kind", m.kind},
           {"format_version", kModelFormatVersion},
           {"dim", model.dim()},
@@ -168,6 +186,16 @@ void info(const std::string& path, bool as_json) {
       "items.tsv)\n");
   out.print("item titles: {}\nseen pairs: {}\n", d["item_titles"].get<bool>() ? "yes" : "no",
             readable(d["seen_pairs"]));
+  if (const json& index = d["index"]; index.is_null()) {
+    out.print("index: none (every search reads every item; latent index builds one)\n");
+  } else if (index.contains("problem")) {
+    out.print("index: not used (every search reads every item): {}\n", readable(index["problem"]));
+  } else {
+    out.print("index: {} (m {}, ef_construction {}, ef {}, {} levels), {:.1f} MiB, {}\n",
+              readable(index["type"]), readable(index["m"]), readable(index["ef_construction"]),
+              readable(index["ef"]), readable(index["levels"]),
+              index["bytes"].get<double>() / 1048576.0, readable(index["file"]));
+  }
   out.print("config:\n");
   print_fields(out, d["config"]);
   out.print("training:\n");

@@ -34,6 +34,8 @@ struct RecommendFlags {
   bool exclude_seen = false;
   std::string out;
   int threads = 0;
+  bool exact = false;
+  int ef = 0;
 };
 
 std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<std::string>& ids) {
@@ -86,11 +88,13 @@ void recommend(const RecommendFlags& f) {
                 "give one of --user ID (repeatable), --all-users, or --items ID (repeatable, a "
                 "new user's items)");
   }
-  const Recommender model = Recommender::load(f.model);
+  const Recommender model = load_for_queries(f.model);
   RecommendOptions options;
   options.k = f.k;
   options.exclude_seen = f.exclude_seen;
   options.threads = f.threads;
+  options.exact = f.exact;
+  options.ef = f.ef;
   options.allow = item_rows(model, f.allow);
   options.deny = item_rows(model, f.deny);
   Output out(f.out);
@@ -119,7 +123,7 @@ void recommend(const RecommendFlags& f) {
 
 void similar(const std::string& path, const std::string& item, int k, int threads) {
   effective_k(k, 1);  // the k rule's error, before the model is read
-  const Recommender model = Recommender::load(path);
+  const Recommender model = load_for_queries(path);
   const auto row = model.item_row(item);
   const TopK top = model.similar_items(row, k, threads);
   fmt::print("item,similar_item,similarity,rank\n");
@@ -133,7 +137,7 @@ void similar(const std::string& path, const std::string& item, int k, int thread
 
 void pairs(const std::string& path, float threshold, const std::string& out_path, int threads) {
   check_similarity_threshold(threshold);  // before the model is read
-  const Recommender model = Recommender::load(path);
+  const Recommender model = load_for_queries(path);
   ProgressMeter meter(stderr, "pairs", "tiles");
   const auto found = model.similar_pairs(
       threshold, threads,
@@ -172,7 +176,7 @@ void embeddings(const EmbeddingsFlags& f) {
   if (f.out_dir.empty() && f.item.empty() && f.user.empty()) {
     throw Error(ErrorKind::InvalidArgument, "give --out-dir DIR, --item ID or --user ID");
   }
-  const Recommender model = Recommender::load(f.model);
+  const Recommender model = load_for_queries(f.model);
   const ModelData& m = model.model();
   if (!f.item.empty()) {
     const auto row = model.item_row(f.item);
@@ -198,7 +202,7 @@ void embeddings(const EmbeddingsFlags& f) {
 }
 
 void scores(const std::string& path, const std::string& out_path, int threads) {
-  const Recommender model = Recommender::load(path);
+  const Recommender model = load_for_queries(path);
   const ModelData& m = model.model();
   NpyWriter writer(out_path, m.users.size(), m.items.size());
   ProgressMeter meter(stderr, "scores", "users");
@@ -238,6 +242,12 @@ void add_recommend(CLI::App& app) {
                 "Drop items the user interacted with in training (with --items: those items)");
   cmd->add_option("--out", f->out, "CSV file (user,item,score,rank); stdout when omitted");
   cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("--exact", f->exact,
+                "Search every item even when the model has an index (latent index)");
+  cmd->add_option("--ef", f->ef,
+                  "With an index: candidates kept per user, at least k (0: the index's own; "
+                  "more finds more of the exact top-k, slower)")
+      ->capture_default_str();
   cmd->callback([f] { recommend(*f); });
 }
 
