@@ -371,7 +371,7 @@ class Model:
         return ids, scores
 
     def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None,
-                  as_frame=False, threads=0):
+                  as_frame=False, threads=0, exact=False, ef=0):
         """Top-k items for one user id (1-D arrays of k ids and scores) or a
         list of user ids (2-D arrays, one row per user), best first; with
         as_frame, a DataFrame (user, item, score, rank). exclude_seen drops
@@ -381,23 +381,26 @@ class Model:
         array is then of dtype object); k < 1 is a ValueError and a k above
         the number of known items is capped at it (the library's rule, the
         same in the CLI and the server). Unknown ids raise
-        latent.NotFoundError (a KeyError)."""
+        latent.NotFoundError (a KeyError). With an index (build_index, or
+        one saved with the model), the search uses it: ef is its effort for
+        this call (0: the index's own), exact=True searches every item."""
         rows, single = self._user_rows(users)
         items, scores = self._model().recommend(rows, _k(k), bool(exclude_seen),
                                                 self._item_rows(allow), self._item_rows(deny),
-                                                int(threads))
+                                                int(threads), bool(exact), int(ef))
         user_ids = [users] if single else list(users)
         return self._top(items, scores, single, user_ids, as_frame)
 
     def recommend_for_items(self, items, k=_DEFAULTS["k"], exclude_seen=True, allow=None, deny=None,
-                            as_frame=False, threads=0):
+                            as_frame=False, threads=0, exact=False, ef=0):
         """Top-k for a user who was not in training, from the items (ids or
         titles) they interacted with, without retraining (fold-in: exact
         least squares for ALS, the items' mean for two-tower and BPR)."""
         rows = self._item_rows(items)
         top, scores = self._model().recommend_for_items(rows, _k(k), bool(exclude_seen),
                                                         self._item_rows(allow),
-                                                        self._item_rows(deny), int(threads))
+                                                        self._item_rows(deny), int(threads),
+                                                        bool(exact), int(ef))
         return self._top(top, scores, True, [None], as_frame)
 
     def user_embeddings(self):
@@ -472,8 +475,32 @@ class Model:
         return frame
 
     def save(self, path):
-        """Writes the model file (atomically: a temporary file, then rename)."""
+        """Writes the model file (atomically: a temporary file, then rename),
+        and its index to PATH.index when it has one (a stale PATH.index of an
+        earlier model is removed)."""
         self._model().save(os.fspath(path))
+
+    # ---- the approximate index ----------------------------------------------
+
+    def build_index(self, m=16, ef_construction=200, ef=64, seed=42, threads=0):
+        """Builds an approximate index of the item vectors (an HNSW graph
+        linked by inner product, as `latent index`) that recommend and
+        recommend_for_items search from now on, and that save() writes next
+        to the model. m: links per item; ef_construction: build effort; ef:
+        the default search effort. Returns index_info(). Not to be called
+        while another thread queries the same model."""
+        self._model().build_index(int(m), int(ef_construction), int(ef), int(seed), int(threads))
+        return self.index_info()
+
+    def drop_index(self):
+        """Searches every item again (the saved index file is left as it is)."""
+        self._model().drop_index()
+
+    def index_info(self):
+        """The model's index as a dict (type, m, ef_construction, ef, levels,
+        bytes), {"problem": why} when the file next to a loaded model could
+        not be used, or None."""
+        return json.loads(self._model().index_info())
 
 
 Model.__doc__ += _params_doc()
@@ -492,5 +519,12 @@ def tune(model, data, split=None, grid=None, **kwargs):
 
 
 def load(path):
-    """A model saved by Model.save or `latent train --out`."""
-    return Model._from_native(_latent.Recommender.load(_require_file(path)))
+    """A model saved by Model.save or `latent train --out`, with its index
+    (PATH.index) when there is one; an index that cannot be used is a
+    warning, and the model then searches every item."""
+    model = Model._from_native(_latent.Recommender.load(_require_file(path)))
+    info = model.index_info()
+    if info and "problem" in info:
+        warnings.warn(f"searching every item: the index is not used: {info['problem']}",
+                      stacklevel=2)
+    return model

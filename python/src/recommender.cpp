@@ -27,14 +27,31 @@ std::vector<std::int32_t> rows_of(const py::handle& rows) {
 }
 
 RecommendOptions recommend_options(int k, bool exclude_seen, const py::handle& allow,
-                                   const py::handle& deny, int threads) {
+                                   const py::handle& deny, int threads, bool exact, int ef) {
   RecommendOptions o;
   o.k = k;
   o.exclude_seen = exclude_seen;
   o.allow = rows_of(allow);
   o.deny = rows_of(deny);
   o.threads = threads;
+  o.exact = exact;
+  o.ef = ef;
   return o;
+}
+
+// The model's index as JSON (as `latent info --json` gives it), or "null".
+std::string index_info(const Recommender& r) {
+  if (const HnswIndex* index = r.index()) {
+    return nlohmann::json{{"type", std::string(index->type())},
+                          {"m", index->params().m},
+                          {"ef_construction", index->params().ef_construction},
+                          {"ef", index->params().ef_search},
+                          {"levels", index->max_level() + 1},
+                          {"bytes", index->bytes()}}
+        .dump();
+  }
+  if (!r.index_problem().empty()) return nlohmann::json{{"problem", r.index_problem()}}.dump();
+  return "null";
 }
 
 // Evaluation needs the split's rows to index the model's vocabularies.
@@ -124,11 +141,12 @@ void bind_queries(RecommenderClass& rec) {
          "recommend",
          [](const Recommender& r,
             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& users,
-            int k, bool exclude_seen, const py::object& allow, const py::object& deny,
-            int threads) {
+            int k, bool exclude_seen, const py::object& allow, const py::object& deny, int threads,
+            bool exact, int ef) {
            if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
            const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
-           const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
+           const RecommendOptions o =
+               recommend_options(k, exclude_seen, allow, deny, threads, exact, ef);
            TopK top;
            {
              py::gil_scoped_release release;
@@ -137,13 +155,14 @@ void bind_queries(RecommenderClass& rec) {
            return topk_arrays(std::move(top));
          },
          py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"), py::arg("deny"),
-         py::arg("threads"))
+         py::arg("threads"), py::arg("exact"), py::arg("ef"))
       .def(
           "recommend_for_items",
           [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
-             const py::object& allow, const py::object& deny, int threads) {
+             const py::object& allow, const py::object& deny, int threads, bool exact, int ef) {
             const std::vector<std::int32_t> rows = rows_of(items);
-            const RecommendOptions o = recommend_options(k, exclude_seen, allow, deny, threads);
+            const RecommendOptions o =
+                recommend_options(k, exclude_seen, allow, deny, threads, exact, ef);
             TopK top;
             {
               py::gil_scoped_release release;
@@ -152,7 +171,20 @@ void bind_queries(RecommenderClass& rec) {
             return topk_arrays(std::move(top));
           },
           py::arg("items"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
-          py::arg("deny"), py::arg("threads"))
+          py::arg("deny"), py::arg("threads"), py::arg("exact"), py::arg("ef"))
+      .def("build_index",
+           [](Recommender& r, int m, int ef_construction, int ef, std::uint64_t seed, int threads) {
+             HnswParams p;
+             p.m = m;
+             p.ef_construction = ef_construction;
+             p.ef_search = ef;
+             p.seed = seed;
+             p.threads = threads;
+             py::gil_scoped_release release;
+             r.build_index(p);
+           })
+      .def("drop_index", &Recommender::drop_index)
+      .def("index_info", &index_info)
       .def("similar_items", [](const Recommender& r, std::int32_t row, int k, int threads) {
         TopK top;
         {

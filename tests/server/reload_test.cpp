@@ -348,3 +348,59 @@ TEST(HotReload, RemovingTheNewestFolderRollsBack) {
 
 }  // namespace
 }  // namespace latent::test
+
+namespace latent::test {
+namespace {
+
+bool logged(const TestServer& server, const std::string& part) {
+  for (const auto& line : server.logs()) {
+    if (line.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A version's index (model.latent.index beside model.latent) is loaded with
+// it and searched; a damaged one is logged, and that version serves from the
+// exact search instead of failing.
+TEST(HotReload, AVersionsIndexIsServedAndADamagedOneFallsBackToExact) {
+  TempDir dir;
+  const auto base = dir / "movies";
+  Recommender indexed = tiny_model("als");
+  HnswParams params;
+  params.threads = 1;
+  indexed.build_index(params);
+  const auto v1_file = save_version(base, 1, indexed);
+  ASSERT_TRUE(std::filesystem::exists(index_path_for(v1_file)));
+  TestServer server(base);
+  EXPECT_TRUE(
+      logged(server, "version 1 is serving (" + v1_file.string() + "), hnsw index (ef 64)"));
+  auto c = server.client();
+  Reply predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(predict.status, 200) << predict.text;
+  EXPECT_EQ(predict.body["predictions"][0]["output_2"], expected_items(v1_file, "u1"));
+
+  // Version 2: the same model, its index damaged after it was written.
+  const auto v2_file = save_version(base, 2, indexed);
+  std::string bytes = read_bytes(index_path_for(v2_file));
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_bytes(index_path_for(v2_file), bytes);
+  server.store().poll();
+  EXPECT_TRUE(logged(server, "version 2 is serving (" + v2_file.string() +
+                                 "), replacing version 1, searching every item: its index is "
+                                 "not used: "))
+      << fmt::format("{}", fmt::join(server.logs(), "\n"));
+  EXPECT_TRUE(logged(server, "checksum mismatch"));
+  predict = post(c, "/v1/models/movies:predict", R"({"instances": ["u1"]})");
+  ASSERT_EQ(predict.status, 200) << predict.text;
+  Recommender exact = Recommender::load(v2_file);
+  exact.drop_index();
+  const std::int32_t row = exact.user_row("u1");
+  const TopK top = exact.recommend(std::span(&row, 1), 10, false);
+  EXPECT_EQ(predict.body["predictions"][0]["output_2"].size(),
+            static_cast<std::size_t>(std::count_if(top.items.begin(), top.items.end(),
+                                                   [](std::int32_t i) { return i >= 0; })));
+  EXPECT_EQ(predict.body["predictions"][0]["output_2"], expected_items(v2_file, "u1"));
+}
+
+}  // namespace
+}  // namespace latent::test

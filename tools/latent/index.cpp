@@ -115,13 +115,13 @@ void run(const IndexFlags& f) {
   meter.finish();
   model.index()->save(companion, model.model().item_embeddings);
   const HnswIndex& index = *model.index();
+  const int threads = f.params.threads > 0 ? f.params.threads : omp_get_max_threads();
   fmt::print(
       "hnsw index of {} items (m {}, ef_construction {}, ef {}) built in {:.2f} s on {} "
-      "threads: {:.1f} MiB of links, written to {}\n",
+      "thread{}: {:.1f} MiB of links, written to {}\n",
       model.model().items.num_known(), index.params().m, index.params().ef_construction,
-      index.params().ef_search, build_s,
-      f.params.threads > 0 ? f.params.threads : omp_get_max_threads(), index.bytes() / 1048576.0,
-      companion.string());
+      index.params().ef_search, build_s, threads, threads == 1 ? "" : "s",
+      index.bytes() / 1048576.0, companion.string());
   check(model, f.check_users, f.params.seed);
 }
 
