@@ -224,6 +224,7 @@ std::unique_ptr<HnswIndex> HnswIndex::build(const Matrix& items, const HnswParam
 // forgets the last one without clearing the array.
 struct HnswIndex::Scratch {
   std::vector<std::uint32_t> visited;
+  std::vector<std::uint32_t> excluded;  // the query's seen items, by the same generation
   std::uint32_t generation = 0;
   std::vector<Scored> explore;  // heap, best on top
   std::vector<Scored> kept;     // heap, worst on top: the eligible results
@@ -231,6 +232,7 @@ struct HnswIndex::Scratch {
   void next(std::size_t rows) {
     if (visited.size() != rows || ++generation == 0) {
       visited.assign(rows, 0);
+      excluded.assign(rows, 0);
       generation = 1;
     }
     explore.clear();
@@ -245,16 +247,29 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
   const auto score = [&](std::int32_t row) {
     return detail::score_of_record(query, items.data() + static_cast<std::int64_t>(row) * dim, dim);
   };
-  std::span<const std::int32_t> seen;
+  s.next(levels_.size());
+  // The query's own exclusions (its seen items) marked for this search;
+  // the exclusions of every query (OOV, a deny or allow list) by lookup.
   if (options.exclude_rows != nullptr) {
-    seen = options.exclude_rows->row(options.exclude_row_of[static_cast<std::size_t>(q)]);
+    for (const std::int32_t row :
+         options.exclude_rows->row(options.exclude_row_of[static_cast<std::size_t>(q)])) {
+      if (row >= 0 && static_cast<std::size_t>(row) < s.excluded.size()) {
+        s.excluded[static_cast<std::size_t>(row)] = s.generation;
+      }
+    }
   }
   const auto eligible = [&](const Scored& c) {
-    return !std::isnan(c.score) && !sorted_contains(options.exclude_items, c.row) &&
-           !sorted_contains(seen, c.row);
+    return !std::isnan(c.score) && s.excluded[static_cast<std::size_t>(c.row)] != s.generation &&
+           !sorted_contains(options.exclude_items, c.row);
+  };
+  const auto prefetch = [&](std::int32_t row) {
+    const char* vector =
+        reinterpret_cast<const char*>(items.data() + static_cast<std::int64_t>(row) * dim);
+    __builtin_prefetch(vector);
+    __builtin_prefetch(vector + 64);
+    __builtin_prefetch(&s.visited[static_cast<std::size_t>(row)]);
   };
 
-  s.next(levels_.size());
   // Upper levels: greedy steps towards the query.
   Scored cur{score(entry_), entry_};
   for (int level = max_level_; level > 0; --level) {
@@ -295,8 +310,10 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
     std::pop_heap(s.explore.begin(), s.explore.end(), BestFirst{});
     s.explore.pop_back();
     const std::int32_t* list = links(c.row, 0);
+    if (list[0] > 0) prefetch(list[1]);
     for (std::int32_t j = 1; j <= list[0]; ++j) {
       const std::int32_t row = list[j];
+      if (j < list[0]) prefetch(list[j + 1]);
       auto& mark = s.visited[static_cast<std::size_t>(row)];
       if (mark == s.generation) continue;
       mark = s.generation;
@@ -345,7 +362,10 @@ TopK HnswIndex::search(const Matrix& items, const Matrix& queries,
   std::vector<char> exact(static_cast<std::size_t>(queries.rows()), 0);
 #pragma omp parallel num_threads(threads)
   {
-    Scratch scratch;
+    // Kept by each thread across searches: a server's thread answering one
+    // request at a time must not allocate and clear a mark per item (4 MB
+    // for a million) for each of them.
+    thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 16)
     for (std::int64_t q = 0; q < queries.rows(); ++q) {
       const float* query = queries.data() + q * dim;
