@@ -44,6 +44,8 @@ EXAMPLES = {
     "quickstart": [("tutorial.md", "the-whole-tutorial-in-one-command", "every step, checked")],
     "models": [("models.md", "parameters", "every parameter with its default")],
     "report": [("report.md", "example", "one page: curves, three models' metrics, the item map")],
+    "index": [("big-catalogs.md", "big-catalogs-an-approximate-index",
+               "build, check, search with and without, remove")],
 }
 
 
