@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes latent's input parsers with libFuzzer (docs/fuzzing.md).
 #   scripts/fuzz.sh [TARGET|all] [MINUTES]
-# TARGET: csv, model_file, rest_api, model_config, or all (default), each
+# TARGET: csv, model_file, rest_api, model_config, index_file, or all (default), each
 # for MINUTES (default 10). Builds the fuzzers with clang in ./build-fuzz
 # (LATENT_FUZZ=ON: -fsanitize=fuzzer,address,undefined), then runs each
 # target on a working copy of its seed corpus, so tests/fuzz/corpus stays
@@ -14,7 +14,7 @@
 # libFuzzer flags. Needs clang and its runtime: scripts/install-deps.sh --fuzz.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-all_targets=(csv model_file rest_api model_config)
+all_targets=(csv model_file rest_api model_config index_file)
 which="${1:-all}"
 minutes="${2:-10}"
 if [[ "$which" == "all" ]]; then
@@ -31,7 +31,8 @@ if ! [[ "$minutes" =~ ^[0-9]+$ ]] || ((minutes < 1)); then
 fi
 
 # The largest input each target takes: a few times its largest seed.
-declare -A max_len=([csv]=4096 [model_file]=16384 [rest_api]=2048 [model_config]=2048)
+declare -A max_len=([csv]=4096 [model_file]=16384 [rest_api]=2048 [model_config]=2048
+                   [index_file]=16384)
 
 cxx="${LATENT_FUZZ_CXX:-$(command -v clang++ || command -v clang++-14 || echo clang++)}"
 if ! command -v "$cxx" >/dev/null; then

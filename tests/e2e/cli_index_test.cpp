@@ -100,8 +100,22 @@ TEST_F(CliIndex, ADamagedIndexIsRefusedAndTheExactSearchAnswers) {
   EXPECT_TRUE(recommend({}).err.empty());
 }
 
+TEST_F(CliIndex, TrainBuildsItWithTheModel) {
+  const auto other = (dir_ / "with-index.latent").string();
+  const auto r = run_cli({"train", "--data", csv_, "--model", "bpr", "--dim", "8", "--epochs", "2",
+                          "--threads", "1", "--index", "--out", other});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Building the approximate index"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(other + ".index"));
+  EXPECT_NE(run_cli({"info", other}).out.find("index: hnsw (m 16"), std::string::npos);
+}
+
 TEST_F(CliIndex, RemovedAndBadRequestsLeaveNothingBehind) {
-  auto r = run_cli({"index", model_, "--m", "1"});
+  auto r = run_cli({"index", model_, "--type", "ivf-pq"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--type ivf-pq: this build has one index type, hnsw"), std::string::npos)
+      << r.err;
+  r = run_cli({"index", model_, "--m", "1"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("m must be in [2, 256], got 1"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(index_));

@@ -38,6 +38,7 @@ namespace {
 
 struct IndexFlags {
   std::string model;
+  std::string type = "hnsw";
   HnswParams params;
   bool remove = false;
   int check_users = 1000;
@@ -91,7 +92,14 @@ void check(const Recommender& model, int count, std::uint64_t seed) {
 }
 
 void run(const IndexFlags& f) {
-  check_hnsw_params(f.params);  // before the model is read
+  // Both before the model is read.
+  if (f.type != "hnsw") {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--type {}: this build has one index type, hnsw (faiss's IVF-PQ and "
+                            "others are not built in)",
+                            f.type));
+  }
+  check_hnsw_params(f.params);
   const std::filesystem::path companion = index_path_for(f.model);
   if (f.remove) {
     load_model(f.model);  // a model path, not any file next to one
@@ -134,6 +142,7 @@ void add_index(CLI::App& app) {
       "Build an approximate index of a model's items (MODEL.index, used by recommend, serve "
       "and Python when present), or remove it");
   cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--type", f->type, "Index type (this build: hnsw)")->capture_default_str();
   cmd->add_option("--m", f->params.m,
                   "Links per item (2x on the bottom level): more, better "
                   "recall and more memory")

@@ -27,6 +27,7 @@ struct TrainFlags {
   std::string out;
   std::string metrics_out;
   std::string tensorboard;
+  bool index = false;
   ProgressFlags progress;
 };
 
@@ -57,7 +58,16 @@ void run(const TrainFlags& f) {
       if (board) board->add_epoch(e);
     };
   }
-  const FitResult result = fit(data, fit_options);
+  FitResult result = fit(data, fit_options);
+  if (f.index) {
+    // Built before anything is saved: the model and its index are written together.
+    if (!quiet) fmt::print(stderr, "Building the approximate index (latent index's defaults)\n");
+    HnswParams params;
+    if (const auto threads = fit_options.params.get("threads")) {
+      params.threads = parse_param<int>("threads", *threads);
+    }
+    result.model.build_index(params);
+  }
   if (board) {
     // Written (to temporary files) before anything is saved, so that a
     // failure here leaves no model file either.
@@ -102,6 +112,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--tensorboard", f->tensorboard,
                   "Directory for TensorBoard logs: per-epoch scalars (DIR/train, "
                   "DIR/validation) and the embedding projector's files");
+  cmd->add_flag("--index", f->index,
+                "Also build the approximate index (latent index with its defaults; "
+                "docs/big-catalogs.md) and save it beside the model (--out)");
   f->progress.add_to(*cmd);
   cmd->callback([f] { run(*f); });
 }
