@@ -31,7 +31,6 @@ namespace {
 constexpr char kMagic[8] = {'L', 'A', 'T', 'E', 'N', 'T', 'I', 'X'};
 constexpr std::uint32_t kFormatVersion = 1;
 constexpr char kType[12] = {'h', 'n', 's', 'w'};
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // The file's fixed-size start; the arrays follow it, then the checksum of
 // everything before it (XXH64, seed 0).
@@ -342,12 +341,7 @@ TopK HnswIndex::search(const Matrix& items, const Matrix& queries,
                             "{} of dimension {}",
                             levels_.size(), dim_, items.rows(), items.cols()));
   }
-  TopK out;
-  out.queries = queries.rows();
-  out.k = options.k;
-  const auto cells = static_cast<std::size_t>(queries.rows()) * static_cast<std::size_t>(options.k);
-  out.items.assign(cells, -1);
-  out.scores.assign(cells, kNegInf);
+  TopK out = detail::padded_result(queries.rows(), options.k);
   const std::int64_t k = std::min<std::int64_t>(options.k, items.rows());
   if (queries.rows() == 0 || k == 0 || max_level_ < 0) {
     return max_level_ < 0 ? top_k(queries, items, options) : out;

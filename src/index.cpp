@@ -427,6 +427,16 @@ void spawn_score_tasks(const Matrix& queries, const Matrix& items, std::int64_t 
 
 namespace detail {
 
+TopK padded_result(std::int64_t queries, int k) {
+  TopK out;
+  out.queries = queries;
+  out.k = k;
+  const auto cells = static_cast<std::size_t>(queries) * static_cast<std::size_t>(k);
+  out.items.assign(cells, -1);
+  out.scores.assign(cells, kNegInf);
+  return out;
+}
+
 void check_search(const char* what, const Matrix& queries, const Matrix& items,
                   const SearchOptions& options) {
   if (options.k <= 0) {
@@ -475,12 +485,7 @@ TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& opti
   detail::check_search("top_k", queries, items, options);
   const int threads = detail::resolve_threads(options.threads);
 
-  TopK out;
-  out.queries = queries.rows();
-  out.k = options.k;
-  const auto cells = static_cast<std::size_t>(queries.rows()) * static_cast<std::size_t>(options.k);
-  out.items.assign(cells, -1);
-  out.scores.assign(cells, kNegInf);
+  TopK out = detail::padded_result(queries.rows(), options.k);
   const std::int64_t k = std::min<std::int64_t>(options.k, items.rows());
   if (queries.rows() == 0 || k == 0) return out;
 

@@ -15,6 +15,10 @@ namespace latent::detail {
 void check_search(const char* what, const Matrix& queries, const Matrix& items,
                   const SearchOptions& options);
 
+// A result of `queries` rows of k entries, all padding (item -1, score
+// -inf), for a search to fill.
+TopK padded_result(std::int64_t queries, int k);
+
 // The score of record of a (query, item) pair: the fixed-order dot product
 // top_k ranks and reports, bit for bit, wherever it is computed.
 float score_of_record(const float* a, const float* b, std::int64_t dim) noexcept;
