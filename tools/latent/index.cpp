@@ -51,7 +51,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Recall@10 of the index against the exact search for up to `count` of the
 // model's users (seeded, distinct), seen items excluded as recommend does,
 // and the time per user of each on one thread.
-void check(const Recommender& model, int count, std::uint64_t seed) {
+void check(const Recommender& model, const std::string& model_path, int count, std::uint64_t seed) {
   std::vector<std::int32_t> users = model.known_user_rows();
   if (users.empty() || count <= 0) return;
   Rng rng(seed);
@@ -89,6 +89,12 @@ void check(const Recommender& model, int count, std::uint64_t seed) {
       n, total ? static_cast<double>(hits) / static_cast<double>(total) : 1.0,
       model.index()->params().ef_search, 1e3 * approx_s / static_cast<double>(n),
       1e3 * exact_s / static_cast<double>(n));
+  if (approx_s >= exact_s) {
+    fmt::print(
+        "note: on this catalog the exact search is as fast; an index pays on large ones "
+        "(docs/big-catalogs.md), and latent index {} --remove goes back to it\n",
+        model_path);
+  }
 }
 
 void run(const IndexFlags& f) {
@@ -130,7 +136,7 @@ void run(const IndexFlags& f) {
       model.model().items.num_known(), index.params().m, index.params().ef_construction,
       index.params().ef_search, build_s, threads, threads == 1 ? "" : "s",
       index.bytes() / 1048576.0, companion.string());
-  check(model, f.check_users, f.params.seed);
+  check(model, f.model, f.check_users, f.params.seed);
 }
 
 }  // namespace
