@@ -91,7 +91,7 @@ void check(const Recommender& model, const std::string& model_path, int count, s
       1e3 * exact_s / static_cast<double>(n));
   if (approx_s >= exact_s) {
     fmt::print(
-        "note: on this catalog the exact search is as fast; an index pays on large ones "
+        "note: on this catalog the exact search is faster; an index pays on large ones "
         "(docs/big-catalogs.md), and latent index {} --remove goes back to it\n",
         model_path);
   }
