@@ -464,14 +464,16 @@ std::unique_ptr<HnswIndex> HnswIndex::load(const std::filesystem::path& path, co
                 fmt::format("{}: an index of type \"{}\"; this build reads hnsw", name,
                             std::string(h.type, strnlen(h.type, sizeof h.type))));
   }
-  // Sizes before anything is read past the header.
-  const std::uint64_t body = bytes.size() - sizeof h - sizeof(std::uint64_t);
+  // Sizes before anything is read past the header, each against what the
+  // file holds before any of them is multiplied or added (no overflow).
+  const std::uint64_t ints =
+      (bytes.size() - sizeof h - sizeof(std::uint64_t)) / sizeof(std::int32_t);
   const auto m = static_cast<std::uint64_t>(h.m);
-  if (h.m < 2 || h.m > 256 ||
-      h.rows > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()) ||
-      h.level0_size != h.rows * (2 * m + 1) ||
-      (h.rows + h.level0_size) > body / sizeof(std::int32_t) ||
-      body != (h.rows + h.level0_size + h.upper_size) * sizeof(std::int32_t)) {
+  const bool sizes_fit =
+      (bytes.size() - sizeof h - sizeof(std::uint64_t)) % sizeof(std::int32_t) == 0 && h.m >= 2 &&
+      h.m <= 256 && h.rows <= ints && h.level0_size <= ints && h.upper_size <= ints &&
+      h.level0_size == h.rows * (2 * m + 1) && h.rows + h.level0_size + h.upper_size == ints;
+  if (!sizes_fit) {
     throw corrupt(
         fmt::format("its sizes do not add up ({} bytes for {} items)", bytes.size(), h.rows));
   }
