@@ -371,7 +371,7 @@ class Model:
         return ids, scores
 
     def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None,
-                  as_frame=False, threads=0, exact=False, ef=0):
+                  as_frame=False, threads=0, exact=False, ef=None):
         """Top-k items for one user id (1-D arrays of k ids and scores) or a
         list of user ids (2-D arrays, one row per user), best first; with
         as_frame, a DataFrame (user, item, score, rank). exclude_seen drops
@@ -383,16 +383,16 @@ class Model:
         same in the CLI and the server). Unknown ids raise
         latent.NotFoundError (a KeyError). With an index (build_index, or
         one saved with the model), the search uses it: ef is its effort for
-        this call (0: the index's own), exact=True searches every item."""
+        this call (None: the index's own), exact=True searches every item."""
         rows, single = self._user_rows(users)
         items, scores = self._model().recommend(rows, _k(k), bool(exclude_seen),
                                                 self._item_rows(allow), self._item_rows(deny),
-                                                int(threads), bool(exact), int(ef))
+                                                int(threads), bool(exact), _ef(ef))
         user_ids = [users] if single else list(users)
         return self._top(items, scores, single, user_ids, as_frame)
 
     def recommend_for_items(self, items, k=_DEFAULTS["k"], exclude_seen=True, allow=None, deny=None,
-                            as_frame=False, threads=0, exact=False, ef=0):
+                            as_frame=False, threads=0, exact=False, ef=None):
         """Top-k for a user who was not in training, from the items (ids or
         titles) they interacted with, without retraining (fold-in: exact
         least squares for ALS, the items' mean for two-tower and BPR)."""
@@ -400,7 +400,7 @@ class Model:
         top, scores = self._model().recommend_for_items(rows, _k(k), bool(exclude_seen),
                                                         self._item_rows(allow),
                                                         self._item_rows(deny), int(threads),
-                                                        bool(exact), int(ef))
+                                                        bool(exact), _ef(ef))
         return self._top(top, scores, True, [None], as_frame)
 
     def user_embeddings(self):
@@ -516,6 +516,15 @@ def tune(model, data, split=None, grid=None, **kwargs):
     m = Model(model, **{n: v for n, v in kwargs.items() if n not in tune_args})
     report = m.tune(data, split, grid, **{n: v for n, v in kwargs.items() if n in tune_args})
     return m, report
+
+
+def _ef(ef):
+    """A search effort for the library: None is the index's own (0)."""
+    if ef is None:
+        return 0
+    if int(ef) <= 0:
+        raise ValueError(f"ef must be positive (candidates kept per user), got {ef}")
+    return int(ef)
 
 
 def load(path):

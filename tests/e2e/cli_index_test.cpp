@@ -73,9 +73,14 @@ TEST_F(CliIndex, BuiltShownAndSearched) {
   EXPECT_EQ(lines(usual.out).size(), 21u);
   EXPECT_TRUE(usual.err.empty()) << usual.err;
 
-  r = recommend({"--ef", "-1"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("ef must be positive"), std::string::npos) << r.err;
+  for (const char* bad : {"0", "-1"}) {
+    r = recommend({"--ef", bad});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(
+        r.err.find("--ef must be positive (candidates kept per user), got " + std::string(bad)),
+        std::string::npos)
+        << r.err;
+  }
 }
 
 TEST_F(CliIndex, ADamagedIndexIsRefusedAndTheExactSearchAnswers) {

@@ -39,8 +39,9 @@ def test_index_finds_the_exact_top_k_and_more_effort_finds_all(als):
     # exact=True ignores the index.
     again, _ = als.recommend(sample, k=10, exclude_seen=True, exact=True)
     assert (again == exact).all()
-    with pytest.raises(ValueError, match="ef"):
-        als.recommend(sample[:1], k=10, ef=-1)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="ef must be positive"):
+            als.recommend(sample[:1], k=10, ef=bad)
     als.drop_index()
     assert als.index_info() is None
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -35,7 +36,7 @@ struct RecommendFlags {
   std::string out;
   int threads = 0;
   bool exact = false;
-  int ef = 0;
+  std::optional<int> ef;  // unset: the index's own
 };
 
 std::vector<std::int32_t> item_rows(const Recommender& model, const std::vector<std::string>& ids) {
@@ -88,13 +89,17 @@ void recommend(const RecommendFlags& f) {
                 "give one of --user ID (repeatable), --all-users, or --items ID (repeatable, a "
                 "new user's items)");
   }
+  if (f.ef && *f.ef <= 0) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--ef must be positive (candidates kept per user), got {}", *f.ef));
+  }
   const Recommender model = load_for_queries(f.model);
   RecommendOptions options;
   options.k = f.k;
   options.exclude_seen = f.exclude_seen;
   options.threads = f.threads;
   options.exact = f.exact;
-  options.ef = f.ef;
+  options.ef = f.ef.value_or(0);
   options.allow = item_rows(model, f.allow);
   options.deny = item_rows(model, f.deny);
   Output out(f.out);
@@ -245,9 +250,8 @@ void add_recommend(CLI::App& app) {
   cmd->add_flag("--exact", f->exact,
                 "Search every item even when the model has an index (latent index)");
   cmd->add_option("--ef", f->ef,
-                  "With an index: candidates kept per user, at least k (0: the index's own; "
-                  "more finds more of the exact top-k, slower)")
-      ->capture_default_str();
+                  "With an index: candidates kept per user, at least k (default: the index's "
+                  "own; more finds more of the exact top-k, slower)");
   cmd->callback([f] { recommend(*f); });
 }
 
