@@ -511,7 +511,7 @@ std::unique_ptr<HnswIndex> HnswIndex::load(const std::filesystem::path& path, co
   const char* p = bytes.data() + sizeof h;
   const auto take = [&](std::vector<std::int32_t>& v, std::uint64_t n) {
     v.resize(static_cast<std::size_t>(n));
-    std::memcpy(v.data(), p, n * sizeof(std::int32_t));
+    if (n > 0) std::memcpy(v.data(), p, n * sizeof(std::int32_t));  // data() may be null
     p += n * sizeof(std::int32_t);
   };
   take(g.levels, h.rows);
