@@ -86,6 +86,8 @@ def main():
     p.add_argument("--zipf", default="0.8", help="synth's item popularity exponent (0.8: 96%% of "
                    "1M items occur in 10M pairs; synth's default 1.0 leaves out 24%%)")
     p.add_argument("--queries", type=int, default=10_000)
+    p.add_argument("--two-tower-epochs", type=int, default=5,
+                   help="two-tower's epochs (about 3 minutes each at 10M pairs on 2 cores)")
     p.add_argument("--models", default="als,two-tower")
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=200)
@@ -93,6 +95,8 @@ def main():
     p.add_argument("--ef", default="10,20,40,80,160")
     p.add_argument("--nprobe", default="8,16,32,64,128")
     p.add_argument("--k-factor", default="10")
+    p.add_argument("--hnsw-single-ef", type=int, default=0,
+                   help="also time latent's index one query per call at this ef (0: skip)")
     p.add_argument("--peers", default="hnswlib,faiss-hnsw,faiss-ivfpq,faiss-flat")
     p.add_argument("--build", default=str(ROOT / "build"))
     a = p.parse_args()
@@ -118,11 +122,13 @@ def main():
     start_load = load()
     results = {}
     for kind in a.models.split(","):
-        model = work / f"{kind}-d64-{tag}.latent"
+        epochs = f"-e{a.two_tower_epochs}" if kind == "two-tower" else ""
+        model = work / f"{kind}-d64-{tag}{epochs}.latent"
         if not model.exists():
             # two-tower's running train metrics score every batch against the
             # whole catalog: hours at 1M items, and they change no weight.
-            extra = ["--no-train-metrics"] if kind == "two-tower" else []
+            extra = (["--no-train-metrics", "--epochs", a.two_tower_epochs]
+                     if kind == "two-tower" else [])
             out, s = run([cli, "train", "--data", data, "--model", kind, "--dim", "64", *extra,
                           "--out", model, "-q"])
             say(f"train {kind}: {s:.1f} s")
@@ -131,7 +137,8 @@ def main():
         say(f"{kind}: latent_bench_index...")
         latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
                              "--ef-construction", a.ef_construction, "--build-threads",
-                             a.build_threads, "--ef", a.ef, "--export", export, "--json",
+                             a.build_threads, "--ef", a.ef, "--hnsw-single-ef",
+                             a.hnsw_single_ef, "--export", export, "--json",
                              export / "latent.json"])
         say(latent_out.rstrip())
         say(f"  ({s:.0f} s)")
@@ -178,6 +185,10 @@ def main():
         for r in lat["hnsw"]:
             line(f"latent hnsw m {lat['m']} efc {lat['ef_construction']} ef {r['ef']}",
                  r["recall"], r["queries_per_second"], lat["build_seconds"], per_item)
+        hs = lat.get("hnsw_single", {})
+        if hs.get("queries"):
+            line(f"latent hnsw ef {hs['ef']}, one query per call ({hs['queries']} queries)",
+                 hs["recall"], hs["queries_per_second"], lat["build_seconds"], per_item)
         for name in ("hnswlib", "faiss-hnsw", "faiss-ivfpq"):
             if name not in peers:
                 continue
