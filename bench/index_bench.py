@@ -13,7 +13,7 @@ once under build/bench-data/index-N/. For each model, on its item vectors and
                 excluded (recall against the exact search with that exclusion);
   hnswlib       space "ip", the same m / ef_construction, 1 search thread;
   faiss HNSW    IndexHNSWFlat, METRIC_INNER_PRODUCT, the same m / ef_construction;
-  faiss IVF-PQ  IVF{4 sqrt(N)},PQ32x4fs,RFlat: fast-scan codes, exact re-ranking
+  faiss IVF-PQ  IVF{4 sqrt(N) down to a power of 2},PQ32x4fs,RFlat: fast-scan codes, exact re-ranking
                 of k_factor x 10 candidates, for each --nprobe;
   faiss exact   IndexFlatIP on 1 thread, a peer of latent's exact search;
 
