@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""latent's approximate index beside hnswlib and faiss on a big catalog, in one run (issue 13).
+
+The catalog: `latent synth --users U --items N --pairs P` (N = 1,000,000 by
+default), and on it the models latent trains (ALS and two-tower, d 64), made
+once under build/bench-data/index-N/. For each model, on its item vectors and
+--queries random users' vectors:
+
+  latent        build/bench/latent_bench_index: its exact search (top_k, one
+                thread, all queries in one call: the baseline of every
+                "x exact"), then HnswIndex built on --build-threads and searched
+                on 1 thread for each --ef; and again with each user's seen items
+                excluded (recall against the exact search with that exclusion);
+  hnswlib       space "ip", the same m / ef_construction, 1 search thread;
+  faiss HNSW    IndexHNSWFlat, METRIC_INNER_PRODUCT, the same m / ef_construction;
+  faiss IVF-PQ  IVF{4 sqrt(N) down to a power of 2},PQ32x4fs,RFlat: fast-scan codes, exact re-ranking
+                of k_factor x 10 candidates, for each --nprobe;
+  faiss exact   IndexFlatIP on 1 thread, a peer of latent's exact search;
+
+(the peers: bench/index_peers.py in build/peers-venv, hnswlib and faiss-cpu
+from PyPI, on the vectors latent_bench_index exports). Every recall@10 is
+against latent's exact top 10; queries/s are on one thread; build seconds on
+--build-threads; bytes per item are the index's memory with the raw float
+vectors (latent's graph plus the model's vectors; hnswlib's and faiss's
+index files, which hold both).
+
+    cmake --build build --target latent_cli latent_bench_index
+    /usr/bin/python3 bench/index_bench.py                     # 1,000,000 items
+    /usr/bin/python3 bench/index_bench.py --items 100000      # a quick run
+
+Run it on a quiet machine: the script prints the load average at the start and end.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PEERS = ["hnswlib", "faiss-cpu", "numpy"]
+
+
+def say(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def run(cmd, env=None):
+    t = time.perf_counter()
+    done = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"index_bench.py: {' '.join(map(str, cmd))} failed:\n{done.stderr}{done.stdout}")
+    return done.stdout, time.perf_counter() - t
+
+
+def peers_python(venv: pathlib.Path) -> pathlib.Path:
+    """build/peers-venv with hnswlib and faiss-cpu (as scale_bench.py makes it for implicit)."""
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import hnswlib, faiss, numpy"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    say(f"index_bench.py: installing {', '.join(PEERS)} into {venv}")
+    if not python.exists():
+        subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PEERS], check=True)
+    return python
+
+
+def load():
+    return open("/proc/loadavg").read().split()[0]
+
+
+def best_at(rows, target):
+    """The fastest row with recall >= target, or None."""
+    ok = [r for r in rows if r["recall"] >= target]
+    return max(ok, key=lambda r: r["queries_per_second"]) if ok else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--items", type=int, default=1_000_000)
+    p.add_argument("--users", type=int, default=200_000)
+    p.add_argument("--pairs", type=int, default=10_000_000)
+    p.add_argument("--zipf", default="0.8", help="synth's item popularity exponent (0.8: 96%% of "
+                   "1M items occur in 10M pairs; synth's default 1.0 leaves out 24%%)")
+    p.add_argument("--queries", type=int, default=10_000)
+    p.add_argument("--two-tower-epochs", type=int, default=5,
+                   help="two-tower's epochs (about 3 minutes each at 10M pairs on 2 cores)")
+    p.add_argument("--models", default="als,two-tower")
+    p.add_argument("--m", type=int, default=16)
+    p.add_argument("--ef-construction", type=int, default=200)
+    p.add_argument("--build-threads", type=int, default=2)
+    p.add_argument("--ef", default="10,20,40,80,160")
+    p.add_argument("--nprobe", default="8,16,32,64,128")
+    p.add_argument("--k-factor", default="10")
+    p.add_argument("--hnsw-single-ef", type=int, default=0,
+                   help="also time latent's index one query per call at this ef (0: skip)")
+    p.add_argument("--peers", default="hnswlib,faiss-hnsw,faiss-ivfpq,faiss-flat")
+    p.add_argument("--build", default=str(ROOT / "build"))
+    a = p.parse_args()
+
+    build = pathlib.Path(a.build)
+    cli, bench = build / "bin" / "latent", build / "bench" / "latent_bench_index"
+    for f in (cli, bench):
+        if not f.exists():
+            sys.exit(f"index_bench.py: {f} is missing: "
+                     "cmake --build build --target latent_cli latent_bench_index")
+    python = peers_python(build / "peers-venv") if a.peers else None
+    work = build / "bench-data" / f"index-{a.items}"
+    work.mkdir(parents=True, exist_ok=True)
+    tag = f"u{a.users}-p{a.pairs}-z{a.zipf}"
+    data = work / f"synth-{tag}.csv"
+    if not data.exists():
+        out, s = run([cli, "synth", "--users", a.users, "--items", a.items, "--pairs", a.pairs,
+                      "--zipf", a.zipf, "--out", data])
+        say(f"synth: {s:.1f} s: {out.strip()}")
+
+    system = json.loads(run([cli, "info", "--system", "--json"])[0])
+    say(f"cpu: {system['cpu']}; 1-minute load average at start {load()}")
+    start_load = load()
+    results = {}
+    for kind in a.models.split(","):
+        epochs = f"-e{a.two_tower_epochs}" if kind == "two-tower" else ""
+        model = work / f"{kind}-d64-{tag}{epochs}.latent"
+        if not model.exists():
+            # two-tower's running train metrics score every batch against the
+            # whole catalog: hours at 1M items, and they change no weight.
+            extra = (["--no-train-metrics", "--epochs", a.two_tower_epochs]
+                     if kind == "two-tower" else [])
+            out, s = run([cli, "train", "--data", data, "--model", kind, "--dim", "64", *extra,
+                          "--out", model, "-q"])
+            say(f"train {kind}: {s:.1f} s")
+        export = work / f"export-{kind}-{tag}"
+        export.mkdir(exist_ok=True)
+        say(f"{kind}: latent_bench_index...")
+        latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
+                             "--ef-construction", a.ef_construction, "--build-threads",
+                             a.build_threads, "--ef", a.ef, "--hnsw-single-ef",
+                             a.hnsw_single_ef, "--export", export, "--json",
+                             export / "latent.json"])
+        say(latent_out.rstrip())
+        say(f"  ({s:.0f} s)")
+        peers = {}
+        if a.peers:
+            say(f"{kind}: index_peers.py...")
+            env = dict(os.environ, OMP_NUM_THREADS=str(a.build_threads),
+                       INDEX_PEERS_TMP=str(work))
+            _, s = run([python, ROOT / "bench" / "index_peers.py", "--dir", export, "--json",
+                        export / "peers.json", "--m", a.m, "--ef-construction",
+                        a.ef_construction, "--build-threads", a.build_threads, "--ef", a.ef,
+                        "--nprobe", a.nprobe, "--k-factor", a.k_factor, "--peers", a.peers],
+                       env)
+            say(f"  ({s:.0f} s)")
+            peers = json.load(open(export / "peers.json"))
+        results[kind] = (json.load(open(export / "latent.json")), peers)
+
+    print(f"cpu: {system['cpu']}; latent: {system['blas_kernels']} kernels; 1-minute load "
+          f"average {start_load} at start, {load()} at end")
+    for kind, (lat, peers) in results.items():
+        exact_qps = lat["exact"]["queries_per_second"]
+        vec = lat["vector_bytes_per_item"]
+        print(f"\n{kind} (d {lat['dim']}): {lat['items']:,} items, {lat['queries']:,} query "
+              f"users, top {lat['k']}; search on 1 thread, builds on {lat['build_threads']} "
+              f"threads; x exact = queries/s over latent's exact search's")
+        print(f"{'setting':<58}{'recall@10':>10}{'queries/s':>11}{'build s':>9}"
+              f"{'bytes/item':>11}{'x exact':>10}")
+
+        def line(setting, recall, qps, build_s, bytes_item):
+            b = "-" if build_s is None else f"{build_s:.1f}"
+            print(f"{setting:<58}{recall:>10.4f}{qps:>11.0f}{b:>9}{bytes_item:>11.0f}"
+                  f"{qps / exact_qps:>9.2f}x")
+
+        line("latent exact (top_k, all queries in one call)", 1.0, exact_qps, None, vec)
+        single = lat["exact_single"]
+        if single["queries"]:
+            line(f"latent exact, one query per call ({single['queries']} queries)", 1.0,
+                 single["queries_per_second"], None, vec)
+        if "faiss-flat" in peers:
+            r = peers["faiss-flat"]["rows"][0]
+            line(peers["faiss-flat"]["name"], r["recall"], r["queries_per_second"], None, vec)
+        per_item = lat["graph_bytes_per_item"] + vec
+        by_lib = {"latent hnsw": lat["hnsw"]}
+        for r in lat["hnsw"]:
+            line(f"latent hnsw m {lat['m']} efc {lat['ef_construction']} ef {r['ef']}",
+                 r["recall"], r["queries_per_second"], lat["build_seconds"], per_item)
+        hs = lat.get("hnsw_single", {})
+        if hs.get("queries"):
+            line(f"latent hnsw ef {hs['ef']}, one query per call ({hs['queries']} queries)",
+                 hs["recall"], hs["queries_per_second"], lat["build_seconds"], per_item)
+        for name in ("hnswlib", "faiss-hnsw", "faiss-ivfpq"):
+            if name not in peers:
+                continue
+            peer = peers[name]
+            by_lib[peer["name"]] = peer["rows"]
+            for r in peer["rows"]:
+                line(f"{peer['name']} {r['setting']}", r["recall"], r["queries_per_second"],
+                     peer["build_seconds"], peer["bytes_per_item"])
+        if "hnsw_seen" in lat:
+            ex = lat["exact_seen"]["queries_per_second"]
+            print(f"each user's seen items excluded (latent only; x exact = over the exact "
+                  f"search with the same exclusion, {ex:.0f} queries/s):")
+            for r in lat["hnsw_seen"]:
+                print(f"{'latent hnsw ef ' + str(r['ef']) + ', seen excluded':<58}"
+                      f"{r['recall']:>10.4f}{r['queries_per_second']:>11.0f}"
+                      f"{lat['build_seconds']:>9.1f}{per_item:>11.0f}"
+                      f"{r['queries_per_second'] / ex:>9.2f}x")
+        for target in (0.9, 0.95, 0.99):
+            parts = []
+            for lib, rows in by_lib.items():
+                b = best_at(rows, target)
+                parts.append(f"{lib}: " + ("none" if b is None else
+                                           f"{b['queries_per_second']:.0f} q/s "
+                                           f"({b.get('setting', 'ef ' + str(b.get('ef')))})"))
+            print(f"fastest at recall@10 >= {target}: " + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The peers of latent's approximate index on the same vectors: hnswlib and faiss.
+
+Run by bench/index_bench.py inside build/peers-venv (hnswlib, faiss-cpu and
+numpy from PyPI); alone:
+
+    build/peers-venv/bin/python bench/index_peers.py --dir EXPORT --json peers.json
+
+EXPORT is what `latent_bench_index --export EXPORT` writes: items.npy (the
+item vectors; file row i is latent's item row i + 1), queries.npy and
+truth.npy (latent's exact top-k as item rows, int32). Every recall here is
+against that exact top-k, computed the way latent_bench_index computes its
+own: the mean over queries of the share of the exact top-k found.
+
+  hnswlib       space "ip" (the inner-product graph, as latent's), the same m
+                and ef_construction, built on --build-threads, searched on 1
+                thread (set_num_threads(1)) for each ef, all queries in one call;
+  faiss HNSW    IndexHNSWFlat with METRIC_INNER_PRODUCT, same m and
+                ef_construction, efSearch per ef;
+  faiss IVF-PQ  IVF{nlist},PQ{d/2}x4fs (fast-scan, 4-bit codes, 2 dims per
+                code) with RFlat re-ranking (IndexRefineFlat over the raw
+                vectors), for each nprobe and k_factor;
+  faiss exact   IndexFlatIP: faiss's exact search, a peer of latent's.
+
+faiss searches run with faiss.omp_set_num_threads(1) and builds with
+--build-threads. Each search's process CPU time is reported beside its wall
+time (cpu/wall near 1.0: one thread did it). Bytes per item: the index as
+the library writes it to a file (hnswlib: vectors, links and labels; faiss:
+whatever the index holds), divided by the items.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def recall(labels, truth):
+    """Mean over queries of |labels ∩ truth| / |truth| (truth's -1 padding left out)."""
+    valid = truth >= 0
+    hit = np.zeros(truth.shape, dtype=bool)
+    for j in range(labels.shape[1]):
+        hit |= (labels[:, j:j + 1] == truth) & valid
+    want = valid.sum(axis=1)
+    keep = want > 0
+    return float((hit.sum(axis=1)[keep] / want[keep]).mean())
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def file_bytes(write):
+    with tempfile.TemporaryDirectory(dir=os.environ.get("INDEX_PEERS_TMP")) as tmp:
+        path = os.path.join(tmp, "index")
+        write(path)
+        return os.path.getsize(path)
+
+
+def row(setting, labels, truth, wall, cpu, n):
+    return {"setting": setting, "recall": recall(labels, truth), "seconds": wall,
+            "cpu_seconds": cpu, "queries_per_second": n / wall}
+
+
+def run_hnswlib(items, queries, truth, a):
+    import hnswlib
+    n, d = items.shape
+    index = hnswlib.Index(space="ip", dim=d)
+    index.init_index(max_elements=n, ef_construction=a.ef_construction, M=a.m, random_seed=42)
+    index.set_num_threads(a.build_threads)
+    _, build, _ = timed(lambda: index.add_items(items, np.arange(1, n + 1)))
+    index.set_num_threads(1)
+    rows = []
+    for ef in a.ef:
+        index.set_ef(max(ef, a.k))
+        (labels, _), wall, cpu = timed(lambda: index.knn_query(queries, k=a.k))
+        rows.append(row(f"ef {ef}", labels.astype(np.int64), truth, wall, cpu, len(queries)))
+        print(f"  hnswlib ef {ef}: recall {rows[-1]['recall']:.4f}, "
+              f"{rows[-1]['queries_per_second']:.0f} queries/s", file=sys.stderr)
+    size = file_bytes(index.save_index)
+    return {"name": f"hnswlib {getattr(hnswlib, '__version__', '')}".strip(),
+            "build_seconds": build, "bytes_per_item": size / n, "rows": rows}
+
+
+def run_faiss_hnsw(items, queries, truth, a):
+    import faiss
+    n, d = items.shape
+    index = faiss.IndexHNSWFlat(d, a.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = a.ef_construction
+    faiss.omp_set_num_threads(a.build_threads)
+    _, build, _ = timed(lambda: index.add(items))
+    faiss.omp_set_num_threads(1)
+    rows = []
+    for ef in a.ef:
+        index.hnsw.efSearch = max(ef, a.k)
+        (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
+        labels = np.where(labels >= 0, labels + 1, -1)
+        rows.append(row(f"ef {ef}", labels, truth, wall, cpu, len(queries)))
+        print(f"  faiss HNSW ef {ef}: recall {rows[-1]['recall']:.4f}, "
+              f"{rows[-1]['queries_per_second']:.0f} queries/s", file=sys.stderr)
+    size = file_bytes(lambda p: faiss.write_index(index, p))
+    return {"name": f"faiss {faiss.__version__} HNSWFlat", "build_seconds": build,
+            "bytes_per_item": size / n, "rows": rows}
+
+
+def run_faiss_ivfpq(items, queries, truth, a):
+    import faiss
+    n, d = items.shape
+    nlist = a.nlist or max(16, 1 << int(np.log2(4 * np.sqrt(n))))
+    spec = f"IVF{nlist},PQ{d // 2}x4fs,RFlat"
+    index = faiss.index_factory(d, spec, faiss.METRIC_INNER_PRODUCT)
+    faiss.omp_set_num_threads(a.build_threads)
+    rng = np.random.default_rng(1)
+    sample = items[rng.choice(n, size=min(n, max(64 * nlist, 100_000)), replace=False)]
+    _, train, _ = timed(lambda: index.train(sample))
+    _, add, _ = timed(lambda: index.add(items))
+    faiss.omp_set_num_threads(1)
+    ivf = faiss.extract_index_ivf(index)
+    rows = []
+    for nprobe in a.nprobe:
+        for k_factor in a.k_factor:
+            ivf.nprobe = nprobe
+            index.k_factor = k_factor
+            (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
+            labels = np.where(labels >= 0, labels + 1, -1)
+            rows.append(row(f"nprobe {nprobe} k_factor {k_factor}", labels, truth, wall, cpu,
+                            len(queries)))
+            print(f"  faiss {spec} nprobe {nprobe} k_factor {k_factor}: recall "
+                  f"{rows[-1]['recall']:.4f}, {rows[-1]['queries_per_second']:.0f} queries/s",
+                  file=sys.stderr)
+    size = file_bytes(lambda p: faiss.write_index(index, p))
+    return {"name": f"faiss {faiss.__version__} {spec}", "build_seconds": train + add,
+            "train_seconds": train, "bytes_per_item": size / n, "rows": rows}
+
+
+def run_faiss_flat(items, queries, truth, a):
+    import faiss
+    n, d = items.shape
+    index = faiss.IndexFlatIP(d)
+    index.add(items)
+    faiss.omp_set_num_threads(1)
+    (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
+    labels = np.where(labels >= 0, labels + 1, -1)
+    return {"name": f"faiss {faiss.__version__} IndexFlatIP (exact)", "build_seconds": 0.0,
+            "bytes_per_item": d * 4.0, "rows": [row("exact", labels, truth, wall, cpu,
+                                                    len(queries))]}
+
+
+def ints(text):
+    return [int(x) for x in text.split(",") if x]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dir", required=True, help="latent_bench_index --export's directory")
+    p.add_argument("--json", required=True)
+    p.add_argument("--m", type=int, default=16)
+    p.add_argument("--ef-construction", type=int, default=200)
+    p.add_argument("--build-threads", type=int, default=2)
+    p.add_argument("--ef", type=ints, default=ints("10,20,40,80,160,320"))
+    p.add_argument("--nlist", type=int, default=0, help="IVF lists (0: 4 sqrt(n), a power of 2)")
+    p.add_argument("--nprobe", type=ints, default=ints("8,16,32,64,128"))
+    p.add_argument("--k-factor", type=ints, default=ints("10"),
+                   help="IVF-PQ: candidates re-ranked exactly, as a multiple of k")
+    p.add_argument("--peers", default="hnswlib,faiss-hnsw,faiss-ivfpq,faiss-flat")
+    a = p.parse_args()
+
+    items = np.ascontiguousarray(np.load(os.path.join(a.dir, "items.npy")), dtype=np.float32)
+    queries = np.ascontiguousarray(np.load(os.path.join(a.dir, "queries.npy")), dtype=np.float32)
+    truth = np.load(os.path.join(a.dir, "truth.npy")).astype(np.int64)
+    a.k = truth.shape[1]
+    runs = {"hnswlib": run_hnswlib, "faiss-hnsw": run_faiss_hnsw,
+            "faiss-ivfpq": run_faiss_ivfpq, "faiss-flat": run_faiss_flat}
+    out = {}
+    for name in a.peers.split(","):
+        print(f"index_peers.py: {name}...", file=sys.stderr)
+        out[name] = runs[name](items, queries, truth, a)
+        with open(a.json, "w") as f:  # what is done so far survives a later failure
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
