@@ -34,7 +34,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from scale_bench import peers_python  # noqa: E402  (one place that makes the venv)
+from peers import peers_python  # noqa: E402
+from scale_bench import PEERS  # noqa: E402  (implicit, threadpoolctl)
 
 
 def run(cmd, env=None):
@@ -59,7 +60,7 @@ def main():
         run([cli, "synth", "--out", data])
     if not model.exists():
         run([cli, "train", "--data", data, "--model", "als", "--dim", "64", "--out", model, "-q"])
-    python = peers_python(build / "peers-venv")
+    python = peers_python(build / "peers-venv", PEERS)
 
     with tempfile.TemporaryDirectory() as tmp:
         vectors = pathlib.Path(tmp) / "vectors.npz"

@@ -40,7 +40,9 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PEERS = ["hnswlib", "faiss-cpu", "numpy"]
+PEERS = {"hnswlib": "hnswlib", "faiss": "faiss-cpu", "numpy": "numpy"}
+sys.path.insert(0, str(ROOT / "bench"))
+from peers import peers_python  # noqa: E402
 
 
 def say(*args):
@@ -53,19 +55,6 @@ def run(cmd, env=None):
     if done.returncode != 0:
         sys.exit(f"index_bench.py: {' '.join(map(str, cmd))} failed:\n{done.stderr}{done.stdout}")
     return done.stdout, time.perf_counter() - t
-
-
-def peers_python(venv: pathlib.Path) -> pathlib.Path:
-    """build/peers-venv with hnswlib and faiss-cpu (as scale_bench.py makes it for implicit)."""
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import hnswlib, faiss, numpy"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    say(f"index_bench.py: installing {', '.join(PEERS)} into {venv}")
-    if not python.exists():
-        subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PEERS], check=True)
-    return python
 
 
 def load():
@@ -107,7 +96,7 @@ def main():
         if not f.exists():
             sys.exit(f"index_bench.py: {f} is missing: "
                      "cmake --build build --target latent_cli latent_bench_index")
-    python = peers_python(build / "peers-venv") if a.peers else None
+    python = peers_python(build / "peers-venv", PEERS) if a.peers else None
     work = build / "bench-data" / f"index-{a.items}"
     work.mkdir(parents=True, exist_ok=True)
     tag = f"u{a.users}-p{a.pairs}-z{a.zipf}"

@@ -34,19 +34,11 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from peers import peers_python  # noqa: E402
+
 IMPLICIT = "implicit==0.7.3"
-
-
-def peers_python(venv: pathlib.Path) -> pathlib.Path:
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", "import implicit, threadpoolctl"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"scale_bench.py: installing {IMPLICIT} into {venv}", file=sys.stderr)
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", IMPLICIT, "threadpoolctl"],
-                   check=True)
-    return python
+PEERS = {"implicit": IMPLICIT, "threadpoolctl": "threadpoolctl"}
 
 
 def run_json(cmd, env=None):
@@ -87,7 +79,7 @@ def main():
         if not f.exists():
             sys.exit(f"scale_bench.py: {f} is missing: "
                      "cmake --build build --target latent_cli latent_bench_scale")
-    python = peers_python(pathlib.Path(a.venv) if a.venv else build / "peers-venv")
+    python = peers_python(pathlib.Path(a.venv) if a.venv else build / "peers-venv", PEERS)
     data = build / "bench-data" / "synth-default.csv"
     if not data.exists():
         data.parent.mkdir(parents=True, exist_ok=True)
