@@ -119,6 +119,15 @@ const std::int32_t* HnswIndex::links(std::int32_t row, int level) const noexcept
          static_cast<std::int64_t>(level - 1) * (params_.m + 1);
 }
 
+nlohmann::json HnswIndex::describe() const {
+  return {{"type", std::string(type())},
+          {"m", params_.m},
+          {"ef_construction", params_.ef_construction},
+          {"ef", params_.ef_search},
+          {"levels", max_level_ + 1},
+          {"bytes", bytes()}};
+}
+
 std::int64_t HnswIndex::bytes() const noexcept {
   return static_cast<std::int64_t>((levels_.size() + level0_.size() + upper_.size()) *
                                        sizeof(std::int32_t) +
@@ -378,7 +387,6 @@ TopK HnswIndex::search(const Matrix& items, const Matrix& queries,
     const Matrix one(1, dim,
                      std::vector<float>(queries.data() + q * dim, queries.data() + (q + 1) * dim));
     SearchOptions single = options;
-    single.threads = options.threads;
     if (options.exclude_rows != nullptr)
       single.exclude_row_of = options.exclude_row_of.subspan(static_cast<std::size_t>(q), 1);
     const TopK t = top_k(one, items, single);

@@ -27,6 +27,8 @@
 #include <memory>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <latent/index.hpp>
 #include <latent/vector_index.hpp>
 
@@ -72,6 +74,9 @@ class HnswIndex final : public VectorIndex {
   // The graph's memory: the links and levels (the vectors are the model's).
   std::int64_t bytes() const noexcept;
   int max_level() const noexcept { return max_level_; }
+  // What `latent info --json` and Python's index_info() show: type, m,
+  // ef_construction, ef, levels, bytes.
+  nlohmann::json describe() const;
 
   // For tests and the file reader: the parts of the graph.
   struct Graph {

@@ -41,15 +41,7 @@ RecommendOptions recommend_options(int k, bool exclude_seen, const py::handle& a
 
 // The model's index as JSON (as `latent info --json` gives it), or "null".
 std::string index_info(const Recommender& r) {
-  if (const HnswIndex* index = r.index()) {
-    return nlohmann::json{{"type", std::string(index->type())},
-                          {"m", index->params().m},
-                          {"ef_construction", index->params().ef_construction},
-                          {"ef", index->params().ef_search},
-                          {"levels", index->max_level() + 1},
-                          {"bytes", index->bytes()}}
-        .dump();
-  }
+  if (const HnswIndex* index = r.index()) return index->describe().dump();
   if (!r.index_problem().empty()) return nlohmann::json{{"problem", r.index_problem()}}.dump();
   return "null";
 }

@@ -51,13 +51,9 @@ json vocabulary_json(const Vocabulary& v) {
 json index_json(const std::string& path, const Recommender& model) {
   const std::string file = index_path_for(path).string();
   if (const HnswIndex* index = model.index()) {
-    return {{"file", file},
-            {"type", std::string(index->type())},
-            {"m", index->params().m},
-            {"ef_construction", index->params().ef_construction},
-            {"ef", index->params().ef_search},
-            {"levels", index->max_level() + 1},
-            {"bytes", index->bytes()}};
+    json j = index->describe();
+    j["file"] = file;
+    return j;
   }
   if (!model.index_problem().empty()) return {{"file", file}, {"problem", model.index_problem()}};
   return nullptr;
