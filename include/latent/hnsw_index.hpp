@@ -78,7 +78,7 @@ class HnswIndex final : public VectorIndex {
   // ef_construction, ef, levels, bytes.
   nlohmann::json describe() const;
 
-  // For tests and the file reader: the parts of the graph.
+  // The parts of the graph, as built or read from a file.
   struct Graph {
     std::int32_t entry = 0;  // an item row on the top level (0: no items)
     std::int32_t max_level = -1;
