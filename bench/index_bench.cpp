@@ -27,6 +27,10 @@
 //   - bytes per item: the graph (HnswIndex::bytes() / items) and the raw
 //     float vectors (d x 4), which the model holds and the index reads.
 //
+// --index-file F loads the graph from F when it exists (its build time is
+// then not measured: null in the JSON), else builds it and saves it there:
+// for trying search changes without rebuilding a million-item graph.
+//
 // --export DIR writes what the peers need: items.npy (rows 1.. of the item
 // vectors, so file row i is latent row i + 1), queries.npy and truth.npy
 // (int32, queries x k: the exact top-k as latent rows, no exclusion but row 0).
@@ -37,7 +41,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -139,6 +145,7 @@ struct Options {
   int hnsw_single_ef = 0;
   std::int64_t hnsw_single = 1000;
   std::string export_dir;
+  std::string index_file;
   std::string json;
 };
 
@@ -184,6 +191,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--hnsw-single", o.hnsw_single, "Queries for --hnsw-single-ef")
       ->capture_default_str();
+  app.add_option("--index-file", o.index_file,
+                 "Load the graph from this file when it exists, else build and save it there");
   app.add_option("--export", o.export_dir, "Write items.npy, queries.npy, truth.npy here");
   app.add_option("--json", o.json, "Also write the figures as JSON to this file");
   CLI11_PARSE(app, argc, argv);
@@ -282,8 +291,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "building the graph (m {}, ef_construction {}, {} threads)...\n", o.m,
                o.ef_construction, o.build_threads);
     t0 = Clock::now();
-    const auto index = latent::HnswIndex::build(items, params);
-    const double build_seconds = seconds_since(t0);
+    const bool reuse = !o.index_file.empty() && std::filesystem::exists(o.index_file);
+    const auto index = reuse ? latent::HnswIndex::load(o.index_file, items)
+                             : latent::HnswIndex::build(items, params);
+    const double build_seconds = reuse ? std::nan("") : seconds_since(t0);
+    if (!reuse && !o.index_file.empty()) index->save(o.index_file, items);
     const double graph_per_item =
         static_cast<double>(index->bytes()) / static_cast<double>(n_items);
     const double vectors_per_item = static_cast<double>(dim) * sizeof(float);

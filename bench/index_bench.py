@@ -57,6 +57,11 @@ def run(cmd, env=None):
     return done.stdout, time.perf_counter() - t
 
 
+def seconds(s):
+    """A build time for the table: "-" when not measured (a reused graph)."""
+    return "-" if s is None else f"{s:.1f}"
+
+
 def load():
     return open("/proc/loadavg").read().split()[0]
 
@@ -87,6 +92,9 @@ def main():
     p.add_argument("--hnsw-single-ef", type=int, default=0,
                    help="also time latent's index one query per call at this ef (0: skip)")
     p.add_argument("--peers", default="hnswlib,faiss-hnsw,faiss-ivfpq,faiss-flat")
+    p.add_argument("--reuse-index", action="store_true",
+                   help="keep latent's graph in the bench data directory and load it on the next "
+                        "run (its build time is then not measured): for trying search changes")
     p.add_argument("--build", default=str(ROOT / "build"))
     a = p.parse_args()
 
@@ -127,7 +135,9 @@ def main():
         latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
                              "--ef-construction", a.ef_construction, "--build-threads",
                              a.build_threads, "--ef", a.ef, "--hnsw-single-ef",
-                             a.hnsw_single_ef, "--export", export, "--json",
+                             a.hnsw_single_ef, "--export", export,
+                             *(["--index-file", work / f"{kind}-m{a.m}-efc{a.ef_construction}.index"]
+                               if a.reuse_index else []), "--json",
                              export / "latent.json"])
         say(latent_out.rstrip())
         say(f"  ({s:.0f} s)")
@@ -157,7 +167,7 @@ def main():
               f"{'bytes/item':>11}{'x exact':>10}")
 
         def line(setting, recall, qps, build_s, bytes_item):
-            b = "-" if build_s is None else f"{build_s:.1f}"
+            b = seconds(build_s)
             print(f"{setting:<58}{recall:>10.4f}{qps:>11.0f}{b:>9}{bytes_item:>11.0f}"
                   f"{qps / exact_qps:>9.2f}x")
 
@@ -193,7 +203,7 @@ def main():
             for r in lat["hnsw_seen"]:
                 print(f"{'latent hnsw ef ' + str(r['ef']) + ', seen excluded':<58}"
                       f"{r['recall']:>10.4f}{r['queries_per_second']:>11.0f}"
-                      f"{lat['build_seconds']:>9.1f}{per_item:>11.0f}"
+                      f"{seconds(lat['build_seconds']):>9}{per_item:>11.0f}"
                       f"{r['queries_per_second'] / ex:>9.2f}x")
         for target in (0.9, 0.95, 0.99):
             parts = []

@@ -34,6 +34,10 @@
 
 namespace latent {
 
+namespace detail {
+class ScalarCodes;
+}
+
 struct HnswParams {
   int m = 16;                 // links per item on the upper levels, 2m on level 0
   int ef_construction = 200;  // candidates kept while linking each item
@@ -71,7 +75,8 @@ class HnswIndex final : public VectorIndex {
               const SearchOptions& options) const override;
 
   const HnswParams& params() const noexcept { return params_; }
-  // The graph's memory: the links and levels (the vectors are the model's).
+  // The index's memory: the links and levels, and the vectors' one-byte
+  // codes it walks the graph by (the float vectors are the model's).
   std::int64_t bytes() const noexcept;
   int max_level() const noexcept { return max_level_; }
   // What `latent info --json` and Python's index_info() show: type, m,
@@ -90,7 +95,7 @@ class HnswIndex final : public VectorIndex {
   };
 
  private:
-  HnswIndex(std::int64_t dim, const HnswParams& params, Graph graph);
+  HnswIndex(const Matrix& items, const HnswParams& params, Graph graph);
 
   const std::int32_t* links(std::int32_t row, int level) const noexcept;
   // The best items for one query (dim floats), best first, into `out` (up
@@ -109,6 +114,9 @@ class HnswIndex final : public VectorIndex {
   std::vector<std::int32_t> level0_;
   std::vector<std::int32_t> upper_;
   std::vector<std::int64_t> upper_offset_;  // per row, into upper_
+  // The items' vectors a byte per value: the graph is walked by their
+  // approximate scores, the results ranked by the float vectors'.
+  std::shared_ptr<const detail::ScalarCodes> codes_;
 };
 
 // The companion file an index of the model at `model` is saved to and

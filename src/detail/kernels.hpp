@@ -4,6 +4,7 @@
 // portable binary runs at the speed of the machine it lands on.
 
 #include <cstdint>
+#include <string_view>
 
 namespace latent::detail {
 
@@ -12,5 +13,16 @@ std::int64_t count_greater(const float* x, std::int64_t n, float value) noexcept
 
 // x[i] = exp(x[i] - shift) for i in [0, n).
 void exp_shifted(float* x, std::int64_t n, float shift) noexcept;
+
+// out[i] = offset + scaled . codes[rows[i]] for i in [0, n), each row of
+// `codes` dim bytes (ScalarCodes' scores).
+void dot_codes(const float* scaled, float offset, const std::uint8_t* codes, std::int64_t dim,
+               const std::int32_t* rows, std::int64_t n, float* out) noexcept;
+// dot_codes' implementation for an instruction set ("avx512", "avx2",
+// "portable"), or nullptr when this CPU lacks it: dot_codes runs the first
+// this CPU has; tests run each.
+using DotCodes = void (*)(const float*, float, const std::uint8_t*, std::int64_t,
+                          const std::int32_t*, std::int64_t, float*) noexcept;
+DotCodes dot_codes_for(std::string_view isa) noexcept;
 
 }  // namespace latent::detail

@@ -1,0 +1,134 @@
+// ScalarCodes (src/detail/scalar_codes.hpp): one byte per value, whose
+// scores an index walks its graph by. Each score must be within the grid's
+// error bound of the true dot product, for dimensions that fill the vector
+// kernels' lanes and ones that leave a remainder.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include <latent/matrix.hpp>
+
+#include "detail/kernels.hpp"
+#include "detail/scalar_codes.hpp"
+
+namespace latent::detail {
+namespace {
+
+Matrix random_rows(std::int64_t rows, std::int64_t dim, unsigned seed) {
+  Matrix m(rows, dim);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.3f, 2.0f);
+  for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+  return m;
+}
+
+class ScalarCodesDims : public ::testing::TestWithParam<std::int64_t> {};
+
+TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
+  const std::int64_t dim = GetParam();
+  const Matrix rows = random_rows(300, dim, 7);
+  const ScalarCodes codes(rows);
+  const Matrix queries = random_rows(5, dim, 8);
+  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<float> got(all.size());
+  ScalarCodes::Query prepared;
+  for (std::int64_t q = 0; q < queries.rows(); ++q) {
+    const float* query = queries.data() + q * dim;
+    codes.prepare(query, prepared);
+    codes.scores(prepared, all.data(), static_cast<std::int64_t>(all.size()), got.data());
+    // Each value is off by at most half its dimension's grid step: (max -
+    // min) / 255 / 2.
+    double bound = 0;
+    for (std::int64_t j = 0; j < dim; ++j) {
+      float lo = rows.data()[j], hi = lo;
+      for (std::int64_t r = 0; r < rows.rows(); ++r) {
+        lo = std::min(lo, rows.data()[r * dim + j]);
+        hi = std::max(hi, rows.data()[r * dim + j]);
+      }
+      bound += std::abs(query[j]) * (hi - lo) / 255.0 / 2.0;
+    }
+    double worst = 0;
+    for (std::int64_t r = 0; r < rows.rows(); ++r) {
+      double exact = 0;
+      for (std::int64_t j = 0; j < dim; ++j) exact += double{query[j]} * rows.data()[r * dim + j];
+      worst = std::max(worst, std::abs(exact - got[static_cast<std::size_t>(r)]));
+    }
+    EXPECT_LE(worst, bound * 1.01 + 1e-4) << "query " << q;
+    EXPECT_GT(worst, 0.0) << "codes that score exactly would not be one byte per value";
+  }
+}
+
+// Each instruction set's kernel (the one this CPU runs is checked above)
+// against the portable loop, on dimensions with and without a remainder.
+TEST(ScalarCodes, EveryKernelThisCpuHasAgreesWithThePortableOne) {
+  const DotCodes portable = dot_codes_for("portable");
+  ASSERT_NE(portable, nullptr);
+  for (const std::int64_t dim : {1, 7, 8, 16, 33, 64, 100}) {
+    std::vector<std::uint8_t> codes(static_cast<std::size_t>(20 * dim));
+    std::vector<float> scaled(static_cast<std::size_t>(dim));
+    std::mt19937 rng(static_cast<unsigned>(dim));
+    for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 256);
+    for (auto& s : scaled) s = std::normal_distribution<float>(0, 0.01f)(rng);
+    const std::vector<std::int32_t> rows{19, 0, 5, 5, 12};
+    std::vector<float> want(rows.size()), got(rows.size());
+    portable(scaled.data(), 0.5f, codes.data(), dim, rows.data(), 5, want.data());
+    for (const char* isa : {"avx512", "avx2"}) {
+      const DotCodes kernel = dot_codes_for(isa);
+      if (kernel == nullptr) continue;  // this CPU lacks it
+      kernel(scaled.data(), 0.5f, codes.data(), dim, rows.data(), 5, got.data());
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_NEAR(got[i], want[i], 1e-4f * (1.0f + std::abs(want[i])))
+            << isa << ", dim " << dim << ", row " << rows[i];
+      }
+    }
+  }
+  EXPECT_EQ(dot_codes_for("sse9"), nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dims, ScalarCodesDims, ::testing::Values(1, 7, 16, 64, 100));
+
+TEST(ScalarCodes, ScoresOnlyTheRowsAskedForInTheirOrder) {
+  const Matrix rows = random_rows(50, 64, 3);
+  const ScalarCodes codes(rows);
+  ScalarCodes::Query prepared;
+  codes.prepare(rows.data() + 64, prepared);
+  const std::vector<std::int32_t> some{49, 0, 1, 17};
+  std::vector<float> got(some.size()), one(1);
+  codes.scores(prepared, some.data(), 4, got.data());
+  for (std::size_t i = 0; i < some.size(); ++i) {
+    codes.scores(prepared, &some[i], 1, one.data());
+    EXPECT_EQ(got[i], one[0]);
+  }
+  EXPECT_GT(got[2], 0.0f);  // row 1 is the query: about its squared norm
+}
+
+TEST(ScalarCodes, ConstantDimensionsAndEmptyMatrices) {
+  Matrix rows(4, 3);
+  for (std::int64_t r = 0; r < 4; ++r) {
+    rows.data()[r * 3] = 2.5f;  // the same in every row: no grid step
+    rows.data()[r * 3 + 1] = static_cast<float>(r);
+    rows.data()[r * 3 + 2] = -1.0f * static_cast<float>(r);
+  }
+  const ScalarCodes codes(rows);
+  const float query[3] = {1.0f, 2.0f, 3.0f};
+  ScalarCodes::Query prepared;
+  codes.prepare(query, prepared);
+  const std::vector<std::int32_t> all{0, 1, 2, 3};
+  std::vector<float> got(4);
+  codes.scores(prepared, all.data(), 4, got.data());
+  for (std::int64_t r = 0; r < 4; ++r) {
+    const float exact = 2.5f + 2.0f * static_cast<float>(r) - 3.0f * static_cast<float>(r);
+    EXPECT_NEAR(got[static_cast<std::size_t>(r)], exact, 1e-4f) << "row " << r;
+  }
+  const ScalarCodes none(Matrix(0, 8));
+  EXPECT_GE(none.bytes(), 0);
+}
+
+}  // namespace
+}  // namespace latent::detail
