@@ -191,22 +191,34 @@ Row top_row(const Recommender& model, const TopK& top, std::size_t q) {
   return row;
 }
 
-// Whether searches on this model are merged with concurrent requests'.
+// Whether searches on this model are merged with concurrent requests': on
+// large catalogs searched exactly. A model with an approximate index answers
+// a user in tens of microseconds on the request's own thread.
 bool merges_searches(const Limits& limits, const Servable& s) {
-  return s.model->model().items.size() >= limits.batch_min_items;
+  return s.model->index() == nullptr && s.model->model().items.size() >= limits.batch_min_items;
 }
 
-// Top-k for known users: merged with concurrent requests on large catalogs.
+// Top-k for known users: merged with concurrent requests on large catalogs
+// (when the options are the batcher's: k and exclude_seen).
 TopK search_users(QueryBatcher& batcher, const Limits& limits, const Servable& s,
-                  std::span<const std::int32_t> rows, int k, bool exclude_seen) {
-  if (merges_searches(limits, s)) {
-    return batcher.recommend(s.model, rows, k, exclude_seen);
-  }
-  RecommendOptions options;
-  options.k = k;
-  options.exclude_seen = exclude_seen;
+                  std::span<const std::int32_t> rows, RecommendOptions options) {
   options.threads = limits.search_threads;
+  if (merges_searches(limits, s) && options.allow.empty() && options.deny.empty()) {
+    return batcher.recommend(s.model, rows, options.k, options.exclude_seen);
+  }
   return s.model->recommend(rows, options);
+}
+
+// "ef" of a request: the index's effort for this search (0 when absent: the
+// index's own).
+int read_ef(const json& doc) {
+  if (!doc.contains("ef")) return 0;
+  const json& v = doc["ef"];
+  if (!v.is_number_integer())
+    fail(400, fmt::format("\"ef\" must be an integer, got {}", json_type(v)));
+  const auto ef = v.get<std::int64_t>();
+  if (ef < 1 || ef > 100000) fail(400, fmt::format("\"ef\" must be in [1, 100000], got {}", ef));
+  return static_cast<int>(ef);
 }
 
 // The parts of /v1/models/NAME[/versions/V][/metadata][:verb].
@@ -410,7 +422,9 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
     if (!row) unknown_user(*s.model, id, true);
     user_rows.push_back(*row);
   }
-  const TopK top = search_users(batcher, limits, s, user_rows, limits.predict_k, false);
+  RecommendOptions options;
+  options.k = limits.predict_k;
+  const TopK top = search_users(batcher, limits, s, user_rows, options);
   // Written as text, not as a json tree: this is the hot path (json_text.hpp).
   std::string out;
   out.reserve(64 + ids.size() * static_cast<std::size_t>(top.k) * 48);
@@ -464,10 +478,12 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
 HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_view body,
                        const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
-  allow_fields(doc, {"users", "items", "k", "exclude_seen", "allow", "deny"});
+  allow_fields(doc, {"users", "items", "k", "exclude_seen", "allow", "deny", "exact", "ef"});
   RecommendOptions options;
   options.k = read_k(doc, 10, limits);
   options.exclude_seen = read_bool(doc, "exclude_seen");
+  options.exact = read_bool(doc, "exact");
+  options.ef = read_ef(doc);
   options.threads = limits.search_threads;
   std::vector<std::string> users;
   if (doc.contains("users")) users = id_list(doc["users"], "users", limits);
@@ -499,11 +515,8 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
     user_rows.push_back(*row);
   }
   if (!user_rows.empty()) {
-    // One matrix-matrix search for the batch of users.
-    const TopK top =
-        options.allow.empty() && options.deny.empty()
-            ? search_users(batcher, limits, s, user_rows, options.k, options.exclude_seen)
-            : model.recommend(user_rows, options);
+    // One search for the batch of users.
+    const TopK top = search_users(batcher, limits, s, user_rows, options);
     for (std::size_t q = 0; q < users.size(); ++q) {
       Row r = top_row(model, top, q);
       recs.push_back({{"user", users[q]},

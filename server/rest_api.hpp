@@ -11,7 +11,8 @@
 // answered like a saved TFRS BruteForce index: input_1 = user ids (strings),
 // output_1 = scores [-1, k] float, output_2 = item ids [-1, k] string.
 // latent's own, on the same URL scheme:
-//   POST ...:recommend   {"users": [...], "k", "exclude_seen", "allow", "deny"}, or
+//   POST ...:recommend   {"users": [...], "k", "exclude_seen", "allow", "deny", "exact",
+//                        "ef"}, or
 //                        {"items": [...]} (a new user, by fold-in), or both with one user
 //   POST ...:similar     {"item": ID, "k"}
 //   POST ...:embeddings  {"users": [...], "items": [...]}

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <latent/synth.hpp>
+
 #include "server/server_fixture.hpp"
 
 namespace latent::test {
@@ -153,6 +155,117 @@ TEST_F(RestApiTest, RecommendBatchWithFilters) {
       EXPECT_EQ(recs[q]["items"][i], oracle_->item_id(top.items[q * 3 + i]));
       EXPECT_NE(recs[q]["items"][i], "i2");
     }
+  }
+}
+
+// An ALS model of a synthetic catalog (3,000 items) with a deliberately
+// sparse graph (m 2), so that the index's effort changes some answers.
+Recommender indexed_synth_model() {
+  SynthConfig config;
+  config.users = 300;
+  config.items = 3000;
+  config.pairs = 15000;
+  const Interactions data = synthesize(config);
+  std::vector<std::string> user_ids, item_ids;
+  for (std::size_t i = 0; i < data.users.size(); ++i) {
+    user_ids.push_back(fmt::format("u{}", data.users[i]));
+    item_ids.push_back(fmt::format("i{}", data.items[i]));
+  }
+  Dataset d;
+  d.users = Vocabulary::from_ids(user_ids);
+  d.items = Vocabulary::from_ids(item_ids);
+  d.interactions.num_users = d.users.size();
+  d.interactions.num_items = d.items.size();
+  for (std::size_t i = 0; i < user_ids.size(); ++i) {
+    d.interactions.users.push_back(d.users.lookup(user_ids[i]));
+    d.interactions.items.push_back(d.items.lookup(item_ids[i]));
+  }
+  FitOptions options;
+  options.model = "als";
+  options.params = {{"dim", "16"}, {"threads", "1"}};
+  Recommender model = fit(d, options).model;
+  HnswParams params;
+  params.m = 2;
+  params.ef_construction = 8;
+  params.threads = 1;
+  model.build_index(params);
+  return model;
+}
+
+// On a model with an index, :recommend's "exact" searches every item and
+// "ef" sets the index's effort: each answer is the library's with the same
+// options, and the cheapest effort differs from the exact search for some
+// user (so a server ignoring "ef" would fail here).
+TEST(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
+  TempDir dir;
+  const auto file = save_version(dir / "movies", 1, indexed_synth_model());
+  const Recommender oracle = Recommender::load(file);
+  ASSERT_NE(oracle.index(), nullptr) << oracle.index_problem();
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  std::vector<std::string> users;
+  std::vector<std::int32_t> rows;
+  for (std::int32_t r = 1; r <= 60; ++r) {
+    users.emplace_back(oracle.model().users.id(r));
+    rows.push_back(r);
+  }
+  const auto answer = [&](const json& extra) {
+    json body = {{"users", users}, {"k", 10}};
+    body.update(extra);
+    const Reply r = post(c, "/v1/models/movies:recommend", body);
+    EXPECT_EQ(r.status, 200) << r.text;
+    std::vector<std::vector<std::string>> out;
+    for (const auto& rec : r.body["recommendations"]) {
+      out.push_back(rec["items"].get<std::vector<std::string>>());
+    }
+    return out;
+  };
+  const auto library = [&](bool exact, int ef) {
+    RecommendOptions options;
+    options.k = 10;
+    options.exact = exact;
+    options.ef = ef;
+    const TopK top = oracle.recommend(rows, options);
+    std::vector<std::vector<std::string>> out(rows.size());
+    for (std::size_t q = 0; q < rows.size(); ++q) {
+      for (int i = 0; i < 10; ++i) {
+        const std::int32_t item = top.items[q * 10 + static_cast<std::size_t>(i)];
+        if (item >= 0) out[q].emplace_back(oracle.item_id(item));
+      }
+    }
+    return out;
+  };
+  const auto exact = library(true, 0);
+  const auto cheapest = library(false, 1);
+  EXPECT_NE(cheapest, exact) << "the fixture's graph is too good to tell ef apart";
+  EXPECT_EQ(answer({{"exact", true}}), exact);
+  EXPECT_EQ(answer({{"ef", 1}}), cheapest);
+  EXPECT_EQ(answer({{"ef", 3000}}), library(false, 3000));
+  EXPECT_EQ(answer(json::object()), library(false, 0));
+
+  for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+           {{{"users", {users[0]}}, {"ef", 0}}, "\"ef\" must be in [1, 100000], got 0"},
+           {{{"users", {users[0]}}, {"ef", "9"}}, "\"ef\" must be an integer, got a string"},
+           {{{"users", {users[0]}}, {"exact", 1}}, "\"exact\" must be true or false"}}) {
+    const Reply r = post(c, "/v1/models/movies:recommend", body);
+    EXPECT_EQ(r.status, 400) << body.dump();
+    EXPECT_NE(r.body["error"].get<std::string>().find(message), std::string::npos) << r.text;
+  }
+}
+
+// Without an index "exact" and "ef" change nothing: every search is exact.
+TEST_F(RestApiTest, RecommendWithoutAnIndexIgnoresExactAndEf) {
+  RecommendOptions options;
+  options.k = 3;
+  const TopK top = expected({"u1"}, options);
+  auto c = server_->client();
+  for (const json& extra : {json{{"ef", 1}}, json{{"exact", true}}}) {
+    json body = {{"users", {"u1"}}, {"k", 3}};
+    body.update(extra);
+    const Reply r = post(c, "/v1/models/movies:recommend", body);
+    ASSERT_EQ(r.status, 200) << r.text;
+    expect_row(r.body["recommendations"][0]["items"], r.body["recommendations"][0]["scores"], top,
+               0);
   }
 }
 
