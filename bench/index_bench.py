@@ -42,6 +42,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEERS = {"hnswlib": "hnswlib", "faiss": "faiss-cpu", "numpy": "numpy"}
 sys.path.insert(0, str(ROOT / "bench"))
+from catalog import Catalog  # noqa: E402
 from peers import peers_python  # noqa: E402
 
 
@@ -105,30 +106,15 @@ def main():
             sys.exit(f"index_bench.py: {f} is missing: "
                      "cmake --build build --target latent_cli latent_bench_index")
     python = peers_python(build / "peers-venv", PEERS) if a.peers else None
-    work = build / "bench-data" / f"index-{a.items}"
-    work.mkdir(parents=True, exist_ok=True)
-    tag = f"u{a.users}-p{a.pairs}-z{a.zipf}"
-    data = work / f"synth-{tag}.csv"
-    if not data.exists():
-        out, s = run([cli, "synth", "--users", a.users, "--items", a.items, "--pairs", a.pairs,
-                      "--zipf", a.zipf, "--out", data])
-        say(f"synth: {s:.1f} s: {out.strip()}")
+    catalog = Catalog(build, a.items, a.users, a.pairs, a.zipf, say)
+    work, tag = catalog.work, catalog.tag
 
     system = json.loads(run([cli, "info", "--system", "--json"])[0])
     say(f"cpu: {system['cpu']}; 1-minute load average at start {load()}")
     start_load = load()
     results = {}
     for kind in a.models.split(","):
-        epochs = f"-e{a.two_tower_epochs}" if kind == "two-tower" else ""
-        model = work / f"{kind}-d64-{tag}{epochs}.latent"
-        if not model.exists():
-            # two-tower's running train metrics score every batch against the
-            # whole catalog: hours at 1M items, and they change no weight.
-            extra = (["--no-train-metrics", "--epochs", a.two_tower_epochs]
-                     if kind == "two-tower" else [])
-            out, s = run([cli, "train", "--data", data, "--model", kind, "--dim", "64", *extra,
-                          "--out", model, "-q"])
-            say(f"train {kind}: {s:.1f} s")
+        model = catalog.model(kind, a.two_tower_epochs)
         export = work / f"export-{kind}-{tag}"
         export.mkdir(exist_ok=True)
         say(f"{kind}: latent_bench_index...")

@@ -10,6 +10,15 @@ ml-100k
 synthetic-1m
     A model file of random 64-d embeddings for 1,000,000 items and 10,000
     users (``latent_synthetic_model``), served with the same exact search.
+als-1m-index
+    The ALS model (d 64) of bench/index_bench.py's catalog (``latent synth
+    --users 200000 --items 1000000 --pairs 10000000 --zipf 0.8``: 963,832
+    items occur) with its HNSW index (``latent index``, default settings,
+    ``--index-ef`` queries' effort); both are made once under
+    build/bench-data/index-1000000/ (bench/catalog.py). After the runs,
+    recall@10 of the server's own ``:predict`` answers for 1,000 random users
+    against its exact search of the same users (``:recommend`` with
+    ``"exact": true``).
 
 For each: ``latent serve`` starts on a loopback port; wrk (Debian's ``wrk``
 package) sends TF Serving ``:predict`` requests, one random known user each
@@ -27,7 +36,9 @@ percentiles, from its Lua ``done`` hook), errors, and the server's resident
 memory (VmRSS) right after it loaded the model and after the run, beside
 ``latent_model_bytes`` (the model's arrays, from ``/metrics``).
 
-Targets (from issue 4, for ml-100k): >= 20,000 requests/s and p99 < 5 ms.
+Targets (from issue 4, for ml-100k): >= 20,000 requests/s and p99 < 5 ms;
+(from issue 13, for als-1m-index): >= 10,000 requests/s, p99 < 10 ms and
+recall@10 >= 0.95.
 
 Run from the repository root after building (``scripts/build.sh``):
 
@@ -38,6 +49,8 @@ Run from the repository root after building (``scripts/build.sh``):
 import argparse
 import json
 import os
+import pathlib
+import random
 import re
 import resource
 import shutil
@@ -141,7 +154,28 @@ def wrk(url_base, script, connections, threads, seconds):
     return {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
 
 
-def bench_case(args, label, base, name, users, work):
+def post_json(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.loads(r.read())
+
+
+def served_recall(url, name, users, count, seed=7):
+    """Mean share of the exact top 10 in the server's :predict answers, over `count` users."""
+    picked = random.Random(seed).sample(users, min(count, len(users)))
+    total = 0.0
+    for start in range(0, len(picked), 100):
+        batch = picked[start:start + 100]
+        served = post_json(f"{url}/v1/models/{name}:predict", {"instances": batch})["predictions"]
+        exact = post_json(f"{url}/v1/models/{name}:recommend",
+                          {"users": batch, "k": 10, "exact": True})["recommendations"]
+        for s, e in zip(served, exact):
+            total += len(set(s["output_2"]) & set(e["items"])) / max(1, len(e["items"]))
+    return total / len(picked)
+
+
+def bench_case(args, label, base, name, users, work, indexed=False):
     latent = os.path.join(args.build, "bin", "latent")
     users_file = os.path.join(work, f"{label}.users")
     with open(users_file, "w") as f:
@@ -179,6 +213,12 @@ def bench_case(args, label, base, name, users, work):
                   f"{row['model_mib']:.1f} MiB; CPU: server {server_cores:.2f} cores, wrk {wrk_cores:.2f}, "
                   f"other processes {other_cores:.2f}", flush=True)
             rows.append(row)
+        if indexed:
+            recall = served_recall(url, name, users, 1000)
+            for row in rows:
+                row["recall_at_10"] = recall
+            print(f"  {label}: recall@10 of the server's :predict answers against its exact "
+                  f"search, 1,000 random users: {recall:.4f}", flush=True)
         metrics = http_get(url + "/metrics")
         searches = int(re.search(r"^latent_search_batches_total (\d+)$", metrics, re.M).group(1))
         queries = int(re.search(r"^latent_search_batched_queries_total (\d+)$", metrics, re.M).group(1))
@@ -220,12 +260,35 @@ def prepare_synthetic(args, work):
     return base, "catalog", [str(u) for u in range(1, 10001)]
 
 
+def prepare_indexed(args, work):
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    from catalog import Catalog
+    latent = os.path.join(args.build, "bin", "latent")
+    catalog = Catalog(args.build, 1_000_000, 200_000, 10_000_000, "0.8")
+    model = catalog.model("als")
+    index = pathlib.Path(f"{model}.index")
+    if not index.exists():
+        run([latent, "index", str(model), "--ef", str(args.index_ef), "--check-users", "0"])
+    described = json.loads(subprocess.run([latent, "info", str(model), "--json"], check=True,
+                                          capture_output=True, text=True).stdout)["index"]
+    if described.get("ef") != args.index_ef:
+        raise SystemExit(f"{index} has ef {described.get('ef')}, not --index-ef {args.index_ef}: "
+                         f"remove it (latent index {model} --remove) to build it again")
+    base = os.path.join(work, "indexed")
+    os.makedirs(os.path.join(base, "1"))
+    os.symlink(model, os.path.join(base, "1", "model.latent"))
+    os.symlink(index, os.path.join(base, "1", "model.latent.index"))
+    return base, "indexed", catalog.users()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--ml100k", default=os.environ.get("LATENT_ML100K",
                                                       os.path.join(ROOT, "..", "shared", "data", "ml-100k")))
-    p.add_argument("--cases", default="ml-100k,synthetic-1m")
+    p.add_argument("--cases", default="ml-100k,synthetic-1m,als-1m-index")
+    p.add_argument("--index-ef", type=int, default=64,
+                   help="the als-1m-index case's index effort (latent index --ef)")
     p.add_argument("--items", type=int, default=1_000_000, help="items of the synthetic case")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--wrk-threads", type=int, default=2)
@@ -244,10 +307,11 @@ def main():
     with tempfile.TemporaryDirectory(prefix="latent-serve-bench-") as work:
         for case in args.cases.split(","):
             prepared = prepare_ml100k(args, work) if case == "ml-100k" else \
-                prepare_synthetic(args, work) if case == "synthetic-1m" else None
+                prepare_synthetic(args, work) if case == "synthetic-1m" else \
+                prepare_indexed(args, work) if case == "als-1m-index" else None
             if prepared is None:
                 continue
-            rows.extend(bench_case(args, case, *prepared, work))
+            rows.extend(bench_case(args, case, *prepared, work, indexed=case == "als-1m-index"))
     print()
     print(f"{'case':<14} {'run':>3} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MiB':>8} "
           f"{'model MiB':>10} {'other CPU':>9}")
@@ -255,6 +319,11 @@ def main():
         print(f"{r['case']:<14} {r['run']:>3} {r['requests_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['errors']:>7} {r['rss_loaded_mib']:>8.1f} {r['model_mib']:>10.1f} {r['other_cores']:>9.2f}")
     for r in rows:
+        if r["case"] == "als-1m-index":
+            print(f"target als-1m-index run {r['run']}: >= 10,000 requests/s: "
+                  f"{'PASS' if r['requests_per_s'] >= 10000 else 'FAIL'}; p99 < 10 ms: "
+                  f"{'PASS' if r['p99_ms'] < 10 else 'FAIL'}; recall@10 >= 0.95: "
+                  f"{'PASS' if r['recall_at_10'] >= 0.95 else 'FAIL'} ({r['recall_at_10']:.4f})")
         if r["case"] == "ml-100k":
             ok_rps = r["requests_per_s"] >= 20000
             ok_p99 = r["p99_ms"] < 5

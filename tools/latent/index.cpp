@@ -132,7 +132,7 @@ void run(const IndexFlags& f) {
   const int threads = f.params.threads > 0 ? f.params.threads : omp_get_max_threads();
   fmt::print(
       "hnsw index of {} items (m {}, ef_construction {}, ef {}) built in {:.2f} s on {} "
-      "thread{}: {:.1f} MiB of links, written to {}\n",
+      "thread{}: {:.1f} MiB in memory (links and one-byte codes), written to {}\n",
       model.model().items.num_known(), index.params().m, index.params().ef_construction,
       index.params().ef_search, build_s, threads, threads == 1 ? "" : "s",
       index.bytes() / 1048576.0, companion.string());
