@@ -93,6 +93,10 @@ def main():
     p.add_argument("--hnsw-single-ef", type=int, default=0,
                    help="also time latent's index one query per call at this ef (0: skip)")
     p.add_argument("--peers", default="hnswlib,faiss-hnsw,faiss-ivfpq,faiss-flat")
+    p.add_argument("--exact-single", type=int, default=100,
+                   help="queries to time one call each on latent's exact search (0: skip)")
+    p.add_argument("--no-filtered", action="store_true",
+                   help="skip the searches that exclude each user's seen items")
     p.add_argument("--reuse-index", action="store_true",
                    help="keep latent's graph in the bench data directory and load it on the next "
                         "run (its build time is then not measured): for trying search changes")
@@ -121,7 +125,8 @@ def main():
         latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
                              "--ef-construction", a.ef_construction, "--build-threads",
                              a.build_threads, "--ef", a.ef, "--hnsw-single-ef",
-                             a.hnsw_single_ef, "--export", export,
+                             a.hnsw_single_ef, "--exact-single", a.exact_single,
+                             *(["--no-filtered"] if a.no_filtered else []), "--export", export,
                              *(["--index-file", work / f"{kind}-m{a.m}-efc{a.ef_construction}.index"]
                                if a.reuse_index else []), "--json",
                              export / "latent.json"])

@@ -1,12 +1,15 @@
 #include <latent/recommender.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <numeric>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include <latent/error.hpp>
+
+#include "detail/search.hpp"
 
 namespace latent {
 
@@ -131,18 +134,28 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   };
   check_rows(options.allow, "allow-list");
   check_rows(options.deny, "deny-list");
-  // Everything never to return, as one sorted list: OOV, the deny list, and
-  // with an allow list every item outside it.
-  std::vector<std::int32_t> exclude{0};
-  if (!options.allow.empty()) {
-    std::vector<char> allowed(static_cast<std::size_t>(n_items), 0);
-    for (auto r : options.allow) allowed[static_cast<std::size_t>(r)] = 1;
-    for (std::int32_t r = 1; r < n_items; ++r) {
-      if (!allowed[static_cast<std::size_t>(r)]) exclude.push_back(r);
-    }
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
-  exclude.insert(exclude.end(), options.deny.begin(), options.deny.end());
-  std::sort(exclude.begin(), exclude.end());
+  std::vector<std::int32_t> deny = options.deny;
+  std::sort(deny.begin(), deny.end());
+  deny.erase(std::unique(deny.begin(), deny.end()), deny.end());
+  if (!options.allow.empty()) {
+    // Only the allowed items can be returned: they are scored alone, exactly
+    // (an index would walk its graph through every other item to find them,
+    // and a full scan would score them all).
+    std::vector<std::int32_t> allowed = options.allow;
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    std::vector<std::int32_t> rows;
+    std::set_difference(allowed.begin(), allowed.end(), deny.begin(), deny.end(),
+                        std::back_inserter(rows));
+    return search_among(queries, seen_rows_of, options.exclude_seen ? seen : nullptr, rows, k,
+                        options.threads);
+  }
+  // Everything never to return, as one sorted list: OOV and the deny list.
+  std::vector<std::int32_t> exclude{0};
+  exclude.insert(exclude.end(), deny.begin(), deny.end());
   exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
 
   SearchOptions search_options;
@@ -156,10 +169,49 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   search_options.ef = options.ef;
   if (index_ && !options.exact)
     return index_->search(model_.item_embeddings, queries, search_options);
-  if (options.ef < 0) {
-    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
-  }
   return top_k(queries, model_.item_embeddings, search_options);
+}
+
+TopK Recommender::search_among(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
+                               const CsrMatrix* seen, std::span<const std::int32_t> rows, int k,
+                               int threads) const {
+  const std::int64_t n = static_cast<std::int64_t>(rows.size());
+  if (n == 0) return detail::padded_result(queries.rows(), k);
+  Matrix items(n, dim());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto from = model_.item_embeddings.row(rows[static_cast<std::size_t>(i)]);
+    std::copy(from.begin(), from.end(), items.row(i).begin());
+  }
+  // Each query's seen items among `rows`, by position there (ascending, as
+  // the seen rows are).
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::int32_t> positions;
+  std::vector<std::int32_t> row_of(static_cast<std::size_t>(queries.rows()));
+  for (std::int64_t q = 0; q < queries.rows(); ++q) {
+    row_of[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(q);
+    if (seen != nullptr) {
+      for (const std::int32_t item : seen->row(seen_rows_of[static_cast<std::size_t>(q)])) {
+        const auto at = std::lower_bound(rows.begin(), rows.end(), item);
+        if (at != rows.end() && *at == item)
+          positions.push_back(static_cast<std::int32_t>(at - rows.begin()));
+      }
+    }
+    indptr.push_back(static_cast<std::int64_t>(positions.size()));
+  }
+  const CsrMatrix excluded(static_cast<std::int32_t>(queries.rows()), static_cast<std::int32_t>(n),
+                           std::move(indptr), std::move(positions));
+  SearchOptions options;
+  options.k = k;
+  options.threads = threads;
+  options.exclude_rows = &excluded;
+  options.exclude_row_of = row_of;
+  TopK top = top_k(queries, items, options);
+  // Positions in `rows` back to item rows: the order is kept, ties included
+  // (rows ascend as positions do).
+  for (std::int32_t& item : top.items) {
+    if (item >= 0) item = rows[static_cast<std::size_t>(item)];
+  }
+  return top;
 }
 
 std::vector<float> Recommender::fold_in(std::span<const std::int32_t> item_rows) const {

@@ -123,6 +123,11 @@ class Recommender {
   // Throws Unsupported for a model kind without item similarity
   // (ModelSpec::item_similarity).
   void check_item_similarity() const;
+  // The exact top-k among item `rows` only (sorted, distinct, none OOV),
+  // each query q without the items of seen->row(seen_rows_of[q]) when seen.
+  TopK search_among(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
+                    const CsrMatrix* seen, std::span<const std::int32_t> rows, int k,
+                    int threads) const;
 
   ModelData model_;
   // Immutable once built; shared by copies, whose item vectors are the same.

@@ -234,6 +234,48 @@ TEST_P(RecommenderContract, AllowAndDenyListsHold) {
   EXPECT_THROW(model().recommend(users, options), Error);
 }
 
+// An allow list is searched among its items alone; the answer must be the
+// full catalog's exact search with every other item excluded, bit for bit,
+// seen items and the deny list included, ties in the same order.
+TEST_P(RecommenderContract, AnAllowListAnswersAsTheFullSearchExcludingTheRest) {
+  const auto users = model().known_user_rows();
+  const ModelData& m = model().model();
+  RecommendOptions options;
+  options.k = 4;
+  options.exclude_seen = true;
+  for (const char* id : {"i12", "i2", "i3", "i15", "i7", "i2"}) {
+    options.allow.push_back(model().item_row(id));
+  }
+  options.deny = {model().item_row("i7")};
+  const TopK got = model().recommend(users, options);
+
+  Matrix queries(static_cast<std::int64_t>(users.size()), m.user_embeddings.cols());
+  for (std::size_t q = 0; q < users.size(); ++q) {
+    const auto row = m.user_embeddings.row(users[q]);
+    std::copy(row.begin(), row.end(), queries.row(static_cast<std::int64_t>(q)).begin());
+  }
+  std::vector<std::int32_t> excluded;
+  for (std::int32_t r = 0; r < m.items.size(); ++r) {
+    const bool allowed =
+        std::find(options.allow.begin(), options.allow.end(), r) != options.allow.end();
+    if (!allowed || r == options.deny[0]) excluded.push_back(r);
+  }
+  SearchOptions search;
+  search.k = 4;
+  search.exclude_items = excluded;
+  search.exclude_rows = &m.seen;
+  search.exclude_row_of = users;
+  const TopK want = top_k(queries, m.item_embeddings, search);
+  EXPECT_EQ(got.items, want.items);
+  EXPECT_EQ(got.scores, want.scores);
+  // Some user has fewer than k allowed items left: the answer is padded.
+  EXPECT_NE(std::find(got.items.begin(), got.items.end(), -1), got.items.end());
+
+  options.allow = {options.deny[0]};  // all allowed items denied: nothing to return
+  const TopK none = model().recommend(users, options);
+  EXPECT_TRUE(std::all_of(none.items.begin(), none.items.end(), [](auto i) { return i == -1; }));
+}
+
 TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
   EXPECT_THROW(model().fold_in({}), Error);
   const std::int32_t bad[] = {-1};
