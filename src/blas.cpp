@@ -65,6 +65,7 @@ struct OpenBlasDynamic {
   void* library = nullptr;
   void (*quit)() = nullptr;
   void (*init)() = nullptr;
+  int (*stop_threads)() = nullptr;
 
   OpenBlasDynamic() {
     Dl_info info{};
@@ -73,6 +74,7 @@ struct OpenBlasDynamic {
     if (!library) return;
     quit = reinterpret_cast<void (*)()>(dlsym(library, "gotoblas_dynamic_quit"));
     init = reinterpret_cast<void (*)()>(dlsym(library, "gotoblas_dynamic_init"));
+    stop_threads = reinterpret_cast<int (*)()>(dlsym(library, "blas_thread_shutdown_"));
   }
   ~OpenBlasDynamic() {
     if (library) dlclose(library);
@@ -81,7 +83,7 @@ struct OpenBlasDynamic {
   OpenBlasDynamic& operator=(const OpenBlasDynamic&) = delete;
 
   bool has(std::string_view core) const {
-    if (!library || !quit || !init) return false;
+    if (!library || !quit || !init || !stop_threads) return false;
     std::string table = "gotoblas_";
     for (char c : core) table += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return dlsym(library, table.c_str()) != nullptr;
@@ -89,8 +91,14 @@ struct OpenBlasDynamic {
 
   // OpenBLAS re-initialised on `core` through its OPENBLAS_CORETYPE path;
   // the variable is set only for that call. Runs before latent's first
-  // product, with no BLAS call of latent's in flight.
+  // product, with no BLAS call of latent's in flight. OpenBLAS's worker
+  // threads are stopped (and joined) first, as its fork handler does: a
+  // worker that is still starting runs gotoblas_dynamic_init itself, and
+  // meeting ours it called through a kernel table quit() had emptied (a
+  // crash at load, about once in 80 starts on a busy machine). OpenBLAS
+  // starts them again when a product needs them.
   void switch_to(std::string_view core) const {
+    stop_threads();
     quit();
     setenv("OPENBLAS_CORETYPE", std::string(core).c_str(), 1);
     init();
