@@ -143,6 +143,11 @@ std::size_t model_bytes(const Recommender& model) {
   for (const auto& id : m.items.ids()) bytes += id.size();
   for (const auto& t : m.item_titles) bytes += t.size();
   if (model.index() != nullptr) bytes += static_cast<std::size_t>(model.index()->bytes());
+  if (model.similar_index() != nullptr) {
+    // Its graph, and the unit item vectors it ranks by.
+    bytes += static_cast<std::size_t>(model.similar_index()->bytes()) +
+             m.item_embeddings.size() * sizeof(float);
+  }
   return bytes;
 }
 
@@ -233,13 +238,19 @@ bool ModelStore::load_version(Entry& e, std::int64_t target) {
     return false;
   }
   const std::size_t bytes = model_bytes(*loaded);
-  const std::string search =
-      loaded->index() != nullptr
-          ? fmt::format(", hnsw index (ef {})", loaded->index()->params().ef_search)
-      : loaded->index_problem().empty()
-          ? ""
-          : fmt::format(", searching every item: its index is not used: {}",
-                        loaded->index_problem());
+  std::string search = loaded->index() != nullptr ? fmt::format(", hnsw index (ef {})",
+                                                                loaded->index()->params().ef_search)
+                       : loaded->index_problem().empty()
+                           ? ""
+                           : fmt::format(", searching every item: its index is not used: {}",
+                                         loaded->index_problem());
+  if (loaded->similar_index() != nullptr) {
+    search += fmt::format(", similar-items hnsw index (ef {})",
+                          loaded->similar_index()->params().ef_search);
+  } else if (!loaded->similar_index_problem().empty()) {
+    search += fmt::format(", similar items search every item: their index is not used: {}",
+                          loaded->similar_index_problem());
+  }
   std::int64_t previous = 0;
   {
     std::lock_guard lock(e.mutex);

@@ -540,8 +540,12 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
 HttpResponse similar(const ModelStore& store, const ModelPath& p, std::string_view body,
                      const Limits& limits) {
   const json doc = parse_body(body);
-  allow_fields(doc, {"item", "k"});
-  const int k = read_k(doc, 10, limits);
+  allow_fields(doc, {"item", "k", "exact", "ef"});
+  SimilarOptions options;
+  options.k = read_k(doc, 10, limits);
+  options.exact = read_bool(doc, "exact");
+  options.ef = read_ef(doc);
+  options.threads = limits.search_threads;
   if (!doc.contains("item"))
     fail(400, "give \"item\": the id (or title) of the item to find neighbours of");
   const std::string id = id_value(doc["item"], "\"item\"");
@@ -552,7 +556,7 @@ HttpResponse similar(const ModelStore& store, const ModelPath& p, std::string_vi
   } catch (const Error& e) {
     fail(400, fmt::format("\"item\": {}", e.what()));
   }
-  const TopK top = s.model->similar_items(row, k, limits.search_threads);
+  const TopK top = s.model->similar_items(row, options);
   Row r = top_row(*s.model, top, 0);
   return ok({{"model_version", std::to_string(s.version)},
              {"item", std::string(s.model->item_id(row))},

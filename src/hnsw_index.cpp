@@ -99,6 +99,12 @@ std::filesystem::path index_path_for(const std::filesystem::path& model) {
   return p;
 }
 
+std::filesystem::path similar_index_path_for(const std::filesystem::path& model) {
+  std::filesystem::path p = model;
+  p += ".similar.index";
+  return p;
+}
+
 HnswIndex::HnswIndex(const Matrix& items, const HnswParams& params, Graph graph)
     : dim_(items.cols()),
       params_(params),

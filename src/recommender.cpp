@@ -47,32 +47,53 @@ int effective_k(int k, std::int32_t known_items) {
 
 Recommender Recommender::load(const std::filesystem::path& path) {
   Recommender r(load_model(path));
-  const std::filesystem::path index_path = index_path_for(path);
-  std::error_code ec;
-  if (std::filesystem::exists(index_path, ec)) {
+  // An index file that is there but cannot be used leaves its searches
+  // exact, and says why.
+  const auto load_companion = [](const std::filesystem::path& file, const auto& items,
+                                 std::shared_ptr<const HnswIndex>& index, std::string& problem) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return;
     try {
-      r.index_ = HnswIndex::load(index_path, r.model_.item_embeddings);
+      index = HnswIndex::load(file, items());
     } catch (const Error& e) {
-      r.index_problem_ = e.what();
+      problem = e.what();
     }
-  }
+  };
+  load_companion(
+      index_path_for(path), [&]() -> const Matrix& { return r.model_.item_embeddings; }, r.index_,
+      r.index_problem_);
+  load_companion(
+      similar_index_path_for(path), [&]() -> const Matrix& { return r.normalized_items(); },
+      r.similar_index_, r.similar_index_problem_);
   return r;
 }
 
 void Recommender::save(const std::filesystem::path& path) const {
   save_model(path, model_);
-  const std::filesystem::path index_path = index_path_for(path);
-  if (index_) {
-    index_->save(index_path, model_.item_embeddings);
-  } else {
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(index_path, ec)) std::filesystem::remove(index_path, ec);
-  }
+  const auto save_companion = [](const std::filesystem::path& file, const HnswIndex* index,
+                                 const auto& items) {
+    if (index != nullptr) {
+      index->save(file, items());
+    } else {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(file, ec)) std::filesystem::remove(file, ec);
+    }
+  };
+  save_companion(index_path_for(path), index_.get(),
+                 [&]() -> const Matrix& { return model_.item_embeddings; });
+  save_companion(similar_index_path_for(path), similar_index_.get(),
+                 [&]() -> const Matrix& { return normalized_items(); });
 }
 
 void Recommender::build_index(const HnswParams& params, const WorkProgress& progress) {
   index_ = HnswIndex::build(model_.item_embeddings, params, progress);
   index_problem_.clear();
+}
+
+void Recommender::build_similar_index(const HnswParams& params, const WorkProgress& progress) {
+  check_item_similarity();
+  similar_index_ = HnswIndex::build(normalized_items(), params, progress);
+  similar_index_problem_.clear();
 }
 
 std::int32_t Recommender::user_row(std::string_view id) const {
@@ -269,21 +290,33 @@ void Recommender::check_item_similarity() const {
   }
 }
 
-TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const {
+TopK Recommender::similar_items(std::int32_t item_row, const SimilarOptions& options) const {
   check_item_similarity();
-  k = effective_k(k, model_.items.num_known());
+  const int k = effective_k(options.k, model_.items.num_known());
   if (item_row <= 0 || item_row >= model_.items.size()) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("item row {} out of range", item_row));
+  }
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
   const Matrix& unit = normalized_items();
   Matrix query(1, dim());
   std::copy_n(unit.row(item_row).data(), dim(), query.data());
   std::vector<std::int32_t> exclude{0, item_row};
-  SearchOptions options;
+  SearchOptions search_options;
+  search_options.k = k;
+  search_options.exclude_items = exclude;
+  search_options.threads = options.threads;
+  search_options.ef = options.ef;
+  if (similar_index_ && !options.exact) return similar_index_->search(unit, query, search_options);
+  return top_k(query, unit, search_options);
+}
+
+TopK Recommender::similar_items(std::int32_t item_row, int k, int threads) const {
+  SimilarOptions options;
   options.k = k;
-  options.exclude_items = exclude;
   options.threads = threads;
-  return top_k(query, unit, options);
+  return similar_items(item_row, options);
 }
 
 void check_similarity_threshold(float threshold) {
@@ -293,11 +326,26 @@ void check_similarity_threshold(float threshold) {
   }
 }
 
-std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads,
+std::vector<SimilarPair> Recommender::similar_pairs(float threshold, const SimilarOptions& options,
                                                     const WorkProgress& progress) const {
   check_item_similarity();
   check_similarity_threshold(threshold);
-  return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, threads, progress);
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
+  }
+  if (similar_index_ && !options.exact) {
+    return similar_pairs_by_search(*similar_index_, normalized_items(), threshold, oov_item_,
+                                   options.ef, options.threads, progress);
+  }
+  return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, options.threads,
+                               progress);
+}
+
+std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads,
+                                                    const WorkProgress& progress) const {
+  SimilarOptions options;
+  options.threads = threads;
+  return similar_pairs(threshold, options, progress);
 }
 
 void Recommender::scores(const ScoreBlockSink& sink, std::int64_t block_rows, int threads) const {

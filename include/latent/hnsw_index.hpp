@@ -122,5 +122,8 @@ class HnswIndex final : public VectorIndex {
 // The companion file an index of the model at `model` is saved to and
 // looked for at: MODEL.index.
 std::filesystem::path index_path_for(const std::filesystem::path& model);
+// The companion file of the model's similar-items index (the graph over its
+// unit item vectors, which ranks by cosine): MODEL.similar.index.
+std::filesystem::path similar_index_path_for(const std::filesystem::path& model);
 
 }  // namespace latent

@@ -53,28 +53,52 @@ struct RecommendOptions {
   int ef = 0;
 };
 
+// Similar items of one item (k) and similar pairs (k unused).
+struct SimilarOptions {
+  int k = kDefaultK;
+  int threads = 0;
+  // With a similar-items index: search every item instead (exact), or the
+  // index's effort for this search (ef; 0: the index's default).
+  bool exact = false;
+  int ef = 0;
+};
+
 class Recommender {
  public:
   explicit Recommender(ModelData model);
 
-  // Reads a model file, and its index from the companion file
-  // (index_path_for) when there is one. An index that cannot be used
-  // (damaged, of another version, built for other vectors) leaves the model
-  // searching every item, and index_problem() says why.
+  // Reads a model file, and its indexes from their companion files
+  // (index_path_for, similar_index_path_for) when there are some. An index
+  // that cannot be used (damaged, of another version, built for other
+  // vectors) leaves those searches reading every item, and index_problem()
+  // or similar_index_problem() says why.
   static Recommender load(const std::filesystem::path& path);
-  // Writes the model file, then its index's companion file when it has an
-  // index; a companion left at `path` by an earlier model is removed (it was
-  // built for that model's vectors).
+  // Writes the model file, then each index's companion file; a companion
+  // left at `path` by an earlier model is removed (it was built for that
+  // model's vectors).
   void save(const std::filesystem::path& path) const;
 
+  // Two approximate indexes, each optional: recommendations rank items by
+  // inner product with a user's vector, similar items and pairs by cosine,
+  // so each has its graph (the second one links the unit item vectors).
   // The approximate index recommendations search (null: every item, exactly).
   const HnswIndex* index() const noexcept { return index_.get(); }
-  // Why the companion index file next to the loaded model is not used, or "".
+  // The one similar_items and similar_pairs search (null: every item).
+  const HnswIndex* similar_index() const noexcept { return similar_index_.get(); }
+  // Why a companion index file next to the loaded model is not used, or "".
   const std::string& index_problem() const noexcept { return index_problem_; }
+  const std::string& similar_index_problem() const noexcept { return similar_index_problem_; }
   // Builds an index over the item vectors and uses it from now on.
   void build_index(const HnswParams& params, const WorkProgress& progress = {});
-  // Stops using the index: every search reads every item again.
-  void drop_index() noexcept { index_.reset(); }
+  // Builds the similar-items index over the unit item vectors and uses it
+  // from now on. Throws Unsupported for a model kind without item
+  // similarity (as similar_items does).
+  void build_similar_index(const HnswParams& params, const WorkProgress& progress = {});
+  // Stops using both indexes: every search reads every item again.
+  void drop_index() noexcept {
+    index_.reset();
+    similar_index_.reset();
+  }
 
   const ModelData& model() const noexcept { return model_; }
   int dim() const noexcept { return static_cast<int>(model_.item_embeddings.cols()); }
@@ -108,12 +132,27 @@ class Recommender {
   std::vector<std::int32_t> known_user_rows() const;
 
   // The k items most similar to `item_row` by cosine (itself and OOV
-  // excluded); k by effective_k. This and similar_pairs throw Unsupported
-  // for a model kind without item similarity (popularity).
+  // excluded); k by effective_k; through the similar-items index when there
+  // is one (options.exact: every item). This and similar_pairs throw
+  // Unsupported for a model kind without item similarity (popularity).
+  TopK similar_items(std::int32_t item_row, const SimilarOptions& options) const;
   TopK similar_items(std::int32_t item_row, int k, int threads = 0) const;
-  // All known item pairs with cosine > threshold (check_similarity_threshold).
+  // All known item pairs with cosine > threshold (check_similarity_threshold),
+  // by similarity descending then (a, b). With a similar-items index (and
+  // not options.exact), each item's neighbours above the threshold are
+  // searched in the graph (similar_pairs_by_search): an approximate answer,
+  // whose similarities are the exact ones.
+  std::vector<SimilarPair> similar_pairs(float threshold, const SimilarOptions& options,
+                                         const WorkProgress& progress = {}) const;
   std::vector<SimilarPair> similar_pairs(float threshold, int threads = 0,
                                          const WorkProgress& progress = {}) const;
+
+  // The unit-length item vectors similar items and pairs rank by (cosine),
+  // and the similar-items index is built on; made by the first call (or by
+  // loading that index): as large as the item embeddings, so a model only
+  // asked for recommendations (a served 1M-item catalog) never holds them.
+  // Thread-safe.
+  const Matrix& normalized_items() const;
 
   // The users.size() x items.size() score matrix (OOV rows included, so row
   // r and column c are vocabulary rows), streamed in row blocks.
@@ -133,18 +172,17 @@ class Recommender {
   // Immutable once built; shared by copies, whose item vectors are the same.
   std::shared_ptr<const HnswIndex> index_;
   std::string index_problem_;
+  std::shared_ptr<const HnswIndex> similar_index_;  // over normalized_items()
+  std::string similar_index_problem_;
   TopK search(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,
               const CsrMatrix* seen, const RecommendOptions& options) const;
 
-  // Unit-length item vectors for cosine similarity, built by the first
-  // similar_items() call: as large as the item embeddings, so a model that
-  // is only asked for recommendations (a served 1M-item catalog) never
-  // holds them. Shared by copies, whose item vectors are the same.
+  // Unit-length item vectors for cosine similarity (normalized_items()).
+  // Shared by copies, whose item vectors are the same.
   struct UnitItems {
     std::once_flag built;
     Matrix rows;
   };
-  const Matrix& normalized_items() const;
   std::shared_ptr<UnitItems> unit_items_ = std::make_shared<UnitItems>();
   // The model kind's fold-in state (ALS: its item Gramian), built by the
   // first fold_in() call, so a model only asked for known users never pays

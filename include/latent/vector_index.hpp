@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include <latent/index.hpp>
 #include <latent/matrix.hpp>
@@ -53,5 +54,22 @@ class ExactIndex final : public VectorIndex {
     return top_k(queries, items, options);
   }
 };
+
+// All pairs (a < b) of rows of `unit` (unit-length vectors, the ones
+// `index` was built on) whose cosine is > threshold, found by searching each
+// row's neighbours in the index: its k best (k 32 at first, doubled for the
+// rows whose k-th neighbour is still above the threshold, until a row's
+// list reaches past half the catalog, which is then scanned exactly). An
+// approximate index may miss pairs, never misreport one: the similarities
+// are similar_pairs' (index.hpp), bit for bit, and so is the order (by
+// similarity descending, then (a, b)). With ExactIndex the answer is
+// similar_pairs' own, more slowly. Rows in exclude_items (sorted) are
+// skipped. `ef`: the index's effort per search (0: its default; at least
+// each search's k). threshold in [-1, 1].
+std::vector<SimilarPair> similar_pairs_by_search(const VectorIndex& index, const Matrix& unit,
+                                                 float threshold,
+                                                 std::span<const std::int32_t> exclude_items = {},
+                                                 int ef = 0, int threads = 0,
+                                                 const WorkProgress& progress = {});
 
 }  // namespace latent

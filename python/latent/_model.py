@@ -430,13 +430,17 @@ class Model:
         (see users / items); its row's top-k is recommend()'s answer."""
         return self._model().scores(int(threads))
 
-    def similar_items(self, item, k=_DEFAULTS["k"], as_frame=False, threads=0):
+    def similar_items(self, item, k=_DEFAULTS["k"], as_frame=False, threads=0, exact=False,
+                      ef=None):
         """The k items most similar to item (id or title) by cosine, itself
         excluded: (ids, similarities) arrays, or a DataFrame (item,
-        similar_item, similarity, rank)."""
+        similar_item, similarity, rank). With a similar-items index
+        (build_index, or one saved with the model) the search uses it: ef is
+        its effort for this call (None: the index's own), exact=True
+        searches every item."""
         native = self._model()
         row = native.item_row(item)
-        rows, sims = native.similar_items(row, _k(k), int(threads))
+        rows, sims = native.similar_items(row, _k(k), int(threads), bool(exact), _ef(ef))
         if as_frame:
             frame = self._top(rows, sims, False, [item], True)
             return frame.rename(columns={"user": "item", "item": "similar_item",
@@ -444,10 +448,14 @@ class Model:
         return self._top(rows, sims, True)
 
     def similar_pairs(self, threshold=0.8, columns=("Movie_A", "Movie_B", "similarity"),
-                      threads=0):
+                      threads=0, exact=False, ef=None):
         """All item pairs with cosine similarity > threshold, most similar
-        first, as a DataFrame with the given column names."""
-        a, b, sims = self._model().similar_pairs(float(threshold), int(threads))
+        first, as a DataFrame with the given column names. With a
+        similar-items index, each item's neighbours are searched in it (an
+        approximate answer: it may miss pairs, never misreport one; ef is
+        the effort per item); exact=True compares every pair."""
+        a, b, sims = self._model().similar_pairs(float(threshold), int(threads), bool(exact),
+                                                 _ef(ef))
         return pd.DataFrame({columns[0]: self._items.rows_to_ids(a),
                              columns[1]: self._items.rows_to_ids(b), columns[2]: sims})
 
@@ -476,31 +484,40 @@ class Model:
 
     def save(self, path):
         """Writes the model file (atomically: a temporary file, then rename),
-        and its index to PATH.index when it has one (a stale PATH.index of an
-        earlier model is removed)."""
+        and its indexes to PATH.index and PATH.similar.index when it has them
+        (a stale one of an earlier model is removed)."""
         self._model().save(os.fspath(path))
 
     # ---- the approximate index ----------------------------------------------
 
-    def build_index(self, m=16, ef_construction=200, ef=64, seed=42, threads=0):
+    def build_index(self, m=16, ef_construction=200, ef=64, seed=42, threads=0, similar=True):
         """Builds an approximate index of the item vectors (an HNSW graph
         linked by inner product, as `latent index`) that recommend and
         recommend_for_items search from now on, and that save() writes next
-        to the model. m: links per item; ef_construction: build effort; ef:
-        the default search effort. Returns index_info(). Not to be called
-        while another thread queries the same model."""
-        self._model().build_index(int(m), int(ef_construction), int(ef), int(seed), int(threads))
+        to the model; with similar (and a model whose item vectors say which
+        items are alike: not popularity), a second one over the unit item
+        vectors for similar_items and similar_pairs (they rank by cosine).
+        m: links per item; ef_construction: build effort; ef: the default
+        search effort. Returns index_info(). Not to be called while another
+        thread queries the same model."""
+        self._model().build_index(int(m), int(ef_construction), int(ef), int(seed), int(threads),
+                                  bool(similar))
         return self.index_info()
 
     def drop_index(self):
-        """Searches every item again (the saved index file is left as it is)."""
+        """Searches every item again, for recommendations and similar items
+        (the saved index files are left as they are)."""
         self._model().drop_index()
 
     def index_info(self):
-        """The model's index as a dict (type, m, ef_construction, ef, levels,
-        bytes), {"problem": why} when the file next to a loaded model could
-        not be used, or None."""
+        """The model's index for recommendations as a dict (type, m,
+        ef_construction, ef, levels, bytes), {"problem": why} when the file
+        next to a loaded model could not be used, or None."""
         return json.loads(self._model().index_info())
+
+    def similar_index_info(self):
+        """The same for the index of similar items and pairs."""
+        return json.loads(self._model().similar_index_info())
 
 
 Model.__doc__ += _params_doc()
@@ -528,12 +545,16 @@ def _ef(ef):
 
 
 def load(path):
-    """A model saved by Model.save or `latent train --out`, with its index
-    (PATH.index) when there is one; an index that cannot be used is a
+    """A model saved by Model.save or `latent train --out`, with its indexes
+    (PATH.index, PATH.similar.index) when there are some; an index that cannot be used is a
     warning, and the model then searches every item."""
     model = Model._from_native(_latent.Recommender.load(_require_file(path)))
     info = model.index_info()
     if info and "problem" in info:
         warnings.warn(f"searching every item: the index is not used: {info['problem']}",
                       stacklevel=2)
+    info = model.similar_index_info()
+    if info and "problem" in info:
+        warnings.warn("similar items search every item: their index is not used: "
+                      f"{info['problem']}", stacklevel=2)
     return model

@@ -5,6 +5,7 @@
 
 #include <latent/error.hpp>
 #include <latent/evaluation.hpp>
+#include <latent/model_spec.hpp>
 #include <latent/recommender.hpp>
 
 #include "bindings.hpp"
@@ -39,11 +40,21 @@ RecommendOptions recommend_options(int k, bool exclude_seen, const py::handle& a
   return o;
 }
 
-// The model's index as JSON (as `latent info --json` gives it), or "null".
-std::string index_info(const Recommender& r) {
-  if (const HnswIndex* index = r.index()) return index->describe().dump();
-  if (!r.index_problem().empty()) return nlohmann::json{{"problem", r.index_problem()}}.dump();
+// One of the model's indexes as JSON (as `latent info --json` gives it), or
+// "null".
+std::string index_json(const HnswIndex* index, const std::string& problem) {
+  if (index != nullptr) return index->describe().dump();
+  if (!problem.empty()) return nlohmann::json{{"problem", problem}}.dump();
   return "null";
+}
+
+SimilarOptions similar_options(int k, int threads, bool exact, int ef) {
+  SimilarOptions o;
+  o.k = k;
+  o.threads = threads;
+  o.exact = exact;
+  o.ef = ef;
+  return o;
 }
 
 // Evaluation needs the split's rows to index the model's vocabularies.
@@ -165,7 +176,8 @@ void bind_queries(RecommenderClass& rec) {
           py::arg("items"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
           py::arg("deny"), py::arg("threads"), py::arg("exact"), py::arg("ef"))
       .def("build_index",
-           [](Recommender& r, int m, int ef_construction, int ef, std::uint64_t seed, int threads) {
+           [](Recommender& r, int m, int ef_construction, int ef, std::uint64_t seed, int threads,
+              bool similar) {
              HnswParams p;
              p.m = m;
              p.ef_construction = ef_construction;
@@ -174,27 +186,36 @@ void bind_queries(RecommenderClass& rec) {
              p.threads = threads;
              py::gil_scoped_release release;
              r.build_index(p);
+             // Only for a model kind whose item vectors say which items are alike.
+             const ModelSpec* spec = find_model_spec(r.model().kind);
+             if (similar && (spec == nullptr || spec->item_similarity)) r.build_similar_index(p);
            })
       .def("drop_index", &Recommender::drop_index)
-      .def("index_info", &index_info)
-      .def("similar_items", [](const Recommender& r, std::int32_t row, int k, int threads) {
-        TopK top;
-        {
-          py::gil_scoped_release release;
-          top = r.similar_items(row, k, threads);
-        }
-        return topk_arrays(std::move(top));
-      });
+      .def("index_info",
+           [](const Recommender& r) { return index_json(r.index(), r.index_problem()); })
+      .def("similar_index_info",
+           [](const Recommender& r) {
+             return index_json(r.similar_index(), r.similar_index_problem());
+           })
+      .def("similar_items",
+           [](const Recommender& r, std::int32_t row, int k, int threads, bool exact, int ef) {
+             TopK top;
+             {
+               py::gil_scoped_release release;
+               top = r.similar_items(row, similar_options(k, threads, exact, ef));
+             }
+             return topk_arrays(std::move(top));
+           });
 }
 
 // All similar pairs, the score matrix, evaluation.
 void bind_exports(RecommenderClass& rec) {
   rec.def("similar_pairs",
-          [](const Recommender& r, float threshold, int threads) {
+          [](const Recommender& r, float threshold, int threads, bool exact, int ef) {
             std::vector<SimilarPair> pairs;
             {
               py::gil_scoped_release release;
-              pairs = r.similar_pairs(threshold, threads);
+              pairs = r.similar_pairs(threshold, similar_options(0, threads, exact, ef));
             }
             std::vector<std::int32_t> a, b;
             std::vector<float> s;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -115,6 +116,54 @@ TEST_P(RecommenderContract, SaveLoadIsBitIdentical) {
   const TopK sb = loaded.similar_items(loaded.item_row("i3"), 4);
   EXPECT_EQ(sa.items, sb.items);
   EXPECT_EQ(sa.scores, sb.scores);
+}
+
+// Similar items and pairs through their own index (a graph over the unit
+// item vectors): on the fixture's 20 items the default effort reaches every
+// item, so the answers are the exact search's, bit for bit; the index is
+// saved and loaded with the model, and goes when the model is saved without.
+TEST_P(RecommenderContract, SimilarItemsAndPairsThroughTheirIndex) {
+  HnswParams params;
+  params.threads = 1;
+  Recommender indexed = model();
+  if (!spec().item_similarity) {
+    expect_error([&] { indexed.build_similar_index(params); }, ErrorKind::Unsupported,
+                 {"has no item similarity"});
+    return;
+  }
+  indexed.build_similar_index(params);
+  ASSERT_NE(indexed.similar_index(), nullptr);
+  EXPECT_EQ(indexed.index(), nullptr);  // recommendations keep their exact search
+  const auto same_answers = [&](const Recommender& r) {
+    SimilarOptions options;
+    options.k = 6;
+    for (std::int32_t row = 1; row < model().model().items.size(); ++row) {
+      const TopK a = r.similar_items(row, options);
+      const TopK e = model().similar_items(row, 6);
+      ASSERT_EQ(a.items, e.items) << "item row " << row;
+      ASSERT_EQ(a.scores, e.scores) << "item row " << row;
+    }
+    const auto a = r.similar_pairs(0.3f, options);
+    const auto e = model().similar_pairs(0.3f);
+    ASSERT_EQ(a.size(), e.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].a, e[i].a);
+      EXPECT_EQ(a[i].b, e[i].b);
+      EXPECT_EQ(a[i].similarity, e[i].similarity);
+    }
+  };
+  same_answers(indexed);
+  TempDir dir;
+  const auto path = dir / "m.latent";
+  indexed.save(path);
+  EXPECT_TRUE(std::filesystem::exists(similar_index_path_for(path)));
+  EXPECT_FALSE(std::filesystem::exists(index_path_for(path)));
+  const Recommender loaded = Recommender::load(path);
+  ASSERT_NE(loaded.similar_index(), nullptr) << loaded.similar_index_problem();
+  same_answers(loaded);
+  indexed.drop_index();
+  indexed.save(path);
+  EXPECT_FALSE(std::filesystem::exists(similar_index_path_for(path)));
 }
 
 // A model whose spec says it has no item similarity refuses to make one up.

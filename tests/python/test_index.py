@@ -90,3 +90,43 @@ def test_a_damaged_index_is_a_warning_and_the_model_searches_every_item(als, tmp
     a, _ = als.recommend(user_ids[1:51], k=10, exclude_seen=True)
     b, _ = loaded.recommend(user_ids[1:51], k=10, exclude_seen=True)
     assert (a == b).all()
+
+
+def test_similar_items_and_pairs_search_their_own_index(als, tmp_path):
+    _, item_ids = als.item_embeddings()
+    sample = item_ids[1:201]
+    exact = [als.similar_items(i, k=10) for i in sample]
+    pairs = als.similar_pairs(0.9)
+    info = als.build_index(ef=64, threads=1)
+    similar = als.similar_index_info()
+    assert info["type"] == "hnsw" and similar["type"] == "hnsw" and similar["bytes"] > 0
+    approx = [als.similar_items(i, k=10)[0] for i in sample]
+    hits = sum(len(set(a) & set(e)) for a, (e, _) in zip(approx, exact))
+    assert hits / (10 * len(sample)) >= 0.9
+    # Full effort: the exact answer, similarities bit for bit; exact=True ignores the index.
+    for item, (ids, sims) in zip(sample[:20], exact):
+        full_ids, full_sims = als.similar_items(item, k=10, ef=20000)
+        assert list(full_ids) == list(ids) and (full_sims == sims).all()
+        assert list(als.similar_items(item, k=10, exact=True)[0]) == list(ids)
+    # Pairs through the index: some may be missed, none misreported.
+    found = als.similar_pairs(0.9)
+    truth = {(a, b): s for a, b, s in pairs.itertuples(index=False)}
+    assert len(found) >= 0.9 * len(pairs) and len(pairs) > 100
+    assert all(truth[(a, b)] == s for a, b, s in found.itertuples(index=False))
+    assert als.similar_pairs(0.9, exact=True).equals(pairs)
+    with pytest.raises(ValueError, match="ef must be positive"):
+        als.similar_items(sample[0], ef=0)
+
+    path = tmp_path / "m.latent"
+    als.save(path)
+    assert (tmp_path / "m.latent.similar.index").exists()
+    loaded = latent.load(path)
+    assert loaded.similar_index_info()["ef"] == 64
+    assert list(loaded.similar_items(sample[0], k=10)[0]) == list(approx[0])
+    # Only the recommendations' index: the similar one goes with the old save.
+    als.drop_index()
+    als.build_index(threads=1, similar=False)
+    assert als.similar_index_info() is None
+    als.save(path)
+    assert not (tmp_path / "m.latent.similar.index").exists()
+    als.drop_index()

@@ -189,6 +189,7 @@ Recommender indexed_synth_model() {
   params.ef_construction = 8;
   params.threads = 1;
   model.build_index(params);
+  model.build_similar_index(params);
   return model;
 }
 
@@ -248,6 +249,59 @@ TEST(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
            {{{"users", {users[0]}}, {"ef", "9"}}, "\"ef\" must be an integer, got a string"},
            {{{"users", {users[0]}}, {"exact", 1}}, "\"exact\" must be true or false"}}) {
     const Reply r = post(c, "/v1/models/movies:recommend", body);
+    EXPECT_EQ(r.status, 400) << body.dump();
+    EXPECT_NE(r.body["error"].get<std::string>().find(message), std::string::npos) << r.text;
+  }
+}
+
+// :similar the same way, through the similar-items index.
+TEST(RestApiIndex, SimilarTakesExactAndEfOnAnIndexedModel) {
+  TempDir dir;
+  const auto file = save_version(dir / "movies", 1, indexed_synth_model());
+  const Recommender oracle = Recommender::load(file);
+  ASSERT_NE(oracle.similar_index(), nullptr) << oracle.similar_index_problem();
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  std::vector<std::int32_t> rows;
+  for (std::int32_t r = 1; r <= 40; ++r) rows.push_back(r);
+  const auto answer = [&](const json& extra) {
+    std::vector<std::vector<std::string>> out;
+    for (const std::int32_t row : rows) {
+      json body = {{"item", oracle.item_id(row)}, {"k", 10}};
+      body.update(extra);
+      const Reply r = post(c, "/v1/models/movies:similar", body);
+      EXPECT_EQ(r.status, 200) << r.text;
+      out.push_back(r.body["items"].get<std::vector<std::string>>());
+    }
+    return out;
+  };
+  const auto library = [&](bool exact, int ef) {
+    SimilarOptions options;
+    options.k = 10;
+    options.exact = exact;
+    options.ef = ef;
+    std::vector<std::vector<std::string>> out;
+    for (const std::int32_t row : rows) {
+      const TopK top = oracle.similar_items(row, options);
+      out.emplace_back();
+      for (const std::int32_t item : top.items) {
+        if (item >= 0) out.back().emplace_back(oracle.item_id(item));
+      }
+    }
+    return out;
+  };
+  const auto exact = library(true, 0);
+  const auto cheapest = library(false, 1);
+  EXPECT_NE(cheapest, exact) << "the fixture's graph is too good to tell ef apart";
+  EXPECT_EQ(answer({{"exact", true}}), exact);
+  EXPECT_EQ(answer({{"ef", 1}}), cheapest);
+  EXPECT_EQ(answer(json::object()), library(false, 0));
+
+  const std::string item(oracle.item_id(1));
+  for (const auto& [body, message] : std::vector<std::pair<json, std::string>>{
+           {{{"item", item}, {"ef", 0}}, "\"ef\" must be in [1, 100000], got 0"},
+           {{{"item", item}, {"exact", "yes"}}, "\"exact\" must be true or false"}}) {
+    const Reply r = post(c, "/v1/models/movies:similar", body);
     EXPECT_EQ(r.status, 400) << body.dump();
     EXPECT_NE(r.body["error"].get<std::string>().find(message), std::string::npos) << r.text;
   }

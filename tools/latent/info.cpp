@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,23 +48,25 @@ json vocabulary_json(const Vocabulary& v) {
           {"first_ids", first_ids(v)}};
 }
 
-// The model's index: its companion file, type, parameters and size, or why
-// it is not used; null when there is none.
-json index_json(const std::string& path, const Recommender& model) {
-  const std::string file = index_path_for(path).string();
-  if (const HnswIndex* index = model.index()) {
+// One of the model's indexes: its companion file, type, parameters and
+// size, or why it is not used; null when there is none.
+json index_json(const std::filesystem::path& file, const HnswIndex* index,
+                const std::string& problem) {
+  if (index != nullptr) {
     json j = index->describe();
-    j["file"] = file;
+    j["file"] = file.string();
     return j;
   }
-  if (!model.index_problem().empty()) return {{"file", file}, {"problem", model.index_problem()}};
+  if (!problem.empty()) return {{"file", file.string()}, {"problem", problem}};
   return nullptr;
 }
 
 json describe(const std::string& path, const Recommender& model) {
   const ModelData& m = model.model();
   return {{"file", path},
-          {"index", index_json(path, model)},
+          {"index", index_json(index_path_for(path), model.index(), model.index_problem())},
+          {"similar_index", index_json(similar_index_path_for(path), model.similar_index(),
+                                       model.similar_index_problem())},
           {"kind", m.kind},
           {"format_version", kModelFormatVersion},
           {"dim", model.dim()},
@@ -182,16 +186,20 @@ void info(const std::string& path, bool as_json) {
       "items.tsv)\n");
   out.print("item titles: {}\nseen pairs: {}\n", d["item_titles"].get<bool>() ? "yes" : "no",
             readable(d["seen_pairs"]));
-  if (const json& index = d["index"]; index.is_null()) {
-    out.print("index: none (every search reads every item; latent index builds one)\n");
-  } else if (index.contains("problem")) {
-    out.print("index: not used (every search reads every item): {}\n", readable(index["problem"]));
-  } else {
-    out.print("index: {} (m {}, ef_construction {}, ef {}, {} levels), {:.1f} MiB, {}\n",
-              readable(index["type"]), readable(index["m"]), readable(index["ef_construction"]),
-              readable(index["ef"]), readable(index["levels"]),
-              index["bytes"].get<double>() / 1048576.0, readable(index["file"]));
-  }
+  const auto print_index = [&](std::string_view name, const json& index, std::string_view what) {
+    if (index.is_null()) {
+      out.print("{}: none ({} read every item; latent index builds one)\n", name, what);
+    } else if (index.contains("problem")) {
+      out.print("{}: not used ({} read every item): {}\n", name, what, readable(index["problem"]));
+    } else {
+      out.print("{}: {} (m {}, ef_construction {}, ef {}, {} levels), {:.1f} MiB, {}\n", name,
+                readable(index["type"]), readable(index["m"]), readable(index["ef_construction"]),
+                readable(index["ef"]), readable(index["levels"]),
+                index["bytes"].get<double>() / 1048576.0, readable(index["file"]));
+    }
+  };
+  print_index("index", d["index"], "recommendations");
+  print_index("similar-items index", d["similar_index"], "similar items and pairs");
   out.print("config:\n");
   print_fields(out, d["config"]);
   out.print("training:\n");

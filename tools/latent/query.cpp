@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -126,11 +127,47 @@ void recommend(const RecommendFlags& f) {
   out.commit();
 }
 
-void similar(const std::string& path, const std::string& item, int k, int threads) {
-  effective_k(k, 1);  // the k rule's error, before the model is read
-  const Recommender model = load_for_queries(path);
-  const auto row = model.item_row(item);
-  const TopK top = model.similar_items(row, k, threads);
+// similar and pairs.
+struct SimilarFlags {
+  std::string model;
+  std::string item;
+  int k = kDefaultK;
+  float threshold = 0.8f;
+  std::string out;
+  int threads = 0;
+  bool exact = false;
+  std::optional<int> ef;  // unset: the index's own
+};
+
+SimilarOptions similar_options(const SimilarFlags& f) {
+  if (f.ef && *f.ef <= 0) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("--ef must be positive (candidates kept per item), got {}", *f.ef));
+  }
+  SimilarOptions options;
+  options.k = f.k;
+  options.threads = f.threads;
+  options.exact = f.exact;
+  options.ef = f.ef.value_or(0);
+  return options;
+}
+
+// --exact and --ef of similar and pairs.
+void add_similar_effort(CLI::App& cmd, SimilarFlags& f, std::string_view per) {
+  cmd.add_flag("--exact", f.exact,
+               "Search every item even when the model has a similar-items index (latent index)");
+  cmd.add_option("--ef", f.ef,
+                 fmt::format("With a similar-items index: candidates kept per {} (default: the "
+                             "index's own; more finds more of the exact answer, slower)",
+                             per));
+}
+
+void similar(const SimilarFlags& f) {
+  effective_k(f.k, 1);  // the k rule's error, before the model is read
+  const SimilarOptions options = similar_options(f);
+  const Recommender model = load_for_queries(f.model);
+  const auto row = model.item_row(f.item);
+  const TopK top = model.similar_items(row, options);
   fmt::print("item,similar_item,similarity,rank\n");
   const std::string name = csv_field(model.item_id(row));
   for (int r = 0; r < top.k && top.items[static_cast<std::size_t>(r)] >= 0; ++r) {
@@ -140,23 +177,27 @@ void similar(const std::string& path, const std::string& item, int k, int thread
   }
 }
 
-void pairs(const std::string& path, float threshold, const std::string& out_path, int threads) {
-  check_similarity_threshold(threshold);  // before the model is read
-  const Recommender model = load_for_queries(path);
-  ProgressMeter meter(stderr, "pairs", "tiles");
+void pairs(const SimilarFlags& f) {
+  check_similarity_threshold(f.threshold);  // before the model is read
+  const SimilarOptions options = similar_options(f);
+  const Recommender model = load_for_queries(f.model);
+  const bool by_index = model.similar_index() != nullptr && !f.exact;
+  ProgressMeter meter(stderr, "pairs", by_index ? "items" : "tiles");
   const auto found = model.similar_pairs(
-      threshold, threads,
+      f.threshold, options,
       [&](std::int64_t done, std::int64_t total) { meter.update(done, total); });
   meter.finish();
-  Output out(out_path);
+  Output out(f.out);
   out.print("item_a,item_b,similarity\n");
   for (const auto& p : found) {
     out.print("{},{},{:.6f}\n", csv_field(model.item_id(p.a)), csv_field(model.item_id(p.b)),
               p.similarity);
   }
   out.commit();
-  if (!out_path.empty())
-    fmt::print("{} pairs with cosine > {} written to {}\n", found.size(), threshold, out_path);
+  if (!f.out.empty()) {
+    fmt::print("{} pairs with cosine > {} written to {}{}\n", found.size(), f.threshold, f.out,
+               by_index ? " (found through the similar-items index: --exact finds every one)" : "");
+  }
 }
 
 void write_ids(const std::filesystem::path& path, const Vocabulary& vocab) {
@@ -256,30 +297,27 @@ void add_recommend(CLI::App& app) {
 }
 
 void add_similar(CLI::App& app) {
-  auto model = std::make_shared<std::string>();
-  auto item = std::make_shared<std::string>();
-  auto k = std::make_shared<int>(kDefaultK);
-  auto threads = std::make_shared<int>(0);
+  auto f = std::make_shared<SimilarFlags>();
   auto* cmd = app.add_subcommand("similar", "Items most similar to an item, by cosine");
-  cmd->add_option("model", *model, "Model file")->required();
-  cmd->add_option("--item", *item, "Item id or title")->required();
-  cmd->add_option("--k", *k, "Number of similar items")->capture_default_str();
-  cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
-  cmd->callback([=] { similar(*model, *item, *k, *threads); });
+  cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--item", f->item, "Item id or title")->required();
+  cmd->add_option("--k", f->k, "Number of similar items")->capture_default_str();
+  cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
+  add_similar_effort(*cmd, *f, "query");
+  cmd->callback([f] { similar(*f); });
 }
 
 void add_pairs(CLI::App& app) {
-  auto model = std::make_shared<std::string>();
-  auto threshold = std::make_shared<float>(0.8f);
-  auto out = std::make_shared<std::string>();
-  auto threads = std::make_shared<int>(0);
+  auto f = std::make_shared<SimilarFlags>();
   auto* cmd =
       app.add_subcommand("pairs", "All item pairs with cosine similarity above a threshold");
-  cmd->add_option("model", *model, "Model file")->required();
-  cmd->add_option("--threshold", *threshold, "Cosine threshold in [-1, 1]")->capture_default_str();
-  cmd->add_option("--out", *out, "CSV file (item_a,item_b,similarity); stdout when omitted");
-  cmd->add_option("--threads", *threads, "Threads (0: all cores)")->capture_default_str();
-  cmd->callback([=] { pairs(*model, *threshold, *out, *threads); });
+  cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--threshold", f->threshold, "Cosine threshold in [-1, 1]")
+      ->capture_default_str();
+  cmd->add_option("--out", f->out, "CSV file (item_a,item_b,similarity); stdout when omitted");
+  cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
+  add_similar_effort(*cmd, *f, "item searched");
+  cmd->callback([f] { pairs(*f); });
 }
 
 void add_embeddings(CLI::App& app) {

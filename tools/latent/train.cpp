@@ -9,6 +9,7 @@
 #include <latent/dataset.hpp>
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
+#include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
 #include <latent/tensorboard.hpp>
 
@@ -61,12 +62,14 @@ void run(const TrainFlags& f) {
   FitResult result = fit(data, fit_options);
   if (f.index) {
     // Built before anything is saved: the model and its index are written together.
-    if (!quiet) fmt::print(stderr, "Building the approximate index (latent index's defaults)\n");
+    if (!quiet) fmt::print(stderr, "Building the approximate indexes (latent index's defaults)\n");
     HnswParams params;
     if (const auto threads = fit_options.params.get("threads")) {
       params.threads = parse_param<int>("threads", *threads);
     }
     result.model.build_index(params);
+    const ModelSpec* spec = find_model_spec(result.model.model().kind);
+    if (spec == nullptr || spec->item_similarity) result.model.build_similar_index(params);
   }
   if (board) {
     // Written (to temporary files) before anything is saved, so that a
@@ -113,8 +116,8 @@ void add_train(CLI::App& app) {
                   "Directory for TensorBoard logs: per-epoch scalars (DIR/train, "
                   "DIR/validation) and the embedding projector's files");
   cmd->add_flag("--index", f->index,
-                "Also build the approximate index (latent index with its defaults; "
-                "docs/big-catalogs.md) and save it beside the model (--out)");
+                "Also build the approximate indexes (latent index with its defaults; "
+                "docs/big-catalogs.md) and save them beside the model (--out)");
   f->progress.add_to(*cmd);
   cmd->callback([f] { run(*f); });
 }
