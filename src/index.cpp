@@ -656,11 +656,7 @@ std::vector<SimilarPair> similar_pairs(const Matrix& embeddings, float threshold
     pairs.insert(pairs.end(), f.begin(), f.end());
     std::vector<SimilarPair>().swap(f);  // `f = {}` would keep the capacity
   }
-  std::sort(pairs.begin(), pairs.end(), [](const SimilarPair& x, const SimilarPair& y) {
-    if (x.similarity != y.similarity) return x.similarity > y.similarity;
-    if (x.a != y.a) return x.a < y.a;
-    return x.b < y.b;
-  });
+  std::sort(pairs.begin(), pairs.end(), similar_pair_order);
   return pairs;
 }
 

@@ -104,11 +104,7 @@ std::vector<SimilarPair> similar_pairs_by_search(const VectorIndex& index, const
                             return x.a == y.a && x.b == y.b;
                           }),
               found.end());
-  std::sort(found.begin(), found.end(), [](const SimilarPair& x, const SimilarPair& y) {
-    if (x.similarity != y.similarity) return x.similarity > y.similarity;
-    if (x.a != y.a) return x.a < y.a;
-    return x.b < y.b;
-  });
+  std::sort(found.begin(), found.end(), similar_pair_order);
   return found;
 }
 

@@ -67,6 +67,13 @@ struct SimilarPair {
   float similarity;
 };
 
+// The order similar pairs are returned in: by similarity descending, then (a, b).
+inline bool similar_pair_order(const SimilarPair& x, const SimilarPair& y) noexcept {
+  if (x.similarity != y.similarity) return x.similarity > y.similarity;
+  if (x.a != y.a) return x.a < y.a;
+  return x.b < y.b;
+}
+
 // How far a long computation is: `done` of `total` units. Called from the
 // computation's worker threads, possibly at once: it must be thread-safe.
 using WorkProgress = std::function<void(std::int64_t done, std::int64_t total)>;

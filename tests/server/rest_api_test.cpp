@@ -193,17 +193,23 @@ Recommender indexed_synth_model() {
   return model;
 }
 
+// The model above served with both its indexes, and loaded as the oracle.
+class RestApiIndex : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  const std::filesystem::path file_ = save_version(dir_ / "movies", 1, indexed_synth_model());
+  const Recommender oracle_ = Recommender::load(file_);
+  TestServer server_{dir_ / "movies"};
+};
+
 // On a model with an index, :recommend's "exact" searches every item and
 // "ef" sets the index's effort: each answer is the library's with the same
 // options, and the cheapest effort differs from the exact search for some
 // user (so a server ignoring "ef" would fail here).
-TEST(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
-  TempDir dir;
-  const auto file = save_version(dir / "movies", 1, indexed_synth_model());
-  const Recommender oracle = Recommender::load(file);
+TEST_F(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
+  const Recommender& oracle = oracle_;
   ASSERT_NE(oracle.index(), nullptr) << oracle.index_problem();
-  TestServer server(dir / "movies");
-  auto c = server.client();
+  auto c = server_.client();
   std::vector<std::string> users;
   std::vector<std::int32_t> rows;
   for (std::int32_t r = 1; r <= 60; ++r) {
@@ -255,13 +261,10 @@ TEST(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
 }
 
 // :similar the same way, through the similar-items index.
-TEST(RestApiIndex, SimilarTakesExactAndEfOnAnIndexedModel) {
-  TempDir dir;
-  const auto file = save_version(dir / "movies", 1, indexed_synth_model());
-  const Recommender oracle = Recommender::load(file);
+TEST_F(RestApiIndex, SimilarTakesExactAndEfOnAnIndexedModel) {
+  const Recommender& oracle = oracle_;
   ASSERT_NE(oracle.similar_index(), nullptr) << oracle.similar_index_problem();
-  TestServer server(dir / "movies");
-  auto c = server.client();
+  auto c = server_.client();
   std::vector<std::int32_t> rows;
   for (std::int32_t r = 1; r <= 40; ++r) rows.push_back(r);
   const auto answer = [&](const json& extra) {
