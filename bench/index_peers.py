@@ -9,7 +9,10 @@ EXPORT is what `latent_bench_index --export EXPORT` writes: items.npy (the
 item vectors; file row i is latent's item row i + 1), queries.npy and
 truth.npy (latent's exact top-k as item rows, int32). Every recall here is
 against that exact top-k, computed the way latent_bench_index computes its
-own: the mean over queries of the share of the exact top-k found.
+own: the mean over queries of the share of the exact top-k found. With
+query_rows.npy (bench/similar_bench.py writes it) each query is that item
+row's own vector, and the peers search k + 1 and drop the item itself, as
+latent's similar-items search leaves it out.
 
   hnswlib       space "ip" (the inner-product graph, as latent's), the same m
                 and ef_construction, built on --build-threads, searched on 1
@@ -62,6 +65,24 @@ def file_bytes(write):
         return os.path.getsize(path)
 
 
+def asked(a):
+    """How many neighbours to ask a peer for: one more when the query items
+    are to be left out of their own answers."""
+    return a.k + (a.self_rows is not None)
+
+
+def without_self(labels, a):
+    """labels (item rows, -1 for none) with each query's own row dropped when
+    a.self_rows is given, cut to k."""
+    if a.self_rows is None:
+        return labels
+    out = np.full((labels.shape[0], a.k), -1, dtype=labels.dtype)
+    for q, (found, me) in enumerate(zip(labels, a.self_rows)):
+        kept = found[found != me][:a.k]
+        out[q, :len(kept)] = kept
+    return out
+
+
 def row(setting, labels, truth, wall, cpu, n):
     return {"setting": setting, "recall": recall(labels, truth), "seconds": wall,
             "cpu_seconds": cpu, "queries_per_second": n / wall}
@@ -77,9 +98,10 @@ def run_hnswlib(items, queries, truth, a):
     index.set_num_threads(1)
     rows = []
     for ef in a.ef:
-        index.set_ef(max(ef, a.k))
-        (labels, _), wall, cpu = timed(lambda: index.knn_query(queries, k=a.k))
-        rows.append(row(f"ef {ef}", labels.astype(np.int64), truth, wall, cpu, len(queries)))
+        index.set_ef(max(ef, asked(a)))
+        (labels, _), wall, cpu = timed(lambda: index.knn_query(queries, k=asked(a)))
+        labels = without_self(labels.astype(np.int64), a)
+        rows.append(row(f"ef {ef}", labels, truth, wall, cpu, len(queries)))
         print(f"  hnswlib ef {ef}: recall {rows[-1]['recall']:.4f}, "
               f"{rows[-1]['queries_per_second']:.0f} queries/s", file=sys.stderr)
     size = file_bytes(index.save_index)
@@ -97,9 +119,9 @@ def run_faiss_hnsw(items, queries, truth, a):
     faiss.omp_set_num_threads(1)
     rows = []
     for ef in a.ef:
-        index.hnsw.efSearch = max(ef, a.k)
-        (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
-        labels = np.where(labels >= 0, labels + 1, -1)
+        index.hnsw.efSearch = max(ef, asked(a))
+        (_, labels), wall, cpu = timed(lambda: index.search(queries, asked(a)))
+        labels = without_self(np.where(labels >= 0, labels + 1, -1), a)
         rows.append(row(f"ef {ef}", labels, truth, wall, cpu, len(queries)))
         print(f"  faiss HNSW ef {ef}: recall {rows[-1]['recall']:.4f}, "
               f"{rows[-1]['queries_per_second']:.0f} queries/s", file=sys.stderr)
@@ -126,8 +148,8 @@ def run_faiss_ivfpq(items, queries, truth, a):
         for k_factor in a.k_factor:
             ivf.nprobe = nprobe
             index.k_factor = k_factor
-            (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
-            labels = np.where(labels >= 0, labels + 1, -1)
+            (_, labels), wall, cpu = timed(lambda: index.search(queries, asked(a)))
+            labels = without_self(np.where(labels >= 0, labels + 1, -1), a)
             rows.append(row(f"nprobe {nprobe} k_factor {k_factor}", labels, truth, wall, cpu,
                             len(queries)))
             print(f"  faiss {spec} nprobe {nprobe} k_factor {k_factor}: recall "
@@ -144,8 +166,8 @@ def run_faiss_flat(items, queries, truth, a):
     index = faiss.IndexFlatIP(d)
     index.add(items)
     faiss.omp_set_num_threads(1)
-    (_, labels), wall, cpu = timed(lambda: index.search(queries, a.k))
-    labels = np.where(labels >= 0, labels + 1, -1)
+    (_, labels), wall, cpu = timed(lambda: index.search(queries, asked(a)))
+    labels = without_self(np.where(labels >= 0, labels + 1, -1), a)
     return {"name": f"faiss {faiss.__version__} IndexFlatIP (exact)", "build_seconds": 0.0,
             "bytes_per_item": d * 4.0, "rows": [row("exact", labels, truth, wall, cpu,
                                                     len(queries))]}
@@ -174,6 +196,8 @@ def main():
     queries = np.ascontiguousarray(np.load(os.path.join(a.dir, "queries.npy")), dtype=np.float32)
     truth = np.load(os.path.join(a.dir, "truth.npy")).astype(np.int64)
     a.k = truth.shape[1]
+    own = os.path.join(a.dir, "query_rows.npy")
+    a.self_rows = np.load(own).astype(np.int64) if os.path.exists(own) else None
     runs = {"hnswlib": run_hnswlib, "faiss-hnsw": run_faiss_hnsw,
             "faiss-ivfpq": run_faiss_ivfpq, "faiss-flat": run_faiss_flat}
     out = {}
