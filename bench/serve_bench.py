@@ -268,7 +268,9 @@ def prepare_indexed(args, work):
     model = catalog.model("als")
     index = pathlib.Path(f"{model}.index")
     if not index.exists():
-        run([latent, "index", str(model), "--ef", str(args.index_ef), "--check-users", "0"])
+        # The recommendations' graph only: the runs ask :predict, never :similar.
+        run([latent, "index", str(model), "--ef", str(args.index_ef), "--check-users", "0",
+             "--no-similar"])
     described = json.loads(subprocess.run([latent, "info", str(model), "--json"], check=True,
                                           capture_output=True, text=True).stdout)["index"]
     if described.get("ef") != args.index_ef:
