@@ -194,6 +194,16 @@ Recommender indexed_synth_model() {
 }
 
 // The model above served with both its indexes, and loaded as the oracle.
+// Query q's items in a TopK, as the model's item ids.
+std::vector<std::string> item_ids(const Recommender& model, const TopK& top, std::int64_t q) {
+  std::vector<std::string> out;
+  for (int i = 0; i < top.k; ++i) {
+    const std::int32_t item = top.items[static_cast<std::size_t>(q * top.k + i)];
+    if (item >= 0) out.emplace_back(model.item_id(item));
+  }
+  return out;
+}
+
 class RestApiIndex : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -233,13 +243,8 @@ TEST_F(RestApiIndex, RecommendTakesExactAndEfOnAnIndexedModel) {
     options.exact = exact;
     options.ef = ef;
     const TopK top = oracle.recommend(rows, options);
-    std::vector<std::vector<std::string>> out(rows.size());
-    for (std::size_t q = 0; q < rows.size(); ++q) {
-      for (int i = 0; i < 10; ++i) {
-        const std::int32_t item = top.items[q * 10 + static_cast<std::size_t>(i)];
-        if (item >= 0) out[q].emplace_back(oracle.item_id(item));
-      }
-    }
+    std::vector<std::vector<std::string>> out;
+    for (std::int64_t q = 0; q < top.queries; ++q) out.push_back(item_ids(oracle, top, q));
     return out;
   };
   const auto exact = library(true, 0);
@@ -284,13 +289,8 @@ TEST_F(RestApiIndex, SimilarTakesExactAndEfOnAnIndexedModel) {
     options.exact = exact;
     options.ef = ef;
     std::vector<std::vector<std::string>> out;
-    for (const std::int32_t row : rows) {
-      const TopK top = oracle.similar_items(row, options);
-      out.emplace_back();
-      for (const std::int32_t item : top.items) {
-        if (item >= 0) out.back().emplace_back(oracle.item_id(item));
-      }
-    }
+    for (const std::int32_t row : rows)
+      out.push_back(item_ids(oracle, oracle.similar_items(row, options), 0));
     return out;
   };
   const auto exact = library(true, 0);
