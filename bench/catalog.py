@@ -19,6 +19,17 @@ def _run(cmd):
     return done.stdout, time.perf_counter() - t
 
 
+def add_arguments(parser):
+    """The catalog's shape as command-line options, the same in every benchmark
+    that shares it (--zipf stays a string: it names the cached files)."""
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--pairs", type=int, default=10_000_000)
+    parser.add_argument("--zipf", default="0.8",
+                        help="synth's item popularity exponent (0.8: 96%% of 1M items occur in "
+                             "10M pairs; synth's default 1.0 leaves out 24%%)")
+
+
 class Catalog:
     def __init__(self, build, items, users, pairs, zipf, say=print):
         self.cli = pathlib.Path(build) / "bin" / "latent"
@@ -31,6 +42,11 @@ class Catalog:
             out, s = _run([self.cli, "synth", "--users", users, "--items", items, "--pairs", pairs,
                            "--zipf", zipf, "--out", self.data])
             say(f"synth: {s:.1f} s: {out.strip()}")
+
+    @classmethod
+    def from_args(cls, build, args, say=print):
+        """The catalog add_arguments' options describe."""
+        return cls(build, args.items, args.users, args.pairs, args.zipf, say)
 
     def model(self, kind, two_tower_epochs=5):
         """The model of `kind` (als, two-tower) trained on the catalog, d 64."""

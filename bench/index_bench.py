@@ -42,7 +42,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PEERS = {"hnswlib": "hnswlib", "faiss": "faiss-cpu", "numpy": "numpy"}
 sys.path.insert(0, str(ROOT / "bench"))
-from catalog import Catalog  # noqa: E402
+from catalog import Catalog, add_arguments as catalog_arguments  # noqa: E402
 from peers import peers_python  # noqa: E402
 
 
@@ -75,11 +75,7 @@ def best_at(rows, target):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--items", type=int, default=1_000_000)
-    p.add_argument("--users", type=int, default=200_000)
-    p.add_argument("--pairs", type=int, default=10_000_000)
-    p.add_argument("--zipf", default="0.8", help="synth's item popularity exponent (0.8: 96%% of "
-                   "1M items occur in 10M pairs; synth's default 1.0 leaves out 24%%)")
+    catalog_arguments(p)
     p.add_argument("--queries", type=int, default=10_000)
     p.add_argument("--two-tower-epochs", type=int, default=5,
                    help="two-tower's epochs (about 3 minutes each at 10M pairs on 2 cores)")
@@ -110,7 +106,7 @@ def main():
             sys.exit(f"index_bench.py: {f} is missing: "
                      "cmake --build build --target latent_cli latent_bench_index")
     python = peers_python(build / "peers-venv", PEERS) if a.peers else None
-    catalog = Catalog(build, a.items, a.users, a.pairs, a.zipf, say)
+    catalog = Catalog.from_args(build, a, say)
     work, tag = catalog.work, catalog.tag
 
     system = json.loads(run([cli, "info", "--system", "--json"])[0])

@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from catalog import Catalog
+from catalog import Catalog, add_arguments as catalog_arguments
 from index_bench import PEERS
 from peers import peers_python
 
@@ -42,10 +42,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=1_000_000)
-    ap.add_argument("--users", type=int, default=200_000)
-    ap.add_argument("--pairs", type=int, default=10_000_000)
-    ap.add_argument("--zipf", type=float, default=0.8)
+    catalog_arguments(ap)
     ap.add_argument("--queries", type=int, default=1000, help="items asked for similar items")
     ap.add_argument("--exact-queries", type=int, default=100,
                     help="of those, timed on the exact search (each reads every item)")
@@ -67,7 +64,7 @@ def main():
     import latent  # noqa: E402  (the build's module)
 
     print(f"1-minute load average at start {os.getloadavg()[0]:.2f}")
-    catalog = Catalog(build, args.items, args.users, args.pairs, args.zipf)
+    catalog = Catalog.from_args(build, args)
     source = catalog.model("als")
     work = catalog.work / "similar"
     work.mkdir(exist_ok=True)

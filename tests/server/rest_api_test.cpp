@@ -193,7 +193,6 @@ Recommender indexed_synth_model() {
   return model;
 }
 
-// The model above served with both its indexes, and loaded as the oracle.
 // Query q's items in a TopK, as the model's item ids.
 std::vector<std::string> item_ids(const Recommender& model, const TopK& top, std::int64_t q) {
   std::vector<std::string> out;
@@ -204,6 +203,7 @@ std::vector<std::string> item_ids(const Recommender& model, const TopK& top, std
   return out;
 }
 
+// The model above served with both its indexes, and loaded as the oracle.
 class RestApiIndex : public ::testing::Test {
  protected:
   TempDir dir_;
