@@ -97,7 +97,10 @@ void ProgressBar::on_epoch(const EpochReport& e) {
       fmt::print(out_, " - {}top_{}: {:.4f}", prefix, acc.ks[k], acc.accuracy[k]);
     }
   };
-  if (e.has_train) metrics(e.train, "");
+  if (e.has_train) {
+    metrics(e.train, "");
+    if (e.train.sampled) fmt::print(out_, " (on {} sampled pairs)", e.train.pairs);
+  }
   if (e.has_test) metrics(e.test, "test_");
   fmt::print(out_, "\n");
   std::fflush(out_);

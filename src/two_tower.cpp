@@ -224,7 +224,16 @@ class TwoTowerTrainer {
   // Adds the batch's hits at each k to `hits`; returns the batch loss.
   double train_batch(int batch_index, std::vector<double>& hits);
   void build_batch(int batch_index);
-  void score_against_catalog(std::vector<double>& hits);
+  // Scores the first `users` of the batch's users against every item: the
+  // running FactorizedTopK of their pairs and, with the catalog softmax,
+  // the batch logits (then `users` is all of them).
+  void score_against_catalog(std::int64_t users, std::vector<double>& hits);
+  // How many of the batch's users the running metrics rank when the softmax
+  // is in-batch: all of them would cost the catalog's product for each
+  // batch (at 41,000 items, about 80 times the batch's own logits), so a
+  // sample sized to cost at most half the batch's logits; all users when
+  // that is the whole batch (small catalogs).
+  std::int64_t metric_users() const;
   void gather_batch_log_q();
   void apply_gradients();
   void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
@@ -249,6 +258,7 @@ class TwoTowerTrainer {
   const int batches_;
   const std::int64_t candidates_;  // every item row but OOV
   std::vector<float> ud_, id_, logits_, grad_, gu_, gi_, batch_log_q_, full_scores_;
+  double metric_pairs_ = 0;  // the epoch's pairs the running metrics ranked
 };
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
@@ -285,6 +295,7 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
   report.epoch = epoch;
   report.epochs = config_.epochs;
   std::vector<double> hits(config_.top_ks.size(), 0.0);
+  metric_pairs_ = 0;
   double loss_sum = 0;
   for (int bi = 0; bi < batches_; ++bi) {
     loss_sum += train_batch(bi, hits);
@@ -308,13 +319,14 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
   build_batch(batch_index);
   gather_rows(user_embeddings_, batch_.users, ud_);
   logits_.resize(static_cast<std::size_t>(batch_users() * batch_items()));
-  if (config_.train_metrics || catalog_) {
-    score_against_catalog(hits);
+  if (catalog_) {
+    score_against_catalog(batch_users(), hits);
     gather_rows(item_embeddings_, batch_.items, id_);
   } else {
     gather_rows(item_embeddings_, batch_.items, id_);
     detail::parallel_sgemm_nt(batch_users(), batch_items(), dim_, ud_.data(), id_.data(),
                               logits_.data(), threads_);
+    if (config_.train_metrics) score_against_catalog(metric_users(), hits);
   }
   gather_batch_log_q();
   grad_.resize(logits_.size());
@@ -331,10 +343,15 @@ void TwoTowerTrainer::build_batch(int batch_index) {
   if (catalog_) batch_.use_catalog_columns(train_.num_items);
 }
 
-// Score the batch's users against the whole catalog once: it gives the
-// running FactorizedTopK and, gathered, the batch logits.
-void TwoTowerTrainer::score_against_catalog(std::vector<double>& hits) {
-  const std::int64_t nu = batch_users(), ni = batch_items(), n_cand = candidates_;
+std::int64_t TwoTowerTrainer::metric_users() const {
+  const std::int64_t nu = batch_users();
+  const double budget = 0.5 * static_cast<double>(nu) * static_cast<double>(batch_items()) /
+                        static_cast<double>(std::max<std::int64_t>(candidates_, 1));
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(budget)), 1, nu);
+}
+
+void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>& hits) {
+  const std::int64_t ni = batch_items(), n_cand = candidates_;
   full_scores_.resize(static_cast<std::size_t>(nu * n_cand));
   detail::parallel_sgemm_nt(nu, n_cand, dim_, ud_.data(), item_embeddings_.data() + dim_,
                             full_scores_.data(), threads_);
@@ -346,9 +363,11 @@ void TwoTowerTrainer::score_against_catalog(std::vector<double>& hits) {
 #pragma omp for schedule(dynamic, 16)
     for (std::int64_t u = 0; u < nu; ++u) {
       const float* row = full_scores_.data() + u * n_cand;
-      float* lrow = logits_.data() + u * ni;
-      for (std::int64_t i = 0; i < ni; ++i) {
-        lrow[i] = row[batch_.items[static_cast<std::size_t>(i)] - 1];
+      if (catalog_) {
+        float* lrow = logits_.data() + u * ni;
+        for (std::int64_t i = 0; i < ni; ++i) {
+          lrow[i] = row[batch_.items[static_cast<std::size_t>(i)] - 1];
+        }
       }
       if (!config_.train_metrics) continue;
       for (auto p = batch_.pair_begin[static_cast<std::size_t>(u)];
@@ -365,6 +384,9 @@ void TwoTowerTrainer::score_against_catalog(std::vector<double>& hits) {
   }
   if (config_.train_metrics) {
     for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
+    for (auto p = batch_.pair_begin[0]; p < batch_.pair_begin[static_cast<std::size_t>(nu)]; ++p) {
+      metric_pairs_ += batch_.pair_count[static_cast<std::size_t>(p)];
+    }
   }
 }
 
@@ -390,8 +412,9 @@ void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
   if (!config_.train_metrics) return;
   report.has_train = true;
   report.train.ks = config_.top_ks;
-  report.train.pairs = train_.size();
-  for (double h : hits) report.train.accuracy.push_back(h / static_cast<double>(pairs_));
+  report.train.pairs = static_cast<std::size_t>(metric_pairs_);
+  report.train.sampled = report.train.pairs < train_.size();
+  for (double h : hits) report.train.accuracy.push_back(h / std::max(metric_pairs_, 1.0));
 }
 
 }  // namespace

@@ -17,7 +17,10 @@ namespace latent {
 struct TopKAccuracy {
   std::vector<int> ks;
   std::vector<double> accuracy;
-  std::size_t pairs = 0;
+  std::size_t pairs = 0;  // the pairs ranked
+  // Ranked for a sample of the pairs, not all of them (two-tower's running
+  // metrics with in-batch negatives on a large catalog).
+  bool sampled = false;
   nlohmann::json to_json() const;  // {"top_1": .., "top_5": .., ...}
 };
 

@@ -32,7 +32,8 @@ enum class Optimizer { Adagrad, Adam };
 // (TFRS tasks.Retrieval, what the tutorial trains). Catalog: every item
 // once, an exact full softmax; it does not learn to push popular items down
 // the way in-batch negatives without logQ correction do, and on a catalog of
-// thousands it costs about what the running metrics already cost. Auto:
+// thousands it costs what ranking each batch's users against the catalog
+// costs (the running metrics rank every pair then, for free). Auto:
 // Catalog up to 20,000 items, else InBatch with logQ correction.
 enum class Negatives { Auto, InBatch, Catalog };
 Negatives parse_negatives(const std::string& name);  // "auto", "in-batch", "catalog"
@@ -63,7 +64,8 @@ struct TwoTowerConfig {
   bool logq_correction = false;  // subtract log(item frequency) from logits
   int hard_negatives = 0;        // 0: keep all in-batch negatives
   float init_scale = 0.05f;      // uniform(-s, s), Keras' Embedding default
-  bool train_metrics = true;     // running FactorizedTopK during training
+  bool train_metrics = true;     // running FactorizedTopK during training (sampled
+                                 // with in-batch negatives: TopKAccuracy::sampled)
   std::vector<int> top_ks{1, 5, 10, 50, 100};
 
   // Throws InvalidArgument naming the field and value.

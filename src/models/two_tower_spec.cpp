@@ -34,7 +34,7 @@ const ParamTable<TwoTowerConfig>& table() {
           .add("shuffle", &C::shuffle, "Reshuffle the pairs every epoch")
           .add("train-metrics", &C::train_metrics,
                "Running FactorizedTopK accuracy of the training batches (a log; it changes no "
-               "weight)")
+               "weight); with in-batch negatives, on a sample of each batch's users")
           .common("seed", &C::seed)
           .common("threads", &C::threads);
   return t;

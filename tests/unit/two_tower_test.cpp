@@ -91,6 +91,36 @@ TEST(TwoTower, LossFallsAndMetricsRiseForEveryOptimizerAndOption) {
   }
 }
 
+// The running metrics rank every training pair against the catalog when
+// the softmax already scores the catalog; with in-batch negatives that
+// product would cost far more than the batch itself, so they rank a sample
+// of each batch's users, and the report says how many pairs.
+TEST(TwoTower, RunningMetricsAreSampledOnlyWithInBatchNegatives) {
+  const Dataset d = test::tiny_dataset();
+  auto c = small_config();
+  c.epochs = 20;
+  c.negatives = Negatives::Catalog;
+  const auto full = train_two_tower(d.interactions, nullptr, c);
+  ASSERT_TRUE(full.epochs.back().has_train);
+  EXPECT_FALSE(full.epochs.back().train.sampled);
+  EXPECT_EQ(full.epochs.back().train.pairs, d.interactions.size());
+
+  c.negatives = Negatives::InBatch;
+  const auto sampled = train_two_tower(d.interactions, nullptr, c);
+  const TopKAccuracy& m = sampled.epochs.back().train;
+  ASSERT_TRUE(sampled.epochs.back().has_train);
+  EXPECT_TRUE(m.sampled);
+  EXPECT_GT(m.pairs, 0u);
+  EXPECT_LT(m.pairs, d.interactions.size());
+  // Still a measurement: the learned model ranks the sampled pairs' items
+  // as it ranks all of them.
+  EXPECT_GT(m.accuracy[2], 0.9);
+  for (double a : m.accuracy) {
+    EXPECT_GE(a, 0.0);
+    EXPECT_LE(a, 1.0);
+  }
+}
+
 TEST(TwoTower, RejectsPairsOutsideTheVocabularies) {
   Dataset d = test::tiny_dataset();
   d.interactions.items[3] = 0;  // OOV item
