@@ -205,6 +205,9 @@ struct Candidates {
   // sgemm and are off by at most margin: screening_margin(|query|, max |item|).
   bool exact;
   float margin;
+  // The query's item-to-item term for every item (null: none); tile
+  // scores include it already.
+  const float* term;
 };
 
 // Offers tile scores[0..n), for items first_item.., to one query's heap.
@@ -222,7 +225,11 @@ void offer(const float* scores, std::int64_t n, std::int64_t first_item, Entry* 
   update_threshold();
   auto consider = [&](std::int64_t j) {
     const std::int64_t item = first_item + j;
-    const float score = c.exact ? scores[j] : exact_dot(c.query, c.items + item * c.dim, c.dim);
+    float score = scores[j];
+    if (!c.exact) {
+      score = exact_dot(c.query, c.items + item * c.dim, c.dim);
+      if (c.term != nullptr) score += c.term[item];
+    }
     const Entry e{score, static_cast<std::int32_t>(item)};
     if (better(e, heap[0])) {
       replace_root(heap, k, e);
@@ -252,10 +259,42 @@ struct TopKJob {
   TopK& out;
   bool direct;                 // score with exact_dot, not sgemm
   std::vector<float> margins;  // per query, for sgemm tiles: see Candidates
+  float max_item_norm = 0;     // for sgemm tiles
+
+  // The item-to-item term of a row block's queries: a row of every item's
+  // term per query, and how much further than the margin an sgemm score
+  // plus the term can be from the score of record (the rounding of the sum).
+  struct RowTerms {
+    std::vector<float> values;
+    std::vector<float> slack;
+  };
+
+  // Fills `terms` for the rows of row block rb (nothing without a term).
+  void compute_terms(std::int64_t rb, RowTerms& terms) const {
+    if (!options.item_term.active()) return;
+    const std::int64_t q0 = rows.begin(rb);
+    const std::int64_t nrows = rows.end(rb) - q0;
+    const std::int64_t n = items.rows();
+    terms.values.resize(static_cast<std::size_t>(nrows * n));
+    terms.slack.resize(static_cast<std::size_t>(nrows));
+    for (std::int64_t r = 0; r < nrows; ++r) compute_term_row(q0, r, terms);
+  }
+
+  void compute_term_row(std::int64_t q0, std::int64_t r, RowTerms& terms) const {
+    const std::int64_t n = items.rows();
+    float* row = terms.values.data() + r * n;
+    options.item_term.term(q0 + r, 0, std::span<float>(row, static_cast<std::size_t>(n)));
+    float biggest = 0;
+    for (std::int64_t j = 0; j < n; ++j) biggest = std::max(biggest, std::abs(row[j]));
+    const std::int64_t dim = queries.cols();
+    const float reach = row_norm(queries.data() + (q0 + r) * dim, dim) * max_item_norm + biggest;
+    terms.slack[static_cast<std::size_t>(r)] = direct ? 0.0f : std::ldexp(reach, -21);
+  }
 
   // Computes the tile (row block rb) x (column block cb) into `tile` and
   // offers it to heaps (one heap of k entries per row of the block).
-  void scan_tile(std::int64_t rb, std::int64_t cb, float* tile, Entry* heaps) const {
+  void scan_tile(std::int64_t rb, std::int64_t cb, float* tile, Entry* heaps,
+                 const RowTerms& terms) const {
     const std::int64_t q0 = rows.begin(rb);
     const std::int64_t nrows = rows.end(rb) - q0;
     const std::int64_t c0 = cols.begin(cb);
@@ -270,10 +309,23 @@ struct TopKJob {
     } else {
       detail::sgemm_nt(nrows, width, dim, q, dim, x, dim, tile, width);
     }
+    const bool with_terms = options.item_term.active();
+    if (with_terms) {
+      for (std::int64_t r = 0; r < nrows; ++r) {
+        const float* t = terms.values.data() + r * items.rows() + c0;
+        float* row = tile + r * width;
+        for (std::int64_t j = 0; j < width; ++j) row[j] += t[j];
+      }
+    }
     mask_excluded(q0, nrows, c0, c1, tile);
     for (std::int64_t r = 0; r < nrows; ++r) {
-      const Candidates c{q + r * dim, items.data(), dim, direct,
-                         direct ? 0.0f : margins[static_cast<std::size_t>(q0 + r)]};
+      const float margin = direct
+                               ? 0.0f
+                               : margins[static_cast<std::size_t>(q0 + r)] +
+                                     (with_terms ? terms.slack[static_cast<std::size_t>(r)] : 0.0f);
+      const Candidates c{
+          q + r * dim, items.data(), dim,
+          direct,      margin,       with_terms ? terms.values.data() + r * items.rows() : nullptr};
       offer(tile + r * width, width, c0, heaps + r * k, k, c);
     }
   }
@@ -308,6 +360,7 @@ void top_k_by_rows(const TopKJob& job, int threads) {
   const std::int64_t heap_entries = job.rows.size * job.k;
   std::vector<std::vector<float>> tiles(threads, std::vector<float>(tile_floats));
   std::vector<std::vector<Entry>> heaps(threads, std::vector<Entry>(heap_entries));
+  std::vector<TopKJob::RowTerms> terms(static_cast<std::size_t>(threads));
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (std::int64_t rb = 0; rb < job.rows.count; ++rb) {
     const int t = omp_get_thread_num();
@@ -315,8 +368,9 @@ void top_k_by_rows(const TopKJob& job, int threads) {
     const std::int64_t q0 = job.rows.begin(rb);
     const std::int64_t nrows = job.rows.end(rb) - q0;
     reset_heaps(heap, nrows * job.k);
+    job.compute_terms(rb, terms[static_cast<std::size_t>(t)]);
     for (std::int64_t cb = 0; cb < job.cols.count; ++cb) {
-      job.scan_tile(rb, cb, tiles[t].data(), heap);
+      job.scan_tile(rb, cb, tiles[t].data(), heap, terms[static_cast<std::size_t>(t)]);
     }
     for (std::int64_t r = 0; r < nrows; ++r) {
       Entry* h = heap + r * job.k;
@@ -334,6 +388,12 @@ void top_k_by_items(const TopKJob& job, int threads) {
   std::vector<std::vector<float>> tiles(threads, std::vector<float>(tile_floats));
   std::vector<std::vector<Entry>> heaps(threads, std::vector<Entry>(heap_entries));
   std::vector<std::vector<std::int64_t>> cursors(threads, std::vector<std::int64_t>(threads));
+  // The row block's item-to-item term, shared by the threads scanning it.
+  TopKJob::RowTerms terms;
+  if (job.options.item_term.active()) {
+    terms.values.resize(static_cast<std::size_t>(job.rows.size * job.items.rows()));
+    terms.slack.resize(static_cast<std::size_t>(job.rows.size));
+  }
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
@@ -343,9 +403,13 @@ void top_k_by_items(const TopKJob& job, int threads) {
       const std::int64_t q0 = job.rows.begin(rb);
       const std::int64_t nrows = job.rows.end(rb) - q0;
       reset_heaps(heap, nrows * job.k);
+      if (job.options.item_term.active()) {
+#pragma omp for schedule(static)
+        for (std::int64_t r = 0; r < nrows; ++r) job.compute_term_row(q0, r, terms);
+      }
 #pragma omp for schedule(dynamic, 1) nowait
       for (std::int64_t cb = 0; cb < job.cols.count; ++cb) {
-        job.scan_tile(rb, cb, tiles[t].data(), heap);
+        job.scan_tile(rb, cb, tiles[t].data(), heap, terms);
       }
       for (std::int64_t r = 0; r < nrows; ++r) sort_best_first(heap + r * job.k, job.k);
 #pragma omp barrier
@@ -399,8 +463,8 @@ void check_sorted(const char* what, std::span<const std::int32_t> exclude) {
 
 // Enqueues one OpenMP task per tile of rows [first, first + rows) of
 // queries x items^T, written to block (rows x items.rows(), row-major).
-void spawn_score_tasks(const Matrix& queries, const Matrix& items, std::int64_t first,
-                       std::int64_t rows, float* block) {
+void spawn_score_tasks(const Matrix& queries, const Matrix& items, const ItemTerm& term,
+                       std::int64_t first, std::int64_t rows, float* block) {
   const std::int64_t dim = queries.cols();
   const std::int64_t width = items.rows();
   const Blocking row_tiles(rows, kRowBlock);
@@ -417,8 +481,20 @@ void spawn_score_tasks(const Matrix& queries, const Matrix& items, std::int64_t 
       // The canonical exact_dot, not sgemm: every score here equals the one
       // top_k ranks by, so a row of this matrix gives exactly recommend's
       // top-K (sgemm's last bits depend on where a row sits in a block).
-#pragma omp task firstprivate(a, b, c, nr, nc, dim, width)
-      for (std::int64_t r = 0; r < nr; ++r) exact_dots(a + r * dim, b, nc, dim, c + r * width);
+      const ItemTerm* terms = &term;
+#pragma omp task firstprivate(a, b, c, nr, nc, dim, width, r0, c0, first, terms)
+      {
+        for (std::int64_t r = 0; r < nr; ++r) exact_dots(a + r * dim, b, nc, dim, c + r * width);
+        // Plus the item-to-item term, summed as top_k sums it.
+        if (terms->active()) {
+          std::vector<float> t(static_cast<std::size_t>(nc));
+          for (std::int64_t r = 0; r < nr; ++r) {
+            terms->term(first + r0 + r, c0, t);
+            for (std::int64_t j = 0; j < nc; ++j)
+              c[r * width + j] += t[static_cast<std::size_t>(j)];
+          }
+        }
+      }
     }
   }
 }
@@ -459,6 +535,28 @@ void check_search(const char* what, const Matrix& queries, const Matrix& items,
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}: exclude_row_of has {} entries but there are {} queries", what,
                             options.exclude_row_of.size(), queries.rows()));
+  }
+  check_item_term(what, options.item_term, queries.rows(), items.rows());
+}
+
+void check_item_term(const char* what, const ItemTerm& term, std::int64_t queries,
+                     std::int64_t items) {
+  if (term.weights == nullptr) return;
+  if (term.items == nullptr || static_cast<std::int64_t>(term.row_of.size()) != queries) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: an item-to-item term needs the items of each of the {} queries",
+                            what, queries));
+  }
+  if (!term.weights->empty() && term.weights->items() != items) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: item-to-item weights over {} items, but there are {} items", what,
+                            term.weights->items(), items));
+  }
+  for (const std::int32_t row : term.row_of) {
+    if (row < 0 || row >= term.items->rows()) {
+      throw Error(ErrorKind::InvalidArgument, fmt::format("{}: query items row {} outside [0, {})",
+                                                          what, row, term.items->rows()));
+    }
   }
 }
 
@@ -506,6 +604,7 @@ TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& opti
     for (std::int64_t i = 0; i < items.rows(); ++i) {
       max_item_norm = std::max(max_item_norm, row_norm(items.data() + i * dim, dim));
     }
+    job.max_item_norm = max_item_norm;
     job.margins.resize(static_cast<std::size_t>(queries.rows()));
     for (std::int64_t q = 0; q < queries.rows(); ++q) {
       job.margins[static_cast<std::size_t>(q)] =
@@ -523,12 +622,13 @@ TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& opti
 }
 
 void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block_rows,
-                  const ScoreBlockSink& sink, int threads) {
+                  const ScoreBlockSink& sink, int threads, const ItemTerm& term) {
   if (block_rows <= 0) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("score_blocks: block_rows must be positive, got {}", block_rows));
   }
   check_dims("score_blocks", queries, items);
+  detail::check_item_term("score_blocks", term, queries.rows(), items.rows());
   const int team = detail::resolve_threads(threads);
   const std::int64_t nq = queries.rows();
   if (nq == 0) return;
@@ -543,14 +643,14 @@ void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block
 #pragma omp parallel num_threads(team)
 #pragma omp master
   {
-    spawn_score_tasks(queries, items, 0, rows, buffers[0].data());
+    spawn_score_tasks(queries, items, term, 0, rows, buffers[0].data());
 #pragma omp taskwait
     int current = 0;
     for (std::int64_t first = 0; first < nq; first += block_rows) {
       const std::int64_t count = std::min(block_rows, nq - first);
       const std::int64_t next = first + block_rows;
       if (next < nq) {
-        spawn_score_tasks(queries, items, next, std::min(block_rows, nq - next),
+        spawn_score_tasks(queries, items, term, next, std::min(block_rows, nq - next),
                           buffers[1 - current].data());
       }
       try {

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include <latent/interactions.hpp>
+#include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
 
 namespace latent {
@@ -39,18 +39,23 @@ struct SearchOptions {
   // Search effort of an approximate index (vector_index.hpp): candidates
   // kept per query, at least k. 0: the index's default. Exact search ignores it.
   int ef = 0;
+  // A model's item-to-item term, added to every score (none by default).
+  // Only the exact search takes it.
+  ItemTerm item_term;
 };
 
 // Ties are broken by the lower item index, so results are deterministic
 // (and the same for every thread count): every returned score comes from
-// one fixed-order dot product, so identical items score identically.
+// one fixed-order dot product (plus the item-to-item term, summed in its
+// fixed order), so identical items score identically.
 // Items scoring NaN are never returned.
 // Throws InvalidArgument for k <= 0, mismatched dims, unsorted
 // exclude_items, exclude_row_of not matching the queries, threads < 0.
 TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& options);
 
 // Calls sink(first_row, block) for consecutive row blocks of
-// queries x items^T, where block is rows x items.rows() row-major; blocks
+// queries x items^T (plus the item-to-item term, when given), where block
+// is rows x items.rows() row-major; blocks
 // cover all query rows in order. Memory: block_rows x items.rows() floats
 // per thread. The sink runs on the calling thread while other threads
 // compute the next block; an exception from it stops the scan and is
@@ -59,7 +64,7 @@ TopK top_k(const Matrix& queries, const Matrix& items, const SearchOptions& opti
 using ScoreBlockSink =
     std::function<void(std::int64_t first_row, std::int64_t rows, std::span<const float> block)>;
 void score_blocks(const Matrix& queries, const Matrix& items, std::int64_t block_rows,
-                  const ScoreBlockSink& sink, int threads = 0);
+                  const ScoreBlockSink& sink, int threads = 0, const ItemTerm& term = {});
 
 struct SimilarPair {
   std::int32_t a;  // a < b

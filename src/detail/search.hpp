@@ -15,6 +15,11 @@ namespace latent::detail {
 void check_search(const char* what, const Matrix& queries, const Matrix& items,
                   const SearchOptions& options);
 
+// The checks of an item-to-item term over `queries` queries and `items`
+// items (check_search makes them for SearchOptions::item_term).
+void check_item_term(const char* what, const ItemTerm& term, std::int64_t queries,
+                     std::int64_t items);
+
 // A result of `queries` rows of k entries, all padding (item -1, score
 // -inf), for a search to fill.
 TopK padded_result(std::int64_t queries, int k);
