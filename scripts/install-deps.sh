@@ -16,6 +16,7 @@ packages=(
   libcli11-dev                       # command line parsing
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
+  zlib1g-dev                         # gzip input
   libhnswlib-dev                     # builds the approximate index's graph (header-only)
   libgtest-dev                       # tests
   clang-format-14                    # the formatting check of the test suite (pinned major)

@@ -14,6 +14,7 @@
 
 #include "detail/file_bytes.hpp"
 #include "detail/file_kind.hpp"
+#include "detail/gzip.hpp"
 
 namespace latent::detail {
 
@@ -45,10 +46,19 @@ std::string read_file(const fs::path& path) {
   if (text.empty()) {
     throw Error(ErrorKind::Corruption, fmt::format("{}: the file is empty", path.string()));
   }
+  // The one place data files are read: every loader gets gzip this way.
+  const bool compressed = is_gzip(path, text);
+  if (compressed) {
+    text = gunzip(text, path);
+    if (text.empty()) {
+      throw Error(ErrorKind::Corruption,
+                  fmt::format("{}: the file is empty once decompressed (gzip)", path.string()));
+    }
+  }
   if (const char* kind = what_content_is(text)) {
-    throw Error(
-        ErrorKind::InvalidArgument,
-        fmt::format("{}: this is {}, not a text file of rows (CSV, TSV)", path.string(), kind));
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: this is {}{}, not a text file of rows (CSV, TSV)", path.string(),
+                            kind, compressed ? " once decompressed (gzip)" : ""));
   }
   return text;
 }

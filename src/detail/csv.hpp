@@ -30,10 +30,12 @@ struct CsvOptions {
   bool quoting = true;
 };
 
-// The whole contents of a regular file. Throws NotFound when it does not
-// exist, InvalidArgument when it is not a regular file (checked before
-// opening, so a FIFO never blocks), Corruption when it is empty, IO when it
-// cannot be read.
+// The whole contents of a regular file, decompressed when it is gzip (its
+// name ends in .gz or it starts with 1f 8b: gzip.hpp). Throws NotFound when
+// it does not exist, InvalidArgument when it is not a regular file (checked
+// before opening, so a FIFO never blocks) or is binary (what_content_is),
+// Corruption when it is empty (before or after decompression) or its gzip
+// data is corrupt or truncated, IO when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
 // The most frequent of tab, comma, semicolon and '|' outside quotes on the

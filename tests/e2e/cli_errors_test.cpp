@@ -239,9 +239,11 @@ TEST_F(CliErrors, FilesOfTheWrongKindSayWhatTheyAre) {
   expect_error(run_cli({"info", csv_}),
                csv_ + ": this is text (CSV, JSON, ...), not a latent model");
 
+  // Data files are decompressed (gzip is a data format), model files are not.
   const auto gz = (dir_ / "ratings.csv.gz").string();
   write(gz, std::string("\x1f\x8b\x08\x00", 4) + "compressed");
-  expect_error(run_cli({"train", "--data", gz, "--quiet"}), "this is a gzip-compressed file");
+  expect_error(run_cli({"train", "--data", gz, "--quiet"}),
+               gz + ": truncated gzip data: the file ends at byte 14");
   expect_error(run_cli({"info", gz}), "this is a gzip-compressed file, not a latent model file");
 
   const auto utf16 = (dir_ / "utf16.csv").string();
