@@ -6,9 +6,12 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <numeric>
 #include <span>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include <latent/error.hpp>
 
 #include "detail/csv.hpp"
+#include "detail/user_lines.hpp"
 #include "detail/utf8.hpp"
 
 namespace latent {
@@ -27,6 +31,7 @@ using detail::CsvReader;
 using detail::CsvTable;
 using detail::number_field;
 using detail::trim_blanks;
+using detail::UserLinesReader;
 
 namespace {
 
@@ -59,11 +64,12 @@ std::span<const std::string_view> default_column_names(std::string_view role) {
 
 namespace {
 
-constexpr std::array<std::pair<DataFormat, const char*>, 4> kFormatNames = {{
+constexpr std::array<std::pair<DataFormat, const char*>, 5> kFormatNames = {{
     {DataFormat::Auto, "auto"},
     {DataFormat::MovieLens100K, "ml-100k"},
     {DataFormat::MovieLensLatest, "ml-latest"},
     {DataFormat::Csv, "csv"},
+    {DataFormat::UserLines, "user-lines"},
 }};
 constexpr std::array<std::pair<ItemKey, const char*>, 2> kItemKeyNames = {{
     {ItemKey::Id, "id"},
@@ -163,6 +169,39 @@ char default_delimiter(const fs::path& file) {
   return ext == ".tsv" || ext == ".data" ? '\t' : 0;
 }
 
+// The item metadata file of a CSV or user-lines data set, if one was given.
+std::optional<CatalogSource> items_file_catalog(const LoadOptions& options) {
+  if (options.items_file.empty()) return std::nullopt;
+  return CatalogSource{{options.items_file, {default_delimiter(options.items_file), true}, true},
+                       options.items_id_col,
+                       options.items_title_col};
+}
+
+// A user-lines file has no columns, ratings or delimiter: an option that
+// names one would be silently ignored, so it is refused.
+void check_user_lines_options(const LoadOptions& options) {
+  const std::pair<const std::string*, const char*> columns[] = {
+      {&options.user_col, "user"},
+      {&options.item_col, "item"},
+      {&options.rating_col, "rating"},
+      {&options.timestamp_col, "timestamp"},
+      {&options.weight_col, "weight"}};
+  const auto refuse = [&](const std::string& what) {
+    return Error(ErrorKind::InvalidArgument,
+                 fmt::format("{}: {}, and a user-lines file (\"user item item ...\") has none",
+                             options.data.string(), what));
+  };
+  for (const auto& [ref, role] : columns) {
+    if (!ref->empty()) throw refuse(fmt::format("the {} column \"{}\" was named", role, *ref));
+  }
+  if (options.delimiter != 0) {
+    throw refuse("a delimiter was given (its ids are separated by spaces and tabs)");
+  }
+  if (options.rating_above) {
+    throw refuse(fmt::format("filtering on rating > {} needs ratings", *options.rating_above));
+  }
+}
+
 Plan make_plan(const LoadOptions& options) {
   std::error_code ec;
   if (!fs::exists(options.data, ec)) {
@@ -195,14 +234,14 @@ Plan make_plan(const LoadOptions& options) {
                            options.rating_col,
                            options.timestamp_col,
                            options.weight_col};
-      if (!options.items_file.empty()) {
-        plan.catalog =
-            CatalogSource{{options.items_file, {default_delimiter(options.items_file), true}, true},
-                          options.items_id_col,
-                          options.items_title_col};
-      }
+      plan.catalog = items_file_catalog(options);
       break;
     }
+    case DataFormat::UserLines:
+      check_user_lines_options(options);
+      plan.interactions = {{options.data, {}, false}, "", "", "", "", ""};
+      plan.catalog = items_file_catalog(options);
+      break;
   }
   if (options.item_key == ItemKey::Title && !plan.catalog) {
     throw Error(ErrorKind::InvalidArgument,
@@ -282,6 +321,11 @@ class IdCodes {
   std::size_t first_line(std::int32_t code) const {
     return first_lines_[static_cast<std::size_t>(code)];
   }
+  // Which file (0: the data, 1: a test file) ids first seen from now on are in.
+  void set_file(std::uint8_t file) noexcept { file_ = file; }
+  std::uint8_t first_file(std::int32_t code) const {
+    return first_files_[static_cast<std::size_t>(code)];
+  }
 
  private:
   static constexpr std::int32_t kNone = -1;
@@ -303,6 +347,7 @@ class IdCodes {
   std::int32_t add(std::string_view id, std::size_t line) {
     ids_.push_back(id);
     first_lines_.push_back(line);
+    first_files_.push_back(file_);
     return static_cast<std::int32_t>(ids_.size() - 1);
   }
 
@@ -310,6 +355,8 @@ class IdCodes {
   std::unordered_map<std::string_view, std::int32_t> by_text_;
   std::vector<std::string_view> ids_;
   std::vector<std::size_t> first_lines_;
+  std::vector<std::uint8_t> first_files_;
+  std::uint8_t file_ = 0;
 };
 
 // The kept rows with users and items still as IdCodes codes.
@@ -321,20 +368,21 @@ struct RawInteractions {
   std::size_t rows_read = 0;
 };
 
-// Throws `no_rows` when nothing was read, InvalidArgument when the filter
-// kept nothing.
-void require_rows(const RawInteractions& raw, std::string_view source,
+// Throws `no_rows` when a source had no data rows, InvalidArgument when the
+// filter kept none of them.
+void require_rows(std::size_t rows_read, std::size_t kept, std::string_view source,
                   std::optional<double> rating_above, ErrorKind no_rows) {
-  if (raw.rows_read == 0) throw Error(no_rows, fmt::format("{}: no data rows", source));
-  if (raw.kept.empty()) {
+  if (rows_read == 0) throw Error(no_rows, fmt::format("{}: no data rows", source));
+  if (kept == 0) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}: no rows left after filtering on rating > {} ({} rows read)",
-                            source, rating_above.value_or(0.0), raw.rows_read));
+                            source, rating_above.value_or(0.0), rows_read));
   }
 }
 
-RawInteractions read_interactions(CsvTable& table, const InteractionSource& source,
-                                  std::optional<double> rating_above) {
+// Appends the table's rows to `raw`.
+void read_interactions(CsvTable& table, const InteractionSource& source,
+                       std::optional<double> rating_above, RawInteractions& raw) {
   const CsvColumn user_col =
       required_column(table, source.user_col, "user", default_column_names("user"), 0);
   const CsvColumn item_col =
@@ -355,7 +403,8 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
                             table.reader().path().string(), *rating_above));
   }
 
-  RawInteractions raw;
+  const std::size_t rows_before = raw.rows_read;
+  const std::size_t kept_before = raw.kept.size();
   Interactions& kept = raw.kept;
   while (table.next()) {
     ++raw.rows_read;
@@ -384,9 +433,86 @@ RawInteractions read_interactions(CsvTable& table, const InteractionSource& sour
     if (timestamp_col) kept.timestamps.push_back(timestamp);
     if (weight_col) kept.weights.push_back(static_cast<float>(weight));
   }
-  require_rows(raw, table.reader().path().string(), rating_above, ErrorKind::Corruption);
-  return raw;
+  require_rows(raw.rows_read - rows_before, raw.kept.size() - kept_before,
+               table.reader().path().string(), rating_above, ErrorKind::Corruption);
 }
+
+// A user or item id of a user-lines file, checked as id_field checks a
+// CSV field.
+std::string_view user_lines_id(const UserLinesReader& reader, std::string_view id,
+                               std::string_view role) {
+  if (const std::string problem = id_problem(id); !problem.empty()) {
+    throw reader.error_at(reader.line(), ErrorKind::Corruption,
+                          fmt::format("{} id \"{}\" {}", role, printable_id(id), problem));
+  }
+  return id;
+}
+
+// Appends the file's pairs to `raw`: one row per distinct (user, item) of
+// the file, in file order; rows_read counts every listed item.
+void read_user_lines(UserLinesReader& reader, RawInteractions& raw) {
+  const std::size_t rows_before = raw.rows_read;
+  const std::size_t kept_before = raw.kept.size();
+  // A user's items across all of its lines, by (user code, item code).
+  std::unordered_set<std::uint64_t> pairs;
+  std::vector<std::string_view> tokens;
+  while (reader.next(tokens)) {
+    const std::size_t line = reader.line();
+    const std::string_view user_id = user_lines_id(reader, tokens[0], "user");
+    // A user with no items has no interaction to read: NGCF's loader skips
+    // such lines too.
+    if (tokens.size() == 1) continue;
+    const std::int32_t user = raw.users.code(user_id, line);
+    for (std::size_t t = 1; t < tokens.size(); ++t) {
+      ++raw.rows_read;
+      const std::int32_t item = raw.items.code(user_lines_id(reader, tokens[t], "item"), line);
+      const auto key = (static_cast<std::uint64_t>(user) << 32) | static_cast<std::uint32_t>(item);
+      if (!pairs.insert(key).second) continue;
+      raw.kept.users.push_back(user);
+      raw.kept.items.push_back(item);
+    }
+  }
+  require_rows(raw.rows_read - rows_before, raw.kept.size() - kept_before, reader.path().string(),
+               std::nullopt, ErrorKind::Corruption);
+}
+
+// One interactions file, open: the ids read from it are views into its
+// text, so it lives as long as they are used.
+class InteractionFile {
+ public:
+  // `csv`: the CSV options (a format's own, else the data's); unused for
+  // user-lines.
+  InteractionFile(const Plan& plan, const fs::path& path, const CsvOptions& csv) : path_(path) {
+    if (plan.format == DataFormat::UserLines) {
+      lines_ = std::make_unique<UserLinesReader>(UserLinesReader::open(path));
+    } else {
+      table_ =
+          std::make_unique<CsvTable>(CsvReader::open(path, csv), plan.interactions.table.header);
+    }
+  }
+
+  // Appends the file's kept rows to raw.kept (and the filter's drops to
+  // raw.dropped).
+  void read(const InteractionSource& source, std::optional<double> rating_above,
+            RawInteractions& raw) {
+    if (lines_) {
+      read_user_lines(*lines_, raw);
+    } else {
+      read_interactions(*table_, source, rating_above, raw);
+    }
+  }
+
+  const fs::path& path() const noexcept { return path_; }
+  Error error_at(std::size_t line, ErrorKind kind, std::string_view what) const {
+    return lines_ ? lines_->error_at(line, kind, what)
+                  : table_->reader().error_at(line, kind, what);
+  }
+
+ private:
+  fs::path path_;
+  std::unique_ptr<CsvTable> table_;
+  std::unique_ptr<UserLinesReader> lines_;
+};
 
 // A vocabulary and the row of every IdCodes code in it (kOov for codes no
 // kept row uses).
@@ -620,7 +746,8 @@ RawInteractions read_columns(const ColumnData& c) {
     if (!c.timestamps.empty()) kept.timestamps.push_back(c.timestamps[r]);
     if (!c.weights.empty()) kept.weights.push_back(static_cast<float>(weight));
   }
-  require_rows(raw, c.source, c.rating_above, ErrorKind::InvalidArgument);
+  require_rows(raw.rows_read, raw.kept.size(), c.source, c.rating_above,
+               ErrorKind::InvalidArgument);
   return raw;
 }
 
@@ -653,6 +780,28 @@ std::optional<Catalog> catalog_of_columns(const ColumnData& c) {
                        });
 }
 
+// ---- Files read together -------------------------------------------------
+
+void check_rating_above(const LoadOptions& options) {
+  if (options.rating_above && !std::isfinite(*options.rating_above)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("rating_above must be a finite number, got {}", *options.rating_above));
+  }
+}
+
+// The error for an item the item metadata lacks, at the line where the item
+// was first seen, in the file (files[first_file]) where it was.
+std::function<Error(std::int32_t)> not_in_catalog_error(const IdCodes& items,
+                                                        std::vector<const InteractionFile*> files,
+                                                        const Plan& plan) {
+  return [&items, files = std::move(files), &plan](std::int32_t code) {
+    return files[items.first_file(code)]->error_at(
+        items.first_line(code), ErrorKind::NotFound,
+        fmt::format("item id \"{}\" is not in the item metadata file {}", items.id(code),
+                    plan.catalog->table.path.string()));
+  };
+}
+
 // The source, and the options that changed what was kept, in parentheses.
 std::string describe(const ColumnData& c) {
   std::vector<std::string> notes;
@@ -678,28 +827,22 @@ ItemKey parse_item_key(const std::string& name) {
 const char* to_string(ItemKey key) noexcept { return name_of(kItemKeyNames, key); }
 
 Dataset load_dataset(const LoadOptions& options) {
-  if (options.rating_above && !std::isfinite(*options.rating_above)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("rating_above must be a finite number, got {}", *options.rating_above));
-  }
+  check_rating_above(options);
   const Plan plan = make_plan(options);
   const TableSource& source = plan.interactions.table;
-  CsvTable table(CsvReader::open(source.path, source.csv), source.header);
+  InteractionFile file(plan, source.path, source.csv);
   // The catalog is parsed before the interactions: a bad items file fails
   // fast, before the long parse.
   std::optional<Catalog> catalog;
   if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
-  RawInteractions raw = read_interactions(table, plan.interactions, options.rating_above);
+  RawInteractions raw;
+  file.read(plan.interactions, options.rating_above, raw);
 
   Dataset dataset;
   dataset.format = plan.format;
   dataset.description = describe(options, plan.format);
-  const IdCodes& items = raw.items;
-  assemble(dataset, raw, std::move(catalog), options.item_key, [&](std::int32_t code) {
-    return table.reader().error_at(items.first_line(code), ErrorKind::NotFound,
-                                   fmt::format("item id \"{}\" is not in the item metadata file {}",
-                                               items.id(code), plan.catalog->table.path.string()));
-  });
+  assemble(dataset, raw, std::move(catalog), options.item_key,
+           not_in_catalog_error(raw.items, {&file}, plan));
   return dataset;
 }
 

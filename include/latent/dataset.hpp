@@ -1,8 +1,11 @@
 #pragma once
 // Dataset and loaders: read interactions from MovieLens 100K (u.data + u.item),
-// MovieLens latest (ratings.csv + movies.csv) or any CSV/TSV with a column
-// mapping, join item metadata (titles), filter by rating, and build the user
-// and item vocabularies.
+// MovieLens latest (ratings.csv + movies.csv), any CSV/TSV with a column
+// mapping or user-lines files (NGCF's and LightGCN's "user item item ..."),
+// join item metadata (titles), filter by rating, and build the user and item
+// vocabularies. Every data file may be gzip-compressed
+// (a name ending in .gz, or the gzip magic bytes): it is decompressed with
+// zlib as it is read.
 //
 // Vocabularies: users come from the kept (filtered) rows. Items come from the
 // item metadata file when there is one (the whole catalog, as the TFRS
@@ -23,10 +26,11 @@
 
 namespace latent {
 
-enum class DataFormat { Auto, MovieLens100K, MovieLensLatest, Csv };
+enum class DataFormat { Auto, MovieLens100K, MovieLensLatest, Csv, UserLines };
 enum class ItemKey { Id, Title };
 
-// "ml-100k", "ml-latest", "csv", "auto"; throws InvalidArgument listing the valid names.
+// "ml-100k", "ml-latest", "csv", "user-lines", "auto"; throws InvalidArgument
+// listing the valid names.
 DataFormat parse_data_format(const std::string& name);
 const char* to_string(DataFormat format) noexcept;
 // "id", "title".
@@ -45,7 +49,15 @@ struct LoadOptions {
   // A directory (MovieLens layouts) or a file (CSV/TSV interactions).
   std::filesystem::path data;
   // Auto: a directory holding u.data -> MovieLens100K; one holding
-  // ratings.csv -> MovieLensLatest; a file -> Csv.
+  // ratings.csv -> MovieLensLatest; a file -> Csv. UserLines is never
+  // detected (a space-separated "user item rating" CSV looks the same): ask
+  // for it. UserLines: one line per user, "user item item ...", separated by
+  // spaces or tabs, no header; blank lines and lines with a user and no item
+  // are skipped; a user on several lines has the items of all of them; a
+  // user's repeated item is one pair (rows_read counts every listed item).
+  // It has no columns, ratings or delimiter to set: the column, delimiter
+  // and rating_above options are InvalidArgument with it; header is ignored;
+  // items_file and item_key apply as for CSV.
   DataFormat format = DataFormat::Auto;
 
   // CSV/TSV only. delimiter 0 means: '\t' for .tsv/.data files, else
@@ -94,7 +106,8 @@ struct Dataset {
 
 // Throws Error naming the file, line and column for anything malformed:
 // missing files, unknown columns, non-numeric ratings, wrong field counts,
-// and no rows left after filtering.
+// corrupt or truncated gzip data (with the byte offset), and no rows left
+// after filtering.
 Dataset load_dataset(const LoadOptions& options);
 
 // Interactions already in memory, one entry per row (the Python module's

@@ -334,8 +334,11 @@ def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None
                  item_col=None, rating_col=None, timestamp_col=None, weight_col=None,
                  items=None, items_id_col=None, items_title_col=None, rating_above=None,
                  item_key="id"):
-    """Reads a MovieLens directory (ml-100k, ml-latest) or a CSV/TSV file
-    with the library's loader; the arguments are the CLI's data flags."""
+    """Reads a MovieLens directory (ml-100k, ml-latest), a CSV/TSV file or a
+    user-lines file (format="user-lines": "user item item ..." per line, as
+    NGCF and LightGCN ship their data) with the library's loader; the
+    arguments are the CLI's data flags. A file ending in .gz (or starting
+    with gzip's magic bytes) is decompressed as it is read."""
     path = _require_file(data)
     if items is not None:
         _require_file(items)

@@ -78,6 +78,24 @@ def test_load_dataset_csv_with_column_flags(tmp_path):
     assert data.users == [1] and data.items == [10]
 
 
+def test_load_dataset_user_lines_gzip(tmp_path):
+    """NGCF's "user item item ..." lines, gzip-compressed, through the C++ loader."""
+    import gzip
+    path = tmp_path / "train.txt.gz"
+    path.write_bytes(gzip.compress(b"0 5 6 5\n1\t6\n\n2\n0 7\n"))
+    data = latent.load_dataset(path, format="user-lines")
+    frame = data.to_frame()
+    assert frame.user.tolist() == [0, 0, 1, 0] and frame.item.tolist() == [5, 6, 6, 7]
+    assert data.users == [0, 1] and data.items == [5, 6, 7]
+    assert data.rows_read == 5
+    assert data.description == f"user-lines at {path}"
+    with pytest.raises(ValueError, match="user-lines"):
+        latent.load_dataset(path, format="user-lines", rating_above=3)
+    path.write_bytes(gzip.compress(b"0 5 6\n")[:-4])
+    with pytest.raises(ValueError, match="truncated gzip data"):
+        latent.load_dataset(path, format="user-lines")
+
+
 @pytest.mark.parametrize("method", ["random", "per-user"])
 def test_splits_partition_and_round_trip(titles, tmp_path, method):
     split = titles.split(method, test_fraction=0.2, seed=7)

@@ -162,7 +162,11 @@ TEST(GzipFiles, EveryLoaderReadsThemAsTheirText) {
   EXPECT_EQ(m.interactions.size(), 2u);
   EXPECT_EQ(m.item_titles[2], "Other film");
 
-  // A CSV whose name does not say it is gzip.
+  // user-lines, and a CSV whose name does not say it is gzip.
+  LoadOptions lines;
+  lines.format = DataFormat::UserLines;
+  lines.data = write_file(dir / "train.txt.gz", gzip("1 10 11\n2 11\n"));
+  EXPECT_EQ(load_dataset(lines).interactions.size(), 3u);
   packed.data = write_file(dir / "r2.csv", gzip(kCsv));
   EXPECT_EQ(load_dataset(packed).interactions.users, a.interactions.users);
 }

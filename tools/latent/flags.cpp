@@ -29,9 +29,12 @@ char parse_delimiter(const std::string& s) {
 
 void DataFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--data", load.data,
-                 "Data: a MovieLens directory (ml-100k, ml-latest) or a CSV/TSV file")
+                 "Data: a MovieLens directory (ml-100k, ml-latest), or a CSV/TSV or user-lines "
+                 "file (gzip-compressed when it ends in .gz)")
       ->required();
-  cmd.add_option("--format", format, "Data format: auto, ml-100k, ml-latest, csv")
+  cmd.add_option("--format", format,
+                 "Data format: auto, ml-100k, ml-latest, csv, user-lines (\"user item item ...\" "
+                 "lines; never detected by auto)")
       ->capture_default_str();
   cmd.add_option("--delimiter", delimiter,
                  "CSV field delimiter (one character, or 'tab'); sniffed when omitted");
