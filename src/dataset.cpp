@@ -252,11 +252,15 @@ Plan make_plan(const LoadOptions& options) {
   return plan;
 }
 
-std::string describe(const LoadOptions& options, DataFormat format) {
+// "csv at ratings.csv (rating > 3)"; with a test file, "... at train.csv
+// with test file test.csv (...)".
+std::string describe(const LoadOptions& options, DataFormat format,
+                     const fs::path& test_file = {}) {
   std::vector<std::string> notes;
   if (options.rating_above) notes.push_back(fmt::format("rating > {}", *options.rating_above));
   if (options.item_key == ItemKey::Title) notes.emplace_back("items by title");
   std::string text = fmt::format("{} at {}", to_string(format), options.data.string());
+  if (!test_file.empty()) text += fmt::format(" with test file {}", test_file.string());
   if (!notes.empty()) text += fmt::format(" ({})", fmt::join(notes, ", "));
   return text;
 }
@@ -802,6 +806,63 @@ std::function<Error(std::int32_t)> not_in_catalog_error(const IdCodes& items,
   };
 }
 
+// The rating, timestamp and weight columns are all-or-nothing in
+// Interactions: a column only one of the files has cannot be kept.
+// train_columns: the sizes of kept's columns after the training file.
+void require_same_columns(const InteractionFile& train, const InteractionFile& test,
+                          const std::array<std::size_t, 3>& train_columns,
+                          const Interactions& kept) {
+  const std::array<std::size_t, 3> sizes = {kept.ratings.size(), kept.timestamps.size(),
+                                            kept.weights.size()};
+  constexpr std::array<const char*, 3> kNames = {"rating", "timestamp", "weight"};
+  for (std::size_t c = 0; c < sizes.size(); ++c) {
+    const bool in_train = train_columns[c] > 0;
+    const bool in_test = sizes[c] > train_columns[c];
+    if (in_train == in_test) continue;
+    const InteractionFile& with = in_train ? train : test;
+    const InteractionFile& without = in_train ? test : train;
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} has a {} column and {} has none: the training and test files "
+                            "need the same columns",
+                            with.path().string(), kNames[c], without.path().string()));
+  }
+}
+
+// Every user of the test rows (kept rows from train_rows on) has a kept
+// training row, or the model knows nothing of them: InvalidArgument naming
+// the first one (in test order) and how many there are.
+void require_trained_test_users(const RawInteractions& raw, std::size_t train_rows,
+                                const InteractionFile& train, const InteractionFile& test,
+                                std::optional<double> rating_above) {
+  const std::vector<std::int32_t>& users = raw.kept.users;
+  std::vector<char> trained(raw.users.size(), 0);
+  for (std::size_t r = 0; r < train_rows; ++r) trained[static_cast<std::size_t>(users[r])] = 1;
+  std::optional<std::int32_t> first;
+  std::size_t untrained = 0;
+  for (std::size_t r = train_rows; r < users.size(); ++r) {
+    char& seen = trained[static_cast<std::size_t>(users[r])];
+    if (seen != 0) continue;
+    seen = 1;  // counted once
+    if (!first) first = users[r];
+    ++untrained;
+  }
+  if (!first) return;
+  const std::string how_many =
+      fmt::format("{} such test user{} in all; every test user needs training data", untrained,
+                  untrained == 1 ? "" : "s");
+  const std::string id = printable_id(raw.users.id(*first));
+  if (raw.users.first_file(*first) == 1) {
+    throw test.error_at(raw.users.first_line(*first), ErrorKind::InvalidArgument,
+                        fmt::format("user \"{}\" is not in the training file {} ({})", id,
+                                    train.path().string(), how_many));
+  }
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("{}: user \"{}\" has no rows in the training file {} left after "
+                          "filtering on rating > {} ({})",
+                          test.path().string(), id, train.path().string(),
+                          rating_above.value_or(0.0), how_many));
+}
+
 // The source, and the options that changed what was kept, in parentheses.
 std::string describe(const ColumnData& c) {
   std::vector<std::string> notes;
@@ -844,6 +905,59 @@ Dataset load_dataset(const LoadOptions& options) {
   assemble(dataset, raw, std::move(catalog), options.item_key,
            not_in_catalog_error(raw.items, {&file}, plan));
   return dataset;
+}
+
+TrainTestData load_train_test(const LoadOptions& options, const fs::path& test_file) {
+  check_rating_above(options);
+  const Plan plan = make_plan(options);
+  if (plan.format == DataFormat::MovieLens100K || plan.format == DataFormat::MovieLensLatest) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("a test file goes with a training file (csv, user-lines), and {} is "
+                            "read as a {} directory: give its interactions file (e.g. u1.base "
+                            "with u1.test) as csv",
+                            options.data.string(), to_string(plan.format)));
+  }
+  const TableSource& source = plan.interactions.table;
+  CsvOptions test_csv = source.csv;
+  if (options.delimiter == 0) test_csv.delimiter = default_delimiter(test_file);
+  InteractionFile train(plan, source.path, source.csv);
+  InteractionFile test(plan, test_file, test_csv);
+  std::optional<Catalog> catalog;
+  if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
+
+  RawInteractions raw;
+  train.read(plan.interactions, options.rating_above, raw);
+  const Interactions& kept = raw.kept;
+  const std::size_t train_rows = kept.size();
+  const std::array<std::size_t, 3> train_columns = {kept.ratings.size(), kept.timestamps.size(),
+                                                    kept.weights.size()};
+  // What the test file's rating filter drops is not seen at training time:
+  // only the training file's drops become seen_only.
+  const std::size_t train_dropped = raw.dropped.size();
+  raw.users.set_file(1);
+  raw.items.set_file(1);
+  test.read(plan.interactions, options.rating_above, raw);
+  raw.dropped.users.resize(train_dropped);
+  raw.dropped.items.resize(train_dropped);
+  require_same_columns(train, test, train_columns, kept);
+  require_trained_test_users(raw, train_rows, train, test, options.rating_above);
+
+  TrainTestData out;
+  Dataset& dataset = out.data;
+  dataset.format = plan.format;
+  dataset.description = describe(options, plan.format, test_file);
+  assemble(dataset, raw, std::move(catalog), options.item_key,
+           not_in_catalog_error(raw.items, {&train, &test}, plan));
+  std::vector<std::size_t> rows(dataset.interactions.size());
+  std::iota(rows.begin(), rows.end(), std::size_t{0});
+  const std::span<const std::size_t> all(rows);
+  out.split.train = dataset.interactions.select(all.first(train_rows));
+  out.split.test = dataset.interactions.select(all.subspan(train_rows));
+  for (Interactions* side : {&out.split.train, &out.split.test}) {
+    side->num_users = dataset.interactions.num_users;
+    side->num_items = dataset.interactions.num_items;
+  }
+  return out;
 }
 
 Dataset dataset_from_columns(const ColumnData& c) {

@@ -36,6 +36,24 @@ inline bool have_ml100k() { return std::filesystem::exists(ml100k_dir() / "u.dat
                    << " (set LATENT_ML100K to its directory); skipping";             \
   } while (0)
 
+// NGCF's Gowalla split (train.txt.gz, test.txt.gz), also outside the project.
+inline std::filesystem::path gowalla_dir() {
+  if (const char* env = std::getenv("LATENT_GOWALLA")) return env;
+  return LATENT_GOWALLA_DIR;
+}
+inline bool have_gowalla() {
+  return std::filesystem::exists(gowalla_dir() / "train.txt.gz") &&
+         std::filesystem::exists(gowalla_dir() / "test.txt.gz");
+}
+
+#define LATENT_REQUIRE_GOWALLA()                                                    \
+  do {                                                                              \
+    if (!::latent::test::have_gowalla())                                            \
+      GTEST_SKIP() << "the Gowalla split (train.txt.gz, test.txt.gz) not found at " \
+                   << ::latent::test::gowalla_dir()                                 \
+                   << " (set LATENT_GOWALLA to its directory); skipping";           \
+  } while (0)
+
 inline std::string read_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -3,7 +3,8 @@
 // MovieLens latest (ratings.csv + movies.csv), any CSV/TSV with a column
 // mapping or user-lines files (NGCF's and LightGCN's "user item item ..."),
 // join item metadata (titles), filter by rating, and build the user and item
-// vocabularies. Every data file may be gzip-compressed
+// vocabularies; or read a training file and a test file into one data set
+// and its split (load_train_test). Every data file may be gzip-compressed
 // (a name ending in .gz, or the gzip magic bytes): it is decompressed with
 // zlib as it is read.
 //
@@ -109,6 +110,30 @@ struct Dataset {
 // corrupt or truncated gzip data (with the byte offset), and no rows left
 // after filtering.
 Dataset load_dataset(const LoadOptions& options);
+
+// A training file and a test file (a published split, such as NGCF's
+// train.txt and test.txt), read into one data set on shared vocabularies.
+struct TrainTestData {
+  // interactions: the training file's kept rows, then the test file's.
+  // Users and items come from the kept rows of both files (items from the
+  // metadata file when there is one), so an item only the test file has is
+  // in the catalog, ranked with no training data. seen_only: the training
+  // file's rows the rating filter dropped (the test file's are not known at
+  // training time). description names both files.
+  Dataset data;
+  // train: the training file's rows; test: the test file's; both on the
+  // rows of data's vocabularies.
+  Split split;
+};
+
+// Reads options.data as the training file and `test_file` as the test file,
+// both with the options' format (a file format: csv or user-lines; auto
+// means csv), delimiter (0: each file's own default), header, columns,
+// rating filter and item key. Throws what load_dataset throws for either
+// file, and InvalidArgument when options.data is a MovieLens directory or
+// a test user has no kept row in the training file (naming the first such
+// user, its line in the test file, and how many such users there are).
+TrainTestData load_train_test(const LoadOptions& options, const std::filesystem::path& test_file);
 
 // Interactions already in memory, one entry per row (the Python module's
 // pandas DataFrame or numpy arrays): the same filter, vocabularies, item
