@@ -1,6 +1,7 @@
-// latent evaluate: split a data set, train a model on the train part, and
-// score its top-K lists on the test part (Recall, Precision, NDCG, MAP,
-// HitRate, FactorizedTopK, coverage). latent split: write such a split.
+// latent evaluate: split a data set (or take a given test file), train a
+// model on the train part, and score its top-K lists on the test part
+// (Recall, Precision, NDCG, MAP, HitRate, FactorizedTopK, coverage).
+// latent split: write such a split.
 #include <memory>
 #include <sstream>
 #include <string>
@@ -47,6 +48,7 @@ struct EvaluateFlags {
   DataFlags data;
   ModelFlags model;
   SplitFlags split;
+  std::string test_file;
   RankingFlags ranking;
   std::string ks = "10";
   bool no_exclude_train = false;
@@ -55,6 +57,21 @@ struct EvaluateFlags {
   int threads = 0;
   ProgressFlags progress;
 };
+
+// The data and its split: --data and --test-file read together, or --data
+// split as the split flags say.
+TrainTestData load_and_split(const EvaluateFlags& f, std::uint64_t seed) {
+  if (f.test_file.empty()) {
+    Dataset data = load_dataset(f.data.options());
+    Split split = f.split.make(data, seed);
+    return {std::move(data), std::move(split)};
+  }
+  TrainTestData loaded = load_train_test(f.data.options(), f.test_file);
+  if (!f.split.split_out.empty()) {
+    write_split(f.split.split_out, loaded.split, loaded.data.users, loaded.data.items);
+  }
+  return loaded;
+}
 
 void evaluate_command(const EvaluateFlags& f) {
   FitOptions fit_options;
@@ -67,9 +84,11 @@ void evaluate_command(const EvaluateFlags& f) {
   eval.threads = f.threads;
 
   f.split.spec(0);  // the method name is checked before the data is read
+  if (!f.test_file.empty()) f.split.refuse_choosers("--test-file");
   f.ranking.check(f.data);
-  const Dataset data = load_dataset(f.data.options());
-  const Split split = f.split.make(data, seed_of(fit_options.params));
+  const TrainTestData loaded = load_and_split(f, seed_of(fit_options.params));
+  const Dataset& data = loaded.data;
+  const Split& split = loaded.split;
   eval.also_excluded = f.ranking.also_excluded(data);
   fit_options.split = &split;
   ProgressBar bar = f.progress.bar();
@@ -118,11 +137,15 @@ void split_command(const SplitCommandFlags& f) {
 
 void add_evaluate(CLI::App& app) {
   auto f = std::make_shared<EvaluateFlags>();
-  auto* cmd = app.add_subcommand(
-      "evaluate", "Split, train on the train part, and score top-K lists on the test part");
+  auto* cmd = app.add_subcommand("evaluate",
+                                 "Split (or take --test-file), train on the train part, and score "
+                                 "top-K lists on the test part");
   f->data.add_to(*cmd);
   f->model.add_to(*cmd);
   f->split.add_to(*cmd, true);
+  cmd->add_option("--test-file", f->test_file,
+                  "Train on all of --data and score on this file (same format and column flags) "
+                  "instead of splitting");
   cmd->add_option("--k", f->ks, "Cut-offs, comma-separated (e.g. 5,10,20)")->capture_default_str();
   cmd->add_flag("--no-exclude-train", f->no_exclude_train,
                 "Rank the user's training items too (as TFRS does)");

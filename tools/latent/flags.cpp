@@ -115,18 +115,31 @@ const Interactions* RankingFlags::also_excluded(const Dataset& data) const {
 }
 
 void SplitFlags::add_to(CLI::App& cmd, bool with_files) {
-  cmd.add_option("--split", method, "How to split off the test part: random, per-user, last-k")
-      ->capture_default_str();
-  cmd.add_option("--test-fraction", fraction,
-                 "Fraction held out for test: of all pairs (random) or of each user's items "
-                 "(per-user)")
-      ->capture_default_str();
-  cmd.add_option("--last-k", last_k, "Interactions per user held out by time (last-k)")
-      ->capture_default_str();
+  choosers.push_back(
+      cmd.add_option("--split", method, "How to split off the test part: random, per-user, last-k")
+          ->capture_default_str());
+  choosers.push_back(cmd.add_option("--test-fraction", fraction,
+                                    "Fraction held out for test: of all pairs (random) or of "
+                                    "each user's items (per-user)")
+                         ->capture_default_str());
+  choosers.push_back(
+      cmd.add_option("--last-k", last_k, "Interactions per user held out by time (last-k)")
+          ->capture_default_str());
   if (with_files) {
-    cmd.add_option("--split-in", split_in,
-                   "Read the split from DIR/train.csv and DIR/test.csv instead of splitting");
+    choosers.push_back(
+        cmd.add_option("--split-in", split_in,
+                       "Read the split from DIR/train.csv and DIR/test.csv instead of splitting"));
     cmd.add_option("--split-out", split_out, "Also write the split to DIR/train.csv, DIR/test.csv");
+  }
+}
+
+void SplitFlags::refuse_choosers(std::string_view replacement) const {
+  for (const CLI::Option* chooser : choosers) {
+    if (chooser->count() == 0) continue;
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} chooses how to split --data, and {} gives the test part instead "
+                            "of a split: use one or the other",
+                            chooser->get_name(), replacement));
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -58,9 +59,15 @@ struct SplitFlags {
   int last_k = SplitSpec{}.k;
   std::string split_in;
   std::string split_out;
+  // The flags that choose the split (--split, --test-fraction, --last-k,
+  // --split-in), for options that replace them.
+  std::vector<CLI::Option*> choosers;
 
   // with_files adds --split-in and --split-out.
   void add_to(CLI::App& cmd, bool with_files);
+  // Throws InvalidArgument when a flag that chooses the split was given
+  // beside `replacement` (e.g. "--test-file"), which makes them moot.
+  void refuse_choosers(std::string_view replacement) const;
   // The split the flags describe (throws for an invalid method name).
   SplitSpec spec(std::uint64_t seed) const;
   // Reads --split-in, or splits data; checks every test user keeps training data.
