@@ -136,9 +136,13 @@ const char* to_string(VersionState state) noexcept {
 
 std::size_t model_bytes(const Recommender& model) {
   const ModelData& m = model.model();
-  std::size_t bytes = (m.user_embeddings.size() + m.item_embeddings.size()) * sizeof(float);
+  std::size_t bytes =
+      (m.user_embeddings.size() + m.item_embeddings.size() + m.item_queries.size()) * sizeof(float);
   bytes += static_cast<std::size_t>(m.seen.nnz()) * sizeof(std::int32_t) +
            static_cast<std::size_t>(m.seen.rows() + 1) * sizeof(std::int64_t);
+  // An item-based model's term: an index and a weight per entry.
+  bytes += static_cast<std::size_t>(m.item_to_item.nnz()) * (sizeof(std::int32_t) + sizeof(float)) +
+           m.item_to_item.indptr().size() * sizeof(std::int64_t);
   for (const auto& id : m.users.ids()) bytes += id.size();
   for (const auto& id : m.items.ids()) bytes += id.size();
   for (const auto& t : m.item_titles) bytes += t.size();

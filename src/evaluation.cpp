@@ -99,7 +99,7 @@ std::vector<std::int32_t> users_with_tests(const CsrMatrix& relevant) {
 // serves every cutoff.
 TopK ranked_items(const Matrix& user_queries, const Matrix& item_vectors, const Interactions& train,
                   const std::vector<std::int32_t>& eval_users, int k_max,
-                  const EvaluationOptions& options) {
+                  const EvaluationOptions& options, const CsrMatrix* train_rows) {
   const auto n_eval = static_cast<std::int64_t>(eval_users.size());
   Matrix queries(n_eval, user_queries.cols());
   for (std::int64_t q = 0; q < n_eval; ++q) {
@@ -122,6 +122,7 @@ TopK ranked_items(const Matrix& user_queries, const Matrix& item_vectors, const 
     search.exclude_row_of = eval_users;
   }
   search.threads = options.threads;
+  if (train_rows != nullptr) search.item_term = {options.item_to_item, train_rows, eval_users};
   return top_k(queries, item_vectors, search);
 }
 
@@ -216,7 +217,18 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const CsrMatrix relevant = CsrMatrix::from_interactions(test);
   const std::vector<std::int32_t> eval_users = users_with_tests(relevant);
   const int k_max = ks.back();
-  const TopK top = ranked_items(user_queries, item_vectors, train, eval_users, k_max, options);
+  // An item-based model's term reads each user's train items.
+  CsrMatrix train_rows;
+  std::vector<std::int32_t> every_user;
+  ItemTerm term;
+  if (options.item_to_item != nullptr && !options.item_to_item->empty()) {
+    train_rows = CsrMatrix::from_interactions(train);
+    every_user.resize(static_cast<std::size_t>(train_rows.rows()));
+    std::iota(every_user.begin(), every_user.end(), 0);
+    term = {options.item_to_item, &train_rows, every_user};
+  }
+  const TopK top = ranked_items(user_queries, item_vectors, train, eval_users, k_max, options,
+                                term.active() ? &train_rows : nullptr);
 
   MetricSums sums(ks, item_vectors.rows());
   for (std::size_t q = 0; q < eval_users.size(); ++q) {
@@ -232,12 +244,19 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const std::int64_t n_known = std::max<std::int64_t>(item_vectors.rows() - 1, 0);
   result.coverage = static_cast<double>(sums.covered()) / static_cast<double>(n_known);
   result.factorized_top_k =
-      factorized_top_k(user_queries, item_vectors, test, ks, options.threads).accuracy;
+      factorized_top_k(user_queries, item_vectors, test, ks, options.threads, term).accuracy;
   return result;
 }
 
+EvaluationResult evaluate(const ModelData& model, const Interactions& train,
+                          const Interactions& test, EvaluationOptions options) {
+  options.item_to_item = model.item_to_item.empty() ? nullptr : &model.item_to_item;
+  return evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
+}
+
 TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
-                              const Interactions& pairs, const std::vector<int>& ks, int threads) {
+                              const Interactions& pairs, const std::vector<int>& ks, int threads,
+                              const ItemTerm& term) {
   if (user_embeddings.cols() != item_embeddings.cols()) {
     throw Error(
         ErrorKind::InvalidArgument,
@@ -272,7 +291,7 @@ TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_
   {
     std::vector<double> local(ks.size(), 0.0);
     detail::RankCounter counter{ks, local};
-    std::vector<float> queries, scores;
+    std::vector<float> queries, scores, terms;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t g0 = 0; g0 < n_groups; g0 += kBlock) {
       const std::int64_t g1 = std::min(n_groups, g0 + kBlock);
@@ -283,6 +302,15 @@ TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_
       }
       scores.resize(static_cast<std::size_t>((g1 - g0) * n_cand));
       detail::parallel_sgemm_nt(g1 - g0, n_cand, dim, queries.data(), cand, scores.data(), 1);
+      if (term.active()) {
+        terms.resize(static_cast<std::size_t>(n_cand));
+        for (std::int64_t g = g0; g < g1; ++g) {
+          const auto u = pairs.users[order[group_begin[static_cast<std::size_t>(g)]]];
+          term.term(u, 1, terms);
+          float* row = scores.data() + (g - g0) * n_cand;
+          for (std::int64_t j = 0; j < n_cand; ++j) row[j] += terms[static_cast<std::size_t>(j)];
+        }
+      }
       for (std::int64_t g = g0; g < g1; ++g) {
         for (auto k = group_begin[static_cast<std::size_t>(g)];
              k < group_begin[static_cast<std::size_t>(g) + 1]; ++k) {

@@ -168,6 +168,8 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   m.item_titles = data.item_titles;
   m.user_embeddings = std::move(trained.user_vectors);
   m.item_embeddings = std::move(trained.item_vectors);
+  m.item_to_item = std::move(trained.item_to_item);
+  m.item_queries = std::move(trained.item_queries);
   // Seen: the training pairs and the pairs the rating filter dropped.
   if (with_rated) {
     m.seen = CsrMatrix::from_interactions(rated_train);

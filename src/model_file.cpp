@@ -204,6 +204,17 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
     invalid(path, fmt::format("{} item titles for {} item rows (including OOV)",
                               m.item_titles.size(), m.items.size()));
   }
+  if (!m.item_to_item.empty() && m.item_to_item.items() != m.items.size()) {
+    invalid(path, fmt::format("item-to-item weights over {} items for {} item rows",
+                              m.item_to_item.items(), m.items.size()));
+  }
+  if (!m.item_queries.rows() == 0) {
+    check_table("item_queries", m.item_queries, m.items);
+    if (m.item_queries.cols() != m.item_embeddings.cols()) {
+      invalid(path, fmt::format("item queries have dimension {} but item embeddings {}",
+                                m.item_queries.cols(), m.item_embeddings.cols()));
+    }
+  }
 }
 
 TensorList collect_tensors(const ModelData& m) {
@@ -221,6 +232,18 @@ TensorList collect_tensors(const ModelData& m) {
         std::span<const std::int64_t>(m.seen.indptr()));
   t.add("seen.indices", DType::I32, {m.seen.indices().size()},
         std::span<const std::int32_t>(m.seen.indices()));
+  if (!m.item_to_item.empty()) {
+    const ItemToItem& w = m.item_to_item;
+    t.add("item_to_item.indptr", DType::I64, {w.indptr().size()},
+          std::span<const std::int64_t>(w.indptr()));
+    t.add("item_to_item.indices", DType::I32, {w.indices().size()},
+          std::span<const std::int32_t>(w.indices()));
+    t.add("item_to_item.values", DType::F32, {w.values().size()},
+          std::span<const float>(w.values()));
+  }
+  if (!m.item_queries.rows() == 0) {
+    t.add("item_queries", DType::F32, rows_dim(m.item_queries), m.item_queries.values());
+  }
   return t;
 }
 
@@ -260,7 +283,7 @@ std::string make_header(const std::filesystem::path& path, const ModelData& m,
   try {
     header["__metadata__"] = {
         {"format", "latent"},
-        {"format_version", std::to_string(kModelFormatVersion)},
+        {"format_version", std::to_string(model_format_version(m))},
         {"kind", m.kind},
         {"config", std::move(config)},
         {"training", std::move(training)},
@@ -389,6 +412,7 @@ class Loader {
            "upgrade latent",
            version, kModelFormatVersion);
     }
+    version_ = version;
   }
 
   void check_header_checksum() const {
@@ -499,6 +523,16 @@ class Loader {
               m.item_embeddings.cols());
     }
     m.seen = seen(m.users.size(), m.items.size());
+    if (version_ >= 2) {
+      if (tensors_.contains("item_to_item.indptr")) m.item_to_item = item_to_item(m.items.size());
+      if (tensors_.contains("item_queries")) {
+        m.item_queries = embeddings("item_queries", m.items);
+        if (m.item_queries.cols() != m.item_embeddings.cols()) {
+          corrupt("item queries have dimension {} but item embeddings {}", m.item_queries.cols(),
+                  m.item_embeddings.cols());
+        }
+      }
+    }
     for (const auto& [name, t] : tensors_) {
       if (!used_.contains(name)) corrupt("unknown tensor \"{}\"", name);
     }
@@ -613,7 +647,19 @@ class Loader {
     }
   }
 
+  ItemToItem item_to_item(std::int32_t items) {
+    auto indptr = copy_values<std::int64_t>(tensor("item_to_item.indptr", DType::I64, 1));
+    auto indices = copy_values<std::int32_t>(tensor("item_to_item.indices", DType::I32, 1));
+    auto values = copy_values<float>(tensor("item_to_item.values", DType::F32, 1));
+    try {
+      return ItemToItem(items, std::move(indptr), std::move(indices), std::move(values));
+    } catch (const Error& e) {
+      corrupt("{}", e.what());
+    }
+  }
+
   std::filesystem::path path_;
+  int version_ = 0;
   detail::FileBytes file_;
   std::string_view header_text_;
   std::string_view data_;
@@ -639,5 +685,9 @@ void save_model(const std::filesystem::path& path, const ModelData& model) {
 }
 
 ModelData load_model(const std::filesystem::path& path) { return Loader(path).load(); }
+
+int model_format_version(const ModelData& model) noexcept {
+  return model.item_to_item.empty() && (model.item_queries.rows() == 0) ? 1 : 2;
+}
 
 }  // namespace latent

@@ -250,6 +250,28 @@ std::vector<float> MeanOfItems::query(const ModelData& model,
   return q;
 }
 
+std::vector<float> SumOfItemQueries::query(const ModelData& model,
+                                           std::span<const std::int32_t> item_rows) const {
+  const Matrix& queries = model.item_queries;
+  std::vector<std::int32_t> rows(item_rows.begin(), item_rows.end());
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  const auto d = static_cast<std::size_t>(model.item_embeddings.cols());
+  std::vector<float> q(d, 0.0f);
+  if (queries.rows() != model.item_embeddings.rows() ||
+      static_cast<std::size_t>(queries.cols()) != d) {
+    throw Error(ErrorKind::Corruption,
+                fmt::format("a {} model needs item query vectors to fold in new users, and this "
+                            "one has none",
+                            model.kind));
+  }
+  for (auto r : rows) {
+    const auto v = queries.row(r);
+    for (std::size_t j = 0; j < d; ++j) q[j] += v[j];
+  }
+  return q;
+}
+
 std::vector<const ModelSpec*> model_specs() {
   std::vector<const ModelSpec*> out;
   for (const auto& s : registry()) out.push_back(&s);

@@ -38,6 +38,18 @@ Recommender::Recommender(ModelData model) : model_(std::move(model)) {
                             model_.item_embeddings.rows(), model_.item_embeddings.cols(),
                             model_.users.size(), model_.items.size()));
   }
+  if (!model_.item_to_item.empty() && model_.item_to_item.items() != model_.items.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("item-to-item weights over {} items for a vocabulary of {} items",
+                            model_.item_to_item.items(), model_.items.size()));
+  }
+  if (model_.item_queries.rows() != 0 &&
+      (model_.item_queries.rows() != model_.items.size() || model_.item_queries.cols() != dim())) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("item queries {}x{} do not match {} items of dimension {}",
+                            model_.item_queries.rows(), model_.item_queries.cols(),
+                            model_.items.size(), dim()));
+  }
 }
 
 int effective_k(int k, std::int32_t known_items) {
@@ -86,6 +98,13 @@ void Recommender::save(const std::filesystem::path& path) const {
 }
 
 void Recommender::build_index(const HnswParams& params, const WorkProgress& progress) {
+  if (!model_.item_to_item.empty()) {
+    throw Error(ErrorKind::Unsupported,
+                fmt::format("a {} model scores items by an item-to-item term beside its vectors, "
+                            "which an index over the vectors cannot search; its recommendations "
+                            "search every item exactly",
+                            model_.kind));
+  }
   index_ = HnswIndex::build(model_.item_embeddings, params, progress);
   index_problem_.clear();
 }
@@ -155,29 +174,46 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   };
   check_rows(options.allow, "allow-list");
   check_rows(options.deny, "deny-list");
+  // An item-based model's term reads each query's items (a known user's
+  // seen row, a new user's items) whether or not they are excluded.
+  const ItemTerm term{model_.item_to_item.empty() ? nullptr : &model_.item_to_item, seen,
+                      seen_rows_of};
   if (options.ef < 0) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
   std::vector<std::int32_t> deny = options.deny;
   std::sort(deny.begin(), deny.end());
   deny.erase(std::unique(deny.begin(), deny.end()), deny.end());
+  // Everything never to return, as one sorted list: OOV and the deny list.
+  std::vector<std::int32_t> exclude{0};
+  exclude.insert(exclude.end(), deny.begin(), deny.end());
+  exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
   if (!options.allow.empty()) {
-    // Only the allowed items can be returned: they are scored alone, exactly
-    // (an index would walk its graph through every other item to find them,
-    // and a full scan would score them all).
     std::vector<std::int32_t> allowed = options.allow;
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
     std::vector<std::int32_t> rows;
     std::set_difference(allowed.begin(), allowed.end(), deny.begin(), deny.end(),
                         std::back_inserter(rows));
-    return search_among(queries, seen_rows_of, options.exclude_seen ? seen : nullptr, rows, k,
-                        options.threads);
+    // Only the allowed items can be returned: they are scored alone, exactly
+    // (an index would walk its graph through every other item to find them,
+    // and a full scan would score them all) -- unless an item-to-item term,
+    // whose columns are the catalog's, makes the full scan the simple way:
+    // then everything else is excluded.
+    if (!term.active()) {
+      return search_among(queries, seen_rows_of, options.exclude_seen ? seen : nullptr, rows, k,
+                          options.threads);
+    }
+    exclude.clear();
+    for (std::int32_t r = 0, next = 0; r < n_items; ++r) {
+      if (next < static_cast<std::int32_t>(rows.size()) &&
+          rows[static_cast<std::size_t>(next)] == r) {
+        ++next;
+      } else {
+        exclude.push_back(r);
+      }
+    }
   }
-  // Everything never to return, as one sorted list: OOV and the deny list.
-  std::vector<std::int32_t> exclude{0};
-  exclude.insert(exclude.end(), deny.begin(), deny.end());
-  exclude.erase(std::unique(exclude.begin(), exclude.end()), exclude.end());
 
   SearchOptions search_options;
   search_options.k = k;
@@ -188,7 +224,8 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
     search_options.exclude_row_of = seen_rows_of;
   }
   search_options.ef = options.ef;
-  if (index_ && !options.exact)
+  search_options.item_term = term;
+  if (index_ && !options.exact && !term.active())
     return index_->search(model_.item_embeddings, queries, search_options);
   return top_k(queries, model_.item_embeddings, search_options);
 }
@@ -349,7 +386,14 @@ std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads
 }
 
 void Recommender::scores(const ScoreBlockSink& sink, std::int64_t block_rows, int threads) const {
-  score_blocks(model_.user_embeddings, model_.item_embeddings, block_rows, sink, threads);
+  std::vector<std::int32_t> every_user;
+  ItemTerm term;
+  if (!model_.item_to_item.empty()) {
+    every_user.resize(static_cast<std::size_t>(model_.users.size()));
+    std::iota(every_user.begin(), every_user.end(), 0);
+    term = {&model_.item_to_item, &model_.seen, every_user};
+  }
+  score_blocks(model_.user_embeddings, model_.item_embeddings, block_rows, sink, threads, term);
 }
 
 }  // namespace latent

@@ -130,8 +130,7 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
     Trial trial;
     trial.index = static_cast<int>(t);
     trial.params = points[t];
-    trial.result =
-        evaluate(m.user_embeddings, m.item_embeddings, validation.train, validation.test, eval);
+    trial.result = evaluate(m, validation.train, validation.test, eval);
     for (const auto& at : trial.result.at_k) {
       if (at.k == options.k) trial.value = metric_value(at, options.metric);
     }
@@ -169,8 +168,7 @@ TuneReport tune_and_test(const Dataset& data, const Split& split, const TuneOpti
   const ModelData& m = best.model.model();
   EvaluationOptions eval = options.eval;
   eval.ks = {options.k};
-  EvaluationResult test =
-      evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
+  EvaluationResult test = evaluate(m, split.train, split.test, eval);
   return {std::move(search), std::move(best), std::move(test)};
 }
 

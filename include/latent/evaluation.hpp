@@ -56,6 +56,7 @@
 
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/model_file.hpp>
 #include <latent/training_report.hpp>
 
 namespace latent {
@@ -74,6 +75,9 @@ struct EvaluationOptions {
   // On the same rows as train; not owned, must outlive the call.
   const Interactions* also_excluded = nullptr;
   int threads = 0;  // 0: all hardware threads
+  // An item-based model's item-to-item term (ModelData::item_to_item),
+  // added to every score; a user's items are their train items. Not owned.
+  const ItemToItem* item_to_item = nullptr;
 };
 
 struct MetricsAtK {
@@ -114,16 +118,20 @@ struct EvaluationResult {
 EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
                           const Interactions& train, const Interactions& test,
                           const EvaluationOptions& options = {});
+// A trained model's vectors, and its item-to-item term when it has one.
+EvaluationResult evaluate(const ModelData& model, const Interactions& train,
+                          const Interactions& test, EvaluationOptions options = {});
 
 // FactorizedTopK (TFRS's metric): for each (user, item) pair of `pairs`, a
 // hit at k when fewer than k candidate items (all rows of item_embeddings
 // but OOV) score strictly higher than the true item; a pair on the OOV item
 // is a miss. user_embeddings: rows indexed by pairs.users; item_embeddings:
 // rows indexed by pairs.items, same dim. Accuracy per k in the order of ks,
-// hits / pairs.size() (all zero for no pairs). Throws InvalidArgument when
-// the dims differ or threads < 0.
+// hits / pairs.size() (all zero for no pairs). With an item-to-item `term`,
+// its queries are user rows (term.row_of has one entry per user row). Throws
+// InvalidArgument when the dims differ or threads < 0.
 TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
                               const Interactions& pairs, const std::vector<int>& ks,
-                              int threads = 0);
+                              int threads = 0, const ItemTerm& term = {});
 
 }  // namespace latent

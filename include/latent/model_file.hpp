@@ -11,7 +11,10 @@
 // Tensors: user_embeddings / item_embeddings (F32, rows x dim), the
 // vocabularies (users.ids / items.ids: U8 concatenated UTF-8, users.offsets /
 // items.offsets: I64, n + 1 entries), item_titles.ids/offsets (optional), and the
-// seen-items matrix (seen.indptr I64, seen.indices I32). Tensors are laid
+// seen-items matrix (seen.indptr I64, seen.indices I32), and for
+// item-based models (format version 2) their item-to-item term
+// (item_to_item.indptr I64, .indices I32, .values F32) and item_queries
+// (F32, items x dim); files without them are written as version 1. Tensors are laid
 // out so every one starts at an offset aligned to its element size, the data
 // section starts 8-byte aligned, and the file can be read by memory map.
 //
@@ -26,12 +29,15 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/interactions.hpp>
+#include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
 #include <latent/vocabulary.hpp>
 
 namespace latent {
 
-inline constexpr int kModelFormatVersion = 1;
+// The newest version this build reads and writes: 2 adds the item-to-item
+// term and the item query vectors of item-based models.
+inline constexpr int kModelFormatVersion = 2;
 
 struct ModelData {
   std::string kind;         // registry name, e.g. "two-tower"
@@ -43,7 +49,18 @@ struct ModelData {
   Matrix user_embeddings;                // users.size() x dim
   Matrix item_embeddings;                // items.size() x dim
   CsrMatrix seen;                        // users.size() x items.size()
+  // Item-based models only, empty otherwise. The item-to-item term of every
+  // score (item_to_item.hpp): a known user's items are their seen row, a new
+  // user's the items given.
+  ItemToItem item_to_item;
+  // Empty, or items.size() x dim: a new user's query vector is the sum of
+  // their items' rows (the fold-in of item-based models).
+  Matrix item_queries;
 };
+
+// The format version save_model writes `model` in: 2 when it holds an
+// item-to-item term or item query vectors, else 1 (which older builds read).
+int model_format_version(const ModelData& model) noexcept;
 
 // Throws Error(IO) naming the path when the file cannot be written; the
 // target is untouched in that case.

@@ -9,7 +9,9 @@
 // adding a model is one file plus one registration line.
 //
 // A model of latent scores as a dot product: its trainer returns user and
-// item vectors, and score(u, i) = dot(user_vectors.row(u), item_vectors.row(i)).
+// item vectors, and score(u, i) = dot(user_vectors.row(u), item_vectors.row(i)),
+// plus, for item-based models, an item-to-item term over the user's items
+// (item_to_item.hpp).
 
 #include <cstdint>
 #include <functional>
@@ -23,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/interactions.hpp>
+#include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
 #include <latent/model_file.hpp>
 #include <latent/params.hpp>
@@ -77,6 +80,10 @@ struct TrainedVectors {
   Matrix item_vectors;  // train.num_items x d
   std::vector<EpochReport> epochs;
   double seconds = 0;  // training time
+  // Item-based models: the item-to-item term of their scores and the item
+  // query vectors of their fold-in (ModelData's fields of those names).
+  ItemToItem item_to_item;
+  Matrix item_queries;
 };
 
 // The query vector of a user who was not in training, from the item rows
@@ -95,6 +102,14 @@ class FoldIn {
 // The fold-in of embedding models: the mean of the items' vectors points
 // where the user's own vector would, up to scale, which top-K ignores.
 class MeanOfItems : public FoldIn {
+ public:
+  std::vector<float> query(const ModelData& model,
+                           std::span<const std::int32_t> item_rows) const override;
+};
+
+// The fold-in of item-based models: the sum of the distinct items' rows of
+// ModelData::item_queries, as their trainers make a known user's vector.
+class SumOfItemQueries : public FoldIn {
  public:
   std::vector<float> query(const ModelData& model,
                            std::span<const std::int32_t> item_rows) const override;

@@ -258,10 +258,7 @@ void bind_exports(RecommenderClass& rec) {
         o.threads = threads;
         const ModelData& md = r.model();
         py::gil_scoped_release release;
-        return evaluate(md.user_embeddings, md.item_embeddings, split.split.train, split.split.test,
-                        o)
-            .to_json()
-            .dump();
+        return evaluate(md, split.split.train, split.split.test, o).to_json().dump();
       });
 }
 

@@ -39,7 +39,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
     if (in.on_epoch) in.on_epoch(epochs.back());
   });
   const double seconds = detail::total_seconds(epochs);
-  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds};
+  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
 }
 
 // A number of a loaded model's config (written by configure() above).

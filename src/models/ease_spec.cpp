@@ -38,7 +38,8 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   Matrix items = train_ease(in.train, c);
   Matrix users = ease_user_rows(in.train);
   const double seconds = detail::seconds_since(t0);
-  return {std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds};
+  return {
+      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
 }
 
 // A new user's query is their indicator row over the items.

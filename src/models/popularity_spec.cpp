@@ -13,7 +13,8 @@ TrainedVectors train(const Params&, const TrainInput& in) {
   Matrix items = train_popularity(in.train);
   Matrix users(in.train.num_users, 1, 1.0f);
   const double seconds = detail::seconds_since(t0);
-  return {std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds};
+  return {
+      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
 }
 
 // Every user's query is the constant 1.

@@ -43,8 +43,12 @@ const ParamTable<TwoTowerConfig>& table() {
 TrainedVectors train(const Params& params, const TrainInput& in) {
   TwoTowerResult r =
       train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch);
-  return {std::move(r.user_embeddings), std::move(r.item_embeddings), std::move(r.epochs),
-          r.train_seconds};
+  return {std::move(r.user_embeddings),
+          std::move(r.item_embeddings),
+          std::move(r.epochs),
+          r.train_seconds,
+          {},
+          {}};
 }
 
 }  // namespace

@@ -104,6 +104,8 @@ TEST_P(RecommenderContract, SaveLoadIsBitIdentical) {
   EXPECT_EQ(loaded.model().item_embeddings, model().model().item_embeddings);
   EXPECT_EQ(loaded.model().seen, model().model().seen);
   EXPECT_EQ(loaded.model().item_titles, model().model().item_titles);
+  EXPECT_EQ(loaded.model().item_to_item, model().model().item_to_item);
+  EXPECT_EQ(loaded.model().item_queries, model().model().item_queries);
   const auto users = model().known_user_rows();
   for (bool exclude : {false, true}) {
     const TopK a = model().recommend(users, 7, exclude);
@@ -116,6 +118,28 @@ TEST_P(RecommenderContract, SaveLoadIsBitIdentical) {
   const TopK sb = loaded.similar_items(loaded.item_row("i3"), 4);
   EXPECT_EQ(sa.items, sb.items);
   EXPECT_EQ(sa.scores, sb.scores);
+}
+
+// A recommendations index searches the vectors alone: a model that scores
+// by an item-to-item term beside them refuses one, and keeps its exact
+// search; the others build one that answers as the exact search here.
+TEST_P(RecommenderContract, ARecommendationsIndexOnlyForModelsOfVectorsAlone) {
+  HnswParams params;
+  params.threads = 1;
+  Recommender indexed = model();
+  if (!model().model().item_to_item.empty()) {
+    expect_error([&] { indexed.build_index(params); }, ErrorKind::Unsupported,
+                 {"item-to-item term", "exactly"});
+    EXPECT_EQ(indexed.index(), nullptr);
+    return;
+  }
+  indexed.build_index(params);
+  ASSERT_NE(indexed.index(), nullptr);
+  const auto users = model().known_user_rows();
+  const TopK a = model().recommend(users, 5, true);
+  const TopK b = indexed.recommend(users, 5, true);
+  EXPECT_EQ(a.items, b.items);
+  EXPECT_EQ(a.scores, b.scores);
 }
 
 // Similar items and pairs through their own index (a graph over the unit
@@ -314,6 +338,8 @@ TEST_P(RecommenderContract, AnAllowListAnswersAsTheFullSearchExcludingTheRest) {
   search.exclude_items = excluded;
   search.exclude_rows = &m.seen;
   search.exclude_row_of = users;
+  // An item-based model's term, over each user's seen items.
+  if (!m.item_to_item.empty()) search.item_term = {&m.item_to_item, &m.seen, users};
   const TopK want = top_k(queries, m.item_embeddings, search);
   EXPECT_EQ(got.items, want.items);
   EXPECT_EQ(got.scores, want.scores);

@@ -85,6 +85,29 @@ TEST(Evaluation, HandComputedMetricsWithTrainExcluded) {
   EXPECT_NEAR(r.factorized_top_k[1], 0.25, kTol);
 }
 
+// An item-based model's term joins every score: W[1][4] = 10 lifts item 4
+// above all for user 1 (trained on item 1); user 2 has no train items, so
+// no term. The ranks and FactorizedTopK follow, as evaluate(ModelData) passes it.
+TEST(Evaluation, AnItemBasedModelsTermJoinsTheScores) {
+  Tiny t;
+  ModelData m;
+  m.user_embeddings = t.users;
+  m.item_embeddings = t.items;
+  m.item_to_item = ItemToItem(6, {0, 0, 1, 1, 1, 1, 1}, {4}, {10.0f});
+  EvaluationOptions options;
+  options.ks = {1};
+  const EvaluationResult with = evaluate(m, t.train, t.test, options);
+  const EvaluationResult without = evaluate(t.users, t.items, t.train, t.test, options);
+  // User 1 now ranks item 4 first: a hit at 1 of T = {2, 4}; user 2 as before.
+  EXPECT_NEAR(with.at_k[0].recall, (0.5 + 0) / 2, kTol);
+  EXPECT_NEAR(with.at_k[0].precision, (1.0 + 0) / 2, kTol);
+  // Among all items (FactorizedTopK excludes nothing) item 1 is first
+  // without the term, item 4 with it for user 1: (1, 4), counted twice, makes
+  // FactorizedTopK@1 go from 0 to 2 of the 4 pairs.
+  EXPECT_NEAR(without.factorized_top_k[0], 0.0, kTol);
+  EXPECT_NEAR(with.factorized_top_k[0], 0.5, kTol);
+}
+
 TEST(Evaluation, HandComputedMetricsWithTrainIncluded) {
   Tiny t;
   EvaluationOptions options;

@@ -244,6 +244,66 @@ TEST_F(ModelFile, LayoutIsAlignedSafetensorsWithChecksums) {
   EXPECT_EQ(raw.header.at("users.offsets").at("shape"), json::array({4}));
 }
 
+// An item-based model (GF-CF's kind): its item-to-item term and item query
+// vectors come back exactly, in a version 2 file; a model without them is
+// still written as version 1, which older builds read.
+ModelData make_item_based_model() {
+  ModelData m = make_model();
+  m.kind = "gf-cf";
+  m.item_to_item = ItemToItem(5, {0, 0, 2, 2, 3, 4}, {2, 4, 1, 3}, {0.5f, -0.25f, 1e-7f, 3.0f});
+  m.item_queries = random_matrix(m.items.size(), 3, 3);
+  return m;
+}
+
+TEST_F(ModelFile, ItemBasedModelRoundTripIsExactInVersion2) {
+  const ModelData model = make_item_based_model();
+  save_model(dir_ / "m.latent", model);
+  const ModelData back = load_model(dir_ / "m.latent");
+  expect_same_model(back, model);
+  EXPECT_EQ(back.item_to_item, model.item_to_item);
+  EXPECT_EQ(back.item_queries, model.item_queries);
+  EXPECT_EQ(RawModel::parse(read_bytes(dir_ / "m.latent")).header["__metadata__"]["format_version"],
+            "2");
+  save_model(dir_ / "plain.latent", make_model());
+  EXPECT_EQ(
+      RawModel::parse(read_bytes(dir_ / "plain.latent")).header["__metadata__"]["format_version"],
+      "1");
+  EXPECT_TRUE(load_model(dir_ / "plain.latent").item_to_item.empty());
+}
+
+TEST_F(ModelFile, DamagedItemBasedPartsAreRefused) {
+  const auto damaged_item_based = [&](auto edit) {
+    save_model(dir_ / "valid.latent", make_item_based_model());
+    RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
+    edit(raw);
+    const fs::path path = dir_ / "damaged.latent";
+    write_bytes(path, raw.serialize());
+    return path;
+  };
+  // A version 1 file has no such tensors.
+  expect_load_error(
+      damaged_item_based([](RawModel& r) { r.header["__metadata__"]["format_version"] = "1"; }),
+      ErrorKind::Corruption, "unknown tensor \"item_");
+  expect_load_error(damaged_item_based([](RawModel& r) {
+                      const std::int32_t outside = 9;
+                      std::memcpy(r.tensor_data("item_to_item.indices"), &outside, 4);
+                    }),
+                    ErrorKind::Corruption, "item-to-item weights: row 1 has column 9");
+  expect_load_error(damaged_item_based([](RawModel& r) {
+                      const float nan = std::numeric_limits<float>::quiet_NaN();
+                      std::memcpy(r.tensor_data("item_to_item.values") + 4, &nan, 4);
+                    }),
+                    ErrorKind::Corruption, "nan");
+  expect_load_error(damaged_item_based([](RawModel& r) {
+                      r.header["item_queries"]["shape"] = {3, 5};
+                    }),
+                    ErrorKind::Corruption, "item_queries has 3 rows");
+  // Saving checks them too.
+  ModelData wrong = make_item_based_model();
+  wrong.item_queries = random_matrix(wrong.items.size(), 2, 4);
+  EXPECT_THROW(save_model(dir_ / "wrong.latent", wrong), Error);
+}
+
 TEST_F(ModelFile, SaveReplacesExistingFile) {
   const fs::path path = dir_ / "m.latent";
   save_model(path, make_model(2));
@@ -379,10 +439,10 @@ TEST_F(ModelFile, RejectsFilesOfOtherFormats) {
 
 TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
   const fs::path path =
-      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "2"; });
+      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "3"; });
   expect_load_error(path, ErrorKind::Unsupported,
-                    "format version 2, newer than this build of latent reads "
-                    "(1); upgrade latent");
+                    "format version 3, newer than this build of latent reads "
+                    "(2); upgrade latent");
 }
 
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
@@ -639,9 +699,10 @@ ModelData fixture_model_v1() {
 //   latent_unit_tests --gtest_also_run_disabled_tests
 //                     --gtest_filter=ModelFile.DISABLED_WriteFixture
 TEST_F(ModelFile, DISABLED_WriteFixture) {
-  save_model(
-      test::source_dir() / "tests" / "data" / fmt::format("model_v{}.latent", kModelFormatVersion),
-      fixture_model_v1());
+  const ModelData m = fixture_model_v1();
+  save_model(test::source_dir() / "tests" / "data" /
+                 fmt::format("model_v{}.latent", model_format_version(m)),
+             m);
 }
 
 TEST_F(ModelFile, LoadsVersion1Fixture) {

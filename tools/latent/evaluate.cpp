@@ -100,8 +100,7 @@ void evaluate_command(const EvaluateFlags& f) {
   }
   const FitResult fitted = fit(data, fit_options);
   const ModelData& m = fitted.model.model();
-  const EvaluationResult result =
-      evaluate(m.user_embeddings, m.item_embeddings, split.train, split.test, eval);
+  const EvaluationResult result = evaluate(m, split.train, split.test, eval);
   fmt::print("{} ({:.2f} s training)\n{}", fitted.model.model().kind, fitted.train_seconds,
              result.to_table());
   if (!f.json.empty()) {

@@ -68,7 +68,7 @@ json describe(const std::string& path, const Recommender& model) {
           {"similar_index", index_json(similar_index_path_for(path), model.similar_index(),
                                        model.similar_index_problem())},
           {"kind", m.kind},
-          {"format_version", kModelFormatVersion},
+          {"format_version", model_format_version(m)},
           {"dim", model.dim()},
           {"users", vocabulary_json(m.users)},
           {"items", vocabulary_json(m.items)},
@@ -178,7 +178,7 @@ void info(const std::string& path, bool as_json) {
   const auto users = d["users"]["known"].get<std::size_t>();
   const auto items = d["items"]["known"].get<std::size_t>();
   out.print("file: {}\nkind: {}\nformat version: {}\n", path, readable(d["kind"]),
-            kModelFormatVersion);
+            d["format_version"].get<int>());
   out.print("users: {} (+1 OOV row), items: {} (+1 OOV row), dim: {}\n", users, items, model.dim());
   out.print("user ids: {}\nitem ids: {}\n", id_list(d["users"], users), id_list(d["items"], items));
   out.print(
