@@ -6,6 +6,7 @@ namespace latent {
 ModelSpec als_spec();
 ModelSpec bpr_spec();
 ModelSpec ease_spec();
+ModelSpec gf_cf_spec();
 ModelSpec popularity_spec();
 ModelSpec two_tower_spec();
 
@@ -14,6 +15,7 @@ std::vector<ModelSpec> builtin_model_specs() {
   specs.push_back(als_spec());
   specs.push_back(bpr_spec());
   specs.push_back(ease_spec());
+  specs.push_back(gf_cf_spec());
   specs.push_back(popularity_spec());
   specs.push_back(two_tower_spec());
   return specs;

@@ -28,6 +28,7 @@ class CliModels : public ::testing::TestWithParam<std::string> {
       return {"--dim", "8", "--epochs", "20", "--batch-size", "32", "--learning-rate", "0.2"};
     if (GetParam() == "als") return {"--dim", "8", "--regularization", "2"};
     if (GetParam() == "bpr") return {"--dim", "8", "--threads", "1"};
+    if (GetParam() == "gf-cf") return {"--dim", "4"};
     return {};
   }
   TempDir dir_;
@@ -92,7 +93,8 @@ TEST_P(CliModels, EvaluatesOnEverySplit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, CliModels,
-                         ::testing::Values("als", "bpr", "ease", "popularity", "two-tower"),
+                         ::testing::Values("als", "bpr", "ease", "gf-cf", "popularity",
+                                           "two-tower"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
@@ -140,7 +142,7 @@ TEST(CliEvaluate, SplitFilesRoundTripAndBadInput) {
 
   auto unknown = run_cli({"evaluate", "--data", csv, "--model", "svd", "--quiet"});
   EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_NE(unknown.err.find("als, bpr, ease, popularity, two-tower"), std::string::npos)
+  EXPECT_NE(unknown.err.find("als, bpr, ease, gf-cf, popularity, two-tower"), std::string::npos)
       << unknown.err;
   auto inapplicable =
       run_cli({"train", "--data", csv, "--model", "ease", "--alpha", "3", "--quiet"});

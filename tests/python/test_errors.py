@@ -120,7 +120,7 @@ def test_split_errors(tiny, tmp_path):
 # ---- Models -------------------------------------------------------------------
 
 def test_model_and_parameter_errors(tiny):
-    with pytest.raises(ValueError, match=r'unknown model "svd"; valid models: als, bpr, ease, popularity, two-tower'):
+    with pytest.raises(ValueError, match=r'unknown model "svd"; valid models: als, bpr, ease, gf-cf, popularity, two-tower'):
         latent.Model("svd")
     with pytest.raises(ValueError, match=r"parameter learning-rate does not apply to model als; its parameters: dim, regularization, .*rated-weight.*write the names with _ for -"):
         latent.Model("als", learning_rate=0.1)

@@ -11,7 +11,7 @@ import latent
 
 
 def test_model_names():
-    assert latent.model_names() == ["als", "bpr", "ease", "popularity", "two-tower"]
+    assert latent.model_names() == ["als", "bpr", "ease", "gf-cf", "popularity", "two-tower"]
 
 
 @pytest.mark.parametrize("kind,params,columns", [
@@ -19,6 +19,7 @@ def test_model_names():
     ("als", dict(epochs=3, compute_loss=True), ["loss", "seconds"]),
     ("bpr", dict(epochs=3, threads=1), ["loss", "seconds", "sampled_accuracy"]),
     ("ease", dict(regularization=300), ["loss", "seconds"]),
+    ("gf-cf", dict(dim=8), ["loss", "seconds"]),
     ("popularity", dict(), ["loss", "seconds"]),
 ])
 def test_every_model_fits_and_returns_its_history(small_csv, kind, params, columns):

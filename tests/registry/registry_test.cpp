@@ -48,7 +48,7 @@ TEST(Registry, TrainHelpListsItsParametersWithDefaults) {
   expect_contains(help, "--power FLOAT");
   expect_contains(help, "default 1, [0, 4]");
   expect_contains(help, "--no-binary");  // a Bool that defaults to true is turned off by a flag
-  expect_contains(help, "Model: als, bpr, ease, popularity, two-tower, cooccurrence");
+  expect_contains(help, "Model: als, bpr, ease, gf-cf, popularity, two-tower, cooccurrence");
   // The same flags for tune and evaluate.
   expect_contains(app->get_subcommand("tune")->help(), "--shrink FLOAT");
   expect_contains(cli::model_params_markdown(),

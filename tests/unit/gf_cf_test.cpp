@@ -233,6 +233,7 @@ GfCfConfig config_with(int dim, int oversampling = 64) {
   GfCfConfig c;
   c.dim = dim;
   c.oversampling = oversampling;
+  c.ideal_weight = 0.3f;  // what the projector checks below scale by
   c.threads = 2;
   return c;
 }
@@ -269,7 +270,7 @@ TEST(GfCfConfig, InvalidValuesAreNamed) {
 
   const nlohmann::json j = GfCfConfig{}.to_json();
   EXPECT_EQ(j.at("dim"), 0);  // auto
-  EXPECT_FLOAT_EQ(j.at("ideal_weight").get<float>(), 0.3f);
+  EXPECT_FLOAT_EQ(j.at("ideal_weight").get<float>(), 0.5f);
   EXPECT_EQ(j.at("power_iterations"), 2);
   EXPECT_EQ(j.at("oversampling"), 64);
   EXPECT_EQ(j.at("seed"), 42);
@@ -489,7 +490,7 @@ TEST(GfCf, OnePairAndTinyVocabularies) {
   EXPECT_EQ(m.item_to_item.nnz(), 1);
   EXPECT_FLOAT_EQ(m.item_to_item.values()[0], 1.0f);
   EXPECT_NEAR(std::abs(m.item_vectors.row(1)[0]), 1.0f, 1e-6);
-  EXPECT_NEAR(m.user_vectors.row(1)[0] * m.item_vectors.row(1)[0], 0.3f, 1e-6);
+  EXPECT_NEAR(m.user_vectors.row(1)[0] * m.item_vectors.row(1)[0], 0.5f, 1e-6);  // alpha
 }
 
 TEST(GfCf, LearnsTheTwoGroups) {

@@ -120,7 +120,7 @@ TEST(Params, ModelsCheckTheirParametersWithoutTraining) {
       },
       ErrorKind::InvalidArgument, {"dim", "[1, 4096]"});
   expect_error([] { check_model_params("svd", {}); }, ErrorKind::InvalidArgument,
-               {"svd", "als, bpr, ease, popularity, two-tower"});
+               {"svd", "als, bpr, ease, gf-cf, popularity, two-tower"});
   // Common parameters: accepted by every model, checked the same way.
   EXPECT_NO_THROW(check_model_params("popularity", {{"seed", "3"}, {"threads", "2"}}));
   expect_error(
