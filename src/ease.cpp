@@ -69,8 +69,8 @@ void require_memory(std::int64_t n, const EaseConfig& config) {
   if (bytes > config.memory_limit_gb * 1e9) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("EASE on {} items needs one {} x {} float32 matrix, {:.0f} bytes "
-                            "({:.2f} GB), over the memory limit of {} GB (memory_limit_gb)",
-                            n, n, n, bytes, bytes / 1e9, config.memory_limit_gb));
+                            "({:.2f} GB), over the memory limit of {} GB (memory_limit_gb); {}",
+                            n, n, n, bytes, bytes / 1e9, config.memory_limit_gb, kEaseAlternative));
   }
 }
 

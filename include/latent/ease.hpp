@@ -23,6 +23,11 @@
 
 namespace latent {
 
+// What EASE's refusals of a catalog too large for its memory limit suggest.
+inline constexpr const char* kEaseAlternative =
+    "for a catalog this size, --model gf-cf (item-based too, with sparse item-item weights) or "
+    "--model als";
+
 struct EaseConfig {
   // lambda, added to the diagonal of X^T X. Default: the best of 25-1000 on
   // a validation split of MovieLens 100K positives (NDCG@10).

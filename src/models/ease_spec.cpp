@@ -31,8 +31,9 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   if (user_bytes > c.memory_limit_gb * 1e9) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("ease: {} users x {} items need {:.0f} bytes of user rows, above the "
-                            "memory limit of {} GB (memory-limit-gb)",
-                            in.train.num_users, in.train.num_items, user_bytes, c.memory_limit_gb));
+                            "memory limit of {} GB (memory-limit-gb); {}",
+                            in.train.num_users, in.train.num_items, user_bytes, c.memory_limit_gb,
+                            kEaseAlternative));
   }
   const auto t0 = std::chrono::steady_clock::now();
   Matrix items = train_ease(in.train, c);

@@ -189,6 +189,8 @@ TEST(Ease, RefusesBeforeAllocatingWhenOverTheMemoryLimit) {
     EXPECT_NE(m.find("100001 items"), std::string::npos) << m;
     EXPECT_NE(m.find("40000800004 bytes"), std::string::npos) << m;
     EXPECT_NE(m.find("1.5 GB"), std::string::npos) << m;
+    // And what to use instead.
+    EXPECT_NE(m.find("--model gf-cf"), std::string::npos) << m;
   }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 0.5);
   // 1,001 items need 4,008,004 bytes: refused below that, accepted at it.
