@@ -188,22 +188,32 @@ Dense dense_of(const ItemToItem& w) {
 
 // ---- Data --------------------------------------------------------------------------------
 
-// Random binary pairs over known rows, about `density` of the cells, with
-// a duplicate pair (counted once).
-Interactions random_interactions(std::int32_t users, std::int32_t items, double density,
-                                 std::uint64_t seed) {
+// Binary pairs over known rows: user u has item i with probability
+// chance(u, i).
+template <typename Chance>
+Interactions drawn_interactions(std::int32_t users, std::int32_t items, std::uint64_t seed,
+                                Chance chance) {
   Interactions x;
   x.num_users = users;
   x.num_items = items;
   Rng rng(seed);
   for (std::int32_t u = 1; u < users; ++u) {
     for (std::int32_t i = 1; i < items; ++i) {
-      if (rng.uniform() < density) {
+      if (rng.uniform() < chance(u, i)) {
         x.users.push_back(u);
         x.items.push_back(i);
       }
     }
   }
+  return x;
+}
+
+// Random pairs, about `density` of the cells, with a duplicate pair
+// (counted once).
+Interactions random_interactions(std::int32_t users, std::int32_t items, double density,
+                                 std::uint64_t seed) {
+  Interactions x = drawn_interactions(
+      users, items, seed, [&](std::int32_t, std::int32_t) { return static_cast<float>(density); });
   x.users.push_back(x.users.front());
   x.items.push_back(x.items.front());
   return x;
@@ -214,19 +224,9 @@ Interactions random_interactions(std::int32_t users, std::int32_t items, double 
 // values well above the rest (the top one is 1).
 Interactions grouped_interactions(std::int32_t users, std::int32_t items, int groups,
                                   std::uint64_t seed) {
-  Interactions x;
-  x.num_users = users;
-  x.num_items = items;
-  Rng rng(seed);
-  for (std::int32_t u = 1; u < users; ++u) {
-    for (std::int32_t i = 1; i < items; ++i) {
-      if (rng.uniform() < (u % groups == i % groups ? 0.6f : 0.05f)) {
-        x.users.push_back(u);
-        x.items.push_back(i);
-      }
-    }
-  }
-  return x;
+  return drawn_interactions(users, items, seed, [&](std::int32_t u, std::int32_t i) {
+    return u % groups == i % groups ? 0.6f : 0.05f;
+  });
 }
 
 GfCfConfig config_with(int dim, int oversampling = 64) {

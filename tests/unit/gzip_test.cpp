@@ -3,8 +3,6 @@
 // any byte, any byte flipped, not gzip, trailing bytes, over the size limit)
 // fails with an Error naming the file, never a crash, a hang or a wrong text.
 
-#include <zlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,6 +15,7 @@
 
 #include "detail/csv.hpp"
 #include "detail/gzip.hpp"
+#include "gzip_bytes.hpp"
 #include "test_support.hpp"
 
 namespace latent {
@@ -25,21 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using detail::gunzip;
 using test::expect_error;
-
-// `text` as one gzip member, as gzip(1) writes it (deflate, CRC-32, size).
-std::string gzip(std::string_view text) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, static_cast<uLong>(text.size())) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  z.avail_in = static_cast<uInt>(text.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using test::gzip;
 
 fs::path write_file(const fs::path& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary);
