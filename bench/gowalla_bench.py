@@ -66,11 +66,12 @@ Usage (paths default relative to the repository root)::
 Needs /usr/bin/time (``bash scripts/install-deps.sh --bench``) and, for the
 implicit rows, network access on the first run (pip into build/peers-venv).
 
-Run time on this 2-core machine, shared with builds (load average 3-9): about
-7 minutes without ``--tune`` (BPR's 800 epochs ~2.5 min and two-tower ~1 min of
-it; implicit's rows ~1.5 min), about 30 s more with ``--ml100k``, and about
-35 minutes more with ``--tune`` (gf-cf's trials ~35 s each, implicit's
-validation scoring ~30 s per trial).
+Run time on this 2-core machine, shared with builds (measured at load averages
+2-7): 3-8 minutes without ``--tune`` (latent BPR's 800 epochs 45-185 s and
+two-tower's 40-150 s of it, implicit's two rows 1-2 minutes), about 10 s more
+with ``--ml100k``, and 18-26 minutes more with ``--tune`` (21-32 minutes in
+all: implicit BPR's search ~9 minutes, implicit ALS's 4-8, gf-cf's 3.5-6, most
+of implicit's in the numpy scoring of each trial's validation part).
 """
 
 from __future__ import annotations
@@ -221,6 +222,12 @@ def peer_row(python: Path, data: Path, model: str, tune: bool, trials: int, seed
     return r
 
 
+def peer_label(r: dict, name: str) -> str:
+    """"implicit 0.7.3 ALS" (the version the peer reported; none when it failed)."""
+    version = r.get("implicit")
+    return f"implicit {version + ' ' if version else ''}{PEER_MODELS[name].upper()}"
+
+
 def fmt(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
@@ -260,7 +267,7 @@ def main() -> int:
                         help=f"comma-separated subset of {','.join(all_models)}")
     parser.add_argument("--tune", action="store_true",
                         help="also the tuned rows (latent als and gf-cf, implicit ALS and BPR); "
-                        "about 35 minutes more")
+                        "18-26 minutes more on 2 busy cores")
     parser.add_argument("--trials", type=int, default=12,
                         help="trials of each tuned row's search (default 12)")
     parser.add_argument("--ease-memory-gb", type=float,
@@ -329,7 +336,7 @@ def main() -> int:
         for name in peers:
             log(f"{name}: defaults ...")
             r = peer_row(python, data, PEER_MODELS[name], False, args.trials, args.seed, tmp)
-            label = f"implicit {r.get('implicit', '')} {PEER_MODELS[name].upper()}".replace("  ", " ")
+            label = peer_label(r, name)
             rows.append({"model": label, "kind": "peer", **{"settings": "defaults", **r}})
             log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
                 f"({r['wall_seconds']:.1f} s wall)")
@@ -344,7 +351,7 @@ def main() -> int:
             for name in peers:
                 log(f"{name}: tune ({args.trials} trials) on a validation split of train.txt ...")
                 r = peer_row(python, data, PEER_MODELS[name], True, args.trials, args.seed, tmp)
-                label = f"implicit {r.get('implicit', '')} {PEER_MODELS[name].upper()}".replace("  ", " ")
+                label = peer_label(r, name)
                 tuned_rows.append({"model": label, "kind": "peer tuned",
                                    **{"settings": "tuned", **r}})
                 log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
