@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -14,45 +17,15 @@
 
 namespace latent {
 
-namespace {
-
 using detail::require;
-
-// The value of each entry of `csr` (the deduplicated pairs of `train`): 1,
-// or with weights the sum of the pair's weights.
-std::vector<float> entry_values(const CsrMatrix& csr, const Interactions& train) {
-  if (train.weights.empty()) return std::vector<float>(csr.indices().size(), 1.0f);
-  std::vector<double> sums(csr.indices().size(), 0.0);
-  for (std::size_t p = 0; p < train.size(); ++p) {
-    const auto row = csr.row(train.users[p]);
-    const auto at = std::lower_bound(row.begin(), row.end(), train.items[p]);
-    sums[static_cast<std::size_t>(csr.indptr()[static_cast<std::size_t>(train.users[p])] +
-                                  (at - row.begin()))] += train.weights[p];
-  }
-  return {sums.begin(), sums.end()};
-}
-
-}  // namespace
-
-Matrix ease_user_rows(const Interactions& train) {
-  const CsrMatrix csr = CsrMatrix::from_interactions(train);
-  const std::vector<float> values = entry_values(csr, train);
-  Matrix users(train.num_users, train.num_items);
-  for (std::int32_t u = 0; u < csr.rows(); ++u) {
-    const auto begin = csr.indptr()[static_cast<std::size_t>(u)];
-    float* row = users.row(u).data();
-    for (std::int64_t k = begin; k < csr.indptr()[static_cast<std::size_t>(u) + 1]; ++k) {
-      row[csr.indices()[static_cast<std::size_t>(k)]] = values[static_cast<std::size_t>(k)];
-    }
-  }
-  return users;
-}
 
 void EaseConfig::validate() const {
   require(std::isfinite(regularization) && regularization > 0,
           fmt::format("regularization {} must be a positive number", regularization));
-  require(std::isfinite(memory_limit_gb) && memory_limit_gb > 0,
-          fmt::format("memory limit {} GB must be a positive number", memory_limit_gb));
+  require(std::isfinite(memory_limit_gb) && memory_limit_gb >= 0,
+          fmt::format("memory limit {} GB must be a number >= 0 (0: half of this machine's "
+                      "memory)",
+                      memory_limit_gb));
   require(threads >= 0, fmt::format("threads {} must be >= 0 (0: all cores)", threads));
 }
 
@@ -66,11 +39,19 @@ namespace {
 // the whole footprint: refuse before allocating it.
 void require_memory(std::int64_t n, const EaseConfig& config) {
   const double bytes = static_cast<double>(n) * static_cast<double>(n) * 4.0;
-  if (bytes > config.memory_limit_gb * 1e9) {
+  const double physical =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  const double limit = config.memory_limit_gb > 0 ? config.memory_limit_gb * 1e9 : physical / 2;
+  if (bytes > limit) {
+    const std::string which =
+        config.memory_limit_gb > 0
+            ? fmt::format("{} GB (memory_limit_gb)", config.memory_limit_gb)
+            : fmt::format("{:.2f} GB, half of this machine's memory (memory_limit_gb 0)",
+                          limit / 1e9);
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("EASE on {} items needs one {} x {} float32 matrix, {:.0f} bytes "
-                            "({:.2f} GB), over the memory limit of {} GB (memory_limit_gb); {}",
-                            n, n, n, bytes, bytes / 1e9, config.memory_limit_gb, kEaseAlternative));
+                            "({:.2f} GB), over the memory limit of {}; {}",
+                            n, n, n, bytes, bytes / 1e9, which, kEaseAlternative));
   }
 }
 
@@ -164,14 +145,15 @@ void mirror_lower(float* G, std::int64_t n, int threads) {
   }
 }
 
-// Row i of B^T is column i of B = I - P diag(1/diag(P)): -P[k][i] / P[i][i]
-// off the diagonal, 0 on it; P is symmetric, so it is row i of P scaled.
+// B = I - P diag(1/diag(P)): B[i][j] = -P[i][j] / P[j][j] off the diagonal,
+// 0 on it; row 0 and column 0 (OOV) are 0.
 void weights_from_inverse(float* G, std::int64_t n, int threads) {
+  std::vector<float> scale(static_cast<std::size_t>(n), 0.0f);
+  for (std::int64_t j = 1; j < n; ++j) scale[static_cast<std::size_t>(j)] = -1.0f / G[j * n + j];
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  for (std::int64_t i = 1; i < n; ++i) {
     float* row = G + i * n;
-    const float scale = -1.0f / row[i];
-    for (std::int64_t k = 0; k < n; ++k) row[k] *= scale;
+    for (std::int64_t j = 0; j < n; ++j) row[j] *= scale[static_cast<std::size_t>(j)];
     row[i] = 0.0f;
     row[0] = 0.0f;  // OOV column: P[i][0] is 0 already, but keep -0.0f out
   }
@@ -180,7 +162,7 @@ void weights_from_inverse(float* G, std::int64_t n, int threads) {
 
 }  // namespace
 
-Matrix train_ease(const Interactions& train, const EaseConfig& config) {
+ItemToItem train_ease(const Interactions& train, const EaseConfig& config) {
   config.validate();
   check_training_pairs(train);
   const std::int64_t n = train.num_items;
@@ -188,14 +170,14 @@ Matrix train_ease(const Interactions& train, const EaseConfig& config) {
   const int threads = detail::resolve_threads(config.threads);
 
   const CsrMatrix csr = CsrMatrix::from_interactions(train);
-  const std::vector<float> values = entry_values(csr, train);
+  const std::vector<float> values = entry_weights(csr, train, true);
   const ItemColumns cols = item_columns(csr, values, n);
   // Everything from here works in place in g.
   Matrix g = regularized_gram(csr, values, cols, n, config.regularization, threads);
   invert_lower(g.data(), n, config.regularization);
   mirror_lower(g.data(), n, threads);
   weights_from_inverse(g.data(), n, threads);
-  return g;
+  return ItemToItem::dense(static_cast<std::int32_t>(n), std::move(g.storage()));
 }
 
 }  // namespace latent

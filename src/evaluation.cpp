@@ -122,7 +122,9 @@ TopK ranked_items(const Matrix& user_queries, const Matrix& item_vectors, const 
     search.exclude_row_of = eval_users;
   }
   search.threads = options.threads;
-  if (train_rows != nullptr) search.item_term = {options.item_to_item, train_rows, eval_users};
+  if (train_rows != nullptr) {
+    search.item_term = {options.item_to_item, train_rows, eval_users, options.term_item_weights};
+  }
   return top_k(queries, item_vectors, search);
 }
 
@@ -217,18 +219,32 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
   const CsrMatrix relevant = CsrMatrix::from_interactions(test);
   const std::vector<std::int32_t> eval_users = users_with_tests(relevant);
   const int k_max = ks.back();
-  // An item-based model's term reads each user's train items.
+  // An item-based model's term reads each user's items: the model's seen
+  // rows, or their train items.
   CsrMatrix train_rows;
+  const CsrMatrix* term_items = options.term_items;
   std::vector<std::int32_t> every_user;
   ItemTerm term;
   if (options.item_to_item != nullptr && !options.item_to_item->empty()) {
-    train_rows = CsrMatrix::from_interactions(train);
-    every_user.resize(static_cast<std::size_t>(train_rows.rows()));
+    if (term_items == nullptr) {
+      train_rows = CsrMatrix::from_interactions(train);
+      term_items = &train_rows;
+    }
+    if (term_items->rows() != user_queries.rows() ||
+        (!options.term_item_weights.empty() &&
+         static_cast<std::int64_t>(options.term_item_weights.size()) != term_items->nnz())) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("the item-to-item term's items: {} rows of {} entries with {} "
+                              "weights, for {} user rows",
+                              term_items->rows(), term_items->nnz(),
+                              options.term_item_weights.size(), user_queries.rows()));
+    }
+    every_user.resize(static_cast<std::size_t>(term_items->rows()));
     std::iota(every_user.begin(), every_user.end(), 0);
-    term = {options.item_to_item, &train_rows, every_user};
+    term = {options.item_to_item, term_items, every_user, options.term_item_weights};
   }
   const TopK top = ranked_items(user_queries, item_vectors, train, eval_users, k_max, options,
-                                term.active() ? &train_rows : nullptr);
+                                term.active() ? term_items : nullptr);
 
   MetricSums sums(ks, item_vectors.rows());
   for (std::size_t q = 0; q < eval_users.size(); ++q) {
@@ -250,7 +266,11 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
 
 EvaluationResult evaluate(const ModelData& model, const Interactions& train,
                           const Interactions& test, EvaluationOptions options) {
-  options.item_to_item = model.item_to_item.empty() ? nullptr : &model.item_to_item;
+  if (!model.item_to_item.empty()) {
+    options.item_to_item = &model.item_to_item;
+    options.term_items = &model.seen;
+    options.term_item_weights = model.seen_weights;
+  }
   return evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
 }
 

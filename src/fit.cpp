@@ -178,6 +178,15 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   } else {
     m.seen = CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
   }
+  // An item-based model's term weighs each known user's items as the model
+  // trained on them (0: seen, not trained); all 1 is stored as none.
+  if (!m.item_to_item.empty()) {
+    m.seen_weights = entry_weights(m.seen, train, model.weighs_pairs);
+    if (std::all_of(m.seen_weights.begin(), m.seen_weights.end(),
+                    [](float w) { return w == 1.0f; })) {
+      m.seen_weights.clear();
+    }
+  }
   m.training = {{"data", data.description},
                 {"train_pairs", split.train.size()},
                 {"test_pairs", split.test.size()},

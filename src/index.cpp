@@ -552,6 +552,12 @@ void check_item_term(const char* what, const ItemTerm& term, std::int64_t querie
                 fmt::format("{}: item-to-item weights over {} items, but there are {} items", what,
                             term.weights->items(), items));
   }
+  if (!term.item_weights.empty() &&
+      static_cast<std::int64_t>(term.item_weights.size()) != term.items->nnz()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: {} item weights for {} query items", what,
+                            term.item_weights.size(), term.items->nnz()));
+  }
   for (const std::int32_t row : term.row_of) {
     if (row < 0 || row >= term.items->rows()) {
       throw Error(ErrorKind::InvalidArgument, fmt::format("{}: query items row {} outside [0, {})",

@@ -37,6 +37,28 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
   return out;
 }
 
+std::vector<float> entry_weights(const CsrMatrix& rows, const Interactions& pairs, bool weighted) {
+  const bool sums = weighted && !pairs.weights.empty();
+  std::vector<double> totals(static_cast<std::size_t>(rows.nnz()), 0.0);
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const auto row = rows.row(pairs.users[p]);
+    const auto at = std::lower_bound(row.begin(), row.end(), pairs.items[p]);
+    if (at == row.end() || *at != pairs.items[p]) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("pair {} (user row {}, item row {}) is not among the rows' entries",
+                              p, pairs.users[p], pairs.items[p]));
+    }
+    const auto entry = static_cast<std::size_t>(
+        rows.indptr()[static_cast<std::size_t>(pairs.users[p])] + (at - row.begin()));
+    if (sums) {
+      totals[entry] += pairs.weights[p];
+    } else {
+      totals[entry] = 1.0;
+    }
+  }
+  return {totals.begin(), totals.end()};
+}
+
 Interactions pairs_of_both(const Interactions& a, const Interactions& b) {
   if (!b.empty() && (a.num_users != b.num_users || a.num_items != b.num_items)) {
     throw Error(ErrorKind::InvalidArgument,

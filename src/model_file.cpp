@@ -112,14 +112,26 @@ std::optional<std::string> metadata_json_problem(std::string_view key, std::stri
 // can: a dimension of 0 or a NaN or inf anywhere (a NaN score ranks nowhere,
 // so answers come back empty or arbitrary). One pass over the table, once
 // at save and once at load, never per query.
-std::optional<std::string> embedding_problem(std::string_view name, const Matrix& e) {
-  if (e.cols() < 1) return fmt::format("{} has dimension {}; at least 1 is needed", name, e.cols());
+// A model of dimension 0 scores by its item-to-item term alone (EASE).
+std::optional<std::string> embedding_problem(std::string_view name, const Matrix& e,
+                                             bool dimension_zero_allowed) {
+  if (e.cols() < 1 && !(dimension_zero_allowed && e.cols() == 0)) {
+    return fmt::format("{} has dimension {}; at least 1 is needed", name, e.cols());
+  }
   const auto values = e.values();
   const auto it =
       std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
   if (it == values.end()) return std::nullopt;
   return fmt::format("{} row {} holds a non-finite value ({})", name,
                      (it - values.begin()) / e.cols(), *it);
+}
+
+std::optional<std::string> seen_weights_problem(const std::vector<float>& weights) {
+  const auto it = std::find_if(weights.begin(), weights.end(),
+                               [](float w) { return !std::isfinite(w) || w < 0; });
+  if (it == weights.end()) return std::nullopt;
+  return fmt::format("seen weight {} is {}; seen weights are finite and >= 0", it - weights.begin(),
+                     *it);
 }
 
 std::string id_kind_name(Vocabulary::IdKind id_type) {
@@ -188,7 +200,9 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
       invalid(path,
               fmt::format("{} holds {} values, not {}x{}", name, e.size(), e.rows(), e.cols()));
     }
-    if (auto problem = embedding_problem(name, e)) invalid(path, *problem);
+    if (auto problem = embedding_problem(name, e, !m.item_to_item.empty())) {
+      invalid(path, *problem);
+    }
   };
   check_table("user_embeddings", m.user_embeddings, m.users);
   check_table("item_embeddings", m.item_embeddings, m.items);
@@ -208,7 +222,12 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
     invalid(path, fmt::format("item-to-item weights over {} items for {} item rows",
                               m.item_to_item.items(), m.items.size()));
   }
-  if (!m.item_queries.rows() == 0) {
+  if (!m.seen_weights.empty() && static_cast<std::int64_t>(m.seen_weights.size()) != m.seen.nnz()) {
+    invalid(path,
+            fmt::format("{} seen weights for {} seen pairs", m.seen_weights.size(), m.seen.nnz()));
+  }
+  if (auto problem = seen_weights_problem(m.seen_weights)) invalid(path, *problem);
+  if (m.item_queries.rows() != 0) {
     check_table("item_queries", m.item_queries, m.items);
     if (m.item_queries.cols() != m.item_embeddings.cols()) {
       invalid(path, fmt::format("item queries have dimension {} but item embeddings {}",
@@ -232,7 +251,15 @@ TensorList collect_tensors(const ModelData& m) {
         std::span<const std::int64_t>(m.seen.indptr()));
   t.add("seen.indices", DType::I32, {m.seen.indices().size()},
         std::span<const std::int32_t>(m.seen.indices()));
-  if (!m.item_to_item.empty()) {
+  if (!m.seen_weights.empty()) {
+    t.add("seen.weights", DType::F32, {m.seen_weights.size()},
+          std::span<const float>(m.seen_weights));
+  }
+  if (m.item_to_item.is_dense()) {
+    const ItemToItem& w = m.item_to_item;
+    const auto n = static_cast<std::uint64_t>(w.items());
+    t.add("item_to_item.dense", DType::F32, {n, n}, std::span<const float>(w.values()));
+  } else if (!m.item_to_item.empty()) {
     const ItemToItem& w = m.item_to_item;
     t.add("item_to_item.indptr", DType::I64, {w.indptr().size()},
           std::span<const std::int64_t>(w.indptr()));
@@ -241,7 +268,7 @@ TensorList collect_tensors(const ModelData& m) {
     t.add("item_to_item.values", DType::F32, {w.values().size()},
           std::span<const float>(w.values()));
   }
-  if (!m.item_queries.rows() == 0) {
+  if (m.item_queries.rows() != 0) {
     t.add("item_queries", DType::F32, rows_dim(m.item_queries), m.item_queries.values());
   }
   return t;
@@ -523,6 +550,16 @@ class Loader {
               m.item_embeddings.cols());
     }
     m.seen = seen(m.users.size(), m.items.size());
+    if (version_ >= 3 && tensors_.contains("seen.weights")) {
+      m.seen_weights = copy_values<float>(tensor("seen.weights", DType::F32, 1));
+      if (static_cast<std::int64_t>(m.seen_weights.size()) != m.seen.nnz()) {
+        corrupt("{} seen weights for {} seen pairs", m.seen_weights.size(), m.seen.nnz());
+      }
+      if (auto problem = seen_weights_problem(m.seen_weights)) corrupt("{}", *problem);
+    }
+    if (version_ >= 3 && tensors_.contains("item_to_item.dense")) {
+      m.item_to_item = dense_item_to_item(m.items.size());
+    }
     if (version_ >= 2) {
       if (tensors_.contains("item_to_item.indptr")) m.item_to_item = item_to_item(m.items.size());
       if (tensors_.contains("item_queries")) {
@@ -622,7 +659,7 @@ class Loader {
     // shape[1] <= bytes / 4 here, since shape[0] >= 1 and the sizes matched.
     Matrix e(static_cast<std::int64_t>(t.shape[0]), static_cast<std::int64_t>(t.shape[1]),
              copy_values<float>(t));
-    if (auto problem = embedding_problem(name, e)) corrupt("{}", *problem);
+    if (auto problem = embedding_problem(name, e, has_item_to_item())) corrupt("{}", *problem);
     return e;
   }
 
@@ -644,6 +681,23 @@ class Loader {
       return CsrMatrix(rows, cols, std::move(indptr), std::move(indices));
     } catch (const Error& e) {
       corrupt("seen: {}", e.what());
+    }
+  }
+
+  bool has_item_to_item() const {
+    return (version_ >= 2 && tensors_.contains("item_to_item.indptr")) ||
+           (version_ >= 3 && tensors_.contains("item_to_item.dense"));
+  }
+
+  ItemToItem dense_item_to_item(std::int32_t items) {
+    const TensorView& t = tensor("item_to_item.dense", DType::F32, 2);
+    if (t.shape[0] != static_cast<std::uint64_t>(items) || t.shape[1] != t.shape[0]) {
+      corrupt("item_to_item.dense is {} x {} for {} item rows", t.shape[0], t.shape[1], items);
+    }
+    try {
+      return ItemToItem::dense(items, copy_values<float>(t));
+    } catch (const Error& e) {
+      corrupt("{}", e.what());
     }
   }
 
@@ -687,6 +741,7 @@ void save_model(const std::filesystem::path& path, const ModelData& model) {
 ModelData load_model(const std::filesystem::path& path) { return Loader(path).load(); }
 
 int model_format_version(const ModelData& model) noexcept {
+  if (model.item_to_item.is_dense() || !model.seen_weights.empty()) return 3;
   return model.item_to_item.empty() && (model.item_queries.rows() == 0) ? 1 : 2;
 }
 

@@ -43,6 +43,12 @@ Recommender::Recommender(ModelData model) : model_(std::move(model)) {
                 fmt::format("item-to-item weights over {} items for a vocabulary of {} items",
                             model_.item_to_item.items(), model_.items.size()));
   }
+  if (!model_.seen_weights.empty() &&
+      static_cast<std::int64_t>(model_.seen_weights.size()) != model_.seen.nnz()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} seen weights for {} seen pairs", model_.seen_weights.size(),
+                            model_.seen.nnz()));
+  }
   if (model_.item_queries.rows() != 0 &&
       (model_.item_queries.rows() != model_.items.size() || model_.item_queries.cols() != dim())) {
     throw Error(ErrorKind::InvalidArgument,
@@ -176,8 +182,11 @@ TopK Recommender::search(const Matrix& queries, std::span<const std::int32_t> se
   check_rows(options.deny, "deny-list");
   // An item-based model's term reads each query's items (a known user's
   // seen row, a new user's items) whether or not they are excluded.
+  // Known users' items weigh what the model trained them with.
+  const std::span<const float> item_weights =
+      seen == &model_.seen ? std::span<const float>(model_.seen_weights) : std::span<const float>();
   const ItemTerm term{model_.item_to_item.empty() ? nullptr : &model_.item_to_item, seen,
-                      seen_rows_of};
+                      seen_rows_of, item_weights};
   if (options.ef < 0) {
     throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
@@ -311,15 +320,46 @@ std::vector<std::int32_t> Recommender::known_user_rows() const {
   return rows;
 }
 
+namespace {
+
+// The item vectors of a model that scores by a dense item-to-item term
+// alone (EASE): item j's column of W, the weights every item gives it, as
+// its item vectors were when they were W^T.
+Matrix term_columns(const ItemToItem& w) {
+  const std::int64_t n = w.items();
+  Matrix columns(n, n);
+  const float* values = w.values().data();
+  constexpr std::int64_t kTile = 64;
+  for (std::int64_t i0 = 0; i0 < n; i0 += kTile) {
+    for (std::int64_t j0 = 0; j0 < n; j0 += kTile) {
+      for (std::int64_t i = i0; i < std::min(n, i0 + kTile); ++i) {
+        for (std::int64_t j = j0; j < std::min(n, j0 + kTile); ++j) {
+          columns.data()[j * n + i] = values[i * n + j];
+        }
+      }
+    }
+  }
+  return columns;
+}
+
+}  // namespace
+
 const Matrix& Recommender::normalized_items() const {
-  std::call_once(unit_items_->built,
-                 [&] { unit_items_->rows = normalize_rows(model_.item_embeddings); });
+  std::call_once(unit_items_->built, [&] {
+    if (dim() == 0) unit_items_->columns = term_columns(model_.item_to_item);
+    unit_items_->rows = normalize_rows(similarity_vectors());
+  });
   return unit_items_->rows;
+}
+
+const Matrix& Recommender::similarity_vectors() const {
+  return dim() > 0 ? model_.item_embeddings : unit_items_->columns;
 }
 
 void Recommender::check_item_similarity() const {
   const ModelSpec* spec = find_model_spec(model_.kind);
-  if (spec != nullptr && !spec->item_similarity) {
+  if ((spec != nullptr && !spec->item_similarity) ||
+      (dim() == 0 && !model_.item_to_item.is_dense())) {
     throw Error(ErrorKind::Unsupported,
                 fmt::format("a {} model has no item similarity (its item vectors do not say which "
                             "items are alike); use a model that learns item vectors: {}",
@@ -337,8 +377,8 @@ TopK Recommender::similar_items(std::int32_t item_row, const SimilarOptions& opt
     throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
   }
   const Matrix& unit = normalized_items();
-  Matrix query(1, dim());
-  std::copy_n(unit.row(item_row).data(), dim(), query.data());
+  Matrix query(1, unit.cols());
+  std::copy_n(unit.row(item_row).data(), unit.cols(), query.data());
   std::vector<std::int32_t> exclude{0, item_row};
   SearchOptions search_options;
   search_options.k = k;
@@ -374,7 +414,8 @@ std::vector<SimilarPair> Recommender::similar_pairs(float threshold, const Simil
     return similar_pairs_by_search(*similar_index_, normalized_items(), threshold, oov_item_,
                                    options.ef, options.threads, progress);
   }
-  return latent::similar_pairs(model_.item_embeddings, threshold, oov_item_, options.threads,
+  normalized_items();  // makes a term-only model's similarity vectors
+  return latent::similar_pairs(similarity_vectors(), threshold, oov_item_, options.threads,
                                progress);
 }
 
@@ -391,7 +432,7 @@ void Recommender::scores(const ScoreBlockSink& sink, std::int64_t block_rows, in
   if (!model_.item_to_item.empty()) {
     every_user.resize(static_cast<std::size_t>(model_.users.size()));
     std::iota(every_user.begin(), every_user.end(), 0);
-    term = {&model_.item_to_item, &model_.seen, every_user};
+    term = {&model_.item_to_item, &model_.seen, every_user, model_.seen_weights};
   }
   score_blocks(model_.user_embeddings, model_.item_embeddings, block_rows, sink, threads, term);
 }

@@ -5,20 +5,21 @@
 // where X is the num_users x num_items matrix of the training pairs: a
 // distinct pair is a 1 (duplicates count once), or, when the pairs have
 // weights, the sum of its weights (e.g. a low rating as a weak positive).
-// A user's scores are x_u B; for the exact top-K of index.hpp the model is
-// returned as item vectors B^T, so score(u, i) = dot(x_u, item_vectors.row(i))
-// with x_u the user's row of X (ease_user_rows) as a query of num_items floats.
+// A user's scores are x_u B: the model is B as a dense item-to-item term
+// (item_to_item.hpp) over the user's items weighing their x_ui, so scoring
+// a user reads the rows of B of their items (sum over users of their items
+// x num_items), never a dense users x items matrix.
 //
 // Cost: one num_items x num_items float32 matrix (X^T X is accumulated into
-// it, inverted in place by LAPACK's Cholesky routines and turned into B^T in
+// it, inverted in place by LAPACK's Cholesky routines and turned into B in
 // place), so memory is num_items^2 * 4 bytes: 11 MB for MovieLens 100K's
-// 1,683 item rows, 2.7 GB for 26,000 items. Time: O(num_items^3) in one
-// single-threaded LAPACK call (latent keeps BLAS single-threaded), 0.1 s
-// for 1,683 items and 5 s for 8,000 here; 26,000 would take minutes.
+// 1,683 item rows, 6.7 GB for Gowalla's 40,982. Time: O(num_items^3) in
+// LAPACK (single-threaded inside latent), 0.1 s for 1,683 items.
 
 #include <nlohmann/json.hpp>
 
 #include <latent/interactions.hpp>
+#include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
 
 namespace latent {
@@ -33,23 +34,20 @@ struct EaseConfig {
   // a validation split of MovieLens 100K positives (NDCG@10).
   float regularization = 300.0f;
   // Refuse (before allocating) when the item x item matrix needs more.
-  double memory_limit_gb = 4.0;  // GB = 1e9 bytes
-  int threads = 0;               // 0: all hardware threads
+  // GB = 1e9 bytes; 0: half of this machine's physical memory.
+  double memory_limit_gb = 0.0;
+  int threads = 0;  // 0: all hardware threads
 
   // Throws InvalidArgument naming the field and value.
   void validate() const;
   nlohmann::json to_json() const;
 };
 
-// Returns item_vectors = B^T: num_items x num_items, zero diagonal, row 0
-// (OOV) and column 0 zero. Throws InvalidArgument for an invalid config, no
-// pairs, a pair outside the vocabularies (or on OOV), and when the
-// num_items^2 * 4 bytes it needs exceed config.memory_limit_gb (naming the
-// item count, the bytes and the limit).
-Matrix train_ease(const Interactions& train, const EaseConfig& config);
-
-// X itself, num_users x num_items: every user's EASE query. The caller
-// checks the pairs (train_ease does) and the memory.
-Matrix ease_user_rows(const Interactions& train);
+// Returns B as a dense ItemToItem: zero diagonal, row 0 (OOV) and column 0
+// zero. Throws InvalidArgument for an invalid config, no pairs, a pair
+// outside the vocabularies (or on OOV), and when the num_items^2 * 4 bytes
+// it needs exceed config.memory_limit_gb (naming the item count, the bytes,
+// the limit and kEaseAlternative).
+ItemToItem train_ease(const Interactions& train, const EaseConfig& config);
 
 }  // namespace latent

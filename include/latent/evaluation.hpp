@@ -76,8 +76,13 @@ struct EvaluationOptions {
   const Interactions* also_excluded = nullptr;
   int threads = 0;  // 0: all hardware threads
   // An item-based model's item-to-item term (ModelData::item_to_item),
-  // added to every score; a user's items are their train items. Not owned.
+  // added to every score. A user's items are term_items->row(user), each
+  // weighing its entry of term_item_weights (empty: 1 each) -- the model's
+  // seen rows and weights, as its recommendations use them -- or, when
+  // term_items is null, their train items, 1 each. Not owned.
   const ItemToItem* item_to_item = nullptr;
+  const CsrMatrix* term_items = nullptr;
+  std::span<const float> term_item_weights;
 };
 
 struct MetricsAtK {
@@ -118,7 +123,8 @@ struct EvaluationResult {
 EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors,
                           const Interactions& train, const Interactions& test,
                           const EvaluationOptions& options = {});
-// A trained model's vectors, and its item-to-item term when it has one.
+// A trained model's vectors, and its item-to-item term when it has one
+// (over the model's seen rows and weights).
 EvaluationResult evaluate(const ModelData& model, const Interactions& train,
                           const Interactions& test, EvaluationOptions options = {});
 

@@ -80,4 +80,11 @@ class CsrMatrix {
   std::vector<std::int32_t> indices_;
 };
 
+// What each entry of `rows` weighs in `pairs` (on the same rows): with
+// `weighted` and pairs.weights given, the sum of the weights of its pairs;
+// otherwise 1 when it has a pair (duplicates count once); 0 when it has
+// none. One value per rows.indices() entry. Throws InvalidArgument when a
+// pair is not an entry of rows.
+std::vector<float> entry_weights(const CsrMatrix& rows, const Interactions& pairs, bool weighted);
+
 }  // namespace latent

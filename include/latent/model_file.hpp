@@ -14,7 +14,11 @@
 // seen-items matrix (seen.indptr I64, seen.indices I32), and for
 // item-based models (format version 2) their item-to-item term
 // (item_to_item.indptr I64, .indices I32, .values F32) and item_queries
-// (F32, items x dim); files without them are written as version 1. Tensors are laid
+// (F32, items x dim); version 3 adds a dense term (item_to_item.dense, F32
+// items x items) and the weights of the seen pairs in the term
+// (seen.weights, F32, one per seen.indices entry). A file is written in the
+// oldest version that holds what it has (model_format_version), so older
+// builds keep reading the models they can use. Tensors are laid
 // out so every one starts at an offset aligned to its element size, the data
 // section starts 8-byte aligned, and the file can be read by memory map.
 //
@@ -36,8 +40,9 @@
 namespace latent {
 
 // The newest version this build reads and writes: 2 adds the item-to-item
-// term and the item query vectors of item-based models.
-inline constexpr int kModelFormatVersion = 2;
+// term and the item query vectors of item-based models, 3 the dense term and
+// the seen pairs' weights.
+inline constexpr int kModelFormatVersion = 3;
 
 struct ModelData {
   std::string kind;         // registry name, e.g. "two-tower"
@@ -46,20 +51,25 @@ struct ModelData {
   Vocabulary users;
   Vocabulary items;
   std::vector<std::string> item_titles;  // empty, or items.size() entries
-  Matrix user_embeddings;                // users.size() x dim
-  Matrix item_embeddings;                // items.size() x dim
-  CsrMatrix seen;                        // users.size() x items.size()
+  // users.size() x dim and items.size() x dim; dim is at least 1, or 0 for
+  // a model that scores by its item-to-item term alone (EASE).
+  Matrix user_embeddings;
+  Matrix item_embeddings;
+  CsrMatrix seen;  // users.size() x items.size()
   // Item-based models only, empty otherwise. The item-to-item term of every
-  // score (item_to_item.hpp): a known user's items are their seen row, a new
-  // user's the items given.
+  // score (item_to_item.hpp): a known user's items are their seen row, each
+  // weighing its entry of seen_weights (empty: 1 each; 0 for a seen pair the
+  // model did not train on), a new user's the items given, 1 each.
   ItemToItem item_to_item;
+  std::vector<float> seen_weights;  // empty, or one per seen.indices() entry
   // Empty, or items.size() x dim: a new user's query vector is the sum of
   // their items' rows (the fold-in of item-based models).
   Matrix item_queries;
 };
 
-// The format version save_model writes `model` in: 2 when it holds an
-// item-to-item term or item query vectors, else 1 (which older builds read).
+// The format version save_model writes `model` in: 3 when it holds a dense
+// item-to-item term or seen weights, 2 when it holds a sparse term or item
+// query vectors, else 1 (which older builds read).
 int model_format_version(const ModelData& model) noexcept;
 
 // Throws Error(IO) naming the path when the file cannot be written; the

@@ -182,7 +182,12 @@ class Recommender {
   struct UnitItems {
     std::once_flag built;
     Matrix rows;
+    Matrix columns;  // a term-only model's similarity vectors (similarity_vectors())
   };
+  // What similar items and pairs compare by cosine: the item vectors, or for
+  // a model of dimension 0 the columns of its dense item-to-item term (EASE:
+  // the weights every item gives item j), made with normalized_items().
+  const Matrix& similarity_vectors() const;
   std::shared_ptr<UnitItems> unit_items_ = std::make_shared<UnitItems>();
   // The model kind's fold-in state (ALS: its item Gramian), built by the
   // first fold_in() call, so a model only asked for known users never pays

@@ -1,8 +1,7 @@
 // EASE (ease.hpp) as the registry knows it.
-#include <fmt/format.h>
+#include <chrono>
 
 #include <latent/ease.hpp>
-#include <latent/error.hpp>
 #include <latent/param_table.hpp>
 
 #include "builtin.hpp"
@@ -18,37 +17,37 @@ const ParamTable<EaseConfig>& table() {
           .add("regularization", &C::regularization, "lambda, added to the diagonal of X^T X",
                Range::above(0))
           .add("memory-limit-gb", &C::memory_limit_gb,
-               "Refuse to train when the item x item matrix or the user rows need more",
-               Range::above(0))
+               "Refuse to train when the item x item matrix needs more (GB); 0: half of this "
+               "machine's memory",
+               Range::at_least(0))
           .common("threads", &C::threads);
   return t;
 }
 
+// EASE scores by B alone: its vectors have dimension 0, and a user's query
+// is their row of X, which the model keeps as its seen rows and weights.
 TrainedVectors train(const Params& params, const TrainInput& in) {
   const EaseConfig c = table().read(params);
-  // A user's query is their training row of X: x_u B scores every item.
-  const double user_bytes = 4.0 * in.train.num_users * static_cast<double>(in.train.num_items);
-  if (user_bytes > c.memory_limit_gb * 1e9) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("ease: {} users x {} items need {:.0f} bytes of user rows, above the "
-                            "memory limit of {} GB (memory-limit-gb); {}",
-                            in.train.num_users, in.train.num_items, user_bytes, c.memory_limit_gb,
-                            kEaseAlternative));
-  }
   const auto t0 = std::chrono::steady_clock::now();
-  Matrix items = train_ease(in.train, c);
-  Matrix users = ease_user_rows(in.train);
+  ItemToItem b = train_ease(in.train, c);
   const double seconds = detail::seconds_since(t0);
-  return {
-      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
+  return {Matrix(in.train.num_users, 0),
+          Matrix(in.train.num_items, 0),
+          {detail::plain_epoch(1, 1, seconds)},
+          seconds,
+          std::move(b),
+          {}};
 }
 
-// A new user's query is their indicator row over the items.
+// A new user's query: nothing, for the term adds their items' rows of B.
+// A model file written before EASE became a term (format version 1) holds
+// B^T as item vectors; there a new user's query is their indicator row.
 class EaseFoldIn : public FoldIn {
  public:
   std::vector<float> query(const ModelData& m,
                            std::span<const std::int32_t> item_rows) const override {
     std::vector<float> q(static_cast<std::size_t>(m.item_embeddings.cols()), 0.0f);
+    if (q.empty()) return q;
     for (auto r : item_rows) q[static_cast<std::size_t>(r)] = 1.0f;
     return q;
   }

@@ -339,7 +339,7 @@ TEST_P(RecommenderContract, AnAllowListAnswersAsTheFullSearchExcludingTheRest) {
   search.exclude_rows = &m.seen;
   search.exclude_row_of = users;
   // An item-based model's term, over each user's seen items.
-  if (!m.item_to_item.empty()) search.item_term = {&m.item_to_item, &m.seen, users};
+  if (!m.item_to_item.empty()) search.item_term = {&m.item_to_item, &m.seen, users, m.seen_weights};
   const TopK want = top_k(queries, m.item_embeddings, search);
   EXPECT_EQ(got.items, want.items);
   EXPECT_EQ(got.scores, want.scores);

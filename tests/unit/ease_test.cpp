@@ -32,7 +32,7 @@ TEST(EaseConfig, InvalidValuesAreNamed) {
   c.threads = -1;
   EXPECT_NE(message_of(c).find("threads -1"), std::string::npos);
   EXPECT_EQ(message_of(EaseConfig{}), "");
-  EXPECT_EQ(EaseConfig{}.to_json().at("memory_limit_gb"), 4.0);
+  EXPECT_EQ(EaseConfig{}.to_json().at("memory_limit_gb"), 0.0);
 }
 
 // A random binary user x item matrix with a duplicate pair.
@@ -52,6 +52,11 @@ Interactions random_interactions(std::int32_t users, std::int32_t items, std::ui
   x.users.push_back(x.users.front());  // duplicates count once
   x.items.push_back(x.items.front());
   return x;
+}
+
+// W[i][j] of a dense term.
+float weight(const ItemToItem& w, std::int64_t i, std::int64_t j) {
+  return w.values()[static_cast<std::size_t>(i * w.items() + j)];
 }
 
 // B of Steck 2019 in double precision, from a plain Gauss-Jordan inverse.
@@ -105,17 +110,17 @@ TEST(Ease, EqualsTheClosedFormInDoublePrecision) {
     EaseConfig c;
     c.regularization = lambda;
     c.threads = 2;
-    const Matrix w = train_ease(x, c);
-    ASSERT_EQ(w.rows(), 9);
-    ASSERT_EQ(w.cols(), 9);
+    const ItemToItem w = train_ease(x, c);
+    ASSERT_TRUE(w.is_dense());
+    ASSERT_EQ(w.items(), 9);
     const auto b = brute_force_b(x, lambda);
     double max_b = 0;
     for (double v : b) max_b = std::max(max_b, std::abs(v));
     ASSERT_GT(max_b, 1e-4);
     for (std::size_t i = 0; i < 9; ++i) {
       for (std::size_t k = 0; k < 9; ++k) {
-        // item_vectors = B^T: row i is column i of B.
-        EXPECT_NEAR(w.row(static_cast<std::int64_t>(i))[k], b[k * 9 + i], 2e-5 * max_b)
+        EXPECT_NEAR(weight(w, static_cast<std::int64_t>(i), static_cast<std::int64_t>(k)),
+                    b[i * 9 + k], 2e-5 * max_b)
             << "lambda " << lambda << " at " << i << ", " << k;
       }
     }
@@ -129,21 +134,15 @@ TEST(Ease, WeightsAreTheValuesOfXAndDuplicatesAddUp) {
   EaseConfig c;
   c.regularization = 2.0f;
   c.threads = 2;
-  const Matrix w = train_ease(x, c);
+  const ItemToItem w = train_ease(x, c);
   const auto b = brute_force_b(x, 2.0);
   double max_b = 0;
   for (double v : b) max_b = std::max(max_b, std::abs(v));
-  for (std::size_t i = 0; i < 9; ++i) {
-    for (std::size_t k = 0; k < 9; ++k) {
-      EXPECT_NEAR(w.row(static_cast<std::int64_t>(i))[k], b[k * 9 + i], 2e-5 * max_b);
+  for (std::int64_t i = 0; i < 9; ++i) {
+    for (std::int64_t k = 0; k < 9; ++k) {
+      EXPECT_NEAR(weight(w, i, k), b[static_cast<std::size_t>(i * 9 + k)], 2e-5 * max_b);
     }
   }
-  // The users' queries are the rows of the same X; the duplicated first
-  // pair holds the sum of its two weights.
-  const Matrix users = ease_user_rows(x);
-  EXPECT_FLOAT_EQ(users.row(x.users[0])[static_cast<std::size_t>(x.items[0])],
-                  x.weights.front() + x.weights.back());
-  EXPECT_EQ(users.row(x.users[1])[static_cast<std::size_t>(x.items[1])], x.weights[1]);
 
   // Weights of 1 on distinct pairs are the unweighted model, bit for bit.
   x.users.pop_back();
@@ -152,7 +151,6 @@ TEST(Ease, WeightsAreTheValuesOfXAndDuplicatesAddUp) {
   Interactions plain = x;
   plain.weights.clear();
   EXPECT_EQ(train_ease(x, c), train_ease(plain, c));
-  EXPECT_EQ(ease_user_rows(x), ease_user_rows(plain));
 }
 
 TEST(Ease, ZeroDiagonalZeroOovAndSameForEveryThreadCount) {
@@ -160,14 +158,14 @@ TEST(Ease, ZeroDiagonalZeroOovAndSameForEveryThreadCount) {
   EaseConfig c;
   c.regularization = 10.0f;
   c.threads = 1;
-  const Matrix one = train_ease(x, c);
+  const ItemToItem one = train_ease(x, c);
   c.threads = 2;
-  const Matrix two = train_ease(x, c);
+  const ItemToItem two = train_ease(x, c);
   EXPECT_EQ(one, two);
-  for (std::int64_t i = 0; i < one.rows(); ++i) {
-    EXPECT_EQ(one.row(i)[static_cast<std::size_t>(i)], 0.0f);
-    EXPECT_EQ(one.row(i)[0], 0.0f);
-    EXPECT_EQ(one.row(0)[static_cast<std::size_t>(i)], 0.0f);
+  for (std::int64_t i = 0; i < one.items(); ++i) {
+    EXPECT_EQ(weight(one, i, i), 0.0f);
+    EXPECT_EQ(weight(one, i, 0), 0.0f);
+    EXPECT_EQ(weight(one, 0, i), 0.0f);
   }
 }
 
@@ -198,22 +196,21 @@ TEST(Ease, RefusesBeforeAllocatingWhenOverTheMemoryLimit) {
   c.memory_limit_gb = 0.004008;
   EXPECT_THROW(train_ease(x, c), Error);
   c.memory_limit_gb = 0.004008004;
-  EXPECT_EQ(train_ease(x, c).rows(), 1001);
+  EXPECT_EQ(train_ease(x, c).items(), 1001);
 }
 
 TEST(Ease, LearnsTheTwoGroups) {
   const Dataset d = test::tiny_dataset();
-  const Matrix w = train_ease(d.interactions, EaseConfig{});
+  const ItemToItem w = train_ease(d.interactions, EaseConfig{});
   const CsrMatrix seen = CsrMatrix::from_interactions(d.interactions);
   const auto n = static_cast<std::size_t>(d.items.size());
   for (std::int32_t u = 1; u < d.users.size(); ++u) {
-    std::vector<float> query(n, 0.0f);
-    for (auto i : seen.row(u)) query[static_cast<std::size_t>(i)] = 1.0f;
+    std::vector<float> scores(n);
+    w.term(seen.row(u), {}, 0, scores);  // x_u B
     const int group = test::user_group(d.users.id(u));
     float worst_own = INFINITY, best_other = -INFINITY;
     for (std::int32_t i = 1; i < d.items.size(); ++i) {
-      float s = 0;
-      for (std::size_t k = 0; k < n; ++k) s += query[k] * w.row(i)[k];
+      const float s = scores[static_cast<std::size_t>(i)];
       if (test::item_group(d.items.id(i)) != group) {
         best_other = std::max(best_other, s);
       } else if (!std::binary_search(seen.row(u).begin(), seen.row(u).end(), i)) {

@@ -94,6 +94,7 @@ TEST(Evaluation, AnItemBasedModelsTermJoinsTheScores) {
   m.user_embeddings = t.users;
   m.item_embeddings = t.items;
   m.item_to_item = ItemToItem(6, {0, 0, 1, 1, 1, 1, 1}, {4}, {10.0f});
+  m.seen = CsrMatrix::from_interactions(t.train);  // the users' items, as the model keeps them
   EvaluationOptions options;
   options.ks = {1};
   const EvaluationResult with = evaluate(m, t.train, t.test, options);

@@ -393,7 +393,7 @@ TEST(GfCf, ScoresAreTheFormulaOfThePaper) {
   const CsrMatrix seen = CsrMatrix::from_interactions(x);
   std::vector<std::int32_t> rows(40);
   for (std::int32_t u = 0; u < 40; ++u) rows[static_cast<std::size_t>(u)] = u;
-  const ItemTerm term{&m.item_to_item, &seen, rows};
+  const ItemTerm term{&m.item_to_item, &seen, rows, {}};
   ASSERT_TRUE(term.active());
   std::vector<float> linear(30);
   for (std::int32_t u = 0; u < 40; ++u) {
@@ -500,7 +500,7 @@ TEST(GfCf, LearnsTheTwoGroups) {
   const auto n = static_cast<std::size_t>(d.items.size());
   std::vector<float> linear(n);
   for (std::int32_t u = 1; u < d.users.size(); ++u) {
-    m.item_to_item.term(seen.row(u), 0, linear);
+    m.item_to_item.term(seen.row(u), {}, 0, linear);
     const int group = test::user_group(d.users.id(u));
     float worst_own = INFINITY, best_other = -INFINITY;
     for (std::int32_t i = 1; i < d.items.size(); ++i) {
@@ -585,7 +585,7 @@ double recall_at_20(const GfCfModel& m, const Interactions& train, const Interac
       if (wanted.row(u).empty()) continue;
       std::span<float> row(scores.data() + b * n, static_cast<std::size_t>(n));
       std::vector<float> linear(static_cast<std::size_t>(n));
-      m.item_to_item.term(seen.row(u), 0, linear);
+      m.item_to_item.term(seen.row(u), {}, 0, linear);
       for (std::size_t j = 0; j < row.size(); ++j) row[j] += linear[j];
       row[0] = -INFINITY;
       for (const auto i : seen.row(u)) row[static_cast<std::size_t>(i)] = -INFINITY;

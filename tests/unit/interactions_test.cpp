@@ -56,5 +56,32 @@ TEST(RandomSplit, IsSeededAndPartitions) {
   EXPECT_THROW(random_split(x, -0.1, 1), Error);
 }
 
+TEST(EntryWeights, SumTheWeightsOfEachEntrysPairsOrCountThemOnce) {
+  Interactions x;
+  x.num_users = 3;
+  x.num_items = 4;
+  x.users = {1, 1, 2, 1};
+  x.items = {2, 3, 1, 2};  // (1, 2) twice
+  x.weights = {0.5f, 2.0f, 1.5f, 0.25f};
+  // Rows with one more entry, (2, 3), that no pair of x has.
+  Interactions rows_of = x;
+  rows_of.users.push_back(2);
+  rows_of.items.push_back(3);
+  rows_of.weights.push_back(9.0f);
+  const CsrMatrix rows = CsrMatrix::from_interactions(rows_of);  // 1: {2, 3}; 2: {1, 3}
+  EXPECT_EQ(entry_weights(rows, x, true), (std::vector<float>{0.75f, 2.0f, 1.5f, 0.0f}));
+  EXPECT_EQ(entry_weights(rows, x, false), (std::vector<float>{1.0f, 1.0f, 1.0f, 0.0f}));
+  x.weights.clear();
+  EXPECT_EQ(entry_weights(rows, x, true), (std::vector<float>{1.0f, 1.0f, 1.0f, 0.0f}));
+  x.items[0] = 1;  // (1, 1) is not an entry of rows
+  try {
+    entry_weights(rows, x, true);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pair 0 (user row 1, item row 1)"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace latent

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -91,16 +92,79 @@ TEST(ItemToItem, TermSumsTheRowsOfTheQueryItemsOverAnyColumnRange) {
   const ItemToItem w(5, {0, 0, 2, 4, 4, 4}, {2, 4, 1, 4}, {0.5f, 1.0f, 2.0f, -3.0f});
   const std::vector<std::int32_t> both = {1, 2};
   std::vector<float> out(5, 9.0f);
-  w.term(both, 0, out);
+  w.term(both, {}, 0, out);
   EXPECT_EQ(out, (std::vector<float>{0, 2, 0.5f, 0, -2}));
   std::vector<float> tail(2, 9.0f);
-  w.term(both, 3, tail);
+  w.term(both, {}, 3, tail);
   EXPECT_EQ(tail, (std::vector<float>{0, -2}));
   const std::vector<std::int32_t> none = {};
-  w.term(none, 0, out);
+  w.term(none, {}, 0, out);
   EXPECT_EQ(out, std::vector<float>(5, 0.0f));
   ItemToItem empty;
   EXPECT_TRUE(empty.empty());
+}
+
+TEST(ItemToItem, QueryWeightsScaleTheirItemsRows) {
+  const ItemToItem w(5, {0, 0, 2, 4, 4, 4}, {2, 4, 1, 4}, {0.5f, 1.0f, 2.0f, -3.0f});
+  const std::vector<std::int32_t> both = {1, 2};
+  const std::vector<float> x = {2.0f, 0.5f};
+  std::vector<float> out(5, 9.0f);
+  w.term(both, x, 0, out);
+  EXPECT_EQ(out, (std::vector<float>{0, 1, 1, 0, 0.5f}));
+}
+
+TEST(ItemToItem, DenseWeightsGiveTheSameTermAsTheirSparseEntries) {
+  // The sparse W of the test above, as 5 x 5 floats.
+  const ItemToItem sparse(5, {0, 0, 2, 4, 4, 4}, {2, 4, 1, 4}, {0.5f, 1.0f, 2.0f, -3.0f});
+  std::vector<float> values(25, 0.0f);
+  values[1 * 5 + 2] = 0.5f;
+  values[1 * 5 + 4] = 1.0f;
+  values[2 * 5 + 1] = 2.0f;
+  values[2 * 5 + 4] = -3.0f;
+  const ItemToItem dense = ItemToItem::dense(5, values);
+  EXPECT_TRUE(dense.is_dense());
+  EXPECT_FALSE(sparse.is_dense());
+  EXPECT_EQ(dense.nnz(), 25);
+  const std::vector<std::int32_t> queries[] = {{1, 2}, {2}, {}, {0, 3}};
+  const std::vector<float> x = {2.0f, 0.5f};
+  for (const auto& q : queries) {
+    for (std::int64_t first : {0, 1, 3}) {
+      std::vector<float> a(static_cast<std::size_t>(5 - first), 9.0f);
+      std::vector<float> b(a.size(), 7.0f);
+      sparse.term(q, {}, first, a);
+      dense.term(q, {}, first, b);
+      EXPECT_EQ(a, b) << "first " << first;
+      if (q.size() == 2) {
+        sparse.term(q, x, first, a);
+        dense.term(q, x, first, b);
+        EXPECT_EQ(a, b) << "weighted, first " << first;
+      }
+    }
+  }
+}
+
+TEST(ItemToItem, DenseWeightsAreCheckedAsStoredData) {
+  const auto corruption_of = [](std::int32_t items, std::vector<float> values) {
+    try {
+      ItemToItem::dense(items, std::move(values));
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Corruption);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(corruption_of(3, std::vector<float>(8)).find("8 dense values for 3 x 3"),
+            std::string::npos);
+  std::vector<float> v(9, 0.0f);
+  v[1] = 1.0f;
+  EXPECT_NE(corruption_of(3, v).find("row 0"), std::string::npos);
+  v.assign(9, 0.0f);
+  v[2 * 3 + 0] = 1.0f;
+  EXPECT_NE(corruption_of(3, v).find("row 2 has a weight for the OOV item"), std::string::npos);
+  v.assign(9, 0.0f);
+  v[1 * 3 + 2] = std::numeric_limits<float>::infinity();
+  EXPECT_NE(corruption_of(3, v).find("row 1 column 2 has the value inf"), std::string::npos);
+  EXPECT_EQ(corruption_of(3, std::vector<float>(9, 0.0f)), "no error");
 }
 
 // The score of record of a query and an item under a term: the fixed-order
@@ -131,11 +195,11 @@ TEST(TopKWithItemTerm, MatchesRankingEveryItemByItsScoreOfRecord) {
       options.exclude_items = oov;
       options.exclude_rows = &query_items;  // a user's own items never come back
       options.exclude_row_of = row_of;
-      options.item_term = {&w, &query_items, row_of};
+      options.item_term = {&w, &query_items, row_of, {}};
       const TopK top = top_k(queries, items, options);
       for (std::int32_t q = 0; q < nq; ++q) {
         std::vector<float> term(static_cast<std::size_t>(n));
-        w.term(query_items.row(q), 0, term);
+        w.term(query_items.row(q), {}, 0, term);
         std::vector<std::pair<float, std::int32_t>> all;
         for (std::int32_t j = 0; j < n; ++j) {
           const auto own = query_items.row(q);
@@ -172,7 +236,7 @@ TEST(TopKWithItemTerm, ATermThatDominatesDecidesTheRanking) {
   options.k = 1;
   const TopK plain = top_k(queries, items, options);
   EXPECT_NE(plain.items[0], 42);
-  options.item_term = {&w, &query_items, row_of};
+  options.item_term = {&w, &query_items, row_of, {}};
   const TopK with = top_k(queries, items, options);
   EXPECT_EQ(with.items[0], 42);
 }
@@ -185,14 +249,14 @@ TEST(ScoreBlocksWithItemTerm, EveryScoreIsTheScoreOfRecord) {
   const CsrMatrix query_items = random_query_items(33, n, 10);
   std::vector<std::int32_t> row_of(33);
   for (std::int32_t q = 0; q < 33; ++q) row_of[static_cast<std::size_t>(q)] = q;
-  const ItemTerm term{&w, &query_items, row_of};
+  const ItemTerm term{&w, &query_items, row_of, {}};
   std::int64_t rows_seen = 0;
   score_blocks(
       queries, items, 8,
       [&](std::int64_t first, std::int64_t rows, std::span<const float> block) {
         for (std::int64_t r = 0; r < rows; ++r) {
           std::vector<float> t(static_cast<std::size_t>(n));
-          w.term(query_items.row(static_cast<std::int32_t>(first + r)), 0, t);
+          w.term(query_items.row(static_cast<std::int32_t>(first + r)), {}, 0, t);
           for (std::int32_t j = 0; j < n; ++j) {
             ASSERT_EQ(block[static_cast<std::size_t>(r * n + j)],
                       record(queries, first + r, items, j, t));
@@ -221,12 +285,16 @@ TEST(TopKWithItemTerm, AnIncompleteTermIsRefused) {
     }
     return "";
   };
-  EXPECT_EQ(message({&w, &query_items, two}), "");
-  EXPECT_NE(message({&w, nullptr, two}).find("items of each of the 2 queries"), std::string::npos);
-  EXPECT_NE(message({&w, &query_items, one}).find("2 queries"), std::string::npos);
-  EXPECT_NE(message({&other, &query_items, two}).find("over 9 items, but there are 10"),
+  EXPECT_EQ(message({&w, &query_items, two, {}}), "");
+  EXPECT_NE(message({&w, nullptr, two, {}}).find("items of each of the 2 queries"),
             std::string::npos);
-  EXPECT_NE(message({&w, &query_items, far}).find("row 5 outside [0, 2)"), std::string::npos);
+  EXPECT_NE(message({&w, &query_items, one, {}}).find("2 queries"), std::string::npos);
+  EXPECT_NE(message({&other, &query_items, two, {}}).find("over 9 items, but there are 10"),
+            std::string::npos);
+  EXPECT_NE(message({&w, &query_items, far, {}}).find("row 5 outside [0, 2)"), std::string::npos);
+  const std::vector<float> short_weights(static_cast<std::size_t>(query_items.nnz()) + 1, 1.0f);
+  EXPECT_NE(message({&w, &query_items, two, short_weights}).find("item weights for"),
+            std::string::npos);
 }
 
 }  // namespace

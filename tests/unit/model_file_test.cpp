@@ -271,6 +271,86 @@ TEST_F(ModelFile, ItemBasedModelRoundTripIsExactInVersion2) {
   EXPECT_TRUE(load_model(dir_ / "plain.latent").item_to_item.empty());
 }
 
+// A model scoring by a dense term alone (EASE's kind): vectors of dimension
+// 0, the items x items weights and the seen pairs' weights, in version 3.
+ModelData make_dense_term_model() {
+  ModelData m = make_model();
+  m.kind = "ease";
+  m.user_embeddings = Matrix(m.users.size(), 0);
+  m.item_embeddings = Matrix(m.items.size(), 0);
+  const auto n = static_cast<std::size_t>(m.items.size());
+  std::vector<float> w(n * n, 0.0f);
+  for (std::size_t i = 1; i < n; ++i) {
+    for (std::size_t j = 1; j < n; ++j)
+      w[i * n + j] = i == j ? 0.0f : 0.1f * static_cast<float>(i) - 0.03f * static_cast<float>(j);
+  }
+  m.item_to_item = ItemToItem::dense(m.items.size(), std::move(w));
+  m.seen_weights.assign(static_cast<std::size_t>(m.seen.nnz()), 0.5f);
+  if (!m.seen_weights.empty()) m.seen_weights.back() = 0.0f;
+  return m;
+}
+
+TEST_F(ModelFile, DenseTermModelRoundTripIsExactInVersion3) {
+  const ModelData model = make_dense_term_model();
+  ASSERT_GT(model.seen.nnz(), 0);
+  save_model(dir_ / "m.latent", model);
+  const ModelData back = load_model(dir_ / "m.latent");
+  expect_same_model(back, model);
+  EXPECT_EQ(back.user_embeddings.cols(), 0);
+  EXPECT_TRUE(back.item_to_item.is_dense());
+  EXPECT_EQ(back.item_to_item, model.item_to_item);
+  EXPECT_EQ(back.seen_weights, model.seen_weights);
+  EXPECT_EQ(RawModel::parse(read_bytes(dir_ / "m.latent")).header["__metadata__"]["format_version"],
+            "3");
+  // Dimension 0 is for models with a term only.
+  ModelData no_term = model;
+  no_term.item_to_item = ItemToItem();
+  no_term.seen_weights.clear();
+  EXPECT_THROW(save_model(dir_ / "no_term.latent", no_term), Error);
+  // Seen weights are one per seen pair, finite and >= 0.
+  ModelData bad = model;
+  bad.seen_weights.pop_back();
+  EXPECT_THROW(save_model(dir_ / "bad.latent", bad), Error);
+  bad = model;
+  bad.seen_weights.front() = -1.0f;
+  EXPECT_THROW(save_model(dir_ / "bad.latent", bad), Error);
+}
+
+TEST_F(ModelFile, DamagedDenseTermPartsAreRefused) {
+  const auto damaged_dense = [&](auto edit) {
+    save_model(dir_ / "valid.latent", make_dense_term_model());
+    RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
+    edit(raw);
+    const fs::path path = dir_ / "damaged.latent";
+    write_bytes(path, raw.serialize());
+    return path;
+  };
+  // Version 2 has no such tensors, and without its term a model of
+  // dimension 0 has nothing to score by.
+  expect_load_error(
+      damaged_dense([](RawModel& r) { r.header["__metadata__"]["format_version"] = "2"; }),
+      ErrorKind::Corruption, "dimension 0");
+  expect_load_error(damaged_dense([](RawModel& r) {
+                      const float nan = std::numeric_limits<float>::quiet_NaN();
+                      std::memcpy(r.tensor_data("item_to_item.dense") + 4 * 7, &nan, 4);
+                    }),
+                    ErrorKind::Corruption, "nan");
+  expect_load_error(damaged_dense([](RawModel& r) {
+                      const float one = 1.0f;
+                      std::memcpy(r.tensor_data("item_to_item.dense") + 4 * 1, &one, 4);
+                    }),
+                    ErrorKind::Corruption, "row 0 (the OOV item)");
+  expect_load_error(damaged_dense([](RawModel& r) {
+                      const float negative = -2.0f;
+                      std::memcpy(r.tensor_data("seen.weights"), &negative, 4);
+                    }),
+                    ErrorKind::Corruption, "seen weight 0 is -2");
+  expect_load_error(damaged_dense([](RawModel& r) {
+                      r.header["item_to_item.dense"]["shape"] = {1, 25};
+                    }),
+                    ErrorKind::Corruption, "item_to_item.dense is 1 x 25");
+}
+
 TEST_F(ModelFile, DamagedItemBasedPartsAreRefused) {
   const auto damaged_item_based = [&](auto edit) {
     save_model(dir_ / "valid.latent", make_item_based_model());
@@ -439,10 +519,10 @@ TEST_F(ModelFile, RejectsFilesOfOtherFormats) {
 
 TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
   const fs::path path =
-      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "3"; });
+      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "4"; });
   expect_load_error(path, ErrorKind::Unsupported,
-                    "format version 3, newer than this build of latent reads "
-                    "(2); upgrade latent");
+                    "format version 4, newer than this build of latent reads "
+                    "(3); upgrade latent");
 }
 
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
