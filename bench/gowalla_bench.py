@@ -15,10 +15,10 @@ Protocol (the papers'; ../shared/data/gowalla/README.md)
 
 Rows
     latent, defaults  that command for popularity, als, bpr, two-tower, gf-cf
-                      and ease. EASE's default memory limit (4 GB) refuses this
-                      catalog (its user rows alone need 4.9 GB): the row shows
-                      its error; ``--ease-memory-gb N`` runs it with that limit
-                      (about 12 GB and minutes of training at this size).
+                      and ease. EASE needs one 40,982^2 float32 matrix (6.7
+                      GB); its default limit is half of the machine's memory,
+                      so on a smaller machine the row shows its refusal;
+                      ``--ease-memory-gb N`` sets the limit.
     latent, tuned     (``--tune``) als and gf-cf: ``latent tune --data
                       train.txt.gz --trials N --metric recall --k 20`` on the
                       train file alone (``latent tune`` takes no
@@ -271,8 +271,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=12,
                         help="trials of each tuned row's search (default 12)")
     parser.add_argument("--ease-memory-gb", type=float,
-                        help="run EASE with this memory limit (its default, 4 GB, refuses "
-                        "this catalog)")
+                        help="run EASE with this memory limit (default: EASE's own, half of "
+                        "the machine's memory)")
     parser.add_argument("--ml100k", action="store_true",
                         help="also MovieLens 100K, issue 3's protocol, beside the figures "
                         "before issue 14")

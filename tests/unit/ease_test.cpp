@@ -169,6 +169,27 @@ TEST(Ease, ZeroDiagonalZeroOovAndSameForEveryThreadCount) {
   }
 }
 
+// Large enough for LAPACK to split its solve over threads, were it to use
+// them (OpenBLAS's threaded Cholesky rounds differently per thread count).
+TEST(Ease, TheSolveGivesTheSameWeightsOnAnyThreadCount) {
+  Interactions x;
+  x.num_users = 400;
+  x.num_items = 1200;
+  Rng rng(21);
+  for (std::int32_t u = 1; u < x.num_users; ++u) {
+    for (int k = 0; k < 40; ++k) {
+      x.users.push_back(u);
+      x.items.push_back(1 + static_cast<std::int32_t>(rng.uniform() * 1199.0f) % 1199);
+    }
+  }
+  EaseConfig c;
+  c.regularization = 20.0f;
+  c.threads = 1;
+  const ItemToItem one = train_ease(x, c);
+  c.threads = 2;
+  EXPECT_EQ(train_ease(x, c), one);
+}
+
 TEST(Ease, RefusesBeforeAllocatingWhenOverTheMemoryLimit) {
   Interactions x;
   x.num_users = 2;
