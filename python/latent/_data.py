@@ -339,14 +339,36 @@ def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None
     NGCF and LightGCN ship their data) with the library's loader; the
     arguments are the CLI's data flags. A file ending in .gz (or starting
     with gzip's magic bytes) is decompressed as it is read."""
+    return Dataset(_load(data, None, locals())[0])
+
+
+def load_train_test(data, test_file, format="auto", delimiter=None, header=True, user_col=None,
+                    item_col=None, rating_col=None, timestamp_col=None, weight_col=None,
+                    items=None, items_id_col=None, items_title_col=None, rating_above=None,
+                    item_key="id"):
+    """Reads a data set that comes with its own test file (as `latent evaluate
+    --test-file` does): data is the train part, test_file the test part, in
+    the same format; their ids share one vocabulary. Returns the Split, whose
+    .data is the Dataset of both. Every test pair's user must have training
+    pairs; the error names the test file, line and id otherwise."""
+    native_data, native_split = _load(data, test_file, locals())
+    return Split(Dataset(native_data), native_split)
+
+
+def _load(data, test_file, args):
     path = _require_file(data)
+    if test_file is not None:
+        test_file = _require_file(test_file)
+    items = args["items"]
     if items is not None:
         _require_file(items)
-    native = _latent.load_dataset(
-        data=path, format=format, delimiter=delimiter or "", header=bool(header),
-        user_col=str(user_col or ""), item_col=str(item_col or ""),
-        rating_col=str(rating_col or ""), timestamp_col=str(timestamp_col or ""),
-        weight_col=str(weight_col or ""), items_file=os.fspath(items or ""),
-        items_id_col=str(items_id_col or ""), items_title_col=str(items_title_col or ""),
-        rating_above=None if rating_above is None else float(rating_above), item_key=item_key)
-    return Dataset(native)
+    rating_above = args["rating_above"]
+    return _latent.load_dataset(
+        data=path, format=args["format"], delimiter=args["delimiter"] or "",
+        header=bool(args["header"]), user_col=str(args["user_col"] or ""),
+        item_col=str(args["item_col"] or ""), rating_col=str(args["rating_col"] or ""),
+        timestamp_col=str(args["timestamp_col"] or ""), weight_col=str(args["weight_col"] or ""),
+        items_file=os.fspath(items or ""), items_id_col=str(args["items_id_col"] or ""),
+        items_title_col=str(args["items_title_col"] or ""),
+        rating_above=None if rating_above is None else float(rating_above),
+        item_key=args["item_key"], test_file=os.fspath(test_file or ""))

@@ -180,7 +180,8 @@ void bind_dataset(py::module_& m) {
       py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"));
 }
 
-// Making a Dataset with the library's file loaders.
+// Making a Dataset (and with a test file, its Split) with the library's
+// file loaders.
 void bind_loading(py::module_& m) {
   m.def(
       "load_dataset",
@@ -189,7 +190,8 @@ void bind_loading(py::module_& m) {
          const std::string& rating_col, const std::string& timestamp_col,
          const std::string& weight_col, const std::filesystem::path& items_file,
          const std::string& items_id_col, const std::string& items_title_col,
-         std::optional<double> rating_above, const std::string& item_key) {
+         std::optional<double> rating_above, const std::string& item_key,
+         const std::filesystem::path& test_file) {
         LoadOptions o;
         o.data = data;
         o.format = parse_data_format(format);
@@ -205,13 +207,29 @@ void bind_loading(py::module_& m) {
         o.items_title_col = items_title_col;
         o.rating_above = rating_above;
         o.item_key = parse_item_key(item_key);
-        py::gil_scoped_release release;
-        return std::make_shared<Dataset>(load_dataset(o));
+        // With a test file: the data and its split, read together
+        // (load_train_test); else the data alone and no split.
+        std::shared_ptr<Dataset> dataset;
+        auto split = std::make_shared<BoundSplit>();
+        {
+          py::gil_scoped_release release;
+          if (test_file.empty()) {
+            dataset = std::make_shared<Dataset>(load_dataset(o));
+          } else {
+            TrainTestData loaded = load_train_test(o, test_file);
+            dataset = std::make_shared<Dataset>(std::move(loaded.data));
+            split->split = std::move(loaded.split);
+          }
+        }
+        if (test_file.empty()) return py::make_tuple(dataset, py::none());
+        split->data = dataset;
+        return py::make_tuple(dataset, split);
       },
       py::arg("data"), py::arg("format"), py::arg("delimiter"), py::arg("header"),
       py::arg("user_col"), py::arg("item_col"), py::arg("rating_col"), py::arg("timestamp_col"),
       py::arg("weight_col"), py::arg("items_file"), py::arg("items_id_col"),
-      py::arg("items_title_col"), py::arg("rating_above"), py::arg("item_key"));
+      py::arg("items_title_col"), py::arg("rating_above"), py::arg("item_key"),
+      py::arg("test_file"));
 }
 
 // The Split class, and making or reading one of a Dataset.

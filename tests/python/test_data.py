@@ -96,6 +96,30 @@ def test_load_dataset_user_lines_gzip(tmp_path):
         latent.load_dataset(path, format="user-lines")
 
 
+def test_load_train_test_reads_the_papers_protocol(tmp_path):
+    """A train file and its own test file: one vocabulary, the Split as given;
+    a test user without training pairs is refused naming the file."""
+    import gzip
+    train = tmp_path / "train.txt.gz"
+    test = tmp_path / "test.txt"
+    train.write_bytes(gzip.compress(b"0 5 6\n1 6 7\n2 5 7\n"))
+    test.write_text("0 7\n1 5 8\n")
+    split = latent.load_train_test(train, test, format="user-lines")
+    assert isinstance(split, latent.Split)
+    assert split.train.user.tolist() == [0, 0, 1, 1, 2, 2]
+    assert split.test.user.tolist() == [0, 1, 1] and split.test.item.tolist() == [7, 5, 8]
+    assert split.data.items == [5, 6, 7, 8]  # the test's new item joins the vocabulary
+    model = latent.Model("popularity")
+    model.fit(split.data, split=split, verbose=False)
+    result = model.evaluate(split, k=1)
+    assert result["test_pairs"] == 3
+    test.write_text("0 7\n9 5\n")
+    with pytest.raises(ValueError, match="test.txt"):
+        latent.load_train_test(train, test, format="user-lines")
+    with pytest.raises(FileNotFoundError):
+        latent.load_train_test(train, tmp_path / "missing.txt", format="user-lines")
+
+
 @pytest.mark.parametrize("method", ["random", "per-user"])
 def test_splits_partition_and_round_trip(titles, tmp_path, method):
     split = titles.split(method, test_fraction=0.2, seed=7)
