@@ -169,7 +169,13 @@ class ModelFile : public ::testing::Test {
   // A valid file taken apart, damaged by `edit`, re-signed and written.
   template <typename F>
   fs::path damaged(F&& edit) {
-    save_model(dir_ / "valid.latent", make_model());
+    return damaged(std::forward<F>(edit), make_model());
+  }
+
+  // `model`'s file with `edit` applied.
+  template <typename F>
+  fs::path damaged(F&& edit, const ModelData& model) {
+    save_model(dir_ / "valid.latent", model);
     RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
     edit(raw);
     fs::path path = dir_ / "damaged.latent";
@@ -317,14 +323,7 @@ TEST_F(ModelFile, DenseTermModelRoundTripIsExactInVersion3) {
 }
 
 TEST_F(ModelFile, DamagedDenseTermPartsAreRefused) {
-  const auto damaged_dense = [&](auto edit) {
-    save_model(dir_ / "valid.latent", make_dense_term_model());
-    RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
-    edit(raw);
-    const fs::path path = dir_ / "damaged.latent";
-    write_bytes(path, raw.serialize());
-    return path;
-  };
+  const auto damaged_dense = [&](auto edit) { return damaged(edit, make_dense_term_model()); };
   // Version 2 has no such tensors, and without its term a model of
   // dimension 0 has nothing to score by.
   expect_load_error(
@@ -352,14 +351,7 @@ TEST_F(ModelFile, DamagedDenseTermPartsAreRefused) {
 }
 
 TEST_F(ModelFile, DamagedItemBasedPartsAreRefused) {
-  const auto damaged_item_based = [&](auto edit) {
-    save_model(dir_ / "valid.latent", make_item_based_model());
-    RawModel raw = RawModel::parse(read_bytes(dir_ / "valid.latent"));
-    edit(raw);
-    const fs::path path = dir_ / "damaged.latent";
-    write_bytes(path, raw.serialize());
-    return path;
-  };
+  const auto damaged_item_based = [&](auto edit) { return damaged(edit, make_item_based_model()); };
   // A version 1 file has no such tensors.
   expect_load_error(
       damaged_item_based([](RawModel& r) { r.header["__metadata__"]["format_version"] = "1"; }),
