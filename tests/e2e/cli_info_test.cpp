@@ -47,6 +47,28 @@ TEST_F(CliInfo, ReadsLikeAPage) {
   EXPECT_EQ(r.out.find("\n     15  "), std::string::npos) << r.out;
 }
 
+// An item-based model says what its item-to-item term holds: EASE's is
+// dense, items x items (4 rows with OOV: 16 weights of 4 bytes).
+TEST_F(CliInfo, ShowsAnItemToItemTerm) {
+  const std::string ease = (dir_ / "ease.latent").string();
+  ASSERT_EQ(
+      run_cli({"train", "--data", csv_, "--model", "ease", "--out", ease, "--quiet"}).exit_code, 0);
+  auto r = run_cli({"info", ease});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("dim: 0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("item-to-item term: dense weights, 16 (0.0 MiB)\n"), std::string::npos)
+      << r.out;
+  r = run_cli({"info", ease, "--json"});
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["item_to_item"]["storage"], "dense");
+  EXPECT_EQ(j["item_to_item"]["bytes"], 64);
+  EXPECT_EQ(j["format_version"], 3);
+  // A model without one says nothing of it.
+  EXPECT_EQ(run_cli({"info", model_}).out.find("item-to-item"), std::string::npos);
+  EXPECT_TRUE(
+      nlohmann::json::parse(run_cli({"info", model_, "--json"}).out)["item_to_item"].is_null());
+}
+
 TEST_F(CliInfo, JsonIsOneDocumentWithEverything) {
   const auto r = run_cli({"info", model_, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

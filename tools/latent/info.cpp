@@ -61,6 +61,14 @@ json index_json(const std::filesystem::path& file, const HnswIndex* index,
   return nullptr;
 }
 
+// An item-based model's item-to-item term (null: none).
+json item_to_item_json(const ItemToItem& w) {
+  if (w.empty()) return nullptr;
+  const std::int64_t bytes =
+      w.is_dense() ? w.nnz() * 4 : w.nnz() * 8 + static_cast<std::int64_t>(w.indptr().size()) * 8;
+  return {{"storage", w.is_dense() ? "dense" : "sparse"}, {"weights", w.nnz()}, {"bytes", bytes}};
+}
+
 json describe(const std::string& path, const Recommender& model) {
   const ModelData& m = model.model();
   return {{"file", path},
@@ -74,6 +82,7 @@ json describe(const std::string& path, const Recommender& model) {
           {"items", vocabulary_json(m.items)},
           {"item_titles", !m.item_titles.empty()},
           {"seen_pairs", m.seen.nnz()},
+          {"item_to_item", item_to_item_json(m.item_to_item)},
           {"config", m.config},
           {"training", m.training}};
 }
@@ -186,6 +195,10 @@ void info(const std::string& path, bool as_json) {
       "items.tsv)\n");
   out.print("item titles: {}\nseen pairs: {}\n", d["item_titles"].get<bool>() ? "yes" : "no",
             readable(d["seen_pairs"]));
+  if (const json& w = d["item_to_item"]; !w.is_null()) {
+    out.print("item-to-item term: {} weights, {} ({:.1f} MiB)\n", readable(w["storage"]),
+              readable(w["weights"]), w["bytes"].get<double>() / (1 << 20));
+  }
   const auto print_index = [&](std::string_view name, const json& index, std::string_view what) {
     if (index.is_null()) {
       out.print("{}: none ({} read every item; latent index builds one)\n", name, what);
