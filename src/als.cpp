@@ -240,6 +240,7 @@ LATENT_ALS_CLONES void als_solve_cg(const AlsProblem& p, std::int32_t row, float
   // passes; other sizes the general ones.
   const int fixed_blocks = d == stride && d <= 64 ? d / 16 : 0;
   symv(p.yty_reg, xp, res, d, stride, -1.0f);
+  if (p.row_reg != nullptr) axpy(-p.row_reg[row], xp, res, stride);
   switch (fixed_blocks) {
     case 1:
       residual_pass_fixed<1>(p, cols, r, n, xp, g, w, res);
@@ -269,6 +270,7 @@ LATENT_ALS_CLONES void als_solve_cg(const AlsProblem& p, std::int32_t row, float
   for (int step = 0; step < p.cg_steps; ++step) {
     // adir = A dir without forming A.
     symv(p.yty_reg, dir, adir, d, stride, 1.0f);
+    if (p.row_reg != nullptr) axpy(p.row_reg[row], dir, adir, stride);
     switch (fixed_blocks) {
       case 1:
         weighted_gram_times_fixed<1>(g, w, n, dir, adir);
@@ -315,6 +317,7 @@ LATENT_ALS_CLONES void als_solve_cholesky(const AlsProblem& p, std::int32_t row,
     std::memcpy(a + static_cast<std::int64_t>(i) * d,
                 p.yty_reg + static_cast<std::int64_t>(i) * stride,
                 sizeof(float) * static_cast<std::size_t>(d));
+    if (p.row_reg != nullptr) a[static_cast<std::int64_t>(i) * (d + 1)] += p.row_reg[row];
   }
   for (int j = 0; j < stride; j += 16) store(rhs + j, Block{});
   // A = YtY + reg I + G^T G with G's rows sqrt(c_k - 1) y_k; b = sum_k c_k y_k.
@@ -384,15 +387,36 @@ void AlsConfig::validate() const {
   require(std::isfinite(regularization) && regularization > 0,
           fmt::format("regularization {} must be a positive number", regularization));
   require(std::isfinite(alpha) && alpha >= 0, fmt::format("alpha {} must be a number >= 0", alpha));
+  require(regularization_exponent >= 0 && regularization_exponent <= 1,
+          fmt::format("regularization_exponent {} is outside [0, 1]", regularization_exponent));
   require(epochs >= 1, fmt::format("epochs {} must be >= 1", epochs));
   require(cg_steps >= 1, fmt::format("cg_steps {} must be >= 1", cg_steps));
   require(threads >= 0, fmt::format("threads {} must be >= 0 (0: all cores)", threads));
 }
 
 nlohmann::json AlsConfig::to_json() const {
-  return {{"dim", dim},       {"regularization", regularization}, {"alpha", alpha},
-          {"epochs", epochs}, {"solver", to_string(solver)},      {"cg_steps", cg_steps},
-          {"seed", seed}};
+  return {{"dim", dim},           {"regularization", regularization},
+          {"alpha", alpha},       {"regularization_exponent", regularization_exponent},
+          {"epochs", epochs},     {"solver", to_string(solver)},
+          {"cg_steps", cg_steps}, {"seed", seed}};
+}
+
+float als_row_regularization(const AlsConfig& config, double summed_r, std::int64_t other,
+                             std::int64_t users, std::int64_t items) {
+  // nu = 0 returns the config's value untouched (pow(x, 0) is 1 anyway, but
+  // this keeps the plain model independent of the counts).
+  if (config.regularization_exponent == 0) return config.regularization;
+  const double weight = static_cast<double>(other) + static_cast<double>(config.alpha) * summed_r;
+  const double scale = std::sqrt(static_cast<double>(users) * static_cast<double>(items));
+  const double reg = static_cast<double>(config.regularization) *
+                     std::pow(weight / scale, static_cast<double>(config.regularization_exponent));
+  const auto out = static_cast<float>(reg);
+  detail::require(std::isfinite(out) && out > 0,
+                  fmt::format("the frequency-scaled regularization {} of a row (summed r {}, "
+                              "{} x {} rows) is not a positive float; lower "
+                              "regularization-exponent or alpha",
+                              reg, summed_r, users, items));
+  return out;
 }
 
 namespace {
@@ -559,21 +583,47 @@ std::vector<float> padded_system(const Matrix& y, float regularization, int thre
   return out;
 }
 
+// row_reg: empty (every row's regularization is in yty_reg), or one per row.
 detail::AlsProblem problem_of(const Matrix& y, const std::vector<float>& yty_reg,
-                              const SparseRows& rows, const AlsConfig& config) {
+                              const SparseRows& rows, const AlsConfig& config,
+                              const std::vector<float>& row_reg) {
   return {config.dim,       detail::als_stride(config.dim),
           y.data(),         yty_reg.data(),
           config.alpha,     rows.indptr.data(),
           rows.cols.data(), rows.r.empty() ? nullptr : rows.r.data(),
-          config.cg_steps};
+          config.cg_steps,  row_reg.empty() ? nullptr : row_reg.data()};
+}
+
+// Each row's regularization (als_row_regularization) when the exponent is
+// not 0, else empty: the plain model keeps one regularization folded into
+// Y^T Y, exactly as before frequency scaling existed.
+std::vector<float> row_regularization(const SparseRows& rows, const AlsConfig& config,
+                                      std::int64_t other, std::int64_t users, std::int64_t items) {
+  if (config.regularization_exponent == 0) return {};
+  std::vector<float> out(static_cast<std::size_t>(rows.rows()), 0.0f);
+  for (std::int32_t row = 1; row < rows.rows(); ++row) {
+    double summed = 0;
+    const auto b = rows.indptr[static_cast<std::size_t>(row)];
+    const auto e = rows.indptr[static_cast<std::size_t>(row) + 1];
+    if (rows.r.empty()) {
+      summed = static_cast<double>(e - b);
+    } else {
+      for (auto k = b; k < e; ++k) summed += rows.r[static_cast<std::size_t>(k)];
+    }
+    out[static_cast<std::size_t>(row)] =
+        als_row_regularization(config, summed, other, users, items);
+  }
+  return out;
 }
 
 // Solves every row of `x` given the other side's factors `y`.
 void solve_side(Matrix& x, const Matrix& y, const SparseRows& rows, const AlsConfig& config,
-                int threads, std::vector<detail::AlsScratch>& scratch) {
+                const std::vector<float>& row_reg, int threads,
+                std::vector<detail::AlsScratch>& scratch) {
   const int dim = config.dim;
-  const std::vector<float> yty_reg = padded_system(y, config.regularization, threads);
-  const detail::AlsProblem problem = problem_of(y, yty_reg, rows, config);
+  const std::vector<float> yty_reg =
+      padded_system(y, row_reg.empty() ? config.regularization : 0.0f, threads);
+  const detail::AlsProblem problem = problem_of(y, yty_reg, rows, config, row_reg);
   const bool cholesky = config.solver == AlsSolver::Cholesky;
   const auto n = static_cast<std::int64_t>(rows.order.size());
   detail::prepare_blas();
@@ -597,13 +647,14 @@ void solve_side(Matrix& x, const Matrix& y, const SparseRows& rows, const AlsCon
 // total confidence. The unobserved cells' part is summed through the
 // Gramians: sum_u x_u^T (Y^T Y) x_u = <X^T X, Y^T Y>.
 double objective(const Matrix& users, const Matrix& items, const SparseRows& rows,
-                 const AlsConfig& config, int threads, std::vector<detail::AlsScratch>& scratch,
-                 std::vector<double>& per_user) {
+                 const AlsConfig& config, const std::vector<float>& user_reg,
+                 const std::vector<float>& item_reg, int threads,
+                 std::vector<detail::AlsScratch>& scratch, std::vector<double>& per_user) {
   const int dim = config.dim;
   const Matrix xtx = gramian(users, threads);
   const Matrix yty = gramian(items, threads);
   const std::vector<float> unused;
-  const detail::AlsProblem problem = problem_of(items, unused, rows, config);
+  const detail::AlsProblem problem = problem_of(items, unused, rows, config, unused);
   const auto n = static_cast<std::int64_t>(rows.order.size());
   per_user.assign(static_cast<std::size_t>(rows.rows()), 0.0);
 #pragma omp parallel num_threads(threads_for(rows.nnz(), threads))
@@ -622,10 +673,23 @@ double objective(const Matrix& users, const Matrix& items, const SparseRows& row
   for (std::size_t k = 0; k < xtx.size(); ++k) {
     loss += static_cast<double>(xtx.data()[k]) * static_cast<double>(yty.data()[k]);
   }
-  for (int d = 0; d < dim; ++d) {
-    norms += static_cast<double>(xtx.data()[d * dim + d]) + yty.data()[d * dim + d];
+  if (user_reg.empty()) {
+    for (int d = 0; d < dim; ++d) {
+      norms += static_cast<double>(xtx.data()[d * dim + d]) + yty.data()[d * dim + d];
+    }
+    loss += config.regularization * norms;
+  } else {
+    const auto weighted_norms = [](const Matrix& f, const std::vector<float>& reg) {
+      double total = 0;
+      for (std::int64_t row = 1; row < f.rows(); ++row) {
+        double sq = 0;
+        for (float v : f.row(row)) sq += static_cast<double>(v) * v;
+        total += reg[static_cast<std::size_t>(row)] * sq;
+      }
+      return total;
+    };
+    loss += weighted_norms(users, user_reg) + weighted_norms(items, item_reg);
   }
-  loss += config.regularization * norms;
   if (rows.r.empty()) {
     confidence += static_cast<double>(rows.nnz()) * (1.0 + static_cast<double>(config.alpha));
   }
@@ -667,6 +731,10 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
     }
   }
   const SparseRows by_item = transpose(by_user, train.num_items);
+  const std::int64_t users = train.num_users - 1;
+  const std::int64_t items = train.num_items - 1;
+  const std::vector<float> user_reg = row_regularization(by_user, config, items, users, items);
+  const std::vector<float> item_reg = row_regularization(by_item, config, users, users, items);
 
   Rng rng(config.seed);
   AlsResult result;
@@ -680,12 +748,14 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
 
   for (int iteration = 1; iteration <= config.epochs; ++iteration) {
     const auto t0 = Clock::now();
-    solve_side(result.user_factors, result.item_factors, by_user, config, threads, scratch);
-    solve_side(result.item_factors, result.user_factors, by_item, config, threads, scratch);
+    solve_side(result.user_factors, result.item_factors, by_user, config, user_reg, threads,
+               scratch);
+    solve_side(result.item_factors, result.user_factors, by_item, config, item_reg, threads,
+               scratch);
     double loss = std::numeric_limits<double>::quiet_NaN();
     if (config.compute_loss) {
-      loss = objective(result.user_factors, result.item_factors, by_user, config, threads, scratch,
-                       per_user);
+      loss = objective(result.user_factors, result.item_factors, by_user, config, user_reg,
+                       item_reg, threads, scratch, per_user);
       result.loss.push_back(loss);
     }
     const double seconds = seconds_since(t0);

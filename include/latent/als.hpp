@@ -7,12 +7,31 @@
 // pair's weight (Interactions::weights) or 1, summed over duplicate pairs;
 // unobserved cells have c = 1. Training minimises
 //
-//   sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2 + reg (|X|^2 + |Y|^2)
+//   sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2
+//     + sum_u reg_u |x_u|^2 + sum_i reg_i |y_i|^2
 //
 // by alternating exact (Cholesky) or approximate (a few warm-started
 // conjugate-gradient steps, as in the `implicit` library) solves of
 //
-//   (Y^T Y + Y^T (C_u - I) Y + reg I) x_u = Y^T C_u p_u
+//   (Y^T Y + Y^T (C_u - I) Y + reg_u I) x_u = Y^T C_u p_u
+//
+// The regularization of a row is reg (the config's `regularization`) scaled
+// by the row's frequency (Rendle, Krichene, Zhang, Koren 2021, "Revisiting
+// the performance of iALS on item recommendation benchmarks"):
+//
+//   reg_u = reg * (w_u / sqrt(|U| |I|))^nu,   w_u = sum over i of c_ui
+//                                                  = |I| + alpha * sum_i r_ui
+//
+// and likewise reg_i with w_i = |U| + alpha * sum_u r_ui, where |U| and |I|
+// count the non-OOV rows. w_u is the row's total weight in the loss, which
+// is Rendle et al.'s |I_u| + alpha0 |I| times alpha: their loss weighs an
+// observed cell 1 + alpha0 (target 1 / (1 + alpha0) after completing the
+// square) and every other alpha0, which is this loss, rescaled, with
+// alpha = 1 / alpha0 (so alpha0 = 1 / alpha, not 1 / (1 + alpha)), and
+// their lambda = reg / ((1 + alpha) (alpha0 sqrt(|U| |I|))^nu). Dividing by
+// sqrt(|U| |I|) keeps reg near the plain model's scale for every nu (on
+// sparse data w_u is close to |I|), so one tuning grid serves all nu. nu = 0 (the default) is plain
+// L2, reg_u = reg; nu = 1 is their frequency-scaled regularization.
 //
 // for every user given the items, then for every item given the users.
 // Y^T Y is computed once per half-iteration, so each row costs time in
@@ -52,7 +71,10 @@ struct AlsConfig {
   // to zero (recommendations by noise): lower it for tiny data sets.
   float regularization = 50.0f;  // reg above; > 0 keeps every system positive definite
   float alpha = 7.0f;            // confidence slope: c = 1 + alpha * r
-  int epochs = 15;               // iterations (each solves users, then items)
+  // nu above, in [0, 1]: 0 regularizes every row by `regularization`, 1 in
+  // proportion to its weight in the loss (Rendle et al.'s frequency scaling).
+  float regularization_exponent = 0.0f;
+  int epochs = 15;  // iterations (each solves users, then items)
   AlsSolver solver = AlsSolver::ConjugateGradient;
   int cg_steps = 3;           // CG iterations per row and half-iteration
   std::uint64_t seed = 42;    // initial factors: uniform [0, 0.01) as in `implicit`
@@ -62,7 +84,8 @@ struct AlsConfig {
   // Throws InvalidArgument naming the field and value.
   void validate() const;
   // The settings that determine the model (dim, regularization, alpha,
-  // epochs, solver, cg_steps, seed); threads and compute_loss do not.
+  // regularization_exponent, epochs, solver, cg_steps, seed); threads and
+  // compute_loss do not.
   nlohmann::json to_json() const;
 };
 
@@ -88,9 +111,19 @@ using AlsIterationCallback = std::function<void(int iteration, double seconds, d
 AlsResult train_als(const Interactions& train, const AlsConfig& config,
                     const AlsIterationCallback& on_iteration = {});
 
+// The regularization reg_u of a row whose summed r is `summed_r` (see the
+// top of this file), given the config's regularization, alpha and
+// regularization_exponent, the row count of the other side (`other`: |I|
+// for a user row) and |U| and |I| (non-OOV rows). Exactly `regularization`
+// when the exponent is 0. Throws InvalidArgument when the result is not a
+// positive float.
+float als_row_regularization(const AlsConfig& config, double summed_r, std::int64_t other,
+                             std::int64_t users, std::int64_t items);
+
 // Exact least-squares fold-in of a new user from the items they interacted
 // with: solves (Y^T Y + Y^T (C_u - I) Y + reg I) x = Y^T C_u p_u in double
-// precision and returns x (dim floats).
+// precision and returns x (dim floats); reg is the row's regularization
+// (als_row_regularization of the user's summed r under frequency scaling).
 //   item_factors: items x dim (a trained model's, row 0 = OOV)
 //   yty:          dim x dim, als_gramian(item_factors), computed once by the caller
 //   items:        item rows in [0, items); the OOV row 0 contributes nothing;

@@ -14,14 +14,19 @@ namespace latent::detail {
 // What every row of one half-iteration shares.
 struct AlsProblem {
   int dim;
-  int stride;            // dim rounded up to a multiple of 16 (als_stride)
-  const float* y;        // the other side's factors, rows x dim
-  const float* yty_reg;  // stride x stride, symmetric: Y^T Y + regularization * I, zero past dim
-  float alpha;           // c = 1 + alpha * r
+  int stride;      // dim rounded up to a multiple of 16 (als_stride)
+  const float* y;  // the other side's factors, rows x dim
+  // stride x stride, symmetric, zero past dim: Y^T Y + regularization * I,
+  // or Y^T Y alone when row_reg is set.
+  const float* yty_reg;
+  float alpha;                 // c = 1 + alpha * r
   const std::int64_t* indptr;  // row -> [indptr[row], indptr[row + 1]) of cols / r
   const std::int32_t* cols;    // rows of y
   const float* r;              // summed r > 0 of each (row, col) pair; null when all are 1
   int cg_steps;
+  // Null, or one regularization per row of the side being solved (frequency
+  // scaling, als.hpp), added to yty_reg's diagonal row by row.
+  const float* row_reg = nullptr;
 
   // One row's entries: its columns, their r (null when all are 1), how many.
   struct Entries {

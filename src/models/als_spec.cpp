@@ -1,6 +1,8 @@
 // Implicit-feedback ALS (als.hpp) as the registry knows it.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <latent/als.hpp>
 #include <latent/error.hpp>
 #include <latent/param_table.hpp>
@@ -19,6 +21,10 @@ const ParamTable<AlsConfig>& table() {
           .add("regularization", &C::regularization, "L2 regularization of the factors",
                Range::above(0))
           .add("alpha", &C::alpha, "Confidence slope: c = 1 + alpha * r", Range::at_least(0))
+          .add("regularization-exponent", &C::regularization_exponent,
+               "nu: each row's regularization grows as its weight^nu (0 plain, 1 "
+               "frequency-scaled as in Rendle et al. 2021)",
+               Range::between(0, 1))
           .add("epochs", &C::epochs, "Iterations (each solves users, then items)",
                Range::at_least(1))
           .choice("solver", &C::solver, "Least-squares solver", {"cg", "cholesky"},
@@ -53,24 +59,38 @@ float config_number(const ModelData& m, const char* key) {
   return it->get<float>();
 }
 
+// The same, or `fallback` when the config does not have it (a model saved
+// before the key existed).
+float config_number_or(const ModelData& m, const char* key, float fallback) {
+  return m.config.contains(key) ? config_number(m, key) : fallback;
+}
+
 // The exact least-squares solve of a new user's row against the fixed item
-// factors, with the Gramian computed once per model.
+// factors, with the Gramian computed once per model; under frequency
+// scaling, the user's regularization from their item count, as training
+// gives a user's row.
 class AlsFoldIn : public FoldIn {
  public:
-  explicit AlsFoldIn(const ModelData& m)
-      : gramian_(als_gramian(m.item_embeddings)),
-        regularization_(config_number(m, "regularization")),
-        alpha_(config_number(m, "alpha")) {}
+  explicit AlsFoldIn(const ModelData& m) : gramian_(als_gramian(m.item_embeddings)) {
+    config_.regularization = config_number(m, "regularization");
+    config_.alpha = config_number(m, "alpha");
+    config_.regularization_exponent = config_number_or(m, "regularization_exponent", 0.0f);
+  }
 
   std::vector<float> query(const ModelData& m,
                            std::span<const std::int32_t> item_rows) const override {
-    return als_fold_in(m.item_embeddings, gramian_, item_rows, {}, regularization_, alpha_);
+    const auto given = std::count_if(item_rows.begin(), item_rows.end(),
+                                     [](std::int32_t row) { return row != 0; });
+    const std::int64_t users = m.user_embeddings.rows() - 1;
+    const std::int64_t items = m.item_embeddings.rows() - 1;
+    const float reg = als_row_regularization(config_, static_cast<double>(given), items,
+                                             std::max<std::int64_t>(users, 1), items);
+    return als_fold_in(m.item_embeddings, gramian_, item_rows, {}, reg, config_.alpha);
   }
 
  private:
   Matrix gramian_;
-  float regularization_;
-  float alpha_;
+  AlsConfig config_;
 };
 
 }  // namespace

@@ -296,3 +296,35 @@ def test_loads_the_committed_version_1_model_file():
     ids, scores = model.recommend(model.users[0], k=2)
     assert len(ids) == 2 and scores[0] >= scores[1]
     assert model.user_embeddings()[0].shape[1] == model.dim
+
+
+@pytest.mark.parametrize("nu", [0.0, 1.0])
+def test_als_fold_in_solves_the_normal_equations_with_the_row_regularization(small_csv, nu):
+    # A new user's ALS row is the closed-form solve of one row's normal
+    # equations; with regularization_exponent nu > 0 its regularization is
+    # reg * ((|I| + alpha * n) / sqrt(|U| |I|))^nu (Rendle et al. 2021), n
+    # the user's items: the numpy solve below must give the scores latent does.
+    data = latent.load_dataset(small_csv)
+    reg, alpha = 2.0, 4.0
+    model = latent.Model("als", dim=8, regularization=reg, alpha=alpha, epochs=4,
+                         regularization_exponent=nu, solver="cholesky", threads=1)
+    model.fit(data, verbose=False)
+    assert model.config["regularization_exponent"] == nu
+    y, item_ids = model.item_embeddings()
+    users, _ = model.user_embeddings()
+    y = y.astype(np.float64)
+    liked = list(item_ids[1:6])
+    rows = [item_ids.index(i) for i in liked]
+    n_users, n_items = users.shape[0] - 1, y.shape[0] - 1
+    row_reg = reg * ((n_items + alpha * len(rows)) / np.sqrt(n_users * n_items)) ** nu
+    liked_y = y[rows]
+    a = y.T @ y + alpha * liked_y.T @ liked_y + row_reg * np.eye(8)
+    x = np.linalg.solve(a, (1 + alpha) * liked_y.sum(axis=0))
+    want = y @ x
+    ids, scores = model.recommend_for_items(liked, k=10, exact=True)
+    np.testing.assert_allclose(scores, want[[item_ids.index(i) for i in ids]], rtol=1e-4,
+                               atol=1e-6)
+    # The plain regularization gives other scores when nu > 0.
+    plain = y @ np.linalg.solve(a - (row_reg - reg) * np.eye(8),
+                                (1 + alpha) * liked_y.sum(axis=0))
+    assert (nu == 0) == np.allclose(plain[[item_ids.index(i) for i in ids]], scores, rtol=1e-4)
