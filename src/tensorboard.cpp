@@ -190,6 +190,13 @@ std::vector<std::string> TensorBoardLog::add_projector(const ModelData& model) {
         "no embedding projector: {} vectors do not say which items are alike", model.kind));
     return notes;
   }
+  if (model.item_embeddings.cols() == 0) {
+    notes.push_back(
+        fmt::format("no embedding projector: a {} model has no vectors (it scores "
+                    "by its item-to-item weights alone)",
+                    model.kind));
+    return notes;
+  }
   auto projector = std::make_unique<Projector>();
   std::string config;
   const auto table = [&](std::string_view name, const Vocabulary& ids, const Matrix& vectors,

@@ -209,6 +209,20 @@ TEST(TensorBoardLog, LeavesOutWhatTheProjectorCannotShow) {
   EXPECT_FALSE(fs::exists(tmp / "tb" / "projector_config.pbtxt"));
 }
 
+TEST(TensorBoardLog, SaysAModelWithoutVectorsHasNoProjector) {
+  TempDir tmp;
+  ModelData m = tiny_model();
+  m.kind = "ease";
+  m.user_embeddings = Matrix(m.users.size(), 0);
+  m.item_embeddings = Matrix(m.items.size(), 0);
+  TensorBoardLog log(tmp / "tb");
+  const auto notes = log.add_projector(m);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("a ease model has no vectors"), std::string::npos) << notes[0];
+  log.commit();
+  EXPECT_FALSE(fs::exists(tmp / "tb" / "projector_config.pbtxt"));
+}
+
 TEST(TensorBoardLog, ErrorsNameThePath) {
   TempDir tmp;
   std::ofstream(tmp / "file") << "x";
