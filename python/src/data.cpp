@@ -191,7 +191,7 @@ void bind_loading(py::module_& m) {
          const std::string& weight_col, const std::filesystem::path& items_file,
          const std::string& items_id_col, const std::string& items_title_col,
          std::optional<double> rating_above, const std::string& item_key,
-         const std::filesystem::path& test_file) {
+         const std::filesystem::path& test_file) -> py::tuple {
         LoadOptions o;
         o.data = data;
         o.format = parse_data_format(format);
