@@ -255,6 +255,11 @@ def gowalla_table(rows: list[dict]) -> str:
     return markdown(header, cells, {2, 3, 4, 5, 6})
 
 
+def log_result(r):
+    """One row's outcome, as it finishes."""
+    log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} ({r['wall_seconds']:.1f} s wall)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latent", default=str(REPO_ROOT / "build" / "bin" / "latent"),
@@ -331,31 +336,27 @@ def main() -> int:
             r = latent_evaluate(latent, eval_flags, model, flags, K, tmp)
             rows.append({"model": f"latent {model}", "settings": settings, "kind": "defaults",
                          **r})
-            log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
-                f"({r['wall_seconds']:.1f} s wall)")
+            log_result(r)
         for name in peers:
             log(f"{name}: defaults ...")
             r = peer_row(python, data, PEER_MODELS[name], False, args.trials, args.seed, tmp)
             label = peer_label(r, name)
             rows.append({"model": label, "kind": "peer", **{"settings": "defaults", **r}})
-            log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
-                f"({r['wall_seconds']:.1f} s wall)")
+            log_result(r)
         if args.tune:
             for model in (m for m in models if m in TUNED_LATENT):
                 log(f"latent {model}: tune ({args.trials} trials) on train.txt, then evaluate ...")
                 r = latent_tuned(latent, data_flags, eval_flags, model, args.trials, tmp)
                 tuned_rows.append({"model": f"latent {model}", "kind": "tuned",
                                    **{"settings": "tuned", **r}})
-                log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
-                    f"({r['wall_seconds']:.1f} s wall)")
+                log_result(r)
             for name in peers:
                 log(f"{name}: tune ({args.trials} trials) on a validation split of train.txt ...")
                 r = peer_row(python, data, PEER_MODELS[name], True, args.trials, args.seed, tmp)
                 label = peer_label(r, name)
                 tuned_rows.append({"model": label, "kind": "peer tuned",
                                    **{"settings": "tuned", **r}})
-                log(f"  {r.get('error') or 'Recall@20 %.4f' % r['recall']} "
-                    f"({r['wall_seconds']:.1f} s wall)")
+                log_result(r)
         ml_rows = []
         if args.ml100k:
             ml_flags = ["--data", args.ml100k_data, "--rating-above", "3", "--split", "per-user",
