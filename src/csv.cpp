@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include <latent/vocabulary.hpp>
+
 #include "detail/file_bytes.hpp"
 #include "detail/file_kind.hpp"
 #include "detail/gzip.hpp"
@@ -80,10 +82,17 @@ char sniff_delimiter(std::string_view text) {
   return kCandidates[best];
 }
 
-CsvReader::CsvReader(std::string text, fs::path path, CsvOptions options)
-    : text_(std::move(text)), path_(std::move(path)), quoting_(options.quoting) {
+Error line_error(const fs::path& path, std::size_t line, ErrorKind kind, std::string_view what) {
+  return Error(kind, fmt::format("{}: line {}: {}", path.string(), line, what));
+}
+
+CsvReader::CsvReader(std::string text, fs::path path, CsvOptions options, CsvPosition position)
+    : text_(std::move(text)),
+      path_(std::move(path)),
+      quoting_(options.quoting),
+      line_(position.first_line) {
   constexpr std::string_view kBom = "\xEF\xBB\xBF";
-  if (std::string_view(text_).starts_with(kBom)) pos_ = kBom.size();
+  if (position.file_start && std::string_view(text_).starts_with(kBom)) pos_ = kBom.size();
   delimiter_ = options.delimiter != 0 ? options.delimiter
                                       : sniff_delimiter(std::string_view(text_).substr(pos_));
   if (delimiter_ == '\n' || delimiter_ == '\r' || (quoting_ && delimiter_ == '"')) {
@@ -97,7 +106,7 @@ CsvReader CsvReader::open(const fs::path& path, CsvOptions options) {
 }
 
 Error CsvReader::error_at(std::size_t line, ErrorKind kind, std::string_view what) const {
-  return Error(kind, fmt::format("{}: line {}: {}", path_.string(), line, what));
+  return line_error(path_, line, kind, what);
 }
 
 bool CsvReader::next(std::vector<std::string_view>& fields) {
@@ -189,6 +198,17 @@ CsvTable::CsvTable(CsvReader reader, bool header)
   }
 }
 
+CsvTable::CsvTable(CsvReader reader, const CsvLayout& layout)
+    : reader_(std::move(reader)),
+      has_header_(layout.has_header),
+      header_(layout.header.begin(), layout.header.end()),
+      field_count_(layout.field_count),
+      header_line_(layout.first_line) {}
+
+CsvLayout CsvTable::layout() const {
+  return {has_header_, {header_.begin(), header_.end()}, field_count_, header_line_};
+}
+
 std::string CsvTable::label(std::size_t index) const {
   return has_header_ ? fmt::format("column \"{}\"", header_[index])
                      : fmt::format("column {}", index);
@@ -242,6 +262,48 @@ bool CsvTable::next() {
                                     header_line_, fields_.size()));
   }
   return true;
+}
+
+std::string_view id_text(const CsvTable& table, const CsvColumn& column, std::string_view role) {
+  const std::string_view id = trim_blanks(table.field(column));
+  if (id.empty()) {
+    throw table.error(ErrorKind::Corruption, fmt::format("empty {} id ({})", role, column.label));
+  }
+  return id;
+}
+
+void check_id(const CsvTable& table, const CsvColumn& column, std::string_view role,
+              std::string_view id) {
+  if (const std::string problem = id_problem(id); !problem.empty()) {
+    throw table.error(
+        ErrorKind::Corruption,
+        fmt::format("{} id \"{}\" {} ({}){}", role, printable_id(id), problem, column.label,
+                    problem.find("UTF-8") == std::string::npos
+                        ? ""
+                        : "; latent reads data as UTF-8: convert the file, e.g. iconv -f "
+                          "latin1 -t utf-8"));
+  }
+}
+
+std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::string_view role) {
+  const std::string_view id = id_text(table, column, role);
+  check_id(table, column, role, id);
+  return id;
+}
+
+// Explicit reference, else the first of `names` in the header, else `index`.
+CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
+                          std::span<const std::string_view> names, std::size_t index) {
+  if (!ref.empty()) return table.column(ref, role);
+  if (auto found = table.find_column(names)) return *found;
+  return table.column(index, role);
+}
+
+std::optional<CsvColumn> optional_column(const CsvTable& table, const std::string& ref,
+                                         std::string_view role,
+                                         std::span<const std::string_view> names) {
+  if (!ref.empty()) return table.column(ref, role);
+  return table.find_column(names);
 }
 
 }  // namespace latent::detail

@@ -18,7 +18,11 @@
 
 #include <latent/error.hpp>
 
+#include <glob.h>
+
 #include "detail/csv.hpp"
+#include "detail/interaction_files.hpp"
+#include "detail/raw_interactions.hpp"
 #include "detail/user_lines.hpp"
 #include "detail/utf8.hpp"
 
@@ -29,7 +33,10 @@ using detail::CsvColumn;
 using detail::CsvOptions;
 using detail::CsvReader;
 using detail::CsvTable;
+using detail::IdCodes;
 using detail::number_field;
+using detail::RawInteractions;
+using detail::require_rows;
 using detail::trim_blanks;
 using detail::UserLinesReader;
 
@@ -152,6 +159,9 @@ struct Plan {
   std::optional<CatalogSource> catalog;
 };
 
+// Whether `path` is a glob pattern (data_files).
+bool is_glob(std::string_view path) { return path.find_first_of("*?[") != std::string_view::npos; }
+
 DataFormat detect_format(const fs::path& data) {
   std::error_code ec;
   if (!fs::is_directory(data, ec)) return DataFormat::Csv;
@@ -204,7 +214,7 @@ void check_user_lines_options(const LoadOptions& options) {
 
 Plan make_plan(const LoadOptions& options) {
   std::error_code ec;
-  if (!fs::exists(options.data, ec)) {
+  if (!is_glob(options.data.string()) && !fs::exists(options.data, ec)) {
     throw Error(ErrorKind::NotFound,
                 fmt::format("{}: no such file or directory", options.data.string()));
   }
@@ -267,179 +277,7 @@ std::string describe(const LoadOptions& options, DataFormat format,
 
 // ---- Field parsing ---------------------------------------------------------
 
-std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::string_view role) {
-  const std::string_view id = trim_blanks(table.field(column));
-  if (id.empty()) {
-    throw table.error(ErrorKind::Corruption, fmt::format("empty {} id ({})", role, column.label));
-  }
-  if (const std::string problem = id_problem(id); !problem.empty()) {
-    throw table.error(
-        ErrorKind::Corruption,
-        fmt::format("{} id \"{}\" {} ({}){}", role, printable_id(id), problem, column.label,
-                    problem.find("UTF-8") == std::string::npos
-                        ? ""
-                        : "; latent reads data as UTF-8: convert the file, e.g. iconv -f "
-                          "latin1 -t utf-8"));
-  }
-  return id;
-}
-
-// Explicit reference, else the first of `names` in the header, else `index`.
-CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
-                          std::span<const std::string_view> names, std::size_t index) {
-  if (!ref.empty()) return table.column(ref, role);
-  if (auto found = table.find_column(names)) return *found;
-  return table.column(index, role);
-}
-
-std::optional<CsvColumn> optional_column(const CsvTable& table, const std::string& ref,
-                                         std::string_view role,
-                                         std::span<const std::string_view> names) {
-  if (!ref.empty()) return table.column(ref, role);
-  return table.find_column(names);
-}
-
 // ---- Interactions ----------------------------------------------------------
-
-// Distinct ids in first-seen order, as views into the table's buffer, so a
-// row costs a lookup rather than a string allocation. Ids are nearly always
-// small integers, and a flat table indexed by the value finds those several
-// times faster than hashing the text.
-class IdCodes {
- public:
-  std::int32_t code(std::string_view id, std::size_t line) {
-    if (const auto value = small_integer(id)) {
-      if (*value >= by_value_.size()) {
-        by_value_.resize(std::max<std::size_t>(*value + 1, 2 * by_value_.size()), kNone);
-      }
-      std::int32_t& slot = by_value_[*value];
-      if (slot == kNone) slot = add(id, line);
-      return slot;
-    }
-    const auto [it, inserted] = by_text_.try_emplace(id, kNone);
-    if (inserted) it->second = add(id, line);
-    return it->second;
-  }
-  std::size_t size() const noexcept { return ids_.size(); }
-  std::string_view id(std::int32_t code) const { return ids_[static_cast<std::size_t>(code)]; }
-  std::size_t first_line(std::int32_t code) const {
-    return first_lines_[static_cast<std::size_t>(code)];
-  }
-  // Which file (0: the data, 1: a test file) ids first seen from now on are in.
-  void set_file(std::uint8_t file) noexcept { file_ = file; }
-  std::uint8_t first_file(std::int32_t code) const {
-    return first_files_[static_cast<std::size_t>(code)];
-  }
-
- private:
-  static constexpr std::int32_t kNone = -1;
-  static constexpr std::size_t kMaxSmall = std::size_t{1} << 22;  // a 16 MB table at most
-
-  // The value of a canonical decimal integer below kMaxSmall (no sign, no
-  // leading zero, so one spelling per value), else nullopt.
-  static std::optional<std::size_t> small_integer(std::string_view id) {
-    if (id.empty() || id.size() > 7 || (id[0] == '0' && id.size() > 1)) return std::nullopt;
-    std::size_t value = 0;
-    for (const char c : id) {
-      if (c < '0' || c > '9') return std::nullopt;
-      value = value * 10 + static_cast<std::size_t>(c - '0');
-    }
-    if (value >= kMaxSmall) return std::nullopt;
-    return value;
-  }
-
-  std::int32_t add(std::string_view id, std::size_t line) {
-    ids_.push_back(id);
-    first_lines_.push_back(line);
-    first_files_.push_back(file_);
-    return static_cast<std::int32_t>(ids_.size() - 1);
-  }
-
-  std::vector<std::int32_t> by_value_;
-  std::unordered_map<std::string_view, std::int32_t> by_text_;
-  std::vector<std::string_view> ids_;
-  std::vector<std::size_t> first_lines_;
-  std::vector<std::uint8_t> first_files_;
-  std::uint8_t file_ = 0;
-};
-
-// The kept rows with users and items still as IdCodes codes.
-struct RawInteractions {
-  IdCodes users;
-  IdCodes items;  // the ids of every row, kept or not, so the catalog check sees them all
-  Interactions kept;
-  Interactions dropped;  // the rows the rating filter dropped, users and items only
-  std::size_t rows_read = 0;
-};
-
-// Throws `no_rows` when a source had no data rows, InvalidArgument when the
-// filter kept none of them.
-void require_rows(std::size_t rows_read, std::size_t kept, std::string_view source,
-                  std::optional<double> rating_above, ErrorKind no_rows) {
-  if (rows_read == 0) throw Error(no_rows, fmt::format("{}: no data rows", source));
-  if (kept == 0) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: no rows left after filtering on rating > {} ({} rows read)",
-                            source, rating_above.value_or(0.0), rows_read));
-  }
-}
-
-// Appends the table's rows to `raw`.
-void read_interactions(CsvTable& table, const InteractionSource& source,
-                       std::optional<double> rating_above, RawInteractions& raw) {
-  const CsvColumn user_col =
-      required_column(table, source.user_col, "user", default_column_names("user"), 0);
-  const CsvColumn item_col =
-      required_column(table, source.item_col, "item", default_column_names("item"), 1);
-  std::optional<CsvColumn> rating_col =
-      optional_column(table, source.rating_col, "rating", default_column_names("rating"));
-  if (!rating_col && source.rating_col.empty() && !table.has_header() && table.field_count() >= 3) {
-    rating_col = table.column(std::size_t{2}, "rating");
-  }
-  const std::optional<CsvColumn> timestamp_col =
-      optional_column(table, source.timestamp_col, "timestamp", default_column_names("timestamp"));
-  const std::optional<CsvColumn> weight_col =
-      optional_column(table, source.weight_col, "weight", default_column_names("weight"));
-  if (rating_above && !rating_col) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: filtering on rating > {} needs ratings, but the file has no "
-                            "rating column (name one with the rating column option)",
-                            table.reader().path().string(), *rating_above));
-  }
-
-  const std::size_t rows_before = raw.rows_read;
-  const std::size_t kept_before = raw.kept.size();
-  Interactions& kept = raw.kept;
-  while (table.next()) {
-    ++raw.rows_read;
-    const std::size_t line = table.line();
-    const std::string_view user = id_field(table, user_col, "user");
-    const std::int32_t item = raw.items.code(id_field(table, item_col, "item"), line);
-    const double rating =
-        rating_col ? number_field<double>(table, *rating_col, "rating", "a number") : 0.0;
-    const std::int64_t timestamp =
-        timestamp_col ? number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer")
-                      : 0;
-    const double weight =
-        weight_col ? number_field<double>(table, *weight_col, "weight", "a number") : 1.0;
-    if (weight < 0) {
-      throw table.error(ErrorKind::Corruption,
-                        fmt::format("weight {} is negative ({})", weight, weight_col->label));
-    }
-    if (rating_above && !(rating > *rating_above)) {
-      raw.dropped.users.push_back(raw.users.code(user, line));
-      raw.dropped.items.push_back(item);
-      continue;
-    }
-    kept.users.push_back(raw.users.code(user, line));
-    kept.items.push_back(item);
-    if (rating_col) kept.ratings.push_back(static_cast<float>(rating));
-    if (timestamp_col) kept.timestamps.push_back(timestamp);
-    if (weight_col) kept.weights.push_back(static_cast<float>(weight));
-  }
-  require_rows(raw.rows_read - rows_before, raw.kept.size() - kept_before,
-               table.reader().path().string(), rating_above, ErrorKind::Corruption);
-}
 
 // A user or item id of a user-lines file, checked as id_field checks a
 // CSV field.
@@ -480,43 +318,81 @@ void read_user_lines(UserLinesReader& reader, RawInteractions& raw) {
                std::nullopt, ErrorKind::Corruption);
 }
 
-// One interactions file, open: the ids read from it are views into its
-// text, so it lives as long as they are used.
-class InteractionFile {
- public:
-  // `csv`: the CSV options (a format's own, else the data's); unused for
-  // user-lines.
-  InteractionFile(const Plan& plan, const fs::path& path, const CsvOptions& csv) : path_(path) {
-    if (plan.format == DataFormat::UserLines) {
-      lines_ = std::make_unique<UserLinesReader>(UserLinesReader::open(path));
-    } else {
-      table_ =
-          std::make_unique<CsvTable>(CsvReader::open(path, csv), plan.interactions.table.header);
-    }
+// NotFound for a file that does not exist.
+void require_file(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    throw Error(ErrorKind::NotFound, fmt::format("{}: no such file", file.string()));
   }
+}
 
-  // Appends the file's kept rows to raw.kept (and the filter's drops to
-  // raw.dropped).
-  void read(const InteractionSource& source, std::optional<double> rating_above,
-            RawInteractions& raw) {
-    if (lines_) {
-      read_user_lines(*lines_, raw);
-    } else {
-      read_interactions(*table_, source, rating_above, raw);
-    }
+// Every file `data` names: itself, or the files matching it when it is a
+// glob pattern (*, ? or [...]), in byte order of their paths. Throws
+// NotFound when a pattern matches nothing.
+std::vector<fs::path> data_files(const fs::path& data) {
+  const std::string pattern = data.string();
+  if (!is_glob(pattern)) return {data};
+  glob_t matches{};
+  const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
+  std::vector<fs::path> files;
+  if (rc == 0) {
+    for (std::size_t i = 0; i < matches.gl_pathc; ++i) files.emplace_back(matches.gl_pathv[i]);
   }
-
-  const fs::path& path() const noexcept { return path_; }
-  Error error_at(std::size_t line, ErrorKind kind, std::string_view what) const {
-    return lines_ ? lines_->error_at(line, kind, what)
-                  : table_->reader().error_at(line, kind, what);
+  ::globfree(&matches);
+  if (rc == GLOB_NOMATCH || (rc == 0 && files.empty())) {
+    throw Error(ErrorKind::NotFound, fmt::format("{}: no file matches this pattern", pattern));
   }
+  if (rc != 0) {
+    throw Error(ErrorKind::IO, fmt::format("{}: cannot list the files of this pattern "
+                                           "(a directory could not be read)",
+                                           pattern));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
- private:
-  fs::path path_;
-  std::unique_ptr<CsvTable> table_;
-  std::unique_ptr<UserLinesReader> lines_;
-};
+// data_files(data), each checked to exist: what an input will read, known
+// before anything slow is done.
+std::vector<fs::path> input_files(const fs::path& data) {
+  std::vector<fs::path> files = data_files(data);
+  for (const fs::path& file : files) require_file(file);
+  return files;
+}
+
+// Reads an input (a CSV/TSV file, the files of a glob pattern: `input`, as
+// input_files made it; or a user-lines file) into `raw`, numbering its files
+// after those already in `files` (the list that messages index by
+// IdCodes::first_file). `data` names it in messages.
+void read_input(const Plan& plan, const fs::path& data, std::vector<fs::path> input,
+                const CsvOptions& csv, const LoadOptions& options, RawInteractions& raw,
+                std::vector<fs::path>& files) {
+  const auto number = static_cast<std::uint32_t>(files.size());
+  if (plan.format == DataFormat::UserLines) {
+    UserLinesReader reader = UserLinesReader::open(data);
+    files.push_back(data);
+    raw.users.set_file(number);
+    raw.items.set_file(number);
+    read_user_lines(reader, raw);
+    return;
+  }
+  const InteractionSource& source = plan.interactions;
+  detail::InteractionFiles in;
+  in.files = std::move(input);
+  in.csv = csv;
+  in.header = source.table.header;
+  in.user_col = source.user_col;
+  in.item_col = source.item_col;
+  in.rating_col = source.rating_col;
+  in.timestamp_col = source.timestamp_col;
+  in.weight_col = source.weight_col;
+  in.rating_above = options.rating_above;
+  in.source = data.string();
+  in.threads = options.threads;
+  in.chunk_bytes = options.chunk_bytes;
+  in.file_number = number;
+  files.insert(files.end(), in.files.begin(), in.files.end());
+  detail::read_interaction_files(in, raw);
+}
 
 // A vocabulary and the row of every IdCodes code in it (kOov for codes no
 // kept row uses).
@@ -796,20 +672,20 @@ void check_rating_above(const LoadOptions& options) {
 // The error for an item the item metadata lacks, at the line where the item
 // was first seen, in the file (files[first_file]) where it was.
 std::function<Error(std::int32_t)> not_in_catalog_error(const IdCodes& items,
-                                                        std::vector<const InteractionFile*> files,
+                                                        const std::vector<fs::path>& files,
                                                         const Plan& plan) {
-  return [&items, files = std::move(files), &plan](std::int32_t code) {
-    return files[items.first_file(code)]->error_at(
-        items.first_line(code), ErrorKind::NotFound,
-        fmt::format("item id \"{}\" is not in the item metadata file {}", items.id(code),
-                    plan.catalog->table.path.string()));
+  return [&items, &files, &plan](std::int32_t code) {
+    return detail::line_error(files[items.first_file(code)], items.first_line(code),
+                              ErrorKind::NotFound,
+                              fmt::format("item id \"{}\" is not in the item metadata file {}",
+                                          items.id(code), plan.catalog->table.path.string()));
   };
 }
 
 // The rating, timestamp and weight columns are all-or-nothing in
 // Interactions: a column only one of the files has cannot be kept.
 // train_columns: the sizes of kept's columns after the training file.
-void require_same_columns(const InteractionFile& train, const InteractionFile& test,
+void require_same_columns(const fs::path& train, const fs::path& test,
                           const std::array<std::size_t, 3>& train_columns,
                           const Interactions& kept) {
   const std::array<std::size_t, 3> sizes = {kept.ratings.size(), kept.timestamps.size(),
@@ -819,12 +695,12 @@ void require_same_columns(const InteractionFile& train, const InteractionFile& t
     const bool in_train = train_columns[c] > 0;
     const bool in_test = sizes[c] > train_columns[c];
     if (in_train == in_test) continue;
-    const InteractionFile& with = in_train ? train : test;
-    const InteractionFile& without = in_train ? test : train;
+    const fs::path& with = in_train ? train : test;
+    const fs::path& without = in_train ? test : train;
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{} has a {} column and {} has none: the training and test files "
                             "need the same columns",
-                            with.path().string(), kNames[c], without.path().string()));
+                            with.string(), kNames[c], without.string()));
   }
 }
 
@@ -832,7 +708,7 @@ void require_same_columns(const InteractionFile& train, const InteractionFile& t
 // training row, or the model knows nothing of them: InvalidArgument naming
 // the first one (in test order) and how many there are.
 void require_trained_test_users(const RawInteractions& raw, std::size_t train_rows,
-                                const InteractionFile& train, const InteractionFile& test,
+                                const std::vector<fs::path>& files, std::uint32_t test_file,
                                 std::optional<double> rating_above) {
   const std::vector<std::int32_t>& users = raw.kept.users;
   std::vector<char> trained(raw.users.size(), 0);
@@ -851,16 +727,18 @@ void require_trained_test_users(const RawInteractions& raw, std::size_t train_ro
       fmt::format("{} such test user{} in all; every test user needs training data", untrained,
                   untrained == 1 ? "" : "s");
   const std::string id = printable_id(raw.users.id(*first));
-  if (raw.users.first_file(*first) == 1) {
-    throw test.error_at(raw.users.first_line(*first), ErrorKind::InvalidArgument,
-                        fmt::format("user \"{}\" is not in the training file {} ({})", id,
-                                    train.path().string(), how_many));
+  const fs::path& train = files.front();
+  const fs::path& test = files[test_file];
+  if (raw.users.first_file(*first) >= test_file) {
+    throw detail::line_error(files[raw.users.first_file(*first)], raw.users.first_line(*first),
+                             ErrorKind::InvalidArgument,
+                             fmt::format("user \"{}\" is not in the training file {} ({})", id,
+                                         train.string(), how_many));
   }
   throw Error(ErrorKind::InvalidArgument,
               fmt::format("{}: user \"{}\" has no rows in the training file {} left after "
                           "filtering on rating > {} ({})",
-                          test.path().string(), id, train.path().string(),
-                          rating_above.value_or(0.0), how_many));
+                          test.string(), id, train.string(), rating_above.value_or(0.0), how_many));
 }
 
 // The source, and the options that changed what was kept, in parentheses.
@@ -891,19 +769,20 @@ Dataset load_dataset(const LoadOptions& options) {
   check_rating_above(options);
   const Plan plan = make_plan(options);
   const TableSource& source = plan.interactions.table;
-  InteractionFile file(plan, source.path, source.csv);
   // The catalog is parsed before the interactions: a bad items file fails
   // fast, before the long parse.
+  std::vector<fs::path> input = input_files(source.path);
   std::optional<Catalog> catalog;
   if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
   RawInteractions raw;
-  file.read(plan.interactions, options.rating_above, raw);
+  std::vector<fs::path> files;
+  read_input(plan, source.path, std::move(input), source.csv, options, raw, files);
 
   Dataset dataset;
   dataset.format = plan.format;
   dataset.description = describe(options, plan.format);
   assemble(dataset, raw, std::move(catalog), options.item_key,
-           not_in_catalog_error(raw.items, {&file}, plan));
+           not_in_catalog_error(raw.items, files, plan));
   return dataset;
 }
 
@@ -920,13 +799,16 @@ TrainTestData load_train_test(const LoadOptions& options, const fs::path& test_f
   const TableSource& source = plan.interactions.table;
   CsvOptions test_csv = source.csv;
   if (options.delimiter == 0) test_csv.delimiter = default_delimiter(test_file);
-  InteractionFile train(plan, source.path, source.csv);
-  InteractionFile test(plan, test_file, test_csv);
+  // A missing file fails before the long parse of the training file.
+  std::vector<fs::path> train_input = input_files(source.path);
+  std::vector<fs::path> test_input = input_files(test_file);
   std::optional<Catalog> catalog;
   if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
 
   RawInteractions raw;
-  train.read(plan.interactions, options.rating_above, raw);
+  std::vector<fs::path> files;
+  read_input(plan, source.path, std::move(train_input), source.csv, options, raw, files);
+  const auto test_number = static_cast<std::uint32_t>(files.size());
   const Interactions& kept = raw.kept;
   const std::size_t train_rows = kept.size();
   const std::array<std::size_t, 3> train_columns = {kept.ratings.size(), kept.timestamps.size(),
@@ -934,20 +816,18 @@ TrainTestData load_train_test(const LoadOptions& options, const fs::path& test_f
   // What the test file's rating filter drops is not seen at training time:
   // only the training file's drops become seen_only.
   const std::size_t train_dropped = raw.dropped.size();
-  raw.users.set_file(1);
-  raw.items.set_file(1);
-  test.read(plan.interactions, options.rating_above, raw);
+  read_input(plan, test_file, std::move(test_input), test_csv, options, raw, files);
   raw.dropped.users.resize(train_dropped);
   raw.dropped.items.resize(train_dropped);
-  require_same_columns(train, test, train_columns, kept);
-  require_trained_test_users(raw, train_rows, train, test, options.rating_above);
+  require_same_columns(source.path, test_file, train_columns, kept);
+  require_trained_test_users(raw, train_rows, files, test_number, options.rating_above);
 
   TrainTestData out;
   Dataset& dataset = out.data;
   dataset.format = plan.format;
   dataset.description = describe(options, plan.format, test_file);
   assemble(dataset, raw, std::move(catalog), options.item_key,
-           not_in_catalog_error(raw.items, {&train, &test}, plan));
+           not_in_catalog_error(raw.items, files, plan));
   std::vector<std::size_t> rows(dataset.interactions.size());
   std::iota(rows.begin(), rows.end(), std::size_t{0});
   const std::span<const std::size_t> all(rows);

@@ -47,7 +47,13 @@ std::span<const std::string_view> default_column_names(std::string_view role);
 std::span<const std::string_view> column_roles();
 
 struct LoadOptions {
-  // A directory (MovieLens layouts) or a file (CSV/TSV interactions).
+  // A directory (MovieLens layouts), a file (CSV/TSV or user-lines
+  // interactions), or a glob pattern (*, ? or [...]: "logs/part-*.csv")
+  // whose files, in byte order of their paths, are read as one CSV/TSV
+  // table: each starts with its own header (when there is one), and each
+  // must give the same optional columns. CSV/TSV files are read in chunks on
+  // every thread, so memory is the rows' arrays plus a few chunks, not the
+  // files' text.
   std::filesystem::path data;
   // Auto: a directory holding u.data -> MovieLens100K; one holding
   // ratings.csv -> MovieLensLatest; a file -> Csv. UserLines is never
@@ -86,6 +92,11 @@ struct LoadOptions {
   // Keep rows with rating > rating_above (all rows when unset).
   std::optional<double> rating_above;
   ItemKey item_key = ItemKey::Id;
+
+  // Reading CSV/TSV: threads parsing chunks (0: all cores), and the size a
+  // chunk is cut at (0: 2 MiB). The result is the same for any values.
+  int threads = 0;
+  std::size_t chunk_bytes = 0;
 };
 
 struct Dataset {

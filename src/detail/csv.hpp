@@ -42,10 +42,24 @@ std::string read_file(const std::filesystem::path& path);
 // first line; ',' when none occurs.
 char sniff_delimiter(std::string_view text);
 
+// "<path>: line <n>: <what>", how every loader names a line.
+Error line_error(const std::filesystem::path& path, std::size_t line, ErrorKind kind,
+                 std::string_view what);
+
+// Where a text starts in its file: a whole file, or a chunk of one
+// (text_chunks.hpp) that starts on `first_line` and, not being the file's
+// start, has no byte-order mark to strip.
+struct CsvPosition {
+  std::size_t first_line = 1;
+  bool file_start = true;
+};
+
 class CsvReader {
  public:
-  // `text` is the file's contents; `path` only names it in messages.
-  CsvReader(std::string text, std::filesystem::path path, CsvOptions options = {});
+  // `text` is the file's contents, or a chunk of whole records of it;
+  // `path` only names it in messages.
+  CsvReader(std::string text, std::filesystem::path path, CsvOptions options = {},
+            CsvPosition position = {});
   static CsvReader open(const std::filesystem::path& path, CsvOptions options = {});
 
   CsvReader(CsvReader&&) noexcept = default;
@@ -62,6 +76,9 @@ class CsvReader {
   // 1-based line on which the last record returned starts.
   std::size_t line() const noexcept { return record_line_; }
   const std::filesystem::path& path() const noexcept { return path_; }
+  // The text, given back for reuse (its contents are no longer the file's:
+  // quoted fields are unescaped in place).
+  std::string take_text() && { return std::move(text_); }
   char delimiter() const noexcept { return delimiter_; }
 
   // An Error whose message starts with "<path>: line <n>: ", n being the
@@ -90,12 +107,23 @@ struct CsvColumn {
   std::string label;
 };
 
+// What the first record of a file says about all of its records.
+struct CsvLayout {
+  bool has_header = false;
+  std::vector<std::string> header;  // the names, when has_header
+  std::size_t field_count = 0;
+  std::size_t first_line = 1;  // the line of the first record
+};
+
 // A CsvReader whose records must all have as many fields as the first one
 // (the header, when there is one).
 class CsvTable {
  public:
   // Reads the first record. Throws Corruption when the file has none.
   CsvTable(CsvReader reader, bool header);
+  // A later chunk of a file whose first record gave `layout` (which must
+  // outlive the table): every record is data, checked against it.
+  CsvTable(CsvReader reader, const CsvLayout& layout);
 
   // Moving would leave header_ pointing into the moved-from reader's buffer.
   CsvTable(const CsvTable&) = delete;
@@ -119,6 +147,8 @@ class CsvTable {
   bool has_header() const noexcept { return has_header_; }
   std::size_t field_count() const noexcept { return field_count_; }
   const CsvReader& reader() const noexcept { return reader_; }
+  CsvLayout layout() const;
+  std::string take_text() && { return std::move(reader_).take_text(); }
   std::size_t line() const noexcept { return reader_.line(); }
   Error error(ErrorKind kind, std::string_view what) const { return reader_.error(kind, what); }
 
@@ -134,6 +164,25 @@ class CsvTable {
   // Without a header the first record, read to learn the field count, is data.
   bool pending_row_ = false;
 };
+
+// The non-empty id in `column` of the table's current row, blanks trimmed;
+// throws Corruption naming the file, line, role and column for an empty id
+// or one that id_problem (vocabulary.hpp) refuses.
+std::string_view id_field(const CsvTable& table, const CsvColumn& column, std::string_view role);
+// id_field in two steps, for readers that check each distinct id once: the
+// trimmed, non-empty text, and the id_problem check.
+std::string_view id_text(const CsvTable& table, const CsvColumn& column, std::string_view role);
+void check_id(const CsvTable& table, const CsvColumn& column, std::string_view role,
+              std::string_view id);
+
+// Column resolution with defaults: an explicit reference `ref`, else the
+// first of `names` in the header, else column `index` (required_column) or
+// none (optional_column). Throws as CsvTable::column does.
+CsvColumn required_column(const CsvTable& table, const std::string& ref, std::string_view role,
+                          std::span<const std::string_view> names, std::size_t index);
+std::optional<CsvColumn> optional_column(const CsvTable& table, const std::string& ref,
+                                         std::string_view role,
+                                         std::span<const std::string_view> names);
 
 // `s` without leading and trailing spaces and tabs.
 inline std::string_view trim_blanks(std::string_view s) noexcept {

@@ -29,8 +29,9 @@ char parse_delimiter(const std::string& s) {
 
 void DataFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--data", load.data,
-                 "Data: a MovieLens directory (ml-100k, ml-latest), or a CSV/TSV or user-lines "
-                 "file (gzip-compressed when it ends in .gz)")
+                 "Data: a MovieLens directory (ml-100k, ml-latest), a CSV/TSV or user-lines "
+                 "file, or a quoted glob of CSV/TSV part files read as one table "
+                 "('logs/part-*.csv'); gzip files are read as such")
       ->required();
   cmd.add_option("--format", format,
                  "Data format: auto, ml-100k, ml-latest, csv, user-lines (\"user item item ...\" "
