@@ -183,12 +183,16 @@ CsrMatrix with_saved_seen(const CsrMatrix& seen, const Interactions& saved) {
   return CsrMatrix::from_interactions(pairs_of_both(now, saved));
 }
 
-// A warm start of an item-based model: a saved pair that the new pairs do
-// not weigh keeps its saved weight, for a known user's row of the term is
-// all the user side such a model has.
-void keep_saved_weights(const CsrMatrix& seen, const Interactions& saved,
+// A warm start of an item-based model, whose user side is each user's row
+// of the term: a user with pairs in `train` has those (their saved pairs
+// stay seen, weight 0), as every model fits a user of the new data to their
+// pairs in it; a user without keeps their saved row and weights.
+void keep_saved_weights(const CsrMatrix& seen, const Interactions& saved, const Interactions& train,
                         std::vector<float>& weights) {
+  std::vector<char> trained(static_cast<std::size_t>(seen.rows()), 0);
+  for (auto u : train.users) trained[static_cast<std::size_t>(u)] = 1;
   for (std::size_t k = 0; k < saved.size(); ++k) {
+    if (trained[static_cast<std::size_t>(saved.users[k])]) continue;
     const auto row = seen.row(saved.users[k]);
     const auto at = std::lower_bound(row.begin(), row.end(), saved.items[k]);
     const auto pos = static_cast<std::size_t>(
@@ -291,7 +295,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   // trained on them (0: seen, not trained); all 1 is stored as none.
   if (!m.item_to_item.empty()) {
     m.seen_weights = entry_weights(m.seen, train, model.weighs_pairs);
-    if (warm) keep_saved_weights(m.seen, warm->saved_seen, m.seen_weights);
+    if (warm) keep_saved_weights(m.seen, warm->saved_seen, train, m.seen_weights);
     if (std::all_of(m.seen_weights.begin(), m.seen_weights.end(),
                     [](float w) { return w == 1.0f; })) {
       m.seen_weights.clear();

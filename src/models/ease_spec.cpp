@@ -36,7 +36,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
                 "version 1): its users cannot be updated; train it again without a warm start");
   }
   // Update users: B stays as saved; a user's side is their row of X, which
-  // fit() makes of the saved seen rows and the new pairs.
+  // fit() makes of their new pairs, or their saved row without any.
   ItemToItem b = in.init != nullptr ? in.init->item_to_item : train_ease(in.train, c);
   const double seconds = detail::seconds_since(t0);
   return {Matrix(in.train.num_users, 0),
@@ -74,10 +74,10 @@ ModelSpec ease_spec() {
   s.fold_in = [](const ModelData&) { return std::make_unique<EaseFoldIn>(); };
   s.update_users = true;
   s.warm_start_note =
-      "update users keeps B as saved and adds the new pairs to the users' rows (a user's row "
-      "of X is all of EASE's user side); update all is not offered: B is computed in closed "
-      "form from the data it is given, with no state to start from, so train on all the data "
-      "without a warm start";
+      "update users keeps B as saved, and a user's row of X (all of EASE's user side) becomes "
+      "their pairs in the new data (users without any keep theirs); update all is not offered: "
+      "B is computed in closed form from the data it is given, with no state to start from, so "
+      "train on all the data without a warm start";
   return s;
 }
 

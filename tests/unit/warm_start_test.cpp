@@ -237,6 +237,32 @@ TEST(WarmStart, EaseUpdateUsersKeepsBAndExtendsTheUsersRows) {
   for (const auto& id : top_items(w.model, "u99", 3)) EXPECT_EQ(test::item_group(id), 0) << id;
 }
 
+TEST(WarmStart, EaseUpdateUsersGivesAUserOfTheNewDataTheirNewRow) {
+  const FitResult base = fit_tiny("ease", {{"regularization", "10"}});
+  ColumnData c;
+  c.users = {"u1", "u99", "u99"};
+  c.items = {"i4", "i1", "i2"};
+  const FitResult w = warm(base.model, dataset_from_columns(c), WarmUpdate::Users);
+  const ModelData& m = w.model.model();
+  // u1 saw i1, i2, i4, i5, i8, i9 and now has i4 alone: all stay seen, and
+  // only i4 is in their row of the term.
+  const std::int32_t u1 = *m.users.find("u1");
+  const auto row = m.seen.row(u1);
+  ASSERT_EQ(row.size(), 6u);
+  ASSERT_EQ(m.seen_weights.size(), static_cast<std::size_t>(m.seen.nnz()));
+  for (std::size_t k = 0; k < row.size(); ++k) {
+    const float weight =
+        m.seen_weights[static_cast<std::size_t>(m.seen.indptr()[static_cast<std::size_t>(u1)]) + k];
+    EXPECT_EQ(weight, m.items.id(row[k]) == "i4" ? 1.0f : 0.0f) << m.items.id(row[k]);
+  }
+  // u2 has no new pairs: their saved row, all 1.
+  const std::int32_t u2 = *m.users.find("u2");
+  for (auto k = m.seen.indptr()[static_cast<std::size_t>(u2)];
+       k < m.seen.indptr()[static_cast<std::size_t>(u2) + 1]; ++k) {
+    EXPECT_EQ(m.seen_weights[static_cast<std::size_t>(k)], 1.0f);
+  }
+}
+
 TEST(WarmStart, RefusalsNameTheModelAndWhy) {
   const FitResult als = fit_tiny("als", kAls);
   const Dataset data = new_group0_data();
