@@ -198,7 +198,7 @@ void bind_fit(py::module_& m) {
         if (init) {
           // Kept alive by `init` for the whole call.
           o.init = &init->model();
-          o.init_name = "init (a " + init->model().kind + " model)";
+          o.init_name = "init";
         }
         if (split) {
           if (split->data != data) {
