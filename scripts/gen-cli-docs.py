@@ -28,7 +28,9 @@ OUT = ROOT / "docs" / "cli.md"
 # Where each command is shown at work: (page, anchor, what the example does).
 EXAMPLES = {
     "train": [("tutorial.md", "2-train-the-two-tower-model", "the tutorial's model"),
-              ("data.md", "formats", "other data formats and columns")],
+              ("data.md", "formats", "other data formats and columns"),
+              ("warm-start.md", "warm-start-training-that-keeps-up",
+               "continue a saved model on new data (--init)")],
     "recommend": [("tutorial.md", "3-recommend", "top-10, seen items excluded, all users"),
                   ("models.md", "new-users-and-filters", "new users (fold-in), allow and deny")],
     "similar": [("tutorial.md", "6-similar-items", "movies like Star Wars")],

@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include <latent/error.hpp>
+#include <latent/initial_vectors.hpp>
 #include <latent/random.hpp>
 
 #include "detail/als_kernels.hpp"
@@ -455,6 +456,13 @@ struct SparseRows {
   }
 };
 
+// Leaves the rows without pairs out of `rows.order`, so a solve keeps their
+// factors as they are (a warm start: ids of the saved model that the new
+// data does not have keep their vectors) instead of making them zero.
+void keep_rows_without_pairs(SparseRows& rows) {
+  std::erase_if(rows.order, [&](std::int32_t row) { return rows.length(row) == 0; });
+}
+
 // users -> items with duplicates merged (their r summed in input order).
 // The pairs are bucketed by user straight into cols/r, then each row is
 // sorted by item and its duplicates merged in place: beside the input, the
@@ -710,14 +718,10 @@ Matrix initial_factors(std::int64_t rows, int dim, Rng& rng) {
 
 Matrix als_gramian(const Matrix& factors) { return gramian(factors, detail::resolve_threads(0)); }
 
-AlsResult train_als(const Interactions& train, const AlsConfig& config,
-                    const AlsIterationCallback& on_iteration) {
-  config.validate();
-  check_training_pairs(train);
-  const int threads = detail::resolve_threads(config.threads);
-  const int dim = config.dim;
+namespace {
 
-  const SparseRows by_user = user_rows(train);
+// The confidence 1 + alpha * r of every pair is a finite float.
+void check_confidences(const SparseRows& by_user, const AlsConfig& config) {
   for (std::int32_t u = 1; u < by_user.rows(); ++u) {
     for (auto k = by_user.indptr[static_cast<std::size_t>(u)];
          k < by_user.indptr[static_cast<std::size_t>(u) + 1]; ++k) {
@@ -730,7 +734,22 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
       }
     }
   }
-  const SparseRows by_item = transpose(by_user, train.num_items);
+}
+
+}  // namespace
+
+AlsResult train_als(const Interactions& train, const AlsConfig& config,
+                    const AlsIterationCallback& on_iteration, const InitialVectors& init) {
+  config.validate();
+  check_training_pairs(train);
+  const int threads = detail::resolve_threads(config.threads);
+  const int dim = config.dim;
+  check_initial_rows(init.users, train.num_users, dim, "initial user factors");
+  check_initial_rows(init.items, train.num_items, dim, "initial item factors");
+
+  SparseRows by_user = user_rows(train);
+  check_confidences(by_user, config);
+  SparseRows by_item = transpose(by_user, train.num_items);
   const std::int64_t users = train.num_users - 1;
   const std::int64_t items = train.num_items - 1;
   const std::vector<float> user_reg = row_regularization(by_user, config, items, users, items);
@@ -740,6 +759,12 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
   AlsResult result;
   result.user_factors = initial_factors(train.num_users, dim, rng);
   result.item_factors = initial_factors(train.num_items, dim, rng);
+  if (!init.empty()) {
+    copy_initial_rows(init.users, result.user_factors, "initial user factors");
+    copy_initial_rows(init.items, result.item_factors, "initial item factors");
+    keep_rows_without_pairs(by_user);
+    keep_rows_without_pairs(by_item);
+  }
 
   // Scratch for the longest row of either side, allocated once.
   std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
@@ -763,6 +788,30 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
     if (on_iteration) on_iteration(iteration, seconds, loss);
   }
   return result;
+}
+
+Matrix als_solve_users(const Interactions& train, const AlsConfig& config,
+                       const Matrix& item_factors, const Matrix& user_factors) {
+  config.validate();
+  check_training_pairs(train);
+  require(item_factors.rows() == train.num_items && item_factors.cols() == config.dim,
+          fmt::format("the item factors are {} x {}; the pairs need {} x {}", item_factors.rows(),
+                      item_factors.cols(), train.num_items, config.dim));
+  const int threads = detail::resolve_threads(config.threads);
+  Matrix users(train.num_users, config.dim);
+  copy_initial_rows(&user_factors, users, "initial user factors");
+
+  SparseRows by_user = user_rows(train);
+  check_confidences(by_user, config);
+  keep_rows_without_pairs(by_user);
+  const std::int64_t n_users = train.num_users - 1;
+  const std::int64_t n_items = train.num_items - 1;
+  const std::vector<float> user_reg =
+      row_regularization(by_user, config, n_items, n_users, n_items);
+  std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
+  for (auto& s : scratch) s.reserve(config.dim, by_user.max_len);
+  solve_side(users, item_factors, by_user, config, user_reg, threads, scratch);
+  return users;
 }
 
 std::vector<float> als_fold_in(const Matrix& item_factors, const Matrix& yty,

@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <latent/error.hpp>
+#include <latent/initial_vectors.hpp>
 #include <latent/random.hpp>
 
 #include "detail/bpr_sampler.hpp"
@@ -356,6 +357,23 @@ Factors initial_factors(const Interactions& train, const CsrMatrix& csr, const B
   return f;
 }
 
+// A warm start: the initial rows replace the random ones, in the exported
+// layout (dim factors, then the item bias; the users' constant 1 is implicit).
+void start_from(const InitialVectors& init, int dim, Factors& f) {
+  if (init.users != nullptr) {
+    for (std::int64_t u = 1; u < init.users->rows(); ++u) {
+      std::copy_n(init.users->row(u).data(), dim, f.users.row(u));
+    }
+  }
+  if (init.items != nullptr) {
+    for (std::int64_t i = 1; i < init.items->rows(); ++i) {
+      const auto row = init.items->row(i);
+      std::copy_n(row.data(), dim, f.items.row(i));
+      f.bias[static_cast<std::size_t>(i)] = row[static_cast<std::size_t>(dim)];
+    }
+  }
+}
+
 // Runs config.epochs epochs of problem.nnz samples each, appending each
 // epoch's time and sampled accuracy to `result`.
 void run_epochs(const Problem& problem, const BprConfig& config, int threads,
@@ -416,9 +434,12 @@ void export_factors(const Factors& f, const Interactions& train, int dim, BprRes
 }  // namespace
 
 BprResult train_bpr(const Interactions& train, const BprConfig& config,
-                    const std::function<void(int, double, double)>& on_epoch) {
+                    const std::function<void(int, double, double)>& on_epoch,
+                    const InitialVectors& init) {
   config.validate();
   check_training_pairs(train);
+  check_initial_rows(init.users, train.num_users, config.dim + 1, "initial user factors");
+  check_initial_rows(init.items, train.num_items, config.dim + 1, "initial item factors");
   const int threads = detail::resolve_threads(config.threads);
   const CsrMatrix csr = CsrMatrix::from_interactions(train);
   // The pairs the positives are drawn from: the caller's own arrays when
@@ -429,6 +450,7 @@ BprResult train_bpr(const Interactions& train, const BprConfig& config,
   const std::vector<std::int32_t> csr_user =
       distinct ? std::vector<std::int32_t>() : users_of_pairs(csr);
   Factors factors = initial_factors(train, csr, config);
+  start_from(init, config.dim, factors);
 
   const NegativeSampler sampler(csr);
   const Problem problem{.pair_user = distinct ? train.users.data() : csr_user.data(),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -102,6 +103,104 @@ void check_converged(const ModelSpec& model, const TrainedVectors& trained) {
                           model.name, which, hint.empty() ? "" : "; " + hint));
 }
 
+// The model a fit trains, its parameters and its config: for a warm start,
+// the saved model's kind unless one is named, and the saved config's values
+// under the parameters not given.
+struct Plan {
+  const ModelSpec& model;
+  Params params;
+  nlohmann::json config;
+};
+
+// The saved config's value of parameter `p` as its text, or nullopt.
+std::optional<std::string> saved_value(const ModelData& init, const ParamSpec& p) {
+  if (!init.config.is_object()) return std::nullopt;
+  const auto it = init.config.find(p.python_name());
+  if (it == init.config.end() || it->is_null()) return std::nullopt;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Plan plan_of(const FitOptions& options) {
+  if (options.init == nullptr) {
+    if (options.update != WarmUpdate::All) {
+      throw Error(ErrorKind::InvalidArgument,
+                  "update users recomputes the users of a saved model, and no initial model was "
+                  "given");
+    }
+    const ModelSpec& model = model_spec(options.model);
+    return {model, options.params, checked_config(model, options.params)};
+  }
+  const ModelData& init = *options.init;
+  const std::string& kind = options.model.empty() ? init.kind : options.model;
+  const ModelSpec& model = model_spec(kind);
+  if (init.kind != model.name) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} holds a model of kind {}, and the model to train is {}: a "
+                            "warm start continues a model of its own kind",
+                            options.init_name, init.kind, model.name));
+  }
+  const bool users = options.update == WarmUpdate::Users;
+  if (!(users ? model.update_users : model.warm_start)) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("model {} cannot {}: {}", model.name,
+                    users ? "update its users alone (update users)"
+                          : "warm-start from a saved model (update all)",
+                    model.warm_start_note.empty() ? "it does not say how" : model.warm_start_note));
+  }
+  check_param_names(model, options.params);
+  Params params;
+  for (const ParamSpec& p : model.all_params()) {
+    if (const auto saved = saved_value(init, p)) params.set(p.name, *saved);
+  }
+  for (const auto& [name, value] : options.params.values()) params.set(name, value);
+  nlohmann::json config = checked_config(model, params);
+  for (const std::string& name : model.warm_start_fixed) {
+    const ParamSpec* p = model.param(name);
+    const std::string key = p->python_name();
+    const auto saved = saved_value(init, *p);
+    if (saved && config.contains(key) && config[key] != init.config[key]) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("parameter {} = {} differs from {}'s {}: a warm start keeps the "
+                              "shape of the saved vectors (leave {} out to take the saved one)",
+                              name, config[key].dump(), options.init_name, *saved, name));
+    }
+  }
+  return {model, std::move(params), std::move(config)};
+}
+
+// A warm start's seen items: the new ones (`seen`) and what users saw
+// before (`saved`, on the same rows), so --exclude-seen still leaves out
+// last week's items.
+CsrMatrix with_saved_seen(const CsrMatrix& seen, const Interactions& saved) {
+  Interactions now;
+  now.num_users = seen.rows();
+  now.num_items = seen.cols();
+  now.users.reserve(static_cast<std::size_t>(seen.nnz()));
+  now.items = seen.indices();
+  for (std::int32_t u = 0; u < seen.rows(); ++u)
+    now.users.resize(now.users.size() + seen.row(u).size(), u);
+  return CsrMatrix::from_interactions(pairs_of_both(now, saved));
+}
+
+// A warm start of an item-based model, whose user side is each user's row
+// of the term: a user with pairs in `train` has those (their saved pairs
+// stay seen, weight 0), as every model fits a user of the new data to their
+// pairs in it; a user without keeps their saved row and weights.
+void keep_saved_weights(const CsrMatrix& seen, const Interactions& saved, const Interactions& train,
+                        std::vector<float>& weights) {
+  std::vector<char> trained(static_cast<std::size_t>(seen.rows()), 0);
+  for (auto u : train.users) trained[static_cast<std::size_t>(u)] = 1;
+  for (std::size_t k = 0; k < saved.size(); ++k) {
+    if (trained[static_cast<std::size_t>(saved.users[k])]) continue;
+    const auto row = seen.row(saved.users[k]);
+    const auto at = std::lower_bound(row.begin(), row.end(), saved.items[k]);
+    const auto pos = static_cast<std::size_t>(
+        seen.indptr()[static_cast<std::size_t>(saved.users[k])] + (at - row.begin()));
+    if (weights[pos] == 0.0f) weights[pos] = saved.weights.empty() ? 1.0f : saved.weights[k];
+  }
+}
+
 void check_test_fraction(double fraction) {
   if (!(fraction >= 0 && fraction < 1)) {
     throw Error(ErrorKind::InvalidArgument,
@@ -132,32 +231,45 @@ nlohmann::json check_model_params(const std::string& model, const Params& params
 }
 
 nlohmann::json check_fit_options(const FitOptions& options) {
-  nlohmann::json config = check_model_params(options.model, options.params);
+  Plan plan = plan_of(options);
   check_test_fraction(options.test_fraction);
-  return config;
+  return std::move(plan.config);
 }
 
-FitResult fit(const Dataset& data, const FitOptions& options) {
-  const ModelSpec& model = model_spec(options.model);
-  nlohmann::json config = checked_config(model, options.params);
+FitResult fit(const Dataset& given, const FitOptions& options) {
+  Plan plan = plan_of(options);
+  const ModelSpec& model = plan.model;
+  const Params& params = plan.params;
+  nlohmann::json config = std::move(plan.config);
   check_test_fraction(options.test_fraction);
-  const std::uint64_t split_seed = options.split_seed.value_or(seed_of(options.params));
-  const Split split = options.split != nullptr
-                          ? *options.split
+  // A warm start trains on the data renumbered onto the saved vocabularies.
+  std::optional<WarmStartData> warm;
+  if (options.init != nullptr) {
+    warm = warm_start_data(*options.init, given, options.split, options.update, options.init_name);
+  }
+  const Dataset& data = warm ? warm->data : given;
+  const Split* given_split = !warm ? options.split : warm->split ? &*warm->split : nullptr;
+  const std::uint64_t split_seed = options.split_seed.value_or(seed_of(params));
+  const Split split = given_split != nullptr
+                          ? *given_split
                           : random_split(data.interactions, options.test_fraction, split_seed);
   if (split.train.empty()) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("no training pairs left after holding out {} of {} pairs for test",
                             split.test.size(), data.interactions.size()));
   }
-  const float rated_weight = rated_weight_of(model, options.params);
+  const float rated_weight = rated_weight_of(model, params);
   const bool with_rated = rated_weight > 0 && !data.seen_only.empty();
   const Interactions rated_train =
       with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
   const Interactions& train = with_rated ? rated_train : split.train;
-  const TrainInput input{train, split.test.empty() ? nullptr : &split.test, options.on_progress,
-                         options.on_epoch};
-  TrainedVectors trained = model.train(options.params, input);
+  const TrainInput input{train,
+                         split.test.empty() ? nullptr : &split.test,
+                         options.on_progress,
+                         options.on_epoch,
+                         options.init,
+                         options.update};
+  TrainedVectors trained = model.train(params, input);
   if (options.refuse_diverged) check_converged(model, trained);
 
   ModelData m;
@@ -178,10 +290,12 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
   } else {
     m.seen = CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
   }
+  if (warm) m.seen = with_saved_seen(m.seen, warm->saved_seen);
   // An item-based model's term weighs each known user's items as the model
   // trained on them (0: seen, not trained); all 1 is stored as none.
   if (!m.item_to_item.empty()) {
     m.seen_weights = entry_weights(m.seen, train, model.weighs_pairs);
+    if (warm) keep_saved_weights(m.seen, warm->saved_seen, train, m.seen_weights);
     if (std::all_of(m.seen_weights.begin(), m.seen_weights.end(),
                     [](float w) { return w == 1.0f; })) {
       m.seen_weights.clear();
@@ -196,6 +310,14 @@ FitResult fit(const Dataset& data, const FitOptions& options) {
                 {"split_seed", split_seed},
                 {"train_seconds", trained.seconds},
                 {"epochs", epochs_json(trained.epochs)}};
+  if (warm) {
+    m.training["warm_start"] = {{"init", options.init_name},
+                                {"update", to_string(options.update)},
+                                {"init_users", options.init->users.num_known()},
+                                {"init_items", options.init->items.num_known()},
+                                {"new_users", warm->new_users},
+                                {"new_items", warm->new_items}};
+  }
   return FitResult{Recommender(std::move(m)), std::move(trained.epochs), trained.seconds,
                    split.train.size(), split.test.size()};
 }

@@ -169,7 +169,10 @@ nlohmann::json ModelSpec::to_json() const {
           {"weighs_pairs", weighs_pairs},
           {"thread_deterministic", thread_deterministic},
           {"personalized", personalized},
-          {"item_similarity", item_similarity}};
+          {"item_similarity", item_similarity},
+          {"warm_start", warm_start},
+          {"update_users", update_users},
+          {"warm_start_note", warm_start_note}};
 }
 
 void check_param_names(const ModelSpec& model, const Params& params) {
@@ -219,6 +222,10 @@ void check_spec(const ModelSpec& s) {
   for (const auto& [n, values] : s.search_space.values) {
     if (s.param(n) == nullptr)
       bad_spec(s.name, fmt::format("search space names unknown parameter {}", n));
+  }
+  for (const auto& n : s.warm_start_fixed) {
+    if (s.param(n) == nullptr)
+      bad_spec(s.name, fmt::format("warm_start_fixed names unknown parameter {}", n));
   }
 }
 

@@ -421,15 +421,19 @@ void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
 
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config, const ProgressCallback& on_progress,
-                               const EpochCallback& on_epoch) {
+                               const EpochCallback& on_epoch, const InitialVectors& init) {
   config.validate();
   check_training_pairs(train);
+  check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
+  check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
   TwoTowerResult result;
   // Users first, then items, from one stream: the initial tables are part of
   // what the golden tests pin.
   Rng init_rng(config.seed);
   result.user_embeddings = random_table(train.num_users, config.dim, config.init_scale, init_rng);
   result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
+  copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
+  copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
   TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings);
 
   const auto t_train = Clock::now();

@@ -48,6 +48,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
 
@@ -106,10 +107,26 @@ using AlsIterationCallback = std::function<void(int iteration, double seconds, d
 // appear); ratings are ignored; weights, when present, are the r above
 // (finite, >= 0; a pair whose summed r is 0 counts as unobserved).
 // Deterministic for a seed, whatever the thread count.
-// Throws InvalidArgument for an invalid config, no pairs, out-of-range rows
-// or bad weights.
+// A warm start (init not empty: dim columns each) starts from init's rows
+// and keeps the rows without pairs in `train` as they start (the saved
+// model's vectors of ids the new pairs do not have), where a cold start
+// solves them to zero.
+// Throws InvalidArgument for an invalid config, no pairs, out-of-range rows,
+// bad weights or initial factors of another shape.
 AlsResult train_als(const Interactions& train, const AlsConfig& config,
-                    const AlsIterationCallback& on_iteration = {});
+                    const AlsIterationCallback& on_iteration = {}, const InitialVectors& init = {});
+
+// The user half-step alone against fixed item factors (implicit's
+// "recalculate user"; a warm start's --update users): each user row with
+// pairs in `train` is solved as in training (config.solver; cg starts from
+// user_factors' row), the other rows are user_factors' own (zero past its
+// rows). Returns train.num_users x dim.
+//   item_factors: train.num_items x config.dim (a trained model's)
+//   user_factors: at most train.num_users rows x config.dim
+// Throws InvalidArgument for an invalid config, no pairs, bad weights or
+// factors of another shape.
+Matrix als_solve_users(const Interactions& train, const AlsConfig& config,
+                       const Matrix& item_factors, const Matrix& user_factors);
 
 // The regularization reg_u of a row whose summed r is `summed_r` (see the
 // top of this file), given the config's regularization, alpha and

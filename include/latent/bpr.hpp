@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
 
@@ -59,8 +60,14 @@ struct BprResult {
 // ignored: a pair is a positive or it is not). Throws InvalidArgument for an
 // invalid config, no pairs, or a pair outside the vocabularies (or on OOV).
 // on_epoch(epoch (1-based), seconds, accuracy) runs after every epoch.
+// A warm start (init not empty) starts from init's rows, in the layout
+// BprResult has (dim + 1 columns: factors, then the item bias; the users'
+// last column is ignored), and continues SGD from there; the other rows
+// start as a cold start makes them. Throws InvalidArgument for initial
+// factors of another shape.
 BprResult train_bpr(
     const Interactions& train, const BprConfig& config,
-    const std::function<void(int epoch, double seconds, double accuracy)>& on_epoch = {});
+    const std::function<void(int epoch, double seconds, double accuracy)>& on_epoch = {},
+    const InitialVectors& init = {});
 
 }  // namespace latent

@@ -19,6 +19,7 @@
 #include <latent/recommender.hpp>
 #include <latent/split.hpp>
 #include <latent/training_report.hpp>
+#include <latent/warm_start.hpp>
 
 namespace latent {
 
@@ -43,6 +44,16 @@ struct FitOptions {
   // vectors), rather than return a model that recommends nothing. Off only
   // for callers that score and discard such models themselves (tune trials).
   bool refuse_diverged = true;
+  // A warm start (warm_start.hpp): the saved model to train from (not
+  // owned; null: a cold start), what to update, and what errors call it
+  // (its file). With it, `model` may be empty (the saved model's kind, which
+  // a given one must equal), the saved config supplies every parameter not
+  // in `params`, the vocabularies begin with the saved ones (new ids after
+  // them), and the seen items are the saved ones and the data's. `split`,
+  // when given, is of `data` as it is.
+  const ModelData* init = nullptr;
+  WarmUpdate update = WarmUpdate::All;
+  std::string init_name = "the initial model";
 };
 
 struct FitResult {
@@ -58,14 +69,18 @@ struct FitResult {
 // Checks a model name and its parameters without training; returns the
 // config the model would train with. Throws as fit() does.
 nlohmann::json check_model_params(const std::string& model, const Params& params);
-// check_model_params, and test_fraction in [0, 1): what fit() can check
+// check_model_params, test_fraction in [0, 1), and for a warm start the
+// initial model's kind, that the model warm-starts (and updates users alone
+// when asked), and the parameters it cannot change: what fit() can check
 // before any data is read.
 nlohmann::json check_fit_options(const FitOptions& options);
 
 // Throws InvalidArgument for an unknown model name (listing the valid ones),
 // a parameter the model does not take (listing the ones it does) or an
-// invalid value, before any training; and after training, for vectors that
-// diverged (unless options.refuse_diverged is false).
+// invalid value, a warm start that check_fit_options refuses or whose data
+// does not fit it (warm_start_data), before any training; and after
+// training, for vectors that diverged (unless options.refuse_diverged is
+// false).
 FitResult fit(const Dataset& data, const FitOptions& options);
 
 }  // namespace latent

@@ -31,6 +31,7 @@
 #include <latent/params.hpp>
 #include <latent/search_space.hpp>
 #include <latent/training_report.hpp>
+#include <latent/warm_start.hpp>
 
 namespace latent {
 
@@ -66,12 +67,20 @@ struct ParamSpec {
 
 // What a trainer gets: the pairs to fit (rows of vocabularies of
 // train.num_users / train.num_items rows, row 0 being OOV), optional
-// held-out pairs for per-epoch metrics, and where to report progress.
+// held-out pairs for per-epoch metrics, and where to report progress; for
+// a warm start (warm_start.hpp), the saved model to start from.
 struct TrainInput {
   const Interactions& train;
   const Interactions* test = nullptr;
   const ProgressCallback& on_progress;
   const EpochCallback& on_epoch;
+  // A warm start: a saved model of this kind (null: a cold start), whose
+  // rows 1..n of each vocabulary are rows 1..n of train's (the rows after
+  // them are ids new to it), and what to update. fit() calls a trainer with
+  // it only as its spec's warm_start / update_users allow, and with Users
+  // only on the saved item vocabulary.
+  const ModelData* init = nullptr;
+  WarmUpdate update = WarmUpdate::All;
 };
 
 // What a trainer hands back.
@@ -136,6 +145,18 @@ struct ModelSpec {
   // similar pairs). Popularity's one-column vectors do not: every item would
   // be 1.0 like every other.
   bool item_similarity = true;
+  // Warm start (FitOptions::init): what the model does with a saved model
+  // of its kind and new data. warm_start: it trains on the new data from
+  // the saved model's state (update all); update_users: it recomputes its
+  // user side alone, keeping its item side (update users). A warm start
+  // that a model refuses is an error quoting warm_start_note, which says
+  // what the model does or why it cannot.
+  bool warm_start = false;
+  bool update_users = false;
+  std::string warm_start_note;
+  // Parameters a warm start cannot change, for the saved state has their
+  // shape ("dim"); the others default to the saved model's values.
+  std::vector<std::string> warm_start_fixed;
 
   // Checks `params` (only names of `params` and common ones) and returns
   // the config the model would train with, as stored in the model file.

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/dataset.hpp>
+#include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
 #include <latent/training_report.hpp>
@@ -83,10 +84,14 @@ struct TwoTowerResult {
 // Trains on `train` (rows of the vocabularies of size num_users/num_items;
 // its weights, when present, scale each pair's loss); `test` may be null.
 // Candidates for the metrics are all item rows but OOV; the test metrics
-// are factorized_top_k's (evaluation.hpp).
+// are factorized_top_k's (evaluation.hpp). A warm start (init not empty:
+// dim columns) starts from init's rows, the others as a cold start makes
+// them; the optimizer's state (Adagrad's accumulators, Adam's moments)
+// starts afresh, for the model file does not keep it. Throws
+// InvalidArgument for initial embeddings of another shape.
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
-                               const EpochCallback& on_epoch = {});
+                               const EpochCallback& on_epoch = {}, const InitialVectors& init = {});
 
 }  // namespace latent

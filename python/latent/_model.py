@@ -194,7 +194,7 @@ class Model:
     # ---- training ----------------------------------------------------------
 
     def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None,
-            tensorboard=None):
+            tensorboard=None, init=None, update="all"):
         """Trains on data (a Dataset) and returns the history (also kept as
         .history, and read back from the file by latent.load), one row per
         epoch: loss, seconds, and for the two-tower model the running
@@ -209,7 +209,15 @@ class Model:
         categorical_accuracy, ...; step = epoch as in .history) and the
         embedding projector's files (docs/tensorboard.md); what the
         projector leaves out is a warning. The GIL is released while
-        training; Ctrl-C stops it."""
+        training; Ctrl-C stops it.
+
+        init (a trained latent.Model of this kind, or the path of a saved
+        one) warm-starts from it as `latent train --init` does: its ids keep
+        their rows and vectors, data's new ids are appended, its parameters
+        are the defaults of those not given, and update="users" recomputes
+        only the users (ALS, EASE); docs/warm-start.md says what each model
+        does. `m = latent.load(path); m.fit(new_data, init=m)` updates a
+        saved model with new data."""
         if not isinstance(data, Dataset):
             raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
                             "with latent.Dataset.from_dataframe)")
@@ -227,12 +235,20 @@ class Model:
                 interactive = False
         if tensorboard is not None:
             tensorboard = os.fspath(tensorboard)
+        if init is not None and not isinstance(init, Model):
+            init = load(init)
+        if init is not None and init._native is None:
+            raise ValueError(f"init is a {init.kind} model that is not trained: a warm start "
+                             "starts from a trained or loaded model")
+        if not isinstance(update, str):
+            raise TypeError(f"update must be \"all\" or \"users\", got {update!r}")
         try:
             native, epochs, metrics, notes = _latent.fit(
                 data=data._native, model=self.kind, params=_params(self.params),
                 test_fraction=float(test_fraction),
                 split=None if split is None else split._native, stream=stream,
-                interactive=interactive, tensorboard=tensorboard)
+                interactive=interactive, tensorboard=tensorboard,
+                init=None if init is None else init._native, update=update)
         except ValueError as e:
             raise _reraise_with_python_names(e) from None
         for note in notes:

@@ -188,11 +188,18 @@ void bind_fit(py::module_& m) {
       [](const std::shared_ptr<Dataset>& data, const std::string& model,
          const std::map<std::string, std::string>& params, double test_fraction,
          const std::shared_ptr<BoundSplit>& split, const py::object& stream, bool interactive,
-         const std::optional<std::filesystem::path>& tensorboard) {
+         const std::optional<std::filesystem::path>& tensorboard,
+         const std::shared_ptr<Recommender>& init, const std::string& update) {
         FitOptions o;
         o.model = model;
         o.params = to_params(params);
         o.test_fraction = test_fraction;
+        o.update = parse_warm_update(update);
+        if (init) {
+          // Kept alive by `init` for the whole call.
+          o.init = &init->model();
+          o.init_name = "init";
+        }
         if (split) {
           if (split->data != data) {
             throw py::value_error("the split was made from another data set than the one fitted");
@@ -221,7 +228,8 @@ void bind_fit(py::module_& m) {
         return fit_result(std::move(result), notes);
       },
       py::arg("data").none(false), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
-      py::arg("split"), py::arg("stream"), py::arg("interactive"), py::arg("tensorboard"));
+      py::arg("split"), py::arg("stream"), py::arg("interactive"), py::arg("tensorboard"),
+      py::arg("init") = nullptr, py::arg("update") = "all");
 }
 
 // The whole tuning flow of tune.hpp; on_trial(trial dict) runs after each

@@ -40,10 +40,26 @@ const ParamTable<AlsConfig>& table() {
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
   const AlsConfig config = table().read(params);
-  AlsResult r = train_als(in.train, config, [&](int it, double seconds, double loss) {
-    epochs.push_back(detail::plain_epoch(it, config.epochs, seconds, loss));
+  if (in.init != nullptr && in.update == WarmUpdate::Users) {
+    // One user half-step against the saved item factors, which stay as saved.
+    const auto t0 = std::chrono::steady_clock::now();
+    Matrix users =
+        als_solve_users(in.train, config, in.init->item_embeddings, in.init->user_embeddings);
+    const double seconds = detail::seconds_since(t0);
+    epochs.push_back(detail::plain_epoch(1, 1, seconds));
     if (in.on_epoch) in.on_epoch(epochs.back());
-  });
+    return {std::move(users), in.init->item_embeddings, std::move(epochs), seconds, {}, {}};
+  }
+  const InitialVectors init =
+      in.init == nullptr ? InitialVectors{}
+                         : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
+  AlsResult r = train_als(
+      in.train, config,
+      [&](int it, double seconds, double loss) {
+        epochs.push_back(detail::plain_epoch(it, config.epochs, seconds, loss));
+        if (in.on_epoch) in.on_epoch(epochs.back());
+      },
+      init);
   const double seconds = detail::total_seconds(epochs);
   return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
 }
@@ -105,6 +121,13 @@ ModelSpec als_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData& m) { return std::make_unique<AlsFoldIn>(m); };
+  s.warm_start = true;
+  s.update_users = true;
+  s.warm_start_fixed = {"dim"};
+  s.warm_start_note =
+      "update all starts from the saved factors (new ids from the usual random ones) and runs "
+      "its epochs on the new pairs, ids without new pairs keeping their vectors; update users "
+      "solves each user with new pairs once against the saved item factors, which stay as saved";
   return s;
 }
 

@@ -27,13 +27,19 @@ const ParamTable<BprConfig>& table() {
 TrainedVectors train(const Params& params, const TrainInput& in) {
   std::vector<EpochReport> epochs;
   const BprConfig config = table().read(params);
-  BprResult r = train_bpr(in.train, config, [&](int epoch, double seconds, double accuracy) {
-    // BPR reports no loss; its sampled ranking accuracy stands in the log.
-    EpochReport e = detail::plain_epoch(epoch, config.epochs, seconds);
-    e.sampled_accuracy = accuracy;
-    epochs.push_back(e);
-    if (in.on_epoch) in.on_epoch(epochs.back());
-  });
+  const InitialVectors init =
+      in.init == nullptr ? InitialVectors{}
+                         : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
+  BprResult r = train_bpr(
+      in.train, config,
+      [&](int epoch, double seconds, double accuracy) {
+        // BPR reports no loss; its sampled ranking accuracy stands in the log.
+        EpochReport e = detail::plain_epoch(epoch, config.epochs, seconds);
+        e.sampled_accuracy = accuracy;
+        epochs.push_back(e);
+        if (in.on_epoch) in.on_epoch(epochs.back());
+      },
+      init);
   const double seconds = detail::total_seconds(epochs);
   return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
 }
@@ -66,6 +72,12 @@ ModelSpec bpr_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<BprFoldIn>(); };
+  s.warm_start = true;
+  s.warm_start_fixed = {"dim"};
+  s.warm_start_note =
+      "update all continues SGD from the saved factors and item biases (new ids from the usual "
+      "random ones) for its epochs on the new pairs; update users is not offered, for BPR has "
+      "no exact user solve: its user and item factors move together";
   return s;
 }
 

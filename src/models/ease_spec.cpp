@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include <latent/ease.hpp>
+#include <latent/error.hpp>
 #include <latent/param_table.hpp>
 
 #include "builtin.hpp"
@@ -29,7 +30,14 @@ const ParamTable<EaseConfig>& table() {
 TrainedVectors train(const Params& params, const TrainInput& in) {
   const EaseConfig c = table().read(params);
   const auto t0 = std::chrono::steady_clock::now();
-  ItemToItem b = train_ease(in.train, c);
+  if (in.init != nullptr && in.init->item_to_item.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "this ease model was saved before EASE kept B as its item-to-item term (format "
+                "version 1): its users cannot be updated; train it again without a warm start");
+  }
+  // Update users: B stays as saved; a user's side is their row of X, which
+  // fit() makes of their new pairs, or their saved row without any.
+  ItemToItem b = in.init != nullptr ? in.init->item_to_item : train_ease(in.train, c);
   const double seconds = detail::seconds_since(t0);
   return {Matrix(in.train.num_users, 0),
           Matrix(in.train.num_items, 0),
@@ -64,6 +72,12 @@ ModelSpec ease_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<EaseFoldIn>(); };
+  s.update_users = true;
+  s.warm_start_note =
+      "update users keeps B as saved, and a user's row of X (all of EASE's user side) becomes "
+      "their pairs in the new data (users without any keep theirs); update all is not offered: "
+      "B is computed in closed form from the data it is given, with no state to start from, so "
+      "train on all the data without a warm start";
   return s;
 }
 

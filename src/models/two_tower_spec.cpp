@@ -41,8 +41,11 @@ const ParamTable<TwoTowerConfig>& table() {
 }
 
 TrainedVectors train(const Params& params, const TrainInput& in) {
+  const InitialVectors init =
+      in.init == nullptr ? InitialVectors{}
+                         : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
   TwoTowerResult r =
-      train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch);
+      train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch, init);
   return {std::move(r.user_embeddings),
           std::move(r.item_embeddings),
           std::move(r.epochs),
@@ -68,6 +71,12 @@ ModelSpec two_tower_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
+  s.warm_start = true;
+  s.warm_start_fixed = {"dim"};
+  s.warm_start_note =
+      "update all continues training from the saved embeddings (new ids from the usual random "
+      "ones) for its epochs on the new pairs, with a fresh optimizer state (the model file does "
+      "not keep Adagrad's or Adam's); update users is not offered: both towers train together";
   return s;
 }
 

@@ -378,6 +378,59 @@ TEST_P(RecommenderContract, FoldInRecommendsForANewUser) {
   }
 }
 
+// A warm start as the model's spec declares it (ModelSpec::warm_start,
+// update_users), from the fitted model on the same pairs and a newcomer's:
+// the saved ids keep their rows, the newcomer is appended and recommended,
+// update users keeps the item side bit for bit, and a refused mode is an
+// error naming the model.
+TEST_P(RecommenderContract, WarmStartsAsItsSpecDeclares) {
+  ColumnData c;
+  for (std::size_t k = 0; k < data_.interactions.size(); ++k) {
+    c.users.emplace_back(data_.users.id(data_.interactions.users[k]));
+    c.items.emplace_back(data_.items.id(data_.interactions.items[k]));
+  }
+  for (const char* item : {"i1", "i2", "i3", "i4"}) {
+    c.users.emplace_back("u31");
+    c.items.emplace_back(item);
+  }
+  const Dataset more = dataset_from_columns(c);
+  const ModelData& saved = model().model();
+  for (const WarmUpdate update : {WarmUpdate::All, WarmUpdate::Users}) {
+    SCOPED_TRACE(to_string(update));
+    FitOptions options;
+    options.model = GetParam();
+    options.params = fixture_params(GetParam());
+    options.init = &saved;
+    options.update = update;
+    if (!(update == WarmUpdate::All ? spec().warm_start : spec().update_users)) {
+      expect_error([&] { fit(more, options); }, ErrorKind::InvalidArgument,
+                   {"model " + GetParam() + " cannot"});
+      continue;
+    }
+    const FitResult warm = fit(more, options);
+    const ModelData& m = warm.model.model();
+    ASSERT_EQ(m.users.num_known(), saved.users.num_known() + 1);
+    ASSERT_EQ(m.items.num_known(), saved.items.num_known());
+    for (std::int32_t r = 1; r < saved.users.size(); ++r)
+      EXPECT_EQ(m.users.id(r), saved.users.id(r));
+    for (std::int32_t r = 1; r < saved.items.size(); ++r)
+      EXPECT_EQ(m.items.id(r), saved.items.id(r));
+    EXPECT_EQ(m.users.id(saved.users.size()), "u31");
+    if (update == WarmUpdate::Users) {
+      EXPECT_EQ(m.item_embeddings, saved.item_embeddings);
+      EXPECT_EQ(m.item_to_item, saved.item_to_item);
+      EXPECT_EQ(m.item_queries, saved.item_queries);
+    }
+    if (!spec().personalized) continue;
+    const std::int32_t newcomer[] = {warm.model.user_row("u31")};
+    const TopK top = warm.model.recommend(newcomer, 3, true);
+    for (auto item : top.items) {
+      ASSERT_GE(item, 1);
+      EXPECT_EQ(item_group(warm.model.item_id(item)), 0) << warm.model.item_id(item);
+    }
+  }
+}
+
 TEST_P(RecommenderContract, DeclaredRangesAndChoicesAreEnforced) {
   for (const ParamSpec& p : spec().all_params()) {
     EXPECT_NO_THROW(check_model_params(GetParam(), {{p.name, p.default_value}})) << p.name;

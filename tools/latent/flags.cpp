@@ -68,8 +68,9 @@ LoadOptions DataFlags::options() const {
 }
 
 void ModelFlags::add_to(CLI::App& cmd) {
-  cmd.add_option("--model", model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))
-      ->capture_default_str();
+  model_option_ =
+      cmd.add_option("--model", model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))
+          ->capture_default_str();
   // One flag per name across models; the help footer lists them by model,
   // so the flags themselves stay out of the generic option list.
   std::set<std::string> added;

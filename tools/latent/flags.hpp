@@ -41,6 +41,8 @@ struct ModelFlags {
   void add_to(CLI::App& cmd);
   // The parameters given on the command line (and only those).
   Params params() const;
+  // Whether --model was given (a warm start takes its saved model's kind otherwise).
+  bool model_given() const { return model_option_ != nullptr && model_option_->count() > 0; }
 
  private:
   struct Given {
@@ -50,6 +52,7 @@ struct ModelFlags {
   };
   std::map<std::string, std::string> values_;
   std::vector<Given> given_;
+  CLI::Option* model_option_ = nullptr;
 };
 
 // How to split into train and test: a method, or a split read from files.

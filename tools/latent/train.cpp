@@ -9,9 +9,11 @@
 #include <latent/dataset.hpp>
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
+#include <latent/model_file.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
 #include <latent/tensorboard.hpp>
+#include <latent/warm_start.hpp>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -29,6 +31,8 @@ struct TrainFlags {
   std::string metrics_out;
   std::string tensorboard;
   bool index = false;
+  std::string init;
+  std::string update = "all";
   ProgressFlags progress;
 };
 
@@ -38,6 +42,15 @@ void run(const TrainFlags& f) {
   fit_options.model = f.model.model;
   fit_options.params = f.model.params();
   fit_options.test_fraction = f.test_fraction;
+  fit_options.update = parse_warm_update(f.update);
+  // A warm start: read before the data, so a wrong file fails at once.
+  std::optional<ModelData> init;
+  if (!f.init.empty()) {
+    init = load_model(f.init);
+    fit_options.init = &*init;
+    fit_options.init_name = fmt::format("--init {}", f.init);
+    if (!f.model.model_given()) fit_options.model.clear();  // the saved model's kind
+  }
   // The model, its parameters and the fraction are checked before the data
   // is read, so a typo fails at once, not after loading.
   check_fit_options(fit_options);
@@ -115,6 +128,13 @@ void add_train(CLI::App& app) {
   cmd->add_option("--tensorboard", f->tensorboard,
                   "Directory for TensorBoard logs: per-epoch scalars (DIR/train, "
                   "DIR/validation) and the embedding projector's files");
+  cmd->add_option("--init", f->init,
+                  "Warm start from this saved model: its ids keep their rows and vectors, new ids "
+                  "are appended, its parameters are the defaults (docs/warm-start.md)");
+  cmd->add_option("--update", f->update,
+                  "With --init: all (train the model on the new data) or users (recompute only "
+                  "the users, keeping the items: ALS, EASE)")
+      ->capture_default_str();
   cmd->add_flag("--index", f->index,
                 "Also build the approximate indexes (latent index with its defaults; "
                 "docs/big-catalogs.md) and save them beside the model (--out)");
