@@ -4,6 +4,7 @@ Only conversion and validation of pandas/numpy input live here; vocabularies,
 filters, the item metadata join and splits are the C++ library's."""
 
 import errno
+import glob
 import os
 
 import numpy as np
@@ -107,12 +108,17 @@ def _number_values(series, source, column, integer=False):
 
 
 def _require_file(path):
-    """A missing file is a FileNotFoundError here, not the library's
-    NotFound (which Python sees as a KeyError, the right thing for ids)."""
+    """A missing file, or a glob pattern that matches none, is a
+    FileNotFoundError here, not the library's NotFound (which Python sees as
+    a KeyError, the right thing for ids)."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "no such file or directory", path)
-    return path
+    if os.path.exists(path):
+        return path
+    if glob.has_magic(path):
+        if not glob.glob(path):
+            raise FileNotFoundError(errno.ENOENT, "no file matches this pattern", path)
+        return path
+    raise FileNotFoundError(errno.ENOENT, "no such file or directory", path)
 
 
 class Dataset:
@@ -338,7 +344,10 @@ def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None
     user-lines file (format="user-lines": "user item item ..." per line, as
     NGCF and LightGCN ship their data) with the library's loader; the
     arguments are the CLI's data flags. A file ending in .gz (or starting
-    with gzip's magic bytes) is decompressed as it is read."""
+    with gzip's magic bytes) is decompressed as it is read. data may be a
+    glob pattern ("logs/part-*.csv"): its CSV/TSV files are read as one
+    table, in byte order of their paths. CSV/TSV files are read in chunks on
+    every core, never whole (docs/data.md, "Big files and part files")."""
     return Dataset(_load(data, None, locals())[0])
 
 

@@ -96,6 +96,21 @@ def test_load_dataset_user_lines_gzip(tmp_path):
         latent.load_dataset(path, format="user-lines")
 
 
+def test_load_dataset_reads_a_glob_of_part_files_as_one_table(tmp_path):
+    """Part files (a header each, gzip or not) read as the one file they split."""
+    import gzip
+    whole = tmp_path / "all.csv"
+    whole.write_text("user,item,rating\n1,10,4\n2,11,5\n1,12,3\n")
+    (tmp_path / "part-0.csv").write_text("user,item,rating\n1,10,4\n")
+    (tmp_path / "part-1.csv.gz").write_bytes(gzip.compress(b"user,item,rating\n2,11,5\n1,12,3\n"))
+    parts = latent.load_dataset(tmp_path / "part-*", rating_above=3)
+    one = latent.load_dataset(whole, rating_above=3)
+    assert parts.to_frame().equals(one.to_frame())
+    assert parts.users == one.users and parts.items == one.items
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        latent.load_dataset(tmp_path / "nothing-*.csv")
+
+
 def test_load_train_test_reads_the_papers_protocol(tmp_path):
     """A train file and its own test file: one vocabulary, the Split as given;
     a test user without training pairs is refused naming the file."""
