@@ -22,7 +22,10 @@
 //   bit 6     the second text is an items file (items.csv)
 //   bit 7     the second text is a test file (test.txt) for load_train_test;
 //             with bit 6, items keyed by title instead
-// latent::Error is the documented failure; anything else is a finding.
+// latent::Error is the documented failure; anything else is a finding. The
+// chunked CSV reader is checked against itself: load_dataset with tiny
+// chunks on 2 threads must give the same data set, or the same error, as one
+// chunk on one thread.
 
 #include <cstddef>
 #include <cstdint>
@@ -111,6 +114,36 @@ latent::LoadOptions options_for(std::uint8_t flags, std::string_view data, std::
   return o;
 }
 
+// Everything a load decides, as one string: the data set's vocabularies,
+// arrays and counts, or the error's message.
+std::string outcome(latent::LoadOptions options, std::size_t chunk_bytes, int threads) {
+  options.chunk_bytes = chunk_bytes;
+  options.threads = threads;
+  try {
+    const latent::Dataset d = latent::load_dataset(options);
+    std::string out;
+    for (const latent::Vocabulary* v : {&d.users, &d.items}) {
+      for (const std::string& id : v->ids()) out += id + '\x1f';
+      out += '\x1e';
+    }
+    const auto add = [&](const auto& values) {
+      out.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(values[0]));
+      out += '\x1e';
+    };
+    for (const latent::Interactions* x : {&d.interactions, &d.seen_only}) {
+      add(x->users);
+      add(x->items);
+      add(x->ratings);
+      add(x->timestamps);
+      add(x->weights);
+    }
+    for (const std::string& title : d.item_titles) out += title + '\x1f';
+    return out + std::to_string(d.rows_read);
+  } catch (const latent::Error& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -139,6 +172,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       d = std::move(both.data);
     } else {
+      const std::size_t chunk = 1 + size % 13;
+      check(outcome(options, std::size_t{1} << 30, 1) == outcome(options, chunk, 2),
+            "tiny chunks on 2 threads load what one chunk on one thread loads");
       d = latent::load_dataset(options);
     }
     // What every loaded dataset promises (dataset.hpp): rows of the
