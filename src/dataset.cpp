@@ -327,11 +327,13 @@ void require_file(const fs::path& file) {
 }
 
 // Every file `data` names: itself, or the files matching it when it is a
-// glob pattern (*, ? or [...]), in byte order of their paths. Throws
+// glob pattern (*, ? or [...]) and no such file, in byte order of their paths. Throws
 // NotFound when a pattern matches nothing.
 std::vector<fs::path> data_files(const fs::path& data) {
   const std::string pattern = data.string();
-  if (!is_glob(pattern)) return {data};
+  std::error_code ec;
+  // A file whose name holds * ? or [ is itself, not a pattern.
+  if (!is_glob(pattern) || fs::exists(data, ec)) return {data};
   glob_t matches{};
   const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
   std::vector<fs::path> files;

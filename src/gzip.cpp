@@ -41,7 +41,9 @@ GzipDecoder::GzipDecoder(fs::path path, std::uint64_t file_bytes)
 GzipDecoder::~GzipDecoder() { inflateEnd(&z_->s); }
 
 void GzipDecoder::trailing_bytes(std::string_view rest) const {
-  const std::uint64_t trailing = std::max<std::uint64_t>(file_bytes_ - consumed_, rest.size());
+  // The file's size as checked; a file that grew since is counted by `rest`.
+  const std::uint64_t trailing =
+      std::max<std::uint64_t>(file_bytes_ > consumed_ ? file_bytes_ - consumed_ : 0, rest.size());
   throw Error(ErrorKind::Corruption,
               fmt::format("{}: the {} bytes after the end of the gzip data at byte {} are not "
                           "another gzip member",

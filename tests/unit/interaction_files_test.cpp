@@ -26,12 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::expect_error;
 using test::gzip;
-
-fs::path write_file(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
+using test::write_file;
 
 // Everything a loader decides, for comparing two loads.
 void expect_same(const Dataset& a, const Dataset& b) {
@@ -104,8 +99,8 @@ TEST(InteractionFiles, TheFirstMalformedRowIsTheErrorWhateverTheChunks) {
   bad.insert(line_start(1502), "7\n");
   for (const bool compressed : {false, true}) {
     LoadOptions o;
-    o.data = compressed ? write_file(dir / "bad.csv.gz", gzip(bad))
-                        : write_file(dir / "bad.csv", bad);
+    o.data =
+        compressed ? write_file(dir / "bad.csv.gz", gzip(bad)) : write_file(dir / "bad.csv", bad);
     for (const std::size_t chunk : {3, 100, 4096, 0}) {
       for (const int threads : {1, 2, 4}) {
         SCOPED_TRACE(testing::Message() << "chunk " << chunk << ", threads " << threads);
@@ -142,8 +137,9 @@ TEST(InteractionFiles, AGlobReadsItsFilesAsOneTableInPathOrder) {
 
   // An error names the part file and its own line.
   write_file(dir / "parts" / "part-3.csv", "user,item,rating\n4,14,x\n");
-  expect_error([&] { load_dataset(parts); }, ErrorKind::Corruption,
-               {(dir / "parts" / "part-3.csv").string() + ": line 2: rating \"x\" is not a number"});
+  expect_error(
+      [&] { load_dataset(parts); }, ErrorKind::Corruption,
+      {(dir / "parts" / "part-3.csv").string() + ": line 2: rating \"x\" is not a number"});
   fs::remove(dir / "parts" / "part-3.csv");
 
   // Parts must give the same optional columns.
@@ -159,8 +155,7 @@ TEST(InteractionFiles, AGlobReadsItsFilesAsOneTableInPathOrder) {
   // Only headers: no data rows, named by the pattern.
   LoadOptions empty;
   empty.data = dir / "parts" / "part-1?.csv";
-  expect_error([&] { load_dataset(empty); }, ErrorKind::Corruption,
-               {"part-1?.csv: no data rows"});
+  expect_error([&] { load_dataset(empty); }, ErrorKind::Corruption, {"part-1?.csv: no data rows"});
 }
 
 TEST(TextChunks, ChunksEndAtRecordEndsAndCountLines) {
@@ -199,8 +194,11 @@ TEST(TextChunks, ChunksEndAtRecordEndsAndCountLines) {
 TEST(TextChunks, MissingAndEmptyFilesFailBeforeOrWhenRead) {
   test::TempDir dir;
   write_file(dir / "a.csv", "u,i\n1,2\n");
-  expect_error([&] { detail::TextChunks({dir / "a.csv", dir / "nope.csv"}, 0, true, 10); },
-               ErrorKind::NotFound, {"nope.csv: no such file"});
+  expect_error(
+      [&] {
+        detail::TextChunks({dir / "a.csv", dir / "nope.csv"}, 0, true, 10);
+      },
+      ErrorKind::NotFound, {"nope.csv: no such file"});
   write_file(dir / "empty.csv", "");
   detail::TextChunks chunks({dir / "a.csv", dir / "empty.csv"}, 0, true, 10);
   expect_error(
@@ -210,6 +208,22 @@ TEST(TextChunks, MissingAndEmptyFilesFailBeforeOrWhenRead) {
         }
       },
       ErrorKind::Corruption, {"empty.csv: the file is empty"});
+}
+
+TEST(TextChunks, APartThatDisappearsBeforeItsTurnIsNamed) {
+  test::TempDir dir;
+  write_file(dir / "part-0.csv", "u,i\n1,2\n");
+  write_file(dir / "part-1.csv", "u,i\n3,4\n");
+  detail::TextChunks chunks({dir / "part-0.csv", dir / "part-1.csv"}, 0, true, 4);
+  detail::TextChunk chunk;
+  ASSERT_TRUE(chunks.next(chunk));  // part-0's header: part-0 is open
+  fs::remove(dir / "part-1.csv");
+  expect_error(
+      [&] {
+        while (chunks.next(chunk)) {
+        }
+      },
+      ErrorKind::NotFound, {(dir / "part-1.csv").string() + ": no such file"});
 }
 
 }  // namespace
