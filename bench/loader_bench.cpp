@@ -36,7 +36,8 @@ std::uint64_t array_bytes(const latent::Interactions& x) {
 
 std::uint64_t vocabulary_bytes(const latent::Vocabulary& v) {
   std::uint64_t bytes = 0;
-  for (const std::string& id : v.ids()) bytes += sizeof(std::string) + (id.size() > 15 ? id.size() + 1 : 0);
+  for (const std::string& id : v.ids())
+    bytes += sizeof(std::string) + (id.size() > 15 ? id.size() + 1 : 0);
   // unordered_map<string_view, int32>: a node (next pointer, key, value,
   // cached hash) and a bucket pointer per id.
   bytes += static_cast<std::uint64_t>(v.num_known()) * (8 + 16 + 8 + 8 + 8);

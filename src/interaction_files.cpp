@@ -215,10 +215,10 @@ class Pipeline {
       unmerged_source_bytes_ = 0;
       if (slot.chunk.file_start) {
         const fs::path& path = chunks_.files()[slot.chunk.file];
-        const CsvTable table(CsvReader(slot.chunk.text, path,
-                                       {slot.chunk.delimiter, in_.csv.quoting},
-                                       {slot.chunk.first_line, false}),
-                             in_.header);
+        const CsvTable table(
+            CsvReader(slot.chunk.text, path, {slot.chunk.delimiter, in_.csv.quoting},
+                      {slot.chunk.first_line, false}),
+            in_.header);
         auto columns = std::make_shared<FileColumns>(resolve_columns(table, in_));
         check_same_columns(*columns, path);
         current_ = std::move(columns);
@@ -254,10 +254,10 @@ class Pipeline {
   void parse(Slot& slot) {
     slot.rows.clear();
     const fs::path& path = chunks_.files()[slot.chunk.file];
-    CsvTable table(CsvReader(std::move(slot.chunk.text), path,
-                             {slot.chunk.delimiter, in_.csv.quoting},
-                             {slot.chunk.first_line, false}),
-                   slot.columns->layout);
+    CsvTable table(
+        CsvReader(std::move(slot.chunk.text), path, {slot.chunk.delimiter, in_.csv.quoting},
+                  {slot.chunk.first_line, false}),
+        slot.columns->layout);
     read_rows(table, *slot.columns, in_.rating_above, slot.rows);
     slot.chunk.text = std::move(table).take_text();  // its buffer, for the next chunk
   }

@@ -100,6 +100,13 @@ std::string validation_message(const Config& config) {
   return "";
 }
 
+// Writes `bytes` to `path` (replacing it) and returns the path.
+inline std::filesystem::path write_file(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
 // A fresh empty directory under the system temp dir, removed on destruction.
 class TempDir {
  public:

@@ -32,8 +32,8 @@ struct InteractionFiles {
   // How messages name the files together ("no data rows"): the file's path
   // when there is one.
   std::string source;
-  int threads = 0;              // 0: all cores
-  std::size_t chunk_bytes = 0;  // 0: 2 MiB
+  int threads = 0;                // 0: all cores
+  std::size_t chunk_bytes = 0;    // 0: 2 MiB
   std::uint32_t file_number = 0;  // IdCodes::set_file number of files[0]; files[i] is + i
 };
 

@@ -26,12 +26,7 @@ using detail::CsvReader;
 using detail::CsvTable;
 
 using test::expect_error;
-
-fs::path write_file(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  return path;
-}
+using test::write_file;
 
 std::vector<std::vector<std::string>> read_all(std::string text, CsvOptions options = {}) {
   CsvReader reader(std::move(text), "mem.csv", options);

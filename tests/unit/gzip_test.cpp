@@ -25,12 +25,7 @@ namespace fs = std::filesystem;
 using detail::gunzip;
 using test::expect_error;
 using test::gzip;
-
-fs::path write_file(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
+using test::write_file;
 
 constexpr std::string_view kCsv = "user,item,rating\n1,10,4\n1,11,2\n2,10,5\n3,12,3.5\n";
 

@@ -26,12 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::expect_error;
-
-fs::path write_file(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  return path;
-}
+using test::write_file;
 
 // The (raw user, raw item) pairs of `x` in order.
 std::vector<std::pair<std::string, std::string>> raw_pairs(const Dataset& d,
