@@ -108,11 +108,11 @@ class TextChunks::Source {
         return 0;
       }
       // More input, after what the decoder left (at most a byte of magic).
-      const std::string left(pending_);
-      std::memcpy(buffer_.data(), left.data(), left.size());
-      const std::size_t n = read_bytes(buffer_.data() + left.size(), buffer_.size() - left.size());
+      const std::size_t left = pending_.size();
+      std::memmove(buffer_.data(), pending_.data(), left);
+      const std::size_t n = read_bytes(buffer_.data() + left, buffer_.size() - left);
       input_end_ = n == 0;
-      pending_ = std::string_view(buffer_.data(), left.size() + n);
+      pending_ = std::string_view(buffer_.data(), left + n);
     }
   }
 
@@ -204,10 +204,10 @@ class RecordEnds {
     }
     return std::string_view::npos;
   }
-  // One past the last record end in text[from, ...), or npos.
-  std::size_t last(std::string_view text, std::size_t from) {
+  // One past the last record end in `text`, or npos.
+  std::size_t last(std::string_view text) {
     std::size_t end = std::string_view::npos;
-    for (std::size_t i = from; i < text.size(); ++i) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
       if (step(text[i])) end = i + 1;
     }
     return end;
@@ -254,9 +254,9 @@ class RecordEnds {
 
 }  // namespace
 
-std::size_t TextChunks::first_record_end(const std::string& text, std::size_t from) const {
+std::size_t TextChunks::first_record_end(const std::string& text) const {
   // Blank lines before the record are the parser's to skip.
-  std::size_t pos = from;
+  std::size_t pos = 0;
   while (pos < text.size()) {
     if (text[pos] == '\n') {
       ++pos;
@@ -269,15 +269,14 @@ std::size_t TextChunks::first_record_end(const std::string& text, std::size_t fr
   return RecordEnds(delimiter_, quoting_).first(text, pos);
 }
 
-std::size_t TextChunks::last_record_end(const std::string& text, std::size_t from) const {
-  const std::string_view rest = std::string_view(text).substr(from);
+std::size_t TextChunks::last_record_end(const std::string& text) const {
   // Files without quotes (nearly all large ones) need no state: their
   // records end at their line ends.
-  if (!quoting_ || rest.find('"') == std::string_view::npos) {
-    const std::size_t newline = rest.rfind('\n');
-    return newline == std::string_view::npos ? newline : from + newline + 1;
+  if (!quoting_ || text.find('"') == std::string::npos) {
+    const std::size_t newline = text.rfind('\n');
+    return newline == std::string::npos ? newline : newline + 1;
   }
-  return RecordEnds(delimiter_, quoting_).last(text, from);
+  return RecordEnds(delimiter_, quoting_).last(text);
 }
 
 void TextChunks::emit(TextChunk& chunk, bool file_start) {
@@ -298,10 +297,10 @@ bool TextChunks::next(TextChunk& chunk) {
     }
     if (first_pending_) {
       first_pending_ = false;
-      std::size_t end = first_record_end(carry_, 0);
+      std::size_t end = first_record_end(carry_);
       while (end == std::string::npos && !text_end_) {
         fill(carry_, 2 * carry_.size());
-        end = first_record_end(carry_, 0);
+        end = first_record_end(carry_);
       }
       if (end == std::string::npos) end = carry_.size();
       chunk.text.assign(carry_, 0, end);
@@ -319,7 +318,7 @@ bool TextChunks::next(TextChunk& chunk) {
     // Cut after the last record end; a record longer than the chunk makes
     // the chunk longer. At the end of the text, the rest is the chunk.
     while (!text_end_) {
-      const std::size_t end = last_record_end(chunk.text, 0);
+      const std::size_t end = last_record_end(chunk.text);
       if (end != std::string::npos) {
         carry_.assign(chunk.text, end);
         chunk.text.resize(end);

@@ -11,8 +11,6 @@
 // lines, without a UTF-8 BOM), so a reader knows the file's header, or its
 // field count, before its other chunks are parsed.
 
-#include <sys/types.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -68,10 +66,11 @@ class TextChunks {
   void read_text(std::string& out, std::size_t want);
   // Reads until `out` holds at least `size` bytes or the text ends.
   void fill(std::string& out, std::size_t size);
-  // One past the last record end in text[from, ...), or npos.
-  std::size_t last_record_end(const std::string& text, std::size_t from) const;
-  // One past the end of the first record at or after `from`, or npos.
-  std::size_t first_record_end(const std::string& text, std::size_t from) const;
+  // One past the last record end in `text` (which starts at a record
+  // start), or npos.
+  std::size_t last_record_end(const std::string& text) const;
+  // One past the end of the first record of `text`, or npos.
+  std::size_t first_record_end(const std::string& text) const;
   // Sets the chunk's file, lines and source bytes for its text.
   void emit(TextChunk& chunk, bool file_start);
 
