@@ -17,6 +17,9 @@ packages=(
   libfmt-dev                         # formatting of messages and output
   libxxhash-dev                      # model file checksum
   zlib1g-dev                         # gzip input
+  libopenmpi-dev openmpi-bin         # distributed training (mpirun -np N latent train): MPI is
+                                     # what clusters schedule (Slurm, Kubernetes MPI operators);
+                                     # optional at build time, the build says when it is missing
   libhnswlib-dev                     # builds the approximate index's graph (header-only)
   libgtest-dev                       # tests
   clang-format-14                    # the formatting check of the test suite (pinned major)
