@@ -1,0 +1,255 @@
+#include <latent/communicator.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#ifdef LATENT_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace latent {
+
+namespace {
+
+int env_int(const char* name) noexcept {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return 0;
+  int value = 0;
+  const std::string_view s(text);
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  return ec == std::errc() && end == s.data() + s.size() && value > 0 ? value : 0;
+}
+
+}  // namespace
+
+bool Communicator::mpi_built() noexcept {
+#ifdef LATENT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+int Communicator::launcher_size() noexcept { return env_int("OMPI_COMM_WORLD_SIZE"); }
+
+#ifdef LATENT_HAVE_MPI
+
+namespace {
+
+template <class T>
+MPI_Datatype mpi_type();
+template <>
+MPI_Datatype mpi_type<float>() {
+  return MPI_FLOAT;
+}
+template <>
+MPI_Datatype mpi_type<double>() {
+  return MPI_DOUBLE;
+}
+template <>
+MPI_Datatype mpi_type<std::int64_t>() {
+  return MPI_INT64_T;
+}
+
+// MPI counts are ints: larger messages go in pieces.
+constexpr std::size_t kMaxPiece = std::size_t{1} << 30;
+
+}  // namespace
+
+class Communicator::Mpi {
+ public:
+  Mpi() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (initialized || finalized) {
+      throw Error(ErrorKind::InvalidArgument,
+                  "MPI's world was already made once in this process: make one Communicator");
+    }
+    // Only the main thread calls MPI; OpenMP's threads compute between calls.
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  }
+  ~Mpi() { MPI_Finalize(); }
+  Mpi(const Mpi&) = delete;
+  Mpi& operator=(const Mpi&) = delete;
+};
+
+Communicator Communicator::world(bool distributed) {
+  const int launched = launcher_size();
+  if (!distributed && launched <= 1) return Communicator();
+  Communicator c;
+  c.mpi_ = std::make_unique<Mpi>();
+  MPI_Comm_rank(MPI_COMM_WORLD, &c.rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &c.size_);
+  return c;
+}
+
+namespace {
+
+// Every rank's n, checked equal: a rank with another length would make the
+// gathers below read the wrong bytes, or wait forever.
+void check_same_length(std::size_t n, int size, const char* what) {
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(size));
+  const auto mine = static_cast<std::int64_t>(n);
+  MPI_Allgather(&mine, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, MPI_COMM_WORLD);
+  for (int r = 1; r < size; ++r) {
+    if (lengths[static_cast<std::size_t>(r)] != lengths[0]) {
+      throw CollectiveError(
+          ErrorKind::InvalidArgument,
+          fmt::format("the {} ranks disagree on the length of {}: rank 0 has {} values, rank {} "
+                      "has {}",
+                      size, what, lengths[0], r, lengths[static_cast<std::size_t>(r)]));
+    }
+  }
+}
+
+template <class T>
+void sum_in_rank_order(std::span<T> values, int rank, int size) {
+  check_same_length(values.size(), size, "a sum");
+  const std::size_t block = std::max<std::size_t>(1, (std::size_t{8} << 20) / sizeof(T));
+  std::vector<T> gathered(rank == 0 ? block * static_cast<std::size_t>(size) : 0);
+  for (std::size_t start = 0; start < values.size(); start += block) {
+    const std::size_t n = std::min(block, values.size() - start);
+    T* mine = values.data() + start;
+    MPI_Gather(mine, static_cast<int>(n), mpi_type<T>(), gathered.data(), static_cast<int>(n),
+               mpi_type<T>(), 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+      for (std::size_t i = 0; i < n; ++i) {
+        T sum = gathered[i];
+        for (int r = 1; r < size; ++r) sum += gathered[static_cast<std::size_t>(r) * n + i];
+        mine[i] = sum;
+      }
+    }
+    MPI_Bcast(mine, static_cast<int>(n), mpi_type<T>(), 0, MPI_COMM_WORLD);
+  }
+}
+
+}  // namespace
+
+void Communicator::allreduce_sum(std::span<float> values) {
+  if (mpi_) sum_in_rank_order(values, rank_, size_);
+}
+void Communicator::allreduce_sum(std::span<double> values) {
+  if (mpi_) sum_in_rank_order(values, rank_, size_);
+}
+void Communicator::allreduce_sum(std::span<std::int64_t> values) {
+  if (mpi_) sum_in_rank_order(values, rank_, size_);
+}
+
+std::vector<std::string> Communicator::allgather(std::string_view mine) {
+  if (!mpi_) return {std::string(mine)};
+  const auto n = static_cast<std::size_t>(size_);
+  std::vector<std::int64_t> lengths(n);
+  const auto my_length = static_cast<std::int64_t>(mine.size());
+  MPI_Allgather(&my_length, 1, MPI_INT64_T, lengths.data(), 1, MPI_INT64_T, MPI_COMM_WORLD);
+  std::int64_t total = 0;
+  for (const auto l : lengths) total += l;
+  if (total > INT_MAX) {
+    // Every rank sees the same lengths, so every rank throws.
+    throw CollectiveError(ErrorKind::Unsupported,
+                          fmt::format("an allgather of {} bytes over {} ranks: at most {} bytes "
+                                      "go in one allgather",
+                                      total, size_, INT_MAX));
+  }
+  std::vector<int> counts(n), displs(n);
+  int offset = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    counts[r] = static_cast<int>(lengths[r]);
+    displs[r] = offset;
+    offset += counts[r];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_BYTE, all.data(), counts.data(),
+                 displs.data(), MPI_BYTE, MPI_COMM_WORLD);
+  std::vector<std::string> out(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    out[r] = all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(counts[r]));
+  }
+  return out;
+}
+
+void Communicator::broadcast(std::string& bytes, int root) {
+  if (!mpi_) return;
+  auto length = static_cast<std::int64_t>(bytes.size());
+  MPI_Bcast(&length, 1, MPI_INT64_T, root, MPI_COMM_WORLD);
+  bytes.resize(static_cast<std::size_t>(length));
+  for (std::size_t start = 0; start < bytes.size(); start += kMaxPiece) {
+    const std::size_t n = std::min(kMaxPiece, bytes.size() - start);
+    MPI_Bcast(bytes.data() + start, static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD);
+  }
+}
+
+void Communicator::barrier() {
+  if (mpi_) MPI_Barrier(MPI_COMM_WORLD);
+}
+
+void Communicator::abort(int code) {
+  if (mpi_) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+#else  // one process only: no MPI in this build
+
+class Communicator::Mpi {};
+
+namespace {
+constexpr std::string_view kNoMpi =
+    "this latent was built without MPI; install libopenmpi-dev and rebuild";
+}  // namespace
+
+Communicator Communicator::world(bool distributed) {
+  const int launched = launcher_size();
+  if (distributed || launched > 1) {
+    throw Error(ErrorKind::Unsupported,
+                launched > 1 ? fmt::format("{} (mpirun started {} ranks)", kNoMpi, launched)
+                             : fmt::format("{} (--distributed)", kNoMpi));
+  }
+  return Communicator();
+}
+
+void Communicator::allreduce_sum(std::span<float>) {}
+void Communicator::allreduce_sum(std::span<double>) {}
+void Communicator::allreduce_sum(std::span<std::int64_t>) {}
+std::vector<std::string> Communicator::allgather(std::string_view mine) {
+  return {std::string(mine)};
+}
+void Communicator::broadcast(std::string&, int) {}
+void Communicator::barrier() {}
+void Communicator::abort(int code) { std::exit(code); }
+
+#endif
+
+int run_on_every_rank(Communicator& comm, const std::function<void()>& body,
+                      const std::function<void(const std::string&)>& report) {
+  if (!comm.distributed()) {
+    body();
+    return 0;
+  }
+  try {
+    body();
+    return 0;
+  } catch (const CollectiveError& e) {
+    if (comm.rank() == 0) report(e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    report(fmt::format("rank {} of {}: {}", comm.rank(), comm.size(), e.what()));
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  comm.abort(1);
+}
+
+Communicator::Communicator() = default;
+Communicator::~Communicator() = default;
+Communicator::Communicator(Communicator&&) noexcept = default;
+Communicator& Communicator::operator=(Communicator&&) noexcept = default;
+
+}  // namespace latent
