@@ -326,33 +326,6 @@ void require_file(const fs::path& file) {
   }
 }
 
-// Every file `data` names: itself, or the files matching it when it is a
-// glob pattern (*, ? or [...]) and no such file, in byte order of their paths. Throws
-// NotFound when a pattern matches nothing.
-std::vector<fs::path> data_files(const fs::path& data) {
-  const std::string pattern = data.string();
-  std::error_code ec;
-  // A file whose name holds * ? or [ is itself, not a pattern.
-  if (!is_glob(pattern) || fs::exists(data, ec)) return {data};
-  glob_t matches{};
-  const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
-  std::vector<fs::path> files;
-  if (rc == 0) {
-    for (std::size_t i = 0; i < matches.gl_pathc; ++i) files.emplace_back(matches.gl_pathv[i]);
-  }
-  ::globfree(&matches);
-  if (rc == GLOB_NOMATCH || (rc == 0 && files.empty())) {
-    throw Error(ErrorKind::NotFound, fmt::format("{}: no file matches this pattern", pattern));
-  }
-  if (rc != 0) {
-    throw Error(ErrorKind::IO, fmt::format("{}: cannot list the files of this pattern "
-                                           "(a directory could not be read)",
-                                           pattern));
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 // data_files(data), each checked to exist: what an input will read, known
 // before anything slow is done.
 std::vector<fs::path> input_files(const fs::path& data) {
@@ -754,6 +727,30 @@ std::string describe(const ColumnData& c) {
 }
 
 }  // namespace
+
+std::vector<fs::path> data_files(const fs::path& data) {
+  const std::string pattern = data.string();
+  std::error_code ec;
+  // A file whose name holds * ? or [ is itself, not a pattern.
+  if (!is_glob(pattern) || fs::exists(data, ec)) return {data};
+  glob_t matches{};
+  const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &matches);
+  std::vector<fs::path> files;
+  if (rc == 0) {
+    for (std::size_t i = 0; i < matches.gl_pathc; ++i) files.emplace_back(matches.gl_pathv[i]);
+  }
+  ::globfree(&matches);
+  if (rc == GLOB_NOMATCH || (rc == 0 && files.empty())) {
+    throw Error(ErrorKind::NotFound, fmt::format("{}: no file matches this pattern", pattern));
+  }
+  if (rc != 0) {
+    throw Error(ErrorKind::IO, fmt::format("{}: cannot list the files of this pattern "
+                                           "(a directory could not be read)",
+                                           pattern));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 DataFormat parse_data_format(const std::string& name) {
   return parse_name(kFormatNames, name, "data format");

@@ -122,6 +122,13 @@ struct Dataset {
 // after filtering.
 Dataset load_dataset(const LoadOptions& options);
 
+// The files load_dataset reads for `data` (LoadOptions::data): itself, or
+// the files matching it when it is a glob pattern and no file of that name
+// exists, in byte order of their
+// paths. Throws NotFound when a pattern matches nothing, IO when a
+// directory of the pattern cannot be read.
+std::vector<std::filesystem::path> data_files(const std::filesystem::path& data);
+
 // A training file and a test file (a published split, such as NGCF's
 // train.txt and test.txt), read into one data set on shared vocabularies.
 struct TrainTestData {

@@ -134,6 +134,8 @@ int run(int argc, char** argv) {
     std::fflush(stdout);
     fmt::print(stderr, "latent: error: {} (see --help)\n", message);
     return 1;
+  } catch (const Reported& r) {
+    return r.code;
   } catch (const latent::Error& e) {
     std::fflush(stdout);
     fmt::print(stderr, "latent: error: {}\n", e.what());

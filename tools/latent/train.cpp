@@ -3,18 +3,24 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
 #include <latent/error.hpp>
 #include <latent/fit.hpp>
 #include <latent/model_file.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
+#include <latent/rank_agreement.hpp>
 #include <latent/tensorboard.hpp>
 #include <latent/warm_start.hpp>
 
+#include "app.hpp"
 #include "commands.hpp"
 #include "flags.hpp"
 #include "output.hpp"
@@ -33,6 +39,7 @@ struct TrainFlags {
   bool index = false;
   std::string init;
   std::string update = "all";
+  bool distributed = false;
   ProgressFlags progress;
 };
 
@@ -112,6 +119,52 @@ void run(const TrainFlags& f) {
   }
 }
 
+// The command line as every rank must share it: each given flag as "--NAME"
+// and its value (CLI11's config of the command, one "name=value" a line).
+std::vector<std::string> given_flags(const CLI::App& cmd) {
+  std::vector<std::string> flags;
+  std::istringstream config(cmd.config_to_str());
+  for (std::string line; std::getline(config, line);) {
+    const auto eq = line.find('=');
+    if (line.empty() || eq == std::string::npos) continue;
+    flags.push_back("--" + line.substr(0, eq));
+    std::string value = line.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    flags.push_back(value);
+  }
+  return flags;
+}
+
+// A run of several ranks (mpirun, or --distributed: communicator.hpp). The
+// ranks first agree that they run the same build with the same flags on the
+// same files. No model trains on several ranks yet (issue 15, item 3: this
+// is the groundwork), so that is refused, once, on every rank, before any
+// data is read: N copies of one training would each write the model file.
+void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
+  const LoadOptions load = f.data.options();
+  RankFingerprint mine{binary_identity(), given_flags(cmd), {}};
+  for (const auto& file : data_files(load.data)) mine.files.push_back(file.string());
+  check_ranks_agree(comm, mine);
+  throw CollectiveError(ErrorKind::Unsupported,
+                        fmt::format("model {} does not train on several ranks yet ({} ranks were "
+                                    "started): run latent train as one process",
+                                    f.model.model, comm.size()));
+}
+
+void run_command(const TrainFlags& f, const CLI::App& cmd) {
+  Communicator comm = Communicator::world(f.distributed);
+  if (!comm.distributed()) {
+    run(f);
+    return;
+  }
+  const int code = run_on_every_rank(
+      comm, [&] { run_ranks(comm, f, cmd); },
+      [](const std::string& message) { fmt::print(stderr, "latent: error: {}\n", message); });
+  if (code != 0) throw Reported{code};
+}
+
 }  // namespace
 
 void add_train(CLI::App& app) {
@@ -138,8 +191,11 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--index", f->index,
                 "Also build the approximate indexes (latent index with its defaults; "
                 "docs/big-catalogs.md) and save them beside the model (--out)");
+  cmd->add_flag("--distributed", f->distributed,
+                "Train as one rank of an MPI run (mpirun, srun): without it, a run that Open "
+                "MPI's mpirun started with more than one rank is one too (docs/distributed.md)");
   f->progress.add_to(*cmd);
-  cmd->callback([f] { run(*f); });
+  cmd->callback([f, cmd] { run_command(*f, *cmd); });
 }
 
 }  // namespace latent::cli
