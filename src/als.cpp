@@ -15,6 +15,7 @@
 #include <latent/error.hpp>
 #include <latent/initial_vectors.hpp>
 #include <latent/random.hpp>
+#include <latent/rank_pairs.hpp>
 
 #include "detail/als_kernels.hpp"
 #include "detail/blas.hpp"
@@ -654,17 +655,22 @@ void solve_side(Matrix& x, const Matrix& y, const SparseRows& rows, const AlsCon
 // implicit's loss: the objective over all non-OOV cells divided by their
 // total confidence. The unobserved cells' part is summed through the
 // Gramians: sum_u x_u^T (Y^T Y) x_u = <X^T X, Y^T Y>.
+// A distributed run (comm not null): `rows` holds this rank's users, and
+// their per-user terms are summed over the ranks before the totals.
 double objective(const Matrix& users, const Matrix& items, const SparseRows& rows,
                  const AlsConfig& config, const std::vector<float>& user_reg,
                  const std::vector<float>& item_reg, int threads,
-                 std::vector<detail::AlsScratch>& scratch, std::vector<double>& per_user) {
+                 std::vector<detail::AlsScratch>& scratch, std::vector<double>& per_user,
+                 Communicator* comm = nullptr) {
   const int dim = config.dim;
   const Matrix xtx = gramian(users, threads);
   const Matrix yty = gramian(items, threads);
   const std::vector<float> unused;
   const detail::AlsProblem problem = problem_of(items, unused, rows, config, unused);
   const auto n = static_cast<std::int64_t>(rows.order.size());
-  per_user.assign(static_cast<std::size_t>(rows.rows()), 0.0);
+  const std::size_t user_rows_n = static_cast<std::size_t>(rows.rows());
+  // per_user: each user's observed loss, then each user's sum of alpha * r.
+  per_user.assign(2 * user_rows_n, 0.0);
 #pragma omp parallel num_threads(threads_for(rows.nnz(), threads))
   {
     detail::AlsScratch& s = scratch[static_cast<std::size_t>(omp_get_thread_num())];
@@ -673,11 +679,23 @@ double objective(const Matrix& users, const Matrix& items, const SparseRows& row
       const std::int32_t u = rows.order[static_cast<std::size_t>(k)];
       per_user[static_cast<std::size_t>(u)] = detail::als_observed_loss(
           problem, u, users.data() + static_cast<std::int64_t>(u) * dim, s);
+      double r = 0;
+      const auto b = rows.indptr[static_cast<std::size_t>(u)];
+      const auto e = rows.indptr[static_cast<std::size_t>(u) + 1];
+      if (rows.r.empty()) {
+        r = static_cast<double>(e - b);
+      } else {
+        for (auto j = b; j < e; ++j) r += rows.r[static_cast<std::size_t>(j)];
+      }
+      per_user[user_rows_n + static_cast<std::size_t>(u)] = static_cast<double>(config.alpha) * r;
     }
   }
-  // Summed in row order: the same total for every thread count.
+  if (comm != nullptr) comm->allreduce_sum(std::span<double>(per_user));
+  // Summed in row order: the same total for every thread and rank count.
+  // The confidence of all cells is one per cell plus alpha * r per pair.
   double loss = 0, confidence = 0, norms = 0;
-  for (double v : per_user) loss += v;
+  for (std::size_t u = 0; u < user_rows_n; ++u) loss += per_user[u];
+  for (std::size_t u = 0; u < user_rows_n; ++u) confidence += per_user[user_rows_n + u];
   for (std::size_t k = 0; k < xtx.size(); ++k) {
     loss += static_cast<double>(xtx.data()[k]) * static_cast<double>(yty.data()[k]);
   }
@@ -698,13 +716,7 @@ double objective(const Matrix& users, const Matrix& items, const SparseRows& row
     };
     loss += weighted_norms(users, user_reg) + weighted_norms(items, item_reg);
   }
-  if (rows.r.empty()) {
-    confidence += static_cast<double>(rows.nnz()) * (1.0 + static_cast<double>(config.alpha));
-  }
-  for (float r : rows.r) confidence += 1.0 + static_cast<double>(config.alpha) * r;
-  const double cells =
-      static_cast<double>(users.rows() - 1) * static_cast<double>(items.rows() - 1);
-  confidence += cells - static_cast<double>(rows.nnz());
+  confidence += static_cast<double>(users.rows() - 1) * static_cast<double>(items.rows() - 1);
   return loss / confidence;
 }
 
@@ -781,6 +793,96 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
     if (config.compute_loss) {
       loss = objective(result.user_factors, result.item_factors, by_user, config, user_reg,
                        item_reg, threads, scratch, per_user);
+      result.loss.push_back(loss);
+    }
+    const double seconds = seconds_since(t0);
+    result.seconds.push_back(seconds);
+    if (on_iteration) on_iteration(iteration, seconds, loss);
+  }
+  return result;
+}
+
+namespace {
+
+// Leaves the rows outside [begin, end) out of `rows.order`: another rank
+// solves them.
+void keep_rows_of_rank(SparseRows& rows, std::int32_t begin, std::int32_t end) {
+  std::erase_if(rows.order, [&](std::int32_t row) { return row < begin || row >= end; });
+}
+
+// Rows' regularizations known only for this rank's rows (the others' are
+// made of no pairs), completed from every rank's: zeros elsewhere, summed.
+void share_row_regularization(Communicator& comm, std::vector<float>& reg,
+                              const RowPartition& partition) {
+  if (reg.empty()) return;
+  const int rank = comm.rank();
+  for (std::int32_t row = 0; row < static_cast<std::int32_t>(reg.size()); ++row) {
+    if (row < partition.begin(rank) || row >= partition.end(rank)) {
+      reg[static_cast<std::size_t>(row)] = 0.0f;
+    }
+  }
+  comm.allreduce_sum(std::span<float>(reg));
+}
+
+// The float offsets of each rank's rows of a matrix of `dim` columns.
+std::vector<std::int64_t> float_ranges(const RowPartition& partition, int dim) {
+  std::vector<std::int64_t> out(partition.starts.size());
+  for (std::size_t r = 0; r < out.size(); ++r) out[r] = partition.starts[r] * dim;
+  return out;
+}
+
+}  // namespace
+
+AlsResult train_als_distributed(Communicator& comm, const RankPairs& train, const AlsConfig& config,
+                                const AlsIterationCallback& on_iteration) {
+  config.validate();
+  const int threads = detail::resolve_threads(config.threads);
+  const int dim = config.dim;
+  const Interactions& x = train.pairs;
+  check_interactions(x, "the training pairs");
+  const RowPartition user_part = RowPartition::balanced(comm, x.num_users, x.users);
+  const RowPartition item_part = RowPartition::balanced(comm, x.num_items, x.items);
+  const int rank = comm.rank();
+
+  // Each rank solves its users with all their pairs, then its items with
+  // all theirs, from the other side's factors of every rank.
+  SparseRows by_user = user_rows(owned_pairs(comm, train, user_part, PairKey::User));
+  check_confidences(by_user, config);
+  SparseRows by_item =
+      transpose(user_rows(owned_pairs(comm, train, item_part, PairKey::Item)), x.num_items);
+  keep_rows_of_rank(by_user, user_part.begin(rank), user_part.end(rank));
+  keep_rows_of_rank(by_item, item_part.begin(rank), item_part.end(rank));
+  const std::int64_t users = x.num_users - 1;
+  const std::int64_t items = x.num_items - 1;
+  std::vector<float> user_reg = row_regularization(by_user, config, items, users, items);
+  std::vector<float> item_reg = row_regularization(by_item, config, users, users, items);
+  share_row_regularization(comm, user_reg, user_part);
+  share_row_regularization(comm, item_reg, item_part);
+  const std::vector<std::int64_t> user_floats = float_ranges(user_part, dim);
+  const std::vector<std::int64_t> item_floats = float_ranges(item_part, dim);
+
+  // Every rank draws every row's start, as one process does.
+  Rng rng(config.seed);
+  AlsResult result;
+  result.user_factors = initial_factors(x.num_users, dim, rng);
+  result.item_factors = initial_factors(x.num_items, dim, rng);
+
+  std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
+  for (auto& s : scratch) s.reserve(dim, std::max(by_user.max_len, by_item.max_len));
+  std::vector<double> per_user;
+
+  for (int iteration = 1; iteration <= config.epochs; ++iteration) {
+    const auto t0 = Clock::now();
+    solve_side(result.user_factors, result.item_factors, by_user, config, user_reg, threads,
+               scratch);
+    comm.allgather_ranges(std::span<float>(result.user_factors.storage()), user_floats);
+    solve_side(result.item_factors, result.user_factors, by_item, config, item_reg, threads,
+               scratch);
+    comm.allgather_ranges(std::span<float>(result.item_factors.storage()), item_floats);
+    double loss = std::numeric_limits<double>::quiet_NaN();
+    if (config.compute_loss) {
+      loss = objective(result.user_factors, result.item_factors, by_user, config, user_reg,
+                       item_reg, threads, scratch, per_user, &comm);
       result.loss.push_back(loss);
     }
     const double seconds = seconds_since(t0);

@@ -111,6 +111,14 @@ void check_same_length(std::size_t n, int size, const char* what) {
   }
 }
 
+// Bytes a sum of n values of T sends from this rank: its values to rank 0,
+// and on rank 0 the sums to every other rank.
+template <class T>
+std::uint64_t sum_traffic(std::size_t n, int rank, int size) {
+  const std::uint64_t bytes = n * sizeof(T);
+  return rank == 0 ? bytes * static_cast<std::uint64_t>(size - 1) : bytes;
+}
+
 template <class T>
 void sum_in_rank_order(std::span<T> values, int rank, int size) {
   check_same_length(values.size(), size, "a sum");
@@ -135,13 +143,19 @@ void sum_in_rank_order(std::span<T> values, int rank, int size) {
 }  // namespace
 
 void Communicator::allreduce_sum(std::span<float> values) {
-  if (mpi_) sum_in_rank_order(values, rank_, size_);
+  if (!mpi_) return;
+  sum_in_rank_order(values, rank_, size_);
+  bytes_sent_ += sum_traffic<float>(values.size(), rank_, size_);
 }
 void Communicator::allreduce_sum(std::span<double> values) {
-  if (mpi_) sum_in_rank_order(values, rank_, size_);
+  if (!mpi_) return;
+  sum_in_rank_order(values, rank_, size_);
+  bytes_sent_ += sum_traffic<double>(values.size(), rank_, size_);
 }
 void Communicator::allreduce_sum(std::span<std::int64_t> values) {
-  if (mpi_) sum_in_rank_order(values, rank_, size_);
+  if (!mpi_) return;
+  sum_in_rank_order(values, rank_, size_);
+  bytes_sent_ += sum_traffic<std::int64_t>(values.size(), rank_, size_);
 }
 
 std::vector<std::string> Communicator::allgather(std::string_view mine) {
@@ -173,7 +187,86 @@ std::vector<std::string> Communicator::allgather(std::string_view mine) {
   for (std::size_t r = 0; r < n; ++r) {
     out[r] = all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(counts[r]));
   }
+  bytes_sent_ += mine.size() * (n - 1);
   return out;
+}
+
+std::vector<std::string> Communicator::alltoall(const std::vector<std::string>& to_each) {
+  const auto n = static_cast<std::size_t>(size_);
+  if (to_each.size() != n) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("alltoall: {} messages for {} ranks", to_each.size(), n));
+  }
+  if (!mpi_) return to_each;
+  // Every rank learns every length, so a too-large exchange fails on all.
+  std::vector<std::int64_t> mine(n), all(n * n);
+  for (std::size_t r = 0; r < n; ++r) mine[r] = static_cast<std::int64_t>(to_each[r].size());
+  MPI_Allgather(mine.data(), static_cast<int>(n), MPI_INT64_T, all.data(), static_cast<int>(n),
+                MPI_INT64_T, MPI_COMM_WORLD);
+  for (std::size_t to = 0; to < n; ++to) {
+    std::int64_t in = 0, out = 0;
+    for (std::size_t from = 0; from < n; ++from) {
+      in += all[from * n + to];
+      out += all[to * n + from];
+    }
+    if (in > INT_MAX || out > INT_MAX) {
+      throw CollectiveError(ErrorKind::Unsupported,
+                            fmt::format("an exchange of {} bytes to and {} from rank {}: at most "
+                                        "{} bytes go in one exchange; use more ranks",
+                                        in, out, to, INT_MAX));
+    }
+  }
+  std::vector<int> send_counts(n), send_displs(n), recv_counts(n), recv_displs(n);
+  std::string send;
+  int offset = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    send_counts[r] = static_cast<int>(to_each[r].size());
+    send_displs[r] = offset;
+    offset += send_counts[r];
+    send += to_each[r];
+  }
+  offset = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    recv_counts[r] = static_cast<int>(all[r * n + static_cast<std::size_t>(rank_)]);
+    recv_displs[r] = offset;
+    offset += recv_counts[r];
+  }
+  std::string received(static_cast<std::size_t>(offset), '\0');
+  MPI_Alltoallv(send.data(), send_counts.data(), send_displs.data(), MPI_BYTE, received.data(),
+                recv_counts.data(), recv_displs.data(), MPI_BYTE, MPI_COMM_WORLD);
+  std::vector<std::string> out(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    out[r] = received.substr(static_cast<std::size_t>(recv_displs[r]),
+                             static_cast<std::size_t>(recv_counts[r]));
+    if (r != static_cast<std::size_t>(rank_)) bytes_sent_ += to_each[r].size();
+  }
+  return out;
+}
+
+void Communicator::allgather_ranges(std::span<float> values, std::span<const std::int64_t> starts) {
+  const auto n = static_cast<std::size_t>(size_);
+  if (starts.size() != n + 1 || starts.front() != 0 ||
+      starts.back() != static_cast<std::int64_t>(values.size())) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("allgather_ranges: {} range starts for {} ranks over {} values",
+                            starts.size(), n, values.size()));
+  }
+  if (!mpi_) return;
+  check_same_length(values.size(), size_, "a gather of ranges");
+  if (values.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw CollectiveError(
+        ErrorKind::Unsupported,
+        fmt::format("a gather of {} floats: at most {} go in one gather", values.size(), INT_MAX));
+  }
+  std::vector<int> counts(n), displs(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    displs[r] = static_cast<int>(starts[r]);
+    counts[r] = static_cast<int>(starts[r + 1] - starts[r]);
+  }
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values.data(), counts.data(), displs.data(),
+                 MPI_FLOAT, MPI_COMM_WORLD);
+  bytes_sent_ +=
+      static_cast<std::uint64_t>(counts[static_cast<std::size_t>(rank_)]) * sizeof(float) * (n - 1);
 }
 
 void Communicator::broadcast(std::string& bytes, int root) {
@@ -185,6 +278,7 @@ void Communicator::broadcast(std::string& bytes, int root) {
     const std::size_t n = std::min(kMaxPiece, bytes.size() - start);
     MPI_Bcast(bytes.data() + start, static_cast<int>(n), MPI_BYTE, root, MPI_COMM_WORLD);
   }
+  if (rank_ == root) bytes_sent_ += bytes.size() * static_cast<std::uint64_t>(size_ - 1);
 }
 
 void Communicator::barrier() {
@@ -220,6 +314,21 @@ void Communicator::allreduce_sum(std::span<double>) {}
 void Communicator::allreduce_sum(std::span<std::int64_t>) {}
 std::vector<std::string> Communicator::allgather(std::string_view mine) {
   return {std::string(mine)};
+}
+std::vector<std::string> Communicator::alltoall(const std::vector<std::string>& to_each) {
+  if (to_each.size() != 1) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("alltoall: {} messages for 1 rank", to_each.size()));
+  }
+  return to_each;
+}
+void Communicator::allgather_ranges(std::span<float> values, std::span<const std::int64_t> starts) {
+  if (starts.size() != 2 || starts.front() != 0 ||
+      starts.back() != static_cast<std::int64_t>(values.size())) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("allgather_ranges: {} range starts for 1 rank over {} values",
+                            starts.size(), values.size()));
+  }
 }
 void Communicator::broadcast(std::string&, int) {}
 void Communicator::barrier() {}

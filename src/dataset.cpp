@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include <latent/collective_vocabulary.hpp>
 #include <latent/error.hpp>
 
 #include <glob.h>
@@ -783,6 +784,169 @@ Dataset load_dataset(const LoadOptions& options) {
   assemble(dataset, raw, std::move(catalog), options.item_key,
            not_in_catalog_error(raw.items, files, plan));
   return dataset;
+}
+
+namespace {
+
+// The rows of `ids`' codes on `vocabulary`: kOov for an id it lacks.
+std::vector<std::int32_t> rows_on(const Vocabulary& vocabulary, const IdCodes& ids) {
+  std::vector<std::int32_t> rows(ids.size());
+  for (std::size_t c = 0; c < ids.size(); ++c) {
+    rows[c] = vocabulary.find(ids.id(static_cast<std::int32_t>(c))).value_or(Vocabulary::kOov);
+  }
+  return rows;
+}
+
+// The vocabulary of the ids every rank's kept rows use (`codes` of `ids`
+// here), as one process reading all the rows makes it.
+Vocabulary agreed_vocabulary(Communicator& comm, const IdCodes& ids,
+                             std::span<const std::int32_t> codes) {
+  std::vector<bool> used(ids.size());
+  for (const std::int32_t c : codes) used[static_cast<std::size_t>(c)] = true;
+  std::vector<std::string> local;
+  for (std::size_t c = 0; c < used.size(); ++c) {
+    if (used[c]) local.emplace_back(ids.id(static_cast<std::int32_t>(c)));
+  }
+  return agree_vocabulary(comm, local).vocabulary;
+}
+
+// The optional columns (rating, timestamp, weight) of this rank's kept rows
+// agree with every other rank's that has kept rows; throws CollectiveError
+// naming a file of each otherwise.
+void require_same_share_columns(Communicator& comm, const Interactions& kept,
+                                const std::string& first_file) {
+  std::string mine;
+  if (!kept.empty()) {
+    mine = fmt::format("{}{}{}{}", kept.ratings.empty() ? '0' : '1',
+                       kept.timestamps.empty() ? '0' : '1', kept.weights.empty() ? '0' : '1',
+                       first_file);
+  }
+  const std::vector<std::string> all = comm.allgather(mine);
+  const std::string* first = nullptr;
+  for (const std::string& other : all) {
+    if (other.empty()) continue;
+    if (first == nullptr) {
+      first = &other;
+    } else if (other.compare(0, 3, *first, 0, 3) != 0) {
+      const auto columns = [](const std::string& c) {
+        std::vector<std::string> names;
+        if (c[0] == '1') names.emplace_back("rating");
+        if (c[1] == '1') names.emplace_back("timestamp");
+        if (c[2] == '1') names.emplace_back("weight");
+        return names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "));
+      };
+      throw CollectiveError(
+          ErrorKind::InvalidArgument,
+          fmt::format("part files give different optional columns: {} has {}, "
+                      "{} has {}",
+                      first->substr(3), columns(*first), other.substr(3), columns(other)));
+    }
+  }
+}
+
+}  // namespace
+
+DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm) {
+  check_rating_above(options);
+  const Plan plan = make_plan(options);
+  if (plan.format != DataFormat::Csv) {
+    throw CollectiveError(ErrorKind::InvalidArgument,
+                          fmt::format("{} is read as {}: a distributed run reads CSV/TSV "
+                                      "interactions (one file or a glob of part files, each "
+                                      "rank its share of the files)",
+                                      options.data.string(), to_string(plan.format)));
+  }
+  const TableSource& source = plan.interactions.table;
+  const std::vector<fs::path> all_files = input_files(source.path);
+  std::optional<Catalog> catalog;
+  if (plan.catalog) catalog = read_catalog(*plan.catalog, options.item_key);
+
+  RawInteractions raw;
+  std::vector<fs::path> files;  // numbered as all_files
+  detail::InteractionFiles in;
+  in.csv = source.csv;
+  in.header = source.header;
+  in.user_col = plan.interactions.user_col;
+  in.item_col = plan.interactions.item_col;
+  in.rating_col = plan.interactions.rating_col;
+  in.timestamp_col = plan.interactions.timestamp_col;
+  in.weight_col = plan.interactions.weight_col;
+  in.rating_above = options.rating_above;
+  in.threads = options.threads;
+  in.chunk_bytes = options.chunk_bytes;
+  in.allow_no_rows = true;
+  std::string first_file;
+  for (std::size_t f = static_cast<std::size_t>(comm.rank()); f < all_files.size();
+       f += static_cast<std::size_t>(comm.size())) {
+    // One file at a time, so that each keeps its number in all_files.
+    in.files = {all_files[f]};
+    in.source = all_files[f].string();
+    in.file_number = static_cast<std::uint32_t>(f);
+    const std::size_t kept_before = raw.kept.size();
+    detail::read_interaction_files(in, raw);
+    if (first_file.empty() && raw.kept.size() > kept_before) first_file = all_files[f].string();
+  }
+  files = all_files;
+  raw.kept_per_file.resize(all_files.size(), 0);
+  raw.dropped_per_file.resize(all_files.size(), 0);
+  require_same_share_columns(comm, raw.kept, first_file);
+  std::array<std::int64_t, 2> counts{static_cast<std::int64_t>(raw.rows_read),
+                                     static_cast<std::int64_t>(raw.kept.size())};
+  comm.allreduce_sum(std::span<std::int64_t>(counts));
+  try {
+    require_rows(static_cast<std::size_t>(counts[0]), static_cast<std::size_t>(counts[1]),
+                 source.path.string(), options.rating_above, ErrorKind::Corruption);
+  } catch (const Error& e) {
+    throw CollectiveError(e.kind(), e.what());
+  }
+
+  DatasetShare share;
+  Dataset& dataset = share.data;
+  dataset.format = plan.format;
+  dataset.description = describe(options, plan.format);
+  dataset.rows_read = static_cast<std::size_t>(counts[0]);
+  std::vector<std::int32_t> user_rows, item_rows;
+  dataset.users = agreed_vocabulary(comm, raw.users, raw.kept.users);
+  user_rows = rows_on(dataset.users, raw.users);
+  if (catalog) {
+    // Every rank reads the whole catalog: the same vocabulary on each.
+    CodeRows items = vocabulary_of_catalog(std::move(*catalog), options.item_key, raw.items,
+                                           not_in_catalog_error(raw.items, files, plan));
+    dataset.items = std::move(items.vocabulary);
+    dataset.item_titles = std::move(items.titles);
+    item_rows = std::move(items.row_of_code);
+  } else {
+    dataset.items = agreed_vocabulary(comm, raw.items, raw.kept.items);
+    item_rows = rows_on(dataset.items, raw.items);
+  }
+  Interactions& x = dataset.interactions;
+  x.users = std::move(raw.kept.users);
+  x.items = std::move(raw.kept.items);
+  x.weights = std::move(raw.kept.weights);
+  codes_to_rows(x.users, user_rows);
+  codes_to_rows(x.items, item_rows);
+  x.num_users = dataset.users.size();
+  x.num_items = dataset.items.size();
+  share.kept_per_file = std::move(raw.kept_per_file);
+
+  // Dropped rows of users or items outside the vocabularies are left out,
+  // as load_dataset leaves them.
+  Interactions& seen = dataset.seen_only;
+  seen.num_users = x.num_users;
+  seen.num_items = x.num_items;
+  share.seen_per_file.assign(all_files.size(), 0);
+  std::size_t at = 0;
+  for (std::size_t f = 0; f < all_files.size(); ++f) {
+    for (std::uint64_t k = 0; k < raw.dropped_per_file[f]; ++k, ++at) {
+      const std::int32_t user = user_rows[static_cast<std::size_t>(raw.dropped.users[at])];
+      const std::int32_t item = item_rows[static_cast<std::size_t>(raw.dropped.items[at])];
+      if (user == Vocabulary::kOov || item == Vocabulary::kOov) continue;
+      seen.users.push_back(user);
+      seen.items.push_back(item);
+      ++share.seen_per_file[f];
+    }
+  }
+  return share;
 }
 
 TrainTestData load_train_test(const LoadOptions& options, const fs::path& test_file) {

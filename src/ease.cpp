@@ -162,6 +162,31 @@ void weights_from_inverse(float* G, std::int64_t n, int threads) {
 
 }  // namespace
 
+ItemToItem train_ease_distributed(Communicator& comm, const RankPairs& train,
+                                  const EaseConfig& config) {
+  config.validate();
+  const std::int64_t n = train.pairs.num_items;
+  try {
+    require_memory(n, config);
+  } catch (const Error& e) {
+    throw CollectiveError(e.kind(), e.what());  // the same n and limit on every rank
+  }
+  const int threads = detail::resolve_threads(config.threads);
+  const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
+  const Interactions mine = owned_pairs(comm, train, users, PairKey::User);
+  const CsrMatrix csr = CsrMatrix::from_interactions(mine);
+  const std::vector<float> values = entry_weights(csr, mine, true);
+  const ItemColumns cols = item_columns(csr, values, n);
+  Matrix g = regularized_gram(csr, values, cols, n, 0.0f, threads);
+  comm.allreduce_sum(std::span<float>(g.storage()));
+  if (comm.rank() != 0) return {};
+  for (std::int64_t a = 0; a < n; ++a) g.data()[a * n + a] += config.regularization;
+  invert_lower(g.data(), n, config.regularization);
+  mirror_lower(g.data(), n, threads);
+  weights_from_inverse(g.data(), n, threads);
+  return ItemToItem::dense(static_cast<std::int32_t>(n), std::move(g.storage()));
+}
+
 ItemToItem train_ease(const Interactions& train, const EaseConfig& config) {
   config.validate();
   check_training_pairs(train);

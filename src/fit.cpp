@@ -208,6 +208,66 @@ void check_test_fraction(double fraction) {
   }
 }
 
+// The model file's contents and the fit's report: `data`'s vocabularies,
+// the vectors trained on `train` (split.train, plus the rated pairs when
+// with_rated), the seen items and the training metadata.
+FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset& data,
+                   const Split& split, const Interactions& train, bool with_rated,
+                   TrainedVectors trained, const FitOptions& options, const WarmStartData* warm,
+                   std::uint64_t split_seed, const nlohmann::json* distributed = nullptr) {
+  if (options.refuse_diverged) check_converged(model, trained);
+
+  ModelData m;
+  m.kind = model.name;
+  m.config = std::move(config);
+  m.users = data.users;
+  m.items = data.items;
+  m.item_titles = data.item_titles;
+  m.user_embeddings = std::move(trained.user_vectors);
+  m.item_embeddings = std::move(trained.item_vectors);
+  m.item_to_item = std::move(trained.item_to_item);
+  m.item_queries = std::move(trained.item_queries);
+  // Seen: the training pairs and the pairs the rating filter dropped.
+  if (with_rated) {
+    m.seen = CsrMatrix::from_interactions(train);
+  } else if (data.seen_only.empty()) {
+    m.seen = CsrMatrix::from_interactions(split.train);  // no copy of the training pairs
+  } else {
+    m.seen = CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
+  }
+  if (warm) m.seen = with_saved_seen(m.seen, warm->saved_seen);
+  // An item-based model's term weighs each known user's items as the model
+  // trained on them (0: seen, not trained); all 1 is stored as none.
+  if (!m.item_to_item.empty()) {
+    m.seen_weights = entry_weights(m.seen, train, model.weighs_pairs);
+    if (warm) keep_saved_weights(m.seen, warm->saved_seen, train, m.seen_weights);
+    if (std::all_of(m.seen_weights.begin(), m.seen_weights.end(),
+                    [](float w) { return w == 1.0f; })) {
+      m.seen_weights.clear();
+    }
+  }
+  m.training = {{"data", data.description},
+                {"train_pairs", split.train.size()},
+                {"test_pairs", split.test.size()},
+                {"seen_only_pairs", data.seen_only.size()},
+                {"rated_pairs_trained", with_rated ? data.seen_only.size() : 0},
+                {"test_fraction", options.split != nullptr ? 0.0 : options.test_fraction},
+                {"split_seed", split_seed},
+                {"train_seconds", trained.seconds},
+                {"epochs", epochs_json(trained.epochs)}};
+  if (warm) {
+    m.training["warm_start"] = {{"init", options.init_name},
+                                {"update", to_string(options.update)},
+                                {"init_users", options.init->users.num_known()},
+                                {"init_items", options.init->items.num_known()},
+                                {"new_users", warm->new_users},
+                                {"new_items", warm->new_items}};
+  }
+  if (distributed != nullptr) m.training["distributed"] = *distributed;
+  return FitResult{Recommender(std::move(m)), std::move(trained.epochs), trained.seconds,
+                   split.train.size(), split.test.size()};
+}
+
 }  // namespace
 
 std::uint64_t seed_of(const Params& params) {
@@ -270,56 +330,114 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                          options.init,
                          options.update};
   TrainedVectors trained = model.train(params, input);
-  if (options.refuse_diverged) check_converged(model, trained);
+  return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
+                  options, warm ? &*warm : nullptr, split_seed);
+}
 
-  ModelData m;
-  m.kind = model.name;
-  m.config = std::move(config);
-  m.users = data.users;
-  m.items = data.items;
-  m.item_titles = data.item_titles;
-  m.user_embeddings = std::move(trained.user_vectors);
-  m.item_embeddings = std::move(trained.item_vectors);
-  m.item_to_item = std::move(trained.item_to_item);
-  m.item_queries = std::move(trained.item_queries);
-  // Seen: the training pairs and the pairs the rating filter dropped.
+}  // namespace latent
+
+namespace latent {
+
+namespace {
+
+// An error every rank raises alike, as the error every rank reports once.
+template <class F>
+auto on_every_rank(const F& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const Error& e) {
+    throw CollectiveError(e.kind(), e.what());
+  }
+}
+
+std::vector<std::uint64_t> concatenated(std::vector<std::uint64_t> a,
+                                        const std::vector<std::uint64_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& load,
+                                         const FitOptions& options) {
+  Plan plan = on_every_rank([&] { return plan_of(options); });
+  const ModelSpec& model = plan.model;
+  const auto refuse = [&](const std::string& what) {
+    throw CollectiveError(
+        ErrorKind::Unsupported,
+        fmt::format("{} on {} ranks: run latent train as one process for it", what, comm.size()));
+  };
+  if (options.init != nullptr) refuse("a warm start (--init) does not train yet");
+  if (options.split != nullptr || options.test_fraction > 0) {
+    refuse("holding out a test fraction is not done");
+  }
+  if (!model.train_distributed) {
+    refuse(fmt::format(
+        "model {} does not train ({})", model.name,
+        model.distributed_note.empty() ? "it does not say why" : model.distributed_note));
+  }
+  DatasetShare share = load_dataset_share(load, comm);
+  Dataset& data = share.data;
+
+  const float rated_weight = rated_weight_of(model, plan.params);
+  std::int64_t seen_pairs = static_cast<std::int64_t>(data.seen_only.size());
+  comm.allreduce_sum(std::span<std::int64_t>(&seen_pairs, 1));
+  const bool with_rated = rated_weight > 0 && seen_pairs > 0;
+  RankPairs train;
   if (with_rated) {
-    m.seen = CsrMatrix::from_interactions(rated_train);
-  } else if (data.seen_only.empty()) {
-    m.seen = CsrMatrix::from_interactions(split.train);  // no copy of the training pairs
+    train.pairs = with_rated_pairs(data.interactions, data.seen_only, rated_weight);
+    train.segments = concatenated(share.kept_per_file, share.seen_per_file);
   } else {
-    m.seen = CsrMatrix::from_interactions(pairs_of_both(split.train, data.seen_only));
+    train.pairs = data.interactions;
+    train.segments = share.kept_per_file;
   }
-  if (warm) m.seen = with_saved_seen(m.seen, warm->saved_seen);
-  // An item-based model's term weighs each known user's items as the model
-  // trained on them (0: seen, not trained); all 1 is stored as none.
-  if (!m.item_to_item.empty()) {
-    m.seen_weights = entry_weights(m.seen, train, model.weighs_pairs);
-    if (warm) keep_saved_weights(m.seen, warm->saved_seen, train, m.seen_weights);
-    if (std::all_of(m.seen_weights.begin(), m.seen_weights.end(),
-                    [](float w) { return w == 1.0f; })) {
-      m.seen_weights.clear();
+
+  // The bytes this rank sent by the end of each epoch (the first epoch's
+  // include regrouping the pairs), for the model's training metadata.
+  const std::uint64_t sent_before = comm.bytes_sent();
+  std::vector<std::uint64_t> sent_at_epoch;
+  const EpochCallback on_epoch = [&](const EpochReport& e) {
+    sent_at_epoch.push_back(comm.bytes_sent() - sent_before);
+    if (options.on_epoch) options.on_epoch(e);
+  };
+  TrainedVectors trained = model.train_distributed(
+      plan.params, DistributedTrainInput{comm, train, options.on_progress, on_epoch});
+  sent_at_epoch.push_back(comm.bytes_sent() - sent_before);
+  nlohmann::json sent_by_rank = nlohmann::json::array();
+  for (const std::string& bytes : comm.allgather(nlohmann::json(sent_at_epoch).dump())) {
+    sent_by_rank.push_back(nlohmann::json::parse(bytes));
+  }
+
+  // Rank 0 writes the model, whose seen items are every rank's pairs.
+  data.interactions =
+      gather_pairs(comm, RankPairs{std::move(data.interactions), std::move(share.kept_per_file)});
+  data.seen_only =
+      gather_pairs(comm, RankPairs{std::move(data.seen_only), std::move(share.seen_per_file)});
+  if (comm.rank() != 0) return std::nullopt;
+
+  Split split;
+  split.train = std::move(data.interactions);
+  const Interactions rated_train =
+      with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
+  // Bytes sent by all the ranks in each epoch, and by each rank in all.
+  nlohmann::json by_epoch = nlohmann::json::array();
+  nlohmann::json by_rank = nlohmann::json::array();
+  const std::size_t epochs = sent_at_epoch.size() - 1;
+  for (std::size_t e = 0; e < epochs; ++e) {
+    std::uint64_t sum = 0;
+    for (const auto& rank : sent_by_rank) {
+      sum += rank[e].get<std::uint64_t>() - (e == 0 ? 0 : rank[e - 1].get<std::uint64_t>());
     }
+    by_epoch.push_back(sum);
   }
-  m.training = {{"data", data.description},
-                {"train_pairs", split.train.size()},
-                {"test_pairs", split.test.size()},
-                {"seen_only_pairs", data.seen_only.size()},
-                {"rated_pairs_trained", with_rated ? data.seen_only.size() : 0},
-                {"test_fraction", options.split != nullptr ? 0.0 : options.test_fraction},
-                {"split_seed", split_seed},
-                {"train_seconds", trained.seconds},
-                {"epochs", epochs_json(trained.epochs)}};
-  if (warm) {
-    m.training["warm_start"] = {{"init", options.init_name},
-                                {"update", to_string(options.update)},
-                                {"init_users", options.init->users.num_known()},
-                                {"init_items", options.init->items.num_known()},
-                                {"new_users", warm->new_users},
-                                {"new_items", warm->new_items}};
-  }
-  return FitResult{Recommender(std::move(m)), std::move(trained.epochs), trained.seconds,
-                   split.train.size(), split.test.size()};
+  for (const auto& rank : sent_by_rank) by_rank.push_back(rank.back());
+  const nlohmann::json distributed{
+      {"ranks", comm.size()}, {"bytes_sent_by_epoch", by_epoch}, {"bytes_sent_by_rank", by_rank}};
+  return assemble(model, std::move(plan.config), data, split,
+                  with_rated ? rated_train : split.train, with_rated, std::move(trained), options,
+                  nullptr, seed_of(plan.params), &distributed);
 }
 
 }  // namespace latent

@@ -334,6 +334,11 @@ class Pipeline {
     append_codes(dropped.users, local.dropped.users, user_map_, dropped_estimate);
     append_codes(dropped.items, local.dropped.items, item_map_, dropped_estimate);
     raw_.rows_read += local.rows_read;
+    for (auto* per_file : {&raw_.kept_per_file, &raw_.dropped_per_file}) {
+      if (per_file->size() <= file) per_file->resize(std::size_t{file} + 1, 0);
+    }
+    raw_.kept_per_file[file] += local.kept.size();
+    raw_.dropped_per_file[file] += local.dropped.size();
   }
 
   const InteractionFiles& in_;
@@ -381,6 +386,7 @@ void read_interaction_files(const InteractionFiles& in, RawInteractions& raw) {
     }
   }
   pipeline.finish();
+  if (in.allow_no_rows) return;
   require_rows(raw.rows_read - rows_before, raw.kept.size() - kept_before, in.source,
                in.rating_above, ErrorKind::Corruption);
 }

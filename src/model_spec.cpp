@@ -172,7 +172,9 @@ nlohmann::json ModelSpec::to_json() const {
           {"item_similarity", item_similarity},
           {"warm_start", warm_start},
           {"update_users", update_users},
-          {"warm_start_note", warm_start_note}};
+          {"warm_start_note", warm_start_note},
+          {"distributed", static_cast<bool>(train_distributed)},
+          {"distributed_note", distributed_note}};
 }
 
 void check_param_names(const ModelSpec& model, const Params& params) {

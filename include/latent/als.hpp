@@ -48,9 +48,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/communicator.hpp>
 #include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/rank_pairs.hpp>
 
 namespace latent {
 
@@ -115,6 +117,19 @@ using AlsIterationCallback = std::function<void(int iteration, double seconds, d
 // bad weights or initial factors of another shape.
 AlsResult train_als(const Interactions& train, const AlsConfig& config,
                     const AlsIterationCallback& on_iteration = {}, const InitialVectors& init = {});
+
+// train_als on the ranks of a distributed run (collective: every rank calls
+// it with its share of the pairs, rank_pairs.hpp). Users and items are cut
+// into contiguous ranges of about equal pairs, one per rank; each rank gets
+// every pair of its users and of its items, solves its rows each
+// half-iteration, and the ranks then exchange their rows (an allgather: each
+// rank sends (users + items) / N rows of dim floats per iteration to every
+// other). Every rank computes Y^T Y from the whole Y as one process does,
+// so the factors are the same, bit for bit, as train_als's on all the pairs
+// (one process, any thread count). Returns the whole factors on every rank.
+// Throws as train_als; a rank's bad weight on that rank alone.
+AlsResult train_als_distributed(Communicator& comm, const RankPairs& train, const AlsConfig& config,
+                                const AlsIterationCallback& on_iteration = {});
 
 // The user half-step alone against fixed item factors (implicit's
 // "recalculate user"; a warm start's --update users): each user row with

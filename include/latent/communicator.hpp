@@ -86,9 +86,24 @@ class Communicator {
 
   // Every rank's bytes, in rank order (result[r] is rank r's `mine`).
   std::vector<std::string> allgather(std::string_view mine);
+  // Personal messages: to_each[r] goes to rank r (to_each has size()
+  // entries); returns what each rank sent this one, in rank order. Throws
+  // CollectiveError on every rank when a rank would receive more than
+  // INT_MAX bytes in one exchange.
+  std::vector<std::string> alltoall(const std::vector<std::string>& to_each);
+  // `values` (the same length on every rank) is cut into ranges: rank r
+  // owns [starts[r], starts[r + 1]) (starts has size() + 1 entries, from 0
+  // to values.size()). On return every range holds its owner's values on
+  // every rank. Throws CollectiveError on every rank for mismatched lengths.
+  void allgather_ranges(std::span<float> values, std::span<const std::int64_t> starts);
   // `bytes` as rank `root` holds it, on every rank.
   void broadcast(std::string& bytes, int root = 0);
   void barrier();
+
+  // The bytes this rank has sent to other ranks in collectives so far: what
+  // a distributed trainer reports as its traffic. A sum counts what goes to
+  // rank 0 and, on rank 0, the sums broadcast back.
+  std::uint64_t bytes_sent() const noexcept { return bytes_sent_; }
 
   // Stops every rank with exit status `code` (MPI_Abort; one process: exit).
   // Print the error first: this says nothing.
@@ -98,6 +113,7 @@ class Communicator {
   class Mpi;
   int rank_ = 0;
   int size_ = 1;
+  std::uint64_t bytes_sent_ = 0;
   std::unique_ptr<Mpi> mpi_;  // null: one process
 };
 

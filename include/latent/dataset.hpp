@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include <latent/communicator.hpp>
 #include <latent/interactions.hpp>
 #include <latent/vocabulary.hpp>
 
@@ -122,10 +123,31 @@ struct Dataset {
 // after filtering.
 Dataset load_dataset(const LoadOptions& options);
 
+// One rank's share of a data set that the ranks of a distributed run read
+// together (communicator.hpp, docs/distributed.md). Rank r of N reads files
+// r, r + N, r + 2N, ... of data_files(options.data) (CSV/TSV only).
+struct DatasetShare {
+  // The vocabularies, titles, rows_read and description of the whole data
+  // set, the same on every rank and as load_dataset makes them; its
+  // interactions (users, items and weights only) and seen_only are this
+  // rank's rows, on those vocabularies.
+  Dataset data;
+  // How many of data.interactions' rows, and of data.seen_only's, each file
+  // of data_files(options.data) gave, in that order (0 for other ranks'
+  // files): a rank's rows are its files' rows in file order.
+  std::vector<std::uint64_t> kept_per_file, seen_per_file;
+};
+
+// Collective: every rank calls it with the same options. Throws
+// CollectiveError on every rank for what every rank sees alike (a format
+// other than CSV/TSV, no data rows or none kept over all the ranks, part
+// files with different optional columns), and Error as load_dataset does on
+// the rank whose file is malformed (run_on_every_rank then stops them all).
+DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm);
+
 // The files load_dataset reads for `data` (LoadOptions::data): itself, or
 // the files matching it when it is a glob pattern and no file of that name
-// exists, in byte order of their
-// paths. Throws NotFound when a pattern matches nothing, IO when a
+// exists, in byte order of their paths. Throws NotFound when a pattern matches nothing, IO when a
 // directory of the pattern cannot be read.
 std::vector<std::filesystem::path> data_files(const std::filesystem::path& data);
 

@@ -18,9 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/communicator.hpp>
 #include <latent/interactions.hpp>
 #include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
+#include <latent/rank_pairs.hpp>
 
 namespace latent {
 
@@ -49,5 +51,17 @@ struct EaseConfig {
 // it needs exceed config.memory_limit_gb (naming the item count, the bytes,
 // the limit and kEaseAlternative).
 ItemToItem train_ease(const Interactions& train, const EaseConfig& config);
+
+// train_ease on the ranks of a distributed run (collective). Users are cut
+// into contiguous ranges of about equal pairs, one per rank; each rank gets
+// every pair of its users and adds its users' part of X^T X, and the parts
+// are summed in rank order (an allreduce of items^2 floats). Unweighted
+// pairs make small integer sums, exact in any order, so B is train_ease's
+// bit for bit; fractional weights are added in another order (differences
+// of a float rounding in G). Rank 0 alone inverts and returns B; the other
+// ranks return an empty term. Throws CollectiveError on every rank when the
+// matrix is over the memory limit.
+ItemToItem train_ease_distributed(Communicator& comm, const RankPairs& train,
+                                  const EaseConfig& config);
 
 }  // namespace latent

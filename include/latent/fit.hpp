@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/params.hpp>
@@ -82,5 +83,18 @@ nlohmann::json check_fit_options(const FitOptions& options);
 // training, for vectors that diverged (unless options.refuse_diverged is
 // false).
 FitResult fit(const Dataset& data, const FitOptions& options);
+
+// fit() on the ranks of a distributed run (communicator.hpp): every rank
+// calls it with the same options; each reads its share of `load`'s files
+// (load_dataset_share), the ranks train together (ModelSpec::
+// train_distributed), and rank 0 returns the model, with its seen items
+// gathered from every rank; the other ranks return nullopt. The model's
+// training metadata says how many ranks trained it and the bytes each sent
+// ("distributed"). Throws CollectiveError on every rank for a model that
+// does not train on several ranks, a warm start, a test fraction or split
+// (not distributed yet) and what fit() refuses; errors of one rank's file
+// are thrown on that rank (run_on_every_rank stops the others).
+std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& load,
+                                         const FitOptions& options);
 
 }  // namespace latent

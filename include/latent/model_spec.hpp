@@ -24,11 +24,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/communicator.hpp>
 #include <latent/interactions.hpp>
 #include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
 #include <latent/model_file.hpp>
 #include <latent/params.hpp>
+#include <latent/rank_pairs.hpp>
 #include <latent/search_space.hpp>
 #include <latent/training_report.hpp>
 #include <latent/warm_start.hpp>
@@ -81,6 +83,16 @@ struct TrainInput {
   // only on the saved item vocabulary.
   const ModelData* init = nullptr;
   WarmUpdate update = WarmUpdate::All;
+};
+
+// What a distributed trainer gets on each rank of a run (fit_distributed):
+// the ranks, this rank's share of the training pairs, and where to report
+// progress (every rank calls them; the front end shows rank 0's).
+struct DistributedTrainInput {
+  Communicator& comm;
+  const RankPairs& train;
+  const ProgressCallback& on_progress;
+  const EpochCallback& on_epoch;
 };
 
 // What a trainer hands back.
@@ -164,6 +176,14 @@ struct ModelSpec {
   std::function<nlohmann::json(const Params& params)> configure;
   // Trains with checked params (configure has accepted them).
   std::function<TrainedVectors(const Params& params, const TrainInput& input)> train;
+  // Trains on several ranks (null: the model does not; distributed_note
+  // says why). Collective: every rank calls it with its share; rank 0's
+  // result is the model, the same as `train` gives in one process on all
+  // the pairs (docs/distributed.md says how close for each model); other
+  // ranks may return empty vectors.
+  std::function<TrainedVectors(const Params& params, const DistributedTrainInput& input)>
+      train_distributed;
+  std::string distributed_note;
   // The fold-in of a trained model of this kind.
   std::function<std::unique_ptr<FoldIn>(const ModelData& model)> fold_in;
 

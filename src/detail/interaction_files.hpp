@@ -35,10 +35,14 @@ struct InteractionFiles {
   int threads = 0;                // 0: all cores
   std::size_t chunk_bytes = 0;    // 0: 2 MiB
   std::uint32_t file_number = 0;  // IdCodes::set_file number of files[0]; files[i] is + i
+  // No data rows, or none kept, is not an error (one rank's share of a
+  // distributed run's files: the ranks check their rows together).
+  bool allow_no_rows = false;
 };
 
 // Appends the files' kept rows to raw.kept, the rows the rating filter
-// dropped to raw.dropped (users and items only), and counts rows_read.
+// dropped to raw.dropped (users and items only), and counts rows_read and
+// each file's rows (raw.kept_per_file, raw.dropped_per_file).
 // Every file resolves its columns from its own header; they must give the
 // same optional columns (rating, timestamp, weight) as the first file.
 // Throws what TextChunks and CsvTable throw (naming the file and line), and

@@ -101,6 +101,9 @@ struct RawInteractions {
   Interactions kept;
   Interactions dropped;  // the rows the rating filter dropped, users and items only
   std::size_t rows_read = 0;
+  // How many of kept's and dropped's rows each file gave, by file number
+  // (InteractionFiles::file_number and up); files before the first read are 0.
+  std::vector<std::uint64_t> kept_per_file, dropped_per_file;
 
   // Empty, keeping the memory for reuse.
   void clear() {
@@ -114,6 +117,8 @@ struct RawInteractions {
       x->weights.clear();
     }
     rows_read = 0;
+    kept_per_file.clear();
+    dropped_per_file.clear();
   }
 };
 

@@ -64,6 +64,18 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
 }
 
+TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
+  std::vector<EpochReport> epochs;
+  const AlsConfig config = table().read(params);
+  AlsResult r =
+      train_als_distributed(in.comm, in.train, config, [&](int it, double seconds, double loss) {
+        epochs.push_back(detail::plain_epoch(it, config.epochs, seconds, loss));
+        if (in.on_epoch) in.on_epoch(epochs.back());
+      });
+  const double seconds = detail::total_seconds(epochs);
+  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
+}
+
 // A number of a loaded model's config (written by configure() above).
 float config_number(const ModelData& m, const char* key) {
   const auto it = m.config.find(key);
@@ -120,6 +132,7 @@ ModelSpec als_spec() {
                      {"alpha", {"1", "3", "7", "15", "30"}}}};
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
+  s.train_distributed = train_distributed;
   s.fold_in = [](const ModelData& m) { return std::make_unique<AlsFoldIn>(m); };
   s.warm_start = true;
   s.update_users = true;

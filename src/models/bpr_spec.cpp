@@ -72,6 +72,11 @@ ModelSpec bpr_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<BprFoldIn>(); };
+  s.distributed_note =
+      "BPR's SGD updates the shared factors after every sampled triple, lock-free across "
+      "threads (Hogwild); across ranks each step would be a message, and averaging the ranks' "
+      "models once an epoch is another algorithm with its own quality to measure. Train als or "
+      "two-tower on several ranks, or bpr as one process";
   s.warm_start = true;
   s.warm_start_fixed = {"dim"};
   s.warm_start_note =

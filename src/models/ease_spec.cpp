@@ -47,6 +47,19 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {}};
 }
 
+TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
+  const EaseConfig c = table().read(params);
+  const auto t0 = std::chrono::steady_clock::now();
+  ItemToItem b = train_ease_distributed(in.comm, in.train, c);
+  const double seconds = detail::seconds_since(t0);
+  return {Matrix(in.train.pairs.num_users, 0),
+          Matrix(in.train.pairs.num_items, 0),
+          {detail::plain_epoch(1, 1, seconds)},
+          seconds,
+          std::move(b),
+          {}};
+}
+
 // A new user's query: nothing, for the term adds their items' rows of B.
 // A model file written before EASE became a term (format version 1) holds
 // B^T as item vectors; there a new user's query is their indicator row.
@@ -71,6 +84,7 @@ ModelSpec ease_spec() {
   s.search_space = {{{"regularization", {"25", "50", "100", "200", "300", "500", "1000", "2000"}}}};
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
+  s.train_distributed = train_distributed;
   s.fold_in = [](const ModelData&) { return std::make_unique<EaseFoldIn>(); };
   s.update_users = true;
   s.warm_start_note =

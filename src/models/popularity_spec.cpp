@@ -24,6 +24,15 @@ TrainedVectors train(const Params&, const TrainInput& in) {
       std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
 }
 
+TrainedVectors train_distributed(const Params&, const DistributedTrainInput& in) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Matrix items = train_popularity_distributed(in.comm, in.train);
+  Matrix users(in.train.pairs.num_users, 1, 1.0f);
+  const double seconds = detail::seconds_since(t0);
+  return {
+      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
+}
+
 // Every user's query is the constant 1.
 class PopularityFoldIn : public FoldIn {
  public:
@@ -43,6 +52,7 @@ ModelSpec popularity_spec() {
   s.item_similarity = false;
   s.configure = [](const Params&) { return nlohmann::json::object(); };
   s.train = train;
+  s.train_distributed = train_distributed;
   s.fold_in = [](const ModelData&) { return std::make_unique<PopularityFoldIn>(); };
   s.warm_start = true;
   s.warm_start_note =

@@ -71,6 +71,9 @@ ModelSpec two_tower_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
+  s.distributed_note =
+      "not yet: synchronous data-parallel batches are planned (docs/distributed.md); train it "
+      "as one process";
   s.warm_start = true;
   s.warm_start_fixed = {"dim"};
   s.warm_start_note =

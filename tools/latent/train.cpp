@@ -43,15 +43,14 @@ struct TrainFlags {
   ProgressFlags progress;
 };
 
-void run(const TrainFlags& f) {
-  const bool quiet = f.progress.quiet;
+// The fit options of the flags, checked before any data is read.
+FitOptions fit_options_of(const TrainFlags& f, std::optional<ModelData>& init) {
   FitOptions fit_options;
   fit_options.model = f.model.model;
   fit_options.params = f.model.params();
   fit_options.test_fraction = f.test_fraction;
   fit_options.update = parse_warm_update(f.update);
   // A warm start: read before the data, so a wrong file fails at once.
-  std::optional<ModelData> init;
   if (!f.init.empty()) {
     init = load_model(f.init);
     fit_options.init = &*init;
@@ -61,17 +60,12 @@ void run(const TrainFlags& f) {
   // The model, its parameters and the fraction are checked before the data
   // is read, so a typo fails at once, not after loading.
   check_fit_options(fit_options);
-  // Made before the data is read too: a log directory that cannot be made
-  // fails at once. Removed again if anything below fails.
-  std::optional<TensorBoardLog> board;
-  if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
+  return fit_options;
+}
 
-  const Dataset data = load_dataset(f.data.options());
-  if (!quiet) {
-    fmt::print(stderr, "Loaded {}: {} pairs, {} users, {} items\n", data.description,
-               data.interactions.size(), data.users.num_known(), data.items.num_known());
-  }
-  ProgressBar bar = f.progress.bar();
+// Progress on the terminal (unless quiet) and in the TensorBoard log.
+void report_progress(FitOptions& fit_options, bool quiet, ProgressBar& bar,
+                     std::optional<TensorBoardLog>& board) {
   if (!quiet) fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
   if (!quiet || board) {
     fit_options.on_epoch = [&](const EpochReport& e) {
@@ -79,7 +73,13 @@ void run(const TrainFlags& f) {
       if (board) board->add_epoch(e);
     };
   }
-  FitResult result = fit(data, fit_options);
+}
+
+// What becomes of a trained model: its indexes, the TensorBoard projector,
+// the model file, the metrics.
+void keep(const TrainFlags& f, const FitOptions& fit_options, FitResult& result,
+          std::optional<TensorBoardLog>& board) {
+  const bool quiet = f.progress.quiet;
   if (f.index) {
     // Built before anything is saved: the model and its index are written together.
     if (!quiet) fmt::print(stderr, "Building the approximate indexes (latent index's defaults)\n");
@@ -119,6 +119,26 @@ void run(const TrainFlags& f) {
   }
 }
 
+void run(const TrainFlags& f) {
+  const bool quiet = f.progress.quiet;
+  std::optional<ModelData> init;
+  FitOptions fit_options = fit_options_of(f, init);
+  // Made before the data is read too: a log directory that cannot be made
+  // fails at once. Removed again if anything below fails.
+  std::optional<TensorBoardLog> board;
+  if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
+
+  const Dataset data = load_dataset(f.data.options());
+  if (!quiet) {
+    fmt::print(stderr, "Loaded {}: {} pairs, {} users, {} items\n", data.description,
+               data.interactions.size(), data.users.num_known(), data.items.num_known());
+  }
+  ProgressBar bar = f.progress.bar();
+  report_progress(fit_options, quiet, bar, board);
+  FitResult result = fit(data, fit_options);
+  keep(f, fit_options, result, board);
+}
+
 // The command line as every rank must share it: each given flag as "--NAME"
 // and its value (CLI11's config of the command, one "name=value" a line).
 std::vector<std::string> given_flags(const CLI::App& cmd) {
@@ -139,18 +159,42 @@ std::vector<std::string> given_flags(const CLI::App& cmd) {
 
 // A run of several ranks (mpirun, or --distributed: communicator.hpp). The
 // ranks first agree that they run the same build with the same flags on the
-// same files. No model trains on several ranks yet (issue 15, item 3: this
-// is the groundwork), so that is refused, once, on every rank, before any
-// data is read: N copies of one training would each write the model file.
+// same files; then each reads its share of the files, they train together
+// (fit_distributed), and rank 0 alone reports progress and keeps the model
+// as one process would. The final barrier holds the others until rank 0 has
+// saved: a failure there stops every rank with its error.
 void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const LoadOptions load = f.data.options();
   RankFingerprint mine{binary_identity(), given_flags(cmd), {}};
   for (const auto& file : data_files(load.data)) mine.files.push_back(file.string());
   check_ranks_agree(comm, mine);
-  throw CollectiveError(ErrorKind::Unsupported,
-                        fmt::format("model {} does not train on several ranks yet ({} ranks were "
-                                    "started): run latent train as one process",
-                                    f.model.model, comm.size()));
+  if (!f.init.empty()) {
+    throw CollectiveError(ErrorKind::Unsupported,
+                          fmt::format("a warm start (--init) does not train on {} ranks yet: run "
+                                      "latent train as one process for it",
+                                      comm.size()));
+  }
+  const bool root = comm.rank() == 0;
+  const bool quiet = f.progress.quiet || !root;
+  std::optional<ModelData> no_init;
+  FitOptions fit_options = [&] {
+    try {
+      return fit_options_of(f, no_init);
+    } catch (const Error& e) {
+      throw CollectiveError(e.kind(), e.what());  // the same flags on every rank
+    }
+  }();
+  std::optional<TensorBoardLog> board;
+  if (root && !f.tensorboard.empty()) board.emplace(f.tensorboard);
+  ProgressBar bar = f.progress.bar();
+  report_progress(fit_options, quiet, bar, board);
+  if (!quiet) {
+    fmt::print(stderr, "Training {} on {} ranks, each reading its share of {}\n", f.model.model,
+               comm.size(), load.data.string());
+  }
+  std::optional<FitResult> result = fit_distributed(comm, load, fit_options);
+  if (result) keep(f, fit_options, *result, board);
+  comm.barrier();
 }
 
 void run_command(const TrainFlags& f, const CLI::App& cmd) {

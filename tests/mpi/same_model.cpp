@@ -1,0 +1,74 @@
+// same_model A B [TOLERANCE]: whether two model files hold the same model,
+// as a distributed run must give what one process gives (tests/CMakeLists.txt
+// runs it after training the same data with mpirun and without). The kind,
+// config, vocabularies, titles and seen items must be equal; the vectors,
+// the item-to-item term and the seen weights equal bit for bit, or with
+// TOLERANCE (relative to the largest magnitude of each tensor) within it.
+// Prints the largest difference of each tensor; exit 0 when they match.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+
+#include <fmt/format.h>
+
+#include <latent/model_file.hpp>
+
+namespace {
+
+bool ok = true;
+
+void require(bool same, const std::string& what) {
+  if (!same) {
+    fmt::print("differ: {}\n", what);
+    ok = false;
+  }
+}
+
+void compare(std::span<const float> a, std::span<const float> b, const char* what,
+             double tolerance) {
+  if (a.size() != b.size()) {
+    require(false, fmt::format("{}: {} values against {}", what, a.size(), b.size()));
+    return;
+  }
+  double largest = 0, scale = 0;
+  std::size_t bits = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    largest = std::max(largest, std::abs(static_cast<double>(a[k]) - b[k]));
+    scale = std::max(scale, std::abs(static_cast<double>(a[k])));
+    bits += a[k] != b[k] || std::signbit(a[k]) != std::signbit(b[k]);
+  }
+  const double relative = scale > 0 ? largest / scale : largest;
+  fmt::print("{}: {} values, {} differ, largest difference {:.3g} ({:.3g} relative)\n", what,
+             a.size(), bits, largest, relative);
+  require(tolerance == 0 ? bits == 0 : relative <= tolerance, what);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3 || argc > 4) {
+    std::fprintf(stderr, "usage: same_model A B [TOLERANCE]\n");
+    return 2;
+  }
+  const double tolerance = argc == 4 ? std::atof(argv[3]) : 0.0;
+  const latent::ModelData a = latent::load_model(argv[1]);
+  const latent::ModelData b = latent::load_model(argv[2]);
+  require(a.kind == b.kind, "kind");
+  require(a.config == b.config, "config");
+  require(std::ranges::equal(a.users.ids(), b.users.ids()), "user vocabulary");
+  require(std::ranges::equal(a.items.ids(), b.items.ids()), "item vocabulary");
+  require(a.item_to_item.is_dense() == b.item_to_item.is_dense(), "item-to-item layout");
+  require(a.item_titles == b.item_titles, "item titles");
+  require(a.seen == b.seen, "seen items");
+  require(a.user_embeddings.cols() == b.user_embeddings.cols(), "user vector dimension");
+  compare(a.user_embeddings.values(), b.user_embeddings.values(), "user vectors", tolerance);
+  compare(a.item_embeddings.values(), b.item_embeddings.values(), "item vectors", tolerance);
+  compare(a.item_to_item.values(), b.item_to_item.values(), "item-to-item term", tolerance);
+  compare(a.seen_weights, b.seen_weights, "seen weights", tolerance);
+  compare(a.item_queries.values(), b.item_queries.values(), "item queries", tolerance);
+  fmt::print("{}\n", ok ? "same model" : "different models");
+  return ok ? 0 : 1;
+}
