@@ -136,8 +136,7 @@ Interactions owned_pairs(Communicator& comm, const RankPairs& mine, const RowPar
   const bool weighted = any_weights(comm, mine);
   const std::vector<std::int32_t>& rows =
       key == PairKey::User ? mine.pairs.users : mine.pairs.items;
-  return exchange(comm, mine, weighted,
-                  [&](std::size_t k) { return partition.owner(rows[k]); });
+  return exchange(comm, mine, weighted, [&](std::size_t k) { return partition.owner(rows[k]); });
 }
 
 Interactions gather_pairs(Communicator& comm, const RankPairs& mine, int root) {

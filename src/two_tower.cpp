@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <latent/error.hpp>
 #include <latent/evaluation.hpp>
 #include <latent/random.hpp>
 #include <latent/two_tower.hpp>
 #include <numeric>
+#include <string>
 
 #include "detail/gemm.hpp"
 #include "detail/in_batch_softmax.hpp"
@@ -198,25 +200,50 @@ bool use_catalog_softmax(const TwoTowerConfig& config, std::int32_t num_items) {
          (config.negatives == Negatives::Auto && num_items <= kCatalogSoftmaxMaxItems);
 }
 
-// log of each item's sampling probability, its share of the training pairs;
-// clamped so that an item without pairs does not give -inf.
-std::vector<float> item_log_q(const Interactions& train) {
+// log of each item's sampling probability, its share of the training pairs
+// (of every rank's: `pairs` in all); clamped so that an item without pairs
+// does not give -inf.
+std::vector<float> item_log_q(const Interactions& train, std::int64_t pairs, Communicator* comm) {
   std::vector<double> freq(static_cast<std::size_t>(train.num_items), 0.0);
   for (auto i : train.items) freq[static_cast<std::size_t>(i)] += 1.0;
+  if (comm != nullptr) comm->allreduce_sum(std::span<double>(freq));
   std::vector<float> log_q(freq.size());
   for (std::size_t i = 0; i < freq.size(); ++i) {
-    const double q = std::clamp(freq[i] / static_cast<double>(train.size()), 1e-6, 1.0);
+    const double q = std::clamp(freq[i] / static_cast<double>(pairs), 1e-6, 1.0);
     log_q[i] = static_cast<float>(std::log(q));
   }
   return log_q;
 }
 
+// Pairs of every rank (comm: a distributed run), or of `train` alone.
+std::int64_t pairs_of_all(const Interactions& train, Communicator* comm) {
+  std::int64_t n = static_cast<std::int64_t>(train.size());
+  if (comm != nullptr) comm->allreduce_sum(std::span<std::int64_t>(&n, 1));
+  return n;
+}
+
+// Whether `mine` holds on some rank (comm), or here.
+bool any_rank(bool mine, Communicator* comm) {
+  std::int64_t n = mine ? 1 : 0;
+  if (comm != nullptr) comm->allreduce_sum(std::span<std::int64_t>(&n, 1));
+  return n > 0;
+}
+
 // The state of one training run. The per-batch buffers are members so that
 // they keep their capacity from batch to batch instead of being reallocated.
+//
+// On the ranks of a distributed run (comm), every rank holds the whole
+// tables and its own pairs. Each step, every rank takes its next share of
+// its shuffled pairs (1 / batches of them) and the shares are gathered into
+// one global batch, the same on every rank, whose in-batch negatives are
+// all its items. Each rank computes the logits, softmax and gradients of
+// its slice of the batch's distinct users; the user gradients are gathered
+// and the item gradients summed across ranks, so every rank applies the
+// same update to its copy of the tables.
 class TwoTowerTrainer {
  public:
   TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, Matrix& user_embeddings,
-                  Matrix& item_embeddings);
+                  Matrix& item_embeddings, Communicator* comm = nullptr);
 
   EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
 
@@ -239,10 +266,15 @@ class TwoTowerTrainer {
   void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
 
   std::int64_t batch_users() const { return static_cast<std::int64_t>(batch_.users.size()); }
+  // This rank's slice of the batch's users: [u0_, u1_).
+  std::int64_t slice_users() const { return u1_ - u0_; }
+  // Every rank's share of this step's pairs, gathered into global_batch_.
+  void gather_global_batch(int batch_index);
   std::int64_t batch_items() const { return static_cast<std::int64_t>(batch_.items.size()); }
 
   const Interactions& train_;
   const TwoTowerConfig& config_;
+  Communicator* const comm_;
   const int threads_;
   const int dim_;
   const bool catalog_;
@@ -254,17 +286,25 @@ class TwoTowerTrainer {
   detail::Batch batch_;
   detail::InBatchSoftmax softmax_;
   std::vector<std::size_t> order_;
-  const std::int64_t pairs_;
+  const std::int64_t pairs_;  // every rank's
+  const bool weighted_;       // some rank's pairs have weights
   const int batches_;
   const std::int64_t candidates_;  // every item row but OOV
   std::vector<float> ud_, id_, logits_, grad_, gu_, gi_, batch_log_q_, full_scores_;
   double metric_pairs_ = 0;  // the epoch's pairs the running metrics ranked
+  std::int64_t u0_ = 0, u1_ = 0;
+  Interactions global_batch_;
+  std::vector<std::size_t> global_positions_;
+  std::vector<std::int64_t> slice_floats_;
+  std::string message_;
 };
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
-                                 Matrix& user_embeddings, Matrix& item_embeddings)
+                                 Matrix& user_embeddings, Matrix& item_embeddings,
+                                 Communicator* comm)
     : train_(train),
       config_(config),
+      comm_(comm),
       threads_(detail::resolve_threads(config.threads)),
       dim_(config.dim),
       catalog_(use_catalog_softmax(config, train.num_items)),
@@ -275,12 +315,15 @@ TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig
       batch_(train.num_users, train.num_items),
       softmax_(config),
       order_(train.size()),
-      pairs_(static_cast<std::int64_t>(train.size())),
+      pairs_(pairs_of_all(train, comm)),
+      weighted_(any_rank(!train.weights.empty(), comm)),
       batches_(static_cast<int>((pairs_ + config.batch_size - 1) / config.batch_size)),
       candidates_(train.num_items - 1) {
   // A catalog softmax has no sampling bias to correct.
   const bool logq = config.logq_correction || (config.negatives == Negatives::Auto && !catalog_);
-  if (logq && !catalog_) item_log_q_ = item_log_q(train);
+  if (logq && !catalog_) item_log_q_ = item_log_q(train, pairs_, comm);
+  global_batch_.num_users = train.num_users;
+  global_batch_.num_items = train.num_items;
   std::iota(order_.begin(), order_.end(), std::size_t{0});
 }
 
@@ -288,7 +331,12 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
                                        const ProgressCallback& on_progress) {
   const auto t_epoch = Clock::now();
   if (config_.shuffle) {
-    Rng rng = Rng::stream(config_.seed, static_cast<std::uint64_t>(epoch));
+    // One stream per epoch, and per rank on several.
+    const std::uint64_t stream =
+        comm_ == nullptr
+            ? static_cast<std::uint64_t>(epoch)
+            : static_cast<std::uint64_t>(epoch - 1) * comm_->size() + comm_->rank() + 1;
+    Rng rng = Rng::stream(config_.seed, stream);
     rng.shuffle(std::span<std::size_t>(order_));
   }
   EpochReport report;
@@ -304,6 +352,15 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
           {epoch, config_.epochs, bi + 1, batches_, loss_sum / (bi + 1), seconds_since(t_epoch)});
     }
   }
+  if (comm_ != nullptr) {
+    std::vector<double> sums(hits);
+    sums.push_back(loss_sum);
+    sums.push_back(metric_pairs_);
+    comm_->allreduce_sum(std::span<double>(sums));
+    metric_pairs_ = sums.back();
+    loss_sum = sums[sums.size() - 2];
+    std::copy_n(sums.begin(), hits.size(), hits.begin());
+  }
   report.loss = loss_sum / batches_;
   add_train_metrics(hits, report);
   if (test != nullptr && !test->empty()) {
@@ -317,34 +374,89 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
 
 double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) {
   build_batch(batch_index);
-  gather_rows(user_embeddings_, batch_.users, ud_);
-  logits_.resize(static_cast<std::size_t>(batch_users() * batch_items()));
+  gather_rows(user_embeddings_,
+              std::span<const std::int32_t>(batch_.users)
+                  .subspan(static_cast<std::size_t>(u0_), static_cast<std::size_t>(slice_users())),
+              ud_);
+  logits_.resize(static_cast<std::size_t>(slice_users() * batch_items()));
   if (catalog_) {
-    score_against_catalog(batch_users(), hits);
+    score_against_catalog(slice_users(), hits);
     gather_rows(item_embeddings_, batch_.items, id_);
   } else {
     gather_rows(item_embeddings_, batch_.items, id_);
-    detail::parallel_sgemm_nt(batch_users(), batch_items(), dim_, ud_.data(), id_.data(),
+    detail::parallel_sgemm_nt(slice_users(), batch_items(), dim_, ud_.data(), id_.data(),
                               logits_.data(), threads_);
-    if (config_.train_metrics) score_against_catalog(metric_users(), hits);
+    if (config_.train_metrics && slice_users() > 0) score_against_catalog(metric_users(), hits);
   }
   gather_batch_log_q();
   grad_.resize(logits_.size());
-  const double loss = softmax_.run(batch_, logits_.data(), grad_.data(), batch_log_q_, threads_);
+  const double loss =
+      softmax_.run(batch_, u0_, u1_, logits_.data(), grad_.data(), batch_log_q_, threads_);
   apply_gradients();
   return loss;
 }
 
+void TwoTowerTrainer::gather_global_batch(int batch_index) {
+  // This rank's pairs [lo, hi) of its order: about 1 / batches_ of them.
+  const auto n = static_cast<std::int64_t>(train_.size());
+  const std::int64_t lo = n * batch_index / batches_;
+  const std::int64_t hi = n * (batch_index + 1) / batches_;
+  const auto count = static_cast<std::uint64_t>(hi - lo);
+  // count, users, items and (weighted_) weights, in this build's byte order.
+  message_.clear();
+  message_.append(reinterpret_cast<const char*>(&count), sizeof count);
+  const auto put = [&](const auto& values) {
+    for (std::int64_t k = lo; k < hi; ++k) {
+      const auto v = values(order_[static_cast<std::size_t>(k)]);
+      message_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+  };
+  put([&](std::size_t p) { return train_.users[p]; });
+  put([&](std::size_t p) { return train_.items[p]; });
+  if (weighted_)
+    put([&](std::size_t p) { return train_.weights.empty() ? 1.0f : train_.weights[p]; });
+  Interactions& g = global_batch_;
+  g.users.clear();
+  g.items.clear();
+  g.weights.clear();
+  for (const std::string& part : comm_->allgather(message_)) {
+    std::uint64_t m = 0;
+    std::memcpy(&m, part.data(), sizeof m);
+    const char* at = part.data() + sizeof m;
+    const auto take = [&](auto& into) {
+      const std::size_t start = into.size();
+      into.resize(start + m);
+      std::memcpy(into.data() + start, at, m * sizeof(into[0]));
+      at += m * sizeof(into[0]);
+    };
+    take(g.users);
+    take(g.items);
+    if (weighted_) take(g.weights);
+  }
+  global_positions_.resize(g.users.size());
+  std::iota(global_positions_.begin(), global_positions_.end(), std::size_t{0});
+}
+
 void TwoTowerTrainer::build_batch(int batch_index) {
-  const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
-  const std::int64_t b1 = std::min(pairs_, b0 + config_.batch_size);
-  batch_.build(train_, std::span<const std::size_t>(order_).subspan(
-                           static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
+  if (comm_ == nullptr) {
+    const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
+    const std::int64_t b1 = std::min(pairs_, b0 + config_.batch_size);
+    batch_.build(train_, std::span<const std::size_t>(order_).subspan(
+                             static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
+  } else {
+    gather_global_batch(batch_index);
+    batch_.build(global_batch_, global_positions_);
+  }
   if (catalog_) batch_.use_catalog_columns(train_.num_items);
+  const std::int64_t nu = batch_users();
+  const std::int64_t rank = comm_ == nullptr ? 0 : comm_->rank();
+  const std::int64_t ranks = comm_ == nullptr ? 1 : comm_->size();
+  u0_ = nu * rank / ranks;
+  u1_ = nu * (rank + 1) / ranks;
 }
 
 std::int64_t TwoTowerTrainer::metric_users() const {
-  const std::int64_t nu = batch_users();
+  const std::int64_t nu = slice_users();
   const double budget = 0.5 * static_cast<double>(nu) * static_cast<double>(batch_items()) /
                         static_cast<double>(std::max<std::int64_t>(candidates_, 1));
   return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(budget)), 1, nu);
@@ -363,6 +475,7 @@ void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>
 #pragma omp for schedule(dynamic, 16)
     for (std::int64_t u = 0; u < nu; ++u) {
       const float* row = full_scores_.data() + u * n_cand;
+      const auto bu = static_cast<std::size_t>(u0_ + u);  // the user's index in the batch
       if (catalog_) {
         float* lrow = logits_.data() + u * ni;
         for (std::int64_t i = 0; i < ni; ++i) {
@@ -370,8 +483,7 @@ void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>
         }
       }
       if (!config_.train_metrics) continue;
-      for (auto p = batch_.pair_begin[static_cast<std::size_t>(u)];
-           p < batch_.pair_begin[static_cast<std::size_t>(u) + 1]; ++p) {
+      for (auto p = batch_.pair_begin[bu]; p < batch_.pair_begin[bu + 1]; ++p) {
         const auto item =
             batch_.items[static_cast<std::size_t>(batch_.pair_item[static_cast<std::size_t>(p)])];
         if (item > 0) {
@@ -384,7 +496,8 @@ void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>
   }
   if (config_.train_metrics) {
     for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
-    for (auto p = batch_.pair_begin[0]; p < batch_.pair_begin[static_cast<std::size_t>(nu)]; ++p) {
+    for (auto p = batch_.pair_begin[static_cast<std::size_t>(u0_)];
+         p < batch_.pair_begin[static_cast<std::size_t>(u0_ + nu)]; ++p) {
       metric_pairs_ += batch_.pair_count[static_cast<std::size_t>(p)];
     }
   }
@@ -397,12 +510,26 @@ void TwoTowerTrainer::gather_batch_log_q() {
 }
 
 void TwoTowerTrainer::apply_gradients() {
-  const std::int64_t nu = batch_users(), ni = batch_items();
-  // dL/dU_batch = G Id, dL/dI_batch = G^T Ud.
+  const std::int64_t nu = batch_users(), ni = batch_items(), ns = slice_users();
+  // dL/dU_batch = G Id, dL/dI_batch = G^T Ud, of this rank's slice of users.
   gu_.resize(static_cast<std::size_t>(nu * dim_));
   gi_.resize(static_cast<std::size_t>(ni * dim_));
-  detail::parallel_sgemm_nn(nu, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
-  detail::parallel_sgemm_tn(ni, dim_, nu, grad_.data(), ud_.data(), gi_.data(), threads_);
+  if (ns > 0) {
+    detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data() + u0_ * dim_,
+                              threads_);
+    detail::parallel_sgemm_tn(ni, dim_, ns, grad_.data(), ud_.data(), gi_.data(), threads_);
+  } else {
+    std::fill(gi_.begin(), gi_.end(), 0.0f);
+  }
+  if (comm_ != nullptr) {
+    // Every rank's user rows, and the item gradients summed in rank order.
+    const int ranks = comm_->size();
+    slice_floats_.resize(static_cast<std::size_t>(ranks) + 1);
+    for (int r = 0; r <= ranks; ++r)
+      slice_floats_[static_cast<std::size_t>(r)] = nu * r / ranks * dim_;
+    comm_->allgather_ranges(std::span<float>(gu_), slice_floats_);
+    comm_->allreduce_sum(std::span<float>(gi_));
+  }
   user_opt_.step(batch_.users, gu_.data(), threads_);
   item_opt_.step(batch_.items, gi_.data(), threads_);
 }
@@ -413,8 +540,36 @@ void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
   report.has_train = true;
   report.train.ks = config_.top_ks;
   report.train.pairs = static_cast<std::size_t>(metric_pairs_);
-  report.train.sampled = report.train.pairs < train_.size();
+  report.train.sampled = static_cast<std::int64_t>(report.train.pairs) < pairs_;
   for (double h : hits) report.train.accuracy.push_back(h / std::max(metric_pairs_, 1.0));
+}
+
+}  // namespace
+
+namespace {
+
+TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
+                            const TwoTowerConfig& config, const ProgressCallback& on_progress,
+                            const EpochCallback& on_epoch, const InitialVectors& init,
+                            Communicator* comm) {
+  TwoTowerResult result;
+  // Users first, then items, from one stream: the initial tables are part of
+  // what the golden tests pin.
+  Rng init_rng(config.seed);
+  result.user_embeddings = random_table(train.num_users, config.dim, config.init_scale, init_rng);
+  result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
+  copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
+  copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
+  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings, comm);
+
+  const auto t_train = Clock::now();
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    const EpochReport report = trainer.run_epoch(epoch, test, on_progress);
+    result.epochs.push_back(report);
+    if (on_epoch) on_epoch(report);
+  }
+  result.train_seconds = seconds_since(t_train);
+  return result;
 }
 
 }  // namespace
@@ -426,24 +581,16 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   check_training_pairs(train);
   check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
   check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
-  TwoTowerResult result;
-  // Users first, then items, from one stream: the initial tables are part of
-  // what the golden tests pin.
-  Rng init_rng(config.seed);
-  result.user_embeddings = random_table(train.num_users, config.dim, config.init_scale, init_rng);
-  result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
-  copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
-  copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
-  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings);
+  return train_epochs(train, test, config, on_progress, on_epoch, init, nullptr);
+}
 
-  const auto t_train = Clock::now();
-  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    const EpochReport report = trainer.run_epoch(epoch, test, on_progress);
-    result.epochs.push_back(report);
-    if (on_epoch) on_epoch(report);
-  }
-  result.train_seconds = seconds_since(t_train);
-  return result;
+TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
+                                           const TwoTowerConfig& config,
+                                           const ProgressCallback& on_progress,
+                                           const EpochCallback& on_epoch) {
+  config.validate();
+  check_interactions(train.pairs, "the training pairs");
+  return train_epochs(train.pairs, nullptr, config, on_progress, on_epoch, {}, &comm);
 }
 
 }  // namespace latent

@@ -19,10 +19,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
 #include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/rank_pairs.hpp>
 #include <latent/training_report.hpp>
 
 namespace latent {
@@ -93,5 +95,23 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
                                const EpochCallback& on_epoch = {}, const InitialVectors& init = {});
+
+// train_two_tower on the ranks of a distributed run (collective: every rank
+// calls it with its share of the pairs, rank_pairs.hpp): synchronous
+// data-parallel steps. Each step gathers every rank's next share of its
+// shuffled pairs into one global batch of about batch_size pairs (an
+// allgather of 8-12 bytes a pair), whose in-batch negatives are all its
+// items, as one process's batch of that size; each rank computes its slice
+// of the batch's users, the user gradient rows are gathered and the item
+// gradients summed in rank order, and every rank applies the same update to
+// its whole copy of the tables. The batches are drawn differently from one
+// process's (each rank shuffles its own pairs), so the model is another
+// draw of the same training, of the same quality within the noise of seeds.
+// The epochs' loss and running metrics are over every rank's pairs.
+// Returns the tables on every rank.
+TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
+                                           const TwoTowerConfig& config,
+                                           const ProgressCallback& on_progress = {},
+                                           const EpochCallback& on_epoch = {});
 
 }  // namespace latent

@@ -61,6 +61,10 @@ class InBatchSoftmax {
   // logits: users x items (scaled and corrected in place into exp values);
   // grad: users x items output. Returns the summed batch loss.
   double run(const Batch& b, float* logits, float* grad, std::span<const float> log_q, int threads);
+  // The same for the batch's users [u0, u1) alone (one rank's share of a
+  // distributed batch): logits and grad are (u1 - u0) x items.
+  double run(const Batch& b, std::int64_t u0, std::int64_t u1, float* logits, float* grad,
+             std::span<const float> log_q, int threads);
 
  private:
   // Per-thread buffers reused across rows.

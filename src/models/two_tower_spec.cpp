@@ -54,6 +54,17 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {}};
 }
 
+TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
+  TwoTowerResult r = train_two_tower_distributed(in.comm, in.train, table().read(params),
+                                                 in.on_progress, in.on_epoch);
+  return {std::move(r.user_embeddings),
+          std::move(r.item_embeddings),
+          std::move(r.epochs),
+          r.train_seconds,
+          {},
+          {}};
+}
+
 }  // namespace
 
 ModelSpec two_tower_spec() {
@@ -71,9 +82,7 @@ ModelSpec two_tower_spec() {
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
-  s.distributed_note =
-      "not yet: synchronous data-parallel batches are planned (docs/distributed.md); train it "
-      "as one process";
+  s.train_distributed = train_distributed;
   s.warm_start = true;
   s.warm_start_fixed = {"dim"};
   s.warm_start_note =

@@ -9,6 +9,8 @@
 #   small-0..3.csv           the ratings of items with ids below 700 (EASE's
 #                            item x item matrix stays small)
 #   small-weighted-0..3.csv  the same with weighted's weights and repeats
+#   train-0..3.csv, test.csv  the ratings above 3, every tenth in test.csv
+#                            and the others in 4 parts
 #   bad-0..1.csv             part 1's second row has a rating that is not a number
 set -euo pipefail
 ratings=$1 dir=$2
@@ -44,6 +46,9 @@ repeat_next() {  # repeat_next BODY N PREFIX ROWS
 }
 repeat_next "$dir/weighted-body" 5 "$dir/weighted" 2000
 repeat_next "$dir/small-weighted-body" 4 "$dir/small-weighted" 500
+awk -F, '$3 > 3 && NR % 10 != 0' "$body" > "$dir/train-body"
+split_into "$dir/train-body" 4 "$dir/train" "userId,movieId,rating,timestamp"
+{ echo "userId,movieId,rating,timestamp"; awk -F, '$3 > 3 && NR % 10 == 0' "$body"; } > "$dir/test.csv"
 printf 'userId,movieId,rating\n1,1,4\n' > "$dir/bad-0.csv"
 printf 'userId,movieId,rating\n2,1,4\n2,3,four\n' > "$dir/bad-1.csv"
 rm -f "$dir"/*-body "$body"

@@ -5,6 +5,11 @@
 // the item-to-item term and the seen weights equal bit for bit, or with
 // TOLERANCE (relative to the largest magnitude of each tensor) within it.
 // Prints the largest difference of each tensor; exit 0 when they match.
+//
+// same_model A B --quality TEST_CSV WITHIN: for models trained from other
+// draws of the same training (two-tower on several ranks), the same
+// vocabularies and seen items, and FactorizedTopK@100 on the (user, item)
+// pairs of TEST_CSV within WITHIN of each other.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include <latent/dataset.hpp>
+#include <latent/evaluation.hpp>
 #include <latent/model_file.hpp>
 
 namespace {
@@ -46,16 +53,49 @@ void compare(std::span<const float> a, std::span<const float> b, const char* wha
   require(tolerance == 0 ? bits == 0 : relative <= tolerance, what);
 }
 
+// FactorizedTopK@100 of `model` on the test file's pairs of known users and items.
+double top_100(const latent::ModelData& model, const latent::Dataset& test) {
+  latent::Interactions pairs;
+  pairs.num_users = model.users.size();
+  pairs.num_items = model.items.size();
+  for (std::size_t k = 0; k < test.interactions.size(); ++k) {
+    const auto user = model.users.find(test.users.ids()[test.interactions.users[k] - 1]);
+    const auto item = model.items.find(test.items.ids()[test.interactions.items[k] - 1]);
+    if (!user || !item) continue;
+    pairs.users.push_back(*user);
+    pairs.items.push_back(*item);
+  }
+  return latent::factorized_top_k(model.user_embeddings, model.item_embeddings, pairs, {100})
+      .accuracy.at(0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 4) {
-    std::fprintf(stderr, "usage: same_model A B [TOLERANCE]\n");
+  const bool quality = argc == 6 && std::string(argv[3]) == "--quality";
+  if (!quality && (argc < 3 || argc > 4)) {
+    std::fprintf(stderr, "usage: same_model A B [TOLERANCE | --quality TEST_CSV WITHIN]\n");
     return 2;
   }
   const double tolerance = argc == 4 ? std::atof(argv[3]) : 0.0;
   const latent::ModelData a = latent::load_model(argv[1]);
   const latent::ModelData b = latent::load_model(argv[2]);
+  if (quality) {
+    require(a.kind == b.kind && a.config == b.config, "kind and config");
+    require(std::ranges::equal(a.users.ids(), b.users.ids()), "user vocabulary");
+    require(std::ranges::equal(a.items.ids(), b.items.ids()), "item vocabulary");
+    require(a.seen == b.seen, "seen items");
+    latent::LoadOptions options;
+    options.data = argv[4];
+    const latent::Dataset test = latent::load_dataset(options);
+    const double within = std::atof(argv[5]);
+    const double qa = top_100(a, test), qb = top_100(b, test);
+    fmt::print("FactorizedTopK@100 on {} pairs: {:.4f} and {:.4f} (difference {:.4f}, within {})\n",
+               test.interactions.size(), qa, qb, std::abs(qa - qb), within);
+    require(std::abs(qa - qb) <= within, "quality");
+    fmt::print("{}\n", ok ? "same quality" : "different quality");
+    return ok ? 0 : 1;
+  }
   require(a.kind == b.kind, "kind");
   require(a.config == b.config, "config");
   require(std::ranges::equal(a.users.ids(), b.users.ids()), "user vocabulary");
