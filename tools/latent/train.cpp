@@ -66,9 +66,9 @@ FitOptions fit_options_of(const TrainFlags& f, std::optional<ModelData>& init) {
 // Progress on the terminal (unless quiet) and in the TensorBoard log.
 void report_progress(FitOptions& fit_options, bool quiet, ProgressBar& bar,
                      std::optional<TensorBoardLog>& board) {
-  if (!quiet) fit_options.on_progress = [&](const TrainProgress& p) { bar.on_progress(p); };
+  if (!quiet) fit_options.on_progress = [&bar](const TrainProgress& p) { bar.on_progress(p); };
   if (!quiet || board) {
-    fit_options.on_epoch = [&](const EpochReport& e) {
+    fit_options.on_epoch = [&bar, &board, quiet](const EpochReport& e) {
       if (!quiet) bar.on_epoch(e);
       if (board) board->add_epoch(e);
     };
