@@ -122,12 +122,16 @@ std::uint64_t sum_traffic(std::size_t n, int rank, int size) {
 template <class T>
 void sum_in_rank_order(std::span<T> values, int rank, int size) {
   check_same_length(values.size(), size, "a sum");
-  const std::size_t block = std::max<std::size_t>(1, (std::size_t{8} << 20) / sizeof(T));
-  std::vector<T> gathered(rank == 0 ? block * static_cast<std::size_t>(size) : 0);
+  const std::size_t block =
+      std::clamp<std::size_t>(values.size(), 1, (std::size_t{8} << 20) / sizeof(T));
+  // Not zeroed (new T[], not a vector): MPI_Gather writes all of it, and a
+  // small sum runs every training step.
+  const std::unique_ptr<T[]> gathered(rank == 0 ? new T[block * static_cast<std::size_t>(size)]
+                                                : nullptr);
   for (std::size_t start = 0; start < values.size(); start += block) {
     const std::size_t n = std::min(block, values.size() - start);
     T* mine = values.data() + start;
-    MPI_Gather(mine, static_cast<int>(n), mpi_type<T>(), gathered.data(), static_cast<int>(n),
+    MPI_Gather(mine, static_cast<int>(n), mpi_type<T>(), gathered.get(), static_cast<int>(n),
                mpi_type<T>(), 0, MPI_COMM_WORLD);
     if (rank == 0) {
       for (std::size_t i = 0; i < n; ++i) {

@@ -67,21 +67,24 @@ std::int32_t Batch::slot(std::vector<std::int32_t>& table, std::vector<std::int3
 }
 double InBatchSoftmax::run(const Batch& b, float* logits, float* grad, std::span<const float> log_q,
                            int threads) {
-  return run(b, 0, static_cast<std::int64_t>(b.users.size()), logits, grad, log_q, threads);
+  all_users_.resize(b.users.size());
+  std::iota(all_users_.begin(), all_users_.end(), std::int64_t{0});
+  return run(b, all_users_, logits, grad, log_q, threads);
 }
 
-double InBatchSoftmax::run(const Batch& b, std::int64_t u0, std::int64_t u1, float* logits,
+double InBatchSoftmax::run(const Batch& b, std::span<const std::int64_t> users, float* logits,
                            float* grad, std::span<const float> log_q, int threads) {
   const auto ni = static_cast<std::int64_t>(b.items.size());
-  user_loss_.assign(static_cast<std::size_t>(u1 - u0), 0.0);
+  const auto n = static_cast<std::int64_t>(users.size());
+  user_loss_.assign(static_cast<std::size_t>(n), 0.0);
 #pragma omp parallel num_threads(threads)
   {
     Scratch scratch;
 #pragma omp for schedule(dynamic, 16)
-    for (std::int64_t u = u0; u < u1; ++u) {
-      const std::int64_t k = u - u0;
+    for (std::int64_t k = 0; k < n; ++k) {
       user_loss_[static_cast<std::size_t>(k)] =
-          row(b, u, logits + k * ni, grad + k * ni, ni, log_q, scratch);
+          row(b, users[static_cast<std::size_t>(k)], logits + k * ni, grad + k * ni, ni, log_q,
+              scratch);
     }
   }
   return std::accumulate(user_loss_.begin(), user_loss_.end(), 0.0);

@@ -44,6 +44,16 @@ LATENT_CLONES void exp_shifted(float* x, std::int64_t n, float shift) noexcept {
   for (std::int64_t i = 0; i < n; ++i) x[i] = expf(x[i] - shift);
 }
 
+// Vectorized: this file is compiled with -fno-math-errno, and sqrt and
+// division are exact IEEE operations, so the result is the scalar loop's.
+LATENT_CLONES void adagrad_step(float* w, float* acc, const float* g, std::int64_t n,
+                                float learning_rate, float epsilon) noexcept {
+  for (std::int64_t i = 0; i < n; ++i) {
+    acc[i] += g[i] * g[i];
+    w[i] -= learning_rate * g[i] / (std::sqrt(acc[i]) + epsilon);
+  }
+}
+
 // ScalarCodes' scores: written with intrinsics per instruction set, since
 // GCC 12 turns the portable loop into 128-bit conversions and a lane-by-lane
 // sum (its byte-to-float vector conversion is scalar).

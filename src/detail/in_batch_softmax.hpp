@@ -61,9 +61,9 @@ class InBatchSoftmax {
   // logits: users x items (scaled and corrected in place into exp values);
   // grad: users x items output. Returns the summed batch loss.
   double run(const Batch& b, float* logits, float* grad, std::span<const float> log_q, int threads);
-  // The same for the batch's users [u0, u1) alone (one rank's share of a
-  // distributed batch): logits and grad are (u1 - u0) x items.
-  double run(const Batch& b, std::int64_t u0, std::int64_t u1, float* logits, float* grad,
+  // The same for the batch's users of indices `users` alone (one rank's
+  // share of a distributed batch): logits and grad are users.size() x items.
+  double run(const Batch& b, std::span<const std::int64_t> users, float* logits, float* grad,
              std::span<const float> log_q, int threads);
 
  private:
@@ -78,6 +78,7 @@ class InBatchSoftmax {
 
   const TwoTowerConfig& c_;
   std::vector<double> user_loss_;
+  std::vector<std::int64_t> all_users_;
 };
 
 }  // namespace latent::detail

@@ -14,6 +14,10 @@ std::int64_t count_greater(const float* x, std::int64_t n, float value) noexcept
 // x[i] = exp(x[i] - shift) for i in [0, n).
 void exp_shifted(float* x, std::int64_t n, float shift) noexcept;
 
+// Adagrad on n parameters: acc[i] += g[i]^2, then w[i] -= learning_rate *
+// g[i] / (sqrt(acc[i]) + epsilon), in that order (as TF/Keras do).
+void adagrad_step(float* w, float* acc, const float* g, std::int64_t n, float learning_rate,
+                  float epsilon) noexcept;
 // out[i] = offset + scaled . codes[rows[i]] for i in [0, n), each row of
 // `codes` dim bytes (ScalarCodes' scores).
 void dot_codes(const float* scaled, float offset, const std::uint8_t* codes, std::int64_t dim,
