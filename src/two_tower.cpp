@@ -232,10 +232,10 @@ bool any_rank(bool mine, Communicator* comm) {
 // tables and its own pairs. Each step, every rank takes its next share of
 // its shuffled pairs (1 / batches of them) and the shares are gathered into
 // one global batch, the same on every rank, whose in-batch negatives are
-// all its items. Each rank computes the logits, softmax and gradients of
-// its slice of the batch's distinct users; the user gradients are gathered
-// and the item gradients summed across ranks, so every rank applies the
-// same update to its copy of the tables.
+// all its items. Each user belongs to one rank (row % ranks), which alone
+// computes its logits, softmax and gradients and updates its row; the item
+// gradients are summed across ranks, so every rank applies the same update
+// to its copy of the item table. The user rows come together at the end.
 class TwoTowerTrainer {
  public:
   TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, Matrix& user_embeddings,

@@ -101,14 +101,15 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // data-parallel steps. Each step gathers every rank's next share of its
 // shuffled pairs into one global batch of about batch_size pairs (an
 // allgather of 8-12 bytes a pair), whose in-batch negatives are all its
-// items, as one process's batch of that size; each rank computes its slice
-// of the batch's users, the user gradient rows are gathered and the item
-// gradients summed in rank order, and every rank applies the same update to
-// its whole copy of the tables. The batches are drawn differently from one
-// process's (each rank shuffles its own pairs), so the model is another
-// draw of the same training, of the same quality within the noise of seeds.
-// The epochs' loss and running metrics are over every rank's pairs.
-// Returns the tables on every rank.
+// items, as one process's batch of that size. Each user belongs to one
+// rank (row % ranks), which alone computes its softmax rows and updates
+// its vector; the item gradients of every rank's users are summed in rank
+// order, and every rank applies the same update to its copy of the item
+// table. The batches are drawn differently from one process's (each rank
+// shuffles its own pairs), so the model is another draw of the same
+// training, of the same quality within the noise of seeds. The epochs' loss
+// and running metrics are over every rank's pairs. Returns the tables on
+// every rank (the user rows gathered from their ranks at the end).
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},
