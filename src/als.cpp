@@ -750,6 +750,55 @@ void check_confidences(const SparseRows& by_user, const AlsConfig& config) {
 
 }  // namespace
 
+namespace {
+
+// The ranks of a distributed training and the float offsets of each one's
+// rows of the user and item factors.
+struct RankRows {
+  Communicator& comm;
+  std::vector<std::int64_t> user_floats, item_floats;
+};
+
+// config.epochs iterations, each solving by_user's rows (in their `order`)
+// then by_item's. On several ranks (`ranks`), each half-step ends with the
+// ranks exchanging their rows, and the loss sums every rank's users.
+void iterate(AlsResult& result, const SparseRows& by_user, const SparseRows& by_item,
+             const AlsConfig& config, const std::vector<float>& user_reg,
+             const std::vector<float>& item_reg, int threads,
+             const AlsIterationCallback& on_iteration, const RankRows* ranks) {
+  // Scratch for the longest row of either side, allocated once.
+  std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
+  for (auto& s : scratch) s.reserve(config.dim, std::max(by_user.max_len, by_item.max_len));
+  std::vector<double> per_user;
+  for (int iteration = 1; iteration <= config.epochs; ++iteration) {
+    const auto t0 = Clock::now();
+    solve_side(result.user_factors, result.item_factors, by_user, config, user_reg, threads,
+               scratch);
+    if (ranks != nullptr) {
+      ranks->comm.allgather_ranges(std::span<float>(result.user_factors.storage()),
+                                   ranks->user_floats);
+    }
+    solve_side(result.item_factors, result.user_factors, by_item, config, item_reg, threads,
+               scratch);
+    if (ranks != nullptr) {
+      ranks->comm.allgather_ranges(std::span<float>(result.item_factors.storage()),
+                                   ranks->item_floats);
+    }
+    double loss = std::numeric_limits<double>::quiet_NaN();
+    if (config.compute_loss) {
+      loss =
+          objective(result.user_factors, result.item_factors, by_user, config, user_reg, item_reg,
+                    threads, scratch, per_user, ranks != nullptr ? &ranks->comm : nullptr);
+      result.loss.push_back(loss);
+    }
+    const double seconds = seconds_since(t0);
+    result.seconds.push_back(seconds);
+    if (on_iteration) on_iteration(iteration, seconds, loss);
+  }
+}
+
+}  // namespace
+
 AlsResult train_als(const Interactions& train, const AlsConfig& config,
                     const AlsIterationCallback& on_iteration, const InitialVectors& init) {
   config.validate();
@@ -778,27 +827,7 @@ AlsResult train_als(const Interactions& train, const AlsConfig& config,
     keep_rows_without_pairs(by_item);
   }
 
-  // Scratch for the longest row of either side, allocated once.
-  std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
-  for (auto& s : scratch) s.reserve(dim, std::max(by_user.max_len, by_item.max_len));
-  std::vector<double> per_user;
-
-  for (int iteration = 1; iteration <= config.epochs; ++iteration) {
-    const auto t0 = Clock::now();
-    solve_side(result.user_factors, result.item_factors, by_user, config, user_reg, threads,
-               scratch);
-    solve_side(result.item_factors, result.user_factors, by_item, config, item_reg, threads,
-               scratch);
-    double loss = std::numeric_limits<double>::quiet_NaN();
-    if (config.compute_loss) {
-      loss = objective(result.user_factors, result.item_factors, by_user, config, user_reg,
-                       item_reg, threads, scratch, per_user);
-      result.loss.push_back(loss);
-    }
-    const double seconds = seconds_since(t0);
-    result.seconds.push_back(seconds);
-    if (on_iteration) on_iteration(iteration, seconds, loss);
-  }
+  iterate(result, by_user, by_item, config, user_reg, item_reg, threads, on_iteration, nullptr);
   return result;
 }
 
@@ -858,37 +887,14 @@ AlsResult train_als_distributed(Communicator& comm, const RankPairs& train, cons
   std::vector<float> item_reg = row_regularization(by_item, config, users, users, items);
   share_row_regularization(comm, user_reg, user_part);
   share_row_regularization(comm, item_reg, item_part);
-  const std::vector<std::int64_t> user_floats = float_ranges(user_part, dim);
-  const std::vector<std::int64_t> item_floats = float_ranges(item_part, dim);
+  const RankRows ranks{comm, float_ranges(user_part, dim), float_ranges(item_part, dim)};
 
   // Every rank draws every row's start, as one process does.
   Rng rng(config.seed);
   AlsResult result;
   result.user_factors = initial_factors(x.num_users, dim, rng);
   result.item_factors = initial_factors(x.num_items, dim, rng);
-
-  std::vector<detail::AlsScratch> scratch(static_cast<std::size_t>(threads));
-  for (auto& s : scratch) s.reserve(dim, std::max(by_user.max_len, by_item.max_len));
-  std::vector<double> per_user;
-
-  for (int iteration = 1; iteration <= config.epochs; ++iteration) {
-    const auto t0 = Clock::now();
-    solve_side(result.user_factors, result.item_factors, by_user, config, user_reg, threads,
-               scratch);
-    comm.allgather_ranges(std::span<float>(result.user_factors.storage()), user_floats);
-    solve_side(result.item_factors, result.user_factors, by_item, config, item_reg, threads,
-               scratch);
-    comm.allgather_ranges(std::span<float>(result.item_factors.storage()), item_floats);
-    double loss = std::numeric_limits<double>::quiet_NaN();
-    if (config.compute_loss) {
-      loss = objective(result.user_factors, result.item_factors, by_user, config, user_reg,
-                       item_reg, threads, scratch, per_user, &comm);
-      result.loss.push_back(loss);
-    }
-    const double seconds = seconds_since(t0);
-    result.seconds.push_back(seconds);
-    if (on_iteration) on_iteration(iteration, seconds, loss);
-  }
+  iterate(result, by_user, by_item, config, user_reg, item_reg, threads, on_iteration, &ranks);
   return result;
 }
 

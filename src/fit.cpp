@@ -334,10 +334,6 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                   options, warm ? &*warm : nullptr, split_seed);
 }
 
-}  // namespace latent
-
-namespace latent {
-
 namespace {
 
 // An error every rank raises alike, as the error every rank reports once.
@@ -364,19 +360,19 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                          const FitOptions& options) {
   Plan plan = on_every_rank([&] { return plan_of(options); });
   const ModelSpec& model = plan.model;
-  const auto refuse = [&](const std::string& what) {
-    throw CollectiveError(
-        ErrorKind::Unsupported,
-        fmt::format("{} on {} ranks: run latent train as one process for it", what, comm.size()));
+  const auto refuse = [&](const std::string& what, const std::string& why) {
+    throw CollectiveError(ErrorKind::Unsupported,
+                          fmt::format("{} on {} ranks: {}; run latent train as one process for it",
+                                      what, comm.size(), why));
   };
-  if (options.init != nullptr) refuse("a warm start (--init) does not train yet");
+  if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
   if (options.split != nullptr || options.test_fraction > 0) {
-    refuse("holding out a test fraction is not done");
+    refuse("a held-out test fraction is not taken",
+           "not yet (evaluate the model on a held-out file instead)");
   }
   if (!model.train_distributed) {
-    refuse(fmt::format(
-        "model {} does not train ({})", model.name,
-        model.distributed_note.empty() ? "it does not say why" : model.distributed_note));
+    refuse(fmt::format("model {} does not train", model.name),
+           model.distributed_note.empty() ? "it does not say why" : model.distributed_note);
   }
   DatasetShare share = load_dataset_share(load, comm);
   Dataset& data = share.data;
@@ -390,7 +386,8 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
     train.pairs = with_rated_pairs(data.interactions, data.seen_only, rated_weight);
     train.segments = concatenated(share.kept_per_file, share.seen_per_file);
   } else {
-    train.pairs = data.interactions;
+    // Moved, not copied: gathered back for the seen items after training.
+    train.pairs = std::move(data.interactions);
     train.segments = share.kept_per_file;
   }
 
@@ -411,8 +408,9 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
   }
 
   // Rank 0 writes the model, whose seen items are every rank's pairs.
-  data.interactions =
-      gather_pairs(comm, RankPairs{std::move(data.interactions), std::move(share.kept_per_file)});
+  data.interactions = gather_pairs(
+      comm, with_rated ? RankPairs{std::move(data.interactions), std::move(share.kept_per_file)}
+                       : std::move(train));
   data.seen_only =
       gather_pairs(comm, RankPairs{std::move(data.seen_only), std::move(share.seen_per_file)});
   if (comm.rank() != 0) return std::nullopt;

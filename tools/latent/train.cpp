@@ -170,8 +170,8 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   check_ranks_agree(comm, mine);
   if (!f.init.empty()) {
     throw CollectiveError(ErrorKind::Unsupported,
-                          fmt::format("a warm start (--init) does not train on {} ranks yet: run "
-                                      "latent train as one process for it",
+                          fmt::format("a warm start (--init) does not run on {} ranks: not "
+                                      "yet; run latent train as one process for it",
                                       comm.size()));
   }
   const bool root = comm.rank() == 0;
