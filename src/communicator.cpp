@@ -80,6 +80,16 @@ class Communicator::Mpi {
   ~Mpi() { MPI_Finalize(); }
   Mpi(const Mpi&) = delete;
   Mpi& operator=(const Mpi&) = delete;
+
+  // The sum between start_sum and finish_sum.
+  struct PendingSum {
+    std::span<float> values;
+    std::vector<int> counts, displs;  // each rank's range of values
+    std::vector<int> recv_displs;     // where each rank's copy of mine lands in `received`
+    std::vector<float> received;      // every rank's values of this rank's range
+    MPI_Request request = MPI_REQUEST_NULL;
+    bool active = false;
+  } pending;
 };
 
 Communicator Communicator::world(bool distributed) {
@@ -160,6 +170,58 @@ void Communicator::allreduce_sum(std::span<std::int64_t> values) {
   if (!mpi_) return;
   sum_in_rank_order(values, rank_, size_);
   bytes_sent_ += sum_traffic<std::int64_t>(values.size(), rank_, size_);
+}
+
+void Communicator::start_sum(std::span<float> values) {
+  if (!mpi_) return;
+  auto& p = mpi_->pending;
+  if (p.active) throw Error(ErrorKind::InvalidArgument, "start_sum: a sum is already running");
+  if (values.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw Error(ErrorKind::Unsupported,
+                fmt::format("start_sum of {} floats: at most {}", values.size(), INT_MAX));
+  }
+  const auto n = static_cast<std::size_t>(size_);
+  const auto me = static_cast<std::size_t>(rank_);
+  const auto length = static_cast<std::int64_t>(values.size());
+  p.counts.resize(n);
+  p.displs.resize(n);
+  for (std::size_t r = 0; r < n; ++r) {
+    const auto lo = length * static_cast<std::int64_t>(r) / size_;
+    const auto hi = length * static_cast<std::int64_t>(r + 1) / size_;
+    p.displs[r] = static_cast<int>(lo);
+    p.counts[r] = static_cast<int>(hi - lo);
+  }
+  // Every rank sends this one its values of this one's range.
+  const int mine = p.counts[me];
+  p.recv_displs.resize(n);
+  std::vector<int> recv_counts(n, mine);
+  for (std::size_t r = 0; r < n; ++r) p.recv_displs[r] = static_cast<int>(r) * mine;
+  p.received.resize(n * static_cast<std::size_t>(mine));
+  p.values = values;
+  MPI_Ialltoallv(values.data(), p.counts.data(), p.displs.data(), MPI_FLOAT, p.received.data(),
+                 recv_counts.data(), p.recv_displs.data(), MPI_FLOAT, MPI_COMM_WORLD, &p.request);
+  p.active = true;
+}
+
+void Communicator::finish_sum() {
+  if (!mpi_) return;
+  auto& p = mpi_->pending;
+  if (!p.active) throw Error(ErrorKind::InvalidArgument, "finish_sum: no sum was started");
+  MPI_Wait(&p.request, MPI_STATUS_IGNORE);
+  p.active = false;
+  const auto n = static_cast<std::size_t>(size_);
+  const auto me = static_cast<std::size_t>(rank_);
+  const auto mine = static_cast<std::size_t>(p.counts[me]);
+  float* out = p.values.data() + p.displs[me];
+  // In rank order, as allreduce_sum's rank 0 adds them.
+  for (std::size_t i = 0; i < mine; ++i) {
+    float sum = p.received[i];
+    for (std::size_t r = 1; r < n; ++r) sum += p.received[r * mine + i];
+    out[i] = sum;
+  }
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, p.values.data(), p.counts.data(),
+                 p.displs.data(), MPI_FLOAT, MPI_COMM_WORLD);
+  bytes_sent_ += (p.values.size() - mine + mine * (n - 1)) * sizeof(float);
 }
 
 std::vector<std::string> Communicator::allgather(std::string_view mine) {
@@ -316,6 +378,8 @@ Communicator Communicator::world(bool distributed) {
 void Communicator::allreduce_sum(std::span<float>) {}
 void Communicator::allreduce_sum(std::span<double>) {}
 void Communicator::allreduce_sum(std::span<std::int64_t>) {}
+void Communicator::start_sum(std::span<float>) {}
+void Communicator::finish_sum() {}
 std::vector<std::string> Communicator::allgather(std::string_view mine) {
   return {std::string(mine)};
 }

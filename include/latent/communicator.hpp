@@ -84,6 +84,21 @@ class Communicator {
   void allreduce_sum(std::span<double> values);
   void allreduce_sum(std::span<std::int64_t> values);
 
+  // allreduce_sum of floats in two halves, so that a rank can go on
+  // computing while the others catch up (a training step that is not
+  // waited on until its sum is needed): start_sum hands `values` to the
+  // collective and returns at once; finish_sum waits for every rank's and
+  // leaves in `values` the sums allreduce_sum gives, bit for bit. Between
+  // the two, `values` must not be read or written, and no other collective
+  // may run. Each rank sums one range of the values (reduce-scatter, in rank
+  // order) and the ranges are then gathered (allgather): every rank sends
+  // about 2 (size() - 1) / size() of the values, rank 0 no more than the
+  // others. Every rank must pass the same length, which is not checked here
+  // (that would be one more round trip each step): a mismatch stops every
+  // rank (MPI's error handler). At most INT_MAX values.
+  void start_sum(std::span<float> values);
+  void finish_sum();
+
   // Every rank's bytes, in rank order (result[r] is rank r's `mine`).
   std::vector<std::string> allgather(std::string_view mine);
   // Personal messages: to_each[r] goes to rank r (to_each has size()

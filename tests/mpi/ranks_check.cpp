@@ -53,9 +53,35 @@ void check_sum(Communicator& comm) {
   check(mine == expected, fmt::format("sum {} == {}", mine, expected));
 }
 
+// start_sum / finish_sum give allreduce_sum's sums bit for bit, for lengths
+// that leave some ranks' ranges empty.
+void check_split_sum(Communicator& comm) {
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{1000}}) {
+    std::vector<float> mine(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      mine[i] = static_cast<float>(i + 1) / 3 * static_cast<float>(1 << (comm.rank() % 3 * 7));
+    }
+    std::vector<float> expected(mine);
+    comm.allreduce_sum(std::span<float>(expected));
+    comm.start_sum(std::span<float>(mine));
+    comm.finish_sum();
+    check(mine == expected, fmt::format("{} values: start_sum/finish_sum {} == allreduce_sum {}", n,
+                                        n <= 7 ? mine : std::vector<float>{},
+                                        n <= 7 ? expected : std::vector<float>{}));
+  }
+  bool threw = false;
+  try {
+    comm.finish_sum();
+  } catch (const latent::Error&) {
+    threw = true;
+  }
+  check(threw, "finish_sum without start_sum throws");
+}
+
 void collectives(Communicator& comm) {
   check(comm.distributed(), fmt::format("distributed with {} ranks", comm.size()));
   check_sum<float>(comm);
+  check_split_sum(comm);
   check_sum<double>(comm);
   std::vector<std::int64_t> counts{comm.rank(), 1, std::int64_t{1} << 40};
   comm.allreduce_sum(std::span<std::int64_t>(counts));

@@ -89,6 +89,9 @@ TEST(Communicator, OneProcessCollectivesAreTheIdentity) {
   std::vector<float> f{1.5f, -2.0f};
   comm.allreduce_sum(std::span<float>(f));
   EXPECT_EQ(f, (std::vector<float>{1.5f, -2.0f}));
+  comm.start_sum(std::span<float>(f));
+  comm.finish_sum();
+  EXPECT_EQ(f, (std::vector<float>{1.5f, -2.0f}));
   std::vector<double> d{0.1, 0.2};
   comm.allreduce_sum(std::span<double>(d));
   EXPECT_EQ(d, (std::vector<double>{0.1, 0.2}));
