@@ -8,6 +8,7 @@
 #include <latent/error.hpp>
 #include <latent/evaluation.hpp>
 #include <latent/random.hpp>
+#include <latent/rank_pairs.hpp>
 #include <latent/two_tower.hpp>
 #include <numeric>
 #include <string>
@@ -229,17 +230,20 @@ bool any_rank(bool mine, Communicator* comm) {
 // they keep their capacity from batch to batch instead of being reallocated.
 //
 // On the ranks of a distributed run (comm), every rank holds the whole
-// tables and its own pairs. Each step, every rank takes its next share of
-// its shuffled pairs (1 / batches of them) and the shares are gathered into
-// one global batch, the same on every rank, whose in-batch negatives are
-// all its items. Each user belongs to one rank (row % ranks), which alone
-// computes its logits, softmax and gradients and updates its row; the item
-// gradients are summed across ranks, so every rank applies the same update
-// to its copy of the item table. The user rows come together at the end.
+// tables. Each user belongs to one rank (a range of rows, `users`), which
+// holds all its pairs, alone computes its logits, softmax and gradients,
+// and updates its row. Each step, every rank takes its next share of its
+// shuffled pairs (1 / batches of them: the ranges are cut so that the
+// ranks have about as many pairs each, and so as much work each step) and
+// the shares are gathered into one global batch, the same on every rank,
+// whose in-batch negatives are all its items. The item gradients are
+// summed across ranks, so every rank applies the same update to its copy
+// of the item table. The user rows come together at the end.
 class TwoTowerTrainer {
  public:
   TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, Matrix& user_embeddings,
-                  Matrix& item_embeddings, Communicator* comm = nullptr);
+                  Matrix& item_embeddings, Communicator* comm = nullptr,
+                  const RowPartition* users = nullptr);
 
   EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
 
@@ -254,18 +258,22 @@ class TwoTowerTrainer {
   // How many of the batch's users the running metrics rank when the softmax
   // is in-batch: all of them would cost the catalog's product for each
   // batch (at 41,000 items, about 80 times the batch's own logits), so a
-  // sample sized to cost at most half the batch's logits; all users when
-  // that is the whole batch (small catalogs). On several ranks, each takes
-  // its share of the sample from its own users.
-  std::int64_t metric_users() const;
+  // sample sized to cost half the batch's logits on average (a fraction of
+  // a user carries over to the next batch); all users when that is the
+  // whole batch (small catalogs). On several ranks, each takes its share
+  // of the sample from its own users, so that they rank as many as one
+  // process would.
+  std::int64_t take_metric_users();
   // The in-batch softmax's running metrics: the sampled users' vectors and
   // pairs of each step are kept, and ranked against the catalog every
-  // kMetricSteps steps (on every rank at the same step, so that none waits
-  // for another's ranking) and at the end of the epoch. Ranking a few
-  // users each step cost mostly reading the catalog's vectors for each step
-  // (at the MovieLens-20M shape, 5.5 s of a 13 s epoch on 2M pairs); ranked
-  // together, they read it once. Their vectors are those of their step,
-  // the items' those of the ranking, a few steps later.
+  // kMetricSteps steps, times the ranks on several (on every rank at the
+  // same step, so that none waits for another's ranking; each then ranks
+  // about as many users at a time as one process), and at the end of the
+  // epoch. Ranking a few users each step cost mostly reading (and packing)
+  // the catalog's vectors for each step (at the MovieLens-20M shape, 5.5 s
+  // of a 13 s epoch on 2M pairs); ranked together, they read it once.
+  // Their vectors are those of their step, the items' those of the
+  // ranking, a few steps later.
   void keep_metric_users(int batch_index, std::vector<double>& hits);
   void rank_metric_users(std::vector<double>& hits);
   static constexpr int kMetricSteps = 16;
@@ -276,13 +284,19 @@ class TwoTowerTrainer {
   std::int64_t batch_users() const { return static_cast<std::int64_t>(batch_.users.size()); }
   // The batch's users this rank trains: their indices in the batch.
   std::int64_t slice_users() const { return static_cast<std::int64_t>(mine_.size()); }
-  // Every rank's share of this step's pairs, gathered into global_batch_.
-  void gather_global_batch(int batch_index);
+  // Every rank's shares of the pairs of kShareSteps steps from `first`,
+  // gathered in one allgather into shares_: a step's one wait for the
+  // other ranks is then the sum of its item gradients.
+  void gather_shares(int first);
+  static constexpr int kShareSteps = 64;
+  // Every rank's share of this step's pairs, in rank order, into global_batch_.
+  void make_global_batch(int batch_index);
   std::int64_t batch_items() const { return static_cast<std::int64_t>(batch_.items.size()); }
 
   const Interactions& train_;
   const TwoTowerConfig& config_;
   Communicator* const comm_;
+  const std::int32_t users_begin_, users_end_;  // the user rows this rank trains
   const int threads_;
   const int dim_;
   const bool catalog_;
@@ -300,6 +314,7 @@ class TwoTowerTrainer {
   const std::int64_t candidates_;  // every item row but OOV
   std::vector<float> ud_, id_, logits_, grad_, gu_, gi_, batch_log_q_, full_scores_;
   double metric_pairs_ = 0;       // the epoch's pairs the running metrics ranked
+  double metric_credit_ = 0;      // users owed to the running metrics' sample
   std::vector<float> metric_ud_;  // kept users' vectors, metric_rows_ x dim
   std::vector<std::int32_t> metric_row_, metric_item_;  // each kept pair's row and item - 1
   std::vector<float> metric_count_;
@@ -309,14 +324,19 @@ class TwoTowerTrainer {
   Interactions global_batch_;
   std::vector<std::size_t> global_positions_;
   std::string message_;
+  std::vector<Interactions> shares_;                    // each rank's pairs of the gathered steps
+  std::vector<std::vector<std::int64_t>> share_begin_;  // where each of their steps begins
+  int shares_first_ = 0;                                // the first of those steps
 };
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
                                  Matrix& user_embeddings, Matrix& item_embeddings,
-                                 Communicator* comm)
+                                 Communicator* comm, const RowPartition* users)
     : train_(train),
       config_(config),
       comm_(comm),
+      users_begin_(users == nullptr ? 0 : users->begin(comm->rank())),
+      users_end_(users == nullptr ? train.num_users : users->end(comm->rank())),
       threads_(detail::resolve_threads(config.threads)),
       dim_(config.dim),
       catalog_(use_catalog_softmax(config, train.num_items)),
@@ -406,42 +426,67 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
   return loss;
 }
 
-void TwoTowerTrainer::gather_global_batch(int batch_index) {
-  // This rank's pairs [lo, hi) of its order: about 1 / batches_ of them.
+void TwoTowerTrainer::gather_shares(int first) {
+  // This rank's pairs of step b are [n b / batches_, n (b + 1) / batches_)
+  // of its order: about 1 / batches_ of them.
+  const int last = std::min(batches_, first + kShareSteps);
   const auto n = static_cast<std::int64_t>(train_.size());
-  const std::int64_t lo = n * batch_index / batches_;
-  const std::int64_t hi = n * (batch_index + 1) / batches_;
-  const auto count = static_cast<std::uint64_t>(hi - lo);
-  // count, users, items and (weighted_) weights, in this build's byte order.
+  const std::int64_t lo = n * first / batches_;
+  const std::int64_t hi = n * last / batches_;
+  // Each step's count, then the users, items and (weighted_) weights of
+  // all of them, in this build's byte order.
   message_.clear();
-  message_.append(reinterpret_cast<const char*>(&count), sizeof count);
-  const auto put = [&](const auto& values) {
-    for (std::int64_t k = lo; k < hi; ++k) {
-      const auto v = values(order_[static_cast<std::size_t>(k)]);
-      message_.append(reinterpret_cast<const char*>(&v), sizeof v);
-    }
+  const auto put = [&](const auto v) {
+    message_.append(reinterpret_cast<const char*>(&v), sizeof v);
   };
-  put([&](std::size_t p) { return train_.users[p]; });
-  put([&](std::size_t p) { return train_.items[p]; });
-  if (weighted_)
-    put([&](std::size_t p) { return train_.weights.empty() ? 1.0f : train_.weights[p]; });
+  for (int b = first; b < last; ++b) {
+    put(static_cast<std::int64_t>(n * (b + 1) / batches_ - n * b / batches_));
+  }
+  const auto put_pairs = [&](const auto& values) {
+    for (std::int64_t k = lo; k < hi; ++k) put(values(order_[static_cast<std::size_t>(k)]));
+  };
+  put_pairs([&](std::size_t p) { return train_.users[p]; });
+  put_pairs([&](std::size_t p) { return train_.items[p]; });
+  if (weighted_) {
+    put_pairs([&](std::size_t p) { return train_.weights.empty() ? 1.0f : train_.weights[p]; });
+  }
+  const std::vector<std::string> parts = comm_->allgather(message_);
+  shares_.resize(parts.size());
+  share_begin_.resize(parts.size());
+  for (std::size_t r = 0; r < parts.size(); ++r) {
+    const char* at = parts[r].data();
+    const auto take = [&](auto& into, std::size_t count) {
+      into.resize(count);
+      std::memcpy(into.data(), at, count * sizeof(into[0]));
+      at += count * sizeof(into[0]);
+    };
+    std::vector<std::int64_t>& begin = share_begin_[r];
+    take(begin, static_cast<std::size_t>(last - first));
+    begin.insert(begin.begin(), 0);
+    std::partial_sum(begin.begin(), begin.end(), begin.begin());
+    const auto pairs = static_cast<std::size_t>(begin.back());
+    take(shares_[r].users, pairs);
+    take(shares_[r].items, pairs);
+    if (weighted_) take(shares_[r].weights, pairs);
+  }
+  shares_first_ = first;
+}
+
+void TwoTowerTrainer::make_global_batch(int batch_index) {
+  if (batch_index % kShareSteps == 0) gather_shares(batch_index);
+  const auto step = static_cast<std::size_t>(batch_index - shares_first_);
   Interactions& g = global_batch_;
   g.users.clear();
   g.items.clear();
   g.weights.clear();
-  for (const std::string& part : comm_->allgather(message_)) {
-    std::uint64_t m = 0;
-    std::memcpy(&m, part.data(), sizeof m);
-    const char* at = part.data() + sizeof m;
-    const auto take = [&](auto& into) {
-      const std::size_t start = into.size();
-      into.resize(start + m);
-      std::memcpy(into.data() + start, at, m * sizeof(into[0]));
-      at += m * sizeof(into[0]);
+  for (std::size_t r = 0; r < shares_.size(); ++r) {
+    const auto lo = share_begin_[r][step], hi = share_begin_[r][step + 1];
+    const auto append = [&](auto& into, const auto& from) {
+      into.insert(into.end(), from.begin() + lo, from.begin() + hi);
     };
-    take(g.users);
-    take(g.items);
-    if (weighted_) take(g.weights);
+    append(g.users, shares_[r].users);
+    append(g.items, shares_[r].items);
+    if (weighted_) append(g.weights, shares_[r].weights);
   }
   global_positions_.resize(g.users.size());
   std::iota(global_positions_.begin(), global_positions_.end(), std::size_t{0});
@@ -454,31 +499,34 @@ void TwoTowerTrainer::build_batch(int batch_index) {
     batch_.build(train_, std::span<const std::size_t>(order_).subspan(
                              static_cast<std::size_t>(b0), static_cast<std::size_t>(b1 - b0)));
   } else {
-    gather_global_batch(batch_index);
+    make_global_batch(batch_index);
     batch_.build(global_batch_, global_positions_);
   }
   if (catalog_) batch_.use_catalog_columns(train_.num_items);
-  // Every user belongs to one rank (row % ranks), which alone trains it.
-  const std::int32_t rank = comm_ == nullptr ? 0 : comm_->rank();
-  const std::int32_t ranks = comm_ == nullptr ? 1 : comm_->size();
+  // Every user belongs to one rank, which alone trains it.
   mine_.clear();
   mine_rows_.clear();
   for (std::size_t k = 0; k < batch_.users.size(); ++k) {
-    if (batch_.users[k] % ranks != rank) continue;
+    if (batch_.users[k] < users_begin_ || batch_.users[k] >= users_end_) continue;
     mine_.push_back(static_cast<std::int64_t>(k));
     mine_rows_.push_back(batch_.users[k]);
   }
 }
 
-std::int64_t TwoTowerTrainer::metric_users() const {
-  const double budget = 0.5 * static_cast<double>(slice_users()) *
-                        static_cast<double>(batch_items()) /
-                        static_cast<double>(std::max<std::int64_t>(candidates_, 1));
-  return std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(budget)), 1, slice_users());
+std::int64_t TwoTowerTrainer::take_metric_users() {
+  metric_credit_ += 0.5 * static_cast<double>(slice_users()) * static_cast<double>(batch_items()) /
+                    static_cast<double>(std::max<std::int64_t>(candidates_, 1));
+  if (metric_credit_ >= static_cast<double>(slice_users())) {
+    metric_credit_ = 0;
+    return slice_users();
+  }
+  const auto m = static_cast<std::int64_t>(metric_credit_);
+  metric_credit_ -= static_cast<double>(m);
+  return m;
 }
 
 void TwoTowerTrainer::keep_metric_users(int batch_index, std::vector<double>& hits) {
-  const std::int64_t m = metric_users();
+  const std::int64_t m = take_metric_users();
   for (std::int64_t u = 0; u < m; ++u) {
     metric_ud_.insert(metric_ud_.end(), ud_.begin() + u * dim_, ud_.begin() + (u + 1) * dim_);
     const auto bu = static_cast<std::size_t>(mine_[static_cast<std::size_t>(u)]);
@@ -494,7 +542,8 @@ void TwoTowerTrainer::keep_metric_users(int batch_index, std::vector<double>& hi
     }
     ++metric_rows_;
   }
-  if ((batch_index + 1) % kMetricSteps == 0) rank_metric_users(hits);
+  const int ranks = comm_ == nullptr ? 1 : comm_->size();
+  if ((batch_index + 1) % (kMetricSteps * ranks) == 0) rank_metric_users(hits);
 }
 
 void TwoTowerTrainer::rank_metric_users(std::vector<double>& hits) {
@@ -576,19 +625,24 @@ void TwoTowerTrainer::gather_batch_log_q() {
 
 void TwoTowerTrainer::apply_gradients() {
   const std::int64_t ni = batch_items(), ns = slice_users();
-  // dL/dU = G Id for this rank's users, dL/dI_batch = G^T Ud (their part).
+  // dL/dI_batch = G^T Ud (this rank's users' part), dL/dU = G Id for them.
   gu_.resize(static_cast<std::size_t>(ns * dim_));
   gi_.resize(static_cast<std::size_t>(ni * dim_));
   if (ns > 0) {
-    detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
     detail::parallel_sgemm_tn(ni, dim_, ns, grad_.data(), ud_.data(), gi_.data(), threads_);
   } else {
     std::fill(gi_.begin(), gi_.end(), 0.0f);
   }
-  // The item gradients of every rank's users, summed in rank order: every
-  // rank applies the same update to its copy of the item table.
-  if (comm_ != nullptr) comm_->allreduce_sum(std::span<float>(gi_));
+  // The item gradients of every rank's users are summed in rank order, so
+  // that every rank applies the same update to its copy of the item table;
+  // meanwhile this rank computes and applies its users' (which need no
+  // other rank's): a rank ahead of the others waits less.
+  if (comm_ != nullptr) comm_->start_sum(std::span<float>(gi_));
+  if (ns > 0) {
+    detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
+  }
   user_opt_.step(mine_rows_, gu_.data(), threads_);
+  if (comm_ != nullptr) comm_->finish_sum();
   item_opt_.step(batch_.items, gi_.data(), threads_);
 }
 
@@ -609,7 +663,7 @@ namespace {
 TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
                             const TwoTowerConfig& config, const ProgressCallback& on_progress,
                             const EpochCallback& on_epoch, const InitialVectors& init,
-                            Communicator* comm) {
+                            Communicator* comm = nullptr, const RowPartition* users = nullptr) {
   TwoTowerResult result;
   // Users first, then items, from one stream: the initial tables are part of
   // what the golden tests pin.
@@ -618,7 +672,8 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
   copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
   copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
-  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings, comm);
+  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings, comm,
+                          users);
 
   const auto t_train = Clock::now();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -627,14 +682,11 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
     if (on_epoch) on_epoch(report);
   }
   if (comm != nullptr) {
-    // Each user's row is current on the rank that trains it (row % ranks):
-    // every rank takes it from there (the others' rows are zeros in the sum).
-    const auto dim = static_cast<std::int64_t>(config.dim);
-    for (std::int64_t row = 0; row < result.user_embeddings.rows(); ++row) {
-      if (row % comm->size() == comm->rank()) continue;
-      std::fill_n(result.user_embeddings.data() + row * dim, dim, 0.0f);
-    }
-    comm->allreduce_sum(std::span<float>(result.user_embeddings.storage()));
+    // Each user's row is current on the rank that trains it: every rank
+    // takes it from there.
+    std::vector<std::int64_t> starts(users->starts);
+    for (auto& s : starts) s *= config.dim;
+    comm->allgather_ranges(std::span<float>(result.user_embeddings.storage()), starts);
   }
   result.train_seconds = seconds_since(t_train);
   return result;
@@ -649,7 +701,7 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   check_training_pairs(train);
   check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
   check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
-  return train_epochs(train, test, config, on_progress, on_epoch, init, nullptr);
+  return train_epochs(train, test, config, on_progress, on_epoch, init);
 }
 
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
@@ -658,7 +710,11 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
                                            const EpochCallback& on_epoch) {
   config.validate();
   check_interactions(train.pairs, "the training pairs");
-  return train_epochs(train.pairs, nullptr, config, on_progress, on_epoch, {}, &comm);
+  // Each rank trains the users of one range and holds all their pairs; the
+  // ranges are cut so that the ranks have about as many pairs each.
+  const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
+  const Interactions mine = owned_pairs(comm, train, users, PairKey::User);
+  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, &comm, &users);
 }
 
 }  // namespace latent

@@ -98,18 +98,20 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 
 // train_two_tower on the ranks of a distributed run (collective: every rank
 // calls it with its share of the pairs, rank_pairs.hpp): synchronous
-// data-parallel steps. Each step gathers every rank's next share of its
-// shuffled pairs into one global batch of about batch_size pairs (an
-// allgather of 8-12 bytes a pair), whose in-batch negatives are all its
-// items, as one process's batch of that size. Each user belongs to one
-// rank (row % ranks), which alone computes its softmax rows and updates
-// its vector; the item gradients of every rank's users are summed in rank
-// order, and every rank applies the same update to its copy of the item
-// table. The batches are drawn differently from one process's (each rank
-// shuffles its own pairs), so the model is another draw of the same
-// training, of the same quality within the noise of seeds. The epochs' loss
-// and running metrics are over every rank's pairs. Returns the tables on
-// every rank (the user rows gathered from their ranks at the end).
+// data-parallel steps. The pairs are first regrouped by user: each user
+// belongs to one rank (a range of users, cut so that the ranks have about
+// as many pairs each), which alone computes its softmax rows and updates
+// its vector. Each step gathers every rank's next share of its shuffled
+// pairs into one global batch of about batch_size pairs (the shares of 64
+// steps at a time, in one allgather of 8-12 bytes a pair), whose in-batch
+// negatives are all its items, as one process's batch of that size. The
+// item gradients of every rank's users are summed in rank order, and every
+// rank applies the same update to its copy of the item table. The batches
+// are drawn differently from one process's (each rank shuffles its own
+// pairs), so the model is another draw of the same training, of the same
+// quality within the noise of seeds. The epochs' loss and running metrics
+// are over every rank's pairs. Returns the tables on every rank (the user
+// rows gathered from their ranks at the end).
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},
