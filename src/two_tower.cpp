@@ -277,6 +277,7 @@ class TwoTowerTrainer {
   void keep_metric_users(int batch_index, std::vector<double>& hits);
   void rank_metric_users(std::vector<double>& hits);
   static constexpr int kMetricSteps = 16;
+  static constexpr std::int64_t kMetricScores = std::int64_t{1} << 22;  // 16 MB of scores
   void gather_batch_log_q();
   void apply_gradients();
   void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
@@ -547,25 +548,36 @@ void TwoTowerTrainer::keep_metric_users(int batch_index, std::vector<double>& hi
 }
 
 void TwoTowerTrainer::rank_metric_users(std::vector<double>& hits) {
-  if (metric_rows_ > 0) {
-    const std::int64_t n_cand = candidates_;
-    full_scores_.resize(static_cast<std::size_t>(metric_rows_ * n_cand));
-    detail::parallel_sgemm_nt(metric_rows_, n_cand, dim_, metric_ud_.data(),
+  const std::int64_t n_cand = candidates_;
+  // A block of users at a time, whose scores take at most kMetricScores
+  // floats: a big batch (4096) keeps thousands of users between rankings.
+  const std::int64_t block =
+      std::max<std::int64_t>(1, kMetricScores / std::max<std::int64_t>(n_cand, 1));
+  std::size_t first_pair = 0;
+  for (std::int64_t r0 = 0; r0 < metric_rows_; r0 += block) {
+    const std::int64_t rows = std::min(block, metric_rows_ - r0);
+    full_scores_.resize(static_cast<std::size_t>(rows * n_cand));
+    detail::parallel_sgemm_nt(rows, n_cand, dim_, metric_ud_.data() + r0 * dim_,
                               item_embeddings_.data() + dim_, full_scores_.data(), threads_);
-    const auto pairs = static_cast<std::int64_t>(metric_row_.size());
+    // The kept pairs are in the order of their rows.
+    std::size_t end_pair = first_pair;
+    while (end_pair < metric_row_.size() && metric_row_[end_pair] < r0 + rows) ++end_pair;
+    const auto k0 = static_cast<std::int64_t>(first_pair);
+    const auto k1 = static_cast<std::int64_t>(end_pair);
 #pragma omp parallel num_threads(threads_)
     {
       std::vector<double> mine(config_.top_ks.size(), 0.0);
       detail::RankCounter counter{config_.top_ks, mine};
 #pragma omp for schedule(dynamic, 16)
-      for (std::int64_t k = 0; k < pairs; ++k) {
+      for (std::int64_t k = k0; k < k1; ++k) {
         const auto at = static_cast<std::size_t>(k);
-        counter.add(full_scores_.data() + static_cast<std::int64_t>(metric_row_[at]) * n_cand,
-                    n_cand, metric_item_[at], metric_count_[at]);
+        counter.add(full_scores_.data() + (metric_row_[at] - r0) * n_cand, n_cand, metric_item_[at],
+                    metric_count_[at]);
       }
 #pragma omp critical
       for (std::size_t k = 0; k < mine.size(); ++k) hits[k] += mine[k];
     }
+    first_pair = end_pair;
   }
   metric_ud_.clear();
   metric_row_.clear();
