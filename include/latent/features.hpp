@@ -1,0 +1,179 @@
+#pragma once
+// Side features of users or items (issue 16): which columns a model reads
+// beside the ids, how each column's values become tokens, and the encoded
+// tokens of every user or item.
+//
+// A column is declared as NAME:TYPE[:OPTION=VALUE...], several separated by
+// commas (the CLI's --item-features, Python's keyword arguments):
+//
+//   genres:multi,year:numeric:buckets=10,title:text:max=10000,zip:categorical:hash=1000
+//
+// Every value becomes one or more tokens of its column, each a row of that
+// column's embedding table with a weight; a user's or item's feature vector
+// is the weighted sum of its tokens' rows (towers over features, cold
+// start). Row 0 of every column is its OOV row: a missing (empty) value, or
+// one the fit never saw.
+//
+//   categorical  one token, weight 1: the value's row in the column's
+//                vocabulary (built by fit; Keras StringLookup), or with
+//                hash=B, 1 + XXH64(value) % B (no vocabulary: huge or
+//                open-ended vocabularies).
+//   multi        values separated by `sep` (default '|': "Action|Comedy"),
+//                each a token as categorical, weights 1/n (their mean).
+//   numeric      a number. Row 1 with weight (x - mean) / std (Keras
+//                Normalization; std 1 when every value is the same), and
+//                with buckets=B also the row 2 + b of its bucket b among B
+//                of about equal counts of the fit's values (Keras
+//                Discretization). Missing: row 0 alone.
+//   timestamp    a numeric of seconds since 1970 (an integer or decimal
+//                number, or a date "YYYY-MM-DD" with an optional time
+//                "THH:MM:SS" or " HH:MM:SS", UTC), bucketized by default
+//                (buckets=1000, as the TFRS side-features tutorial).
+//   text         words (ASCII letters lowercased; split on every byte that is
+//                not an ASCII letter or digit, so punctuation goes, and
+//                bytes of UTF-8 letters stay in their words), each a token in
+//                the column's word vocabulary, weights 1/n. Keras
+//                TextVectorization with its default standardization.
+//
+// Options: hash=B (categorical, multi), max=N (categorical, multi, text: keep
+// the N most frequent values, the rest are OOV; 0: all), min=C (the same:
+// values seen fewer than C times are OOV), buckets=B (numeric, timestamp;
+// 0: none), sep=C (multi: one character, or "tab"/"space").
+//
+// Errors (InvalidArgument) name the column, the option and the value; a
+// value that is not a number in a numeric or timestamp column names the
+// source, its row and the value (FeatureTable::source).
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <latent/vocabulary.hpp>
+
+namespace latent {
+
+enum class FeatureType { Categorical, Multi, Numeric, Timestamp, Text };
+
+// "categorical", "multi", "numeric", "timestamp", "text"; throws
+// InvalidArgument listing them.
+FeatureType parse_feature_type(std::string_view name);
+const char* to_string(FeatureType type) noexcept;
+
+// One declared column.
+struct FeatureColumn {
+  std::string name;
+  FeatureType type = FeatureType::Categorical;
+  std::int32_t hash_buckets = 0;  // hash=B
+  std::int32_t max_tokens = 0;    // max=N
+  std::int32_t min_count = 1;     // min=C
+  std::int32_t buckets = 0;       // buckets=B
+  char separator = '|';           // sep=C
+
+  // The declaration again (NAME:TYPE and the options that differ from the
+  // type's defaults), as parse_feature_columns reads it.
+  std::string to_string() const;
+  nlohmann::json to_json() const;
+  static FeatureColumn from_json(const nlohmann::json& j);
+};
+
+// Parses a comma-separated list of declarations (above); an empty text is no
+// column. Throws InvalidArgument for an empty or repeated name, an unknown
+// type or option, an option the type does not take, a value out of range,
+// or hash together with max or min.
+std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration);
+
+// Raw values of the declared columns, one row per user or item: ids[r] has
+// values[c][r] in column c (the declared columns, in order; "" is missing).
+struct FeatureTable {
+  std::vector<std::string> ids;
+  std::vector<std::vector<std::string>> values;
+  // How messages name where the values came from ("items.csv", "DataFrame")
+  // and a row: "<source>: <row_name> <number>", the number row_numbers[r]
+  // (a file's line), or r when row_numbers is empty.
+  std::string source = "features";
+  std::string row_name = "row";
+  std::vector<std::size_t> row_numbers;
+};
+
+// The declared columns of a CSV/TSV file with a header (gzip or not; the
+// delimiter sniffed when 0), one row per id: `id_column` names the id
+// column (a header name, or a 0-based number). Throws NotFound naming the
+// file for a missing file or a declared column the header lacks (listing
+// the header), Corruption naming the file and line for a malformed row, an
+// empty or invalid id, or an id on two rows (naming both lines).
+FeatureTable load_feature_table(const std::filesystem::path& path, const std::string& id_column,
+                                std::span<const FeatureColumn> columns, char delimiter = 0);
+
+// The tokens of a set of users or items: row r's tokens are index[k] and
+// weight[k] for k in [indptr[r], indptr[r + 1]), in column order. index is
+// a row of the concatenation of every column's table: column c's rows are
+// [offsets[c], offsets[c + 1]) of FeatureEncoder::offsets().
+struct FeatureRows {
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::int32_t> index;
+  std::vector<float> weight;
+
+  std::int64_t rows() const noexcept { return static_cast<std::int64_t>(indptr.size()) - 1; }
+};
+
+// What fit learned of one column: its vocabulary (categorical, multi and
+// text without hash), or its statistics (numeric, timestamp).
+struct ColumnEncoding {
+  FeatureColumn column;
+  Vocabulary vocabulary;
+  double mean = 0;
+  double std = 1;
+  std::vector<double> boundaries;  // buckets: ascending, the buckets' lower edges but the first's
+  std::int64_t fitted = 0;         // the fit's rows with a value in this column
+
+  // Rows of this column's table, its OOV row included.
+  std::int32_t rows() const noexcept;
+};
+
+class FeatureEncoder {
+ public:
+  FeatureEncoder() = default;
+
+  // Learns each declared column's vocabulary or statistics from `table`
+  // (its values[c] are column c's). Throws InvalidArgument when the table's
+  // columns do not match the declarations, and as above for values.
+  static FeatureEncoder fit(std::vector<FeatureColumn> columns, const FeatureTable& table);
+
+  std::span<const ColumnEncoding> columns() const noexcept { return columns_; }
+  // Column c's rows start at offsets()[c]; offsets().back() is every
+  // column's rows together.
+  std::span<const std::int32_t> offsets() const noexcept { return offsets_; }
+  std::int32_t total_rows() const noexcept { return offsets_.empty() ? 0 : offsets_.back(); }
+
+  // Every row of `table` (its columns those of the fit, in order).
+  FeatureRows encode(const FeatureTable& table) const;
+  // One user or item given as its values, one per declared column ("" is
+  // missing), appended to `rows`. `where` names it in errors.
+  void encode_one(std::span<const std::string_view> values, FeatureRows& rows,
+                  std::string_view where) const;
+
+  // The declarations and statistics (vocabularies are not in it: a model
+  // file keeps them as tensors).
+  nlohmann::json to_json() const;
+
+ private:
+  void finish();  // offsets_ from columns_
+
+  std::vector<ColumnEncoding> columns_;
+  std::vector<std::int32_t> offsets_;
+};
+
+// The words of `text` as the text type splits them (above).
+std::vector<std::string> text_words(std::string_view text);
+
+// Seconds since 1970-01-01 UTC of a timestamp value (above), or nullopt
+// when it is not one.
+std::optional<double> parse_timestamp(std::string_view text);
+
+}  // namespace latent

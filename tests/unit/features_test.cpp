@@ -1,0 +1,328 @@
+#include <latent/error.hpp>
+#include <latent/features.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace latent {
+namespace {
+
+// Row r's tokens as (index, weight) pairs.
+std::vector<std::pair<std::int32_t, float>> tokens(const FeatureRows& rows, std::int64_t r) {
+  std::vector<std::pair<std::int32_t, float>> out;
+  for (auto k = rows.indptr[static_cast<std::size_t>(r)];
+       k < rows.indptr[static_cast<std::size_t>(r) + 1]; ++k) {
+    out.emplace_back(rows.index[static_cast<std::size_t>(k)],
+                     rows.weight[static_cast<std::size_t>(k)]);
+  }
+  return out;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(FeatureColumns, ParseTypesAndOptions) {
+  const auto cols = parse_feature_columns(
+      "genres:multi, year:numeric:buckets=10,title:text:max=100:min=2,zip:categorical:hash=1000,"
+      "when:timestamp,tags:multi:sep=tab");
+  ASSERT_EQ(cols.size(), 6u);
+  EXPECT_EQ(cols[0].name, "genres");
+  EXPECT_EQ(cols[0].type, FeatureType::Multi);
+  EXPECT_EQ(cols[0].separator, '|');
+  EXPECT_EQ(cols[1].type, FeatureType::Numeric);
+  EXPECT_EQ(cols[1].buckets, 10);
+  EXPECT_EQ(cols[2].max_tokens, 100);
+  EXPECT_EQ(cols[2].min_count, 2);
+  EXPECT_EQ(cols[3].hash_buckets, 1000);
+  EXPECT_EQ(cols[4].buckets, 1000);  // timestamps are bucketized by default, as TFRS's tutorial
+  EXPECT_EQ(cols[5].separator, '\t');
+  // Each declaration reads back as itself.
+  for (const FeatureColumn& c : cols) {
+    const auto again = parse_feature_columns(c.to_string());
+    ASSERT_EQ(again.size(), 1u) << c.to_string();
+    EXPECT_EQ(again[0].to_json(), c.to_json()) << c.to_string();
+    EXPECT_EQ(FeatureColumn::from_json(c.to_json()).to_json(), c.to_json());
+  }
+  EXPECT_TRUE(parse_feature_columns("").empty());
+  EXPECT_TRUE(parse_feature_columns("  ").empty());
+}
+
+TEST(FeatureColumns, BadDeclarationsNameTheColumnAndValue) {
+  EXPECT_NE(error_of([] { parse_feature_columns("genres"); }).find("genres:TYPE"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:colour"); })
+                .find("unknown feature type \"colour\"; valid: categorical"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:text,a:numeric"); })
+                .find("\"a\" is declared twice"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:numeric:hash=10"); })
+                .find("a numeric column takes no hash option"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=0"); })
+                .find("hash=0 must be an integer in [1,"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=x"); }).find("hash=x"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=8:max=3"); })
+                .find("takes no max or min"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:multi:sep=ab"); }).find("sep=ab"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:text:colour=red"); })
+                .find("unknown option \"colour\""),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns(":text"); }).find("the name is empty"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_feature_columns("a:text:max"); }).find("not NAME=VALUE"),
+            std::string::npos);
+}
+
+TEST(FeatureEncoder, CategoricalValuesAreExactStringsWithOovAtZero) {
+  FeatureTable t;
+  t.ids = {"u1", "u2", "u3", "u4"};
+  t.values = {{"02138", "2138", "", "02138"}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("zip:categorical"), t);
+  ASSERT_EQ(e.columns().size(), 1u);
+  EXPECT_EQ(e.columns()[0].rows(), 3);  // OOV, "02138", "2138"
+  EXPECT_EQ(e.columns()[0].fitted, 3);
+  const FeatureRows rows = e.encode(t);
+  ASSERT_EQ(rows.rows(), 4);
+  EXPECT_EQ(tokens(rows, 0), (std::vector<std::pair<std::int32_t, float>>{{1, 1.0f}}));
+  EXPECT_EQ(tokens(rows, 1), (std::vector<std::pair<std::int32_t, float>>{{2, 1.0f}}));
+  // Missing: the OOV row.
+  EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+  // A value the fit never saw: the OOV row too.
+  FeatureRows one;
+  const std::vector<std::string_view> unseen{"99999"};
+  e.encode_one(unseen, one, "request");
+  EXPECT_EQ(tokens(one, 0), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+}
+
+TEST(FeatureEncoder, MultiValuesAreAMeanOfTheirTokens) {
+  FeatureTable t;
+  t.ids = {"m1", "m2", "m3"};
+  t.values = {{"Action|Comedy", "Comedy", " | "}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("genres:multi"), t);
+  EXPECT_EQ(e.total_rows(), 3);  // OOV, Action, Comedy
+  const FeatureRows rows = e.encode(t);
+  EXPECT_EQ(tokens(rows, 0), (std::vector<std::pair<std::int32_t, float>>{{1, 0.5f}, {2, 0.5f}}));
+  EXPECT_EQ(tokens(rows, 1), (std::vector<std::pair<std::int32_t, float>>{{2, 1.0f}}));
+  EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+}
+
+TEST(FeatureEncoder, MaxAndMinKeepTheFrequentValues) {
+  FeatureTable t;
+  t.ids = {"1", "2", "3", "4", "5", "6"};
+  t.values = {{"a", "a", "a", "b", "b", "c"}, {"a", "a", "a", "b", "b", "c"}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("x:categorical:max=2,y:categorical:min=2"), t);
+  for (const ColumnEncoding& c : e.columns()) {
+    ASSERT_EQ(c.vocabulary.num_known(), 2) << c.column.name;
+    EXPECT_EQ(c.vocabulary.lookup("c"), Vocabulary::kOov) << c.column.name;
+    EXPECT_NE(c.vocabulary.lookup("b"), Vocabulary::kOov) << c.column.name;
+  }
+  // Column y's rows come after column x's.
+  EXPECT_EQ(e.offsets()[1], 3);
+  const FeatureRows rows = e.encode(t);
+  EXPECT_EQ(tokens(rows, 5), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}, {3, 1.0f}}));
+}
+
+TEST(FeatureEncoder, HashedValuesNeedNoVocabulary) {
+  FeatureTable t;
+  t.ids = {"1", "2", "3"};
+  t.values = {{"x", "y", ""}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("z:categorical:hash=16"), t);
+  EXPECT_EQ(e.total_rows(), 17);
+  EXPECT_EQ(e.columns()[0].vocabulary.num_known(), 0);
+  const FeatureRows rows = e.encode(t);
+  // The same value hashes to the same row in [1, 16], also when unseen in the fit.
+  FeatureRows again;
+  const std::vector<std::string_view> x{"x"};
+  e.encode_one(x, again, "request");
+  EXPECT_EQ(tokens(rows, 0), tokens(again, 0));
+  EXPECT_GE(tokens(rows, 0)[0].first, 1);
+  EXPECT_LE(tokens(rows, 0)[0].first, 16);
+  EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+}
+
+TEST(FeatureEncoder, NumericIsNormalizedAndBucketized) {
+  FeatureTable t;
+  t.ids = {"1", "2", "3", "4", "5"};
+  t.values = {{"1", "2", "3", "4", ""}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("x:numeric:buckets=2"), t);
+  const ColumnEncoding& c = e.columns()[0];
+  EXPECT_DOUBLE_EQ(c.mean, 2.5);
+  EXPECT_DOUBLE_EQ(c.std, std::sqrt(1.25));
+  EXPECT_EQ(c.boundaries, std::vector<double>{3.0});  // the median
+  EXPECT_EQ(c.rows(), 4);                             // missing, value, 2 buckets
+  const FeatureRows rows = e.encode(t);
+  const auto z = [&](double x) { return static_cast<float>((x - 2.5) / std::sqrt(1.25)); };
+  EXPECT_EQ(tokens(rows, 0), (std::vector<std::pair<std::int32_t, float>>{{1, z(1)}, {2, 1.0f}}));
+  EXPECT_EQ(tokens(rows, 3), (std::vector<std::pair<std::int32_t, float>>{{1, z(4)}, {3, 1.0f}}));
+  EXPECT_EQ(tokens(rows, 4), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+  // Without buckets: missing and the value only.
+  const auto plain = FeatureEncoder::fit(parse_feature_columns("x:numeric"), t);
+  EXPECT_EQ(plain.total_rows(), 2);
+  // A constant column normalizes with std 1 (no division by zero).
+  FeatureTable same;
+  same.ids = {"1", "2"};
+  same.values = {{"7", "7"}};
+  const auto flat = FeatureEncoder::fit(parse_feature_columns("x:numeric"), same);
+  EXPECT_EQ(flat.columns()[0].std, 1.0);
+  EXPECT_EQ(tokens(flat.encode(same), 0), (std::vector<std::pair<std::int32_t, float>>{{1, 0.0f}}));
+}
+
+TEST(FeatureEncoder, ANumberThatIsNotOneNamesTheSourceRowAndValue) {
+  FeatureTable t;
+  t.ids = {"1", "2"};
+  t.values = {{"3", "three"}};
+  t.source = "items.csv";
+  t.row_name = "line";
+  t.row_numbers = {2, 3};
+  EXPECT_EQ(error_of([&] { FeatureEncoder::fit(parse_feature_columns("year:numeric"), t); }),
+            "items.csv: line 3: feature column \"year\" (numeric): \"three\" is not a number");
+  t.values = {{"3", "inf"}};
+  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("year:numeric"), t); })
+                .find("\"inf\" is not a number"),
+            std::string::npos);
+  // Encoding a request names the request.
+  t.values = {{"3", "4"}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("year:numeric"), t);
+  FeatureRows rows;
+  const std::vector<std::string_view> bad{"x"};
+  EXPECT_EQ(error_of([&] { e.encode_one(bad, rows, "instance 0"); }),
+            "instance 0: feature column \"year\" (numeric): \"x\" is not a number");
+  const std::vector<std::string_view> two{"1", "2"};
+  EXPECT_NE(error_of([&] { e.encode_one(two, rows, "instance 0"); }).find("2 feature values for 1"),
+            std::string::npos);
+}
+
+TEST(FeatureEncoder, TablesThatDoNotMatchTheDeclarationsAreRefused) {
+  FeatureTable t;
+  t.ids = {"1", "2"};
+  t.values = {{"a", "b"}};
+  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("a:text,b:text"), t); })
+                .find("1 feature columns of values for 2 declared"),
+            std::string::npos);
+  t.values = {{"a"}};
+  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("a:text"), t); })
+                .find("has 1 values for 2 ids"),
+            std::string::npos);
+}
+
+TEST(FeatureEncoder, TextIsABagOfLowercasedWords) {
+  EXPECT_EQ(text_words("Toy Story (1995)"), (std::vector<std::string>{"toy", "story", "1995"}));
+  EXPECT_EQ(text_words("Amélie, Le fabuleux destin d'Amélie Poulain"),
+            (std::vector<std::string>{"amélie", "le", "fabuleux", "destin", "d", "amélie",
+                                      "poulain"}));
+  EXPECT_TRUE(text_words(" ...!? ").empty());
+  FeatureTable t;
+  t.ids = {"1", "2", "3"};
+  t.values = {{"Toy Story", "Story of a toy story", ""}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("title:text"), t);
+  const ColumnEncoding& c = e.columns()[0];
+  EXPECT_EQ(c.vocabulary.num_known(), 4);  // a, of, story, toy
+  const FeatureRows rows = e.encode(t);
+  const std::int32_t story = c.vocabulary.lookup("story"), toy = c.vocabulary.lookup("toy");
+  EXPECT_EQ(tokens(rows, 0), (std::vector<std::pair<std::int32_t, float>>{{toy, 0.5f},
+                                                                         {story, 0.5f}}));
+  EXPECT_EQ(tokens(rows, 1).size(), 5u);  // a repeated word counts twice
+  EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
+}
+
+TEST(FeatureEncoder, TimestampsReadSecondsAndDates) {
+  EXPECT_EQ(parse_timestamp("0"), 0.0);
+  EXPECT_EQ(parse_timestamp("874965758"), 874965758.0);
+  EXPECT_EQ(parse_timestamp("1970-01-02"), 86400.0);
+  EXPECT_EQ(parse_timestamp("1995-01-01"), 788918400.0);
+  EXPECT_EQ(parse_timestamp("1995-01-01T00:00:10Z"), 788918410.0);
+  EXPECT_EQ(parse_timestamp("1995-01-01 01:00:00"), 788922000.0);
+  EXPECT_EQ(parse_timestamp("2000-02-29"), 951782400.0);
+  EXPECT_FALSE(parse_timestamp("1999-02-29"));
+  EXPECT_FALSE(parse_timestamp("1995-13-01"));
+  EXPECT_FALSE(parse_timestamp("01-Jan-1995"));
+  EXPECT_FALSE(parse_timestamp("1995-01-01T25:00:00"));
+  EXPECT_FALSE(parse_timestamp("1995-01-01Tx"));
+  EXPECT_FALSE(parse_timestamp(""));
+  FeatureTable t;
+  t.ids = {"1", "2", "3"};
+  t.values = {{"1995-01-01", "874965758", "soon"}};
+  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("when:timestamp"), t); })
+                .find("\"soon\" is not a timestamp (seconds, or YYYY-MM-DD[THH:MM:SS])"),
+            std::string::npos);
+}
+
+TEST(FeatureEncoder, JsonHoldsTheDeclarationsAndStatistics) {
+  FeatureTable t;
+  t.ids = {"1", "2"};
+  t.values = {{"1", "3"}, {"a", "b"}};
+  const auto e = FeatureEncoder::fit(parse_feature_columns("x:numeric,g:categorical"), t);
+  const nlohmann::json j = e.to_json();
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["name"], "x");
+  EXPECT_EQ(j[0]["mean"], 2.0);
+  EXPECT_EQ(j[0]["std"], 1.0);
+  EXPECT_EQ(j[0]["rows"], 2);
+  EXPECT_EQ(j[1]["rows"], 3);
+  EXPECT_FALSE(j[1].contains("mean"));
+}
+
+TEST(FeatureTable, ReadsTheDeclaredColumnsOfACsvFile) {
+  test::TempDir dir;
+  const auto path = test::write_file(dir / "movies.csv",
+                                     "movieId,title,genres,year\n"
+                                     "1,Toy Story (1995),Animation|Children,1995\n"
+                                     "\n"
+                                     "2,\"Heat, the film\",Action,\n");
+  const auto cols = parse_feature_columns("genres:multi,year:numeric,title:text");
+  const FeatureTable t = load_feature_table(path, "movieId", cols);
+  EXPECT_EQ(t.ids, (std::vector<std::string>{"1", "2"}));
+  ASSERT_EQ(t.values.size(), 3u);
+  EXPECT_EQ(t.values[0], (std::vector<std::string>{"Animation|Children", "Action"}));
+  EXPECT_EQ(t.values[1], (std::vector<std::string>{"1995", ""}));
+  EXPECT_EQ(t.values[2], (std::vector<std::string>{"Toy Story (1995)", "Heat, the film"}));
+  EXPECT_EQ(t.row_numbers, (std::vector<std::size_t>{2, 4}));
+  // Errors name the file and its line.
+  test::write_file(dir / "bad.csv", "movieId,year\n1,1995\n2,soon\n");
+  const auto year = parse_feature_columns("year:numeric");
+  const FeatureTable bad = load_feature_table(dir / "bad.csv", "movieId", year);
+  EXPECT_EQ(error_of([&] { FeatureEncoder::fit(year, bad); }),
+            (dir / "bad.csv").string() +
+                ": line 3: feature column \"year\" (numeric): \"soon\" is not a number");
+}
+
+TEST(FeatureTable, BadFilesAreRefusedWithTheirLine) {
+  test::TempDir dir;
+  const auto cols = parse_feature_columns("genres:multi");
+  test::write_file(dir / "twice.csv", "id,genres\n1,a\n2,b\n1,c\n");
+  EXPECT_NE(error_of([&] { load_feature_table(dir / "twice.csv", "id", cols); })
+                .find("line 4: id \"1\" (column \"id\") already has features on line 2"),
+            std::string::npos);
+  test::write_file(dir / "nogenres.csv", "id,tags\n1,a\n");
+  const std::string missing =
+      error_of([&] { load_feature_table(dir / "nogenres.csv", "id", cols); });
+  EXPECT_NE(missing.find("genres"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("nogenres.csv"), std::string::npos) << missing;
+  test::write_file(dir / "short.csv", "id,genres\n1\n");
+  EXPECT_NE(error_of([&] { load_feature_table(dir / "short.csv", "id", cols); }).find("line 2"),
+            std::string::npos);
+  test::write_file(dir / "noid.csv", "id,genres\n,a\n");
+  EXPECT_NE(error_of([&] { load_feature_table(dir / "noid.csv", "id", cols); }).find("line 2"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_feature_table(dir / "absent.csv", "id", cols); }).find("absent.csv"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace latent
