@@ -41,8 +41,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t at = s.find(sep, start);
-    out.push_back(s.substr(start, at == std::string_view::npos ? std::string_view::npos
-                                                               : at - start));
+    out.push_back(
+        s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
     if (at == std::string_view::npos) return out;
     start = at + 1;
   }
@@ -53,8 +53,8 @@ std::int32_t option_int(const std::string& column, std::string_view option, std:
   std::int32_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   require(ec == std::errc() && end == text.data() + text.size() && v >= lo && v <= hi,
-          fmt::format("feature column \"{}\": {}={} must be an integer in [{}, {}]", column,
-                      option, text, lo, hi));
+          fmt::format("feature column \"{}\": {}={} must be an integer in [{}, {}]", column, option,
+                      text, lo, hi));
   return v;
 }
 
@@ -246,8 +246,9 @@ std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration) {
     for (std::size_t k = 2; k < parts.size(); ++k) {
       const std::string_view option = trim(parts[k]);
       const std::size_t eq = option.find('=');
-      require(eq != std::string_view::npos,
-              fmt::format("feature column \"{}\": option \"{}\" is not NAME=VALUE", c.name, option));
+      require(
+          eq != std::string_view::npos,
+          fmt::format("feature column \"{}\": option \"{}\" is not NAME=VALUE", c.name, option));
       const std::string_view key = option.substr(0, eq), value = option.substr(eq + 1);
       const auto refuse = [&](bool ok) {
         require(ok, fmt::format("feature column \"{}\": a {} column takes no {} option", c.name,
@@ -385,9 +386,8 @@ FeatureRows FeatureEncoder::encode(const FeatureTable& table) const {
 
 void FeatureEncoder::encode_one(std::span<const std::string_view> values, FeatureRows& rows,
                                 std::string_view where) const {
-  require(values.size() == columns_.size(),
-          fmt::format("{}: {} feature values for {} columns", where, values.size(),
-                      columns_.size()));
+  require(values.size() == columns_.size(), fmt::format("{}: {} feature values for {} columns",
+                                                        where, values.size(), columns_.size()));
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     const ColumnEncoding& enc = columns_[c];
     const FeatureColumn& col = enc.column;
@@ -475,8 +475,8 @@ std::vector<std::string> text_words(std::string_view text) {
   std::string word;
   for (const char ch : text) {
     const auto u = static_cast<unsigned char>(ch);
-    const bool ascii_word = (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') ||
-                            (u >= 'A' && u <= 'Z');
+    const bool ascii_word =
+        (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
     if (ascii_word || u >= 0x80) {
       word.push_back(u >= 'A' && u <= 'Z' ? static_cast<char>(u - 'A' + 'a') : ch);
     } else if (!word.empty()) {

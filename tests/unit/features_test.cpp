@@ -61,27 +61,32 @@ TEST(FeatureColumns, ParseTypesAndOptions) {
 TEST(FeatureColumns, BadDeclarationsNameTheColumnAndValue) {
   EXPECT_NE(error_of([] { parse_feature_columns("genres"); }).find("genres:TYPE"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:colour"); })
-                .find("unknown feature type \"colour\"; valid: categorical"),
+  EXPECT_NE(error_of([] {
+              parse_feature_columns("a:colour");
+            }).find("unknown feature type \"colour\"; valid: categorical"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:text,a:numeric"); })
-                .find("\"a\" is declared twice"),
+  EXPECT_NE(
+      error_of([] { parse_feature_columns("a:text,a:numeric"); }).find("\"a\" is declared twice"),
+      std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_feature_columns("a:numeric:hash=10");
+            }).find("a numeric column takes no hash option"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:numeric:hash=10"); })
-                .find("a numeric column takes no hash option"),
-            std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=0"); })
-                .find("hash=0 must be an integer in [1,"),
+  EXPECT_NE(error_of([] {
+              parse_feature_columns("a:categorical:hash=0");
+            }).find("hash=0 must be an integer in [1,"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=x"); }).find("hash=x"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:categorical:hash=8:max=3"); })
-                .find("takes no max or min"),
+  EXPECT_NE(error_of([] {
+              parse_feature_columns("a:categorical:hash=8:max=3");
+            }).find("takes no max or min"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_feature_columns("a:multi:sep=ab"); }).find("sep=ab"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_feature_columns("a:text:colour=red"); })
-                .find("unknown option \"colour\""),
+  EXPECT_NE(error_of([] {
+              parse_feature_columns("a:text:colour=red");
+            }).find("unknown option \"colour\""),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_feature_columns(":text"); }).find("the name is empty"),
             std::string::npos);
@@ -126,7 +131,8 @@ TEST(FeatureEncoder, MaxAndMinKeepTheFrequentValues) {
   FeatureTable t;
   t.ids = {"1", "2", "3", "4", "5", "6"};
   t.values = {{"a", "a", "a", "b", "b", "c"}, {"a", "a", "a", "b", "b", "c"}};
-  const auto e = FeatureEncoder::fit(parse_feature_columns("x:categorical:max=2,y:categorical:min=2"), t);
+  const auto e =
+      FeatureEncoder::fit(parse_feature_columns("x:categorical:max=2,y:categorical:min=2"), t);
   for (const ColumnEncoding& c : e.columns()) {
     ASSERT_EQ(c.vocabulary.num_known(), 2) << c.column.name;
     EXPECT_EQ(c.vocabulary.lookup("c"), Vocabulary::kOov) << c.column.name;
@@ -193,8 +199,9 @@ TEST(FeatureEncoder, ANumberThatIsNotOneNamesTheSourceRowAndValue) {
   EXPECT_EQ(error_of([&] { FeatureEncoder::fit(parse_feature_columns("year:numeric"), t); }),
             "items.csv: line 3: feature column \"year\" (numeric): \"three\" is not a number");
   t.values = {{"3", "inf"}};
-  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("year:numeric"), t); })
-                .find("\"inf\" is not a number"),
+  EXPECT_NE(error_of([&] {
+              FeatureEncoder::fit(parse_feature_columns("year:numeric"), t);
+            }).find("\"inf\" is not a number"),
             std::string::npos);
   // Encoding a request names the request.
   t.values = {{"3", "4"}};
@@ -212,20 +219,22 @@ TEST(FeatureEncoder, TablesThatDoNotMatchTheDeclarationsAreRefused) {
   FeatureTable t;
   t.ids = {"1", "2"};
   t.values = {{"a", "b"}};
-  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("a:text,b:text"), t); })
-                .find("1 feature columns of values for 2 declared"),
+  EXPECT_NE(error_of([&] {
+              FeatureEncoder::fit(parse_feature_columns("a:text,b:text"), t);
+            }).find("1 feature columns of values for 2 declared"),
             std::string::npos);
   t.values = {{"a"}};
-  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("a:text"), t); })
-                .find("has 1 values for 2 ids"),
+  EXPECT_NE(error_of([&] {
+              FeatureEncoder::fit(parse_feature_columns("a:text"), t);
+            }).find("has 1 values for 2 ids"),
             std::string::npos);
 }
 
 TEST(FeatureEncoder, TextIsABagOfLowercasedWords) {
   EXPECT_EQ(text_words("Toy Story (1995)"), (std::vector<std::string>{"toy", "story", "1995"}));
-  EXPECT_EQ(text_words("Amélie, Le fabuleux destin d'Amélie Poulain"),
-            (std::vector<std::string>{"amélie", "le", "fabuleux", "destin", "d", "amélie",
-                                      "poulain"}));
+  EXPECT_EQ(
+      text_words("Amélie, Le fabuleux destin d'Amélie Poulain"),
+      (std::vector<std::string>{"amélie", "le", "fabuleux", "destin", "d", "amélie", "poulain"}));
   EXPECT_TRUE(text_words(" ...!? ").empty());
   FeatureTable t;
   t.ids = {"1", "2", "3"};
@@ -235,8 +244,8 @@ TEST(FeatureEncoder, TextIsABagOfLowercasedWords) {
   EXPECT_EQ(c.vocabulary.num_known(), 4);  // a, of, story, toy
   const FeatureRows rows = e.encode(t);
   const std::int32_t story = c.vocabulary.lookup("story"), toy = c.vocabulary.lookup("toy");
-  EXPECT_EQ(tokens(rows, 0), (std::vector<std::pair<std::int32_t, float>>{{toy, 0.5f},
-                                                                         {story, 0.5f}}));
+  EXPECT_EQ(tokens(rows, 0),
+            (std::vector<std::pair<std::int32_t, float>>{{toy, 0.5f}, {story, 0.5f}}));
   EXPECT_EQ(tokens(rows, 1).size(), 5u);  // a repeated word counts twice
   EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
 }
@@ -258,8 +267,9 @@ TEST(FeatureEncoder, TimestampsReadSecondsAndDates) {
   FeatureTable t;
   t.ids = {"1", "2", "3"};
   t.values = {{"1995-01-01", "874965758", "soon"}};
-  EXPECT_NE(error_of([&] { FeatureEncoder::fit(parse_feature_columns("when:timestamp"), t); })
-                .find("\"soon\" is not a timestamp (seconds, or YYYY-MM-DD[THH:MM:SS])"),
+  EXPECT_NE(error_of([&] {
+              FeatureEncoder::fit(parse_feature_columns("when:timestamp"), t);
+            }).find("\"soon\" is not a timestamp (seconds, or YYYY-MM-DD[THH:MM:SS])"),
             std::string::npos);
 }
 
@@ -306,8 +316,9 @@ TEST(FeatureTable, BadFilesAreRefusedWithTheirLine) {
   test::TempDir dir;
   const auto cols = parse_feature_columns("genres:multi");
   test::write_file(dir / "twice.csv", "id,genres\n1,a\n2,b\n1,c\n");
-  EXPECT_NE(error_of([&] { load_feature_table(dir / "twice.csv", "id", cols); })
-                .find("line 4: id \"1\" (column \"id\") already has features on line 2"),
+  EXPECT_NE(error_of([&] {
+              load_feature_table(dir / "twice.csv", "id", cols);
+            }).find("line 4: id \"1\" (column \"id\") already has features on line 2"),
             std::string::npos);
   test::write_file(dir / "nogenres.csv", "id,tags\n1,a\n");
   const std::string missing =
@@ -320,8 +331,9 @@ TEST(FeatureTable, BadFilesAreRefusedWithTheirLine) {
   test::write_file(dir / "noid.csv", "id,genres\n,a\n");
   EXPECT_NE(error_of([&] { load_feature_table(dir / "noid.csv", "id", cols); }).find("line 2"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { load_feature_table(dir / "absent.csv", "id", cols); }).find("absent.csv"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { load_feature_table(dir / "absent.csv", "id", cols); }).find("absent.csv"),
+      std::string::npos);
 }
 
 }  // namespace
