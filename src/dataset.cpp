@@ -112,26 +112,11 @@ enum class TextEncoding {
   Latin1,  // u.item
 };
 
-std::string latin1_to_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + s.size() / 8);
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80) {
-      out.push_back(ch);
-    } else {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
 // Titles end up in JSON and Python strings, which must be valid UTF-8.
 std::string to_utf8(std::string_view s, TextEncoding encoding) {
   if (encoding == TextEncoding::Utf8 && detail::first_invalid_utf8(s) == std::string_view::npos)
     return std::string(s);
-  return latin1_to_utf8(s);
+  return detail::latin1_to_utf8(s);
 }
 
 // ---- What to read ----------------------------------------------------------

@@ -169,6 +169,26 @@ class FeatureEncoder {
   std::vector<std::int32_t> offsets_;
 };
 
+enum class FeatureSide { Users, Items };
+
+// The attributes MovieLens ships beside its ratings, in `dir` (the data
+// directory of LoadOptions), as a table of `columns`, whose names must be
+// among these (ids are the data's raw user and movie ids):
+//   ml-100k users (u.user):  age, gender, occupation, zip
+//   ml-100k items (u.item):  title, genres ('|'-separated names, from the
+//                            genre flags and u.genre), release_date
+//                            (YYYY-MM-DD), year
+//   ml-latest items (movies.csv, tags.csv): title, genres ('|'-separated;
+//                            "(no genres listed)" is missing), year (the
+//                            title's "(1995)"), tags (every tag users gave
+//                            the movie, '|'-separated, a '|' in a tag
+//                            read as a space)
+// Throws NotFound naming the column and listing the available ones, or
+// naming the directory when it has no such file (ml-latest has no users'
+// attributes), and Corruption naming the file and line for a malformed row.
+FeatureTable movielens_feature_table(const std::filesystem::path& dir, FeatureSide side,
+                                     std::span<const FeatureColumn> columns);
+
 // The words of `text` as the text type splits them (above).
 std::vector<std::string> text_words(std::string_view text);
 

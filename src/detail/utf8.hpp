@@ -3,6 +3,7 @@
 // surrogates, nothing above U+10FFFF), as JSON and Python strings need.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace latent::detail {
@@ -41,6 +42,23 @@ inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
     i += len;
   }
   return std::string_view::npos;
+}
+
+// `s` read as Latin-1 (ISO 8859-1: every byte one code point), in UTF-8
+// (MovieLens 100K's u.item).
+inline std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + s.size() / 8);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
 }
 
 }  // namespace latent::detail

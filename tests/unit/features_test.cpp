@@ -336,5 +336,70 @@ TEST(FeatureTable, BadFilesAreRefusedWithTheirLine) {
       std::string::npos);
 }
 
+TEST(MovieLensFeatures, LatestGivesTitlesGenresYearsAndTags) {
+  const auto cols = parse_feature_columns("genres:multi,year:numeric,tags:multi,title:text");
+  const FeatureTable t = movielens_feature_table(test::bundled_data(), FeatureSide::Items, cols);
+  ASSERT_EQ(t.ids.size(), 9742u);
+  EXPECT_EQ(t.ids[0], "1");
+  EXPECT_EQ(t.row_numbers[0], 2u);
+  EXPECT_EQ(t.values[0][0], "Adventure|Animation|Children|Comedy|Fantasy");
+  EXPECT_EQ(t.values[1][0], "1995");
+  EXPECT_EQ(t.values[2][0], "pixar|pixar|fun");
+  EXPECT_EQ(t.values[3][0], "Toy Story (1995)");
+  // The encoder takes them as they are.
+  const FeatureEncoder e = FeatureEncoder::fit(cols, t);
+  EXPECT_EQ(e.columns()[0].vocabulary.num_known(), 19);  // 19 genres beside "(no genres listed)"
+  EXPECT_GT(e.columns()[2].vocabulary.num_known(), 1000);
+  EXPECT_EQ(e.encode(t).rows(), 9742);
+}
+
+TEST(MovieLensFeatures, BadRequestsNameTheColumnOrDirectory) {
+  const auto colour = parse_feature_columns("colour:categorical");
+  const std::string e1 =
+      error_of([&] { movielens_feature_table(test::bundled_data(), FeatureSide::Items, colour); });
+  EXPECT_NE(e1.find("no feature column \"colour\"; MovieLens gives genres, tags, title, year"),
+            std::string::npos)
+      << e1;
+  EXPECT_NE(error_of([&] {
+              movielens_feature_table(test::bundled_data(), FeatureSide::Users, colour);
+            }).find("MovieLens latest has no users' attributes"),
+            std::string::npos);
+  test::TempDir dir;
+  EXPECT_NE(error_of([&] {
+              movielens_feature_table(dir.path(), FeatureSide::Items, colour);
+            }).find("not a MovieLens directory"),
+            std::string::npos);
+}
+
+TEST(MovieLensFeatures, Ml100kGivesUsersAndItemsAttributes) {
+  LATENT_REQUIRE_ML100K();
+  const auto user_cols = parse_feature_columns(
+      "age:numeric,gender:categorical,occupation:categorical,zip:categorical");
+  const FeatureTable users =
+      movielens_feature_table(test::ml100k_dir(), FeatureSide::Users, user_cols);
+  ASSERT_EQ(users.ids.size(), 943u);
+  EXPECT_EQ(users.ids[0], "1");
+  EXPECT_EQ(users.values[0][0], "24");
+  EXPECT_EQ(users.values[1][0], "M");
+  EXPECT_EQ(users.values[2][0], "technician");
+  EXPECT_EQ(users.values[3][0], "85711");
+  const auto item_cols =
+      parse_feature_columns("title:text,genres:multi,release_date:timestamp,year:numeric");
+  const FeatureTable items =
+      movielens_feature_table(test::ml100k_dir(), FeatureSide::Items, item_cols);
+  ASSERT_EQ(items.ids.size(), 1682u);
+  EXPECT_EQ(items.values[0][0], "Toy Story (1995)");
+  EXPECT_EQ(items.values[1][0], "Animation|Children's|Comedy");
+  EXPECT_EQ(items.values[2][0], "1995-01-01");
+  EXPECT_EQ(items.values[3][0], "1995");
+  // Movie 267 has no release date: missing, not an error.
+  EXPECT_EQ(items.values[2][266], "");
+  EXPECT_EQ(items.values[2][1372], "1971-02-04");  // "4-Feb-1971" on line 1373
+  const FeatureEncoder e = FeatureEncoder::fit(item_cols, items);
+  EXPECT_EQ(e.columns()[1].vocabulary.num_known(), 19);
+  EXPECT_EQ(e.columns()[2].fitted, 1681);
+  EXPECT_EQ(FeatureEncoder::fit(user_cols, users).columns()[2].vocabulary.num_known(), 21);
+}
+
 }  // namespace
 }  // namespace latent
