@@ -85,8 +85,11 @@ class Communicator::Mpi {
   struct PendingSum {
     std::span<float> values;
     std::vector<int> counts, displs;  // each rank's range of values
-    std::vector<int> recv_displs;     // where each rank's copy of mine lands in `received`
-    std::vector<float> received;      // every rank's values of this rank's range
+    // Each rank's count of this rank's range, and where it lands in
+    // `received`. Kept here, as every array of a non-blocking collective
+    // must be until it completes.
+    std::vector<int> recv_counts, recv_displs;
+    std::vector<float> received;  // every rank's values of this rank's range
     MPI_Request request = MPI_REQUEST_NULL;
     bool active = false;
   } pending;
@@ -193,13 +196,13 @@ void Communicator::start_sum(std::span<float> values) {
   }
   // Every rank sends this one its values of this one's range.
   const int mine = p.counts[me];
+  p.recv_counts.assign(n, mine);
   p.recv_displs.resize(n);
-  std::vector<int> recv_counts(n, mine);
   for (std::size_t r = 0; r < n; ++r) p.recv_displs[r] = static_cast<int>(r) * mine;
   p.received.resize(n * static_cast<std::size_t>(mine));
   p.values = values;
   MPI_Ialltoallv(values.data(), p.counts.data(), p.displs.data(), MPI_FLOAT, p.received.data(),
-                 recv_counts.data(), p.recv_displs.data(), MPI_FLOAT, MPI_COMM_WORLD, &p.request);
+                 p.recv_counts.data(), p.recv_displs.data(), MPI_FLOAT, MPI_COMM_WORLD, &p.request);
   p.active = true;
 }
 
