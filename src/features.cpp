@@ -30,12 +30,6 @@ bool is_number(FeatureType t) { return t == FeatureType::Numeric || t == Feature
 
 std::int32_t default_buckets(FeatureType t) { return t == FeatureType::Timestamp ? 1000 : 0; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   std::size_t start = 0;
@@ -83,12 +77,12 @@ std::vector<std::string> tokens_of(const FeatureColumn& column, std::string_view
       return text_words(value);
     case FeatureType::Multi:
       for (std::string_view part : split(value, column.separator)) {
-        part = trim(part);
+        part = detail::trim_blanks(part);
         if (!part.empty()) out.emplace_back(part);
       }
       return out;
     default:
-      value = trim(value);
+      value = detail::trim_blanks(value);
       if (!value.empty()) out.emplace_back(value);
       return out;
   }
@@ -98,7 +92,7 @@ std::vector<std::string> tokens_of(const FeatureColumn& column, std::string_view
 // when it is missing; throws naming the value when it is not a number.
 std::optional<double> number_of(const FeatureColumn& column, std::string_view value,
                                 std::string_view where) {
-  value = trim(value);
+  value = detail::trim_blanks(value);
   if (value.empty()) return std::nullopt;
   std::optional<double> x;
   if (column.type == FeatureType::Timestamp) {
@@ -228,23 +222,23 @@ FeatureColumn FeatureColumn::from_json(const nlohmann::json& j) {
 
 std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration) {
   std::vector<FeatureColumn> out;
-  if (trim(declaration).empty()) return out;
+  if (detail::trim_blanks(declaration).empty()) return out;
   for (std::string_view item : split(declaration, ',')) {
-    item = trim(item);
+    item = detail::trim_blanks(item);
     const std::vector<std::string_view> parts = split(item, ':');
     FeatureColumn c;
-    c.name = std::string(trim(parts[0]));
+    c.name = std::string(detail::trim_blanks(parts[0]));
     require(!c.name.empty(), fmt::format("feature column \"{}\": the name is empty", item));
     for (const FeatureColumn& seen : out) {
       require(seen.name != c.name, fmt::format("feature column \"{}\" is declared twice", c.name));
     }
     require(parts.size() >= 2, fmt::format("feature column \"{}\": give its type as {}:TYPE ({})",
                                            c.name, c.name, kTypes));
-    c.type = parse_feature_type(trim(parts[1]));
+    c.type = parse_feature_type(detail::trim_blanks(parts[1]));
     c.buckets = default_buckets(c.type);
     bool counted = false;  // max or min given
     for (std::size_t k = 2; k < parts.size(); ++k) {
-      const std::string_view option = trim(parts[k]);
+      const std::string_view option = detail::trim_blanks(parts[k]);
       const std::size_t eq = option.find('=');
       require(
           eq != std::string_view::npos,
@@ -489,7 +483,7 @@ std::vector<std::string> text_words(std::string_view text) {
 }
 
 std::optional<double> parse_timestamp(std::string_view text) {
-  text = trim(text);
+  text = detail::trim_blanks(text);
   if (text.empty()) return std::nullopt;
   double v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);

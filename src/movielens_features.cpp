@@ -1,6 +1,7 @@
 // MovieLens's user and item attributes as feature tables (features.hpp).
 #include <latent/features.hpp>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
@@ -124,7 +125,9 @@ FullTable ml100k_items(const fs::path& dir) {
   return out;
 }
 
-FullTable ml_latest_items(const fs::path& dir) {
+// tags_wanted: whether to read tags.csv (a million rows in the full data
+// set) for the tags column.
+FullTable ml_latest_items(const fs::path& dir, bool tags_wanted) {
   const fs::path path = dir / "movies.csv";
   detail::CsvTable t(detail::CsvReader::open(path, {',', true}), /*header=*/true);
   const detail::CsvColumn id = t.column("movieId", "movie"), title_col = t.column("title", "title"),
@@ -146,7 +149,7 @@ FullTable ml_latest_items(const fs::path& dir) {
   std::vector<std::string>& tags = out.columns["tags"];
   tags.assign(out.ids.size(), "");
   const fs::path tags_path = dir / "tags.csv";
-  if (fs::exists(tags_path)) {
+  if (tags_wanted && fs::exists(tags_path)) {
     detail::CsvTable tt(detail::CsvReader::open(tags_path, {',', true}), /*header=*/true);
     const detail::CsvColumn movie = tt.column("movieId", "movie"), tag = tt.column("tag", "tag");
     while (tt.next()) {
@@ -176,7 +179,8 @@ FeatureTable movielens_feature_table(const fs::path& dir, FeatureSide side,
                               "user features in a file of their own",
                               dir.string()));
     }
-    full = ml_latest_items(dir);
+    full = ml_latest_items(dir, std::any_of(columns.begin(), columns.end(),
+                                            [](const auto& c) { return c.name == "tags"; }));
   } else {
     throw Error(
         ErrorKind::NotFound,
