@@ -464,6 +464,48 @@ FeatureTable load_feature_table(const std::filesystem::path& path, const std::st
   return out;
 }
 
+FeatureEncoder FeatureEncoder::restore(const nlohmann::json& j,
+                                       std::vector<Vocabulary> vocabularies) {
+  require(j.is_array() && j.size() == vocabularies.size(),
+          fmt::format("features: {} columns for {} vocabularies", j.is_array() ? j.size() : 0,
+                      vocabularies.size()));
+  FeatureEncoder e;
+  for (std::size_t c = 0; c < j.size(); ++c) {
+    const nlohmann::json& cj = j[c];
+    ColumnEncoding enc;
+    try {
+      enc.column = FeatureColumn::from_json(cj);
+      enc.fitted = cj.at("fitted").get<std::int64_t>();
+      if (is_number(enc.column.type)) {
+        enc.mean = cj.at("mean").get<double>();
+        enc.std = cj.at("std").get<double>();
+        enc.boundaries = cj.at("boundaries").get<std::vector<double>>();
+      }
+    } catch (const nlohmann::json::exception& x) {
+      throw Error(ErrorKind::InvalidArgument, fmt::format("features: column {}: {}", c, x.what()));
+    }
+    const std::string& name = enc.column.name;
+    require(std::isfinite(enc.mean) && std::isfinite(enc.std) && enc.std > 0,
+            fmt::format("feature column \"{}\": mean {} and std {}", name, enc.mean, enc.std));
+    require(std::is_sorted(enc.boundaries.begin(), enc.boundaries.end()) &&
+                std::adjacent_find(enc.boundaries.begin(), enc.boundaries.end()) ==
+                    enc.boundaries.end(),
+            fmt::format("feature column \"{}\": bucket boundaries must ascend", name));
+    const bool vocabulary = takes_vocabulary(enc.column.type) && enc.column.hash_buckets == 0;
+    require(vocabulary || vocabularies[c].num_known() == 0,
+            fmt::format("feature column \"{}\" ({}) has no vocabulary, but {} ids were given", name,
+                        to_string(enc.column.type), vocabularies[c].num_known()));
+    enc.vocabulary = std::move(vocabularies[c]);
+    require(cj.at("rows").get<std::int64_t>() == enc.rows(),
+            fmt::format("feature column \"{}\": {} rows recorded, {} from its vocabulary or "
+                        "buckets",
+                        name, cj.at("rows").get<std::int64_t>(), enc.rows()));
+    e.columns_.push_back(std::move(enc));
+  }
+  e.finish();
+  return e;
+}
+
 std::vector<std::string> text_words(std::string_view text) {
   std::vector<std::string> words;
   std::string word;

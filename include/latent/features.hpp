@@ -161,6 +161,11 @@ class FeatureEncoder {
   // The declarations and statistics (vocabularies are not in it: a model
   // file keeps them as tensors).
   nlohmann::json to_json() const;
+  // The encoder to_json() described, with each column's vocabulary
+  // (vocabularies[c]; an empty one for columns without). Throws
+  // InvalidArgument naming the column when the JSON is not one to_json()
+  // writes or a vocabulary's size disagrees with the column's rows.
+  static FeatureEncoder restore(const nlohmann::json& j, std::vector<Vocabulary> vocabularies);
 
  private:
   void finish();  // offsets_ from columns_

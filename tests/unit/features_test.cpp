@@ -288,6 +288,48 @@ TEST(FeatureEncoder, JsonHoldsTheDeclarationsAndStatistics) {
   EXPECT_FALSE(j[1].contains("mean"));
 }
 
+TEST(FeatureEncoder, RestoredFromItsJsonAndVocabulariesItEncodesTheSame) {
+  FeatureTable t;
+  t.ids = {"1", "2", "3", "4"};
+  t.values = {{"a|b", "b", "", "c"},
+              {"1", "2", "3", ""},
+              {"Toy story", "", "story", "x y"},
+              {"z1", "z2", "z1", "z3"}};
+  const auto cols =
+      parse_feature_columns("g:multi,n:numeric:buckets=2,t:text,h:categorical:hash=5");
+  const FeatureEncoder e = FeatureEncoder::fit(cols, t);
+  std::vector<Vocabulary> vocabularies;
+  for (const ColumnEncoding& c : e.columns()) vocabularies.push_back(c.vocabulary);
+  const FeatureEncoder again = FeatureEncoder::restore(e.to_json(), vocabularies);
+  EXPECT_EQ(again.to_json(), e.to_json());
+  const FeatureRows a = e.encode(t), b = again.encode(t);
+  EXPECT_EQ(a.indptr, b.indptr);
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(a.weight, b.weight);
+  // What does not fit is refused, naming the column.
+  nlohmann::json bad = e.to_json();
+  bad[1]["boundaries"] = {3.0, 2.0};
+  EXPECT_NE(error_of([&] {
+              FeatureEncoder::restore(bad, vocabularies);
+            }).find("\"n\": bucket boundaries must ascend"),
+            std::string::npos);
+  bad = e.to_json();
+  bad[0]["rows"] = 99;
+  EXPECT_NE(error_of([&] { FeatureEncoder::restore(bad, vocabularies); }).find("99 rows recorded"),
+            std::string::npos);
+  bad = e.to_json();
+  bad[2].erase("type");
+  EXPECT_NE(error_of([&] { FeatureEncoder::restore(bad, vocabularies); }).find("column 2"),
+            std::string::npos);
+  std::vector<Vocabulary> extra = vocabularies;
+  extra[3] = Vocabulary::from_ids({"q"});
+  EXPECT_NE(
+      error_of([&] { FeatureEncoder::restore(e.to_json(), extra); }).find("has no vocabulary"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] { FeatureEncoder::restore(e.to_json(), {}); }).find("4 columns for 0"),
+            std::string::npos);
+}
+
 TEST(FeatureTable, ReadsTheDeclaredColumnsOfACsvFile) {
   test::TempDir dir;
   const auto path = test::write_file(dir / "movies.csv",
