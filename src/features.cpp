@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -13,6 +14,7 @@
 
 #include "detail/csv.hpp"
 #include "detail/require.hpp"
+#include "detail/utf8.hpp"
 
 namespace latent {
 
@@ -90,8 +92,10 @@ std::vector<std::string> tokens_of(const FeatureColumn& column, std::string_view
 
 // The number a value of a numeric or timestamp column holds, or nullopt
 // when it is missing; throws naming the value when it is not a number.
+// `where` names the value's row in an error (made only then: fitting and
+// encoding call this for every row).
 std::optional<double> number_of(const FeatureColumn& column, std::string_view value,
-                                std::string_view where) {
+                                const std::function<std::string()>& where) {
   value = detail::trim_blanks(value);
   if (value.empty()) return std::nullopt;
   std::optional<double> x;
@@ -104,8 +108,8 @@ std::optional<double> number_of(const FeatureColumn& column, std::string_view va
   }
   if (!x) {
     throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{}: feature column \"{}\" ({}): \"{}\" is not {}", where, column.name,
-                            to_string(column.type), value,
+                fmt::format("{}: feature column \"{}\" ({}): \"{}\" is not {}", where(),
+                            column.name, to_string(column.type), value,
                             column.type == FeatureType::Timestamp
                                 ? "a timestamp (seconds, or YYYY-MM-DD[THH:MM:SS])"
                                 : "a number"));
@@ -306,7 +310,9 @@ FeatureEncoder FeatureEncoder::fit(std::vector<FeatureColumn> columns, const Fea
     if (is_number(col.type)) {
       std::vector<double> xs;
       for (std::size_t r = 0; r < values.size(); ++r) {
-        if (const auto x = number_of(col, values[r], where_of(table, r))) xs.push_back(*x);
+        if (const auto x = number_of(col, values[r], [&] { return where_of(table, r); })) {
+          xs.push_back(*x);
+        }
       }
       enc.fitted = static_cast<std::int64_t>(xs.size());
       if (!xs.empty()) {
@@ -373,15 +379,20 @@ FeatureRows FeatureEncoder::encode(const FeatureTable& table) const {
   std::vector<std::string_view> values(columns_.size());
   for (std::size_t r = 0; r < table.ids.size(); ++r) {
     for (std::size_t c = 0; c < columns_.size(); ++c) values[c] = table.values[c][r];
-    encode_one(values, rows, where_of(table, r));
+    encode_row(values, rows, [&] { return where_of(table, r); });
   }
   return rows;
 }
 
 void FeatureEncoder::encode_one(std::span<const std::string_view> values, FeatureRows& rows,
                                 std::string_view where) const {
+  encode_row(values, rows, [where] { return std::string(where); });
+}
+
+void FeatureEncoder::encode_row(std::span<const std::string_view> values, FeatureRows& rows,
+                                const std::function<std::string()>& where) const {
   require(values.size() == columns_.size(), fmt::format("{}: {} feature values for {} columns",
-                                                        where, values.size(), columns_.size()));
+                                                        where(), values.size(), columns_.size()));
   for (std::size_t c = 0; c < columns_.size(); ++c) {
     const ColumnEncoding& enc = columns_[c];
     const FeatureColumn& col = enc.column;
@@ -459,7 +470,14 @@ FeatureTable load_feature_table(const std::filesystem::path& path, const std::st
     }
     out.ids.emplace_back(key);
     out.row_numbers.push_back(table.line());
-    for (std::size_t c = 0; c < refs.size(); ++c) out.values[c].emplace_back(table.field(refs[c]));
+    for (std::size_t c = 0; c < refs.size(); ++c) {
+      // Values reach vocabularies, JSON and Python strings, which take
+      // UTF-8: a field that is not is read as Latin-1, as titles are.
+      const std::string_view field = table.field(refs[c]);
+      out.values[c].push_back(detail::first_invalid_utf8(field) == std::string_view::npos
+                                  ? std::string(field)
+                                  : detail::latin1_to_utf8(field));
+    }
   }
   return out;
 }

@@ -46,6 +46,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -169,6 +170,9 @@ class FeatureEncoder {
 
  private:
   void finish();  // offsets_ from columns_
+  // encode_one, naming the row in an error with where() (made only then).
+  void encode_row(std::span<const std::string_view> values, FeatureRows& rows,
+                  const std::function<std::string()>& where) const;
 
   std::vector<ColumnEncoding> columns_;
   std::vector<std::int32_t> offsets_;

@@ -354,6 +354,19 @@ TEST(FeatureTable, ReadsTheDeclaredColumnsOfACsvFile) {
                 ": line 3: feature column \"year\" (numeric): \"soon\" is not a number");
 }
 
+TEST(FeatureTable, ValuesThatAreNotUtf8AreReadAsLatin1) {
+  test::TempDir dir;
+  const auto path = test::write_file(dir / "l1.csv",
+                                     "id,genres\n1,Com\xe9"
+                                     "die|Drame\n");
+  const auto cols = parse_feature_columns("genres:multi");
+  const FeatureTable t = load_feature_table(path, "id", cols);
+  EXPECT_EQ(t.values[0][0],
+            "Com\xc3\xa9"
+            "die|Drame");
+  EXPECT_EQ(FeatureEncoder::fit(cols, t).columns()[0].vocabulary.num_known(), 2);
+}
+
 TEST(FeatureTable, BadFilesAreRefusedWithTheirLine) {
   test::TempDir dir;
   const auto cols = parse_feature_columns("genres:multi");
