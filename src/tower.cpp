@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "detail/gemm.hpp"
-#include "detail/kernels.hpp"
 #include "detail/require.hpp"
 
 namespace latent {
@@ -31,6 +30,118 @@ void TowerShape::validate() const {
   }
 }
 
+namespace {
+
+// Which embed_dim-wide slot of the input column c's bag adds into.
+std::int32_t slot_of_column(const TowerShape& s, std::int32_t c) noexcept {
+  if (s.layers.empty()) return 0;
+  return (s.id_rows > 0 ? 1 : 0) + c;
+}
+
+std::int32_t column_of(const TowerShape& s, std::int32_t token) noexcept {
+  const auto& o = s.feature_offsets;
+  return static_cast<std::int32_t>(std::upper_bound(o.begin(), o.end(), token) - o.begin()) - 1;
+}
+
+// The forward pass of `p` on a batch: its inputs into x, each layer's
+// output into h[l] (ReLU after all but the last). Returns the output.
+const float* run_forward(const TowerParams& p, std::span<const std::int32_t> ids,
+                         const FeatureRows* features, std::span<const std::int64_t> feature_rows,
+                         std::vector<float>& x, std::vector<std::vector<float>>& h, int threads) {
+  const TowerShape& s = p.shape;
+  const bool has_ids = s.id_rows > 0, has_features = s.feature_columns() > 0;
+  const std::size_t n = has_ids ? ids.size() : feature_rows.size();
+  require(!has_ids || ids.size() == n, "tower: one id per entity");
+  require(!has_features || (features != nullptr && feature_rows.size() == n),
+          "tower: one feature row per entity");
+  const std::int32_t e = s.embed_dim, width = p.input_width();
+  x.assign(n * static_cast<std::size_t>(width), 0.0f);
+  for (std::size_t b = 0; b < n; ++b) {
+    float* xb = x.data() + b * static_cast<std::size_t>(width);
+    if (has_ids) {
+      require(ids[b] >= 0 && ids[b] < s.id_rows, "tower: an id row outside the id table");
+      const float* row = p.id_table.data() + static_cast<std::int64_t>(ids[b]) * e;
+      for (std::int32_t j = 0; j < e; ++j) xb[j] += row[j];
+    }
+    if (has_features) {
+      const auto r = static_cast<std::size_t>(feature_rows[b]);
+      for (auto k = features->indptr[r]; k < features->indptr[r + 1]; ++k) {
+        const std::int32_t token = features->index[static_cast<std::size_t>(k)];
+        const float w = features->weight[static_cast<std::size_t>(k)];
+        const float* row = p.feature_table.data() + static_cast<std::int64_t>(token) * e;
+        float* slot = xb + static_cast<std::int64_t>(slot_of_column(s, column_of(s, token))) * e;
+        for (std::int32_t j = 0; j < e; ++j) slot[j] += w * row[j];
+      }
+    }
+  }
+  const float* in = x.data();
+  h.resize(p.weights.size());
+  for (std::size_t li = 0; li < p.weights.size(); ++li) {
+    const Matrix& w = p.weights[li];
+    const auto out = static_cast<std::int32_t>(w.cols());
+    h[li].resize(n * static_cast<std::size_t>(out));
+    detail::parallel_sgemm_nn(static_cast<std::int64_t>(n), out, w.rows(), in, w.data(),
+                              h[li].data(), threads);
+    const bool relu = li + 1 < p.weights.size();
+    const float* bias = p.biases[li].data();
+    for (std::size_t b = 0; b < n; ++b) {
+      float* z = h[li].data() + b * static_cast<std::size_t>(out);
+      for (std::int32_t j = 0; j < out; ++j) {
+        z[j] += bias[j];
+        if (relu && z[j] < 0) z[j] = 0;
+      }
+    }
+    in = h[li].data();
+  }
+  return in;
+}
+
+}  // namespace
+
+std::int32_t TowerParams::input_width() const noexcept {
+  if (shape.layers.empty()) return shape.embed_dim;
+  return ((shape.id_rows > 0 ? 1 : 0) + shape.feature_columns()) * shape.embed_dim;
+}
+
+void TowerParams::validate(const std::string& what) const {
+  try {
+    shape.validate();
+  } catch (const Error& e) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("{}: {}", what, e.what()));
+  }
+  const auto check = [&](const Matrix& m, std::int64_t rows, std::int64_t cols,
+                         const std::string& name) {
+    require(m.rows() == rows && m.cols() == cols,
+            fmt::format("{}: {} is {} x {}, expected {} x {}", what, name, m.rows(), m.cols(), rows,
+                        cols));
+    require(std::all_of(m.data(), m.data() + m.size(), [](float v) { return std::isfinite(v); }),
+            fmt::format("{}: {} has a value that is not finite", what, name));
+  };
+  const std::int32_t e = shape.embed_dim;
+  check(id_table, shape.id_rows > 0 ? shape.id_rows : 0, shape.id_rows > 0 ? e : 0, "the id table");
+  const std::int32_t frows = shape.feature_columns() > 0 ? shape.feature_offsets.back() : 0;
+  check(feature_table, frows, frows > 0 ? e : 0, "the feature table");
+  require(weights.size() == shape.layers.size() && biases.size() == shape.layers.size(),
+          fmt::format("{}: {} layers declared, {} weights and {} biases", what, shape.layers.size(),
+                      weights.size(), biases.size()));
+  std::int32_t in = input_width();
+  for (std::size_t l = 0; l < weights.size(); ++l) {
+    check(weights[l], in, shape.layers[l], fmt::format("layer {}'s weights", l));
+    check(biases[l], 1, shape.layers[l], fmt::format("layer {}'s biases", l));
+    in = shape.layers[l];
+  }
+}
+
+Matrix TowerParams::vectors(std::span<const std::int32_t> ids, const FeatureRows* features,
+                            std::span<const std::int64_t> feature_rows, int threads) const {
+  std::vector<float> x;
+  std::vector<std::vector<float>> h;
+  const float* out = run_forward(*this, ids, features, feature_rows, x, h, threads);
+  const auto n = static_cast<std::int64_t>(shape.id_rows > 0 ? ids.size() : feature_rows.size());
+  const std::int32_t d = shape.output_dim();
+  return Matrix(n, d, std::vector<float>(out, out + n * d));
+}
+
 float* Tower::SparseGradient::of(std::int32_t row, std::int32_t dim) {
   auto& s = slot[static_cast<std::size_t>(row)];
   if (s < 0) {
@@ -47,120 +158,72 @@ void Tower::SparseGradient::clear() {
   grad.clear();
 }
 
-Tower::Tower(TowerShape shape, float init_scale, Rng& rng) : shape_(std::move(shape)) {
-  shape_.validate();
-  const std::int32_t e = shape_.embed_dim;
+Tower::Tower(TowerShape shape, float init_scale, Rng& rng) {
+  shape.validate();
+  p_.shape = std::move(shape);
+  const TowerShape& s = p_.shape;
+  const std::int32_t e = s.embed_dim;
   const auto uniform_table = [&](std::int64_t rows) {
     Matrix m(rows, e);
     for (float& v : m.storage()) v = (2.0f * rng.uniform() - 1.0f) * init_scale;
     return m;
   };
-  if (shape_.id_rows > 0) id_table_ = uniform_table(shape_.id_rows);
-  if (shape_.feature_columns() > 0) feature_table_ = uniform_table(shape_.feature_offsets.back());
-  id_grad_.slot.assign(static_cast<std::size_t>(id_table_.rows()), -1);
-  feature_grad_.slot.assign(static_cast<std::size_t>(feature_table_.rows()), -1);
-  std::int32_t in = input_width();
-  for (const std::int32_t out : shape_.layers) {
-    Layer l;
-    l.in = in;
-    l.out = out;
+  if (s.id_rows > 0) {
+    p_.id_table = uniform_table(s.id_rows);
+    // An id training never saw adds nothing: its vector is its features'.
+    std::fill_n(p_.id_table.data(), e, 0.0f);
+  }
+  if (s.feature_columns() > 0) p_.feature_table = uniform_table(s.feature_offsets.back());
+  id_grad_.slot.assign(static_cast<std::size_t>(p_.id_table.rows()), -1);
+  feature_grad_.slot.assign(static_cast<std::size_t>(p_.feature_table.rows()), -1);
+  std::int32_t in = p_.input_width();
+  for (const std::int32_t out : s.layers) {
     // Glorot uniform: limit sqrt(6 / (in + out)).
     const float limit = std::sqrt(6.0f / static_cast<float>(in + out));
-    l.w.resize(static_cast<std::size_t>(in) * static_cast<std::size_t>(out));
-    for (float& v : l.w) v = (2.0f * rng.uniform() - 1.0f) * limit;
-    l.b.assign(static_cast<std::size_t>(out), 0.0f);
-    layers_.push_back(std::move(l));
+    Matrix w(in, out);
+    for (float& v : w.storage()) v = (2.0f * rng.uniform() - 1.0f) * limit;
+    p_.weights.push_back(std::move(w));
+    p_.biases.emplace_back(1, out);
     in = out;
   }
-}
-
-std::int32_t Tower::input_width() const noexcept {
-  if (shape_.layers.empty()) return shape_.embed_dim;
-  return ((shape_.id_rows > 0 ? 1 : 0) + shape_.feature_columns()) * shape_.embed_dim;
-}
-
-// Which embed_dim-wide slot of the input column c's bag adds into.
-std::int32_t Tower::slot_of_column(std::int32_t c) const noexcept {
-  if (shape_.layers.empty()) return 0;
-  return (shape_.id_rows > 0 ? 1 : 0) + c;
-}
-
-std::int32_t Tower::column_of(std::int32_t token) const noexcept {
-  const auto& o = shape_.feature_offsets;
-  return static_cast<std::int32_t>(std::upper_bound(o.begin(), o.end(), token) - o.begin()) - 1;
+  dw_.resize(s.layers.size());
+  db_.resize(s.layers.size());
 }
 
 void Tower::forward(std::span<const std::int32_t> ids, const FeatureRows* features,
                     std::span<const std::int64_t> feature_rows, std::vector<float>& out,
                     int threads) {
-  const bool has_ids = shape_.id_rows > 0, has_features = shape_.feature_columns() > 0;
-  const std::size_t n = has_ids ? ids.size() : feature_rows.size();
-  require(!has_ids || ids.size() == n, "tower: one id per entity");
-  require(!has_features || (features != nullptr && feature_rows.size() == n),
-          "tower: one feature row per entity");
   ids_.assign(ids.begin(), ids.end());
   features_ = features;
   feature_rows_.assign(feature_rows.begin(), feature_rows.end());
-
-  const std::int32_t e = shape_.embed_dim, width = input_width();
-  x_.assign(n * static_cast<std::size_t>(width), 0.0f);
-  for (std::size_t b = 0; b < n; ++b) {
-    float* x = x_.data() + b * static_cast<std::size_t>(width);
-    if (has_ids) {
-      const float* row = id_table_.data() + static_cast<std::int64_t>(ids_[b]) * e;
-      for (std::int32_t j = 0; j < e; ++j) x[j] += row[j];
-    }
-    if (has_features) {
-      const auto r = static_cast<std::size_t>(feature_rows_[b]);
-      for (auto k = features->indptr[r]; k < features->indptr[r + 1]; ++k) {
-        const std::int32_t token = features->index[static_cast<std::size_t>(k)];
-        const float w = features->weight[static_cast<std::size_t>(k)];
-        const float* row = feature_table_.data() + static_cast<std::int64_t>(token) * e;
-        float* slot = x + static_cast<std::int64_t>(slot_of_column(column_of(token))) * e;
-        for (std::int32_t j = 0; j < e; ++j) slot[j] += w * row[j];
-      }
-    }
-  }
-  const float* h = x_.data();
-  for (std::size_t li = 0; li < layers_.size(); ++li) {
-    Layer& l = layers_[li];
-    l.h.resize(n * static_cast<std::size_t>(l.out));
-    detail::parallel_sgemm_nn(static_cast<std::int64_t>(n), l.out, l.in, h, l.w.data(), l.h.data(),
-                              threads);
-    const bool relu = li + 1 < layers_.size();
-    for (std::size_t b = 0; b < n; ++b) {
-      float* z = l.h.data() + b * static_cast<std::size_t>(l.out);
-      for (std::int32_t j = 0; j < l.out; ++j) {
-        z[j] += l.b[static_cast<std::size_t>(j)];
-        if (relu && z[j] < 0) z[j] = 0;
-      }
-    }
-    h = l.h.data();
-  }
-  out.assign(h, h + n * static_cast<std::size_t>(output_dim()));
+  const float* y = run_forward(p_, ids, features, feature_rows, x_, h_, threads);
+  const std::size_t n = p_.shape.id_rows > 0 ? ids.size() : feature_rows.size();
+  out.assign(y, y + n * static_cast<std::size_t>(output_dim()));
 }
 
 void Tower::backward(std::span<const float> d_out, int threads) {
-  const std::size_t n = shape_.id_rows > 0 ? ids_.size() : feature_rows_.size();
+  const TowerShape& s = p_.shape;
+  const std::size_t n = s.id_rows > 0 ? ids_.size() : feature_rows_.size();
   require(d_out.size() == n * static_cast<std::size_t>(output_dim()),
           "tower: one gradient row per entity of the last forward");
   g_.assign(d_out.begin(), d_out.end());
-  for (std::size_t li = layers_.size(); li-- > 0;) {
-    Layer& l = layers_[li];
-    const float* h_in = li == 0 ? x_.data() : layers_[li - 1].h.data();
-    l.dw.resize(l.w.size());
-    detail::parallel_sgemm_tn(l.in, l.out, static_cast<std::int64_t>(n), h_in, g_.data(),
-                              l.dw.data(), threads);
-    l.db.assign(static_cast<std::size_t>(l.out), 0.0f);
+  for (std::size_t li = p_.weights.size(); li-- > 0;) {
+    const Matrix& w = p_.weights[li];
+    const auto in = static_cast<std::int32_t>(w.rows()), out = static_cast<std::int32_t>(w.cols());
+    const float* h_in = li == 0 ? x_.data() : h_[li - 1].data();
+    dw_[li].resize(w.size());
+    detail::parallel_sgemm_tn(in, out, static_cast<std::int64_t>(n), h_in, g_.data(),
+                              dw_[li].data(), threads);
+    db_[li].assign(static_cast<std::size_t>(out), 0.0f);
     for (std::size_t b = 0; b < n; ++b) {
-      for (std::int32_t j = 0; j < l.out; ++j) {
-        l.db[static_cast<std::size_t>(j)] += g_[b * static_cast<std::size_t>(l.out) + j];
+      for (std::int32_t j = 0; j < out; ++j) {
+        db_[li][static_cast<std::size_t>(j)] += g_[b * static_cast<std::size_t>(out) + j];
       }
     }
     // The gradient of this layer's input: G W^T, through the ReLU of the
     // layer before (its output is 0 where it cut).
-    g_next_.resize(n * static_cast<std::size_t>(l.in));
-    detail::parallel_sgemm_nt(static_cast<std::int64_t>(n), l.in, l.out, g_.data(), l.w.data(),
+    g_next_.resize(n * static_cast<std::size_t>(in));
+    detail::parallel_sgemm_nt(static_cast<std::int64_t>(n), in, out, g_.data(), w.data(),
                               g_next_.data(), threads);
     if (li > 0) {
       for (std::size_t k = 0; k < g_next_.size(); ++k) {
@@ -172,19 +235,20 @@ void Tower::backward(std::span<const float> d_out, int threads) {
   // g_ is now the gradient of the inputs: scatter it to the rows they summed.
   id_grad_.clear();
   feature_grad_.clear();
-  const std::int32_t e = shape_.embed_dim, width = input_width();
+  const std::int32_t e = s.embed_dim, width = p_.input_width();
   for (std::size_t b = 0; b < n; ++b) {
     const float* gx = g_.data() + b * static_cast<std::size_t>(width);
-    if (shape_.id_rows > 0) {
+    if (s.id_rows > 0) {
       float* g = id_grad_.of(ids_[b], e);
       for (std::int32_t j = 0; j < e; ++j) g[j] += gx[j];
     }
-    if (shape_.feature_columns() > 0) {
+    if (s.feature_columns() > 0) {
       const auto r = static_cast<std::size_t>(feature_rows_[b]);
       for (auto k = features_->indptr[r]; k < features_->indptr[r + 1]; ++k) {
         const std::int32_t token = features_->index[static_cast<std::size_t>(k)];
         const float w = features_->weight[static_cast<std::size_t>(k)];
-        const float* slot = gx + static_cast<std::int64_t>(slot_of_column(column_of(token))) * e;
+        const float* slot =
+            gx + static_cast<std::int64_t>(slot_of_column(s, column_of(s, token))) * e;
         float* g = feature_grad_.of(token, e);
         for (std::int32_t j = 0; j < e; ++j) g[j] += w * slot[j];
       }
@@ -192,33 +256,29 @@ void Tower::backward(std::span<const float> d_out, int threads) {
   }
 }
 
-void Tower::step(float learning_rate, float initial_accumulator, float epsilon) {
-  const std::int32_t e = shape_.embed_dim;
-  const auto sparse = [&](SparseGradient& s, Matrix& table) {
-    if (s.acc.empty()) s.acc.assign(table.storage().size(), initial_accumulator);
-    for (std::size_t k = 0; k < s.rows.size(); ++k) {
-      const std::int64_t off = static_cast<std::int64_t>(s.rows[k]) * e;
-      detail::adagrad_step(table.data() + off, s.acc.data() + off,
-                           s.grad.data() + static_cast<std::int64_t>(k) * e, e, learning_rate,
-                           epsilon);
+void Tower::step(const OptimizerSettings& settings, int threads) {
+  // One optimizer per table and per layer's weights and biases, in that order.
+  if (optimizers_.empty()) {
+    optimizers_.reserve(2 + 2 * p_.weights.size());
+    optimizers_.emplace_back(settings, p_.id_table);
+    optimizers_.emplace_back(settings, p_.feature_table);
+    for (std::size_t l = 0; l < p_.weights.size(); ++l) {
+      optimizers_.emplace_back(settings, p_.weights[l]);
+      optimizers_.emplace_back(settings, p_.biases[l]);
     }
-  };
-  if (shape_.id_rows > 0) sparse(id_grad_, id_table_);
-  if (shape_.feature_columns() > 0) sparse(feature_grad_, feature_table_);
-  for (Layer& l : layers_) {
-    if (l.acc_w.empty()) {
-      l.acc_w.assign(l.w.size(), initial_accumulator);
-      l.acc_b.assign(l.b.size(), initial_accumulator);
-    }
-    detail::adagrad_step(l.w.data(), l.acc_w.data(), l.dw.data(),
-                         static_cast<std::int64_t>(l.w.size()), learning_rate, epsilon);
-    detail::adagrad_step(l.b.data(), l.acc_b.data(), l.db.data(),
-                         static_cast<std::int64_t>(l.b.size()), learning_rate, epsilon);
+  }
+  if (p_.shape.id_rows > 0) optimizers_[0].step(id_grad_.rows, id_grad_.grad.data(), threads);
+  if (p_.shape.feature_columns() > 0) {
+    optimizers_[1].step(feature_grad_.rows, feature_grad_.grad.data(), threads);
+  }
+  for (std::size_t l = 0; l < p_.weights.size(); ++l) {
+    optimizers_[2 + 2 * l].step_all(dw_[l].data(), threads);
+    optimizers_[3 + 2 * l].step_all(db_[l].data(), threads);
   }
 }
 
 std::vector<float> Tower::id_gradient(std::int32_t row) const {
-  const std::int32_t e = shape_.embed_dim;
+  const std::int32_t e = p_.shape.embed_dim;
   std::vector<float> out(static_cast<std::size_t>(e), 0.0f);
   const auto s = id_grad_.slot.at(static_cast<std::size_t>(row));
   if (s >= 0) std::copy_n(id_grad_.grad.data() + static_cast<std::int64_t>(s) * e, e, out.data());
@@ -226,7 +286,7 @@ std::vector<float> Tower::id_gradient(std::int32_t row) const {
 }
 
 std::vector<float> Tower::feature_gradient(std::int32_t row) const {
-  const std::int32_t e = shape_.embed_dim;
+  const std::int32_t e = p_.shape.embed_dim;
   std::vector<float> out(static_cast<std::size_t>(e), 0.0f);
   const auto s = feature_grad_.slot.at(static_cast<std::size_t>(row));
   if (s >= 0) {

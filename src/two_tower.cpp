@@ -22,17 +22,6 @@
 
 namespace latent {
 
-Optimizer parse_optimizer(const std::string& name) {
-  if (name == "adagrad") return Optimizer::Adagrad;
-  if (name == "adam") return Optimizer::Adam;
-  throw Error(ErrorKind::InvalidArgument,
-              fmt::format("unknown optimizer \"{}\"; valid: adagrad, adam", name));
-}
-
-const char* to_string(Optimizer optimizer) noexcept {
-  return optimizer == Optimizer::Adam ? "adam" : "adagrad";
-}
-
 Negatives parse_negatives(const std::string& name) {
   if (name == "auto") return Negatives::Auto;
   if (name == "in-batch") return Negatives::InBatch;
@@ -111,68 +100,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-
-// Per-row parameters of an optimiser over one embedding table.
-class RowOptimizer {
- public:
-  RowOptimizer(const TwoTowerConfig& c, Matrix& table)
-      : c_(c), table_(table), slot1_(table.size(), 0.0f), slot2_() {
-    if (c.optimizer == Optimizer::Adagrad) {
-      std::fill(slot1_.begin(), slot1_.end(), c.initial_accumulator);
-    } else {
-      slot2_.assign(table.size(), 0.0f);
-    }
-  }
-
-  // Applies gradient rows `grad` (rows.size() x dim) to table rows `rows`.
-  // Adagrad touches only those rows (TF's sparse update gives the same
-  // result: a zero gradient leaves a row and its accumulator unchanged).
-  // Adam, like Keras', decays the moments of every row at every step.
-  void step(std::span<const std::int32_t> rows, const float* grad, int threads) {
-    const auto dim = table_.cols();
-    if (c_.optimizer == Optimizer::Adagrad) {
-      const float lr = c_.learning_rate, eps = c_.epsilon;
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (std::size_t r = 0; r < rows.size(); ++r) {
-        const std::int64_t off = static_cast<std::int64_t>(rows[r]) * dim;
-        float* w = table_.data() + off;
-        float* acc = slot1_.data() + off;
-        detail::adagrad_step(w, acc, grad + static_cast<std::int64_t>(r) * dim, dim, lr, eps);
-      }
-      return;
-    }
-    ++t_;
-    const double b1t = std::pow(static_cast<double>(c_.beta1), t_);
-    const double b2t = std::pow(static_cast<double>(c_.beta2), t_);
-    const float lr_t = static_cast<float>(c_.learning_rate * std::sqrt(1.0 - b2t) / (1.0 - b1t));
-    const float b1 = c_.beta1, b2 = c_.beta2, eps = c_.epsilon;
-    // Scatter the sparse gradient into a dense buffer, then one dense pass.
-    dense_.assign(table_.size(), 0.0f);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      std::copy_n(grad + static_cast<std::int64_t>(r) * dim, dim,
-                  dense_.data() + static_cast<std::int64_t>(rows[r]) * dim);
-    }
-    float* w = table_.data();
-    float* m = slot1_.data();
-    float* v = slot2_.data();
-    const auto n = static_cast<std::int64_t>(table_.size());
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t k = 0; k < n; ++k) {
-      const float g = dense_[static_cast<std::size_t>(k)];
-      m[k] = b1 * m[k] + (1 - b1) * g;
-      v[k] = b2 * v[k] + (1 - b2) * g * g;
-      w[k] -= lr_t * m[k] / (std::sqrt(v[k]) + eps);
-    }
-  }
-
- private:
-  const TwoTowerConfig& c_;
-  Matrix& table_;
-  std::vector<float> slot1_;  // Adagrad accumulator, or Adam first moment
-  std::vector<float> slot2_;  // Adam second moment
-  std::vector<float> dense_;
-  int t_ = 0;
-};
 
 void gather_rows(const Matrix& table, std::span<const std::int32_t> rows, std::vector<float>& out) {
   const auto dim = table.cols();
@@ -343,8 +270,8 @@ TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig
       catalog_(use_catalog_softmax(config, train.num_items)),
       user_embeddings_(user_embeddings),
       item_embeddings_(item_embeddings),
-      user_opt_(config, user_embeddings),
-      item_opt_(config, item_embeddings),
+      user_opt_(config.optimizer_settings(), user_embeddings),
+      item_opt_(config.optimizer_settings(), item_embeddings),
       batch_(train.num_users, train.num_items),
       softmax_(config),
       order_(train.size()),

@@ -16,17 +16,19 @@
 //
 // Training: forward() on a batch keeps what backward() needs; backward()
 // turns the gradient of the batch's vectors into the gradients of the rows
-// the batch touched and of the layers; step() applies Adagrad to them
-// (TF's, with the same sparse rows semantics as the id-only two-tower).
+// the batch touched and of the layers; step() applies the optimizer to
+// them (optimizer.hpp, as the id-only two-tower's tables).
 // Initial values as Keras': embeddings uniform in [-scale, scale] (scale
 // 0.05 by default), dense weights Glorot uniform, biases zero.
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <latent/features.hpp>
 #include <latent/matrix.hpp>
+#include <latent/optimizer.hpp>
 #include <latent/random.hpp>
 
 namespace latent {
@@ -46,69 +48,90 @@ struct TowerShape {
   void validate() const;
 };
 
+// A tower's parameters: what a model file keeps and what inference needs.
+struct TowerParams {
+  TowerShape shape;
+  Matrix id_table;              // id_rows x embed_dim (empty without ids); row 0 (OOV) is zero
+  Matrix feature_table;         // feature_offsets.back() x embed_dim (empty without features)
+  std::vector<Matrix> weights;  // layer l: inputs x outputs
+  std::vector<Matrix> biases;   // layer l: 1 x outputs
+
+  // The width of the layers' input: the embeddings summed (no layers) or
+  // concatenated.
+  std::int32_t input_width() const noexcept;
+  // Throws InvalidArgument (naming `what`) when the shape is invalid or a
+  // table's or layer's size disagrees with it, or a value is not finite.
+  void validate(const std::string& what) const;
+  // The vectors of a set of entities (rows x output_dim): entity b has id
+  // row ids[b] (empty without an id table; 0, the OOV row, adds nothing:
+  // an entity training never saw) and the tokens of row feature_rows[b] of
+  // `features` (null without features).
+  Matrix vectors(std::span<const std::int32_t> ids, const FeatureRows* features,
+                 std::span<const std::int64_t> feature_rows, int threads) const;
+};
+
 class Tower {
  public:
   Tower(TowerShape shape, float init_scale, Rng& rng);
+  // Its optimizers keep references to its tables.
+  Tower(const Tower&) = delete;
+  Tower& operator=(const Tower&) = delete;
 
-  const TowerShape& shape() const noexcept { return shape_; }
-  std::int32_t output_dim() const noexcept { return shape_.output_dim(); }
+  const TowerShape& shape() const noexcept { return p_.shape; }
+  std::int32_t output_dim() const noexcept { return p_.shape.output_dim(); }
+  const TowerParams& params() const noexcept { return p_; }
 
-  // The vectors (ids.size() x output_dim, row-major) of a batch: entity b
-  // has id row ids[b] (ids is empty without an id table) and the tokens of
-  // row feature_rows[b] of `features` (null without features). `out` may
-  // be reused between calls; the tower keeps the batch for backward().
+  // The vectors (ids.size() x output_dim, row-major) of a batch, as
+  // TowerParams::vectors; `out` may be reused between calls; the tower
+  // keeps the batch for backward().
   void forward(std::span<const std::int32_t> ids, const FeatureRows* features,
                std::span<const std::int64_t> feature_rows, std::vector<float>& out, int threads);
   // Gradients of the last forward()'s parameters from d_out (its shape).
   void backward(std::span<const float> d_out, int threads);
-  // Adagrad on the gradients of the last backward().
-  void step(float learning_rate, float initial_accumulator, float epsilon);
+  // The optimizer's step on the gradients of the last backward(): on the
+  // rows the batch touched, and on every layer. The optimizer's state is
+  // made at the first step.
+  void step(const OptimizerSettings& settings, int threads);
 
-  // The parameters, for saving and for tests.
-  Matrix& id_table() noexcept { return id_table_; }
-  Matrix& feature_table() noexcept { return feature_table_; }
+  // The parameters, for tests.
+  Matrix& id_table() noexcept { return p_.id_table; }
+  Matrix& feature_table() noexcept { return p_.feature_table; }
   // Layer l's weights (inputs x outputs, row-major) and biases.
-  std::vector<float>& weights(std::size_t l) { return layers_[l].w; }
-  std::vector<float>& biases(std::size_t l) { return layers_[l].b; }
-  std::size_t layer_count() const noexcept { return layers_.size(); }
+  std::span<float> weights(std::size_t l) { return p_.weights[l].storage(); }
+  std::span<float> biases(std::size_t l) { return p_.biases[l].storage(); }
+  std::size_t layer_count() const noexcept { return p_.weights.size(); }
 
   // The last backward()'s gradients, for tests: of id row `row` or
   // feature row `row` (zeros when the batch did not touch it), and of
   // layer l's weights and biases.
   std::vector<float> id_gradient(std::int32_t row) const;
   std::vector<float> feature_gradient(std::int32_t row) const;
-  const std::vector<float>& weight_gradient(std::size_t l) const { return layers_[l].dw; }
-  const std::vector<float>& bias_gradient(std::size_t l) const { return layers_[l].db; }
+  const std::vector<float>& weight_gradient(std::size_t l) const { return dw_[l]; }
+  const std::vector<float>& bias_gradient(std::size_t l) const { return db_[l]; }
 
  private:
-  struct Layer {
-    std::int32_t in = 0, out = 0;
-    std::vector<float> w, b, dw, db, acc_w, acc_b;
-    std::vector<float> h;  // the batch's output (after ReLU but for the last layer)
-  };
   // The rows of a table a batch touched and their gradients.
   struct SparseGradient {
     std::vector<std::int32_t> slot;  // per table row: index in rows, or -1
     std::vector<std::int32_t> rows;
     std::vector<float> grad;  // rows.size() x dim
-    std::vector<float> acc;   // Adagrad accumulators, table rows x dim (made at the first step)
     float* of(std::int32_t row, std::int32_t dim);
     void clear();
   };
-  std::int32_t input_width() const noexcept;
-  std::int32_t slot_of_column(std::int32_t c) const noexcept;
-  std::int32_t column_of(std::int32_t token) const noexcept;
 
-  TowerShape shape_;
-  Matrix id_table_, feature_table_;
-  std::vector<Layer> layers_;
-  // The last batch.
+  TowerParams p_;
+  // The last batch: its entities, inputs (batch x input width) and each
+  // layer's output (after ReLU but for the last layer).
   std::vector<std::int32_t> ids_;
   const FeatureRows* features_ = nullptr;
   std::vector<std::int64_t> feature_rows_;
-  std::vector<float> x_;  // inputs, batch x input_width
+  std::vector<float> x_;
+  std::vector<std::vector<float>> h_;
   std::vector<float> g_, g_next_;
   SparseGradient id_grad_, feature_grad_;
+  std::vector<std::vector<float>> dw_, db_;
+  // The optimizer's state, per table and layer (made at the first step).
+  std::vector<RowOptimizer> optimizers_;
 };
 
 }  // namespace latent

@@ -24,12 +24,11 @@
 #include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
+#include <latent/optimizer.hpp>
 #include <latent/rank_pairs.hpp>
 #include <latent/training_report.hpp>
 
 namespace latent {
-
-enum class Optimizer { Adagrad, Adam };
 
 // Which items each pair's softmax runs over. InBatch: the batch's items
 // (TFRS tasks.Retrieval, what the tutorial trains). Catalog: every item
@@ -41,8 +40,6 @@ enum class Optimizer { Adagrad, Adam };
 enum class Negatives { Auto, InBatch, Catalog };
 Negatives parse_negatives(const std::string& name);  // "auto", "in-batch", "catalog"
 const char* to_string(Negatives negatives) noexcept;
-Optimizer parse_optimizer(const std::string& name);  // "adagrad", "adam"
-const char* to_string(Optimizer optimizer) noexcept;
 
 // Defaults (catalog softmax, Adagrad 0.05, batch 512, 5 epochs, dim 64) were
 // chosen on a validation split carved from the training part of MovieLens
@@ -73,6 +70,9 @@ struct TwoTowerConfig {
 
   // Throws InvalidArgument naming the field and value.
   void validate() const;
+  OptimizerSettings optimizer_settings() const noexcept {
+    return {optimizer, learning_rate, initial_accumulator, beta1, beta2, epsilon};
+  }
   nlohmann::json to_json() const;
 };
 

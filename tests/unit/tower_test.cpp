@@ -38,6 +38,13 @@ TowerShape shape_with(std::vector<std::int32_t> layers) {
   return s;
 }
 
+OptimizerSettings adagrad(float learning_rate) {
+  OptimizerSettings s;
+  s.learning_rate = learning_rate;
+  s.initial_accumulator = 0.1f;
+  return s;
+}
+
 const std::vector<std::int32_t> kIds{1, 3, 3, 0};
 const std::vector<std::int64_t> kRows{0, 1, 2, 3};
 
@@ -130,12 +137,17 @@ TEST(Tower, UntouchedRowsHaveNoGradientAndStepsLeaveThemAlone) {
   t.backward(std::vector<float>(out.size(), 1.0f), 1);
   EXPECT_EQ(t.id_gradient(2), std::vector<float>(4, 0.0f));  // no entity has id 2
   const std::vector<float> before(t.id_table().data() + 8, t.id_table().data() + 12);
-  t.step(0.1f, 0.1f, 1e-7f);
+  t.step(adagrad(0.1f), 1);
   EXPECT_EQ(std::vector<float>(t.id_table().data() + 8, t.id_table().data() + 12), before);
 }
 
-TEST(Tower, AdagradStepsFitTargets) {
+class TowerOptimizers : public ::testing::TestWithParam<Optimizer> {};
+
+TEST_P(TowerOptimizers, StepsFitTargets) {
   Rng rng(5);
+  OptimizerSettings settings = adagrad(0.05f);
+  settings.optimizer = GetParam();
+  if (GetParam() == Optimizer::Adam) settings.learning_rate = 0.01f;
   Tower t(shape_with({8, 4}), 0.05f, rng);
   const FeatureRows f = small_features();
   std::vector<float> target(16);
@@ -158,9 +170,57 @@ TEST(Tower, AdagradStepsFitTargets) {
   for (int step = 0; step < 300; ++step) {
     last = mse(grad);
     t.backward(grad, 1);
-    t.step(0.05f, 0.1f, 1e-7f);
+    t.step(settings, 1);
   }
   EXPECT_LT(last, 0.05 * first) << first << " -> " << last;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tower, TowerOptimizers,
+                         ::testing::Values(Optimizer::Adagrad, Optimizer::Adam),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
+TEST(Tower, ParamsGiveTheVectorsOfForward) {
+  Rng rng(7);
+  Tower t(shape_with({6, 3}), 0.05f, rng);
+  const FeatureRows f = small_features();
+  std::vector<float> out;
+  t.forward(kIds, &f, kRows, out, 1);
+  Matrix m = t.params().vectors(kIds, &f, kRows, 1);
+  ASSERT_EQ(m.rows(), 4);
+  ASSERT_EQ(m.cols(), 3);
+  EXPECT_EQ(m.storage(), out);
+  EXPECT_NO_THROW(t.params().validate("tower"));
+}
+
+TEST(Tower, TheOovIdAddsNothing) {
+  Rng rng(7);
+  Tower t(shape_with({}), 0.05f, rng);
+  const FeatureRows f = small_features();
+  TowerShape no_ids = shape_with({});
+  no_ids.id_rows = 0;
+  TowerParams features_only{no_ids, Matrix(), t.feature_table(), {}, {}};
+  const std::vector<std::int32_t> oov{0};
+  const std::vector<std::int64_t> row{2};
+  Matrix with_oov = t.params().vectors(oov, &f, row, 1);
+  Matrix without = features_only.vectors({}, &f, row, 1);
+  EXPECT_EQ(with_oov.storage(), without.storage());
+}
+
+TEST(Tower, SavedParamsOfAnotherShapeAreRefused) {
+  Rng rng(7);
+  Tower t(shape_with({6, 3}), 0.05f, rng);
+  TowerParams p = t.params();
+  p.weights[1] = Matrix(5, 3);
+  EXPECT_THROW(p.validate("user tower"), Error);
+  p = t.params();
+  p.feature_table.storage()[3] = std::nanf("");
+  try {
+    p.validate("user tower");
+    FAIL() << "a NaN was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("user tower: the feature table"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Tower, BadShapesAreRefused) {
