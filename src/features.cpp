@@ -384,6 +384,42 @@ FeatureRows FeatureEncoder::encode(const FeatureTable& table) const {
   return rows;
 }
 
+SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& vocabulary) {
+  const std::vector<FeatureColumn>& columns = table.columns;
+  // The table's row of each vocabulary row (-1: none), and the table of
+  // the known ids' rows alone, which the encoder is fitted on.
+  std::vector<std::int64_t> row_of(static_cast<std::size_t>(vocabulary.size()), -1);
+  FeatureTable known;
+  known.source = table.source;
+  known.row_name = table.row_name;
+  known.values.resize(table.values.size());
+  for (std::size_t r = 0; r < table.ids.size(); ++r) {
+    const auto v = vocabulary.find(table.ids[r]);
+    if (!v || *v <= 0) continue;
+    row_of[static_cast<std::size_t>(*v)] = static_cast<std::int64_t>(r);
+    known.ids.push_back(table.ids[r]);
+    known.row_numbers.push_back(table.row_numbers.empty() ? r : table.row_numbers[r]);
+    for (std::size_t c = 0; c < table.values.size() && c < columns.size(); ++c) {
+      known.values[c].push_back(table.values[c][r]);
+    }
+  }
+  SideFeatures out;
+  out.encoder = FeatureEncoder::fit(columns, known);
+  // Every row once, so that a malformed value is an error wherever it is.
+  (void)out.encoder.encode(table);
+  const std::size_t n = out.encoder.columns().size();
+  std::vector<std::string_view> values(n);
+  for (std::size_t v = 0; v < row_of.size(); ++v) {
+    const std::int64_t r = row_of[v];
+    for (std::size_t c = 0; c < n; ++c) {
+      values[c] = r < 0 ? std::string_view() : table.values[c][static_cast<std::size_t>(r)];
+    }
+    if (r >= 0) ++out.with_values;
+    out.encoder.encode_row(values, out.rows, [] { return std::string(); });
+  }
+  return out;
+}
+
 void FeatureEncoder::encode_one(std::span<const std::string_view> values, FeatureRows& rows,
                                 std::string_view where) const {
   encode_row(values, rows, [where] { return std::string(where); });
@@ -456,6 +492,7 @@ FeatureTable load_feature_table(const std::filesystem::path& path, const std::st
   std::vector<detail::CsvColumn> refs;
   for (const FeatureColumn& c : columns) refs.push_back(table.column(c.name, "feature"));
   FeatureTable out;
+  out.columns.assign(columns.begin(), columns.end());
   out.source = path.string();
   out.row_name = "line";
   out.values.resize(columns.size());

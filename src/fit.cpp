@@ -214,7 +214,9 @@ void check_test_fraction(double fraction) {
 FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset& data,
                    const Split& split, const Interactions& train, bool with_rated,
                    TrainedVectors trained, const FitOptions& options, const WarmStartData* warm,
-                   std::uint64_t split_seed, const nlohmann::json* distributed = nullptr) {
+                   std::uint64_t split_seed, const nlohmann::json* distributed = nullptr,
+                   std::optional<FeatureTower> user_tower = {},
+                   std::optional<FeatureTower> item_tower = {}) {
   if (options.refuse_diverged) check_converged(model, trained);
 
   ModelData m;
@@ -264,11 +266,42 @@ FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset&
                                 {"new_items", warm->new_items}};
   }
   if (distributed != nullptr) m.training["distributed"] = *distributed;
+  // The towers, and what their features were.
+  m.user_tower = std::move(user_tower);
+  m.item_tower = std::move(item_tower);
+  const auto describe = [&](const FeatureTable* table, const char* key) {
+    if (table == nullptr) return;
+    std::vector<std::string> columns;
+    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
+    m.training[key] = {{"source", table->source},
+                       {"columns", fmt::format("{}", fmt::join(columns, ","))},
+                       {"rows", table->ids.size()}};
+  };
+  describe(options.user_features, "user_features");
+  describe(options.item_features, "item_features");
   return FitResult{Recommender(std::move(m)), std::move(trained.epochs), trained.seconds,
                    split.train.size(), split.test.size()};
 }
 
 }  // namespace
+
+void check_features(const ModelSpec& model, const FitOptions& options) {
+  if ((options.user_features == nullptr && options.item_features == nullptr) ||
+      model.takes_features) {
+    return;
+  }
+  std::vector<std::string> takers;
+  for (const ModelSpec* m : model_specs()) {
+    if (m->takes_features) takers.push_back(m->name);
+  }
+  const FeatureTable& t =
+      options.user_features != nullptr ? *options.user_features : *options.item_features;
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("model {} takes no side features (the {} features of {}); the models "
+                          "that do: {}",
+                          model.name, options.user_features != nullptr ? "user" : "item", t.source,
+                          fmt::join(takers, ", ")));
+}
 
 std::uint64_t seed_of(const Params& params) {
   const ParamSpec& spec = common_param("seed");
@@ -293,6 +326,7 @@ nlohmann::json check_model_params(const std::string& model, const Params& params
 nlohmann::json check_fit_options(const FitOptions& options) {
   Plan plan = plan_of(options);
   check_test_fraction(options.test_fraction);
+  check_features(plan.model, options);
   return std::move(plan.config);
 }
 
@@ -323,15 +357,36 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   const Interactions rated_train =
       with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
   const Interactions& train = with_rated ? rated_train : split.train;
+  check_features(model, options);
+  std::optional<SideFeatures> user_features, item_features;
+  if (options.user_features != nullptr) {
+    user_features = SideFeatures::fit(*options.user_features, data.users);
+  }
+  if (options.item_features != nullptr) {
+    item_features = SideFeatures::fit(*options.item_features, data.items);
+  }
   const TrainInput input{train,
                          split.test.empty() ? nullptr : &split.test,
                          options.on_progress,
                          options.on_epoch,
                          options.init,
-                         options.update};
+                         options.update,
+                         user_features ? &*user_features : nullptr,
+                         item_features ? &*item_features : nullptr};
   TrainedVectors trained = model.train(params, input);
+  const auto keep_tower = [](std::optional<TowerParams>& tower,
+                             std::optional<SideFeatures>& features,
+                             std::optional<FeatureTower>& into) {
+    if (!tower) return;
+    into =
+        FeatureTower{features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower)};
+  };
+  std::optional<FeatureTower> user_tower, item_tower;
+  keep_tower(trained.user_tower, user_features, user_tower);
+  keep_tower(trained.item_tower, item_features, item_tower);
   return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
-                  options, warm ? &*warm : nullptr, split_seed);
+                  options, warm ? &*warm : nullptr, split_seed, nullptr, std::move(user_tower),
+                  std::move(item_tower));
 }
 
 namespace {
@@ -366,6 +421,9 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                       what, comm.size(), why));
   };
   if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
+  if (options.user_features != nullptr || options.item_features != nullptr) {
+    refuse("side features are not taken", "not yet");
+  }
   if (options.split != nullptr || options.test_fraction > 0) {
     refuse("a held-out test fraction is not taken",
            "not yet (evaluate the model on a held-out file instead)");

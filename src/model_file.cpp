@@ -189,6 +189,27 @@ class TensorList {
               fmt::format("{}: cannot save model: {}", path.string(), what));
 }
 
+// Why `tower` cannot be the tower of side `side` ("users") whose vectors
+// are `vectors`, or nullopt.
+std::optional<std::string> tower_problem(const FeatureTower& tower, const char* side,
+                                         const Matrix& vectors) {
+  try {
+    tower.validate(fmt::format("{}.tower", side));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  const TowerShape& s = tower.params.shape;
+  if (s.output_dim() != vectors.cols()) {
+    return fmt::format("{}.tower gives vectors of dimension {}, the embeddings have {}", side,
+                       s.output_dim(), vectors.cols());
+  }
+  if (s.id_rows != 0 && s.id_rows != vectors.rows()) {
+    return fmt::format("{}.tower has {} id rows for {} vocabulary rows", side, s.id_rows,
+                       vectors.rows());
+  }
+  return std::nullopt;
+}
+
 void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
   if (m.kind.empty()) invalid(path, "model kind is empty");
   const auto check_table = [&](const char* name, const Matrix& e, const Vocabulary& v) {
@@ -234,6 +255,12 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
                                 m.item_queries.cols(), m.item_embeddings.cols()));
     }
   }
+  for (const auto& [side, tower, vectors] :
+       {std::tuple("users", &m.user_tower, &m.user_embeddings),
+        std::tuple("items", &m.item_tower, &m.item_embeddings)}) {
+    if (!*tower) continue;
+    if (auto problem = tower_problem(**tower, side, *vectors)) invalid(path, *problem);
+  }
 }
 
 TensorList collect_tensors(const ModelData& m) {
@@ -270,6 +297,29 @@ TensorList collect_tensors(const ModelData& m) {
   }
   if (m.item_queries.rows() != 0) {
     t.add("item_queries", DType::F32, rows_dim(m.item_queries), m.item_queries.values());
+  }
+  for (const auto& [side, tower] :
+       {std::pair("users", &m.user_tower), std::pair("items", &m.item_tower)}) {
+    if (!*tower) continue;
+    const std::string prefix = fmt::format("{}.tower.", side);
+    const TowerParams& p = (*tower)->params;
+    if (p.id_table.rows() != 0) {
+      t.add(prefix + "id_table", DType::F32, rows_dim(p.id_table), p.id_table.values());
+    }
+    if (p.feature_table.rows() != 0) {
+      t.add(prefix + "feature_table", DType::F32, rows_dim(p.feature_table),
+            p.feature_table.values());
+    }
+    for (std::size_t l = 0; l < p.weights.size(); ++l) {
+      t.add(fmt::format("{}layer{}.weights", prefix, l), DType::F32, rows_dim(p.weights[l]),
+            p.weights[l].values());
+      t.add(fmt::format("{}layer{}.biases", prefix, l), DType::F32, rows_dim(p.biases[l]),
+            p.biases[l].values());
+    }
+    const auto columns = (*tower)->encoder.columns();
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      t.add_strings(fmt::format("{}vocabulary{}", prefix, c), columns[c].vocabulary.ids());
+    }
   }
   return t;
 }
@@ -319,6 +369,13 @@ std::string make_header(const std::filesystem::path& path, const ModelData& m,
         {"checksum", hex64(data_checksum(tensors))},
         {std::string(kHeaderChecksumKey), std::string(kDigits, '0')},
     };
+    for (const auto& [side, tower] :
+         {std::pair("users", &m.user_tower), std::pair("items", &m.item_tower)}) {
+      if (!*tower) continue;
+      header["__metadata__"][fmt::format("{}.tower", side)] = json{
+          {"shape", (*tower)->params.shape.to_json()},
+          {"features", (*tower)->encoder.to_json()}}.dump();
+    }
     text = header.dump();
   } catch (const json::exception& e) {
     // dump() refuses strings that are not valid UTF-8.
@@ -570,10 +627,53 @@ class Loader {
         }
       }
     }
+    if (version_ >= 4) {
+      m.user_tower = tower("users", m.user_embeddings);
+      m.item_tower = tower("items", m.item_embeddings);
+    }
     for (const auto& [name, t] : tensors_) {
       if (!used_.contains(name)) corrupt("unknown tensor \"{}\"", name);
     }
     return m;
+  }
+
+  // Side `side`'s tower ("users"), or nullopt when the file has none.
+  std::optional<FeatureTower> tower(const std::string& side, const Matrix& vectors) {
+    const std::string key = side + ".tower";
+    if (!metadata_.contains(key)) return std::nullopt;
+    const json j = parse_json_text(key);
+    FeatureTower t;
+    const std::string prefix = key + ".";
+    try {
+      if (!j.is_object() || !j.contains("shape") || !j.contains("features") ||
+          !j["features"].is_array()) {
+        corrupt("metadata \"{}\" has no tower shape and features", key);
+      }
+      t.params.shape = TowerShape::from_json(j["shape"]);
+      const TowerShape& s = t.params.shape;
+      const auto table = [&](const std::string& name) {
+        const TensorView& v = tensor(prefix + name, DType::F32, 2);
+        return Matrix(static_cast<std::int64_t>(v.shape[0]), static_cast<std::int64_t>(v.shape[1]),
+                      copy_values<float>(v));
+      };
+      if (s.id_rows > 0) t.params.id_table = table("id_table");
+      if (s.feature_columns() > 0) t.params.feature_table = table("feature_table");
+      for (std::size_t l = 0; l < s.layers.size(); ++l) {
+        t.params.weights.push_back(table(fmt::format("layer{}.weights", l)));
+        t.params.biases.push_back(table(fmt::format("layer{}.biases", l)));
+      }
+      std::vector<Vocabulary> vocabularies;
+      for (std::size_t c = 0; c < j["features"].size(); ++c) {
+        vocabularies.push_back(Vocabulary::from_ordered(
+            strings(fmt::format("{}vocabulary{}", prefix, c)), Vocabulary::IdKind::String));
+      }
+      t.encoder = FeatureEncoder::restore(j["features"], std::move(vocabularies));
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Corruption) throw;
+      corrupt("{}: {}", key, e.what());
+    }
+    if (auto problem = tower_problem(t, side.c_str(), vectors)) corrupt("{}", *problem);
+    return t;
   }
 
   json parse_json_text(std::string_view key) const {
@@ -741,6 +841,7 @@ void save_model(const std::filesystem::path& path, const ModelData& model) {
 ModelData load_model(const std::filesystem::path& path) { return Loader(path).load(); }
 
 int model_format_version(const ModelData& model) noexcept {
+  if (model.user_tower || model.item_tower) return 4;
   if (model.item_to_item.is_dense() || !model.seen_weights.empty()) return 3;
   return model.item_to_item.empty() && (model.item_queries.rows() == 0) ? 1 : 2;
 }

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
+#include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -22,15 +25,43 @@ const char* to_string(ParamType type) noexcept {
       return "bool";
     case ParamType::Choice:
       return "choice";
+    case ParamType::IntList:
+      return "ints";
   }
   return "?";
+}
+
+std::vector<std::int32_t> parse_int_list(const std::string& name, const std::string& text) {
+  std::vector<std::int32_t> out;
+  if (text.empty()) return out;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string part = text.substr(begin, end - begin);
+    const auto v = part.empty() || part.find_first_not_of("-0123456789") != std::string::npos
+                       ? std::nullopt
+                       : std::optional<std::int64_t>(std::strtoll(part.c_str(), nullptr, 10));
+    if (!v || *v < std::numeric_limits<std::int32_t>::min() ||
+        *v > std::numeric_limits<std::int32_t>::max() || part == "-") {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("parameter {} = \"{}\": \"{}\" is not an integer (a list is "
+                              "comma-separated integers, such as 64,32)",
+                              name, text, part));
+    }
+    out.push_back(static_cast<std::int32_t>(*v));
+    if (end == text.size()) break;
+    begin = end + 1;
+  }
+  return out;
 }
 
 namespace {
 
 std::string number_text(double v) { return fmt::format("{}", v); }
 
-bool numeric(ParamType t) { return t == ParamType::Int || t == ParamType::Float; }
+bool numeric(ParamType t) {
+  return t == ParamType::Int || t == ParamType::Float || t == ParamType::IntList;
+}
 
 }  // namespace
 
@@ -70,6 +101,9 @@ void ParamSpec::check(const std::string& text) const {
             fmt::format("parameter {} = \"{}\" is not one of {}", name, text, range_text()));
       }
       return;
+    case ParamType::IntList:
+      for (const std::int32_t v : parse_int_list(name, text)) check_range(v, text, true);
+      return;
     case ParamType::Int:
     case ParamType::Float:
       break;
@@ -82,12 +116,18 @@ void ParamSpec::check(const std::string& text) const {
   } else {
     v = static_cast<double>(parse_param<std::uint64_t>(name, text));
   }
+  check_range(v, text, false);
+}
+
+void ParamSpec::check_range(double v, const std::string& text, bool element) const {
   const bool below = min_open ? !(v > min) : !(v >= min);
   const bool above = max_open ? !(v < max) : !(v <= max);
   if (!std::isfinite(v) || below || above) {
     const std::string range = range_text();
+    const std::string value =
+        element ? fmt::format("\"{}\": {}", text, v) : fmt::format("\"{}\"", text);
     throw Error(ErrorKind::InvalidArgument,
-                fmt::format("parameter {} = \"{}\" is outside {} ({})", name, text,
+                fmt::format("parameter {} = {} is outside {} ({})", name, value,
                             range.empty() ? "the finite numbers" : range, help));
   }
 }

@@ -187,6 +187,7 @@ FeatureTable movielens_feature_table(const fs::path& dir, FeatureSide side,
         fmt::format("{}: not a MovieLens directory (no u.data or ratings.csv)", dir.string()));
   }
   FeatureTable out;
+  out.columns.assign(columns.begin(), columns.end());
   out.source = full.source;
   out.row_name = "line";
   out.ids = std::move(full.ids);

@@ -314,6 +314,56 @@ TopK Recommender::recommend_for_items(std::span<const std::int32_t> item_rows,
   return search(queries, row0, &seen, options);
 }
 
+std::vector<float> Recommender::user_vector_from_features(
+    std::span<const FeatureValue> features) const {
+  if (!model_.user_tower) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("the model has no user features{}: a {} model trained without "
+                    "--user-features knows users by id only",
+                    features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
+                    model_.kind));
+  }
+  return model_.user_tower->vector_of(features, "user");
+}
+
+std::vector<float> Recommender::item_vector_from_features(
+    std::span<const FeatureValue> features) const {
+  if (!model_.item_tower) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("the model has no item features{}: a {} model trained without "
+                    "--item-features knows items by id only",
+                    features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
+                    model_.kind));
+  }
+  return model_.item_tower->vector_of(features, "item");
+}
+
+TopK Recommender::recommend_for_features(std::span<const FeatureValue> user,
+                                         const RecommendOptions& options) const {
+  Matrix queries(1, dim(), user_vector_from_features(user));
+  const std::int32_t row0[] = {0};
+  return search(queries, row0, nullptr, options);
+}
+
+TopK Recommender::similar_to_features(std::span<const FeatureValue> item,
+                                      const SimilarOptions& options) const {
+  check_item_similarity();
+  const int k = effective_k(options.k, model_.items.num_known());
+  if (options.ef < 0) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("ef must be positive, got {}", options.ef));
+  }
+  std::vector<float> v = item_vector_from_features(item);
+  double norm = 0;
+  for (const float x : v) norm += static_cast<double>(x) * x;
+  norm = std::sqrt(norm);
+  if (norm > 0) {
+    for (float& x : v) x = static_cast<float>(x / norm);
+  }
+  return similar_to(Matrix(1, dim(), std::move(v)), 0, k, options);
+}
+
 std::vector<std::int32_t> Recommender::known_user_rows() const {
   std::vector<std::int32_t> rows(static_cast<std::size_t>(model_.users.num_known()));
   std::iota(rows.begin(), rows.end(), 1);
@@ -379,6 +429,12 @@ TopK Recommender::similar_items(std::int32_t item_row, const SimilarOptions& opt
   const Matrix& unit = normalized_items();
   Matrix query(1, unit.cols());
   std::copy_n(unit.row(item_row).data(), unit.cols(), query.data());
+  return similar_to(query, item_row, k, options);
+}
+
+TopK Recommender::similar_to(const Matrix& query, std::int32_t item_row, int k,
+                             const SimilarOptions& options) const {
+  const Matrix& unit = normalized_items();
   std::vector<std::int32_t> exclude{0, item_row};
   SearchOptions search_options;
   search_options.k = k;

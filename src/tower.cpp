@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "detail/gemm.hpp"
 #include "detail/require.hpp"
@@ -28,6 +29,66 @@ void TowerShape::validate() const {
               fmt::format("feature column {} has no rows", c - 1));
     }
   }
+}
+
+nlohmann::json TowerShape::to_json() const {
+  return {{"id_rows", id_rows},
+          {"feature_offsets", feature_offsets},
+          {"embed_dim", embed_dim},
+          {"layers", layers}};
+}
+
+TowerShape TowerShape::from_json(const nlohmann::json& j) {
+  TowerShape s;
+  try {
+    s.id_rows = j.at("id_rows").get<std::int32_t>();
+    s.feature_offsets = j.at("feature_offsets").get<std::vector<std::int32_t>>();
+    s.embed_dim = j.at("embed_dim").get<std::int32_t>();
+    s.layers = j.at("layers").get<std::vector<std::int32_t>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("tower shape: {}", e.what()));
+  }
+  s.validate();
+  return s;
+}
+
+void FeatureTower::validate(const std::string& what) const {
+  params.validate(what);
+  const auto offsets = encoder.offsets();
+  require(
+      std::equal(offsets.begin(), offsets.end(), params.shape.feature_offsets.begin(),
+                 params.shape.feature_offsets.end()),
+      fmt::format("{}: the feature table's columns do not match the features' encodings", what));
+}
+
+std::vector<float> FeatureTower::vector_of(std::span<const FeatureValue> values,
+                                           std::string_view side) const {
+  const auto columns = encoder.columns();
+  std::vector<std::string> names;
+  for (const ColumnEncoding& c : columns) names.push_back(c.column.name);
+  require(has_features(),
+          fmt::format("the model has no {} features{}: it was trained without them", side,
+                      values.empty() ? "" : fmt::format(" (such as \"{}\")", values.front().name)));
+  std::vector<std::string_view> row(columns.size());
+  std::vector<bool> given(columns.size(), false);
+  for (const FeatureValue& v : values) {
+    const auto it = std::find(names.begin(), names.end(), v.name);
+    require(it != names.end(),
+            fmt::format("\"{}\" is not a {} feature of the model; its {} features: {}", v.name,
+                        side, side, fmt::join(names, ", ")));
+    const auto c = static_cast<std::size_t>(it - names.begin());
+    require(!given[c], fmt::format("{} feature \"{}\" is given twice", side, v.name));
+    given[c] = true;
+    row[c] = v.value;
+  }
+  FeatureRows rows;
+  encoder.encode_one(row, rows, fmt::format("the {}'s features", side));
+  const std::vector<std::int32_t> oov{0};
+  const std::vector<std::int64_t> first{0};
+  Matrix m = params.vectors(params.shape.id_rows > 0 ? std::span<const std::int32_t>(oov)
+                                                     : std::span<const std::int32_t>(),
+                            has_features() ? &rows : nullptr, first, 1);
+  return std::move(m.storage());
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -10,7 +11,9 @@
 #include <latent/random.hpp>
 #include <latent/rank_pairs.hpp>
 #include <latent/two_tower.hpp>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "detail/gemm.hpp"
@@ -67,6 +70,9 @@ void TwoTowerConfig::validate() const {
   require(hard_negatives >= 0, fmt::format("hard negatives {} must be >= 0", hard_negatives));
   require(std::isfinite(init_scale) && init_scale >= 0,
           fmt::format("init scale {} must be >= 0", init_scale));
+  for (const std::int32_t w : layers) {
+    require(w >= 1 && w <= 4096, fmt::format("layer width {} is outside [1, 4096]", w));
+  }
   require(!top_ks.empty(), "top_ks must not be empty");
   for (std::size_t i = 0; i < top_ks.size(); ++i) {
     require(top_ks[i] >= 1 && (i == 0 || top_ks[i] > top_ks[i - 1]),
@@ -75,23 +81,28 @@ void TwoTowerConfig::validate() const {
 }
 
 nlohmann::json TwoTowerConfig::to_json() const {
-  return {{"dim", dim},
-          {"optimizer", to_string(optimizer)},
-          {"learning_rate", learning_rate},
-          {"initial_accumulator", initial_accumulator},
-          {"beta1", beta1},
-          {"beta2", beta2},
-          {"epsilon", epsilon},
-          {"batch_size", batch_size},
-          {"epochs", epochs},
-          {"seed", seed},
-          {"shuffle", shuffle},
-          {"temperature", temperature},
-          {"negatives", to_string(negatives)},
-          {"remove_accidental_hits", remove_accidental_hits},
-          {"logq_correction", logq_correction},
-          {"hard_negatives", hard_negatives},
-          {"init_scale", init_scale}};
+  nlohmann::json j{{"dim", dim},
+                   {"optimizer", to_string(optimizer)},
+                   {"learning_rate", learning_rate},
+                   {"initial_accumulator", initial_accumulator},
+                   {"beta1", beta1},
+                   {"beta2", beta2},
+                   {"epsilon", epsilon},
+                   {"batch_size", batch_size},
+                   {"epochs", epochs},
+                   {"seed", seed},
+                   {"shuffle", shuffle},
+                   {"temperature", temperature},
+                   {"negatives", to_string(negatives)},
+                   {"remove_accidental_hits", remove_accidental_hits},
+                   {"logq_correction", logq_correction},
+                   {"hard_negatives", hard_negatives},
+                   {"init_scale", init_scale}};
+  // Only when set, so that id-only models' configs stay as they were.
+  if (!layers.empty()) j["layers"] = fmt::format("{}", fmt::join(layers, ","));
+  if (!user_ids) j["user_ids"] = false;
+  if (!item_ids) j["item_ids"] = false;
+  return j;
 }
 
 namespace {
@@ -115,6 +126,69 @@ Matrix random_table(std::int64_t rows, int dim, float scale, Rng& rng) {
   for (float& v : m.storage()) v = (2.0f * rng.uniform() - 1.0f) * scale;
   return m;
 }
+
+// One side of the model as the trainer updates it: an id table with its
+// optimizer (the id-only model), or a tower over ids and features, whose
+// vectors of every row (the table the metrics and the catalog softmax
+// read) are computed again when a step has changed it.
+class TrainedSide {
+ public:
+  // An id table: `vectors` itself.
+  TrainedSide(const OptimizerSettings& settings, Matrix& vectors)
+      : settings_(settings), vectors_(vectors), optimizer_(std::in_place, settings, vectors) {}
+  // A tower: `vectors` is made from it, a row for each of `rows` rows.
+  TrainedSide(const OptimizerSettings& settings, Matrix& vectors, std::unique_ptr<Tower> tower,
+              const FeatureRows* features, std::int64_t rows)
+      : settings_(settings), vectors_(vectors), tower_(std::move(tower)), features_(features) {
+    all_.resize(static_cast<std::size_t>(rows));
+    std::iota(all_.begin(), all_.end(), 0);
+    all_rows_.assign(all_.begin(), all_.end());
+  }
+
+  // The vectors of vocabulary rows `rows` into out (rows.size() x dim).
+  void vectors(std::span<const std::int32_t> rows, std::vector<float>& out, int threads) {
+    if (!tower_) {
+      gather_rows(vectors_, rows, out);
+      return;
+    }
+    feature_rows_.assign(rows.begin(), rows.end());
+    tower_->forward(tower_->shape().id_rows > 0 ? rows : std::span<const std::int32_t>(), features_,
+                    feature_rows_, out, threads);
+  }
+  // A step on the gradient of the last vectors()' rows (the same `rows`).
+  void apply(std::span<const std::int32_t> rows, const float* grad, int threads) {
+    if (!tower_) {
+      optimizer_->step(rows, grad, threads);
+      return;
+    }
+    const auto n = rows.size() * static_cast<std::size_t>(tower_->output_dim());
+    tower_->backward(std::span<const float>(grad, n), threads);
+    tower_->step(settings_, threads);
+    stale_ = true;
+  }
+  // The vectors of every row, current.
+  const Matrix& table(int threads) {
+    if (tower_ && stale_) {
+      vectors_ =
+          tower_->params().vectors(tower_->shape().id_rows > 0 ? std::span<const std::int32_t>(all_)
+                                                               : std::span<const std::int32_t>(),
+                                   features_, all_rows_, threads);
+      stale_ = false;
+    }
+    return vectors_;
+  }
+  const Tower* tower() const noexcept { return tower_.get(); }
+
+ private:
+  OptimizerSettings settings_;
+  Matrix& vectors_;
+  std::optional<RowOptimizer> optimizer_;  // an id table's
+  std::unique_ptr<Tower> tower_;
+  const FeatureRows* features_ = nullptr;
+  std::vector<std::int32_t> all_;
+  std::vector<std::int64_t> all_rows_, feature_rows_;
+  bool stale_ = true;
+};
 
 // Up to this many items a full softmax costs about what the running metrics
 // already cost (two_tower.hpp); beyond it, Auto takes in-batch negatives.
@@ -168,9 +242,9 @@ bool any_rank(bool mine, Communicator* comm) {
 // of the item table. The user rows come together at the end.
 class TwoTowerTrainer {
  public:
-  TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, Matrix& user_embeddings,
-                  Matrix& item_embeddings, Communicator* comm = nullptr,
-                  const RowPartition* users = nullptr);
+  TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, TrainedSide& users,
+                  TrainedSide& items, Communicator* comm = nullptr,
+                  const RowPartition* user_ranges = nullptr);
 
   EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
 
@@ -228,10 +302,8 @@ class TwoTowerTrainer {
   const int threads_;
   const int dim_;
   const bool catalog_;
-  Matrix& user_embeddings_;
-  Matrix& item_embeddings_;
-  RowOptimizer user_opt_;
-  RowOptimizer item_opt_;
+  TrainedSide& users_;
+  TrainedSide& items_;
   std::vector<float> item_log_q_;  // empty without logQ correction
   detail::Batch batch_;
   detail::InBatchSoftmax softmax_;
@@ -258,20 +330,18 @@ class TwoTowerTrainer {
 };
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
-                                 Matrix& user_embeddings, Matrix& item_embeddings,
-                                 Communicator* comm, const RowPartition* users)
+                                 TrainedSide& users, TrainedSide& items, Communicator* comm,
+                                 const RowPartition* user_ranges)
     : train_(train),
       config_(config),
       comm_(comm),
-      users_begin_(users == nullptr ? 0 : users->begin(comm->rank())),
-      users_end_(users == nullptr ? train.num_users : users->end(comm->rank())),
+      users_begin_(user_ranges == nullptr ? 0 : user_ranges->begin(comm->rank())),
+      users_end_(user_ranges == nullptr ? train.num_users : user_ranges->end(comm->rank())),
       threads_(detail::resolve_threads(config.threads)),
-      dim_(config.dim),
+      dim_(config.output_dim()),
       catalog_(use_catalog_softmax(config, train.num_items)),
-      user_embeddings_(user_embeddings),
-      item_embeddings_(item_embeddings),
-      user_opt_(config.optimizer_settings(), user_embeddings),
-      item_opt_(config.optimizer_settings(), item_embeddings),
+      users_(users),
+      items_(items),
       batch_(train.num_users, train.num_items),
       softmax_(config),
       order_(train.size()),
@@ -326,8 +396,8 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
   add_train_metrics(hits, report);
   if (test != nullptr && !test->empty()) {
     report.has_test = true;
-    report.test =
-        factorized_top_k(user_embeddings_, item_embeddings_, *test, config_.top_ks, threads_);
+    report.test = factorized_top_k(users_.table(threads_), items_.table(threads_), *test,
+                                   config_.top_ks, threads_);
   }
   report.seconds = seconds_since(t_epoch);
   return report;
@@ -335,13 +405,13 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
 
 double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) {
   build_batch(batch_index);
-  gather_rows(user_embeddings_, mine_rows_, ud_);
+  users_.vectors(mine_rows_, ud_, threads_);
   logits_.resize(static_cast<std::size_t>(slice_users() * batch_items()));
   if (catalog_) {
     score_against_catalog(slice_users(), hits);
-    gather_rows(item_embeddings_, batch_.items, id_);
+    items_.vectors(batch_.items, id_, threads_);
   } else {
-    gather_rows(item_embeddings_, batch_.items, id_);
+    items_.vectors(batch_.items, id_, threads_);
     detail::parallel_sgemm_nt(slice_users(), batch_items(), dim_, ud_.data(), id_.data(),
                               logits_.data(), threads_);
     if (config_.train_metrics && slice_users() > 0) keep_metric_users(batch_index, hits);
@@ -485,7 +555,7 @@ void TwoTowerTrainer::rank_metric_users(std::vector<double>& hits) {
     const std::int64_t rows = std::min(block, metric_rows_ - r0);
     full_scores_.resize(static_cast<std::size_t>(rows * n_cand));
     detail::parallel_sgemm_nt(rows, n_cand, dim_, metric_ud_.data() + r0 * dim_,
-                              item_embeddings_.data() + dim_, full_scores_.data(), threads_);
+                              items_.table(threads_).data() + dim_, full_scores_.data(), threads_);
     // The kept pairs are in the order of their rows.
     std::size_t end_pair = first_pair;
     while (end_pair < metric_row_.size() && metric_row_[end_pair] < r0 + rows) ++end_pair;
@@ -516,7 +586,7 @@ void TwoTowerTrainer::rank_metric_users(std::vector<double>& hits) {
 void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>& hits) {
   const std::int64_t ni = batch_items(), n_cand = candidates_;
   full_scores_.resize(static_cast<std::size_t>(nu * n_cand));
-  detail::parallel_sgemm_nt(nu, n_cand, dim_, ud_.data(), item_embeddings_.data() + dim_,
+  detail::parallel_sgemm_nt(nu, n_cand, dim_, ud_.data(), items_.table(threads_).data() + dim_,
                             full_scores_.data(), threads_);
   std::vector<double> local_hits(config_.top_ks.size(), 0.0);
 #pragma omp parallel num_threads(threads_)
@@ -580,9 +650,9 @@ void TwoTowerTrainer::apply_gradients() {
   if (ns > 0) {
     detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
   }
-  user_opt_.step(mine_rows_, gu_.data(), threads_);
+  users_.apply(mine_rows_, gu_.data(), threads_);
   if (comm_ != nullptr) comm_->finish_sum();
-  item_opt_.step(batch_.items, gi_.data(), threads_);
+  items_.apply(batch_.items, gi_.data(), threads_);
 }
 
 void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
@@ -599,20 +669,63 @@ void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
 
 namespace {
 
+// A side is a tower when it has features or layers, or no ids.
+bool is_tower(const TwoTowerConfig& config, bool ids, const SideFeatures* features) {
+  return features != nullptr || !config.layers.empty() || !ids;
+}
+
+void check_side(const TwoTowerConfig& config, bool ids, const SideFeatures* features,
+                std::int32_t rows, const char* side) {
+  require(
+      ids || features != nullptr,
+      fmt::format("{}-ids is off and the {}s have no features to take their place", side, side));
+  if (features != nullptr) {
+    require(features->rows.rows() == rows,
+            fmt::format("the {} features have {} rows for {} {} rows", side, features->rows.rows(),
+                        rows, side));
+  }
+  (void)config;
+}
+
+TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures* features,
+                      std::int32_t rows, Matrix& vectors, Rng& init_rng) {
+  if (!is_tower(config, ids, features)) {
+    vectors = random_table(rows, config.dim, config.init_scale, init_rng);
+    return TrainedSide(config.optimizer_settings(), vectors);
+  }
+  TowerShape shape;
+  shape.id_rows = ids ? rows : 0;
+  if (features != nullptr) {
+    shape.feature_offsets.assign(features->encoder.offsets().begin(),
+                                 features->encoder.offsets().end());
+  }
+  shape.embed_dim = config.dim;
+  shape.layers = config.layers;
+  return TrainedSide(config.optimizer_settings(), vectors,
+                     std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng),
+                     features != nullptr ? &features->rows : nullptr, rows);
+}
+
 TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
                             const TwoTowerConfig& config, const ProgressCallback& on_progress,
                             const EpochCallback& on_epoch, const InitialVectors& init,
-                            Communicator* comm = nullptr, const RowPartition* users = nullptr) {
+                            const TwoTowerFeatures& features = {}, Communicator* comm = nullptr,
+                            const RowPartition* users = nullptr) {
   TwoTowerResult result;
   // Users first, then items, from one stream: the initial tables are part of
   // what the golden tests pin.
   Rng init_rng(config.seed);
-  result.user_embeddings = random_table(train.num_users, config.dim, config.init_scale, init_rng);
-  result.item_embeddings = random_table(train.num_items, config.dim, config.init_scale, init_rng);
-  copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
-  copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
-  TwoTowerTrainer trainer(train, config, result.user_embeddings, result.item_embeddings, comm,
-                          users);
+  TrainedSide user_side = make_side(config, config.user_ids, features.users, train.num_users,
+                                    result.user_embeddings, init_rng);
+  TrainedSide item_side = make_side(config, config.item_ids, features.items, train.num_items,
+                                    result.item_embeddings, init_rng);
+  if (user_side.tower() == nullptr) {
+    copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
+  }
+  if (item_side.tower() == nullptr) {
+    copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
+  }
+  TwoTowerTrainer trainer(train, config, user_side, item_side, comm, users);
 
   const auto t_train = Clock::now();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -627,6 +740,12 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
     for (auto& s : starts) s *= config.dim;
     comm->allgather_ranges(std::span<float>(result.user_embeddings.storage()), starts);
   }
+  // The towers' vectors of every row, and their parameters.
+  const int threads = detail::resolve_threads(config.threads);
+  (void)user_side.table(threads);
+  (void)item_side.table(threads);
+  if (user_side.tower() != nullptr) result.user_tower = user_side.tower()->params();
+  if (item_side.tower() != nullptr) result.item_tower = item_side.tower()->params();
   result.train_seconds = seconds_since(t_train);
   return result;
 }
@@ -635,12 +754,20 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
 
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config, const ProgressCallback& on_progress,
-                               const EpochCallback& on_epoch, const InitialVectors& init) {
+                               const EpochCallback& on_epoch, const InitialVectors& init,
+                               const TwoTowerFeatures& features) {
   config.validate();
   check_training_pairs(train);
+  check_side(config, config.user_ids, features.users, train.num_users, "user");
+  check_side(config, config.item_ids, features.items, train.num_items, "item");
+  const bool towers = is_tower(config, config.user_ids, features.users) ||
+                      is_tower(config, config.item_ids, features.items);
+  require(!towers || (init.users == nullptr && init.items == nullptr),
+          "a warm start of a model with features, layers or no ids is not supported yet; train "
+          "it afresh");
   check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
   check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
-  return train_epochs(train, test, config, on_progress, on_epoch, init);
+  return train_epochs(train, test, config, on_progress, on_epoch, init, features);
 }
 
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
@@ -648,12 +775,17 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
                                            const ProgressCallback& on_progress,
                                            const EpochCallback& on_epoch) {
   config.validate();
+  if (!config.layers.empty() || !config.user_ids || !config.item_ids) {
+    throw CollectiveError(ErrorKind::InvalidArgument,
+                          "towers (layers, or no ids) do not train on several ranks yet; run "
+                          "latent train as one process for them");
+  }
   check_interactions(train.pairs, "the training pairs");
   // Each rank trains the users of one range and holds all their pairs; the
   // ranges are cut so that the ranks have about as many pairs each.
   const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
   const Interactions mine = owned_pairs(comm, train, users, PairKey::User);
-  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, &comm, &users);
+  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, {}, &comm, &users);
 }
 
 }  // namespace latent

@@ -89,9 +89,17 @@ struct FeatureColumn {
 // or hash together with max or min.
 std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration);
 
+// A feature's value by name, as a front end takes it for one user or item
+// ("age", "25").
+struct FeatureValue {
+  std::string name;
+  std::string value;
+};
+
 // Raw values of the declared columns, one row per user or item: ids[r] has
 // values[c][r] in column c (the declared columns, in order; "" is missing).
 struct FeatureTable {
+  std::vector<FeatureColumn> columns;  // the declarations of values' columns
   std::vector<std::string> ids;
   std::vector<std::vector<std::string>> values;
   // How messages name where the values came from ("items.csv", "DataFrame")
@@ -169,6 +177,7 @@ class FeatureEncoder {
   static FeatureEncoder restore(const nlohmann::json& j, std::vector<Vocabulary> vocabularies);
 
  private:
+  friend struct SideFeatures;
   void finish();  // offsets_ from columns_
   // encode_one, naming the row in an error with where() (made only then).
   void encode_row(std::span<const std::string_view> values, FeatureRows& rows,
@@ -176,6 +185,23 @@ class FeatureEncoder {
 
   std::vector<ColumnEncoding> columns_;
   std::vector<std::int32_t> offsets_;
+};
+
+// One side's features as a model trains on them: the encoder, fitted on
+// the rows of the table whose id is in the training vocabulary (values
+// only entities outside training have are OOV, as they would be for any
+// entity training did not see), and the tokens of each vocabulary row:
+// rows[r] is vocabulary row r's (the OOV row, and an id the table lacks,
+// have every column missing).
+struct SideFeatures {
+  FeatureEncoder encoder;
+  FeatureRows rows;
+  std::int64_t with_values = 0;  // vocabulary rows the table has
+
+  // Throws InvalidArgument as FeatureEncoder::fit does, naming the table's
+  // source and line for a malformed value (in any row of the table).
+  // The table's columns are its declarations (FeatureTable::columns).
+  static SideFeatures fit(const FeatureTable& table, const Vocabulary& vocabulary);
 };
 
 enum class FeatureSide { Users, Items };

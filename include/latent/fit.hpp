@@ -15,6 +15,7 @@
 
 #include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
+#include <latent/features.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/params.hpp>
 #include <latent/recommender.hpp>
@@ -55,6 +56,12 @@ struct FitOptions {
   const ModelData* init = nullptr;
   WarmUpdate update = WarmUpdate::All;
   std::string init_name = "the initial model";
+  // Side features (features.hpp) of the users and items, by their raw ids
+  // (not owned; null: none), for a model that takes them (ModelSpec::
+  // takes_features). Each side's encoder is fitted on the rows of the ids
+  // in training, and the model file keeps it with the tower.
+  const FeatureTable* user_features = nullptr;
+  const FeatureTable* item_features = nullptr;
 };
 
 struct FitResult {
@@ -78,10 +85,9 @@ nlohmann::json check_fit_options(const FitOptions& options);
 
 // Throws InvalidArgument for an unknown model name (listing the valid ones),
 // a parameter the model does not take (listing the ones it does) or an
-// invalid value, a warm start that check_fit_options refuses or whose data
-// does not fit it (warm_start_data), before any training; and after
-// training, for vectors that diverged (unless options.refuse_diverged is
-// false).
+// invalid value, features for a model that takes none, a warm start that check_fit_options refuses
+// or whose data does not fit it (warm_start_data), before any training; and after training, for
+// vectors that diverged (unless options.refuse_diverged is false).
 FitResult fit(const Dataset& data, const FitOptions& options);
 
 // fit() on the ranks of a distributed run (communicator.hpp): every rank

@@ -16,7 +16,13 @@
 // (item_to_item.indptr I64, .indices I32, .values F32) and item_queries
 // (F32, items x dim); version 3 adds a dense term (item_to_item.dense, F32
 // items x items) and the weights of the seen pairs in the term
-// (seen.weights, F32, one per seen.indices entry). A file is written in the
+// (seen.weights, F32, one per seen.indices entry); version 4 the towers over
+// features of either side (<side> users or items): metadata "<side>.tower"
+// (JSON: the tower's shape and its features' encodings), tensors
+// <side>.tower.id_table and .feature_table (F32, rows x width),
+// <side>.tower.layer<l>.weights (F32, inputs x outputs) and .biases (F32,
+// 1 x outputs), and each feature column's vocabulary as strings,
+// <side>.tower.vocabulary<c>.ids/.offsets. A file is written in the
 // oldest version that holds what it has (model_format_version), so older
 // builds keep reading the models they can use. Tensors are laid
 // out so every one starts at an offset aligned to its element size, the data
@@ -27,6 +33,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,14 +42,15 @@
 #include <latent/interactions.hpp>
 #include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
+#include <latent/tower.hpp>
 #include <latent/vocabulary.hpp>
 
 namespace latent {
 
 // The newest version this build reads and writes: 2 adds the item-to-item
 // term and the item query vectors of item-based models, 3 the dense term and
-// the seen pairs' weights.
-inline constexpr int kModelFormatVersion = 3;
+// the seen pairs' weights, 4 the towers over features.
+inline constexpr int kModelFormatVersion = 4;
 
 struct ModelData {
   std::string kind;         // registry name, e.g. "two-tower"
@@ -65,10 +73,15 @@ struct ModelData {
   // Empty, or items.size() x dim: a new user's query vector is the sum of
   // their items' rows (the fold-in of item-based models).
   Matrix item_queries;
+  // Models with towers (two-tower over features, format version 4): each
+  // side's features' encoder and tower, which give the vector of a user or
+  // item training did not see from its features. A known one's vector is
+  // its row of the embeddings, as for every model.
+  std::optional<FeatureTower> user_tower, item_tower;
 };
 
-// The format version save_model writes `model` in: 3 when it holds a dense
-// item-to-item term or seen weights, 2 when it holds a sparse term or item
+// The format version save_model writes `model` in: 4 when it has a tower,
+// 3 when it holds a dense item-to-item term or seen weights, 2 when it holds a sparse term or item
 // query vectors, else 1 (which older builds read).
 int model_format_version(const ModelData& model) noexcept;
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <latent/communicator.hpp>
+#include <latent/features.hpp>
 #include <latent/interactions.hpp>
 #include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
@@ -32,13 +34,20 @@
 #include <latent/params.hpp>
 #include <latent/rank_pairs.hpp>
 #include <latent/search_space.hpp>
+#include <latent/tower.hpp>
 #include <latent/training_report.hpp>
 #include <latent/warm_start.hpp>
 
 namespace latent {
 
-enum class ParamType { Int, Float, Bool, Choice };
-const char* to_string(ParamType type) noexcept;  // "int", "float", "bool", "choice"
+// IntList: comma-separated integers ("64,32"; "" is the empty list), each
+// within the range.
+enum class ParamType { Int, Float, Bool, Choice, IntList };
+// "int", "float", "bool", "choice", "ints"
+const char* to_string(ParamType type) noexcept;
+// The integers of an IntList value; throws InvalidArgument naming the
+// parameter and the value for one that is not a list of integers.
+std::vector<std::int32_t> parse_int_list(const std::string& name, const std::string& text);
 
 // One hyper-parameter: what its CLI flag, Python keyword, help line, tuning
 // grid and README row show.
@@ -47,7 +56,7 @@ struct ParamSpec {
   ParamType type = ParamType::Float;
   std::string default_value;  // as text: "0.05", "true", "adagrad"
   std::string help;           // one line, no final period
-  // Int and Float: the value must be finite and within [min, max], an end
+  // Int, Float, IntList (each): the value must be finite and within [min, max], an end
   // excluded when its *_open flag is set.
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
@@ -65,6 +74,10 @@ struct ParamSpec {
   // range or choices, when `text` is not a valid value.
   void check(const std::string& text) const;
   nlohmann::json to_json() const;
+
+ private:
+  // v: value `text`, or one of its elements.
+  void check_range(double v, const std::string& text, bool element) const;
 };
 
 // What a trainer gets: the pairs to fit (rows of vocabularies of
@@ -83,6 +96,10 @@ struct TrainInput {
   // only on the saved item vocabulary.
   const ModelData* init = nullptr;
   WarmUpdate update = WarmUpdate::All;
+  // Side features (features.hpp), rows[r] those of vocabulary row r; null:
+  // none. fit() passes them only to a model whose spec takes_features.
+  const SideFeatures* user_features = nullptr;
+  const SideFeatures* item_features = nullptr;
 };
 
 // What a distributed trainer gets on each rank of a run (fit_distributed):
@@ -105,6 +122,9 @@ struct TrainedVectors {
   // query vectors of their fold-in (ModelData's fields of those names).
   ItemToItem item_to_item;
   Matrix item_queries;
+  // Models with towers (two-tower over features): each side's tower
+  // parameters, which the model file keeps with the features' encoders.
+  std::optional<TowerParams> user_tower, item_tower;
 };
 
 // The query vector of a user who was not in training, from the item rows
@@ -151,6 +171,9 @@ struct ModelSpec {
   bool weighs_pairs = true;
   // The same model for any thread count (for a given seed).
   bool thread_deterministic = true;
+  // Trains on side features of users and items (TrainInput's), and keeps
+  // towers that give the vectors of users and items it did not see.
+  bool takes_features = false;
   // Ranks items differently for different users (popularity does not).
   bool personalized = true;
   // Its item vectors say which items are alike (cosine: similar items,

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <latent/error.hpp>
 #include <latent/model_spec.hpp>
@@ -86,6 +87,25 @@ class ParamTable {
     return std::move(*this);
   }
 
+  // A list of integers (ParamType::IntList), each within `range`; its text
+  // is comma-separated ("64,32").
+  ParamTable&& list(std::string name, std::vector<std::int32_t> Config::*field, std::string help,
+                    Range range = {}) && {
+    ParamSpec s;
+    s.name = std::move(name);
+    s.type = ParamType::IntList;
+    s.help = std::move(help);
+    s.min = range.min;
+    s.max = range.max;
+    s.min_open = range.min_open;
+    s.max_open = range.max_open;
+    s.default_value = fmt::format("{}", fmt::join(Config{}.*field, ","));
+    const std::string n = s.name;
+    entries_.push_back({std::move(s), false, [field, n](Config& c, const std::string& text) {
+                          c.*field = parse_int_list(n, text);
+                        }});
+    return std::move(*this);
+  }
   // A common parameter (common_param_specs(): "seed", "threads") that this
   // model also reads into one of its fields; shown once, with the common ones.
   template <class T>

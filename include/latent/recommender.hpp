@@ -128,6 +128,18 @@ class Recommender {
   // Top-k for such a user; with exclude_seen the given items are dropped.
   TopK recommend_for_items(std::span<const std::int32_t> item_rows,
                            const RecommendOptions& options) const;
+  // Cold start through side features (models with towers, tower.hpp): the
+  // vector of a user or item given by its features (name, value; a feature
+  // not given is missing), as FeatureTower::vector_of; the top-k items for
+  // such a user; the items most similar to such an item by cosine. Throw
+  // InvalidArgument naming the feature for a model without features of
+  // that side, a feature the model does not have, or a value its type
+  // refuses.
+  std::vector<float> user_vector_from_features(std::span<const FeatureValue> features) const;
+  std::vector<float> item_vector_from_features(std::span<const FeatureValue> features) const;
+  TopK recommend_for_features(std::span<const FeatureValue> user,
+                              const RecommendOptions& options) const;
+  TopK similar_to_features(std::span<const FeatureValue> item, const SimilarOptions& options) const;
   // Every known user (rows 1..n), in row order.
   std::vector<std::int32_t> known_user_rows() const;
 
@@ -162,6 +174,10 @@ class Recommender {
   // Throws Unsupported for a model kind without item similarity
   // (ModelSpec::item_similarity).
   void check_item_similarity() const;
+  // The k items nearest by cosine to a unit `query` (1 x dim), neither OOV
+  // nor item_row.
+  TopK similar_to(const Matrix& query, std::int32_t item_row, int k,
+                  const SimilarOptions& options) const;
   // The exact top-k among item `rows` only (sorted, distinct, none OOV),
   // each query q without the items of seen->row(seen_rows_of[q]) when seen.
   TopK search_among(const Matrix& queries, std::span<const std::int32_t> seen_rows_of,

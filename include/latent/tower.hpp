@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <latent/features.hpp>
 #include <latent/matrix.hpp>
 #include <latent/optimizer.hpp>
@@ -46,6 +48,9 @@ struct TowerShape {
   // Throws InvalidArgument for a tower with no input, a width < 1, or
   // feature offsets that do not ascend from 0.
   void validate() const;
+  nlohmann::json to_json() const;
+  // Throws InvalidArgument for JSON to_json() does not write.
+  static TowerShape from_json(const nlohmann::json& j);
 };
 
 // A tower's parameters: what a model file keeps and what inference needs.
@@ -68,6 +73,26 @@ struct TowerParams {
   // `features` (null without features).
   Matrix vectors(std::span<const std::int32_t> ids, const FeatureRows* features,
                  std::span<const std::int64_t> feature_rows, int threads) const;
+};
+
+// One side's tower as a model keeps it: how the side's feature values
+// become tokens, and the tower's parameters. It gives the vector of a user
+// or item training did not see from its feature values (cold start): the
+// id's OOV row adds nothing, so the vector is the features' alone.
+struct FeatureTower {
+  FeatureEncoder encoder;  // no columns: a tower over ids alone
+  TowerParams params;
+
+  bool has_features() const noexcept { return !encoder.columns().empty(); }
+  // Throws InvalidArgument (naming `what`) when the parameters are invalid
+  // or do not fit the encoder's columns.
+  void validate(const std::string& what) const;
+  // The vector of an entity given as (feature name, value) pairs: a
+  // feature not given is missing, a value the fit never saw is OOV (row 0
+  // of its column). Throws InvalidArgument naming `side` ("user") and the
+  // feature for a name that is not one of its features (listing them), a
+  // tower without features, and a value its type refuses (a number).
+  std::vector<float> vector_of(std::span<const FeatureValue> values, std::string_view side) const;
 };
 
 class Tower {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,13 @@
 
 #include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
+#include <latent/features.hpp>
 #include <latent/initial_vectors.hpp>
 #include <latent/interactions.hpp>
 #include <latent/matrix.hpp>
 #include <latent/optimizer.hpp>
 #include <latent/rank_pairs.hpp>
+#include <latent/tower.hpp>
 #include <latent/training_report.hpp>
 
 namespace latent {
@@ -67,6 +70,18 @@ struct TwoTowerConfig {
   bool train_metrics = true;     // running FactorizedTopK during training (sampled
                                  // with in-batch negatives: TopKAccuracy::sampled)
   std::vector<int> top_ks{1, 5, 10, 50, 100};
+  // Towers (tower.hpp, issue 16). Dense layers after the embeddings (TFRS's
+  // deep retrieval: "64,32"; the vectors are then layers.back() wide, and
+  // dim is the embeddings' width); whether each side has an id embedding
+  // (off: its vectors come from its features alone, so that entities
+  // training did not see get vectors as good as the others'). A side with
+  // features or layers is a tower; the others are id tables, as without.
+  std::vector<std::int32_t> layers;
+  bool user_ids = true;
+  bool item_ids = true;
+
+  // The width of the vectors.
+  int output_dim() const noexcept { return layers.empty() ? dim : layers.back(); }
 
   // Throws InvalidArgument naming the field and value.
   void validate() const;
@@ -76,9 +91,19 @@ struct TwoTowerConfig {
   nlohmann::json to_json() const;
 };
 
+// The features of each side (features.hpp), rows[r] those of vocabulary
+// row r; null: none.
+struct TwoTowerFeatures {
+  const SideFeatures* users = nullptr;
+  const SideFeatures* items = nullptr;
+};
+
 struct TwoTowerResult {
-  Matrix user_embeddings;  // users.size() x dim (row 0: OOV)
-  Matrix item_embeddings;  // items.size() x dim (row 0: OOV)
+  Matrix user_embeddings;  // users.size() x output_dim (row 0: OOV)
+  Matrix item_embeddings;  // items.size() x output_dim (row 0: OOV)
+  // The sides that are towers: their parameters, which give the vectors of
+  // entities training did not see from their features (cold start).
+  std::optional<TowerParams> user_tower, item_tower;
   std::vector<EpochReport> epochs;
   double train_seconds = 0;
 };
@@ -90,11 +115,14 @@ struct TwoTowerResult {
 // dim columns) starts from init's rows, the others as a cold start makes
 // them; the optimizer's state (Adagrad's accumulators, Adam's moments)
 // starts afresh, for the model file does not keep it. Throws
-// InvalidArgument for initial embeddings of another shape.
+// InvalidArgument for initial embeddings of another shape, features whose
+// rows are not one per vocabulary row, a side without ids or features, and
+// a warm start of towers (not supported yet).
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
-                               const EpochCallback& on_epoch = {}, const InitialVectors& init = {});
+                               const EpochCallback& on_epoch = {}, const InitialVectors& init = {},
+                               const TwoTowerFeatures& features = {});
 
 // train_two_tower on the ranks of a distributed run (collective: every rank
 // calls it with its share of the pairs, rank_pairs.hpp): synchronous
@@ -111,7 +139,8 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // pairs), so the model is another draw of the same training, of the same
 // quality within the noise of seeds. The epochs' loss and running metrics
 // are over every rank's pairs. Returns the tables on every rank (the user
-// rows gathered from their ranks at the end).
+// rows gathered from their ranks at the end). Towers (layers) are not
+// distributed yet: InvalidArgument.
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},

@@ -43,8 +43,10 @@ def _param_text(name, value):
         return repr(float(value))
     if isinstance(value, str):
         return value
+    if isinstance(value, (list, tuple)):  # layers=[64, 32]
+        return ",".join(_param_text(name, v) for v in value)
     raise ValueError(f"parameter {name} = {value!r} ({type(value).__name__}) is not a "
-                     "bool, int, float or str")
+                     "bool, int, float, str or list")
 
 
 def _params(kwargs):
@@ -109,6 +111,8 @@ def _typed(model, name, text):
                 return float(text)
             if p["type"] == "bool":
                 return text in ("true", "1")
+            if p["type"] == "ints":
+                return [int(v) for v in text.split(",")] if text else []
     return text
 
 

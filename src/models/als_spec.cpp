@@ -48,7 +48,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
     const double seconds = detail::seconds_since(t0);
     epochs.push_back(detail::plain_epoch(1, 1, seconds));
     if (in.on_epoch) in.on_epoch(epochs.back());
-    return {std::move(users), in.init->item_embeddings, std::move(epochs), seconds, {}, {}};
+    return {std::move(users), in.init->item_embeddings, std::move(epochs), seconds, {}, {}, {}, {}};
   }
   const InitialVectors init =
       in.init == nullptr ? InitialVectors{}
@@ -61,7 +61,14 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
       },
       init);
   const double seconds = detail::total_seconds(epochs);
-  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
+  return {std::move(r.user_factors),
+          std::move(r.item_factors),
+          std::move(epochs),
+          seconds,
+          {},
+          {},
+          {},
+          {}};
 }
 
 TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
@@ -73,7 +80,14 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
         if (in.on_epoch) in.on_epoch(epochs.back());
       });
   const double seconds = detail::total_seconds(epochs);
-  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
+  return {std::move(r.user_factors),
+          std::move(r.item_factors),
+          std::move(epochs),
+          seconds,
+          {},
+          {},
+          {},
+          {}};
 }
 
 // A number of a loaded model's config (written by configure() above).

@@ -41,7 +41,14 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
       },
       init);
   const double seconds = detail::total_seconds(epochs);
-  return {std::move(r.user_factors), std::move(r.item_factors), std::move(epochs), seconds, {}, {}};
+  return {std::move(r.user_factors),
+          std::move(r.item_factors),
+          std::move(epochs),
+          seconds,
+          {},
+          {},
+          {},
+          {}};
 }
 
 // The items' mean vector, with the user side's constant 1 in the item-bias

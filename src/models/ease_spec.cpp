@@ -44,6 +44,8 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {detail::plain_epoch(1, 1, seconds)},
           seconds,
           std::move(b),
+          {},
+          {},
           {}};
 }
 
@@ -57,6 +59,8 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           {detail::plain_epoch(1, 1, seconds)},
           seconds,
           std::move(b),
+          {},
+          {},
           {}};
 }
 

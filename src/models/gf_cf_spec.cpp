@@ -40,7 +40,9 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {detail::plain_epoch(1, 1, seconds)},
           seconds,
           std::move(m.item_to_item),
-          std::move(m.item_queries)};
+          std::move(m.item_queries),
+          {},
+          {}};
 }
 
 }  // namespace

@@ -20,8 +20,14 @@ TrainedVectors train(const Params&, const TrainInput& in) {
   }
   Matrix users(in.train.num_users, 1, 1.0f);
   const double seconds = detail::seconds_since(t0);
-  return {
-      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
+  return {std::move(users),
+          std::move(items),
+          {detail::plain_epoch(1, 1, seconds)},
+          seconds,
+          {},
+          {},
+          {},
+          {}};
 }
 
 TrainedVectors train_distributed(const Params&, const DistributedTrainInput& in) {
@@ -29,8 +35,14 @@ TrainedVectors train_distributed(const Params&, const DistributedTrainInput& in)
   Matrix items = train_popularity_distributed(in.comm, in.train);
   Matrix users(in.train.pairs.num_users, 1, 1.0f);
   const double seconds = detail::seconds_since(t0);
-  return {
-      std::move(users), std::move(items), {detail::plain_epoch(1, 1, seconds)}, seconds, {}, {}};
+  return {std::move(users),
+          std::move(items),
+          {detail::plain_epoch(1, 1, seconds)},
+          seconds,
+          {},
+          {},
+          {},
+          {}};
 }
 
 // Every user's query is the constant 1.

@@ -31,6 +31,15 @@ const ParamTable<TwoTowerConfig>& table() {
                "Subtract log(item sampling probability) from the logits")
           .add("hard-negatives", &C::hard_negatives,
                "Keep only the N highest-scoring in-batch negatives (0: all)", Range::at_least(0))
+          .list("layers", &C::layers,
+                "Dense layers of each tower, ReLU between them (TFRS deep retrieval: 64,32); the "
+                "vectors are the last layer's width",
+                Range::between(1, 4096))
+          .add("user-ids", &C::user_ids,
+               "Users' id embeddings; off, a user's vector is its features' alone")
+          .add("item-ids", &C::item_ids,
+               "Items' id embeddings; off, an item's vector is its features' alone (cold-start "
+               "items)")
           .add("shuffle", &C::shuffle, "Reshuffle the pairs every epoch")
           .add("train-metrics", &C::train_metrics,
                "Running FactorizedTopK accuracy of the training batches (a log; it changes no "
@@ -44,14 +53,16 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   const InitialVectors init =
       in.init == nullptr ? InitialVectors{}
                          : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
-  TwoTowerResult r =
-      train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch, init);
+  TwoTowerResult r = train_two_tower(in.train, in.test, table().read(params), in.on_progress,
+                                     in.on_epoch, init, {in.user_features, in.item_features});
   return {std::move(r.user_embeddings),
           std::move(r.item_embeddings),
           std::move(r.epochs),
           r.train_seconds,
           {},
-          {}};
+          {},
+          std::move(r.user_tower),
+          std::move(r.item_tower)};
 }
 
 TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
@@ -61,6 +72,8 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           std::move(r.item_embeddings),
           std::move(r.epochs),
           r.train_seconds,
+          {},
+          {},
           {},
           {}};
 }
@@ -72,13 +85,15 @@ ModelSpec two_tower_spec() {
   s.name = "two-tower";
   s.summary =
       "Two-tower retrieval (TensorFlow Recommenders' tasks.Retrieval): user and item "
-      "embeddings trained by a softmax over in-batch or catalog negatives";
+      "embeddings, or towers over ids and side features, trained by a softmax over in-batch or "
+      "catalog negatives";
   s.params = table().specs();
   s.search_space = {{{"learning-rate", {"0.02", "0.05", "0.1", "0.2"}},
                      {"batch-size", {"256", "512", "1024"}},
                      {"epochs", {"3", "5", "10"}}}};
   s.tuning_defaults = {{"train-metrics", "false"}};
   s.thread_deterministic = true;
+  s.takes_features = true;
   s.configure = [](const Params& p) { return table().read(p).to_json(); };
   s.train = train;
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };

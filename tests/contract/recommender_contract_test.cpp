@@ -437,8 +437,14 @@ TEST_P(RecommenderContract, DeclaredRangesAndChoicesAreEnforced) {
     std::vector<std::string> bad;
     if (p.type == latent::ParamType::Choice) bad.push_back("no-such-choice");
     if (p.type == latent::ParamType::Bool) bad.push_back("maybe");
-    if (p.type == latent::ParamType::Int || p.type == latent::ParamType::Float) {
+    if (p.type == latent::ParamType::IntList) {
       bad.push_back("x");
+      bad.push_back("8,,4");
+      bad.push_back("8.5");
+    }
+    if (p.type == latent::ParamType::Int || p.type == latent::ParamType::Float ||
+        p.type == latent::ParamType::IntList) {
+      if (p.type != latent::ParamType::IntList) bad.push_back("x");
       if (std::isfinite(p.min)) bad.push_back(fmt::format("{}", p.min_open ? p.min : p.min - 1));
       if (std::isfinite(p.max)) bad.push_back(fmt::format("{}", p.max_open ? p.max : p.max + 1));
     }

@@ -1,6 +1,7 @@
 #include <latent/error.hpp>
 #include <latent/model_file.hpp>
 #include <latent/random.hpp>
+#include <latent/tower.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -511,11 +512,80 @@ TEST_F(ModelFile, RejectsFilesOfOtherFormats) {
 }
 
 TEST_F(ModelFile, NewerFormatVersionIsUnsupported) {
-  const fs::path path =
-      damaged([](RawModel& r) { r.header["__metadata__"]["format_version"] = "4"; });
+  const fs::path path = damaged([](RawModel& r) {
+    r.header["__metadata__"]["format_version"] = std::to_string(kModelFormatVersion + 1);
+  });
   expect_load_error(path, ErrorKind::Unsupported,
-                    "format version 4, newer than this build of latent reads "
-                    "(3); upgrade latent");
+                    fmt::format("format version {}, newer than this build of latent reads "
+                                "({}); upgrade latent",
+                                kModelFormatVersion + 1, kModelFormatVersion));
+}
+
+// make_model() with an item tower over two features and two layers.
+ModelData make_tower_model() {
+  ModelData m = make_model(3);
+  FeatureTable t;
+  t.columns = parse_feature_columns("genres:multi,year:numeric:buckets=2");
+  t.ids = {"tt01", "tt02", "caf\xc3\xa9"};
+  t.values = {{"Drama|Crime", "Comedy", ""}, {"1995", "1999", "2001"}};
+  FeatureTower tower;
+  tower.encoder = FeatureEncoder::fit(t.columns, t);
+  TowerShape shape;
+  shape.id_rows = m.items.size();
+  shape.feature_offsets.assign(tower.encoder.offsets().begin(), tower.encoder.offsets().end());
+  shape.embed_dim = 4;
+  shape.layers = {5, 3};
+  Rng rng(3);
+  const Tower trained(shape, 0.05f, rng);
+  tower.params = trained.params();
+  m.item_tower = std::move(tower);
+  return m;
+}
+
+TEST_F(ModelFile, RoundTripKeepsTowers) {
+  const ModelData model = make_tower_model();
+  EXPECT_EQ(model_format_version(model), 4);
+  save_model(dir_ / "m.latent", model);
+  const ModelData loaded = load_model(dir_ / "m.latent");
+  expect_same_model(loaded, model);
+  ASSERT_TRUE(loaded.item_tower);
+  EXPECT_FALSE(loaded.user_tower);
+  const std::vector<FeatureValue> item{{"genres", "Comedy|Drama"}, {"year", "1997"}};
+  EXPECT_EQ(loaded.item_tower->vector_of(item, "item"), model.item_tower->vector_of(item, "item"));
+  EXPECT_EQ(loaded.item_tower->encoder.to_json(), model.item_tower->encoder.to_json());
+}
+
+TEST_F(ModelFile, DamagedTowersAreCorruption) {
+  const ModelData model = make_tower_model();
+  expect_load_error(
+      damaged(
+          [](RawModel& r) {
+            json t = json::parse(r.header["__metadata__"]["items.tower"].get<std::string>());
+            t["shape"]["layers"] = {5, 4};
+            r.header["__metadata__"]["items.tower"] = t.dump();
+          },
+          model),
+      ErrorKind::Corruption, "items.tower");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["items.tower"] = "{\"shape\": 3"; },
+              model),
+      ErrorKind::Corruption, "items.tower");
+  expect_load_error(damaged(
+                        [](RawModel& r) {
+                          const float nan = std::numeric_limits<float>::quiet_NaN();
+                          std::memcpy(r.tensor_data("items.tower.feature_table"), &nan, 4);
+                        },
+                        model),
+                    ErrorKind::Corruption, "not finite");
+  expect_load_error(
+      damaged(
+          [](RawModel& r) {
+            json t = json::parse(r.header["__metadata__"]["items.tower"].get<std::string>());
+            t["features"][0]["rows"] = 99;
+            r.header["__metadata__"]["items.tower"] = t.dump();
+          },
+          model),
+      ErrorKind::Corruption, "items.tower");
 }
 
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {

@@ -24,6 +24,8 @@ std::string value_text(const ParamSpec& p) {
       return "";
     case ParamType::Choice:
       return fmt::format("{}", fmt::join(p.choices, "|"));
+    case ParamType::IntList:
+      return "INT,...";
   }
   return "";
 }
