@@ -359,16 +359,77 @@ HttpResponse metadata(const ModelStore& store, const ModelPath& p, const Limits&
 }
 
 // One user id of a predict request: a string/integer, or {"input_1": id}.
-std::string predict_instance(const json& v, std::size_t i) {
-  if (v.is_object()) {
-    if (v.size() != 1 || !v.contains("input_1")) {
-      fail(400,
-           fmt::format(
-               "instances[{}]: an object instance must hold exactly \"input_1\" (the user id)", i));
-    }
-    return id_value(v["input_1"], fmt::format("instances[{}].input_1", i));
+// A new user's or item's features, a JSON object of name: value, as
+// feature values (FeatureTower::vector_of checks the names against the
+// model's): a string as it is, a number or boolean as its JSON text, a list
+// of strings joined by its column's separator (a multi column: "genres":
+// ["Action", "Comedy"]), null as missing. `skip` names a field that is not
+// a feature (a predict instance's "input_1").
+std::vector<FeatureValue> feature_values(const json& v, const std::string& where,
+                                         const std::optional<FeatureTower>& tower,
+                                         std::string_view skip = {}) {
+  if (!v.is_object()) {
+    fail(400, fmt::format("{} must be an object of feature names and values, got {}", where,
+                          json_type(v)));
   }
-  return id_value(v, fmt::format("instances[{}]", i));
+  std::vector<FeatureValue> out;
+  for (const auto& [name, value] : v.items()) {
+    if (name == skip) continue;
+    const std::string at = fmt::format("{}.{}", where, name);
+    if (value.is_string()) {
+      out.push_back({name, value.get<std::string>()});
+    } else if (value.is_number() || value.is_boolean()) {
+      out.push_back({name, value.dump()});
+    } else if (value.is_null()) {
+      out.push_back({name, ""});
+    } else if (value.is_array()) {
+      char sep = '|';
+      if (tower) {
+        for (const ColumnEncoding& c : tower->encoder.columns()) {
+          if (c.column.name == name) sep = c.column.separator;
+        }
+      }
+      std::string joined;
+      for (std::size_t k = 0; k < value.size(); ++k) {
+        if (!value[k].is_string()) {
+          fail(400, fmt::format("{}[{}] must be a string, got {}", at, k, json_type(value[k])));
+        }
+        if (k > 0) joined.push_back(sep);
+        joined += value[k].get<std::string>();
+      }
+      out.push_back({name, std::move(joined)});
+    } else {
+      fail(400, fmt::format("{} must be a string, a number, a list of strings or null, got {}", at,
+                            json_type(value)));
+    }
+  }
+  return out;
+}
+
+// One :predict instance: a user id, or an object with "input_1" (the id)
+// and/or the features of a user (cold start: used when the id is absent or
+// unknown).
+struct PredictInstance {
+  std::string id;  // "" when only features were given
+  bool has_features = false;
+  json features;  // the object, read against the served model later
+};
+
+PredictInstance predict_instance(const json& v, std::size_t i) {
+  if (v.is_object()) {
+    PredictInstance out;
+    if (v.contains("input_1"))
+      out.id = id_value(v["input_1"], fmt::format("instances[{}].input_1", i));
+    out.has_features = v.size() > (v.contains("input_1") ? 1u : 0u);
+    if (!out.has_features && out.id.empty()) {
+      fail(400, fmt::format("instances[{}]: an object instance holds \"input_1\" (the user id) "
+                            "or a new user's features",
+                            i));
+    }
+    if (out.has_features) out.features = v;
+    return out;
+  }
+  return {id_value(v, fmt::format("instances[{}]", i)), false, {}};
 }
 
 HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_view body,
@@ -392,6 +453,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
   if (!rows && !columns)
     fail(400, "the request needs \"instances\" (row format) or \"inputs\" (columnar format)");
   std::vector<std::string> ids;
+  std::vector<PredictInstance> instances;
   if (rows) {
     const json& inst = doc["instances"];
     if (!inst.is_array())
@@ -402,7 +464,10 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
                     "\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
                     inst.size(), limits.max_ids));
     }
-    for (std::size_t i = 0; i < inst.size(); ++i) ids.push_back(predict_instance(inst[i], i));
+    for (std::size_t i = 0; i < inst.size(); ++i) {
+      instances.push_back(predict_instance(inst[i], i));
+      ids.push_back(instances.back().id);
+    }
   } else {
     const json& in = doc["inputs"];
     if (in.is_object()) {
@@ -417,14 +482,40 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
   const Servable s = servable(store, p);
   std::vector<std::int32_t> user_rows;
   user_rows.reserve(ids.size());
-  for (const auto& id : ids) {
-    const auto row = find_user(*s.model, id);
-    if (!row) unknown_user(*s.model, id, true);
+  // Instances that are new users given by their features: each its own
+  // search, its answer put in the place of its row afterwards.
+  std::vector<std::pair<std::size_t, std::vector<FeatureValue>>> cold;
+  for (std::size_t q = 0; q < ids.size(); ++q) {
+    const auto row = ids[q].empty() ? std::nullopt : find_user(*s.model, ids[q]);
+    if (!row && q < instances.size() && instances[q].has_features) {
+      if (!s.model->model().user_tower) {
+        std::string name;
+        for (const auto& [key, value] : instances[q].features.items()) {
+          if (key != "input_1") name = key;
+        }
+        fail(400, fmt::format("instances[{}]: \"{}\" is not an input of this model: an object "
+                              "instance holds \"input_1\" (the user id), and the model has no "
+                              "user features",
+                              q, name));
+      }
+      cold.emplace_back(q, feature_values(instances[q].features, fmt::format("instances[{}]", q),
+                                          s.model->model().user_tower, "input_1"));
+      user_rows.push_back(0);
+      continue;
+    }
+    if (!row) unknown_user(*s.model, ids[q], true);
     user_rows.push_back(*row);
   }
   RecommendOptions options;
   options.k = limits.predict_k;
-  const TopK top = search_users(batcher, limits, s, user_rows, options);
+  TopK top = search_users(batcher, limits, s, user_rows, options);
+  for (const auto& [q, features] : cold) {
+    const TopK one = s.model->recommend_for_features(features, options);
+    std::copy(one.items.begin(), one.items.end(),
+              top.items.begin() + static_cast<std::ptrdiff_t>(q) * top.k);
+    std::copy(one.scores.begin(), one.scores.end(),
+              top.scores.begin() + static_cast<std::ptrdiff_t>(q) * top.k);
+  }
   // Written as text, not as a json tree: this is the hot path (json_text.hpp).
   std::string out;
   out.reserve(64 + ids.size() * static_cast<std::size_t>(top.k) * 48);
@@ -478,7 +569,8 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
 HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_view body,
                        const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
-  allow_fields(doc, {"users", "items", "k", "exclude_seen", "allow", "deny", "exact", "ef"});
+  allow_fields(doc, {"users", "items", "user_features", "k", "exclude_seen", "allow", "deny",
+                     "exact", "ef"});
   RecommendOptions options;
   options.k = read_k(doc, 10, limits);
   options.exclude_seen = read_bool(doc, "exclude_seen");
@@ -488,16 +580,20 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
   std::vector<std::string> users;
   if (doc.contains("users")) users = id_list(doc["users"], "users", limits);
   const bool has_items = doc.contains("items");
-  if (users.empty() && !has_items) {
+  const bool has_features = doc.contains("user_features");
+  if (users.empty() && !has_items && !has_features) {
     fail(400,
-         "give \"users\" (ids of users in the model) or \"items\" (the items of a new user, for "
-         "fold-in)");
+         "give \"users\" (ids of users in the model), \"items\" (the items of a new user, for "
+         "fold-in) or \"user_features\" (a new user's features)");
   }
-  if (has_items && users.size() > 1) {
-    fail(400,
-         fmt::format(
-             "\"items\" are one new user's items: send them with at most one user, got {} users",
-             users.size()));
+  if (has_items && has_features) {
+    fail(400, "\"items\" and \"user_features\" each describe a new user: send one");
+  }
+  const bool one_new = has_items || has_features;
+  if (one_new && users.size() > 1) {
+    fail(400, fmt::format("\"{}\" describe one new user: send them with at most one user, got "
+                          "{} users",
+                          has_items ? "items" : "user_features", users.size()));
   }
   const Servable s = servable(store, p);
   const Recommender& model = *s.model;
@@ -509,7 +605,7 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
   for (const auto& id : users) {
     const auto row = find_user(model, id);
     if (!row) {
-      if (has_items) break;  // the one user is new: fold-in below
+      if (one_new) break;  // the one user is new: fold-in or features below
       unknown_user(model, id, true);
     }
     user_rows.push_back(*row);
@@ -524,6 +620,15 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
                       {"items", std::move(r.items)},
                       {"scores", std::move(r.scores)}});
     }
+  } else if (has_features) {
+    const TopK top = model.recommend_for_features(
+        feature_values(doc["user_features"], "\"user_features\"", model.model().user_tower),
+        options);
+    Row r = top_row(model, top, 0);
+    recs.push_back({{"user", users.empty() ? json(nullptr) : json(users[0])},
+                    {"source", "features"},
+                    {"items", std::move(r.items)},
+                    {"scores", std::move(r.scores)}});
   } else {
     const auto items = item_rows(model, doc, "items", limits);
     const TopK top = model.recommend_for_items(items, options);
@@ -540,14 +645,28 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
 HttpResponse similar(const ModelStore& store, const ModelPath& p, std::string_view body,
                      const Limits& limits) {
   const json doc = parse_body(body);
-  allow_fields(doc, {"item", "k", "exact", "ef"});
+  allow_fields(doc, {"item", "item_features", "k", "exact", "ef"});
   SimilarOptions options;
   options.k = read_k(doc, 10, limits);
   options.exact = read_bool(doc, "exact");
   options.ef = read_ef(doc);
   options.threads = limits.search_threads;
-  if (!doc.contains("item"))
-    fail(400, "give \"item\": the id (or title) of the item to find neighbours of");
+  if (doc.contains("item") == doc.contains("item_features")) {
+    fail(400,
+         "give \"item\" (the id or title of the item to find neighbours of) or "
+         "\"item_features\" (a new item's features)");
+  }
+  if (doc.contains("item_features")) {
+    const Servable s = servable(store, p);
+    const TopK top = s.model->similar_to_features(
+        feature_values(doc["item_features"], "\"item_features\"", s.model->model().item_tower),
+        options);
+    Row r = top_row(*s.model, top, 0);
+    return ok({{"model_version", std::to_string(s.version)},
+               {"item", nullptr},
+               {"items", std::move(r.items)},
+               {"scores", std::move(r.scores)}});
+  }
   const std::string id = id_value(doc["item"], "\"item\"");
   const Servable s = servable(store, p);
   std::int32_t row = 0;

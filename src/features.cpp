@@ -403,6 +403,14 @@ SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& voca
       known.values[c].push_back(table.values[c][r]);
     }
   }
+  if (known.ids.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}: none of its {} ids is an id of the data's {} (its ids look like "
+                            "\"{}\", the data's like \"{}\"); is the id column the right one?",
+                            table.source, table.ids.size(), vocabulary.num_known(),
+                            table.ids.empty() ? "" : table.ids.front(),
+                            vocabulary.num_known() == 0 ? "" : vocabulary.id(1)));
+  }
   SideFeatures out;
   out.encoder = FeatureEncoder::fit(columns, known);
   // Every row once, so that a malformed value is an error wherever it is.

@@ -216,7 +216,8 @@ FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset&
                    TrainedVectors trained, const FitOptions& options, const WarmStartData* warm,
                    std::uint64_t split_seed, const nlohmann::json* distributed = nullptr,
                    std::optional<FeatureTower> user_tower = {},
-                   std::optional<FeatureTower> item_tower = {}) {
+                   std::optional<FeatureTower> item_tower = {},
+                   const nlohmann::json& features = nlohmann::json::object()) {
   if (options.refuse_diverged) check_converged(model, trained);
 
   ModelData m;
@@ -269,16 +270,7 @@ FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset&
   // The towers, and what their features were.
   m.user_tower = std::move(user_tower);
   m.item_tower = std::move(item_tower);
-  const auto describe = [&](const FeatureTable* table, const char* key) {
-    if (table == nullptr) return;
-    std::vector<std::string> columns;
-    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
-    m.training[key] = {{"source", table->source},
-                       {"columns", fmt::format("{}", fmt::join(columns, ","))},
-                       {"rows", table->ids.size()}};
-  };
-  describe(options.user_features, "user_features");
-  describe(options.item_features, "item_features");
+  for (const auto& [key, value] : features.items()) m.training[key] = value;
   return FitResult{Recommender(std::move(m)), std::move(trained.epochs), trained.seconds,
                    split.train.size(), split.test.size()};
 }
@@ -359,12 +351,21 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   const Interactions& train = with_rated ? rated_train : split.train;
   check_features(model, options);
   std::optional<SideFeatures> user_features, item_features;
-  if (options.user_features != nullptr) {
-    user_features = SideFeatures::fit(*options.user_features, data.users);
-  }
-  if (options.item_features != nullptr) {
-    item_features = SideFeatures::fit(*options.item_features, data.items);
-  }
+  nlohmann::json features_training = nlohmann::json::object();
+  const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
+                        std::optional<SideFeatures>& into, const char* key) {
+    if (table == nullptr) return;
+    into = SideFeatures::fit(*table, vocabulary);
+    std::vector<std::string> columns;
+    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
+    features_training[key] = {{"source", table->source},
+                              {"columns", fmt::format("{}", fmt::join(columns, ","))},
+                              {"rows", table->ids.size()},
+                              {"known_with_features", into->with_values},
+                              {"known", vocabulary.num_known()}};
+  };
+  side(options.user_features, data.users, user_features, "user_features");
+  side(options.item_features, data.items, item_features, "item_features");
   const TrainInput input{train,
                          split.test.empty() ? nullptr : &split.test,
                          options.on_progress,
@@ -386,7 +387,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   keep_tower(trained.item_tower, item_features, item_tower);
   return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
                   options, warm ? &*warm : nullptr, split_seed, nullptr, std::move(user_tower),
-                  std::move(item_tower));
+                  std::move(item_tower), features_training);
 }
 
 namespace {

@@ -1,4 +1,5 @@
-// MovieLens's user and item attributes as feature tables (features.hpp).
+// MovieLens's user and item attributes as feature tables (features.hpp), and
+// the front ends' choice between them and a file of features.
 #include <latent/features.hpp>
 
 #include <algorithm>
@@ -204,6 +205,26 @@ FeatureTable movielens_feature_table(const fs::path& dir, FeatureSide side,
     out.values.push_back(at->second);
   }
   return out;
+}
+
+FeatureTable load_side_features(std::string_view declaration, FeatureSide side,
+                                const fs::path& file, const std::string& id_column,
+                                const fs::path& data) {
+  const char* who = side == FeatureSide::Users ? "user" : "item";
+  const std::vector<FeatureColumn> columns = parse_feature_columns(declaration);
+  if (columns.empty()) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("--{}-features declares no column (NAME:TYPE, such as genres:multi)", who));
+  }
+  if (!file.empty()) return load_feature_table(file, id_column.empty() ? "0" : id_column, columns);
+  if (!fs::is_directory(data)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("the {} features need a file (--{}-features-file): the data {} is not "
+                            "a MovieLens directory, whose own attributes they could be",
+                            who, who, data.string()));
+  }
+  return movielens_feature_table(data, side, columns);
 }
 
 }  // namespace latent

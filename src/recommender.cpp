@@ -319,8 +319,8 @@ std::vector<float> Recommender::user_vector_from_features(
   if (!model_.user_tower) {
     throw Error(
         ErrorKind::InvalidArgument,
-        fmt::format("the model has no user features{}: a {} model trained without "
-                    "--user-features knows users by id only",
+        fmt::format("the model has no user features{}: this {} model was trained without "
+                    "--user-features and knows users by id only",
                     features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
                     model_.kind));
   }
@@ -332,8 +332,8 @@ std::vector<float> Recommender::item_vector_from_features(
   if (!model_.item_tower) {
     throw Error(
         ErrorKind::InvalidArgument,
-        fmt::format("the model has no item features{}: a {} model trained without "
-                    "--item-features knows items by id only",
+        fmt::format("the model has no item features{}: this {} model was trained without "
+                    "--item-features and knows items by id only",
                     features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
                     model_.kind));
   }
@@ -343,8 +343,10 @@ std::vector<float> Recommender::item_vector_from_features(
 TopK Recommender::recommend_for_features(std::span<const FeatureValue> user,
                                          const RecommendOptions& options) const {
   Matrix queries(1, dim(), user_vector_from_features(user));
+  // A new user has seen nothing: exclude_seen leaves every item.
+  const CsrMatrix seen(1, model_.items.size(), {0, 0}, {});
   const std::int32_t row0[] = {0};
-  return search(queries, row0, nullptr, options);
+  return search(queries, row0, &seen, options);
 }
 
 TopK Recommender::similar_to_features(std::span<const FeatureValue> item,

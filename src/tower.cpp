@@ -54,10 +54,14 @@ TowerShape TowerShape::from_json(const nlohmann::json& j) {
 
 void FeatureTower::validate(const std::string& what) const {
   params.validate(what);
+  // No columns: no offsets, or the one offset 0 of an encoder restored from
+  // an empty list.
   const auto offsets = encoder.offsets();
+  const auto& shape_offsets = params.shape.feature_offsets;
+  const bool none = encoder.columns().empty() && params.shape.feature_columns() == 0;
   require(
-      std::equal(offsets.begin(), offsets.end(), params.shape.feature_offsets.begin(),
-                 params.shape.feature_offsets.end()),
+      none ||
+          std::equal(offsets.begin(), offsets.end(), shape_offsets.begin(), shape_offsets.end()),
       fmt::format("{}: the feature table's columns do not match the features' encodings", what));
 }
 
@@ -73,9 +77,8 @@ std::vector<float> FeatureTower::vector_of(std::span<const FeatureValue> values,
   std::vector<bool> given(columns.size(), false);
   for (const FeatureValue& v : values) {
     const auto it = std::find(names.begin(), names.end(), v.name);
-    require(it != names.end(),
-            fmt::format("\"{}\" is not a {} feature of the model; its {} features: {}", v.name,
-                        side, side, fmt::join(names, ", ")));
+    require(it != names.end(), fmt::format("\"{}\" is not one of the model's {} features: {}",
+                                           v.name, side, fmt::join(names, ", ")));
     const auto c = static_cast<std::size_t>(it - names.begin());
     require(!given[c], fmt::format("{} feature \"{}\" is given twice", side, v.name));
     given[c] = true;

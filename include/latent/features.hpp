@@ -224,6 +224,18 @@ enum class FeatureSide { Users, Items };
 FeatureTable movielens_feature_table(const std::filesystem::path& dir, FeatureSide side,
                                      std::span<const FeatureColumn> columns);
 
+// One side's features as the front ends take them (--item-features and
+// --item-features-file, Python's keywords): the columns declared by
+// `declaration` (parse_feature_columns), from `file` (a CSV/TSV with a
+// header, one row per id; `id_column` a header name or 0-based number,
+// "" for the first column), or with no file, from the data set's own
+// attributes when `data` is a MovieLens directory (movielens_feature_table).
+// Throws InvalidArgument when there is no file and `data` is not a MovieLens
+// directory, and as those functions do.
+FeatureTable load_side_features(std::string_view declaration, FeatureSide side,
+                                const std::filesystem::path& file, const std::string& id_column,
+                                const std::filesystem::path& data);
+
 // The words of `text` as the text type splits them (above).
 std::vector<std::string> text_words(std::string_view text);
 

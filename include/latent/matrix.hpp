@@ -29,6 +29,7 @@ class Matrix {
   }
   std::span<const float> values() const noexcept { return data_; }
   std::vector<float>& storage() noexcept { return data_; }
+  const std::vector<float>& storage() const noexcept { return data_; }
 
   bool operator==(const Matrix&) const = default;
 

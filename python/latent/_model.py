@@ -43,10 +43,12 @@ def _param_text(name, value):
         return repr(float(value))
     if isinstance(value, str):
         return value
-    if isinstance(value, (list, tuple)):  # layers=[64, 32]
-        return ",".join(_param_text(name, v) for v in value)
+    if isinstance(value, (list, tuple)) and name in _LIST_PARAMS:  # layers=[64, 32]
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"parameter {name} = {value!r} is not a list of ints")
+        return ",".join(str(int(v)) for v in value)
     raise ValueError(f"parameter {name} = {value!r} ({type(value).__name__}) is not a "
-                     "bool, int, float, str or list")
+                     "bool, int, float or str")
 
 
 def _params(kwargs):
@@ -57,6 +59,9 @@ def _params(kwargs):
 
 
 _SPECS = json.loads(_latent.model_specs())
+# The keywords that take a list of ints (type "ints": layers=[64, 32]).
+_LIST_PARAMS = {p["python_name"] for m in _SPECS["models"] for p in m["params"]
+                if p["type"] == "ints"}
 _DEFAULTS = _latent.defaults()
 
 

@@ -555,6 +555,24 @@ TEST_F(ModelFile, RoundTripKeepsTowers) {
   EXPECT_EQ(loaded.item_tower->encoder.to_json(), model.item_tower->encoder.to_json());
 }
 
+TEST_F(ModelFile, RoundTripKeepsATowerOverIdsAlone) {
+  // Layers without features: the user side is a tower with no encoder columns.
+  ModelData model = make_tower_model();
+  TowerShape shape;
+  shape.id_rows = model.users.size();
+  shape.embed_dim = 4;
+  shape.layers = {3};
+  Rng rng(5);
+  const Tower ids_only(shape, 0.05f, rng);
+  model.user_tower = FeatureTower{FeatureEncoder{}, ids_only.params()};
+  save_model(dir_ / "m.latent", model);
+  const ModelData loaded = load_model(dir_ / "m.latent");
+  ASSERT_TRUE(loaded.user_tower);
+  EXPECT_FALSE(loaded.user_tower->has_features());
+  EXPECT_EQ(loaded.user_tower->params.id_table.storage(),
+            model.user_tower->params.id_table.storage());
+}
+
 TEST_F(ModelFile, DamagedTowersAreCorruption) {
   const ModelData model = make_tower_model();
   expect_load_error(

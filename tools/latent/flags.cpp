@@ -67,6 +67,67 @@ LoadOptions DataFlags::options() const {
   return o;
 }
 
+void FeatureFlags::add_to(CLI::App& cmd) {
+  for (auto [side, decl, file, id, example] :
+       {std::tuple("user", &user, &user_file, &user_id, "age:numeric,gender:categorical"),
+        std::tuple("item", &item, &item_file, &item_id, "genres:multi,year:numeric:buckets=10")}) {
+    cmd.add_option(fmt::format("--{}-features", side), *decl,
+                   fmt::format("Side features of the {}s to train on, NAME:TYPE[:OPTION=VALUE] "
+                               "separated by commas ({}; types: categorical, multi, numeric, "
+                               "timestamp, text); from --{}-features-file, or from MovieLens's "
+                               "own attributes (docs/features.md)",
+                               side, example, side));
+    cmd.add_option(fmt::format("--{}-features-file", side), *file,
+                   fmt::format("CSV/TSV with a header and one row per {} (gzip or not)", side));
+    cmd.add_option(fmt::format("--{}-features-id", side), *id,
+                   fmt::format("The {} id column of --{}-features-file: a header name or 0-based "
+                               "number (default: the first column)",
+                               side, side));
+  }
+}
+
+namespace {
+
+std::optional<FeatureTable> side_table(const std::string& decl, const std::string& file,
+                                       const std::string& id, FeatureSide side,
+                                       const std::filesystem::path& data) {
+  const char* who = side == FeatureSide::Users ? "user" : "item";
+  if (decl.empty()) {
+    if (!file.empty() || !id.empty()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("--{}-features-file and --{}-features-id need --{}-features, the "
+                              "columns to read (NAME:TYPE,...)",
+                              who, who, who));
+    }
+    return std::nullopt;
+  }
+  return load_side_features(decl, side, file, id, data);
+}
+
+}  // namespace
+
+std::optional<FeatureTable> FeatureFlags::users(const std::filesystem::path& data) const {
+  return side_table(user, user_file, user_id, FeatureSide::Users, data);
+}
+
+std::optional<FeatureTable> FeatureFlags::items(const std::filesystem::path& data) const {
+  return side_table(item, item_file, item_id, FeatureSide::Items, data);
+}
+
+std::vector<FeatureValue> parse_feature_values(const std::vector<std::string>& args,
+                                               const std::string& flag) {
+  std::vector<FeatureValue> out;
+  for (const std::string& a : args) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{} \"{}\": expected NAME=VALUE (such as age=25)", flag, a));
+    }
+    out.push_back({a.substr(0, eq), a.substr(eq + 1)});
+  }
+  return out;
+}
+
 void ModelFlags::add_to(CLI::App& cmd) {
   model_option_ =
       cmd.add_option("--model", model, fmt::format("Model: {}", fmt::join(model_names(), ", ")))

@@ -5,6 +5,7 @@
 // specs in the registry, with the per-model listing in --help).
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include <latent/dataset.hpp>
+#include <latent/features.hpp>
 #include <latent/params.hpp>
 #include <latent/progress.hpp>
 #include <latent/split.hpp>
@@ -31,6 +33,25 @@ struct DataFlags {
   // The LoadOptions the flags describe; throws for invalid names.
   LoadOptions options() const;
 };
+
+// --user-features and --item-features (declarations), and their files: the
+// side features a model trains on (load_side_features).
+struct FeatureFlags {
+  std::string user, item;
+  std::string user_file, item_file;
+  std::string user_id, item_id;
+
+  void add_to(CLI::App& cmd);
+  // The tables the flags ask for (nullopt: none), from the files or the
+  // MovieLens directory `data`.
+  std::optional<FeatureTable> users(const std::filesystem::path& data) const;
+  std::optional<FeatureTable> items(const std::filesystem::path& data) const;
+};
+
+// NAME=VALUE arguments (recommend --user-features, similar --item-features)
+// as feature values; throws InvalidArgument naming `flag` for one without =.
+std::vector<FeatureValue> parse_feature_values(const std::vector<std::string>& args,
+                                               const std::string& flag);
 
 struct ModelFlags {
   std::string model = "two-tower";

@@ -19,6 +19,7 @@
 #include <latent/recommender.hpp>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "output.hpp"
 
 namespace latent::cli {
@@ -28,7 +29,8 @@ namespace {
 struct RecommendFlags {
   std::string model;
   std::vector<std::string> users;
-  std::vector<std::string> items;  // fold-in: a new user's items
+  std::vector<std::string> items;          // fold-in: a new user's items
+  std::vector<std::string> user_features;  // cold start: a new user's NAME=VALUE
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   bool all_users = false;
@@ -84,12 +86,16 @@ void recommend_in_chunks(const Recommender& model, std::span<const std::int32_t>
 void recommend(const RecommendFlags& f) {
   effective_k(f.k, 1);  // the k rule's error, before the model is read
   const int sources = static_cast<int>(!f.users.empty()) + static_cast<int>(f.all_users) +
-                      static_cast<int>(!f.items.empty());
+                      static_cast<int>(!f.items.empty()) +
+                      static_cast<int>(!f.user_features.empty());
   if (sources != 1) {
     throw Error(ErrorKind::InvalidArgument,
-                "give one of --user ID (repeatable), --all-users, or --items ID (repeatable, a "
-                "new user's items)");
+                "give one of --user ID (repeatable), --all-users, --items ID (repeatable, a "
+                "new user's items), or --user-features NAME=VALUE (repeatable, a new user's "
+                "features)");
   }
+  const std::vector<FeatureValue> user_features =
+      parse_feature_values(f.user_features, "--user-features");
   if (f.ef && *f.ef <= 0) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("--ef must be positive (candidates kept per user), got {}", *f.ef));
@@ -111,9 +117,11 @@ void recommend(const RecommendFlags& f) {
     if (!std::exchange(header, true)) out.print("user,item,score,rank\n");
     print_top(out, model, rows, top);
   };
+  const std::int32_t new_user = 0;  // shown as the OOV row
   if (!f.items.empty()) {
-    const std::int32_t new_user = 0;  // shown as the OOV row
     write({&new_user, 1}, model.recommend_for_items(item_rows(model, f.items), options));
+  } else if (!user_features.empty()) {
+    write({&new_user, 1}, model.recommend_for_features(user_features, options));
   } else {
     std::vector<std::int32_t> rows;
     if (f.all_users) {
@@ -131,6 +139,7 @@ void recommend(const RecommendFlags& f) {
 struct SimilarFlags {
   std::string model;
   std::string item;
+  std::vector<std::string> item_features;  // cold start: a new item's NAME=VALUE
   int k = kDefaultK;
   float threshold = 0.8f;
   std::string out;
@@ -165,9 +174,17 @@ void add_similar_effort(CLI::App& cmd, SimilarFlags& f, std::string_view per) {
 void similar(const SimilarFlags& f) {
   effective_k(f.k, 1);  // the k rule's error, before the model is read
   const SimilarOptions options = similar_options(f);
+  if (f.item.empty() == f.item_features.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "give one of --item ID and --item-features NAME=VALUE (repeatable, a new item's "
+                "features)");
+  }
+  const std::vector<FeatureValue> item_features =
+      parse_feature_values(f.item_features, "--item-features");
   const Recommender model = load_for_queries(f.model);
-  const auto row = model.item_row(f.item);
-  const TopK top = model.similar_items(row, options);
+  const auto row = item_features.empty() ? model.item_row(f.item) : 0;
+  const TopK top = item_features.empty() ? model.similar_items(row, options)
+                                         : model.similar_to_features(item_features, options);
   fmt::print("item,similar_item,similarity,rank\n");
   const std::string name = csv_field(model.item_id(row));
   for (int r = 0; r < top.k && top.items[static_cast<std::size_t>(r)] >= 0; ++r) {
@@ -274,6 +291,10 @@ void add_recommend(CLI::App& app) {
   // One id per occurrence, exactly as typed: without allow_extra_args(false)
   // CLI11 would read "[UNK]" or "[REC] (2007)" as a bracketed list.
   cmd->add_option("--user", f->users, "Raw user id (repeatable)")->allow_extra_args(false);
+  cmd->add_option("--user-features", f->user_features,
+                  "A new user's feature, NAME=VALUE (repeatable: --user-features age=25 "
+                  "--user-features gender=M), for a model trained with --user-features")
+      ->allow_extra_args(false);
   cmd->add_option("--items", f->items,
                   "Items (ids or titles, repeatable) of a user who was not in training: "
                   "recommend for them by fold-in, without retraining")
@@ -300,7 +321,12 @@ void add_similar(CLI::App& app) {
   auto f = std::make_shared<SimilarFlags>();
   auto* cmd = app.add_subcommand("similar", "Items most similar to an item, by cosine");
   cmd->add_option("model", f->model, "Model file")->required();
-  cmd->add_option("--item", f->item, "Item id or title")->required();
+  cmd->add_option("--item", f->item, "Item id or title");
+  cmd->add_option("--item-features", f->item_features,
+                  "A new item's feature instead, NAME=VALUE (repeatable: --item-features "
+                  "genres=Comedy --item-features year=1999), for a model trained with "
+                  "--item-features")
+      ->allow_extra_args(false);
   cmd->add_option("--k", f->k, "Number of similar items")->capture_default_str();
   cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
   add_similar_effort(*cmd, *f, "query");

@@ -31,6 +31,7 @@ namespace {
 
 struct TrainFlags {
   DataFlags data;
+  FeatureFlags features;
   ModelFlags model;
   double test_fraction = 0;
   std::string out;
@@ -128,7 +129,14 @@ void run(const TrainFlags& f) {
   std::optional<TensorBoardLog> board;
   if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
 
-  const Dataset data = load_dataset(f.data.options());
+  // The features first: a wrong column fails before the data is read.
+  const LoadOptions load = f.data.options();
+  const std::optional<FeatureTable> user_features = f.features.users(load.data);
+  const std::optional<FeatureTable> item_features = f.features.items(load.data);
+  fit_options.user_features = user_features ? &*user_features : nullptr;
+  fit_options.item_features = item_features ? &*item_features : nullptr;
+  check_fit_options(fit_options);
+  const Dataset data = load_dataset(load);
   if (!quiet) {
     fmt::print(stderr, "Loaded {}: {} pairs, {} users, {} items\n", data.description,
                data.interactions.size(), data.users.num_known(), data.items.num_known());
@@ -136,6 +144,18 @@ void run(const TrainFlags& f) {
   ProgressBar bar = f.progress.bar();
   report_progress(fit_options, quiet, bar, board);
   FitResult result = fit(data, fit_options);
+  if (!quiet) {
+    for (const char* side : {"user", "item"}) {
+      const auto& t = result.model.model().training;
+      const std::string key = fmt::format("{}_features", side);
+      if (!t.contains(key)) continue;
+      fmt::print(stderr, "{} features {} from {}: {} of the {} {}s have a row\n",
+                 side == std::string("user") ? "User" : "Item",
+                 t[key]["columns"].get<std::string>(), t[key]["source"].get<std::string>(),
+                 t[key]["known_with_features"].get<std::int64_t>(),
+                 t[key]["known"].get<std::int64_t>(), side);
+    }
+  }
   keep(f, fit_options, result, board);
 }
 
@@ -177,6 +197,13 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const bool root = comm.rank() == 0;
   const bool quiet = f.progress.quiet || !root;
   std::optional<ModelData> no_init;
+  if (!f.features.user.empty() || !f.features.item.empty()) {
+    throw CollectiveError(ErrorKind::Unsupported,
+                          fmt::format("side features (--user-features, --item-features) are not "
+                                      "taken on {} ranks yet; run latent train as one process "
+                                      "for them",
+                                      comm.size()));
+  }
   FitOptions fit_options = [&] {
     try {
       return fit_options_of(f, no_init);
@@ -215,6 +242,7 @@ void add_train(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model on interactions and save it");
   f->data.add_to(*cmd);
+  f->features.add_to(*cmd);
   f->model.add_to(*cmd);
   cmd->add_option("--test-fraction", f->test_fraction,
                   "Fraction of pairs held out (seeded) for test metrics")

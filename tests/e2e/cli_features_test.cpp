@@ -1,0 +1,142 @@
+// End-to-end tests of side features through the CLI (issue 16): train with
+// --user-features / --item-features from MovieLens's own attributes or a
+// file, then cold-start queries (recommend --user-features, similar
+// --item-features), and the errors of what cannot work.
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <latent/model_file.hpp>
+
+#include "e2e/cli_runner.hpp"
+
+namespace latent::test {
+namespace {
+
+std::string bundled() { return bundled_data().string(); }
+
+// Rows of a CSV result without its header.
+std::size_t result_rows(const std::string& out) {
+  const auto l = lines(out);
+  return l.empty() ? 0 : l.size() - 1;
+}
+
+TEST(CliFeatures, ItemsFromMovieLensAttributesGiveColdStartSimilarItems) {
+  TempDir dir;
+  const std::string model = (dir.path() / "m.latent").string();
+  const CliResult train =
+      run_cli({"train", "--data", bundled(), "--rating-above", "3", "--item-features",
+               "genres:multi,year:numeric:buckets=5", "--no-item-ids", "--epochs", "2", "--threads",
+               "2", "--out", model});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.err.find("Item features genres:multi,year:numeric:buckets=5 from"),
+            std::string::npos)
+      << train.err;
+  const ModelData m = load_model(model);
+  EXPECT_EQ(model_format_version(m), 4);
+  ASSERT_TRUE(m.item_tower);
+
+  const CliResult similar = run_cli({"similar", model, "--item-features", "genres=Comedy|Romance",
+                                     "--item-features", "year=1999", "--k", "7"});
+  ASSERT_EQ(similar.exit_code, 0) << similar.err;
+  EXPECT_EQ(result_rows(similar.out), 7u) << similar.out;
+  // Known users and items are served as before.
+  const CliResult known = run_cli({"recommend", model, "--user", "1", "--k", "5"});
+  ASSERT_EQ(known.exit_code, 0) << known.err;
+  EXPECT_EQ(result_rows(known.out), 5u);
+
+  // The model has no user features, and no item feature "director".
+  const CliResult no_users = run_cli({"recommend", model, "--user-features", "age=30"});
+  EXPECT_EQ(no_users.exit_code, 1);
+  EXPECT_NE(no_users.err.find("no user features"), std::string::npos) << no_users.err;
+  EXPECT_NE(no_users.err.find("\"age\""), std::string::npos) << no_users.err;
+  const CliResult unknown = run_cli({"similar", model, "--item-features", "director=Ozu"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("\"director\" is not one of the model's item features: genres, year"),
+            std::string::npos)
+      << unknown.err;
+  const CliResult bad_year = run_cli({"similar", model, "--item-features", "year=recent"});
+  EXPECT_EQ(bad_year.exit_code, 1);
+  EXPECT_NE(bad_year.err.find("recent"), std::string::npos) << bad_year.err;
+  const CliResult not_pair = run_cli({"similar", model, "--item-features", "year"});
+  EXPECT_EQ(not_pair.exit_code, 1);
+  EXPECT_NE(not_pair.err.find("NAME=VALUE"), std::string::npos) << not_pair.err;
+}
+
+TEST(CliFeatures, UsersFromAFileGiveColdStartRecommendations) {
+  TempDir dir;
+  const std::string users = (dir.path() / "users.csv").string();
+  {
+    std::ofstream out(users);
+    out << "segment,userId\n";
+    for (int u = 1; u <= 610; ++u) out << "s" << u % 4 << "," << u << "\n";
+  }
+  const std::string model = (dir.path() / "m.latent").string();
+  const CliResult train =
+      run_cli({"train", "--data", bundled(), "--rating-above", "3", "--user-features",
+               "segment:categorical", "--user-features-file", users, "--user-features-id", "userId",
+               "--layers", "32,16", "--epochs", "1", "--threads", "2", "--out", model});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_EQ(load_model(model).user_embeddings.cols(), 16);
+  const CliResult cold =
+      run_cli({"recommend", model, "--user-features", "segment=s2", "--k", "4", "--exclude-seen"});
+  ASSERT_EQ(cold.exit_code, 0) << cold.err;
+  EXPECT_EQ(result_rows(cold.out), 4u) << cold.out;
+  // A segment training never saw is OOV, not an error.
+  const CliResult oov = run_cli({"recommend", model, "--user-features", "segment=s9"});
+  EXPECT_EQ(oov.exit_code, 0) << oov.err;
+}
+
+TEST(CliFeatures, WhatCannotWorkIsRefusedBeforeTraining) {
+  TempDir dir;
+  const auto train = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{
+        "train", "--data", bundled(), "--epochs", "1", "--out", (dir.path() / "m.latent").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const auto expect_refused = [&](const std::vector<std::string>& extra,
+                                  const std::vector<std::string>& parts) {
+    const CliResult r = train(extra);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    for (const auto& p : parts) EXPECT_NE(r.err.find(p), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "m.latent"));
+  };
+  expect_refused({"--user-features", "age:numeric"}, {"MovieLens latest has no users'"});
+  expect_refused({"--item-features", "genre:multi"}, {"genre", "genres"});
+  expect_refused({"--item-features", "genres:vector"}, {"vector", "categorical"});
+  expect_refused({"--item-features", "genres:multi", "--model", "als"},
+                 {"als", "takes no side features", "two-tower"});
+  expect_refused({"--user-features-file", "users.csv"}, {"--user-features-file", "need"});
+  expect_refused({"--no-user-ids"}, {"user-ids", "no features"});
+  expect_refused({"--item-features", "genres:multi", "--item-features-file",
+                  (dir.path() / "missing.csv").string()},
+                 {"missing.csv"});
+}
+
+TEST(CliFeatures, Ml100kUsersAndItemsFromTheirAttributes) {
+  LATENT_REQUIRE_ML100K();
+  TempDir dir;
+  const std::string model = (dir.path() / "m.latent").string();
+  const CliResult train = run_cli(
+      {"train", "--data", ml100k_dir().string(), "--rating-above", "3", "--user-features",
+       "age:numeric:buckets=8,gender:categorical,occupation:categorical,zip:categorical:hash=500",
+       "--item-features", "genres:multi,release_date:timestamp,title:text", "--epochs", "1",
+       "--threads", "2", "--out", model});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.err.find("942 of the 942 users have a row"), std::string::npos) << train.err;
+  const CliResult cold = run_cli({"recommend", model, "--user-features", "age=24",
+                                  "--user-features", "occupation=student", "--k", "3"});
+  ASSERT_EQ(cold.exit_code, 0) << cold.err;
+  EXPECT_EQ(result_rows(cold.out), 3u) << cold.out;
+  const CliResult similar = run_cli({"similar", model, "--item-features", "title=A New Toy Story",
+                                     "--item-features", "genres=Animation|Children's", "--k", "3"});
+  ASSERT_EQ(similar.exit_code, 0) << similar.err;
+  EXPECT_EQ(result_rows(similar.out), 3u) << similar.out;
+}
+
+}  // namespace
+}  // namespace latent::test
