@@ -154,6 +154,17 @@ class TrainedSide {
     feature_rows_.assign(rows.begin(), rows.end());
     tower_->forward(tower_->shape().id_rows > 0 ? rows : std::span<const std::int32_t>(), features_,
                     feature_rows_, out, threads);
+    // The rows of a catalog softmax's batch are every row but OOV: the
+    // table's, which need not be computed again until the next step.
+    const auto n = static_cast<std::size_t>(vectors_.rows());
+    bool catalog = n > 1 && rows.size() + 1 == n;
+    for (std::size_t k = 0; catalog && k < rows.size(); ++k) {
+      catalog = static_cast<std::size_t>(rows[k]) == k + 1;
+    }
+    if (catalog) {
+      std::copy(out.begin(), out.end(), vectors_.data() + vectors_.cols());
+      catalog_fresh_ = true;
+    }
   }
   // A step on the gradient of the last vectors()' rows (the same `rows`).
   void apply(std::span<const std::int32_t> rows, const float* grad, int threads) {
@@ -165,17 +176,22 @@ class TrainedSide {
     tower_->backward(std::span<const float>(grad, n), threads);
     tower_->step(settings_, threads);
     stale_ = true;
+    catalog_fresh_ = false;
   }
-  // The vectors of every row, current.
+  // The vectors of every row, current but for the OOV row's after a
+  // catalog batch's vectors() (no candidate, no query).
   const Matrix& table(int threads) {
-    if (tower_ && stale_) {
-      vectors_ =
-          tower_->params().vectors(tower_->shape().id_rows > 0 ? std::span<const std::int32_t>(all_)
-                                                               : std::span<const std::int32_t>(),
-                                   features_, all_rows_, threads);
-      stale_ = false;
-    }
+    if (tower_ && stale_ && !catalog_fresh_) finish(threads);
     return vectors_;
+  }
+  // The vectors of every row, the OOV row's too: the model's.
+  void finish(int threads) {
+    if (!tower_) return;
+    vectors_ =
+        tower_->params().vectors(tower_->shape().id_rows > 0 ? std::span<const std::int32_t>(all_)
+                                                             : std::span<const std::int32_t>(),
+                                 features_, all_rows_, threads);
+    stale_ = false;
   }
   const Tower* tower() const noexcept { return tower_.get(); }
 
@@ -188,6 +204,7 @@ class TrainedSide {
   std::vector<std::int32_t> all_;
   std::vector<std::int64_t> all_rows_, feature_rows_;
   bool stale_ = true;
+  bool catalog_fresh_ = false;  // rows 1.. of vectors_ are the last forward's
 };
 
 // Up to this many items a full softmax costs about what the running metrics
@@ -408,8 +425,9 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
   users_.vectors(mine_rows_, ud_, threads_);
   logits_.resize(static_cast<std::size_t>(slice_users() * batch_items()));
   if (catalog_) {
-    score_against_catalog(slice_users(), hits);
+    // The batch's items are the catalog: a tower computes them once for both.
     items_.vectors(batch_.items, id_, threads_);
+    score_against_catalog(slice_users(), hits);
   } else {
     items_.vectors(batch_.items, id_, threads_);
     detail::parallel_sgemm_nt(slice_users(), batch_items(), dim_, ud_.data(), id_.data(),
@@ -742,8 +760,8 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   }
   // The towers' vectors of every row, and their parameters.
   const int threads = detail::resolve_threads(config.threads);
-  (void)user_side.table(threads);
-  (void)item_side.table(threads);
+  user_side.finish(threads);
+  item_side.finish(threads);
   if (user_side.tower() != nullptr) result.user_tower = user_side.tower()->params();
   if (item_side.tower() != nullptr) result.item_tower = item_side.tower()->params();
   result.train_seconds = seconds_since(t_train);

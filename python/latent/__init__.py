@@ -23,8 +23,9 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
 from ._latent import NotFoundError
 from ._ids import OOV
 from ._data import Dataset, Split, load_dataset, load_train_test
+from ._features import Features
 from ._model import Model, load, model_names, model_params, system_info, tune
 
-__all__ = ["Dataset", "Split", "Model", "NotFoundError", "OOV", "load", "load_dataset",
+__all__ = ["Dataset", "Features", "Split", "Model", "NotFoundError", "OOV", "load", "load_dataset",
            "load_train_test",
            "model_names", "model_params", "system_info", "tune"]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import _latent
 from ._data import Dataset, Split, _require_file
+from ._features import Features
 from ._ids import IdMap
 
 _INT32_MAX = 2**31 - 1
@@ -203,7 +204,7 @@ class Model:
     # ---- training ----------------------------------------------------------
 
     def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None,
-            tensorboard=None, init=None, update="all"):
+            tensorboard=None, init=None, update="all", user_features=None, item_features=None):
         """Trains on data (a Dataset) and returns the history (also kept as
         .history, and read back from the file by latent.load), one row per
         epoch: loss, seconds, and for the two-tower model the running
@@ -226,7 +227,13 @@ class Model:
         are the defaults of those not given, and update="users" recomputes
         only the users (ALS, EASE); docs/warm-start.md says what each model
         does. `m = latent.load(path); m.fit(new_data, init=m)` updates a
-        saved model with new data."""
+        saved model with new data.
+
+        user_features and item_features (latent.Features) are side features
+        for the two-tower model (docs/features.md): each side becomes a
+        tower over its id and features, and users or items training did not
+        see get vectors from their features (recommend_for_features,
+        similar_to_features)."""
         if not isinstance(data, Dataset):
             raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
                             "with latent.Dataset.from_dataframe)")
@@ -251,13 +258,19 @@ class Model:
                              "starts from a trained or loaded model")
         if not isinstance(update, str):
             raise TypeError(f"update must be \"all\" or \"users\", got {update!r}")
+        for name, value in (("user_features", user_features), ("item_features", item_features)):
+            if value is not None and not isinstance(value, Features):
+                raise TypeError(f"{name} must be a latent.Features, got {type(value).__name__}")
         try:
+            native_users = None if user_features is None else user_features._native("users")
+            native_items = None if item_features is None else item_features._native("items")
             native, epochs, metrics, notes = _latent.fit(
                 data=data._native, model=self.kind, params=_params(self.params),
                 test_fraction=float(test_fraction),
                 split=None if split is None else split._native, stream=stream,
                 interactive=interactive, tensorboard=tensorboard,
-                init=None if init is None else init._native, update=update)
+                init=None if init is None else init._native, update=update,
+                user_features=native_users, item_features=native_items)
         except ValueError as e:
             raise _reraise_with_python_names(e) from None
         for note in notes:
@@ -427,6 +440,37 @@ class Model:
                                                         self._item_rows(deny), int(threads),
                                                         bool(exact), _ef(ef))
         return self._top(top, scores, True, [None], as_frame)
+
+    def recommend_for_features(self, features, k=_DEFAULTS["k"], exclude_seen=False, allow=None,
+                               deny=None, as_frame=False, threads=0, exact=False, ef=None):
+        """Top-k for a user who was not in training, from their features (a
+        dict of name -> value: {"age": 25, "occupation": "student"}), for a
+        model fitted with user_features (docs/features.md). A feature not
+        given is missing, a value training never saw is out of vocabulary;
+        a name the model does not have is a ValueError naming it."""
+        if not isinstance(features, dict):
+            raise TypeError(f"features must be a dict of name -> value, got "
+                            f"{type(features).__name__}")
+        top, scores = self._model().recommend_for_features(
+            features, _k(k), bool(exclude_seen), self._item_rows(allow), self._item_rows(deny),
+            int(threads), bool(exact), _ef(ef))
+        return self._top(top, scores, True, [None], as_frame)
+
+    def similar_to_features(self, features, k=_DEFAULTS["k"], as_frame=False, threads=0,
+                            exact=False, ef=None):
+        """The k items most similar by cosine to an item that was not in
+        training, given by its features (a dict: {"genres": ["Comedy",
+        "Drama"], "year": 2019}), for a model fitted with item_features."""
+        if not isinstance(features, dict):
+            raise TypeError(f"features must be a dict of name -> value, got "
+                            f"{type(features).__name__}")
+        rows, sims = self._model().similar_to_features(features, _k(k), int(threads),
+                                                       bool(exact), _ef(ef))
+        if as_frame:
+            frame = self._top(rows, sims, False, [None], True)
+            return frame.rename(columns={"user": "item", "item": "similar_item",
+                                         "score": "similarity"})
+        return self._top(rows, sims, True)
 
     def user_embeddings(self):
         """(array users x dim, ids in row order with latent.OOV first). The

@@ -34,6 +34,13 @@ struct BoundSplit {
 // bool). Throws ValueError naming `what` and the value otherwise.
 std::string id_text(py::handle id, std::string_view what);
 
+// The text of one feature value (features.hpp): a str as it is, None or a
+// float NaN (pandas' missing) as "" (missing), a bool as "true"/"false", a
+// number as its shortest text, and a list, tuple or numpy array of strs (a
+// multi column's values) joined by `separator`. Throws ValueError naming
+// `what` otherwise.
+std::string feature_text(py::handle value, char separator, std::string_view what);
+
 // Known ids of a vocabulary in row order (rows 1..n): ints when every id is
 // an integer, else strs.
 py::list known_ids(const Vocabulary& vocabulary);

@@ -5,11 +5,13 @@
 #include <cmath>
 #include <optional>
 
+#include <fmt/format.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <latent/dataset.hpp>
 #include <latent/error.hpp>
+#include <latent/features.hpp>
 #include <latent/split.hpp>
 
 #include "bindings.hpp"
@@ -284,7 +286,97 @@ void bind_splits(py::module_& m) {
 
 }  // namespace
 
+std::string feature_text(py::handle value, char separator, std::string_view what) {
+  if (value.is_none()) return "";
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (py::isinstance<py::bool_>(value) || PyBool_Check(value.ptr())) {
+    return value.cast<bool>() ? "true" : "false";
+  }
+  if (py::isinstance<py::float_>(value) ||
+      py::isinstance(value, py::module_::import("numpy").attr("floating"))) {
+    const double v = value.cast<double>();
+    if (std::isnan(v)) return "";
+    return py::str(py::float_(v)).cast<std::string>();
+  }
+  if (py::isinstance<py::int_>(value) ||
+      py::isinstance(value, py::module_::import("numpy").attr("integer"))) {
+    return py::str(py::int_(py::reinterpret_borrow<py::object>(value))).cast<std::string>();
+  }
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value) ||
+      py::isinstance<py::array>(value)) {
+    std::string out;
+    bool first = true;
+    for (const py::handle v : value) {
+      if (!py::isinstance<py::str>(v)) {
+        throw py::value_error(
+            fmt::format("{}: a list of feature values holds {} ({}); a "
+                        "multi column's values are strs",
+                        what, py::repr(v).cast<std::string>(),
+                        py::type::of(v).attr("__name__").cast<std::string>()));
+      }
+      if (!first) out.push_back(separator);
+      first = false;
+      out += v.cast<std::string>();
+    }
+    return out;
+  }
+  throw py::value_error(
+      fmt::format("{}: feature value {} ({}) is not a str, number, bool, list of strs or None",
+                  what, py::repr(value).cast<std::string>(),
+                  py::type::of(value).attr("__name__").cast<std::string>()));
+}
+
+namespace {
+
+// The features of a DataFrame's rows: ids (one per row) and each declared
+// column's values, as a FeatureTable named `source`.
+std::shared_ptr<FeatureTable> feature_table(const std::string& declaration, const py::list& ids,
+                                            const py::list& columns, const std::string& source) {
+  auto t = std::make_shared<FeatureTable>();
+  t->columns = parse_feature_columns(declaration);
+  t->source = source;
+  if (columns.size() != t->columns.size()) {
+    throw py::value_error(fmt::format("{}: {} columns of values for {} declared", source,
+                                      columns.size(), t->columns.size()));
+  }
+  for (const py::handle id : ids) t->ids.push_back(id_text(id, source + " id"));
+  t->values.resize(t->columns.size());
+  for (std::size_t c = 0; c < t->columns.size(); ++c) {
+    const FeatureColumn& col = t->columns[c];
+    const py::list values = columns[c].cast<py::list>();
+    if (values.size() != t->ids.size()) {
+      throw py::value_error(fmt::format("{}: column {} has {} values for {} ids", source, col.name,
+                                        values.size(), t->ids.size()));
+    }
+    t->values[c].reserve(values.size());
+    std::size_t r = 0;
+    for (const py::handle v : values) {
+      t->values[c].push_back(feature_text(
+          v, col.separator, fmt::format("{}: column {}, row {}", source, col.name, r)));
+      ++r;
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
 void bind_data(py::module_& m) {
+  py::class_<FeatureTable, std::shared_ptr<FeatureTable>>(m, "FeatureTable")
+      .def_property_readonly("source", [](const FeatureTable& t) { return t.source; })
+      .def("__len__", [](const FeatureTable& t) { return t.ids.size(); });
+  m.def("feature_table", &feature_table, py::arg("declaration"), py::arg("ids"), py::arg("columns"),
+        py::arg("source"));
+  m.def(
+      "load_side_features",
+      [](const std::string& declaration, const std::string& side, const std::filesystem::path& file,
+         const std::string& id_column, const std::filesystem::path& data) {
+        return std::make_shared<FeatureTable>(load_side_features(
+            declaration, side == "users" ? FeatureSide::Users : FeatureSide::Items, file, id_column,
+            data));
+      },
+      py::arg("declaration"), py::arg("side"), py::arg("file"), py::arg("id_column"),
+      py::arg("data"));
   // Dataset is registered before the functions that return it, so their
   // signatures name it.
   bind_dataset(m);

@@ -11,6 +11,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <latent/error.hpp>
+#include <latent/features.hpp>
 #include <latent/fit.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
@@ -189,8 +190,12 @@ void bind_fit(py::module_& m) {
          const std::map<std::string, std::string>& params, double test_fraction,
          const std::shared_ptr<BoundSplit>& split, const py::object& stream, bool interactive,
          const std::optional<std::filesystem::path>& tensorboard,
-         const std::shared_ptr<Recommender>& init, const std::string& update) {
+         const std::shared_ptr<Recommender>& init, const std::string& update,
+         const std::shared_ptr<FeatureTable>& user_features,
+         const std::shared_ptr<FeatureTable>& item_features) {
         FitOptions o;
+        o.user_features = user_features.get();
+        o.item_features = item_features.get();
         o.model = model;
         o.params = to_params(params);
         o.test_fraction = test_fraction;
@@ -229,7 +234,8 @@ void bind_fit(py::module_& m) {
       },
       py::arg("data").none(false), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
       py::arg("split"), py::arg("stream"), py::arg("interactive"), py::arg("tensorboard"),
-      py::arg("init") = nullptr, py::arg("update") = "all");
+      py::arg("init") = nullptr, py::arg("update") = "all", py::arg("user_features") = nullptr,
+      py::arg("item_features") = nullptr);
 }
 
 // The whole tuning flow of tune.hpp; on_trial(trial dict) runs after each

@@ -1,5 +1,6 @@
 // The trained model: everything a Recommender answers, as numpy arrays of
 // vocabulary rows that the package maps to ids.
+#include <fmt/format.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
@@ -7,12 +8,36 @@
 #include <latent/evaluation.hpp>
 #include <latent/model_spec.hpp>
 #include <latent/recommender.hpp>
+#include <latent/tower.hpp>
 
 #include "bindings.hpp"
 
 namespace latent::python {
 
 namespace {
+
+// A new user's or item's features, a dict of name: value, as feature
+// values (a list joined by its column's separator).
+std::vector<FeatureValue> feature_values(const py::dict& features,
+                                         const std::optional<FeatureTower>& tower,
+                                         const char* side) {
+  std::vector<FeatureValue> out;
+  for (const auto& [key, value] : features) {
+    if (!py::isinstance<py::str>(key)) {
+      throw py::value_error(fmt::format("{} feature names are strs, got {}", side,
+                                        py::repr(key).cast<std::string>()));
+    }
+    const std::string name = key.cast<std::string>();
+    char separator = '|';
+    if (tower) {
+      for (const ColumnEncoding& c : tower->encoder.columns()) {
+        if (c.column.name == name) separator = c.column.separator;
+      }
+    }
+    out.push_back({name, feature_text(value, separator, fmt::format("{} feature {}", side, name))});
+  }
+  return out;
+}
 
 py::tuple topk_arrays(TopK&& top) {
   const auto q = static_cast<py::ssize_t>(top.queries);
@@ -196,6 +221,35 @@ void bind_queries(RecommenderClass& rec) {
       .def("similar_index_info",
            [](const Recommender& r) {
              return index_json(r.similar_index(), r.similar_index_problem());
+           })
+      .def(
+          "recommend_for_features",
+          [](const Recommender& r, const py::dict& features, int k, bool exclude_seen,
+             const py::object& allow, const py::object& deny, int threads, bool exact, int ef) {
+            const std::vector<FeatureValue> values =
+                feature_values(features, r.model().user_tower, "user");
+            const RecommendOptions o =
+                recommend_options(k, exclude_seen, allow, deny, threads, exact, ef);
+            TopK top;
+            {
+              py::gil_scoped_release release;
+              top = r.recommend_for_features(values, o);
+            }
+            return topk_arrays(std::move(top));
+          },
+          py::arg("features"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
+          py::arg("deny"), py::arg("threads"), py::arg("exact"), py::arg("ef"))
+      .def("similar_to_features",
+           [](const Recommender& r, const py::dict& features, int k, int threads, bool exact,
+              int ef) {
+             const std::vector<FeatureValue> values =
+                 feature_values(features, r.model().item_tower, "item");
+             TopK top;
+             {
+               py::gil_scoped_release release;
+               top = r.similar_to_features(values, similar_options(k, threads, exact, ef));
+             }
+             return topk_arrays(std::move(top));
            })
       .def("similar_items",
            [](const Recommender& r, std::int32_t row, int k, int threads, bool exact, int ef) {

@@ -1,0 +1,119 @@
+"""Side features from Python (issue 16): latent.Features from a DataFrame, a
+file or MovieLens's own attributes; the two-tower model's towers; cold-start
+queries; the same answers as the CLI's for the same model file; and errors
+that name the feature."""
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import latent
+
+from conftest import BUNDLED, CLI, ml100k_dir
+
+
+@pytest.fixture(scope="session")
+def ratings_data(ratings):
+    return latent.Dataset.from_dataframe(ratings, rating_above=3)
+
+
+@pytest.fixture(scope="session")
+def movie_features(movies):
+    """movies.csv with genres as lists and a year column (NaN when absent)."""
+    frame = movies.copy()
+    frame["genres"] = frame["genres"].str.split("|")
+    frame["year"] = pd.to_numeric(frame["title"].str.extract(r"\((\d{4})\)\s*$")[0],
+                                  errors="coerce")
+    return frame
+
+
+def test_items_from_a_dataframe_give_cold_start_neighbours(ratings_data, movie_features,
+                                                           tmp_path):
+    features = latent.Features(movie_features, {"genres": "multi", "year": "numeric:buckets=8"},
+                               id="movieId")
+    model = latent.Model("two-tower", epochs=1, item_ids=False, threads=2)
+    model.fit(ratings_data, item_features=features, verbose=False)
+    assert model.training["item_features"]["columns"] == "genres:multi,year:numeric:buckets=8"
+    new_item = {"genres": ["Animation", "Children", "Comedy"], "year": 2019}
+    ids, sims = model.similar_to_features(new_item, k=5)
+    assert len(ids) == 5 and np.all(np.diff(sims) <= 0)
+    # The same model file gives the CLI's answer.
+    path = tmp_path / "m.latent"
+    model.save(path)
+    out = subprocess.run([str(CLI), "similar", str(path), "--item-features",
+                          "genres=Animation|Children|Comedy", "--item-features", "year=2019",
+                          "--k", "5"], capture_output=True, text=True, check=True).stdout
+    cli_ids = [int(line.split(",")[1]) for line in out.splitlines()[1:]]
+    assert cli_ids == [int(i) for i in ids]
+    frame = latent.load(path).similar_to_features(new_item, k=3, as_frame=True)
+    assert list(frame.columns) == ["item", "similar_item", "similarity", "rank"]
+
+
+def test_users_from_a_dataframe_with_layers(ratings_data, ratings):
+    users = pd.DataFrame({"userId": sorted(ratings["userId"].unique())})
+    users["segment"] = ["s%d" % (u % 3) for u in users["userId"]]
+    users["score"] = [float(u % 7) if u % 5 else np.nan for u in users["userId"]]
+    model = latent.Model("two-tower", epochs=1, layers=[32, 16], user_ids=False, threads=2)
+    model.fit(ratings_data, user_features=latent.Features(users, "segment:categorical,score:numeric"),
+              verbose=False)
+    assert model.dim == 16
+    assert model.config["layers"] == "32,16"
+    ids, scores = model.recommend_for_features({"segment": "s1", "score": 3}, k=4)
+    assert len(ids) == 4
+    # Missing and unseen values are allowed: OOV, not errors.
+    ids, _ = model.recommend_for_features({"segment": "s99", "score": None}, k=4)
+    assert len(ids) == 4
+
+
+def test_features_from_a_file_and_from_movielens(ratings_data, tmp_path):
+    model = latent.Model("two-tower", epochs=1, threads=2)
+    model.fit(ratings_data, item_features=latent.Features(BUNDLED, "genres:multi,tags:multi"),
+              verbose=False)
+    assert model.training["item_features"]["known_with_features"] == len(ratings_data.items)
+    path = tmp_path / "users.tsv"
+    path.write_text("id\tgroup\n1\ta\n2\tb\n3\ta\n")
+    model.fit(ratings_data, user_features=latent.Features(path, {"group": "categorical"}),
+              verbose=False)
+    assert model.training["user_features"]["known_with_features"] == 3
+
+
+def test_errors_name_the_feature(ratings_data, movie_features, tiny):
+    plain = latent.Model("two-tower", epochs=1)
+    plain.fit(tiny, verbose=False)
+    with pytest.raises(ValueError, match=r'no user features \(such as "age"\)'):
+        plain.recommend_for_features({"age": 30})
+    with pytest.raises(ValueError, match=r'no item features \(such as "genres"\)'):
+        plain.similar_to_features({"genres": "Drama"})
+    features = latent.Features(movie_features, {"genres": "multi"}, id="movieId")
+    model = latent.Model("two-tower", epochs=1)
+    model.fit(ratings_data, item_features=features, verbose=False)
+    with pytest.raises(ValueError, match=r'"director" is not one of the model\'s item features: '
+                                         r'genres'):
+        model.similar_to_features({"director": "Ozu"})
+    with pytest.raises(ValueError, match=r"a list of feature values holds 3"):
+        model.similar_to_features({"genres": ["Drama", 3]})
+    with pytest.raises(TypeError, match=r"features must be a dict"):
+        model.similar_to_features(["Drama"])
+    with pytest.raises(ValueError, match=r"als takes no side features"):
+        latent.Model("als").fit(ratings_data, item_features=features, verbose=False)
+    with pytest.raises(ValueError, match=r"column 'genre' is not in the DataFrame's columns"):
+        latent.Model("two-tower").fit(
+            ratings_data, item_features=latent.Features(movie_features, "genre:multi",
+                                                        id="movieId"), verbose=False)
+    with pytest.raises(TypeError, match=r"item_features must be a latent.Features"):
+        latent.Model("two-tower").fit(ratings_data, item_features="genres:multi", verbose=False)
+    with pytest.raises(ValueError, match=r"parameter layers = \[32, 'x'\] is not a list of ints"):
+        latent.Model("two-tower", layers=[32, "x"])
+
+
+@pytest.mark.skipif(not (ml100k_dir() / "u.data").exists(),
+                    reason="MovieLens 100K not found (set LATENT_ML100K); skipping")
+def test_ml100k_users_and_items_from_their_attributes():
+    data = latent.load_dataset(str(ml100k_dir()), rating_above=3)
+    model = latent.Model("two-tower", epochs=1, threads=2)
+    model.fit(data, user_features=latent.Features(ml100k_dir(), "age:numeric,occupation:categorical"),
+              item_features=latent.Features(ml100k_dir(), "genres:multi,title:text"), verbose=False)
+    ids, _ = model.recommend_for_features({"age": 24, "occupation": "student"}, k=3)
+    assert len(ids) == 3
