@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -314,30 +315,35 @@ TopK Recommender::recommend_for_items(std::span<const std::int32_t> item_rows,
   return search(queries, row0, &seen, options);
 }
 
-std::vector<float> Recommender::user_vector_from_features(
-    std::span<const FeatureValue> features) const {
-  if (!model_.user_tower) {
+namespace {
+
+// The vector of a new user or item of `side` ("user") from its features,
+// through the model's tower of that side.
+std::vector<float> vector_from_features(const ModelData& model,
+                                        const std::optional<FeatureTower>& tower,
+                                        std::span<const FeatureValue> features, const char* side) {
+  if (!tower || !tower->has_features()) {
     throw Error(
         ErrorKind::InvalidArgument,
-        fmt::format("the model has no user features{}: this {} model was trained without "
-                    "--user-features and knows users by id only",
+        fmt::format("the model has no {} features{}: this {} model was trained without "
+                    "--{}-features and knows {}s by id only",
+                    side,
                     features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
-                    model_.kind));
+                    model.kind, side, side));
   }
-  return model_.user_tower->vector_of(features, "user");
+  return tower->vector_of(features, side);
+}
+
+}  // namespace
+
+std::vector<float> Recommender::user_vector_from_features(
+    std::span<const FeatureValue> features) const {
+  return vector_from_features(model_, model_.user_tower, features, "user");
 }
 
 std::vector<float> Recommender::item_vector_from_features(
     std::span<const FeatureValue> features) const {
-  if (!model_.item_tower) {
-    throw Error(
-        ErrorKind::InvalidArgument,
-        fmt::format("the model has no item features{}: this {} model was trained without "
-                    "--item-features and knows items by id only",
-                    features.empty() ? "" : fmt::format(" (such as \"{}\")", features[0].name),
-                    model_.kind));
-  }
-  return model_.item_tower->vector_of(features, "item");
+  return vector_from_features(model_, model_.item_tower, features, "item");
 }
 
 TopK Recommender::recommend_for_features(std::span<const FeatureValue> user,

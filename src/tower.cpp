@@ -237,7 +237,16 @@ Tower::Tower(TowerShape shape, float init_scale, Rng& rng) {
     // An id training never saw adds nothing: its vector is its features'.
     std::fill_n(p_.id_table.data(), e, 0.0f);
   }
-  if (s.feature_columns() > 0) p_.feature_table = uniform_table(s.feature_offsets.back());
+  if (s.feature_columns() > 0) {
+    p_.feature_table = uniform_table(s.feature_offsets.back());
+    // Each column's OOV row starts at zero too: a value training never saw
+    // (a word only new items' titles have) adds nothing, rather than an
+    // untrained random row; a missing value, when training has some, trains it.
+    for (std::size_t c = 0; c + 1 < s.feature_offsets.size(); ++c) {
+      std::fill_n(p_.feature_table.data() + static_cast<std::int64_t>(s.feature_offsets[c]) * e, e,
+                  0.0f);
+    }
+  }
   id_grad_.slot.assign(static_cast<std::size_t>(p_.id_table.rows()), -1);
   feature_grad_.slot.assign(static_cast<std::size_t>(p_.feature_table.rows()), -1);
   std::int32_t in = p_.input_width();

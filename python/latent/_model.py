@@ -456,6 +456,25 @@ class Model:
             int(threads), bool(exact), _ef(ef))
         return self._top(top, scores, True, [None], as_frame)
 
+    def user_vector_for_features(self, features):
+        """The vector (a float32 array of dim) of a user who was not in
+        training, from their features (a dict), as recommend_for_features
+        ranks by: its dot product with item_embeddings()' rows are the
+        scores."""
+        if not isinstance(features, dict):
+            raise TypeError(f"features must be a dict of name -> value, got "
+                            f"{type(features).__name__}")
+        return self._model().vector_for_features("users", features)
+
+    def item_vector_for_features(self, features):
+        """The vector of an item that was not in training, from its
+        features (a dict): a known user's score of it is the dot product with
+        user_embedding(user)."""
+        if not isinstance(features, dict):
+            raise TypeError(f"features must be a dict of name -> value, got "
+                            f"{type(features).__name__}")
+        return self._model().vector_for_features("items", features)
+
     def similar_to_features(self, features, k=_DEFAULTS["k"], as_frame=False, threads=0,
                             exact=False, ef=None):
         """The k items most similar by cosine to an item that was not in

@@ -239,6 +239,16 @@ void bind_queries(RecommenderClass& rec) {
           },
           py::arg("features"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"),
           py::arg("deny"), py::arg("threads"), py::arg("exact"), py::arg("ef"))
+      .def("vector_for_features",
+           [](const Recommender& r, const std::string& side, const py::dict& features) {
+             const bool users = side == "users";
+             std::vector<float> v = users ? r.user_vector_from_features(feature_values(
+                                                features, r.model().user_tower, "user"))
+                                          : r.item_vector_from_features(feature_values(
+                                                features, r.model().item_tower, "item"));
+             const auto n = static_cast<py::ssize_t>(v.size());
+             return adopt(std::move(v), {n});
+           })
       .def("similar_to_features",
            [](const Recommender& r, const py::dict& features, int k, int threads, bool exact,
               int ef) {

@@ -39,6 +39,12 @@ def test_items_from_a_dataframe_give_cold_start_neighbours(ratings_data, movie_f
     new_item = {"genres": ["Animation", "Children", "Comedy"], "year": 2019}
     ids, sims = model.similar_to_features(new_item, k=5)
     assert len(ids) == 5 and np.all(np.diff(sims) <= 0)
+    # The new item's vector is what the search compares by cosine.
+    v = model.item_vector_for_features(new_item)
+    items, item_ids = model.item_embeddings()
+    row = list(item_ids).index(ids[0])
+    cosine = items[row] @ v / (np.linalg.norm(items[row]) * np.linalg.norm(v))
+    assert cosine == pytest.approx(sims[0], rel=1e-5)
     # The same model file gives the CLI's answer.
     path = tmp_path / "m.latent"
     model.save(path)

@@ -198,6 +198,12 @@ TEST(FeatureModel, WhatCannotWorkIsRefusedByName) {
   expect_error([&] { (void)plain.model.similar_to_features(age, {}); }, ErrorKind::InvalidArgument,
                {"no item features", "\"age\""});
 
+  // Layers without features: towers over ids alone, which know no features.
+  const FitResult deep = fit(data, options({{"layers", "8"}, {"epochs", "1"}}));
+  ASSERT_TRUE(deep.model.model().user_tower);
+  expect_error([&] { (void)deep.model.user_vector_from_features(age); }, ErrorKind::InvalidArgument,
+               {"no user features", "\"age\""});
+
   FitOptions o = options({{"user-ids", "false"}, {"epochs", "1"}});
   o.user_features = &users;
   const FitResult fitted = fit(data, o);
