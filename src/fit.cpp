@@ -208,6 +208,32 @@ void check_test_fraction(double fraction) {
   }
 }
 
+// Side features only for a model that takes them; no warm start of a model
+// with towers (not yet: its optimizer and encoders would start afresh).
+void check_features(const ModelSpec& model, const FitOptions& options) {
+  if (options.init != nullptr && (options.init->user_tower || options.init->item_tower)) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} is a model with side features or layers (towers): a warm start "
+                            "of such a model is not supported yet; train it afresh",
+                            options.init_name));
+  }
+  if ((options.user_features == nullptr && options.item_features == nullptr) ||
+      model.takes_features) {
+    return;
+  }
+  std::vector<std::string> takers;
+  for (const ModelSpec* m : model_specs()) {
+    if (m->takes_features) takers.push_back(m->name);
+  }
+  const FeatureTable& t =
+      options.user_features != nullptr ? *options.user_features : *options.item_features;
+  throw Error(ErrorKind::InvalidArgument,
+              fmt::format("model {} takes no side features (the {} features of {}); the models "
+                          "that do: {}",
+                          model.name, options.user_features != nullptr ? "user" : "item", t.source,
+                          fmt::join(takers, ", ")));
+}
+
 // The model file's contents and the fit's report: `data`'s vocabularies,
 // the vectors trained on `train` (split.train, plus the rated pairs when
 // with_rated), the seen items and the training metadata.
@@ -277,24 +303,6 @@ FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset&
 
 }  // namespace
 
-void check_features(const ModelSpec& model, const FitOptions& options) {
-  if ((options.user_features == nullptr && options.item_features == nullptr) ||
-      model.takes_features) {
-    return;
-  }
-  std::vector<std::string> takers;
-  for (const ModelSpec* m : model_specs()) {
-    if (m->takes_features) takers.push_back(m->name);
-  }
-  const FeatureTable& t =
-      options.user_features != nullptr ? *options.user_features : *options.item_features;
-  throw Error(ErrorKind::InvalidArgument,
-              fmt::format("model {} takes no side features (the {} features of {}); the models "
-                          "that do: {}",
-                          model.name, options.user_features != nullptr ? "user" : "item", t.source,
-                          fmt::join(takers, ", ")));
-}
-
 std::uint64_t seed_of(const Params& params) {
   const ParamSpec& spec = common_param("seed");
   const auto text = params.get(spec.name);
@@ -328,6 +336,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   const Params& params = plan.params;
   nlohmann::json config = std::move(plan.config);
   check_test_fraction(options.test_fraction);
+  check_features(model, options);
   // A warm start trains on the data renumbered onto the saved vocabularies.
   std::optional<WarmStartData> warm;
   if (options.init != nullptr) {
@@ -349,7 +358,6 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   const Interactions rated_train =
       with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
   const Interactions& train = with_rated ? rated_train : split.train;
-  check_features(model, options);
   std::optional<SideFeatures> user_features, item_features;
   nlohmann::json features_training = nlohmann::json::object();
   const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,

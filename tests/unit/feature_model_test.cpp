@@ -217,6 +217,19 @@ TEST(FeatureModel, WhatCannotWorkIsRefusedByName) {
   expect_error([&] { (void)fitted.model.user_vector_from_features(twice); },
                ErrorKind::InvalidArgument, {"age", "twice"});
 
+  // A warm start of a model with towers is refused, not trained as id
+  // tables (a model with ids and item features has a config like an id
+  // model's).
+  const FeatureTable items = item_table();
+  FitOptions with_items = options({{"epochs", "1"}});
+  with_items.item_features = &items;
+  const FitResult hybrid = fit(data, with_items);
+  FitOptions warm = options({{"epochs", "1"}});
+  warm.init = &hybrid.model.model();
+  warm.init_name = "--init towers.latent";
+  expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+               {"--init towers.latent", "not supported yet"});
+
   FitOptions als = o;
   als.model = "als";
   als.params = {};
