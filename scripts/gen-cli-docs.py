@@ -37,6 +37,7 @@ EXAMPLES = {
     "pairs": [("tutorial.md", "6-similar-items", "pairs with cosine > 0.8")],
     "embeddings": [("tutorial.md", "4-embeddings", "matrices, vocabularies, one movie")],
     "scores": [("tutorial.md", "5-the-score-matrix", "the user x item matrix")],
+    "predict": [("ranking.md", "predict", "predicted ratings of (user, item) pairs")],
     "info": [("tutorial.md", "7-save-and-load", "what a model file holds")],
     "evaluate": [("evaluation.md", "evaluate", "metrics at several K, --json")],
     "split": [("evaluation.md", "split", "per-user and last-k splits, read back")],

@@ -432,6 +432,76 @@ PredictInstance predict_instance(const json& v, std::size_t i) {
   return {id_value(v, fmt::format("instances[{}]", i)), false, {}};
 }
 
+// A :predict request of (user, item) pairs, as a TFRS ranking model's
+// SavedModel takes them: row format instances {"input_1": user, "input_2":
+// item}, or columnar {"inputs": {"input_1": [...], "input_2": [...]}}.
+// The answer is one score per pair, [score] each as TF Serving gives a
+// model of one output: the predicted rating of a model trained with the
+// rating task, else the score its top-k lists rank by.
+HttpResponse predict_pairs(const ModelStore& store, const ModelPath& p, const json& doc, bool rows,
+                           const Limits& limits) {
+  std::vector<std::string> users, items;
+  if (rows) {
+    const json& inst = doc["instances"];
+    for (std::size_t i = 0; i < inst.size(); ++i) {
+      const json& v = inst[i];
+      if (!v.is_object() || v.size() != 2 || !v.contains("input_1") || !v.contains("input_2")) {
+        fail(400, fmt::format("instances[{}]: a request of pairs holds {{\"input_1\": user, "
+                              "\"input_2\": item}} in every instance",
+                              i));
+      }
+      users.push_back(id_value(v["input_1"], fmt::format("instances[{}].input_1", i)));
+      items.push_back(id_value(v["input_2"], fmt::format("instances[{}].input_2", i)));
+    }
+  } else {
+    const json& in = doc["inputs"];
+    if (in.size() != 2) {
+      fail(400,
+           "\"inputs\" of pairs must hold exactly \"input_1\" (the user ids) and "
+           "\"input_2\" (the item ids)");
+    }
+    users = id_list(in["input_1"], "inputs.input_1", limits);
+    items = id_list(in["input_2"], "inputs.input_2", limits);
+    if (users.size() != items.size()) {
+      fail(400, fmt::format("\"inputs\" has {} users for {} items: give one item per user",
+                            users.size(), items.size()));
+    }
+  }
+  const Servable s = servable(store, p);
+  std::vector<std::int32_t> user_rows, item_rows;
+  for (std::size_t q = 0; q < users.size(); ++q) {
+    const auto row = find_user(*s.model, users[q]);
+    if (!row) unknown_user(*s.model, users[q], false);
+    user_rows.push_back(*row);
+    try {
+      item_rows.push_back(s.model->item_row(items[q]));
+    } catch (const Error& e) {
+      fail(400, fmt::format("{}[{}]: {}", rows ? "instances" : "inputs.input_2", q, e.what()));
+    }
+  }
+  const std::vector<float> scores = s.model->predict(user_rows, item_rows, limits.search_threads);
+  std::string out = rows ? "{\"predictions\":[" : "{\"outputs\":[";
+  for (std::size_t q = 0; q < scores.size(); ++q) {
+    if (q > 0) out.push_back(',');
+    out.push_back('[');
+    append_json_float(out, scores[q]);
+    out.push_back(']');
+  }
+  out += "]}";
+  return HttpResponse{200, std::move(out)};
+}
+
+// Whether a :predict request is of (user, item) pairs: its first instance,
+// or its columnar inputs, give an "input_2".
+bool is_pairs_request(const json& doc, bool rows) {
+  if (rows) {
+    const json& inst = doc["instances"];
+    return inst.is_array() && !inst.empty() && inst[0].is_object() && inst[0].contains("input_2");
+  }
+  const json& in = doc["inputs"];
+  return in.is_object() && in.contains("input_2");
+}
+
 HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_view body,
                      const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
@@ -452,6 +522,12 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
          "one");
   if (!rows && !columns)
     fail(400, "the request needs \"instances\" (row format) or \"inputs\" (columnar format)");
+  if (rows && doc["instances"].is_array() && doc["instances"].size() > limits.max_ids) {
+    fail(400, fmt::format(
+                  "\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
+                  doc["instances"].size(), limits.max_ids));
+  }
+  if (is_pairs_request(doc, rows)) return predict_pairs(store, p, doc, rows, limits);
   std::vector<std::string> ids;
   std::vector<PredictInstance> instances;
   if (rows) {

@@ -65,6 +65,8 @@ nlohmann::json epoch_json(const EpochReport& e) {
   if (std::isfinite(e.sampled_accuracy)) j["sampled_accuracy"] = e.sampled_accuracy;
   if (e.has_train) j["train"] = e.train.to_json();
   if (e.has_test) j["test"] = e.test.to_json();
+  if (std::isfinite(e.train_rmse)) j["train_rmse"] = e.train_rmse;
+  if (std::isfinite(e.test_rmse)) j["test_rmse"] = e.test_rmse;
   return j;
 }
 
@@ -256,6 +258,7 @@ FitResult assemble(const ModelSpec& model, nlohmann::json config, const Dataset&
   m.item_embeddings = std::move(trained.item_vectors);
   m.item_to_item = std::move(trained.item_to_item);
   m.item_queries = std::move(trained.item_queries);
+  m.rating_head = std::move(trained.rating_head);
   // Seen: the training pairs and the pairs the rating filter dropped.
   if (with_rated) {
     m.seen = CsrMatrix::from_interactions(train);
@@ -316,6 +319,9 @@ nlohmann::json FitResult::metrics_json() const {
                    {"train_seconds", train_seconds}, {"train_pairs", train_pairs},
                    {"test_pairs", test_pairs},       {"epochs", epochs_json(epochs)}};
   if (!epochs.empty() && epochs.back().has_test) j["test"] = epochs.back().test.to_json();
+  if (!epochs.empty() && std::isfinite(epochs.back().test_rmse)) {
+    j["test_rmse"] = epochs.back().test_rmse;
+  }
   return j;
 }
 

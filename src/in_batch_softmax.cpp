@@ -10,6 +10,7 @@ namespace latent::detail {
 
 void Batch::use_catalog_columns(std::int32_t num_items) {
   for (auto& li : pair_item) li = items[static_cast<std::size_t>(li)] - 1;
+  for (auto& li : position_item) li = items[static_cast<std::size_t>(li)] - 1;
   items.resize(static_cast<std::size_t>(num_items - 1));
   std::iota(items.begin(), items.end(), 1);
   item_count.assign(items.size(), 1.0f);
@@ -20,12 +21,16 @@ void Batch::build(const Interactions& x, std::span<const std::size_t> positions)
   items.clear();
   item_count.clear();
   keys_.clear();
+  position_user.clear();
+  position_item.clear();
   for (std::size_t p : positions) {
     const std::int32_t lu = slot(user_slot_, users, x.users[p]);
     const std::int32_t before = static_cast<std::int32_t>(items.size());
     const std::int32_t li = slot(item_slot_, items, x.items[p]);
     if (li == before) item_count.push_back(0.0f);
     item_count[static_cast<std::size_t>(li)] += 1.0f;
+    position_user.push_back(lu);
+    position_item.push_back(li);
     keys_.emplace_back((static_cast<std::uint64_t>(lu) << 32) | static_cast<std::uint32_t>(li),
                        x.weights.empty() ? 1.0f : x.weights[p]);
   }

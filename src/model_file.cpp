@@ -210,6 +210,21 @@ std::optional<std::string> tower_problem(const FeatureTower& tower, const char* 
   return std::nullopt;
 }
 
+// Why `head` cannot score pairs of the model whose user vectors are
+// `vectors`, or nullopt.
+std::optional<std::string> rating_head_problem(const RatingHead& head, const Matrix& vectors) {
+  try {
+    head.validate("rating_head");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (head.dim != vectors.cols()) {
+    return fmt::format("rating_head takes vectors of dimension {}, the embeddings have {}",
+                       head.dim, vectors.cols());
+  }
+  return std::nullopt;
+}
+
 void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
   if (m.kind.empty()) invalid(path, "model kind is empty");
   const auto check_table = [&](const char* name, const Matrix& e, const Vocabulary& v) {
@@ -260,6 +275,11 @@ void validate_for_save(const std::filesystem::path& path, const ModelData& m) {
         std::tuple("items", &m.item_tower, &m.item_embeddings)}) {
     if (!*tower) continue;
     if (auto problem = tower_problem(**tower, side, *vectors)) invalid(path, *problem);
+  }
+  if (m.rating_head) {
+    if (auto problem = rating_head_problem(*m.rating_head, m.user_embeddings)) {
+      invalid(path, *problem);
+    }
   }
 }
 
@@ -321,6 +341,15 @@ TensorList collect_tensors(const ModelData& m) {
       t.add_strings(fmt::format("{}vocabulary{}", prefix, c), columns[c].vocabulary.ids());
     }
   }
+  if (m.rating_head) {
+    const RatingHead& h = *m.rating_head;
+    for (std::size_t l = 0; l < h.weights.size(); ++l) {
+      t.add(fmt::format("rating_head.layer{}.weights", l), DType::F32, rows_dim(h.weights[l]),
+            h.weights[l].values());
+      t.add(fmt::format("rating_head.layer{}.biases", l), DType::F32, rows_dim(h.biases[l]),
+            h.biases[l].values());
+    }
+  }
   return t;
 }
 
@@ -376,6 +405,7 @@ std::string make_header(const std::filesystem::path& path, const ModelData& m,
           {"shape", (*tower)->params.shape.to_json()},
           {"features", (*tower)->encoder.to_json()}}.dump();
     }
+    if (m.rating_head) header["__metadata__"]["rating_head"] = m.rating_head->shape_json().dump();
     text = header.dump();
   } catch (const json::exception& e) {
     // dump() refuses strings that are not valid UTF-8.
@@ -631,6 +661,7 @@ class Loader {
       m.user_tower = tower("users", m.user_embeddings);
       m.item_tower = tower("items", m.item_embeddings);
     }
+    if (version_ >= 5) m.rating_head = rating_head(m.user_embeddings);
     for (const auto& [name, t] : tensors_) {
       if (!used_.contains(name)) corrupt("unknown tensor \"{}\"", name);
     }
@@ -674,6 +705,30 @@ class Loader {
     }
     if (auto problem = tower_problem(t, side.c_str(), vectors)) corrupt("{}", *problem);
     return t;
+  }
+
+  // The rating head, or nullopt when the file has none.
+  std::optional<RatingHead> rating_head(const Matrix& vectors) {
+    const std::string key = "rating_head";
+    if (!metadata_.contains(key)) return std::nullopt;
+    const json j = parse_json_text(key);
+    RatingHead h;
+    try {
+      h = RatingHead::from_shape_json(j);
+      for (std::size_t l = 0; l <= h.hidden.size(); ++l) {
+        for (const char* part : {"weights", "biases"}) {
+          const TensorView& v = tensor(fmt::format("{}.layer{}.{}", key, l, part), DType::F32, 2);
+          Matrix m(static_cast<std::int64_t>(v.shape[0]), static_cast<std::int64_t>(v.shape[1]),
+                   copy_values<float>(v));
+          (part[0] == 'w' ? h.weights : h.biases).push_back(std::move(m));
+        }
+      }
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Corruption) throw;
+      corrupt("{}: {}", key, e.what());
+    }
+    if (auto problem = rating_head_problem(h, vectors)) corrupt("{}", *problem);
+    return h;
   }
 
   json parse_json_text(std::string_view key) const {
@@ -841,6 +896,7 @@ void save_model(const std::filesystem::path& path, const ModelData& model) {
 ModelData load_model(const std::filesystem::path& path) { return Loader(path).load(); }
 
 int model_format_version(const ModelData& model) noexcept {
+  if (model.rating_head) return 5;
   if (model.user_tower || model.item_tower) return 4;
   if (model.item_to_item.is_dense() || !model.seen_weights.empty()) return 3;
   return model.item_to_item.empty() && (model.item_queries.rows() == 0) ? 1 : 2;

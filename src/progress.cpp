@@ -102,6 +102,9 @@ void ProgressBar::on_epoch(const EpochReport& e) {
     if (e.train.sampled) fmt::print(out_, " (on {} sampled pairs)", e.train.pairs);
   }
   if (e.has_test) metrics(e.test, "test_");
+  // Keras' order: the ranking task's RMSE after the retrieval metrics.
+  if (std::isfinite(e.train_rmse)) fmt::print(out_, " - rmse: {:.4f}", e.train_rmse);
+  if (std::isfinite(e.test_rmse)) fmt::print(out_, " - test_rmse: {:.4f}", e.test_rmse);
   fmt::print(out_, "\n");
   std::fflush(out_);
   last_line_ = Clock::now();

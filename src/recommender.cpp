@@ -10,6 +10,8 @@
 
 #include <latent/error.hpp>
 
+#include "detail/parallel.hpp"
+#include "detail/require.hpp"
 #include "detail/search.hpp"
 
 namespace latent {
@@ -488,6 +490,44 @@ std::vector<SimilarPair> Recommender::similar_pairs(float threshold, int threads
   SimilarOptions options;
   options.threads = threads;
   return similar_pairs(threshold, options, progress);
+}
+
+std::vector<float> Recommender::predict(std::span<const std::int32_t> user_rows,
+                                        std::span<const std::int32_t> item_rows,
+                                        int threads) const {
+  using detail::require;
+  require(user_rows.size() == item_rows.size(),
+          fmt::format("{} users for {} items: give one item per user", user_rows.size(),
+                      item_rows.size()));
+  for (std::size_t k = 0; k < user_rows.size(); ++k) {
+    require(user_rows[k] >= 0 && user_rows[k] < model_.users.size(),
+            fmt::format("user row {} is outside [0, {})", user_rows[k], model_.users.size()));
+    require(item_rows[k] >= 0 && item_rows[k] < model_.items.size(),
+            fmt::format("item row {} is outside [0, {})", item_rows[k], model_.items.size()));
+  }
+  if (model_.rating_head) {
+    return model_.rating_head->predict(model_.user_embeddings, user_rows, model_.item_embeddings,
+                                       item_rows, detail::resolve_threads(threads));
+  }
+  ItemTerm term;
+  if (!model_.item_to_item.empty()) {
+    term = {&model_.item_to_item, &model_.seen, user_rows, model_.seen_weights};
+  }
+  const auto d = model_.item_embeddings.cols();
+  std::vector<float> out(user_rows.size());
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const float* u = model_.user_embeddings.data() + static_cast<std::int64_t>(user_rows[k]) * d;
+    const float* i = model_.item_embeddings.data() + static_cast<std::int64_t>(item_rows[k]) * d;
+    float s = 0;
+    for (std::int64_t j = 0; j < d; ++j) s += u[j] * i[j];
+    if (term.active()) {
+      float t = 0;
+      term.term(static_cast<std::int64_t>(k), item_rows[k], std::span<float>(&t, 1));
+      s += t;
+    }
+    out[k] = s;
+  }
+  return out;
 }
 
 void Recommender::scores(const ScoreBlockSink& sink, std::int64_t block_rows, int threads) const {

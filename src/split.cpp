@@ -133,7 +133,9 @@ std::int32_t parse_id(const detail::CsvTable& table, const detail::CsvColumn& co
                                 role, id, vocabulary.num_known(), role));
 }
 
-Interactions read_side(const fs::path& path, const Vocabulary& users, const Vocabulary& items) {
+}  // namespace
+
+Interactions read_pairs(const fs::path& path, const Vocabulary& users, const Vocabulary& items) {
   static constexpr std::array<std::string_view, 1> kRating = {"rating"};
   static constexpr std::array<std::string_view, 1> kWeight = {"weight"};
   static constexpr std::array<std::string_view, 1> kTimestamp = {"timestamp"};
@@ -168,8 +170,6 @@ Interactions read_side(const fs::path& path, const Vocabulary& users, const Voca
   }
   return x;
 }
-
-}  // namespace
 
 Split per_user_split(const Interactions& all, double fraction, std::uint64_t seed, int min_items) {
   if (!(fraction > 0.0 && fraction < 1.0)) {
@@ -301,8 +301,8 @@ void write_split(const fs::path& dir, const Split& split, const Vocabulary& user
 
 Split read_split(const fs::path& dir, const Vocabulary& users, const Vocabulary& items) {
   Split split;
-  split.train = read_side(dir / kTrainFile, users, items);
-  split.test = read_side(dir / kTestFile, users, items);
+  split.train = read_pairs(dir / kTrainFile, users, items);
+  split.test = read_pairs(dir / kTestFile, users, items);
   return split;
 }
 

@@ -170,6 +170,8 @@ void TensorBoardLog::add_epoch(const EpochReport& report) {
   scalar(*train_, "epoch_sampled_accuracy", report.sampled_accuracy);
   scalar(*train_, "epoch_seconds", report.seconds);
   if (report.has_train) top_k(*train_, report.train);
+  // The ranking task's metric, by Keras' name for it.
+  scalar(*train_, "epoch_root_mean_squared_error", report.train_rmse);
   train_->flush();
   if (report.has_test) {
     if (!validation_) {
@@ -177,6 +179,7 @@ void TensorBoardLog::add_epoch(const EpochReport& report) {
       validation_ = std::make_unique<EventFile>(dir_ / "validation");
     }
     top_k(*validation_, report.test);
+    scalar(*validation_, "epoch_root_mean_squared_error", report.test_rmse);
     validation_->flush();
   }
 }

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "detail/gemm.hpp"
+#include "detail/dense.hpp"
 #include "detail/require.hpp"
 
 namespace latent {
@@ -138,26 +138,7 @@ const float* run_forward(const TowerParams& p, std::span<const std::int32_t> ids
       }
     }
   }
-  const float* in = x.data();
-  h.resize(p.weights.size());
-  for (std::size_t li = 0; li < p.weights.size(); ++li) {
-    const Matrix& w = p.weights[li];
-    const auto out = static_cast<std::int32_t>(w.cols());
-    h[li].resize(n * static_cast<std::size_t>(out));
-    detail::parallel_sgemm_nn(static_cast<std::int64_t>(n), out, w.rows(), in, w.data(),
-                              h[li].data(), threads);
-    const bool relu = li + 1 < p.weights.size();
-    const float* bias = p.biases[li].data();
-    for (std::size_t b = 0; b < n; ++b) {
-      float* z = h[li].data() + b * static_cast<std::size_t>(out);
-      for (std::int32_t j = 0; j < out; ++j) {
-        z[j] += bias[j];
-        if (relu && z[j] < 0) z[j] = 0;
-      }
-    }
-    in = h[li].data();
-  }
-  return in;
+  return detail::dense_forward(p.weights, p.biases, x.data(), n, h, threads);
 }
 
 }  // namespace
@@ -249,16 +230,7 @@ Tower::Tower(TowerShape shape, float init_scale, Rng& rng) {
   }
   id_grad_.slot.assign(static_cast<std::size_t>(p_.id_table.rows()), -1);
   feature_grad_.slot.assign(static_cast<std::size_t>(p_.feature_table.rows()), -1);
-  std::int32_t in = p_.input_width();
-  for (const std::int32_t out : s.layers) {
-    // Glorot uniform: limit sqrt(6 / (in + out)).
-    const float limit = std::sqrt(6.0f / static_cast<float>(in + out));
-    Matrix w(in, out);
-    for (float& v : w.storage()) v = (2.0f * rng.uniform() - 1.0f) * limit;
-    p_.weights.push_back(std::move(w));
-    p_.biases.emplace_back(1, out);
-    in = out;
-  }
+  detail::glorot_layers(p_.input_width(), s.layers, rng, p_.weights, p_.biases);
   dw_.resize(s.layers.size());
   db_.resize(s.layers.size());
 }
@@ -280,31 +252,7 @@ void Tower::backward(std::span<const float> d_out, int threads) {
   require(d_out.size() == n * static_cast<std::size_t>(output_dim()),
           "tower: one gradient row per entity of the last forward");
   g_.assign(d_out.begin(), d_out.end());
-  for (std::size_t li = p_.weights.size(); li-- > 0;) {
-    const Matrix& w = p_.weights[li];
-    const auto in = static_cast<std::int32_t>(w.rows()), out = static_cast<std::int32_t>(w.cols());
-    const float* h_in = li == 0 ? x_.data() : h_[li - 1].data();
-    dw_[li].resize(w.size());
-    detail::parallel_sgemm_tn(in, out, static_cast<std::int64_t>(n), h_in, g_.data(),
-                              dw_[li].data(), threads);
-    db_[li].assign(static_cast<std::size_t>(out), 0.0f);
-    for (std::size_t b = 0; b < n; ++b) {
-      for (std::int32_t j = 0; j < out; ++j) {
-        db_[li][static_cast<std::size_t>(j)] += g_[b * static_cast<std::size_t>(out) + j];
-      }
-    }
-    // The gradient of this layer's input: G W^T, through the ReLU of the
-    // layer before (its output is 0 where it cut).
-    g_next_.resize(n * static_cast<std::size_t>(in));
-    detail::parallel_sgemm_nt(static_cast<std::int64_t>(n), in, out, g_.data(), w.data(),
-                              g_next_.data(), threads);
-    if (li > 0) {
-      for (std::size_t k = 0; k < g_next_.size(); ++k) {
-        if (h_in[k] <= 0) g_next_[k] = 0;
-      }
-    }
-    g_.swap(g_next_);
-  }
+  detail::dense_backward(p_.weights, x_.data(), h_, n, g_, g_next_, dw_, db_, threads);
   // g_ is now the gradient of the inputs: scatter it to the rows they summed.
   id_grad_.clear();
   feature_grad_.clear();

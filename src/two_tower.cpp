@@ -73,6 +73,16 @@ void TwoTowerConfig::validate() const {
   for (const std::int32_t w : layers) {
     require(w >= 1 && w <= 4096, fmt::format("layer width {} is outside [1, 4096]", w));
   }
+  const auto weight_ok = [](float w) { return std::isfinite(w) && w >= 0; };
+  require(weight_ok(retrieval_weight),
+          fmt::format("retrieval weight {} must be a number >= 0", retrieval_weight));
+  require(weight_ok(rating_weight),
+          fmt::format("rating weight {} must be a number >= 0", rating_weight));
+  require(retrieval_weight > 0 || rating_weight > 0,
+          "the retrieval and rating weights are both 0: there is nothing to train");
+  for (const std::int32_t w : rating_layers) {
+    require(w >= 1 && w <= 4096, fmt::format("rating layer width {} is outside [1, 4096]", w));
+  }
   require(!top_ks.empty(), "top_ks must not be empty");
   for (std::size_t i = 0; i < top_ks.size(); ++i) {
     require(top_ks[i] >= 1 && (i == 0 || top_ks[i] > top_ks[i - 1]),
@@ -102,6 +112,11 @@ nlohmann::json TwoTowerConfig::to_json() const {
   if (!layers.empty()) j["layers"] = fmt::format("{}", fmt::join(layers, ","));
   if (!user_ids) j["user_ids"] = false;
   if (!item_ids) j["item_ids"] = false;
+  if (retrieval_weight != 1.0f || rating_weight != 0.0f) {
+    j["retrieval_weight"] = retrieval_weight;
+    j["rating_weight"] = rating_weight;
+  }
+  if (rating_weight > 0) j["rating_layers"] = fmt::format("{}", fmt::join(rating_layers, ","));
   return j;
 }
 
@@ -259,8 +274,9 @@ bool any_rank(bool mine, Communicator* comm) {
 // of the item table. The user rows come together at the end.
 class TwoTowerTrainer {
  public:
+  // rating: the ranking task's head (null: retrieval alone), one process only.
   TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, TrainedSide& users,
-                  TrainedSide& items, Communicator* comm = nullptr,
+                  TrainedSide& items, RatingHeadTrainer* rating, Communicator* comm = nullptr,
                   const RowPartition* user_ranges = nullptr);
 
   EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
@@ -297,7 +313,13 @@ class TwoTowerTrainer {
   static constexpr int kMetricSteps = 16;
   static constexpr std::int64_t kMetricScores = std::int64_t{1} << 22;  // 16 MB of scores
   void gather_batch_log_q();
-  void apply_gradients();
+  // The ranking task on the batch's pairs: adds its gradients to gu_ and
+  // gi_, returns its weighted loss.
+  double rating_batch();
+  // The RMSE of the rating head on test's pairs (NaN without a head or ratings).
+  double test_rmse(const Interactions* test);
+  // Applies the batch's gradients; returns the rating task's weighted loss (0 without).
+  double apply_gradients();
   void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
 
   std::int64_t batch_users() const { return static_cast<std::int64_t>(batch_.users.size()); }
@@ -321,7 +343,11 @@ class TwoTowerTrainer {
   const bool catalog_;
   TrainedSide& users_;
   TrainedSide& items_;
-  std::vector<float> item_log_q_;  // empty without logQ correction
+  RatingHeadTrainer* const rating_;
+  std::vector<float> batch_ratings_, batch_weights_;  // the batch's, in position order
+  double rating_sse_ = 0;                             // the epoch's squared errors
+  double rating_pairs_ = 0;                           // and its pairs
+  std::vector<float> item_log_q_;                     // empty without logQ correction
   detail::Batch batch_;
   detail::InBatchSoftmax softmax_;
   std::vector<std::size_t> order_;
@@ -347,8 +373,8 @@ class TwoTowerTrainer {
 };
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
-                                 TrainedSide& users, TrainedSide& items, Communicator* comm,
-                                 const RowPartition* user_ranges)
+                                 TrainedSide& users, TrainedSide& items, RatingHeadTrainer* rating,
+                                 Communicator* comm, const RowPartition* user_ranges)
     : train_(train),
       config_(config),
       comm_(comm),
@@ -359,6 +385,7 @@ TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig
       catalog_(use_catalog_softmax(config, train.num_items)),
       users_(users),
       items_(items),
+      rating_(rating),
       batch_(train.num_users, train.num_items),
       softmax_(config),
       order_(train.size()),
@@ -391,6 +418,8 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
   report.epochs = config_.epochs;
   std::vector<double> hits(config_.top_ks.size(), 0.0);
   metric_pairs_ = 0;
+  rating_sse_ = 0;
+  rating_pairs_ = 0;
   double loss_sum = 0;
   for (int bi = 0; bi < batches_; ++bi) {
     loss_sum += train_batch(bi, hits);
@@ -416,6 +445,10 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
     report.test = factorized_top_k(users_.table(threads_), items_.table(threads_), *test,
                                    config_.top_ks, threads_);
   }
+  if (rating_ != nullptr) {
+    report.train_rmse = std::sqrt(rating_sse_ / std::max(rating_pairs_, 1.0));
+    report.test_rmse = test_rmse(test);
+  }
   report.seconds = seconds_since(t_epoch);
   return report;
 }
@@ -435,11 +468,39 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
     if (config_.train_metrics && slice_users() > 0) keep_metric_users(batch_index, hits);
   }
   gather_batch_log_q();
-  grad_.resize(logits_.size());
-  const double loss =
-      softmax_.run(batch_, mine_, logits_.data(), grad_.data(), batch_log_q_, threads_);
-  apply_gradients();
+  double loss = 0;
+  if (config_.retrieval_weight > 0) {
+    grad_.resize(logits_.size());
+    loss = softmax_.run(batch_, mine_, logits_.data(), grad_.data(), batch_log_q_, threads_);
+    if (config_.retrieval_weight != 1.0f) {
+      loss *= config_.retrieval_weight;
+      for (float& g : grad_) g *= config_.retrieval_weight;
+    }
+  }
+  loss += apply_gradients();
   return loss;
+}
+
+double TwoTowerTrainer::rating_batch() {
+  const double loss = rating_->train(ud_, batch_.position_user, id_, batch_.position_item,
+                                     batch_ratings_, batch_weights_, config_.rating_weight,
+                                     gu_.data(), gi_.data(), rating_sse_, threads_);
+  rating_pairs_ += static_cast<double>(batch_ratings_.size());
+  return config_.rating_weight * loss;
+}
+
+double TwoTowerTrainer::test_rmse(const Interactions* test) {
+  if (test == nullptr || test->empty() || test->ratings.empty()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const std::vector<float> predicted = rating_->head().predict(
+      users_.table(threads_), test->users, items_.table(threads_), test->items, threads_);
+  double sse = 0;
+  for (std::size_t k = 0; k < predicted.size(); ++k) {
+    const double err = static_cast<double>(predicted[k]) - test->ratings[k];
+    sse += err * err;
+  }
+  return std::sqrt(sse / static_cast<double>(predicted.size()));
 }
 
 void TwoTowerTrainer::gather_shares(int first) {
@@ -519,6 +580,18 @@ void TwoTowerTrainer::build_batch(int batch_index) {
     batch_.build(global_batch_, global_positions_);
   }
   if (catalog_) batch_.use_catalog_columns(train_.num_items);
+  if (rating_ != nullptr) {
+    // One process: the batch's positions are these.
+    const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
+    const auto n = batch_.position_user.size();
+    batch_ratings_.resize(n);
+    batch_weights_.resize(train_.weights.empty() ? 0 : n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t p = order_[static_cast<std::size_t>(b0) + k];
+      batch_ratings_[k] = train_.ratings[p];
+      if (!train_.weights.empty()) batch_weights_[k] = train_.weights[p];
+    }
+  }
   // Every user belongs to one rank, which alone trains it.
   mine_.clear();
   mine_rows_.clear();
@@ -650,11 +723,21 @@ void TwoTowerTrainer::gather_batch_log_q() {
   for (auto i : batch_.items) batch_log_q_.push_back(item_log_q_[static_cast<std::size_t>(i)]);
 }
 
-void TwoTowerTrainer::apply_gradients() {
+double TwoTowerTrainer::apply_gradients() {
   const std::int64_t ni = batch_items(), ns = slice_users();
   // dL/dI_batch = G^T Ud (this rank's users' part), dL/dU = G Id for them.
   gu_.resize(static_cast<std::size_t>(ns * dim_));
   gi_.resize(static_cast<std::size_t>(ni * dim_));
+  if (config_.retrieval_weight == 0) {
+    // The rating task alone: it gives every gradient.
+    std::fill(gu_.begin(), gu_.end(), 0.0f);
+    std::fill(gi_.begin(), gi_.end(), 0.0f);
+    const double loss = rating_batch();
+    users_.apply(mine_rows_, gu_.data(), threads_);
+    items_.apply(batch_.items, gi_.data(), threads_);
+    rating_->step(config_.optimizer_settings(), threads_);
+    return loss;
+  }
   if (ns > 0) {
     detail::parallel_sgemm_tn(ni, dim_, ns, grad_.data(), ud_.data(), gi_.data(), threads_);
   } else {
@@ -668,9 +751,13 @@ void TwoTowerTrainer::apply_gradients() {
   if (ns > 0) {
     detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
   }
+  // The rating task (one process): its gradients join the softmax's.
+  const double loss = rating_ != nullptr ? rating_batch() : 0.0;
   users_.apply(mine_rows_, gu_.data(), threads_);
   if (comm_ != nullptr) comm_->finish_sum();
   items_.apply(batch_.items, gi_.data(), threads_);
+  if (rating_ != nullptr) rating_->step(config_.optimizer_settings(), threads_);
+  return loss;
 }
 
 void TwoTowerTrainer::add_train_metrics(const std::vector<double>& hits,
@@ -743,7 +830,14 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   if (item_side.tower() == nullptr) {
     copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
   }
-  TwoTowerTrainer trainer(train, config, user_side, item_side, comm, users);
+  // The rating head last, from the same stream: a model without one
+  // starts as before.
+  std::optional<RatingHeadTrainer> rating;
+  if (config.rating_weight > 0) {
+    rating.emplace(RatingHead::initial(config.output_dim(), config.rating_layers, init_rng));
+  }
+  TwoTowerTrainer trainer(train, config, user_side, item_side, rating ? &*rating : nullptr, comm,
+                          users);
 
   const auto t_train = Clock::now();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -764,6 +858,7 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   item_side.finish(threads);
   if (user_side.tower() != nullptr) result.user_tower = user_side.tower()->params();
   if (item_side.tower() != nullptr) result.item_tower = item_side.tower()->params();
+  if (rating) result.rating_head = rating->head();
   result.train_seconds = seconds_since(t_train);
   return result;
 }
@@ -783,6 +878,12 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   require(!towers || (init.users == nullptr && init.items == nullptr),
           "a warm start of a model with features, layers or no ids is not supported yet; train "
           "it afresh");
+  require(config.rating_weight == 0 || (init.users == nullptr && init.items == nullptr),
+          "a warm start of a model with a rating task is not supported yet; train it afresh");
+  require(config.rating_weight == 0 || !train.ratings.empty(),
+          fmt::format("the rating task (rating weight {}) needs ratings, and the training pairs "
+                      "have none: give data with a rating column, or rating weight 0",
+                      config.rating_weight));
   check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
   check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
   return train_epochs(train, test, config, on_progress, on_epoch, init, features);
@@ -797,6 +898,11 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
     throw CollectiveError(ErrorKind::InvalidArgument,
                           "towers (layers, or no ids) do not train on several ranks yet; run "
                           "latent train as one process for them");
+  }
+  if (config.rating_weight > 0) {
+    throw CollectiveError(ErrorKind::InvalidArgument,
+                          "the rating task (rating weight > 0) does not train on several ranks "
+                          "yet; run latent train as one process for it");
   }
   check_interactions(train.pairs, "the training pairs");
   // Each rank trains the users of one range and holds all their pairs; the

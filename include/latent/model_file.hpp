@@ -42,6 +42,7 @@
 #include <latent/interactions.hpp>
 #include <latent/item_to_item.hpp>
 #include <latent/matrix.hpp>
+#include <latent/rating_head.hpp>
 #include <latent/tower.hpp>
 #include <latent/vocabulary.hpp>
 
@@ -50,7 +51,7 @@ namespace latent {
 // The newest version this build reads and writes: 2 adds the item-to-item
 // term and the item query vectors of item-based models, 3 the dense term and
 // the seen pairs' weights, 4 the towers over features.
-inline constexpr int kModelFormatVersion = 4;
+inline constexpr int kModelFormatVersion = 5;
 
 struct ModelData {
   std::string kind;         // registry name, e.g. "two-tower"
@@ -78,9 +79,13 @@ struct ModelData {
   // item training did not see from its features. A known one's vector is
   // its row of the embeddings, as for every model.
   std::optional<FeatureTower> user_tower, item_tower;
+  // Models trained with the ranking task (format version 5): the network
+  // that predicts a (user, item) pair's rating from their vectors.
+  std::optional<RatingHead> rating_head;
 };
 
-// The format version save_model writes `model` in: 4 when it has a tower,
+// The format version save_model writes `model` in: 5 when it has a rating
+// head, 4 when it has a tower,
 // 3 when it holds a dense item-to-item term or seen weights, 2 when it holds a sparse term or item
 // query vectors, else 1 (which older builds read).
 int model_format_version(const ModelData& model) noexcept;

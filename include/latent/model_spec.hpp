@@ -33,6 +33,7 @@
 #include <latent/model_file.hpp>
 #include <latent/params.hpp>
 #include <latent/rank_pairs.hpp>
+#include <latent/rating_head.hpp>
 #include <latent/search_space.hpp>
 #include <latent/tower.hpp>
 #include <latent/training_report.hpp>
@@ -125,6 +126,9 @@ struct TrainedVectors {
   // Models with towers (two-tower over features): each side's tower
   // parameters, which the model file keeps with the features' encoders.
   std::optional<TowerParams> user_tower, item_tower;
+  // The ranking task's network (two-tower with a rating weight), which the
+  // model file keeps and Recommender::predict scores pairs with.
+  std::optional<RatingHead> rating_head;
 };
 
 // The query vector of a user who was not in training, from the item rows

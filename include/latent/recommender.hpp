@@ -140,6 +140,15 @@ class Recommender {
   TopK recommend_for_features(std::span<const FeatureValue> user,
                               const RecommendOptions& options) const;
   TopK similar_to_features(std::span<const FeatureValue> item, const SimilarOptions& options) const;
+  // The score of each pair (user_rows[k], item_rows[k]): the predicted
+  // rating of a model trained with the rating task (rating_head.hpp), else
+  // the score its top-k lists rank by (the dot product of the vectors, plus
+  // the item-to-item term of item-based models). Throws InvalidArgument for
+  // lists of different lengths or a row out of range.
+  std::vector<float> predict(std::span<const std::int32_t> user_rows,
+                             std::span<const std::int32_t> item_rows, int threads = 0) const;
+  // Whether predict() gives predicted ratings.
+  bool predicts_ratings() const noexcept { return model_.rating_head.has_value(); }
   // Every known user (rows 1..n), in row order.
   std::vector<std::int32_t> known_user_rows() const;
 

@@ -75,6 +75,10 @@ void write_split(const std::filesystem::path& dir, const Split& split, const Voc
 // line or number.
 Split read_split(const std::filesystem::path& dir, const Vocabulary& users,
                  const Vocabulary& items);
+// One such file: its pairs (and ratings, weights, timestamps when it has
+// those columns), with the same errors. `latent predict --pairs` reads it.
+Interactions read_pairs(const std::filesystem::path& path, const Vocabulary& users,
+                        const Vocabulary& items);
 
 // The split methods by name, for front ends: "random" (global fraction),
 // "per-user" (fraction of each user's items), "last-k" (k latest per user).

@@ -37,6 +37,11 @@ struct EpochReport {
   TopKAccuracy train;  // running metrics over the epoch
   bool has_test = false;
   TopKAccuracy test;  // after the epoch, over the held-out pairs
+  // Two-tower with a rating head: the RMSE of the predicted ratings, running
+  // over the epoch's batches and after it over the held-out pairs; NaN
+  // without one.
+  double train_rmse = std::numeric_limits<double>::quiet_NaN();
+  double test_rmse = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct TrainProgress {

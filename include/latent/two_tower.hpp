@@ -28,6 +28,7 @@
 #include <latent/matrix.hpp>
 #include <latent/optimizer.hpp>
 #include <latent/rank_pairs.hpp>
+#include <latent/rating_head.hpp>
 #include <latent/tower.hpp>
 #include <latent/training_report.hpp>
 
@@ -79,6 +80,15 @@ struct TwoTowerConfig {
   std::vector<std::int32_t> layers;
   bool user_ids = true;
   bool item_ids = true;
+  // Tasks (TFRS's multitask tutorial): the loss is retrieval_weight times
+  // the retrieval softmax's plus rating_weight times the ranking task's
+  // mean squared error of the ratings, predicted by a RatingHead
+  // (rating_head.hpp) with hidden layers rating_layers over the user's and
+  // item's vectors. rating_weight 0 (the default) trains no rating head;
+  // retrieval_weight 0 with rating_weight 1 is TFRS's basic ranking.
+  float retrieval_weight = 1.0f;
+  float rating_weight = 0.0f;
+  std::vector<std::int32_t> rating_layers{256, 64};
 
   // The width of the vectors.
   int output_dim() const noexcept { return layers.empty() ? dim : layers.back(); }
@@ -104,6 +114,8 @@ struct TwoTowerResult {
   // The sides that are towers: their parameters, which give the vectors of
   // entities training did not see from their features (cold start).
   std::optional<TowerParams> user_tower, item_tower;
+  // The ranking task's network (config.rating_weight > 0).
+  std::optional<RatingHead> rating_head;
   std::vector<EpochReport> epochs;
   double train_seconds = 0;
 };
@@ -116,8 +128,10 @@ struct TwoTowerResult {
 // them; the optimizer's state (Adagrad's accumulators, Adam's moments)
 // starts afresh, for the model file does not keep it. Throws
 // InvalidArgument for initial embeddings of another shape, features whose
-// rows are not one per vocabulary row, a side without ids or features, and
-// a warm start of towers (not supported yet).
+// rows are not one per vocabulary row, a side without ids or features, a
+// rating task on pairs without ratings, and a warm start of towers or of a
+// rating head (not supported yet). With a rating head, each epoch reports
+// the running RMSE of its batches and the RMSE on test's rated pairs.
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,
                                const ProgressCallback& on_progress = {},
@@ -139,8 +153,8 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // pairs), so the model is another draw of the same training, of the same
 // quality within the noise of seeds. The epochs' loss and running metrics
 // are over every rank's pairs. Returns the tables on every rank (the user
-// rows gathered from their ranks at the end). Towers (layers) are not
-// distributed yet: InvalidArgument.
+// rows gathered from their ranks at the end). Towers (layers) and the
+// rating task are not distributed yet: InvalidArgument.
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},

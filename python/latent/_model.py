@@ -512,6 +512,26 @@ class Model:
         """The embedding of one user (a read-only view)."""
         return self._model().user_embeddings()[self._model().user_row(user)]
 
+    def predict(self, users, items, threads=0):
+        """The score of each (user, item) pair, as a float32 array: users[k]
+        with items[k] (ids; one id each for one pair). For a model trained
+        with the rating task (``rating_weight > 0``) it is the predicted
+        rating, as TFRS's ranking model gives; otherwise the score
+        recommend() ranks by."""
+        user_rows, single = self._user_rows(users)
+        item_rows = self._item_rows(items)
+        if len(user_rows) != len(item_rows):
+            raise ValueError(f"{len(user_rows)} users for {len(item_rows)} items: give one "
+                             f"item per user")
+        scores = self._model().predict(list(user_rows), list(item_rows), int(threads))
+        return scores[0] if single else scores
+
+    @property
+    def predicts_ratings(self):
+        """Whether predict() gives predicted ratings (a model trained with
+        the rating task)."""
+        return self._model().predicts_ratings()
+
     def scores(self, threads=0):
         """The full users x items score matrix (float32, a new array), rows
         and columns in vocabulary order including the OOV row and column 0

@@ -146,6 +146,18 @@ void bind_identity(RecommenderClass& rec) {
              const auto n = static_cast<py::ssize_t>(rows.size());
              return adopt(std::move(rows), {n});
            })
+      .def("predict",
+           [](const Recommender& r, const std::vector<std::int32_t>& users,
+              const std::vector<std::int32_t>& items, int threads) {
+             std::vector<float> scores;
+             {
+               py::gil_scoped_release release;
+               scores = r.predict(users, items, threads);
+             }
+             const auto n = static_cast<py::ssize_t>(scores.size());
+             return adopt(std::move(scores), {n});
+           })
+      .def("predicts_ratings", &Recommender::predicts_ratings)
       .def("seen_count",
            [](const Recommender& r, std::int32_t row) { return r.model().seen.row(row).size(); });
 }

@@ -33,6 +33,9 @@ class Batch {
   std::vector<std::int32_t> pair_item;   // local item index
   std::vector<float> pair_count;
   std::vector<float> pair_weight;
+  // Each position's (row's) user and item by their indices above, in the
+  // order of the positions build() was given.
+  std::vector<std::int32_t> position_user, position_item;
 
   void build(const Interactions& x, std::span<const std::size_t> positions);
   // Makes every catalog item (rows 1..num_items-1) a column, once each: the

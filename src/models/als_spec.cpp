@@ -48,7 +48,8 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
     const double seconds = detail::seconds_since(t0);
     epochs.push_back(detail::plain_epoch(1, 1, seconds));
     if (in.on_epoch) in.on_epoch(epochs.back());
-    return {std::move(users), in.init->item_embeddings, std::move(epochs), seconds, {}, {}, {}, {}};
+    return {
+        std::move(users), in.init->item_embeddings, std::move(epochs), seconds, {}, {}, {}, {}, {}};
   }
   const InitialVectors init =
       in.init == nullptr ? InitialVectors{}
@@ -68,6 +69,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {},
           {},
           {},
+          {},
           {}};
 }
 
@@ -84,6 +86,7 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           std::move(r.item_factors),
           std::move(epochs),
           seconds,
+          {},
           {},
           {},
           {},

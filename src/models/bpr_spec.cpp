@@ -48,6 +48,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {},
           {},
           {},
+          {},
           {}};
 }
 

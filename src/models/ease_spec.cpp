@@ -46,6 +46,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           std::move(b),
           {},
           {},
+          {},
           {}};
 }
 
@@ -59,6 +60,7 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           {detail::plain_epoch(1, 1, seconds)},
           seconds,
           std::move(b),
+          {},
           {},
           {},
           {}};

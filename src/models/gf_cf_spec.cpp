@@ -42,6 +42,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           std::move(m.item_to_item),
           std::move(m.item_queries),
           {},
+          {},
           {}};
 }
 

@@ -27,6 +27,7 @@ TrainedVectors train(const Params&, const TrainInput& in) {
           {},
           {},
           {},
+          {},
           {}};
 }
 
@@ -39,6 +40,7 @@ TrainedVectors train_distributed(const Params&, const DistributedTrainInput& in)
           std::move(items),
           {detail::plain_epoch(1, 1, seconds)},
           seconds,
+          {},
           {},
           {},
           {},

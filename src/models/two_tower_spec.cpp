@@ -40,6 +40,18 @@ const ParamTable<TwoTowerConfig>& table() {
           .add("item-ids", &C::item_ids,
                "Items' id embeddings; off, an item's vector is its features' alone (cold-start "
                "items)")
+          .add("retrieval-weight", &C::retrieval_weight,
+               "Weight of the retrieval task (the softmax) in the loss (TFRS multitask)",
+               Range::at_least(0))
+          .add("rating-weight", &C::rating_weight,
+               "Weight of the ranking task (mean squared error of the ratings, predicted by a "
+               "network over the user's and item's vectors) in the loss; 0 trains no rating "
+               "network",
+               Range::at_least(0))
+          .list("rating-layers", &C::rating_layers,
+                "Hidden layers of the rating network, ReLU after each, then one output (TFRS "
+                "basic ranking: 256,64)",
+                Range::between(1, 4096))
           .add("shuffle", &C::shuffle, "Reshuffle the pairs every epoch")
           .add("train-metrics", &C::train_metrics,
                "Running FactorizedTopK accuracy of the training batches (a log; it changes no "
@@ -62,7 +74,8 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
           {},
           {},
           std::move(r.user_tower),
-          std::move(r.item_tower)};
+          std::move(r.item_tower),
+          std::move(r.rating_head)};
 }
 
 TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
@@ -72,6 +85,7 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           std::move(r.item_embeddings),
           std::move(r.epochs),
           r.train_seconds,
+          {},
           {},
           {},
           {},

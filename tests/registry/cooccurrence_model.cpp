@@ -81,7 +81,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   epoch.loss = std::numeric_limits<double>::quiet_NaN();
   epoch.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (in.on_epoch) in.on_epoch(epoch);
-  return {std::move(users), std::move(items), {epoch}, epoch.seconds, {}, {}, {}, {}};
+  return {std::move(users), std::move(items), {epoch}, epoch.seconds, {}, {}, {}, {}, {}};
 }
 
 class IndicatorFoldIn : public FoldIn {

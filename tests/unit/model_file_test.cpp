@@ -606,6 +606,59 @@ TEST_F(ModelFile, DamagedTowersAreCorruption) {
       ErrorKind::Corruption, "items.tower");
 }
 
+// make_model() with a rating head over its vectors.
+ModelData make_rating_model() {
+  ModelData m = make_model(3);
+  Rng rng(4);
+  m.rating_head =
+      RatingHead::initial(static_cast<std::int32_t>(m.user_embeddings.cols()), {6, 3}, rng);
+  return m;
+}
+
+TEST_F(ModelFile, RoundTripKeepsTheRatingHeadInVersion5) {
+  const ModelData model = make_rating_model();
+  EXPECT_EQ(model_format_version(model), 5);
+  save_model(dir_ / "m.latent", model);
+  const ModelData loaded = load_model(dir_ / "m.latent");
+  expect_same_model(loaded, model);
+  ASSERT_TRUE(loaded.rating_head);
+  EXPECT_EQ(loaded.rating_head->hidden, model.rating_head->hidden);
+  ASSERT_EQ(loaded.rating_head->weights.size(), 3u);
+  for (std::size_t l = 0; l < 3; ++l) {
+    EXPECT_EQ(loaded.rating_head->weights[l].storage(), model.rating_head->weights[l].storage());
+    EXPECT_EQ(loaded.rating_head->biases[l].storage(), model.rating_head->biases[l].storage());
+  }
+}
+
+TEST_F(ModelFile, DamagedRatingHeadsAreCorruption) {
+  const ModelData model = make_rating_model();
+  expect_load_error(
+      damaged(
+          [](RawModel& r) {
+            json h = json::parse(r.header["__metadata__"]["rating_head"].get<std::string>());
+            h["hidden"] = {6, 4};
+            r.header["__metadata__"]["rating_head"] = h.dump();
+          },
+          model),
+      ErrorKind::Corruption, "rating_head");
+  expect_load_error(
+      damaged([](RawModel& r) { r.header["__metadata__"]["rating_head"] = "{\"dim\": "; }, model),
+      ErrorKind::Corruption, "rating_head");
+  expect_load_error(damaged(
+                        [](RawModel& r) {
+                          const float inf = std::numeric_limits<float>::infinity();
+                          std::memcpy(r.tensor_data("rating_head.layer2.weights"), &inf, 4);
+                        },
+                        model),
+                    ErrorKind::Corruption, "not finite");
+  // A head over vectors of another width cannot score this model's pairs.
+  ModelData wrong = make_rating_model();
+  Rng rng(1);
+  wrong.rating_head = RatingHead::initial(wrong.rating_head->dim + 1, {2}, rng);
+  EXPECT_THROW(save_model(dir_ / "wrong.latent", wrong), Error);
+  EXPECT_FALSE(fs::exists(dir_ / "wrong.latent"));
+}
+
 TEST_F(ModelFile, DetectsCorruptedDataAndHeader) {
   const fs::path path = dir_ / "m.latent";
   save_model(path, make_model());

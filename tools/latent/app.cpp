@@ -29,6 +29,7 @@ std::unique_ptr<CLI::App> make_app() {
   add_similar(*app);
   add_pairs(*app);
   add_embeddings(*app);
+  add_predict(*app);
   add_scores(*app);
   add_info(*app);
   add_index(*app);

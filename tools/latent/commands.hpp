@@ -16,6 +16,7 @@ void add_recommend(CLI::App& app);
 void add_similar(CLI::App& app);
 void add_pairs(CLI::App& app);
 void add_embeddings(CLI::App& app);
+void add_predict(CLI::App& app);
 void add_scores(CLI::App& app);
 void add_info(CLI::App& app);
 void add_quickstart(CLI::App& app);

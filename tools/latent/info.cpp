@@ -83,6 +83,7 @@ json describe(const std::string& path, const Recommender& model) {
           {"item_titles", !m.item_titles.empty()},
           {"seen_pairs", m.seen.nnz()},
           {"item_to_item", item_to_item_json(m.item_to_item)},
+          {"rating_head", m.rating_head ? m.rating_head->shape_json() : json()},
           {"config", m.config},
           {"training", m.training}};
 }
@@ -195,6 +196,13 @@ void info(const std::string& path, bool as_json) {
       "items.tsv)\n");
   out.print("item titles: {}\nseen pairs: {}\n", d["item_titles"].get<bool>() ? "yes" : "no",
             readable(d["seen_pairs"]));
+  if (const json& h = d["rating_head"]; !h.is_null()) {
+    // The widths from the input (user and item vectors) to the rating.
+    std::vector<std::int64_t> widths{2 * h["dim"].get<std::int64_t>()};
+    for (const json& w : h["hidden"]) widths.push_back(w.get<std::int64_t>());
+    widths.push_back(1);
+    out.print("rating head: {} (latent predict scores pairs with it)\n", fmt::join(widths, " -> "));
+  }
   if (const json& w = d["item_to_item"]; !w.is_null()) {
     out.print("item-to-item term: {} weights, {} ({:.1f} MiB)\n", readable(w["storage"]),
               readable(w["weights"]), w["bytes"].get<double>() / (1 << 20));

@@ -1,5 +1,5 @@
 // Commands that read a saved model: recommend, similar, pairs, embeddings,
-// scores (info is in info.cpp).
+// predict, scores (info is in info.cpp).
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -17,6 +17,7 @@
 #include <latent/npy.hpp>
 #include <latent/progress_meter.hpp>
 #include <latent/recommender.hpp>
+#include <latent/split.hpp>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -264,6 +265,50 @@ void embeddings(const EmbeddingsFlags& f) {
   }
 }
 
+struct PredictFlags {
+  std::string model;
+  std::string pairs;               // CSV with user and item columns
+  std::vector<std::string> users;  // or --user U --item I, pair by pair
+  std::vector<std::string> items;
+  std::string out;
+  int threads = 0;
+};
+
+// Scores (user, item) pairs: predicted ratings for a model trained with the
+// rating task, else the scores its top-k lists rank by.
+void predict(const PredictFlags& f) {
+  if (f.pairs.empty() == f.users.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "give the pairs to score as --pairs FILE or as --user U --item I (repeatable), "
+                "not both");
+  }
+  const Recommender model = load_for_queries(f.model);
+  std::vector<std::int32_t> users, items;
+  if (!f.pairs.empty()) {
+    const Interactions x = read_pairs(f.pairs, model.model().users, model.model().items);
+    users = x.users;
+    items = x.items;
+  } else {
+    if (f.users.size() != f.items.size()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{} --user for {} --item: give one --item per --user", f.users.size(),
+                              f.items.size()));
+    }
+    for (std::size_t k = 0; k < f.users.size(); ++k) {
+      users.push_back(model.user_row(f.users[k]));
+      items.push_back(model.item_row(f.items[k]));
+    }
+  }
+  const std::vector<float> scores = model.predict(users, items, f.threads);
+  Output out(f.out);
+  out.print("user,item,{}\n", model.predicts_ratings() ? "rating" : "score");
+  for (std::size_t k = 0; k < scores.size(); ++k) {
+    out.print("{},{},{:.6g}\n", csv_field(model.model().users.id(users[k])),
+              csv_field(model.item_id(items[k])), scores[k]);
+  }
+  out.commit();
+}
+
 void scores(const std::string& path, const std::string& out_path, int threads) {
   const Recommender model = load_for_queries(path);
   const ModelData& m = model.model();
@@ -355,6 +400,23 @@ void add_embeddings(CLI::App& app) {
   cmd->add_option("--item", f->item, "Print the embedding of this item id or title");
   cmd->add_option("--user", f->user, "Print the embedding of this user id");
   cmd->callback([f] { embeddings(*f); });
+}
+
+void add_predict(CLI::App& app) {
+  auto f = std::make_shared<PredictFlags>();
+  auto* cmd = app.add_subcommand(
+      "predict",
+      "Score (user, item) pairs: the predicted rating of a model trained with --rating-weight, "
+      "else the score its recommendations rank by");
+  cmd->add_option("model", f->model, "Model file")->required();
+  cmd->add_option("--pairs", f->pairs,
+                  "CSV file with a header naming a user and an item column (what latent split "
+                  "writes; other columns are ignored)");
+  cmd->add_option("--user", f->users, "A user id (repeatable; with as many --item)");
+  cmd->add_option("--item", f->items, "An item id or title (repeatable; one per --user)");
+  cmd->add_option("--out", f->out, "CSV file (user,item,rating or score); stdout when omitted");
+  cmd->add_option("--threads", f->threads, "Threads (0: all cores)")->capture_default_str();
+  cmd->callback([f] { predict(*f); });
 }
 
 void add_scores(CLI::App& app) {

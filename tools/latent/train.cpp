@@ -17,6 +17,7 @@
 #include <latent/model_spec.hpp>
 #include <latent/progress.hpp>
 #include <latent/rank_agreement.hpp>
+#include <latent/split.hpp>
 #include <latent/tensorboard.hpp>
 #include <latent/warm_start.hpp>
 
@@ -34,6 +35,7 @@ struct TrainFlags {
   FeatureFlags features;
   ModelFlags model;
   double test_fraction = 0;
+  std::string split_in;
   std::string out;
   std::string metrics_out;
   std::string tensorboard;
@@ -143,6 +145,12 @@ void run(const TrainFlags& f) {
   }
   ProgressBar bar = f.progress.bar();
   report_progress(fit_options, quiet, bar, board);
+  // A given split: train on its train part, test metrics on its test part.
+  std::optional<Split> split;
+  if (!f.split_in.empty()) {
+    split = read_split(f.split_in, data.users, data.items);
+    fit_options.split = &*split;
+  }
   FitResult result = fit(data, fit_options);
   if (!quiet) {
     for (const char* side : {"user", "item"}) {
@@ -204,6 +212,12 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
                                       "for them",
                                       comm.size()));
   }
+  if (!f.split_in.empty()) {
+    throw CollectiveError(ErrorKind::Unsupported,
+                          fmt::format("a given split (--split-in) does not run on {} ranks yet; "
+                                      "run latent train as one process for it",
+                                      comm.size()));
+  }
   FitOptions fit_options = [&] {
     try {
       return fit_options_of(f, no_init);
@@ -244,9 +258,13 @@ void add_train(CLI::App& app) {
   f->data.add_to(*cmd);
   f->features.add_to(*cmd);
   f->model.add_to(*cmd);
-  cmd->add_option("--test-fraction", f->test_fraction,
-                  "Fraction of pairs held out (seeded) for test metrics")
-      ->capture_default_str();
+  auto* test_fraction = cmd->add_option("--test-fraction", f->test_fraction,
+                                        "Fraction of pairs held out (seeded) for test metrics")
+                            ->capture_default_str();
+  cmd->add_option("--split-in", f->split_in,
+                  "Train on DIR/train.csv and report test metrics on DIR/test.csv (latent split "
+                  "or evaluate --split-out writes them; ids of --data) instead of --test-fraction")
+      ->excludes(test_fraction);
   cmd->add_option("--out", f->out, "Model file to write");
   cmd->add_option("--metrics-out", f->metrics_out,
                   "JSON file for per-epoch loss and train/test top-K accuracy");
