@@ -383,12 +383,7 @@ std::vector<FeatureValue> feature_values(const json& v, const std::string& where
     } else if (value.is_null()) {
       out.push_back({name, ""});
     } else if (value.is_array()) {
-      char sep = '|';
-      if (tower) {
-        for (const ColumnEncoding& c : tower->encoder.columns()) {
-          if (c.column.name == name) sep = c.column.separator;
-        }
-      }
+      const char sep = tower ? tower->encoder.separator_of(name) : '|';
       std::string joined;
       for (std::size_t k = 0; k < value.size(); ++k) {
         if (!value[k].is_string()) {

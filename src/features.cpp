@@ -366,6 +366,13 @@ void FeatureEncoder::finish() {
   for (const ColumnEncoding& c : columns_) offsets_.push_back(offsets_.back() + c.rows());
 }
 
+char FeatureEncoder::separator_of(std::string_view name) const noexcept {
+  for (const ColumnEncoding& c : columns_) {
+    if (c.column.name == name) return c.column.separator;
+  }
+  return '|';
+}
+
 FeatureRows FeatureEncoder::encode(const FeatureTable& table) const {
   require(table.values.size() == columns_.size(),
           fmt::format("{}: {} feature columns of values for {} declared", table.source,

@@ -159,6 +159,10 @@ class FeatureEncoder {
   // column's rows together.
   std::span<const std::int32_t> offsets() const noexcept { return offsets_; }
   std::int32_t total_rows() const noexcept { return offsets_.empty() ? 0 : offsets_.back(); }
+  // The separator that joins a list of values of column `name` into one
+  // value (a multi column's sep=); '|' for a name that is not a column, as
+  // the columns' default. Front ends that take lists (JSON, Python) use it.
+  char separator_of(std::string_view name) const noexcept;
 
   // Every row of `table` (its columns those of the fit, in order).
   FeatureRows encode(const FeatureTable& table) const;

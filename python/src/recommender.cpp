@@ -28,12 +28,7 @@ std::vector<FeatureValue> feature_values(const py::dict& features,
                                         py::repr(key).cast<std::string>()));
     }
     const std::string name = key.cast<std::string>();
-    char separator = '|';
-    if (tower) {
-      for (const ColumnEncoding& c : tower->encoder.columns()) {
-        if (c.column.name == name) separator = c.column.separator;
-      }
-    }
+    const char separator = tower ? tower->encoder.separator_of(name) : '|';
     out.push_back({name, feature_text(value, separator, fmt::format("{} feature {}", side, name))});
   }
   return out;

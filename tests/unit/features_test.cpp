@@ -127,6 +127,17 @@ TEST(FeatureEncoder, MultiValuesAreAMeanOfTheirTokens) {
   EXPECT_EQ(tokens(rows, 2), (std::vector<std::pair<std::int32_t, float>>{{0, 1.0f}}));
 }
 
+TEST(FeatureEncoder, SeparatorOfNamesEachListColumnsSeparator) {
+  FeatureTable t;
+  t.ids = {"m1", "m2"};
+  t.values = {{"a;b", "b"}, {"x|y", "y"}, {"1", "2"}};
+  const auto e =
+      FeatureEncoder::fit(parse_feature_columns("tags:multi:sep=;,genres:multi,year:numeric"), t);
+  EXPECT_EQ(e.separator_of("tags"), ';');
+  EXPECT_EQ(e.separator_of("genres"), '|');
+  EXPECT_EQ(e.separator_of("no such column"), '|');
+}
+
 TEST(FeatureEncoder, MaxAndMinKeepTheFrequentValues) {
   FeatureTable t;
   t.ids = {"1", "2", "3", "4", "5", "6"};
