@@ -140,3 +140,25 @@ TEST(CliFeatures, Ml100kUsersAndItemsFromTheirAttributes) {
 
 }  // namespace
 }  // namespace latent::test
+
+namespace latent::test {
+namespace {
+
+TEST(CliFeatures, EvaluateTrainsWithTheFeaturesAndRefusesThemForOtherModels) {
+  const CliResult ok =
+      run_cli({"evaluate", "--data", bundled_data().string(), "--rating-above", "3",
+               "--item-features", "genres:multi", "--epochs", "1", "--threads", "2", "-q"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("ndcg"), std::string::npos) << ok.out;
+  const CliResult als = run_cli({"evaluate", "--data", bundled_data().string(), "--model", "als",
+                                 "--item-features", "genres:multi"});
+  EXPECT_EQ(als.exit_code, 1);
+  EXPECT_NE(als.err.find("takes no side features"), std::string::npos) << als.err;
+  const CliResult missing = run_cli(
+      {"evaluate", "--data", bundled_data().string(), "--item-features", "director:categorical"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("director"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace latent::test

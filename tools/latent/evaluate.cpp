@@ -3,6 +3,7 @@
 // (Recall, Precision, NDCG, MAP, HitRate, FactorizedTopK, coverage).
 // latent split: write such a split.
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,6 +47,7 @@ std::vector<int> parse_ks(const std::string& text) {
 
 struct EvaluateFlags {
   DataFlags data;
+  FeatureFlags features;
   ModelFlags model;
   SplitFlags split;
   std::string test_file;
@@ -78,6 +80,12 @@ void evaluate_command(const EvaluateFlags& f) {
   fit_options.model = f.model.model;
   fit_options.params = f.model.params();
   check_model_params(fit_options.model, fit_options.params);
+  // The features first: a wrong column fails before the data is read.
+  const std::optional<FeatureTable> user_features = f.features.users(f.data.options().data);
+  const std::optional<FeatureTable> item_features = f.features.items(f.data.options().data);
+  fit_options.user_features = user_features ? &*user_features : nullptr;
+  fit_options.item_features = item_features ? &*item_features : nullptr;
+  check_fit_options(fit_options);
   EvaluationOptions eval;
   eval.ks = parse_ks(f.ks);
   eval.exclude_train = !f.no_exclude_train;
@@ -140,6 +148,7 @@ void add_evaluate(CLI::App& app) {
                                  "Split (or take --test-file), train on the train part, and score "
                                  "top-K lists on the test part");
   f->data.add_to(*cmd);
+  f->features.add_to(*cmd);
   f->model.add_to(*cmd);
   f->split.add_to(*cmd, true);
   cmd->add_option("--test-file", f->test_file,
