@@ -486,12 +486,12 @@ HttpResponse predict_pairs(const ModelStore& store, const ModelPath& p, const js
   return HttpResponse{200, std::move(out)};
 }
 
-// Whether a :predict request is of (user, item) pairs: its first instance,
-// or its columnar inputs, give an "input_2".
+// Whether a :predict request is of (user, item) pairs: its first instance
+// (of a non-empty list), or its columnar inputs, give an "input_2".
 bool is_pairs_request(const json& doc, bool rows) {
   if (rows) {
-    const json& inst = doc["instances"];
-    return inst.is_array() && !inst.empty() && inst[0].is_object() && inst[0].contains("input_2");
+    const json& inst = doc["instances"];  // a list of at least one (checked)
+    return inst[0].is_object() && inst[0].contains("input_2");
   }
   const json& in = doc["inputs"];
   return in.is_object() && in.contains("input_2");
@@ -517,14 +517,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
          "one");
   if (!rows && !columns)
     fail(400, "the request needs \"instances\" (row format) or \"inputs\" (columnar format)");
-  if (rows && doc["instances"].is_array() && doc["instances"].size() > limits.max_ids) {
-    fail(400, fmt::format(
-                  "\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
-                  doc["instances"].size(), limits.max_ids));
-  }
-  if (is_pairs_request(doc, rows)) return predict_pairs(store, p, doc, rows, limits);
-  std::vector<std::string> ids;
-  std::vector<PredictInstance> instances;
+  // The row format's list, checked once for both kinds of request.
   if (rows) {
     const json& inst = doc["instances"];
     if (!inst.is_array())
@@ -535,6 +528,12 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
                     "\"instances\" has {} ids; the limit is {} per request (--max_ids_per_request)",
                     inst.size(), limits.max_ids));
     }
+  }
+  if (is_pairs_request(doc, rows)) return predict_pairs(store, p, doc, rows, limits);
+  std::vector<std::string> ids;
+  std::vector<PredictInstance> instances;
+  if (rows) {
+    const json& inst = doc["instances"];
     for (std::size_t i = 0; i < inst.size(); ++i) {
       instances.push_back(predict_instance(inst[i], i));
       ids.push_back(instances.back().id);
