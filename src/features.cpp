@@ -198,13 +198,15 @@ std::string FeatureColumn::to_string() const {
 }
 
 nlohmann::json FeatureColumn::to_json() const {
-  return {{"name", name},
-          {"type", latent::to_string(type)},
-          {"hash_buckets", hash_buckets},
-          {"max_tokens", max_tokens},
-          {"min_count", min_count},
-          {"buckets", buckets},
-          {"separator", std::string(1, separator)}};
+  nlohmann::json j{{"name", name},
+                   {"type", latent::to_string(type)},
+                   {"hash_buckets", hash_buckets},
+                   {"max_tokens", max_tokens},
+                   {"min_count", min_count},
+                   {"buckets", buckets},
+                   {"separator", std::string(1, separator)}};
+  if (context) j["context"] = true;  // only then: files without context stay as they were
+  return j;
 }
 
 FeatureColumn FeatureColumn::from_json(const nlohmann::json& j) {
@@ -219,8 +221,9 @@ FeatureColumn FeatureColumn::from_json(const nlohmann::json& j) {
   require(sep.size() == 1, fmt::format("feature column \"{}\": separator \"{}\"", c.name, sep));
   c.separator = sep[0];
   // The same checks as a declaration: a file's columns are a declaration.
-  const auto again = parse_feature_columns(c.to_string());
+  auto again = parse_feature_columns(c.to_string());
   require(again.size() == 1, fmt::format("feature column \"{}\"", c.name));
+  again[0].context = j.value("context", false);
   return again[0];
 }
 
@@ -361,6 +364,21 @@ FeatureEncoder FeatureEncoder::fit(std::vector<FeatureColumn> columns, const Fea
   return e;
 }
 
+FeatureEncoder FeatureEncoder::joined(const FeatureEncoder& a, const FeatureEncoder& b) {
+  FeatureEncoder e = a;
+  for (const ColumnEncoding& c : b.columns_) {
+    for (const ColumnEncoding& seen : a.columns_) {
+      require(seen.column.name != c.column.name,
+              fmt::format("feature \"{}\" is declared twice: as a {} feature and as a {} one",
+                          c.column.name, seen.column.context ? "context" : "user",
+                          c.column.context ? "context" : "user"));
+    }
+    e.columns_.push_back(c);
+  }
+  e.finish();
+  return e;
+}
+
 void FeatureEncoder::finish() {
   offsets_.assign(1, 0);
   for (const ColumnEncoding& c : columns_) offsets_.push_back(offsets_.back() + c.rows());
@@ -433,6 +451,40 @@ SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& voca
     out.encoder.encode_row(values, out.rows, [] { return std::string(); });
   }
   return out;
+}
+
+QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Interactions& train,
+                               const Interactions* test, std::string_view source) {
+  require(!columns.empty(), "no context features were declared");
+  for (const FeatureColumn& c : columns) {
+    require(c.name == "timestamp",
+            fmt::format("context feature \"{}\": the pairs have one value of their own, "
+                        "\"timestamp\" (their time); declare it as timestamp:timestamp",
+                        c.name));
+  }
+  const auto table_of = [&](const Interactions& pairs, const char* which) {
+    require(pairs.empty() || pairs.timestamps.size() == pairs.size(),
+            fmt::format("context feature \"timestamp\": {}'s {} pairs have no timestamps", source,
+                        which));
+    FeatureTable t;
+    t.source = fmt::format("{}'s {} pairs", source, which);
+    t.row_name = "pair";
+    t.ids.resize(pairs.size());
+    std::vector<std::string> values(pairs.size());
+    for (std::size_t p = 0; p < pairs.size(); ++p) values[p] = std::to_string(pairs.timestamps[p]);
+    t.values.assign(columns.size(), values);
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      t.columns.push_back(columns[c]);
+      t.columns.back().context = true;
+    }
+    return t;
+  };
+  const FeatureTable train_table = table_of(train, "training");
+  QueryContext q;
+  q.encoder = FeatureEncoder::fit(train_table.columns, train_table);
+  q.train = q.encoder.encode(train_table);
+  if (test != nullptr) q.test = q.encoder.encode(table_of(*test, "test"));
+  return q;
 }
 
 void FeatureEncoder::encode_one(std::span<const std::string_view> values, FeatureRows& rows,

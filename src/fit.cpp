@@ -219,7 +219,8 @@ void check_features(const ModelSpec& model, const FitOptions& options) {
                             "of such a model is not supported yet; train it afresh",
                             options.init_name));
   }
-  if ((options.user_features == nullptr && options.item_features == nullptr) ||
+  if ((options.user_features == nullptr && options.item_features == nullptr &&
+       options.context_features.empty()) ||
       model.takes_features) {
     return;
   }
@@ -227,13 +228,15 @@ void check_features(const ModelSpec& model, const FitOptions& options) {
   for (const ModelSpec* m : model_specs()) {
     if (m->takes_features) takers.push_back(m->name);
   }
-  const FeatureTable& t =
-      options.user_features != nullptr ? *options.user_features : *options.item_features;
+  const std::string what =
+      options.user_features != nullptr
+          ? fmt::format("the user features of {}", options.user_features->source)
+      : options.item_features != nullptr
+          ? fmt::format("the item features of {}", options.item_features->source)
+          : std::string("context features");
   throw Error(ErrorKind::InvalidArgument,
-              fmt::format("model {} takes no side features (the {} features of {}); the models "
-                          "that do: {}",
-                          model.name, options.user_features != nullptr ? "user" : "item", t.source,
-                          fmt::join(takers, ", ")));
+              fmt::format("model {} takes no side features ({}); the models that do: {}",
+                          model.name, what, fmt::join(takers, ", ")));
 }
 
 // The model file's contents and the fit's report: `data`'s vocabularies,
@@ -380,15 +383,39 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   };
   side(options.user_features, data.users, user_features, "user_features");
   side(options.item_features, data.items, item_features, "item_features");
+  const Interactions* test = split.test.empty() ? nullptr : &split.test;
+  std::optional<QueryContext> context;
+  if (!options.context_features.empty()) {
+    if (with_rated) {
+      throw Error(ErrorKind::InvalidArgument,
+                  "context features take each training pair's timestamp, and the rated pairs "
+                  "(rated weight > 0) have none: give rated weight 0");
+    }
+    context = QueryContext::fit(options.context_features, train, test, data.description);
+    std::vector<std::string> columns;
+    for (const ColumnEncoding& c : context->encoder.columns()) {
+      columns.push_back(c.column.to_string());
+    }
+    features_training["context_features"] = fmt::format("{}", fmt::join(columns, ","));
+  }
   const TrainInput input{train,
-                         split.test.empty() ? nullptr : &split.test,
+                         test,
                          options.on_progress,
                          options.on_epoch,
                          options.init,
                          options.update,
                          user_features ? &*user_features : nullptr,
-                         item_features ? &*item_features : nullptr};
+                         item_features ? &*item_features : nullptr,
+                         context ? &*context : nullptr};
   TrainedVectors trained = model.train(params, input);
+  // The user tower's columns are the user features' and then the context's.
+  if (context) {
+    user_features.emplace(SideFeatures{
+        user_features ? FeatureEncoder::joined(user_features->encoder, context->encoder)
+                      : context->encoder,
+        {},
+        0});
+  }
   const auto keep_tower = [](std::optional<TowerParams>& tower,
                              std::optional<SideFeatures>& features,
                              std::optional<FeatureTower>& into) {
@@ -436,7 +463,8 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                       what, comm.size(), why));
   };
   if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
-  if (options.user_features != nullptr || options.item_features != nullptr) {
+  if (options.user_features != nullptr || options.item_features != nullptr ||
+      !options.context_features.empty()) {
     refuse("side features are not taken", "not yet");
   }
   if (options.split != nullptr || options.test_fraction > 0) {

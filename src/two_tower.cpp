@@ -152,9 +152,15 @@ class TrainedSide {
   TrainedSide(const OptimizerSettings& settings, Matrix& vectors)
       : settings_(settings), vectors_(vectors), optimizer_(std::in_place, settings, vectors) {}
   // A tower: `vectors` is made from it, a row for each of `rows` rows.
+  // Row r's id row is id_of[r] when given (queries with context: a row of
+  // each pair), else r.
   TrainedSide(const OptimizerSettings& settings, Matrix& vectors, std::unique_ptr<Tower> tower,
-              const FeatureRows* features, std::int64_t rows)
-      : settings_(settings), vectors_(vectors), tower_(std::move(tower)), features_(features) {
+              const FeatureRows* features, std::int64_t rows, std::vector<std::int32_t> id_of = {})
+      : settings_(settings),
+        vectors_(vectors),
+        tower_(std::move(tower)),
+        features_(features),
+        id_of_(std::move(id_of)) {
     all_.resize(static_cast<std::size_t>(rows));
     std::iota(all_.begin(), all_.end(), 0);
     all_rows_.assign(all_.begin(), all_.end());
@@ -167,8 +173,7 @@ class TrainedSide {
       return;
     }
     feature_rows_.assign(rows.begin(), rows.end());
-    tower_->forward(tower_->shape().id_rows > 0 ? rows : std::span<const std::int32_t>(), features_,
-                    feature_rows_, out, threads);
+    tower_->forward(ids_of(rows), features_, feature_rows_, out, threads);
     // The rows of a catalog softmax's batch are every row but OOV: the
     // table's, which need not be computed again until the next step.
     const auto n = static_cast<std::size_t>(vectors_.rows());
@@ -202,20 +207,29 @@ class TrainedSide {
   // The vectors of every row, the OOV row's too: the model's.
   void finish(int threads) {
     if (!tower_) return;
-    vectors_ =
-        tower_->params().vectors(tower_->shape().id_rows > 0 ? std::span<const std::int32_t>(all_)
-                                                             : std::span<const std::int32_t>(),
-                                 features_, all_rows_, threads);
+    vectors_ = tower_->params().vectors(ids_of(all_), features_, all_rows_, threads);
     stale_ = false;
   }
   const Tower* tower() const noexcept { return tower_.get(); }
 
  private:
+  // The id rows of `rows` (none for a tower without ids).
+  std::span<const std::int32_t> ids_of(std::span<const std::int32_t> rows) {
+    if (tower_->shape().id_rows == 0) return {};
+    if (id_of_.empty()) return rows;
+    ids_.resize(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      ids_[k] = id_of_[static_cast<std::size_t>(rows[k])];
+    }
+    return ids_;
+  }
+
   OptimizerSettings settings_;
   Matrix& vectors_;
   std::optional<RowOptimizer> optimizer_;  // an id table's
   std::unique_ptr<Tower> tower_;
   const FeatureRows* features_ = nullptr;
+  std::vector<std::int32_t> id_of_, ids_;
   std::vector<std::int32_t> all_;
   std::vector<std::int64_t> all_rows_, feature_rows_;
   bool stale_ = true;
@@ -779,17 +793,78 @@ bool is_tower(const TwoTowerConfig& config, bool ids, const SideFeatures* featur
   return features != nullptr || !config.layers.empty() || !ids;
 }
 
-void check_side(const TwoTowerConfig& config, bool ids, const SideFeatures* features,
-                std::int32_t rows, const char* side) {
+void check_side(bool ids, const SideFeatures* features, bool context, std::int32_t rows,
+                const char* side) {
   require(
-      ids || features != nullptr,
+      ids || features != nullptr || context,
       fmt::format("{}-ids is off and the {}s have no features to take their place", side, side));
   if (features != nullptr) {
     require(features->rows.rows() == rows,
             fmt::format("the {} features have {} rows for {} {} rows", side, features->rows.rows(),
                         rows, side));
   }
-  (void)config;
+}
+
+// Appends row r of `from` to `to`, its token rows shifted by `shift`.
+void append_row(const FeatureRows& from, std::int64_t r, std::int32_t shift, FeatureRows& to) {
+  const auto b = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r)]);
+  const auto e = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r) + 1]);
+  for (std::size_t k = b; k < e; ++k) {
+    to.index.push_back(from.index[k] + shift);
+    to.weight.push_back(from.weight[k]);
+  }
+}
+
+// The queries of a model with context (QueryContext): every pair of train
+// and test is a query of its own, a row of the user tower whose input is
+// its user's id and features and the pair's context. Query row 0 is OOV,
+// training pair p is row 1 + p, test pair t row 1 + P + t.
+struct Queries {
+  Interactions train, test;           // the pairs on query rows
+  std::vector<std::int32_t> user_of;  // each query row's user row
+  FeatureRows rows;                   // each query row's tokens
+  FeatureRows user_rows;              // each user row's, with the context missing
+  std::vector<std::int32_t> offsets;  // the user tower's feature columns
+};
+
+Queries queries_of(const Interactions& train, const Interactions* test, const SideFeatures* users,
+                   const QueryContext& context) {
+  Queries q;
+  const std::int64_t n_train = static_cast<std::int64_t>(train.size());
+  const std::int64_t n_test = test == nullptr ? 0 : static_cast<std::int64_t>(test->size());
+  const auto rows = static_cast<std::int32_t>(1 + n_train + n_test);
+  const FeatureEncoder joined =
+      users != nullptr ? FeatureEncoder::joined(users->encoder, context.encoder) : context.encoder;
+  q.offsets.assign(joined.offsets().begin(), joined.offsets().end());
+  const std::int32_t shift = users != nullptr ? users->encoder.total_rows() : 0;
+  // The context of no pair: every column missing.
+  FeatureRows missing;
+  const std::vector<std::string_view> none(context.encoder.columns().size());
+  context.encoder.encode_one(none, missing, "the missing context");
+  const auto add = [&](FeatureRows& to, std::int32_t user, const FeatureRows& ctx, std::int64_t r) {
+    if (users != nullptr) append_row(users->rows, user, 0, to);
+    append_row(ctx, r, shift, to);
+    to.indptr.push_back(static_cast<std::int64_t>(to.index.size()));
+  };
+  for (std::int32_t u = 0; u < train.num_users; ++u) add(q.user_rows, u, missing, 0);
+  q.user_of.reserve(static_cast<std::size_t>(rows));
+  q.user_of.push_back(0);
+  add(q.rows, 0, missing, 0);
+  const auto on_queries = [&](const Interactions& pairs, const FeatureRows& ctx, std::int32_t first,
+                              Interactions& out) {
+    out = pairs;
+    out.num_users = rows;
+    for (std::size_t p = 0; p < pairs.size(); ++p) {
+      out.users[p] = first + static_cast<std::int32_t>(p);
+      q.user_of.push_back(pairs.users[p]);
+      add(q.rows, pairs.users[p], ctx, static_cast<std::int64_t>(p));
+    }
+  };
+  on_queries(train, context.train, 1, q.train);
+  if (test != nullptr) {
+    on_queries(*test, context.test, static_cast<std::int32_t>(1 + n_train), q.test);
+  }
+  return q;
 }
 
 TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures* features,
@@ -811,17 +886,36 @@ TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures
                      features != nullptr ? &features->rows : nullptr, rows);
 }
 
+// The user side of a model with context: a tower over the queries.
+TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users,
+                            const Queries& queries, Matrix& vectors, Rng& init_rng) {
+  TowerShape shape;
+  shape.id_rows = config.user_ids ? num_users : 0;
+  shape.feature_offsets = queries.offsets;
+  shape.embed_dim = config.dim;
+  shape.layers = config.layers;
+  return TrainedSide(config.optimizer_settings(), vectors,
+                     std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng),
+                     &queries.rows, queries.rows.rows(), queries.user_of);
+}
+
+// queries: with context, train and test are queries->train and ->test, on
+// query rows; the users' vectors are made with the context missing at the end.
 TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
                             const TwoTowerConfig& config, const ProgressCallback& on_progress,
                             const EpochCallback& on_epoch, const InitialVectors& init,
                             const TwoTowerFeatures& features = {}, Communicator* comm = nullptr,
-                            const RowPartition* users = nullptr) {
+                            const RowPartition* users = nullptr, const Queries* queries = nullptr,
+                            std::int32_t num_users = 0) {
   TwoTowerResult result;
   // Users first, then items, from one stream: the initial tables are part of
   // what the golden tests pin.
   Rng init_rng(config.seed);
-  TrainedSide user_side = make_side(config, config.user_ids, features.users, train.num_users,
-                                    result.user_embeddings, init_rng);
+  TrainedSide user_side =
+      queries != nullptr
+          ? make_query_side(config, num_users, *queries, result.user_embeddings, init_rng)
+          : make_side(config, config.user_ids, features.users, train.num_users,
+                      result.user_embeddings, init_rng);
   TrainedSide item_side = make_side(config, config.item_ids, features.items, train.num_items,
                                     result.item_embeddings, init_rng);
   if (user_side.tower() == nullptr) {
@@ -858,6 +952,15 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   item_side.finish(threads);
   if (user_side.tower() != nullptr) result.user_tower = user_side.tower()->params();
   if (item_side.tower() != nullptr) result.item_tower = item_side.tower()->params();
+  if (queries != nullptr) {
+    // The users' vectors, with the context missing, instead of the queries'.
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(num_users));
+    std::iota(ids.begin(), ids.end(), 0);
+    const std::vector<std::int64_t> rows(ids.begin(), ids.end());
+    result.user_embeddings = result.user_tower->vectors(
+        config.user_ids ? std::span<const std::int32_t>(ids) : std::span<const std::int32_t>(),
+        &queries->user_rows, rows, threads);
+  }
   if (rating) result.rating_head = rating->head();
   result.train_seconds = seconds_since(t_train);
   return result;
@@ -871,9 +974,10 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                                const TwoTowerFeatures& features) {
   config.validate();
   check_training_pairs(train);
-  check_side(config, config.user_ids, features.users, train.num_users, "user");
-  check_side(config, config.item_ids, features.items, train.num_items, "item");
-  const bool towers = is_tower(config, config.user_ids, features.users) ||
+  const QueryContext* context = features.context;
+  check_side(config.user_ids, features.users, context != nullptr, train.num_users, "user");
+  check_side(config.item_ids, features.items, false, train.num_items, "item");
+  const bool towers = context != nullptr || is_tower(config, config.user_ids, features.users) ||
                       is_tower(config, config.item_ids, features.items);
   require(!towers || (init.users == nullptr && init.items == nullptr),
           "a warm start of a model with features, layers or no ids is not supported yet; train "
@@ -886,7 +990,23 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
                       config.rating_weight));
   check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
   check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
-  return train_epochs(train, test, config, on_progress, on_epoch, init, features);
+  if (context == nullptr) {
+    return train_epochs(train, test, config, on_progress, on_epoch, init, features);
+  }
+  const auto test_pairs = test == nullptr ? 0 : static_cast<std::int64_t>(test->size());
+  require(context->train.rows() == static_cast<std::int64_t>(train.size()) &&
+              context->test.rows() == test_pairs,
+          fmt::format("the context has {} training and {} test rows for {} training and {} test "
+                      "pairs",
+                      context->train.rows(), context->test.rows(), train.size(), test_pairs));
+  require(static_cast<std::int64_t>(train.size()) + test_pairs <
+              std::numeric_limits<std::int32_t>::max(),
+          fmt::format("{} pairs are too many queries for context features (at most {})",
+                      static_cast<std::int64_t>(train.size()) + test_pairs,
+                      std::numeric_limits<std::int32_t>::max() - 1));
+  const Queries queries = queries_of(train, test, features.users, *context);
+  return train_epochs(queries.train, test == nullptr ? nullptr : &queries.test, config, on_progress,
+                      on_epoch, init, features, nullptr, nullptr, &queries, train.num_users);
 }
 
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,

@@ -55,6 +55,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <latent/interactions.hpp>
 #include <latent/vocabulary.hpp>
 
 namespace latent {
@@ -75,6 +76,11 @@ struct FeatureColumn {
   std::int32_t min_count = 1;     // min=C
   std::int32_t buckets = 0;       // buckets=B
   char separator = '|';           // sep=C
+  // A value of each query rather than of its user (--context-features, as
+  // the time of a rating in TFRS's context-features tutorial): the trainer
+  // takes it from each pair, a front end from each request. Not part of
+  // the declaration text; kept in to_json.
+  bool context = false;
 
   // The declaration again (NAME:TYPE and the options that differ from the
   // type's defaults), as parse_feature_columns reads it.
@@ -153,6 +159,9 @@ class FeatureEncoder {
   // (its values[c] are column c's). Throws InvalidArgument when the table's
   // columns do not match the declarations, and as above for values.
   static FeatureEncoder fit(std::vector<FeatureColumn> columns, const FeatureTable& table);
+  // a's columns, then b's, as one encoder (a user tower's features and the
+  // queries' context). Throws InvalidArgument for a name in both.
+  static FeatureEncoder joined(const FeatureEncoder& a, const FeatureEncoder& b);
 
   std::span<const ColumnEncoding> columns() const noexcept { return columns_; }
   // Column c's rows start at offsets()[c]; offsets().back() is every
@@ -206,6 +215,25 @@ struct SideFeatures {
   // source and line for a malformed value (in any row of the table).
   // The table's columns are its declarations (FeatureTable::columns).
   static SideFeatures fit(const FeatureTable& table, const Vocabulary& vocabulary);
+};
+
+// Context features of the queries (TFRS's context-features tutorial: the
+// time of each rating): values of each pair rather than of its user,
+// encoded by `encoder` (its columns' FeatureColumn::context set).
+struct QueryContext {
+  FeatureEncoder encoder;
+  FeatureRows train;  // one row per training pair
+  FeatureRows test;   // one row per test pair (none without a test set)
+
+  // The declared columns of train's and test's pairs (test may be null),
+  // fitted on train's. The pairs keep one value each: "timestamp" (their
+  // timestamps, seconds since 1970), the one name a column may have.
+  // The user vectors of a model trained with context are those with every
+  // context column missing (its OOV rows, which stay zero when every
+  // training pair has its value). Throws InvalidArgument for another
+  // name, no columns, or pairs without timestamps (naming `source`).
+  static QueryContext fit(std::span<const FeatureColumn> columns, const Interactions& train,
+                          const Interactions* test, std::string_view source);
 };
 
 enum class FeatureSide { Users, Items };

@@ -62,6 +62,10 @@ struct FitOptions {
   // in training, and the model file keeps it with the tower.
   const FeatureTable* user_features = nullptr;
   const FeatureTable* item_features = nullptr;
+  // Context features of the queries (QueryContext::fit: each pair's
+  // timestamp), for a model that takes features; the model file keeps them
+  // in the user tower, after the user features.
+  std::vector<FeatureColumn> context_features;
 };
 
 struct FitResult {

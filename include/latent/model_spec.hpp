@@ -101,6 +101,9 @@ struct TrainInput {
   // none. fit() passes them only to a model whose spec takes_features.
   const SideFeatures* user_features = nullptr;
   const SideFeatures* item_features = nullptr;
+  // The queries' context of train's and test's pairs (features.hpp); null:
+  // none. Only for a model whose spec takes_features.
+  const QueryContext* context = nullptr;
 };
 
 // What a distributed trainer gets on each rank of a run (fit_distributed):

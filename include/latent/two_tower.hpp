@@ -102,17 +102,24 @@ struct TwoTowerConfig {
 };
 
 // The features of each side (features.hpp), rows[r] those of vocabulary
-// row r; null: none.
+// row r, and the queries' context (QueryContext: every pair is then a
+// query of its own, whose vector the user tower makes from its user's id
+// and features and the pair's context; each training pair's softmax row
+// and each test pair's ranking use it; the user vectors the result keeps
+// are those with the context missing); null: none.
 struct TwoTowerFeatures {
   const SideFeatures* users = nullptr;
   const SideFeatures* items = nullptr;
+  const QueryContext* context = nullptr;
 };
 
 struct TwoTowerResult {
   Matrix user_embeddings;  // users.size() x output_dim (row 0: OOV)
   Matrix item_embeddings;  // items.size() x output_dim (row 0: OOV)
   // The sides that are towers: their parameters, which give the vectors of
-  // entities training did not see from their features (cold start).
+  // entities training did not see from their features (cold start). With
+  // context, the user tower's feature columns are the user features' and
+  // then the context's.
   std::optional<TowerParams> user_tower, item_tower;
   // The ranking task's network (config.rating_weight > 0).
   std::optional<RatingHead> rating_head;
@@ -130,7 +137,8 @@ struct TwoTowerResult {
 // InvalidArgument for initial embeddings of another shape, features whose
 // rows are not one per vocabulary row, a side without ids or features, a
 // rating task on pairs without ratings, and a warm start of towers or of a
-// rating head (not supported yet). With a rating head, each epoch reports
+// rating head (not supported yet), and context rows that are not one per
+// pair of train and test. With a rating head, each epoch reports
 // the running RMSE of its batches and the RMSE on test's rated pairs.
 TwoTowerResult train_two_tower(const Interactions& train, const Interactions* test,
                                const TwoTowerConfig& config,

@@ -204,7 +204,8 @@ class Model:
     # ---- training ----------------------------------------------------------
 
     def fit(self, data, test_fraction=0.0, split=None, verbose=True, file=None,
-            tensorboard=None, init=None, update="all", user_features=None, item_features=None):
+            tensorboard=None, init=None, update="all", user_features=None, item_features=None,
+            context_features=None):
         """Trains on data (a Dataset) and returns the history (also kept as
         .history, and read back from the file by latent.load), one row per
         epoch: loss, seconds, and for the two-tower model the running
@@ -233,7 +234,10 @@ class Model:
         for the two-tower model (docs/features.md): each side becomes a
         tower over its id and features, and users or items training did not
         see get vectors from their features (recommend_for_features,
-        similar_to_features)."""
+        similar_to_features). context_features ({"timestamp": "timestamp"},
+        or the CLI's declaration "timestamp:timestamp") makes each rating's
+        time a feature of its query, as `latent train --context-features`
+        (docs/features.md, Context features)."""
         if not isinstance(data, Dataset):
             raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
                             "with latent.Dataset.from_dataframe)")
@@ -261,6 +265,13 @@ class Model:
         for name, value in (("user_features", user_features), ("item_features", item_features)):
             if value is not None and not isinstance(value, Features):
                 raise TypeError(f"{name} must be a latent.Features, got {type(value).__name__}")
+        if isinstance(context_features, dict):
+            context_features = ",".join(f"{n}:{t}" for n, t in context_features.items())
+        elif context_features is None:
+            context_features = ""
+        elif not isinstance(context_features, str):
+            raise TypeError(f"context_features must be a dict of name -> type or a declaration "
+                            f"str, got {type(context_features).__name__}")
         try:
             native_users = None if user_features is None else user_features._native("users")
             native_items = None if item_features is None else item_features._native("items")
@@ -270,7 +281,8 @@ class Model:
                 split=None if split is None else split._native, stream=stream,
                 interactive=interactive, tensorboard=tensorboard,
                 init=None if init is None else init._native, update=update,
-                user_features=native_users, item_features=native_items)
+                user_features=native_users, item_features=native_items,
+                context_features=context_features)
         except ValueError as e:
             raise _reraise_with_python_names(e) from None
         for note in notes:

@@ -192,10 +192,11 @@ void bind_fit(py::module_& m) {
          const std::optional<std::filesystem::path>& tensorboard,
          const std::shared_ptr<Recommender>& init, const std::string& update,
          const std::shared_ptr<FeatureTable>& user_features,
-         const std::shared_ptr<FeatureTable>& item_features) {
+         const std::shared_ptr<FeatureTable>& item_features, const std::string& context_features) {
         FitOptions o;
         o.user_features = user_features.get();
         o.item_features = item_features.get();
+        o.context_features = parse_feature_columns(context_features);
         o.model = model;
         o.params = to_params(params);
         o.test_fraction = test_fraction;
@@ -235,7 +236,7 @@ void bind_fit(py::module_& m) {
       py::arg("data").none(false), py::arg("model"), py::arg("params"), py::arg("test_fraction"),
       py::arg("split"), py::arg("stream"), py::arg("interactive"), py::arg("tensorboard"),
       py::arg("init") = nullptr, py::arg("update") = "all", py::arg("user_features") = nullptr,
-      py::arg("item_features") = nullptr);
+      py::arg("item_features") = nullptr, py::arg("context_features") = "");
 }
 
 // The whole tuning flow of tune.hpp; on_trial(trial dict) runs after each

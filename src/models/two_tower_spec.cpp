@@ -65,8 +65,9 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
   const InitialVectors init =
       in.init == nullptr ? InitialVectors{}
                          : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
-  TwoTowerResult r = train_two_tower(in.train, in.test, table().read(params), in.on_progress,
-                                     in.on_epoch, init, {in.user_features, in.item_features});
+  TwoTowerResult r =
+      train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch, init,
+                      {in.user_features, in.item_features, in.context});
   return {std::move(r.user_embeddings),
           std::move(r.item_embeddings),
           std::move(r.epochs),

@@ -162,3 +162,51 @@ TEST(CliFeatures, EvaluateTrainsWithTheFeaturesAndRefusesThemForOtherModels) {
 
 }  // namespace
 }  // namespace latent::test
+
+namespace latent::test {
+namespace {
+
+TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {
+  TempDir dir;
+  const std::string model = (dir.path() / "m.latent").string();
+  const CliResult train = run_cli({"train", "--data", bundled(), "--rating-above", "3",
+                                   "--context-features", "timestamp:timestamp", "--test-fraction",
+                                   "0.2", "--epochs", "1", "--threads", "2", "-q", "--out", model});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const CliResult info = run_cli({"info", model, "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("\"context_features\": \"timestamp:timestamp\""), std::string::npos)
+      << info.out;
+  // A known user is served from its stored vector (the context missing); a
+  // new one from the time given.
+  const CliResult known = run_cli({"recommend", model, "--user", "1", "--k", "3"});
+  ASSERT_EQ(known.exit_code, 0) << known.err;
+  EXPECT_EQ(result_rows(known.out), 3u) << known.out;
+  const CliResult at_time =
+      run_cli({"recommend", model, "--user-features", "timestamp=2015-06-01", "--k", "3"});
+  ASSERT_EQ(at_time.exit_code, 0) << at_time.err;
+  EXPECT_EQ(result_rows(at_time.out), 3u) << at_time.out;
+
+  // What cannot work is refused before training, and no model is written.
+  const std::string refused = (dir.path() / "refused.latent").string();
+  const auto expect_refused = [&](std::vector<std::string> args,
+                                  const std::vector<std::string>& parts) {
+    args.insert(args.end(), {"--epochs", "1", "-q", "--out", refused});
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    for (const auto& p : parts) EXPECT_NE(r.err.find(p), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(refused));
+  };
+  expect_refused({"train", "--data", bundled(), "--context-features", "hour:numeric"},
+                 {"\"hour\"", "timestamp:timestamp"});
+  expect_refused(
+      {"train", "--data", bundled(), "--model", "als", "--context-features", "timestamp:timestamp"},
+      {"als", "context features", "two-tower"});
+  const std::filesystem::path pairs = dir.path() / "pairs.csv";
+  std::ofstream(pairs) << "user,item\n1,10\n1,11\n2,10\n2,12\n3,11\n";
+  expect_refused({"train", "--data", pairs.string(), "--context-features", "timestamp:timestamp"},
+                 {"pairs.csv", "no timestamps"});
+}
+
+}  // namespace
+}  // namespace latent::test

@@ -123,3 +123,20 @@ def test_ml100k_users_and_items_from_their_attributes():
               item_features=latent.Features(ml100k_dir(), "genres:multi,title:text"), verbose=False)
     ids, _ = model.recommend_for_features({"age": 24, "occupation": "student"}, k=3)
     assert len(ids) == 3
+
+
+def test_context_features_take_each_ratings_time(ratings_data, ratings):
+    model = latent.Model("two-tower", epochs=1, threads=2)
+    model.fit(ratings_data, test_fraction=0.2, context_features={"timestamp": "timestamp"},
+              verbose=False)
+    assert model.training["context_features"] == "timestamp:timestamp"
+    assert model.history["test_top_100"].iloc[-1] > 0
+    ids, _ = model.recommend_for_features({"timestamp": "2015-06-01"}, k=5)
+    assert len(ids) == 5
+    with pytest.raises(ValueError, match="hour"):
+        model.fit(ratings_data, context_features="hour:numeric", verbose=False)
+    with pytest.raises(TypeError, match="context_features"):
+        model.fit(ratings_data, context_features=["timestamp"], verbose=False)
+    untimed = latent.Dataset.from_dataframe(ratings[["userId", "movieId"]].head(500))
+    with pytest.raises(ValueError, match="no timestamps"):
+        model.fit(untimed, context_features="timestamp:timestamp", verbose=False)

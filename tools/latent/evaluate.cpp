@@ -85,6 +85,7 @@ void evaluate_command(const EvaluateFlags& f) {
   const std::optional<FeatureTable> item_features = f.features.items(f.data.options().data);
   fit_options.user_features = user_features ? &*user_features : nullptr;
   fit_options.item_features = item_features ? &*item_features : nullptr;
+  fit_options.context_features = f.features.context_columns();
   check_fit_options(fit_options);
   EvaluationOptions eval;
   eval.ks = parse_ks(f.ks);

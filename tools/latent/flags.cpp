@@ -84,6 +84,10 @@ void FeatureFlags::add_to(CLI::App& cmd) {
                                "number (default: the first column)",
                                side, side));
   }
+  cmd.add_option("--context-features", context,
+                 "Context features of each query, taken from each pair (timestamp:timestamp: "
+                 "the time of the rating, as TFRS's context-features tutorial); the user "
+                 "tower reads them after the user features (docs/features.md)");
 }
 
 namespace {

@@ -40,8 +40,12 @@ struct FeatureFlags {
   std::string user, item;
   std::string user_file, item_file;
   std::string user_id, item_id;
+  std::string context;  // --context-features
 
   void add_to(CLI::App& cmd);
+  // The --context-features columns (QueryContext::fit).
+  std::vector<FeatureColumn> context_columns() const { return parse_feature_columns(context); }
+  bool any() const { return !user.empty() || !item.empty() || !context.empty(); }
   // The tables the flags ask for (nullopt: none), from the files or the
   // MovieLens directory `data`.
   std::optional<FeatureTable> users(const std::filesystem::path& data) const;

@@ -137,6 +137,7 @@ void run(const TrainFlags& f) {
   const std::optional<FeatureTable> item_features = f.features.items(load.data);
   fit_options.user_features = user_features ? &*user_features : nullptr;
   fit_options.item_features = item_features ? &*item_features : nullptr;
+  fit_options.context_features = f.features.context_columns();
   check_fit_options(fit_options);
   const Dataset data = load_dataset(load);
   if (!quiet) {
@@ -205,11 +206,11 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const bool root = comm.rank() == 0;
   const bool quiet = f.progress.quiet || !root;
   std::optional<ModelData> no_init;
-  if (!f.features.user.empty() || !f.features.item.empty()) {
+  if (f.features.any()) {
     throw CollectiveError(ErrorKind::Unsupported,
-                          fmt::format("side features (--user-features, --item-features) are not "
-                                      "taken on {} ranks yet; run latent train as one process "
-                                      "for them",
+                          fmt::format("side features (--user-features, --item-features, "
+                                      "--context-features) are not taken on {} ranks yet; run "
+                                      "latent train as one process for them",
                                       comm.size()));
   }
   if (!f.split_in.empty()) {

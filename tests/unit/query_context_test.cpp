@@ -1,0 +1,190 @@
+// Context features of the queries (issue 16, TFRS's context-features
+// tutorial): each pair is a query of its own whose vector the user tower
+// makes from the user and the pair's timestamp, in training and in the test
+// metrics; the model keeps the users' vectors with the context missing, and
+// the context columns in its user tower.
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <latent/dataset.hpp>
+#include <latent/error.hpp>
+#include <latent/features.hpp>
+#include <latent/fit.hpp>
+#include <latent/random.hpp>
+#include <latent/recommender.hpp>
+#include <latent/two_tower.hpp>
+
+#include "test_support.hpp"
+
+namespace latent {
+namespace {
+
+using test::expect_error;
+
+constexpr int kUsers = 40, kItemsPerEra = 20;
+
+// Items 1..20 are of the early era, 21..40 of the late one; every user has
+// 10 pairs in each era, of its items alone, at a time in that era. Only the
+// time says which era a pair is of.
+ColumnData era_columns() {
+  ColumnData c;
+  Rng rng(5);
+  for (int u = 1; u <= kUsers; ++u) {
+    for (int era = 0; era < 2; ++era) {
+      for (int j = 0; j < 10; ++j) {
+        const int i = 1 + era * kItemsPerEra + static_cast<int>(rng.uniform() * kItemsPerEra);
+        c.users.push_back(fmt::format("u{}", u));
+        c.items.push_back(fmt::format("i{}", std::min(i, (era + 1) * kItemsPerEra)));
+        c.timestamps.push_back(era * 1'000'000 + static_cast<std::int64_t>(rng.uniform() * 1000));
+      }
+    }
+  }
+  return c;
+}
+
+TwoTowerConfig config() {
+  TwoTowerConfig c;
+  c.dim = 16;
+  c.batch_size = 64;
+  c.epochs = 30;
+  c.learning_rate = 0.2f;
+  c.negatives = Negatives::Catalog;
+  c.threads = 2;
+  c.seed = 3;
+  c.top_ks = {20};
+  return c;
+}
+
+const std::vector<FeatureColumn> kTimestamp =
+    parse_feature_columns("timestamp:timestamp:buckets=4");
+
+double test_top_20(const TwoTowerResult& r) { return r.epochs.back().test.accuracy.at(0); }
+
+TEST(QueryContext, TheTimeOfEachPairTellsItsQueryWhichItemsFit) {
+  const Dataset data = dataset_from_columns(era_columns());
+  const Split split = random_split(data.interactions, 0.2, 7);
+  const QueryContext context = QueryContext::fit(kTimestamp, split.train, &split.test, "eras");
+  EXPECT_EQ(context.train.rows(), static_cast<std::int64_t>(split.train.size()));
+  EXPECT_EQ(context.test.rows(), static_cast<std::int64_t>(split.test.size()));
+  ASSERT_EQ(context.encoder.columns().size(), 1u);
+  EXPECT_TRUE(context.encoder.columns()[0].column.context);
+
+  const TwoTowerResult with =
+      train_two_tower(split.train, &split.test, config(), {}, {}, {}, {nullptr, nullptr, &context});
+  const TwoTowerResult without = train_two_tower(split.train, &split.test, config());
+  // Of 40 items, the 20 of the pair's era: with its time the query finds
+  // them; without, a user's vector ranks the items of both eras together.
+  EXPECT_GE(test_top_20(with), 0.9);
+  EXPECT_LE(test_top_20(without), 0.8) << test_top_20(without);
+  EXPECT_GT(test_top_20(with), test_top_20(without) + 0.15)
+      << test_top_20(with) << " vs " << test_top_20(without);
+
+  // The model keeps a vector per user, made with the context missing, and
+  // the user tower reads the context column after the users' (none here).
+  EXPECT_EQ(with.user_embeddings.rows(), split.train.num_users);
+  ASSERT_TRUE(with.user_tower);
+  EXPECT_EQ(with.user_tower->shape.feature_columns(), 1);
+  EXPECT_EQ(with.user_tower->shape.id_rows, split.train.num_users);
+  FeatureRows missing;
+  const std::vector<std::string_view> none(1);
+  context.encoder.encode_one(none, missing, "test");
+  const std::vector<std::int32_t> ids{5};
+  const std::vector<std::int64_t> rows{0};
+  const Matrix v = with.user_tower->vectors(ids, &missing, rows, 1);
+  const auto kept = with.user_embeddings.row(5);
+  for (int j = 0; j < v.cols(); ++j) EXPECT_FLOAT_EQ(v.row(0)[j], kept[j]);
+}
+
+TEST(QueryContext, FitKeepsTheContextInTheUserTowerAndTheModelFile) {
+  const Dataset data = dataset_from_columns(era_columns());
+  FitOptions o;
+  o.model = "two-tower";
+  o.params = {{"epochs", "20"},
+              {"dim", "16"},
+              {"learning-rate", "0.2"},
+              {"threads", "1"},
+              {"negatives", "catalog"}};
+  o.test_fraction = 0.2;
+  o.context_features = kTimestamp;
+  const FitResult fitted = fit(data, o);
+  const ModelData& m = fitted.model.model();
+  ASSERT_TRUE(m.user_tower);
+  ASSERT_EQ(m.user_tower->encoder.columns().size(), 1u);
+  EXPECT_TRUE(m.user_tower->encoder.columns()[0].column.context);
+  EXPECT_EQ(m.training.at("context_features"), "timestamp:timestamp:buckets=4");
+  EXPECT_FALSE(m.item_tower);
+
+  const test::TempDir dir;
+  const std::filesystem::path path = dir.path() / "context.latent";
+  fitted.model.save(path);
+  const Recommender loaded = Recommender::load(path);
+  ASSERT_TRUE(loaded.model().user_tower);
+  EXPECT_TRUE(loaded.model().user_tower->encoder.columns()[0].column.context);
+  // A query of a user training did not see, at a time of the late era,
+  // finds the late era's items.
+  const std::vector<FeatureValue> late{{"timestamp", "1000500"}};
+  EXPECT_EQ(loaded.user_vector_from_features(late), fitted.model.user_vector_from_features(late));
+  RecommendOptions ro;
+  ro.k = 10;
+  ro.exclude_seen = true;
+  const TopK top = loaded.recommend_for_features(late, ro);
+  int late_items = 0;
+  for (std::int32_t k = 0; k < top.k; ++k) {
+    const std::string id(loaded.item_id(top.items[static_cast<std::size_t>(k)]));
+    late_items += std::stoi(id.substr(1)) > kItemsPerEra ? 1 : 0;
+  }
+  EXPECT_GE(late_items, 9);
+}
+
+TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
+  const Dataset data = dataset_from_columns(era_columns());
+  const Split split = random_split(data.interactions, 0.2, 7);
+  expect_error(
+      [&] {
+        (void)QueryContext::fit(parse_feature_columns("hour:numeric"), split.train, nullptr, "x");
+      },
+      ErrorKind::InvalidArgument, {"\"hour\"", "timestamp:timestamp"});
+  Interactions no_time = split.train;
+  no_time.timestamps.clear();
+  expect_error([&] { (void)QueryContext::fit(kTimestamp, no_time, nullptr, "ratings.csv"); },
+               ErrorKind::InvalidArgument, {"ratings.csv", "no timestamps"});
+
+  // Context rows that are not one per pair.
+  const QueryContext context = QueryContext::fit(kTimestamp, split.train, nullptr, "eras");
+  expect_error(
+      [&] {
+        (void)train_two_tower(split.train, &split.test, config(), {}, {}, {},
+                              {nullptr, nullptr, &context});
+      },
+      ErrorKind::InvalidArgument, {"0 test rows", "test pairs"});
+
+  // A context column named as a user feature.
+  FeatureTable users;
+  users.columns = parse_feature_columns("timestamp:numeric");
+  users.values.resize(1);
+  for (int u = 1; u <= kUsers; ++u) {
+    users.ids.push_back(fmt::format("u{}", u));
+    users.values[0].push_back("1");
+  }
+  FitOptions o;
+  o.params = {{"epochs", "1"}};
+  o.user_features = &users;
+  o.context_features = kTimestamp;
+  expect_error([&] { (void)fit(data, o); }, ErrorKind::InvalidArgument,
+               {"\"timestamp\"", "declared twice"});
+
+  // A model that takes no features.
+  FitOptions als;
+  als.model = "als";
+  als.context_features = kTimestamp;
+  expect_error([&] { (void)fit(data, als); }, ErrorKind::InvalidArgument,
+               {"als", "context features", "two-tower"});
+}
+
+}  // namespace
+}  // namespace latent
