@@ -401,9 +401,21 @@ std::vector<FeatureValue> feature_values(const json& v, const std::string& where
   return out;
 }
 
+bool is_context_column(const FeatureTower& tower, std::string_view name) {
+  for (const ColumnEncoding& c : tower.encoder.columns()) {
+    if (c.column.context && c.column.name == name) return true;
+  }
+  return false;
+}
+
+bool tower_has_context(const Recommender& model) {
+  return model.model().user_tower && model.model().user_tower->has_context();
+}
+
 // One :predict instance: a user id, or an object with "input_1" (the id)
 // and/or the features of a user (cold start: used when the id is absent or
-// unknown).
+// unknown; for a known user of a model with context features, its context
+// values make its query).
 struct PredictInstance {
   std::string id;  // "" when only features were given
   bool has_features = false;
@@ -554,7 +566,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
   user_rows.reserve(ids.size());
   // Instances that are new users given by their features: each its own
   // search, its answer put in the place of its row afterwards.
-  std::vector<std::pair<std::size_t, std::vector<FeatureValue>>> cold;
+  std::vector<std::pair<std::size_t, std::vector<FeatureValue>>> cold, in_context;
   for (std::size_t q = 0; q < ids.size(); ++q) {
     const auto row = ids[q].empty() ? std::nullopt : find_user(*s.model, ids[q]);
     if (!row && q < instances.size() && instances[q].has_features) {
@@ -575,16 +587,32 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
     }
     if (!row) unknown_user(*s.model, ids[q], true);
     user_rows.push_back(*row);
+    // A known user of a model with context features: the instance's
+    // context values (its other features are the stored vector's) make its
+    // query, its own search.
+    if (q < instances.size() && instances[q].has_features && tower_has_context(*s.model)) {
+      std::vector<FeatureValue> context;
+      for (FeatureValue& v : feature_values(instances[q].features, fmt::format("instances[{}]", q),
+                                            s.model->model().user_tower, "input_1")) {
+        if (is_context_column(*s.model->model().user_tower, v.name)) {
+          context.push_back(std::move(v));
+        }
+      }
+      if (!context.empty()) in_context.emplace_back(q, std::move(context));
+    }
   }
   RecommendOptions options;
   options.k = limits.predict_k;
   TopK top = search_users(batcher, limits, s, user_rows, options);
-  for (const auto& [q, features] : cold) {
-    const TopK one = s.model->recommend_for_features(features, options);
+  const auto put = [&](std::size_t q, const TopK& one) {
     std::copy(one.items.begin(), one.items.end(),
               top.items.begin() + static_cast<std::ptrdiff_t>(q) * top.k);
     std::copy(one.scores.begin(), one.scores.end(),
               top.scores.begin() + static_cast<std::ptrdiff_t>(q) * top.k);
+  };
+  for (const auto& [q, features] : cold) put(q, s.model->recommend_for_features(features, options));
+  for (const auto& [q, context] : in_context) {
+    put(q, s.model->recommend_in_context(user_rows[q], context, options));
   }
   // Written as text, not as a json tree: this is the hot path (json_text.hpp).
   std::string out;

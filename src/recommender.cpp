@@ -357,6 +357,30 @@ TopK Recommender::recommend_for_features(std::span<const FeatureValue> user,
   return search(queries, row0, &seen, options);
 }
 
+std::vector<float> Recommender::user_vector_in_context(
+    std::int32_t user_row, std::span<const FeatureValue> context) const {
+  if (user_row < 0 || user_row >= model_.users.size()) {
+    throw Error(ErrorKind::InvalidArgument, fmt::format("user row {} out of range", user_row));
+  }
+  if (!model_.user_tower || !model_.user_tower->has_context()) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("the model has no context features{}: this {} model was trained "
+                    "without --context-features",
+                    context.empty() ? "" : fmt::format(" (such as \"{}\")", context[0].name),
+                    model_.kind));
+  }
+  return model_.user_tower->vector_in_context(user_row, model_.user_embeddings.row(user_row),
+                                              context, "user");
+}
+
+TopK Recommender::recommend_in_context(std::int32_t user_row, std::span<const FeatureValue> context,
+                                       const RecommendOptions& options) const {
+  Matrix queries(1, dim(), user_vector_in_context(user_row, context));
+  const std::int32_t rows[] = {user_row};
+  return search(queries, rows, &model_.seen, options);
+}
+
 TopK Recommender::similar_to_features(std::span<const FeatureValue> item,
                                       const SimilarOptions& options) const {
   check_item_similarity();

@@ -143,6 +143,81 @@ const float* run_forward(const TowerParams& p, std::span<const std::int32_t> ids
 
 }  // namespace
 
+bool FeatureTower::has_context() const noexcept {
+  const auto columns = encoder.columns();
+  return std::any_of(columns.begin(), columns.end(),
+                     [](const ColumnEncoding& c) { return c.column.context; });
+}
+
+std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
+                                                   std::span<const float> stored,
+                                                   std::span<const FeatureValue> values,
+                                                   std::string_view side) const {
+  const auto columns = encoder.columns();
+  std::vector<std::string> names;
+  for (const ColumnEncoding& c : columns) {
+    if (c.column.context) names.push_back(c.column.name);
+  }
+  require(!names.empty(),
+          fmt::format("the model has no context features{}: it was trained without "
+                      "--context-features",
+                      values.empty() ? "" : fmt::format(" (such as \"{}\")", values.front().name)));
+  std::vector<std::string_view> row(columns.size());
+  std::vector<bool> given(columns.size(), false);
+  for (const FeatureValue& v : values) {
+    std::size_t c = 0;
+    while (c < columns.size() && !(columns[c].column.context && columns[c].column.name == v.name)) {
+      ++c;
+    }
+    require(c < columns.size(), fmt::format("\"{}\" is not one of the model's context features: {}",
+                                            v.name, fmt::join(names, ", ")));
+    require(!given[c], fmt::format("context feature \"{}\" is given twice", v.name));
+    given[c] = true;
+    row[c] = v.value;
+  }
+  require(id_row >= 0 && id_row < std::max(params.shape.id_rows, 1) &&
+              stored.size() == static_cast<std::size_t>(params.shape.output_dim()),
+          fmt::format("{} row {} or its vector of {} values does not fit the tower", side, id_row,
+                      stored.size()));
+  FeatureRows rows;
+  encoder.encode_one(row, rows, fmt::format("the {}'s context", side));
+  const bool context_only = std::all_of(columns.begin(), columns.end(),
+                                        [](const ColumnEncoding& c) { return c.column.context; });
+  if (context_only) {
+    const std::vector<std::int32_t> id{id_row};
+    const std::vector<std::int64_t> first{0};
+    Matrix m = params.vectors(params.shape.id_rows > 0 ? std::span<const std::int32_t>(id)
+                                                       : std::span<const std::int32_t>(),
+                              &rows, first, 1);
+    return std::move(m.storage());
+  }
+  if (!params.shape.layers.empty()) {
+    throw Error(ErrorKind::Unsupported,
+                fmt::format("a known {}'s vector in a context needs its own feature values, which "
+                            "a model with layers over {} features does not keep (not yet): give "
+                            "them with the context to query as a new {}",
+                            side, side, side));
+  }
+  // A sum: the stored vector (every context column missing), less the
+  // missing context's rows, plus the given context's.
+  FeatureRows missing;
+  const std::vector<std::string_view> none(columns.size());
+  encoder.encode_one(none, missing, "the missing context");
+  std::vector<float> v(stored.begin(), stored.end());
+  const auto e = static_cast<std::size_t>(params.shape.embed_dim);
+  const auto add = [&](const FeatureRows& r, float sign) {
+    for (std::size_t k = 0; k < r.index.size(); ++k) {
+      const auto c = static_cast<std::size_t>(column_of(params.shape, r.index[k]));
+      if (!columns[c].column.context) continue;
+      const float* t = params.feature_table.data() + static_cast<std::size_t>(r.index[k]) * e;
+      for (std::size_t j = 0; j < e; ++j) v[j] += sign * r.weight[k] * t[j];
+    }
+  };
+  add(missing, -1.0f);
+  add(rows, 1.0f);
+  return v;
+}
+
 std::int32_t TowerParams::input_width() const noexcept {
   if (shape.layers.empty()) return shape.embed_dim;
   return ((shape.id_rows > 0 ? 1 : 0) + shape.feature_columns()) * shape.embed_dim;

@@ -140,6 +140,16 @@ class Recommender {
   TopK recommend_for_features(std::span<const FeatureValue> user,
                               const RecommendOptions& options) const;
   TopK similar_to_features(std::span<const FeatureValue> item, const SimilarOptions& options) const;
+  // A known user's query in a context (a model trained with context
+  // features: the time of the request), as FeatureTower::vector_in_context;
+  // the top-k items for it (exclude_seen drops the user's seen items).
+  // Throws InvalidArgument for a row out of range, a model without context
+  // features, or a name that is not one of them; Unsupported where the
+  // vector cannot be made exactly (tower.hpp).
+  std::vector<float> user_vector_in_context(std::int32_t user_row,
+                                            std::span<const FeatureValue> context) const;
+  TopK recommend_in_context(std::int32_t user_row, std::span<const FeatureValue> context,
+                            const RecommendOptions& options) const;
   // The score of each pair (user_rows[k], item_rows[k]): the predicted
   // rating of a model trained with the rating task (rating_head.hpp), else
   // the score its top-k lists rank by (the dot product of the vectors, plus

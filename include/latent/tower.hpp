@@ -93,6 +93,21 @@ struct FeatureTower {
   // feature for a name that is not one of its features (listing them), a
   // tower without features, and a value its type refuses (a number).
   std::vector<float> vector_of(std::span<const FeatureValue> values, std::string_view side) const;
+  // Whether some of its columns are the queries' context (FeatureColumn::context).
+  bool has_context() const noexcept;
+  // The vector of known entity `id_row`, whose stored vector (context
+  // missing) is `stored`, in the context `values` (a context column not
+  // given is missing). Exact when the tower's only features are context
+  // columns (its input is then the id and the context), or it has no
+  // layers (the vector is a sum: the stored one, less the missing
+  // context's rows, plus the given context's). Throws InvalidArgument
+  // naming `side` and the feature for a tower without context or a name
+  // that is not one of its context columns (listing them), and Unsupported
+  // for layers over features besides the context (the entity's own
+  // feature values are not in the model).
+  std::vector<float> vector_in_context(std::int32_t id_row, std::span<const float> stored,
+                                       std::span<const FeatureValue> values,
+                                       std::string_view side) const;
 };
 
 class Tower {

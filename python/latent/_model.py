@@ -421,7 +421,7 @@ class Model:
         return ids, scores
 
     def recommend(self, users, k=_DEFAULTS["k"], exclude_seen=False, allow=None, deny=None,
-                  as_frame=False, threads=0, exact=False, ef=None):
+                  as_frame=False, threads=0, exact=False, ef=None, context=None):
         """Top-k items for one user id (1-D arrays of k ids and scores) or a
         list of user ids (2-D arrays, one row per user), best first; with
         as_frame, a DataFrame (user, item, score, rank). exclude_seen drops
@@ -433,11 +433,22 @@ class Model:
         same in the CLI and the server). Unknown ids raise
         latent.NotFoundError (a KeyError). With an index (build_index, or
         one saved with the model), the search uses it: ef is its effort for
-        this call (None: the index's own), exact=True searches every item."""
+        this call (None: the index's own), exact=True searches every item.
+        context (a dict, {"timestamp": "2015-06-01"}), for a model fitted
+        with context_features, is the request's: each user's query is made
+        in it (docs/features.md, Context features)."""
         rows, single = self._user_rows(users)
-        items, scores = self._model().recommend(rows, _k(k), bool(exclude_seen),
-                                                self._item_rows(allow), self._item_rows(deny),
-                                                int(threads), bool(exact), _ef(ef))
+        if context is not None:
+            if not isinstance(context, dict):
+                raise TypeError(f"context must be a dict of name -> value, got "
+                                f"{type(context).__name__}")
+            items, scores = self._model().recommend_in_context(
+                rows, context, _k(k), bool(exclude_seen), self._item_rows(allow),
+                self._item_rows(deny), int(threads), bool(exact), _ef(ef))
+        else:
+            items, scores = self._model().recommend(rows, _k(k), bool(exclude_seen),
+                                                    self._item_rows(allow), self._item_rows(deny),
+                                                    int(threads), bool(exact), _ef(ef))
         user_ids = [users] if single else list(users)
         return self._top(items, scores, single, user_ids, as_frame)
 

@@ -192,6 +192,35 @@ void bind_queries(RecommenderClass& rec) {
          py::arg("users"), py::arg("k"), py::arg("exclude_seen"), py::arg("allow"), py::arg("deny"),
          py::arg("threads"), py::arg("exact"), py::arg("ef"))
       .def(
+          "recommend_in_context",
+          [](const Recommender& r,
+             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& users,
+             const py::dict& context, int k, bool exclude_seen, const py::object& allow,
+             const py::object& deny, int threads, bool exact, int ef) {
+            if (users.ndim() != 1) throw py::value_error("user rows must be a 1-D array");
+            const std::vector<std::int32_t> rows(users.data(), users.data() + users.size());
+            const std::vector<FeatureValue> values =
+                feature_values(context, r.model().user_tower, "user");
+            const RecommendOptions o =
+                recommend_options(k, exclude_seen, allow, deny, threads, exact, ef);
+            // One user's query at a time: each is its own vector in the context.
+            TopK all;
+            {
+              py::gil_scoped_release release;
+              for (const std::int32_t row : rows) {
+                TopK top = r.recommend_in_context(row, values, o);
+                all.k = top.k;
+                all.queries += top.queries;
+                all.items.insert(all.items.end(), top.items.begin(), top.items.end());
+                all.scores.insert(all.scores.end(), top.scores.begin(), top.scores.end());
+              }
+            }
+            if (rows.empty()) all.k = effective_k(k, r.model().items.num_known());
+            return topk_arrays(std::move(all));
+          },
+          py::arg("users"), py::arg("context"), py::arg("k"), py::arg("exclude_seen"),
+          py::arg("allow"), py::arg("deny"), py::arg("threads"), py::arg("exact"), py::arg("ef"))
+      .def(
           "recommend_for_items",
           [](const Recommender& r, const py::object& items, int k, bool exclude_seen,
              const py::object& allow, const py::object& deny, int threads, bool exact, int ef) {

@@ -186,6 +186,25 @@ TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {
       run_cli({"recommend", model, "--user-features", "timestamp=2015-06-01", "--k", "3"});
   ASSERT_EQ(at_time.exit_code, 0) << at_time.err;
   EXPECT_EQ(result_rows(at_time.out), 3u) << at_time.out;
+  // A known user at a given time: that user's lists, which the time changes.
+  const auto in_context = [&](const char* time) {
+    const CliResult r = run_cli({"recommend", model, "--user", "1", "--user", "2", "--context",
+                                 std::string("timestamp=") + time, "--k", "3"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  const std::string early = in_context("1997-01-01"), late = in_context("2017-01-01");
+  const auto l = lines(early);
+  ASSERT_EQ(l.size(), 7u) << early;
+  EXPECT_EQ(l[1].substr(0, 2), "1,") << early;
+  EXPECT_EQ(l[4].substr(0, 2), "2,") << early;
+  EXPECT_NE(early, late);
+  const CliResult no_user =
+      run_cli({"recommend", model, "--all-users", "--context", "timestamp=5"});
+  EXPECT_EQ(no_user.exit_code, 1);
+  EXPECT_NE(no_user.err.find("--context NAME=VALUE is the context of the users of --user"),
+            std::string::npos)
+      << no_user.err;
 
   // What cannot work is refused before training, and no model is written.
   const std::string refused = (dir.path() / "refused.latent").string();

@@ -140,3 +140,23 @@ def test_context_features_take_each_ratings_time(ratings_data, ratings):
     untimed = latent.Dataset.from_dataframe(ratings[["userId", "movieId"]].head(500))
     with pytest.raises(ValueError, match="no timestamps"):
         model.fit(untimed, context_features="timestamp:timestamp", verbose=False)
+
+
+def test_a_known_users_recommendations_in_a_context(ratings_data):
+    model = latent.Model("two-tower", epochs=2, threads=2)
+    model.fit(ratings_data, context_features={"timestamp": "timestamp"}, verbose=False)
+    users = list(model.users[:2])
+    early, _ = model.recommend(users, k=5, context={"timestamp": "1997-01-01"})
+    late, _ = model.recommend(users, k=5, context={"timestamp": "2017-01-01"})
+    assert early.shape == (2, 5) and late.shape == (2, 5)
+    assert (early != late).any()
+    frame = model.recommend(users[0], k=3, context={"timestamp": "2017-01-01"}, as_frame=True)
+    assert list(frame["user"]) == [users[0]] * 3
+    with pytest.raises(ValueError, match="hour"):
+        model.recommend(users[0], context={"hour": 3})
+    with pytest.raises(TypeError, match="context"):
+        model.recommend(users[0], context="timestamp=5")
+    plain = latent.Model("two-tower", epochs=1, threads=2)
+    plain.fit(ratings_data, verbose=False)
+    with pytest.raises(ValueError, match="no context features"):
+        plain.recommend(users[0], context={"timestamp": "2017-01-01"})

@@ -155,3 +155,66 @@ TEST(ServerFeaturesWithoutThem, AModelWithoutFeaturesNamesTheFeature) {
 
 }  // namespace
 }  // namespace latent::test
+
+namespace latent::test {
+namespace {
+
+// Items i1..i10 are rated early (times below 1000), i11..i20 late (from
+// 1,000,000): a model with the time as its queries' context.
+Recommender context_model() {
+  ColumnData c;
+  for (int u = 1; u <= 30; ++u) {
+    for (int j = 0; j < 8; ++j) {
+      const int era = j % 2;
+      c.users.push_back(fmt::format("u{}", u));
+      c.items.push_back(fmt::format("i{}", 1 + era * 10 + (u + j) % 10));
+      c.timestamps.push_back(era * 1'000'000 + u * 10 + j);
+    }
+  }
+  FitOptions o;
+  o.model = "two-tower";
+  o.params = {{"dim", "8"}, {"epochs", "20"}, {"threads", "1"}, {"learning-rate", "0.2"}};
+  o.context_features = parse_feature_columns("timestamp:timestamp:buckets=4");
+  return fit(dataset_from_columns(c), o).model;
+}
+
+TEST(ServerContext, AKnownUsersInstanceMayCarryTheRequestsTime) {
+  TempDir dir;
+  const auto file = save_version(dir / "movies", 1, context_model());
+  const Recommender oracle = Recommender::load(file);
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  const Reply r = post(c, "/v1/models/movies:predict",
+                       json{{"instances", json::array({{{"input_1", "u3"}, {"timestamp", 1000400}},
+                                                       {{"input_1", "u3"}, {"timestamp", "200"}},
+                                                       "u3"})}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  RecommendOptions options;
+  options.k = 10;
+  const std::int32_t u3 = oracle.user_row("u3");
+  const auto ids = [&](const TopK& top) {
+    std::vector<std::string> out;
+    for (int k = 0; k < top.k; ++k) {
+      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
+    }
+    return out;
+  };
+  const auto at = [&](std::size_t q) {
+    return r.body["predictions"][q]["output_2"].get<std::vector<std::string>>();
+  };
+  const std::vector<FeatureValue> late{{"timestamp", "1000400"}}, early{{"timestamp", "200"}};
+  EXPECT_EQ(at(0), ids(oracle.recommend_in_context(u3, late, options)));
+  EXPECT_EQ(at(1), ids(oracle.recommend_in_context(u3, early, options)));
+  EXPECT_NE(at(0), at(1));
+  EXPECT_EQ(at(2), ids(oracle.recommend({&u3, 1}, options)));
+  // A time that is not one is a 400 naming it, and the server goes on.
+  const Reply bad =
+      post(c, "/v1/models/movies:predict",
+           json{{"instances", json::array({{{"input_1", "u3"}, {"timestamp", "soon"}}})}});
+  EXPECT_EQ(bad.status, 400) << bad.text;
+  EXPECT_NE(bad.body.value("error", "").find("soon"), std::string::npos) << bad.text;
+  EXPECT_EQ(post(c, "/v1/models/movies:predict", json{{"instances", {"u1"}}}).status, 200);
+}
+
+}  // namespace
+}  // namespace latent::test

@@ -141,6 +141,83 @@ TEST(QueryContext, FitKeepsTheContextInTheUserTowerAndTheModelFile) {
   EXPECT_GE(late_items, 9);
 }
 
+// The share of `top`'s items of the late era.
+double late_share(const Recommender& r, const TopK& top) {
+  int late = 0;
+  for (std::int32_t k = 0; k < top.k; ++k) {
+    const std::string id(r.item_id(top.items[static_cast<std::size_t>(k)]));
+    late += std::stoi(id.substr(1)) > kItemsPerEra ? 1 : 0;
+  }
+  return static_cast<double>(late) / top.k;
+}
+
+TEST(QueryContext, AKnownUsersQueryTakesTheTimeOfTheRequest) {
+  const Dataset data = dataset_from_columns(era_columns());
+  const std::vector<FeatureValue> early{{"timestamp", "500"}}, late{{"timestamp", "1000500"}};
+  for (const char* layers : {"", "16,8"}) {
+    SCOPED_TRACE(layers);
+    FitOptions o;
+    o.params = {{"epochs", "30"},         {"dim", "16"},
+                {"learning-rate", "0.2"}, {"threads", "1"},
+                {"negatives", "catalog"}, {"layers", layers}};
+    o.context_features = kTimestamp;
+    const FitResult fitted = fit(data, o);
+    const Recommender& r = fitted.model;
+    const std::int32_t u = r.user_row("u7");
+    // No context given: the stored vector.
+    const std::vector<float> none = r.user_vector_in_context(u, {});
+    const auto stored = r.model().user_embeddings.row(u);
+    for (std::size_t j = 0; j < none.size(); ++j) EXPECT_NEAR(none[j], stored[j], 1e-6);
+    RecommendOptions ro;
+    ro.k = 10;
+    ro.exclude_seen = false;
+    EXPECT_GE(late_share(r, r.recommend_in_context(u, late, ro)), 0.9);
+    EXPECT_LE(late_share(r, r.recommend_in_context(u, early, ro)), 0.1);
+  }
+}
+
+TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwnWithoutLayers) {
+  // User features and context, no layers: the stored vector less the
+  // missing context plus the given one is the tower's vector of the user's
+  // id, features and context.
+  const Dataset data = dataset_from_columns(era_columns());
+  FeatureTable users;
+  users.columns = parse_feature_columns("half:categorical");
+  users.values.resize(1);
+  for (int u = 1; u <= kUsers; ++u) {
+    users.ids.push_back(fmt::format("u{}", u));
+    users.values[0].push_back(u <= kUsers / 2 ? "low" : "high");
+  }
+  FitOptions o;
+  o.params = {{"epochs", "3"}, {"dim", "8"}, {"threads", "1"}};
+  o.user_features = &users;
+  o.context_features = kTimestamp;
+  const FitResult fitted = fit(data, o);
+  const Recommender& r = fitted.model;
+  const FeatureTower& tower = *r.model().user_tower;
+  ASSERT_EQ(tower.encoder.columns().size(), 2u);
+  const std::int32_t u = r.user_row("u30");
+  FeatureRows rows;
+  const std::vector<std::string_view> values{"high", "1000500"};
+  tower.encoder.encode_one(values, rows, "test");
+  const std::vector<std::int32_t> ids{u};
+  const std::vector<std::int64_t> first{0};
+  const Matrix expected = tower.params.vectors(ids, &rows, first, 1);
+  const std::vector<float> got =
+      r.user_vector_in_context(u, std::vector<FeatureValue>{{"timestamp", "1000500"}});
+  for (std::size_t j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], expected.row(0)[j], 1e-5);
+
+  // With layers over the users' own features the model cannot make it.
+  o.params.set("layers", "8");
+  const FitResult deep = fit(data, o);
+  expect_error(
+      [&] {
+        (void)deep.model.user_vector_in_context(
+            u, std::vector<FeatureValue>{{"timestamp", "1000500"}});
+      },
+      ErrorKind::Unsupported, {"known user", "layers", "new user"});
+}
+
 TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   const Dataset data = dataset_from_columns(era_columns());
   const Split split = random_split(data.interactions, 0.2, 7);
@@ -177,6 +254,26 @@ TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   o.context_features = kTimestamp;
   expect_error([&] { (void)fit(data, o); }, ErrorKind::InvalidArgument,
                {"\"timestamp\"", "declared twice"});
+
+  // Context at query time: for a model with context, only its context
+  // columns; for a model without, nothing.
+  FitOptions with;
+  with.params = {{"epochs", "1"}};
+  with.context_features = kTimestamp;
+  const FitResult fitted = fit(data, with);
+  const std::vector<FeatureValue> hour{{"hour", "3"}},
+      twice{{"timestamp", "1"}, {"timestamp", "2"}};
+  expect_error([&] { (void)fitted.model.user_vector_in_context(1, hour); },
+               ErrorKind::InvalidArgument, {"\"hour\"", "context features: timestamp"});
+  expect_error([&] { (void)fitted.model.user_vector_in_context(1, twice); },
+               ErrorKind::InvalidArgument, {"\"timestamp\"", "twice"});
+  expect_error([&] { (void)fitted.model.user_vector_in_context(999, {}); },
+               ErrorKind::InvalidArgument, {"999", "out of range"});
+  FitOptions plain;
+  plain.params = {{"epochs", "1"}};
+  const FitResult id_only = fit(data, plain);
+  expect_error([&] { (void)id_only.model.user_vector_in_context(1, hour); },
+               ErrorKind::InvalidArgument, {"no context features", "\"hour\""});
 
   // A model that takes no features.
   FitOptions als;

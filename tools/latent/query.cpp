@@ -32,6 +32,7 @@ struct RecommendFlags {
   std::vector<std::string> users;
   std::vector<std::string> items;          // fold-in: a new user's items
   std::vector<std::string> user_features;  // cold start: a new user's NAME=VALUE
+  std::vector<std::string> context;        // the request's context, NAME=VALUE
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   bool all_users = false;
@@ -95,8 +96,18 @@ void recommend(const RecommendFlags& f) {
                 "new user's items), or --user-features NAME=VALUE (repeatable, a new user's "
                 "features)");
   }
-  const std::vector<FeatureValue> user_features =
+  std::vector<FeatureValue> user_features =
       parse_feature_values(f.user_features, "--user-features");
+  const std::vector<FeatureValue> context = parse_feature_values(f.context, "--context");
+  if (!context.empty() && f.users.empty() && user_features.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "--context NAME=VALUE is the context of the users of --user or of the new user of "
+                "--user-features");
+  }
+  // A new user's context columns are among the tower's features.
+  if (!user_features.empty()) {
+    user_features.insert(user_features.end(), context.begin(), context.end());
+  }
   if (f.ef && *f.ef <= 0) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("--ef must be positive (candidates kept per user), got {}", *f.ef));
@@ -123,6 +134,11 @@ void recommend(const RecommendFlags& f) {
     write({&new_user, 1}, model.recommend_for_items(item_rows(model, f.items), options));
   } else if (!user_features.empty()) {
     write({&new_user, 1}, model.recommend_for_features(user_features, options));
+  } else if (!context.empty()) {
+    for (const auto& u : f.users) {
+      const std::int32_t row = model.user_row(u);
+      write({&row, 1}, model.recommend_in_context(row, context, options));
+    }
   } else {
     std::vector<std::int32_t> rows;
     if (f.all_users) {
@@ -339,6 +355,11 @@ void add_recommend(CLI::App& app) {
   cmd->add_option("--user-features", f->user_features,
                   "A new user's feature, NAME=VALUE (repeatable: --user-features age=25 "
                   "--user-features gender=M), for a model trained with --user-features")
+      ->allow_extra_args(false);
+  cmd->add_option("--context", f->context,
+                  "The request's context, NAME=VALUE (repeatable: --context "
+                  "timestamp=2015-06-01), for a model trained with --context-features: the "
+                  "query of each --user, or of the new user of --user-features")
       ->allow_extra_args(false);
   cmd->add_option("--items", f->items,
                   "Items (ids or titles, repeatable) of a user who was not in training: "
