@@ -94,15 +94,27 @@ double InBatchSoftmax::run(const Batch& b, std::span<const std::int64_t> users, 
   }
   return std::accumulate(user_loss_.begin(), user_loss_.end(), 0.0);
 }
+namespace {
+constexpr std::int64_t kLanes = 8;
+}  // namespace
+
 double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, std::int64_t ni,
                            std::span<const float> log_q, Scratch& scratch) const {
   const float inv_t = 1.0f / c_.temperature;
-  float m = -INFINITY;
+  // The row's maximum in kLanes running maxima: one chain of dependent
+  // max operations would make the row latency-bound (the same maximum).
+  float lane_max[kLanes];
+  std::fill_n(lane_max, kLanes, -INFINITY);
   for (std::int64_t i = 0; i < ni; ++i) {
     l[i] *= inv_t;
     if (!log_q.empty()) l[i] -= log_q[static_cast<std::size_t>(i)];
-    m = std::max(m, l[i]);
   }
+  std::int64_t i0 = 0;
+  for (; i0 + kLanes <= ni; i0 += kLanes) {
+    for (std::int64_t k = 0; k < kLanes; ++k) lane_max[k] = std::max(lane_max[k], l[i0 + k]);
+  }
+  for (; i0 < ni; ++i0) lane_max[0] = std::max(lane_max[0], l[i0]);
+  const float m = *std::max_element(lane_max, lane_max + kLanes);
   const auto p0 = b.pair_begin[static_cast<std::size_t>(u)];
   const auto p1 = b.pair_begin[static_cast<std::size_t>(u) + 1];
   // Positive logits before l turns into exp(l - m).
@@ -143,8 +155,16 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
       g[ip] += static_cast<float>(n * l[ip] / z - n);
     }
   } else {
-    double z = 0;
-    for (std::int64_t i = 0; i < ni; ++i) z += static_cast<double>(c[i]) * l[i];
+    // Z in kLanes partial sums, for the same reason.
+    double lane_z[kLanes] = {};
+    std::int64_t j = 0;
+    for (; j + kLanes <= ni; j += kLanes) {
+      for (std::int64_t k = 0; k < kLanes; ++k) {
+        lane_z[k] += static_cast<double>(c[j + k]) * l[j + k];
+      }
+    }
+    for (; j < ni; ++j) lane_z[0] += static_cast<double>(c[j]) * l[j];
+    const double z = std::accumulate(lane_z, lane_z + kLanes, 0.0);
     double a = 0;
     scratch.terms.clear();
     for (auto p = p0; p < p1; ++p) {
