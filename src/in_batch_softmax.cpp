@@ -4,6 +4,9 @@
 #include <cmath>
 #include <numeric>
 
+#include <omp.h>
+
+#include "detail/blas.hpp"
 #include "detail/kernels.hpp"
 
 namespace latent::detail {
@@ -70,30 +73,81 @@ std::int32_t Batch::slot(std::vector<std::int32_t>& table, std::vector<std::int3
   }
   return s;
 }
-double InBatchSoftmax::run(const Batch& b, float* logits, float* grad, std::span<const float> log_q,
-                           int threads) {
-  all_users_.resize(b.users.size());
-  std::iota(all_users_.begin(), all_users_.end(), std::int64_t{0});
-  return run(b, all_users_, logits, grad, log_q, threads);
-}
+namespace {
 
-double InBatchSoftmax::run(const Batch& b, std::span<const std::int64_t> users, float* logits,
-                           float* grad, std::span<const float> log_q, int threads) {
+// Rows per block: a block's logits and gradient (2 x rows x items floats) stay in a core's
+// cache for the batch's items, with at least kMinRows rows for the GEMM kernel's sake.
+constexpr std::int64_t kBlockFloats = std::int64_t{1} << 15;  // 128 KB each
+constexpr std::int64_t kMinRows = 16, kMaxRows = 256;
+// At most this many parts of the rows, each with its own sum of item gradients; fewer when
+// those sums would pass kPartFloats. The parts, not the threads, fix the order of the sums.
+constexpr std::int64_t kMaxParts = 8;
+constexpr std::int64_t kPartFloats = std::int64_t{1} << 23;  // 32 MB
+
+}  // namespace
+
+double InBatchSoftmax::gradients(const Batch& b, std::span<const std::int64_t> users,
+                                 const float* ud, const float* id, std::int32_t dim,
+                                 std::span<const float> log_q, float scale, float* gu, float* gi,
+                                 int threads, const LogitsHook& on_logits) {
   const auto ni = static_cast<std::int64_t>(b.items.size());
   const auto n = static_cast<std::int64_t>(users.size());
-  user_loss_.assign(static_cast<std::size_t>(n), 0.0);
-#pragma omp parallel num_threads(threads)
+  const auto d = static_cast<std::int64_t>(dim);
+  const std::int64_t rows =
+      std::clamp(kBlockFloats / std::max<std::int64_t>(ni, 1), kMinRows, kMaxRows);
+  const std::int64_t blocks = (n + rows - 1) / rows;
+  const std::int64_t parts = std::clamp<std::int64_t>(
+      std::min(blocks, 1 + kPartFloats / std::max<std::int64_t>(ni * d, 1)), 1, kMaxParts);
+  if (n == 0 || ni == 0) {
+    std::fill(gi, gi + ni * d, 0.0f);
+    return 0;
+  }
+  partial_.resize(static_cast<std::size_t>((parts - 1) * ni * d));
+  part_loss_.assign(static_cast<std::size_t>(parts), 0.0);
+  const int team = static_cast<int>(std::min<std::int64_t>(std::max(threads, 1), parts));
+  if (scratch_.size() < static_cast<std::size_t>(team))
+    scratch_.resize(static_cast<std::size_t>(team));
+#pragma omp parallel num_threads(team)
   {
-    Scratch scratch;
-#pragma omp for schedule(dynamic, 16)
-    for (std::int64_t k = 0; k < n; ++k) {
-      user_loss_[static_cast<std::size_t>(k)] =
-          row(b, users[static_cast<std::size_t>(k)], logits + k * ni, grad + k * ni, ni, log_q,
-              scratch);
+    Scratch& scratch = scratch_[static_cast<std::size_t>(omp_get_thread_num())];
+    scratch.logits.resize(static_cast<std::size_t>(rows * ni));
+    scratch.grad.resize(static_cast<std::size_t>(rows * ni));
+#pragma omp for schedule(static, 1)
+    for (std::int64_t p = 0; p < parts; ++p) {
+      float* sum = p == 0 ? gi : partial_.data() + (p - 1) * ni * d;
+      double loss = 0;
+      const std::int64_t first = blocks * p / parts, last = blocks * (p + 1) / parts;
+      for (std::int64_t blk = first; blk < last; ++blk) {
+        const std::int64_t k0 = blk * rows, k1 = std::min(n, k0 + rows), m = k1 - k0;
+        float* l = scratch.logits.data();
+        float* g = scratch.grad.data();
+        sgemm_nt(m, ni, d, ud + k0 * d, d, id, d, l, ni);
+        if (on_logits) on_logits(k0, k1, l);
+        for (std::int64_t k = 0; k < m; ++k) {
+          loss += row(b, users[static_cast<std::size_t>(k0 + k)], l + k * ni, g + k * ni, ni, log_q,
+                      scratch);
+        }
+        // dL/dU for the block's rows = G I, and its share of dL/dI = G^T U.
+        sgemm_nn(m, d, ni, g, ni, id, d, gu + k0 * d, d, scale);
+        sgemm_tn(ni, d, m, g, ni, ud + k0 * d, d, sum, d, scale, blk == first ? 0.0f : 1.0f);
+      }
+      part_loss_[static_cast<std::size_t>(p)] = loss;
     }
   }
-  return std::accumulate(user_loss_.begin(), user_loss_.end(), 0.0);
+  if (parts > 1) {
+    // The parts' item gradients, added to part 0's in part order.
+    const std::int64_t cells = ni * d;
+#pragma omp parallel for num_threads(std::max(threads, 1)) schedule(static)
+    for (std::int64_t c = 0; c < cells; ++c) {
+      float s = gi[c];
+      for (std::int64_t p = 1; p < parts; ++p)
+        s += partial_[static_cast<std::size_t>((p - 1) * cells + c)];
+      gi[c] = s;
+    }
+  }
+  return scale * std::accumulate(part_loss_.begin(), part_loss_.end(), 0.0);
 }
+
 namespace {
 constexpr std::int64_t kLanes = 8;
 }  // namespace

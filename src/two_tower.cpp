@@ -299,10 +299,11 @@ class TwoTowerTrainer {
   // Adds the batch's hits at each k to `hits`; returns the batch loss.
   double train_batch(int batch_index, std::vector<double>& hits);
   void build_batch(int batch_index);
-  // Scores the first `users` of the batch's users against every item: the
-  // running FactorizedTopK of their pairs and, with the catalog softmax,
-  // the batch logits (then `users` is all of them).
-  void score_against_catalog(std::int64_t users, std::vector<double>& hits);
+  // With the catalog softmax, the running FactorizedTopK of the pairs of
+  // this rank's batch users [k0, k1), from their logits (the catalog's
+  // scores): adds the hits at each k and then the pairs ranked to `hits`.
+  void rank_catalog_rows(std::int64_t k0, std::int64_t k1, const float* logits,
+                         std::vector<double>& hits);
   // How many of the batch's users the running metrics rank when the softmax
   // is in-batch: all of them would cost the catalog's product for each
   // batch (at 41,000 items, about 80 times the batch's own logits), so a
@@ -369,10 +370,11 @@ class TwoTowerTrainer {
   const bool weighted_;       // some rank's pairs have weights
   const int batches_;
   const std::int64_t candidates_;  // every item row but OOV
-  std::vector<float> ud_, id_, logits_, grad_, gu_, gi_, batch_log_q_, full_scores_;
-  double metric_pairs_ = 0;       // the epoch's pairs the running metrics ranked
-  double metric_credit_ = 0;      // users owed to the running metrics' sample
-  std::vector<float> metric_ud_;  // kept users' vectors, metric_rows_ x dim
+  std::vector<float> ud_, id_, gu_, gi_, batch_log_q_, full_scores_;
+  std::vector<std::vector<double>> thread_hits_;  // rank_catalog_rows's, one per thread
+  double metric_pairs_ = 0;                       // the epoch's pairs the running metrics ranked
+  double metric_credit_ = 0;                      // users owed to the running metrics' sample
+  std::vector<float> metric_ud_;                  // kept users' vectors, metric_rows_ x dim
   std::vector<std::int32_t> metric_row_, metric_item_;  // each kept pair's row and item - 1
   std::vector<float> metric_count_;
   std::int64_t metric_rows_ = 0;
@@ -470,26 +472,37 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
 double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) {
   build_batch(batch_index);
   users_.vectors(mine_rows_, ud_, threads_);
-  logits_.resize(static_cast<std::size_t>(slice_users() * batch_items()));
-  if (catalog_) {
-    // The batch's items are the catalog: a tower computes them once for both.
-    items_.vectors(batch_.items, id_, threads_);
-    score_against_catalog(slice_users(), hits);
-  } else {
-    items_.vectors(batch_.items, id_, threads_);
-    detail::parallel_sgemm_nt(slice_users(), batch_items(), dim_, ud_.data(), id_.data(),
-                              logits_.data(), threads_);
-    if (config_.train_metrics && slice_users() > 0) keep_metric_users(batch_index, hits);
-  }
+  items_.vectors(batch_.items, id_, threads_);
   gather_batch_log_q();
+  const std::int64_t ni = batch_items(), ns = slice_users();
+  gu_.resize(static_cast<std::size_t>(ns * dim_));
+  gi_.resize(static_cast<std::size_t>(ni * dim_));
+  // With the catalog softmax, the running metrics rank the batch's rows by
+  // their logits, which are the catalog's scores.
+  const bool rank_logits = catalog_ && config_.retrieval_weight > 0;
+  if (config_.train_metrics && !rank_logits && ns > 0) keep_metric_users(batch_index, hits);
   double loss = 0;
   if (config_.retrieval_weight > 0) {
-    grad_.resize(logits_.size());
-    loss = softmax_.run(batch_, mine_, logits_.data(), grad_.data(), batch_log_q_, threads_);
-    if (config_.retrieval_weight != 1.0f) {
-      loss *= config_.retrieval_weight;
-      for (float& g : grad_) g *= config_.retrieval_weight;
+    // Each thread's hits at each k, then its ranked pairs.
+    std::vector<std::vector<double>>& thread_hits = thread_hits_;
+    thread_hits.assign(static_cast<std::size_t>(threads_),
+                       std::vector<double>(config_.top_ks.size() + 1, 0.0));
+    detail::InBatchSoftmax::LogitsHook rank;
+    if (rank_logits && config_.train_metrics) {
+      rank = [&](std::int64_t k0, std::int64_t k1, const float* logits) {
+        rank_catalog_rows(k0, k1, logits,
+                          thread_hits[static_cast<std::size_t>(omp_get_thread_num())]);
+      };
     }
+    loss = softmax_.gradients(batch_, mine_, ud_.data(), id_.data(), dim_, batch_log_q_,
+                              config_.retrieval_weight, gu_.data(), gi_.data(), threads_, rank);
+    for (const auto& mine : thread_hits) {
+      for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += mine[k];
+      metric_pairs_ += mine.back();
+    }
+  } else {
+    std::fill(gu_.begin(), gu_.end(), 0.0f);
+    std::fill(gi_.begin(), gi_.end(), 0.0f);
   }
   loss += apply_gradients();
   return loss;
@@ -688,45 +701,18 @@ void TwoTowerTrainer::rank_metric_users(std::vector<double>& hits) {
   metric_rows_ = 0;
 }
 
-void TwoTowerTrainer::score_against_catalog(std::int64_t nu, std::vector<double>& hits) {
-  const std::int64_t ni = batch_items(), n_cand = candidates_;
-  full_scores_.resize(static_cast<std::size_t>(nu * n_cand));
-  detail::parallel_sgemm_nt(nu, n_cand, dim_, ud_.data(), items_.table(threads_).data() + dim_,
-                            full_scores_.data(), threads_);
-  std::vector<double> local_hits(config_.top_ks.size(), 0.0);
-#pragma omp parallel num_threads(threads_)
-  {
-    std::vector<double> mine(config_.top_ks.size(), 0.0);
-    detail::RankCounter counter{config_.top_ks, mine};
-#pragma omp for schedule(dynamic, 16)
-    for (std::int64_t u = 0; u < nu; ++u) {
-      const float* row = full_scores_.data() + u * n_cand;
-      const auto bu = static_cast<std::size_t>(mine_[static_cast<std::size_t>(u)]);  // in the batch
-      if (catalog_) {
-        float* lrow = logits_.data() + u * ni;
-        for (std::int64_t i = 0; i < ni; ++i) {
-          lrow[i] = row[batch_.items[static_cast<std::size_t>(i)] - 1];
-        }
-      }
-      if (!config_.train_metrics) continue;
-      for (auto p = batch_.pair_begin[bu]; p < batch_.pair_begin[bu + 1]; ++p) {
-        const auto item =
-            batch_.items[static_cast<std::size_t>(batch_.pair_item[static_cast<std::size_t>(p)])];
-        if (item > 0) {
-          counter.add(row, n_cand, item - 1, batch_.pair_count[static_cast<std::size_t>(p)]);
-        }
-      }
-    }
-#pragma omp critical
-    for (std::size_t k = 0; k < mine.size(); ++k) local_hits[k] += mine[k];
-  }
-  if (config_.train_metrics) {
-    for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += local_hits[k];
-    for (std::int64_t u = 0; u < nu; ++u) {
-      const auto bu = static_cast<std::size_t>(mine_[static_cast<std::size_t>(u)]);
-      for (auto p = batch_.pair_begin[bu]; p < batch_.pair_begin[bu + 1]; ++p) {
-        metric_pairs_ += batch_.pair_count[static_cast<std::size_t>(p)];
-      }
+void TwoTowerTrainer::rank_catalog_rows(std::int64_t k0, std::int64_t k1, const float* logits,
+                                        std::vector<double>& hits) {
+  const std::int64_t n_cand = candidates_;
+  detail::RankCounter counter{config_.top_ks, hits};
+  for (std::int64_t k = k0; k < k1; ++k) {
+    const float* row = logits + (k - k0) * n_cand;
+    const auto bu = static_cast<std::size_t>(mine_[static_cast<std::size_t>(k)]);  // in the batch
+    for (auto p = batch_.pair_begin[bu]; p < batch_.pair_begin[bu + 1]; ++p) {
+      const auto item = batch_.pair_item[static_cast<std::size_t>(p)];  // a catalog column
+      const float count = batch_.pair_count[static_cast<std::size_t>(p)];
+      counter.add(row, n_cand, item, count);
+      hits.back() += count;
     }
   }
 }
@@ -738,33 +724,9 @@ void TwoTowerTrainer::gather_batch_log_q() {
 }
 
 double TwoTowerTrainer::apply_gradients() {
-  const std::int64_t ni = batch_items(), ns = slice_users();
-  // dL/dI_batch = G^T Ud (this rank's users' part), dL/dU = G Id for them.
-  gu_.resize(static_cast<std::size_t>(ns * dim_));
-  gi_.resize(static_cast<std::size_t>(ni * dim_));
-  if (config_.retrieval_weight == 0) {
-    // The rating task alone: it gives every gradient.
-    std::fill(gu_.begin(), gu_.end(), 0.0f);
-    std::fill(gi_.begin(), gi_.end(), 0.0f);
-    const double loss = rating_batch();
-    users_.apply(mine_rows_, gu_.data(), threads_);
-    items_.apply(batch_.items, gi_.data(), threads_);
-    rating_->step(config_.optimizer_settings(), threads_);
-    return loss;
-  }
-  if (ns > 0) {
-    detail::parallel_sgemm_tn(ni, dim_, ns, grad_.data(), ud_.data(), gi_.data(), threads_);
-  } else {
-    std::fill(gi_.begin(), gi_.end(), 0.0f);
-  }
   // The item gradients of every rank's users are summed in rank order, so
-  // that every rank applies the same update to its copy of the item table;
-  // meanwhile this rank computes and applies its users' (which need no
-  // other rank's): a rank ahead of the others waits less.
+  // that every rank applies the same update to its copy of the item table.
   if (comm_ != nullptr) comm_->start_sum(std::span<float>(gi_));
-  if (ns > 0) {
-    detail::parallel_sgemm_nn(ns, dim_, ni, grad_.data(), id_.data(), gu_.data(), threads_);
-  }
   // The rating task (one process): its gradients join the softmax's.
   const double loss = rating_ != nullptr ? rating_batch() : 0.0;
   users_.apply(mine_rows_, gu_.data(), threads_);

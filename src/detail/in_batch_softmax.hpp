@@ -5,6 +5,7 @@
 // compare it against the plain B x B computation.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -61,27 +62,38 @@ class InBatchSoftmax {
  public:
   explicit InBatchSoftmax(const TwoTowerConfig& c) : c_(c) {}
 
-  // logits: users x items (scaled and corrected in place into exp values);
-  // grad: users x items output. Returns the summed batch loss.
-  double run(const Batch& b, float* logits, float* grad, std::span<const float> log_q, int threads);
-  // The same for the batch's users of indices `users` alone (one rank's
-  // share of a distributed batch): logits and grad are users.size() x items.
-  double run(const Batch& b, std::span<const std::int64_t> users, float* logits, float* grad,
-             std::span<const float> log_q, int threads);
+  // Sees the logits of rows [k0, k1) of `users` (row k at logits + (k - k0) * items, before
+  // temperature and corrections); called from several threads at once, on disjoint rows.
+  using LogitsHook = std::function<void(std::int64_t k0, std::int64_t k1, const float* logits)>;
+
+  // The softmax of the batch's users of indices `users` (all of them, or one rank's share of a
+  // distributed batch) over the batch's items, from their vectors: ud is users.size() x dim,
+  // id is b.items.size() x dim. Writes the gradients of scale * loss with respect to them to
+  // gu (users.size() x dim) and gi (items x dim), and returns scale * the summed batch loss.
+  // The users x items logits never exist whole: each block of rows is scored, turned into its
+  // gradient and multiplied back while in cache, which saves most of the step's memory traffic
+  // when every pair is a row of its own (context features). The blocks' item gradients are
+  // summed in a fixed order, so the result does not depend on the thread count.
+  double gradients(const Batch& b, std::span<const std::int64_t> users, const float* ud,
+                   const float* id, std::int32_t dim, std::span<const float> log_q, float scale,
+                   float* gu, float* gi, int threads, const LogitsHook& on_logits = {});
 
  private:
-  // Per-thread buffers reused across rows.
+  // Per-thread buffers reused across rows and batches.
   struct Scratch {
     std::vector<std::int32_t> order;
     std::vector<float> pos_logit;
     std::vector<std::pair<std::int32_t, double>> terms;
+    std::vector<float> logits, grad;  // a block's
   };
+  // Turns row l (the logits of batch user u) into its gradient g; returns its loss.
   double row(const Batch& b, std::int64_t u, float* l, float* g, std::int64_t ni,
              std::span<const float> log_q, Scratch& scratch) const;
 
   const TwoTowerConfig& c_;
-  std::vector<double> user_loss_;
-  std::vector<std::int64_t> all_users_;
+  std::vector<Scratch> scratch_;  // one per thread
+  std::vector<float> partial_;    // the item gradients of parts 1.. (part 0's go to gi)
+  std::vector<double> part_loss_;
 };
 
 }  // namespace latent::detail

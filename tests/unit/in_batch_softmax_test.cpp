@@ -1,5 +1,6 @@
-// The deduplicated in-batch softmax must give exactly the loss and logit
-// gradients of TFRS's plain B x B computation, for every Retrieval option.
+// The deduplicated in-batch softmax must give exactly the loss and the
+// vectors' gradients of TFRS's plain B x B computation, for every Retrieval
+// option.
 
 #include "detail/in_batch_softmax.hpp"
 
@@ -70,57 +71,138 @@ struct Case {
   bool weighted = false;
 };
 
-class InBatchSoftmaxTest : public ::testing::TestWithParam<Case> {};
+struct Gradients {
+  double loss = 0;
+  std::vector<float> gu, gi;  // batch users x dim, batch items x dim
+};
 
-TEST_P(InBatchSoftmaxTest, MatchesPlainBatchComputation) {
-  const Case k = GetParam();
+// A skewed random batch of B pairs over num_users x num_items with vectors of width dim: the
+// oracle's and InBatchSoftmax::gradients's loss and vector gradients.
+struct BatchCase {
+  Interactions x;
+  std::vector<float> users, items;  // num_users x dim, num_items x dim
+  std::vector<float> log_q;
+  int num_users, num_items, dim;
+
+  BatchCase(const Case& k, int nu, int ni, int B, int d) : num_users(nu), num_items(ni), dim(d) {
+    Rng rng(123);
+    x.num_users = nu;
+    x.num_items = ni;
+    for (int b = 0; b < B; ++b) {
+      // Skewed so users and items repeat, and some (user, item) pairs too.
+      x.users.push_back(1 + static_cast<int>(rng.below(3) *
+                                             rng.below(static_cast<std::uint64_t>(nu)) % (nu - 1)));
+      x.items.push_back(
+          1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(ni - 1)) * rng.below(2)));
+      if (k.weighted) x.weights.push_back(0.25f * static_cast<float>(rng.below(8)));
+    }
+    users.resize(static_cast<std::size_t>(nu * d));
+    items.resize(static_cast<std::size_t>(ni * d));
+    for (float& v : users) v = 2.0f * rng.uniform() - 1.0f;
+    for (float& v : items) v = 2.0f * rng.uniform() - 1.0f;
+    if (k.logq) {
+      for (int i = 0; i < ni; ++i) log_q.push_back(std::log(0.05f + 0.1f * static_cast<float>(i)));
+    }
+  }
+
+  float score(int u, int i) const {
+    float s = 0;
+    for (int j = 0; j < dim; ++j)
+      s += users[static_cast<std::size_t>(u * dim + j)] *
+           items[static_cast<std::size_t>(i * dim + j)];
+    return s;
+  }
+
+  Gradients run(const TwoTowerConfig& c, float scale, int threads) const {
+    detail::Batch batch(num_users, num_items);
+    std::vector<std::size_t> positions(x.size());
+    std::iota(positions.begin(), positions.end(), std::size_t{0});
+    batch.build(x, positions);
+    std::vector<float> ud, id, batch_log_q;
+    for (auto u : batch.users) {
+      ud.insert(ud.end(), users.begin() + u * dim, users.begin() + (u + 1) * dim);
+    }
+    for (auto i : batch.items) {
+      id.insert(id.end(), items.begin() + i * dim, items.begin() + (i + 1) * dim);
+      if (!log_q.empty()) batch_log_q.push_back(log_q[static_cast<std::size_t>(i)]);
+    }
+    std::vector<std::int64_t> rows(batch.users.size());
+    std::iota(rows.begin(), rows.end(), std::int64_t{0});
+    Gradients r;
+    r.gu.assign(ud.size(), NAN);
+    r.gi.assign(id.size(), NAN);
+    detail::InBatchSoftmax softmax(c);
+    r.loss = softmax.gradients(batch, rows, ud.data(), id.data(), dim, batch_log_q, scale,
+                               r.gu.data(), r.gi.data(), threads);
+    // In the users' and items' own rows, for comparing.
+    Gradients out;
+    out.loss = r.loss;
+    out.gu.assign(users.size(), 0.0f);
+    out.gi.assign(items.size(), 0.0f);
+    for (std::size_t k = 0; k < batch.users.size(); ++k) {
+      std::copy_n(r.gu.begin() + static_cast<std::ptrdiff_t>(k) * dim, dim,
+                  out.gu.begin() + batch.users[k] * dim);
+    }
+    for (std::size_t k = 0; k < batch.items.size(); ++k) {
+      std::copy_n(r.gi.begin() + static_cast<std::ptrdiff_t>(k) * dim, dim,
+                  out.gi.begin() + batch.items[k] * dim);
+    }
+    return out;
+  }
+
+  // The oracle's loss and gradients of the vectors: dL/dU = G I, dL/dI = G^T U.
+  Gradients want(const TwoTowerConfig& c, float scale) const {
+    std::vector<float> s(static_cast<std::size_t>(num_users * num_items));
+    for (int u = 0; u < num_users; ++u)
+      for (int i = 0; i < num_items; ++i)
+        s[static_cast<std::size_t>(u * num_items + i)] = score(u, i);
+    const Oracle o = plain_softmax(x, s, num_items, c, log_q);
+    Gradients r;
+    r.loss = scale * o.loss;
+    r.gu.assign(users.size(), 0.0f);
+    r.gi.assign(items.size(), 0.0f);
+    for (int u = 0; u < num_users; ++u) {
+      for (int i = 0; i < num_items; ++i) {
+        const double g = scale * o.grad[static_cast<std::size_t>(u * num_items + i)];
+        for (int j = 0; j < dim; ++j) {
+          r.gu[static_cast<std::size_t>(u * dim + j)] +=
+              static_cast<float>(g * items[static_cast<std::size_t>(i * dim + j)]);
+          r.gi[static_cast<std::size_t>(i * dim + j)] +=
+              static_cast<float>(g * users[static_cast<std::size_t>(u * dim + j)]);
+        }
+      }
+    }
+    return r;
+  }
+};
+
+TwoTowerConfig config_of(const Case& k) {
   TwoTowerConfig c;
   c.temperature = k.temperature;
   c.remove_accidental_hits = k.remove_hits;
   c.hard_negatives = k.hard_negatives;
-  const int num_users = 6, num_items = 9, B = 40;
-  Rng rng(123);
-  Interactions x;
-  x.num_users = num_users;
-  x.num_items = num_items;
-  for (int b = 0; b < B; ++b) {
-    // Skewed so users and items repeat, and some (user, item) pairs too.
-    x.users.push_back(1 + static_cast<int>(rng.below(3) * rng.below(3) % (num_users - 1)));
-    x.items.push_back(1 + static_cast<int>(rng.below(num_items - 1) * rng.below(2)));
-    if (k.weighted) x.weights.push_back(0.25f * static_cast<float>(rng.below(8)));
-  }
-  std::vector<float> s(static_cast<std::size_t>(num_users * num_items));
-  for (float& v : s) v = 4.0f * rng.uniform() - 2.0f;
-  std::vector<float> log_q;
-  if (k.logq) {
-    for (int i = 0; i < num_items; ++i)
-      log_q.push_back(std::log(0.05f + 0.1f * static_cast<float>(i)));
-  }
-  const Oracle want = plain_softmax(x, s, num_items, c, log_q);
+  return c;
+}
 
-  detail::Batch batch(num_users, num_items);
-  std::vector<std::size_t> positions(static_cast<std::size_t>(B));
-  std::iota(positions.begin(), positions.end(), std::size_t{0});
-  batch.build(x, positions);
-  const auto nu = batch.users.size(), ni = batch.items.size();
-  std::vector<float> logits(nu * ni), grad(nu * ni), batch_log_q;
-  for (std::size_t u = 0; u < nu; ++u)
-    for (std::size_t i = 0; i < ni; ++i)
-      logits[u * ni + i] = s[static_cast<std::size_t>(batch.users[u] * num_items + batch.items[i])];
-  for (auto i : batch.items) {
-    if (k.logq) batch_log_q.push_back(log_q[static_cast<std::size_t>(i)]);
+void expect_near(const Gradients& got, const Gradients& want) {
+  EXPECT_NEAR(got.loss, want.loss, 1e-4 * std::max(1.0, std::abs(want.loss)));
+  for (std::size_t j = 0; j < want.gu.size(); ++j) {
+    EXPECT_NEAR(got.gu[j], want.gu[j], 1e-4 * std::max(1.0f, std::abs(want.gu[j])))
+        << "user cell " << j;
   }
-  detail::InBatchSoftmax softmax(c);
-  const double loss = softmax.run(batch, logits.data(), grad.data(), batch_log_q, 2);
+  for (std::size_t j = 0; j < want.gi.size(); ++j) {
+    EXPECT_NEAR(got.gi[j], want.gi[j], 1e-4 * std::max(1.0f, std::abs(want.gi[j])))
+        << "item cell " << j;
+  }
+}
 
-  EXPECT_NEAR(loss, want.loss, 1e-4 * std::max(1.0, std::abs(want.loss)));
-  std::vector<double> got(s.size(), 0.0);
-  for (std::size_t u = 0; u < nu; ++u)
-    for (std::size_t i = 0; i < ni; ++i)
-      got[static_cast<std::size_t>(batch.users[u] * num_items + batch.items[i])] = grad[u * ni + i];
-  for (std::size_t cell = 0; cell < got.size(); ++cell) {
-    EXPECT_NEAR(got[cell], want.grad[cell], 1e-4) << "cell " << cell;
-  }
+class InBatchSoftmaxTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(InBatchSoftmaxTest, MatchesPlainBatchComputation) {
+  const Case k = GetParam();
+  const BatchCase batch_case(k, 6, 9, 40, 3);
+  const TwoTowerConfig c = config_of(k);
+  expect_near(batch_case.run(c, 1.0f, 2), batch_case.want(c, 1.0f));
 }
 
 INSTANTIATE_TEST_SUITE_P(RetrievalOptions, InBatchSoftmaxTest,
@@ -132,6 +214,29 @@ INSTANTIATE_TEST_SUITE_P(RetrievalOptions, InBatchSoftmaxTest,
                                            Case{1.0f, false, false, 0, true},
                                            Case{0.5f, true, true, 0, true},
                                            Case{1.0f, true, false, 4, true}));
+
+// Many rows: several blocks of rows and several parts of them, whose item gradients are summed.
+TEST(InBatchSoftmax, ManyRowsMatchThePlainComputationScaled) {
+  const Case k{0.5f, true, true, 0, true};
+  const BatchCase batch_case(k, 900, 60, 2000, 4);
+  const TwoTowerConfig c = config_of(k);
+  expect_near(batch_case.run(c, 0.25f, 2), batch_case.want(c, 0.25f));
+}
+
+// The parts of the rows, not the threads, fix the order of the sums: the same bits for any
+// thread count.
+TEST(InBatchSoftmax, SameGradientsForAnyThreadCount) {
+  const Case k{1.0f, false, false, 0};
+  const BatchCase batch_case(k, 900, 60, 2000, 4);
+  const TwoTowerConfig c = config_of(k);
+  const Gradients one = batch_case.run(c, 1.0f, 1);
+  for (int threads : {2, 3, 8}) {
+    const Gradients many = batch_case.run(c, 1.0f, threads);
+    EXPECT_EQ(many.loss, one.loss) << threads << " threads";
+    EXPECT_EQ(many.gu, one.gu) << threads << " threads";
+    EXPECT_EQ(many.gi, one.gi) << threads << " threads";
+  }
+}
 
 TEST(Batch, GroupsDistinctUsersItemsAndPairs) {
   Interactions x;
