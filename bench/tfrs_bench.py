@@ -79,7 +79,9 @@ What is measured
       running top-k metrics of the training batches; not the data set
       building or the evaluation).
     * latent train s: `train_seconds` of its --metrics-out file (the
-      training loop with its running metrics); latent wall s: the whole
+      training loop with its running metrics, and the test metrics after
+      the last epoch: `--validation-freq` is the number of epochs, so that
+      latent, as TFRS, evaluates once after training); latent wall s: the whole
       `latent train` process (start, loading the CSVs, training, the test
       metrics, writing). TFRS wall s: the whole tfrs_tutorials.py process,
       interpreter and `import tensorflow` included.
@@ -339,6 +341,9 @@ def run_latent(latent: Path, data: Path, proto: Protocol, seed: int, split_dir: 
            "--split-in", str(split_dir)] + list(proto.latent_args)
     if proto.name == "deep-retrieval":
         cmd += ["--epochs", str(deep_epochs)]
+    # The test metrics once, after the last epoch, as TFRS evaluates after fit.
+    epochs = cmd[len(cmd) - 1 - cmd[::-1].index("--epochs") + 1]
+    cmd += ["--validation-freq", epochs]
     cmd += ["--seed", str(seed), "--threads", "2", "--metrics-out", str(metrics_file), "-q"]
     res = run_child(cmd, cwd=workdir)
     run = {"command": " ".join(cmd), "wall_seconds": res.wall_seconds,

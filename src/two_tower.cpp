@@ -68,6 +68,8 @@ void TwoTowerConfig::validate() const {
   require(finite_positive(temperature),
           fmt::format("temperature {} must be a positive number", temperature));
   require(hard_negatives >= 0, fmt::format("hard negatives {} must be >= 0", hard_negatives));
+  require(validation_freq >= 1,
+          fmt::format("validation frequency {} must be >= 1 (epochs)", validation_freq));
   require(std::isfinite(init_scale) && init_scale >= 0,
           fmt::format("init scale {} must be >= 0", init_scale));
   for (const std::int32_t w : layers) {
@@ -456,14 +458,15 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
   }
   report.loss = loss_sum / batches_;
   add_train_metrics(hits, report);
-  if (test != nullptr && !test->empty()) {
+  const bool validate = epoch % config_.validation_freq == 0 || epoch == config_.epochs;
+  if (validate && test != nullptr && !test->empty()) {
     report.has_test = true;
     report.test = factorized_top_k(users_.table(threads_), items_.table(threads_), *test,
                                    config_.top_ks, threads_);
   }
   if (rating_ != nullptr) {
     report.train_rmse = std::sqrt(rating_sse_ / std::max(rating_pairs_, 1.0));
-    report.test_rmse = test_rmse(test);
+    if (validate) report.test_rmse = test_rmse(test);
   }
   report.seconds = seconds_since(t_epoch);
   return report;

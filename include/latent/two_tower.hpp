@@ -70,6 +70,8 @@ struct TwoTowerConfig {
   float init_scale = 0.05f;      // uniform(-s, s), Keras' Embedding default
   bool train_metrics = true;     // running FactorizedTopK during training (sampled
                                  // with in-batch negatives: TopKAccuracy::sampled)
+  int validation_freq = 1;       // test metrics every N epochs and after the last (Keras
+                                 // fit's validation_freq)
   std::vector<int> top_ks{1, 5, 10, 50, 100};
   // Towers (tower.hpp, issue 16). Dense layers after the embeddings (TFRS's
   // deep retrieval: "64,32"; the vectors are then layers.back() wide, and

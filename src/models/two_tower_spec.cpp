@@ -56,6 +56,10 @@ const ParamTable<TwoTowerConfig>& table() {
           .add("train-metrics", &C::train_metrics,
                "Running FactorizedTopK accuracy of the training batches (a log; it changes no "
                "weight); with in-batch negatives, on a sample of each batch's users")
+          .add("validation-freq", &C::validation_freq,
+               "Test metrics every N epochs and after the last (Keras fit's validation_freq); "
+               "they are part of the training time",
+               Range::at_least(1))
           .common("seed", &C::seed)
           .common("threads", &C::threads);
   return t;

@@ -47,6 +47,9 @@ TEST(TwoTowerConfig, InvalidValuesAreNamed) {
   c = small_config();
   c.top_ks = {10, 5};
   EXPECT_NE(message_of(c).find("ascending"), std::string::npos);
+  c = small_config();
+  c.validation_freq = 0;
+  EXPECT_NE(message_of(c).find("validation frequency 0"), std::string::npos);
   EXPECT_EQ(message_of(small_config()), "");
 }
 
@@ -119,6 +122,25 @@ TEST(TwoTower, RunningMetricsAreSampledOnlyWithInBatchNegatives) {
     EXPECT_GE(a, 0.0);
     EXPECT_LE(a, 1.0);
   }
+}
+
+// As Keras fit's validation_freq: the test metrics of every Nth epoch, and
+// always of the last (the model's reported figures); the same weights.
+TEST(TwoTower, ValidationFrequencyPicksTheEpochsWithTestMetrics) {
+  const Dataset d = test::tiny_dataset();
+  auto c = small_config();
+  c.epochs = 7;
+  const auto every = train_two_tower(d.interactions, &d.interactions, c);
+  c.validation_freq = 3;
+  const auto some = train_two_tower(d.interactions, &d.interactions, c);
+  ASSERT_EQ(some.epochs.size(), 7u);
+  for (std::size_t e = 0; e < 7; ++e) {
+    const bool want = e + 1 == 3 || e + 1 == 6 || e + 1 == 7;
+    EXPECT_EQ(some.epochs[e].has_test, want) << "epoch " << e + 1;
+    EXPECT_TRUE(every.epochs[e].has_test) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(some.epochs.back().test.accuracy, every.epochs.back().test.accuracy);
+  EXPECT_EQ(some.user_embeddings, every.user_embeddings);
 }
 
 TEST(TwoTower, RejectsPairsOutsideTheVocabularies) {
