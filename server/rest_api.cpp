@@ -401,13 +401,6 @@ std::vector<FeatureValue> feature_values(const json& v, const std::string& where
   return out;
 }
 
-bool is_context_column(const FeatureTower& tower, std::string_view name) {
-  for (const ColumnEncoding& c : tower.encoder.columns()) {
-    if (c.column.context && c.column.name == name) return true;
-  }
-  return false;
-}
-
 bool tower_has_context(const Recommender& model) {
   return model.model().user_tower && model.model().user_tower->has_context();
 }
@@ -594,7 +587,7 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
       std::vector<FeatureValue> context;
       for (FeatureValue& v : feature_values(instances[q].features, fmt::format("instances[{}]", q),
                                             s.model->model().user_tower, "input_1")) {
-        if (is_context_column(*s.model->model().user_tower, v.name)) {
+        if (s.model->model().user_tower->is_context(v.name)) {
           context.push_back(std::move(v));
         }
       }
@@ -667,8 +660,8 @@ HttpResponse predict(const ModelStore& store, const ModelPath& p, std::string_vi
 HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_view body,
                        const Limits& limits, QueryBatcher& batcher) {
   const json doc = parse_body(body);
-  allow_fields(doc, {"users", "items", "user_features", "k", "exclude_seen", "allow", "deny",
-                     "exact", "ef"});
+  allow_fields(doc, {"users", "items", "user_features", "context", "k", "exclude_seen", "allow",
+                     "deny", "exact", "ef"});
   RecommendOptions options;
   options.k = read_k(doc, 10, limits);
   options.exclude_seen = read_bool(doc, "exclude_seen");
@@ -693,10 +686,42 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
                           "{} users",
                           has_items ? "items" : "user_features", users.size()));
   }
+  if (has_items && doc.contains("context")) {
+    fail(400,
+         "\"context\" makes the query of a user the model knows or describes by "
+         "\"user_features\", not of a fold-in user (\"items\")");
+  }
   const Servable s = servable(store, p);
   const Recommender& model = *s.model;
   options.allow = item_rows(model, doc, "allow", limits);
   options.deny = item_rows(model, doc, "deny", limits);
+  // The request's context (the time of the request, for a model trained
+  // with context features): each known user's query in it, and a new
+  // user's features with it. An empty one leaves the context missing, as
+  // the stored vectors have it.
+  std::vector<FeatureValue> context;
+  if (doc.contains("context")) {
+    context = feature_values(doc["context"], "\"context\"", model.model().user_tower);
+  }
+  if (!context.empty()) {
+    const auto& tower = model.model().user_tower;
+    if (!tower || !tower->has_context()) {
+      fail(400, fmt::format("\"context\": the model has no context features (such as \"{}\"): "
+                            "it was trained without --context-features",
+                            context.front().name));
+    }
+    for (const FeatureValue& v : context) {
+      if (!tower->is_context(v.name)) {
+        std::vector<std::string> names;
+        for (const ColumnEncoding& c : tower->encoder.columns()) {
+          if (c.column.context) names.push_back(c.column.name);
+        }
+        fail(400, fmt::format("\"context\": \"{}\" is not one of the model's context features: "
+                              "{}",
+                              v.name, fmt::join(names, ", ")));
+      }
+    }
+  }
   json out = {{"model_version", std::to_string(s.version)}};
   json recs = json::array();
   std::vector<std::int32_t> user_rows;
@@ -708,7 +733,17 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
     }
     user_rows.push_back(*row);
   }
-  if (!user_rows.empty()) {
+  if (!user_rows.empty() && !context.empty()) {
+    // Each user's query in the context: a search of its own.
+    for (std::size_t q = 0; q < users.size(); ++q) {
+      const TopK top = model.recommend_in_context(user_rows[q], context, options);
+      Row r = top_row(model, top, 0);
+      recs.push_back({{"user", users[q]},
+                      {"source", "context"},
+                      {"items", std::move(r.items)},
+                      {"scores", std::move(r.scores)}});
+    }
+  } else if (!user_rows.empty()) {
     // One search for the batch of users.
     const TopK top = search_users(batcher, limits, s, user_rows, options);
     for (std::size_t q = 0; q < users.size(); ++q) {
@@ -719,9 +754,10 @@ HttpResponse recommend(const ModelStore& store, const ModelPath& p, std::string_
                       {"scores", std::move(r.scores)}});
     }
   } else if (has_features) {
-    const TopK top = model.recommend_for_features(
-        feature_values(doc["user_features"], "\"user_features\"", model.model().user_tower),
-        options);
+    std::vector<FeatureValue> features =
+        feature_values(doc["user_features"], "\"user_features\"", model.model().user_tower);
+    features.insert(features.end(), context.begin(), context.end());
+    const TopK top = model.recommend_for_features(features, options);
     Row r = top_row(model, top, 0);
     recs.push_back({{"user", users.empty() ? json(nullptr) : json(users[0])},
                     {"source", "features"},

@@ -149,6 +149,13 @@ bool FeatureTower::has_context() const noexcept {
                      [](const ColumnEncoding& c) { return c.column.context; });
 }
 
+bool FeatureTower::is_context(std::string_view name) const noexcept {
+  const auto columns = encoder.columns();
+  return std::any_of(columns.begin(), columns.end(), [name](const ColumnEncoding& c) {
+    return c.column.context && c.column.name == name;
+  });
+}
+
 std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
                                                    std::span<const float> stored,
                                                    std::span<const FeatureValue> values,

@@ -93,8 +93,10 @@ struct FeatureTower {
   // feature for a name that is not one of its features (listing them), a
   // tower without features, and a value its type refuses (a number).
   std::vector<float> vector_of(std::span<const FeatureValue> values, std::string_view side) const;
-  // Whether some of its columns are the queries' context (FeatureColumn::context).
+  // Whether some of its columns are the queries' context (FeatureColumn::context);
+  // whether `name` is one of them.
   bool has_context() const noexcept;
+  bool is_context(std::string_view name) const noexcept;
   // The vector of known entity `id_row`, whose stored vector (context
   // missing) is `stored`, in the context `values` (a context column not
   // given is missing). Exact when the tower's only features are context

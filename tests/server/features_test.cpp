@@ -140,6 +140,12 @@ TEST(ServerFeaturesWithoutThem, AModelWithoutFeaturesNamesTheFeature) {
   EXPECT_EQ(r.status, 400) << r.text;
   EXPECT_NE(r.body.value("error", "").find("no user features (such as \"age\")"), std::string::npos)
       << r.text;
+  r = post(c, "/v1/models/movies:recommend",
+           json{{"users", {"u1"}}, {"context", {{"timestamp", 30}}}});
+  EXPECT_EQ(r.status, 400) << r.text;
+  EXPECT_NE(r.body.value("error", "").find("no context features (such as \"timestamp\")"),
+            std::string::npos)
+      << r.text;
   r = post(c, "/v1/models/movies:predict", json{{"instances", {{{"age", 30}}}}});
   EXPECT_EQ(r.status, 400) << r.text;
   EXPECT_NE(r.body.value("error", "").find("\"age\" is not an input of this model"),
@@ -214,6 +220,67 @@ TEST(ServerContext, AKnownUsersInstanceMayCarryTheRequestsTime) {
   EXPECT_EQ(bad.status, 400) << bad.text;
   EXPECT_NE(bad.body.value("error", "").find("soon"), std::string::npos) << bad.text;
   EXPECT_EQ(post(c, "/v1/models/movies:predict", json{{"instances", {"u1"}}}).status, 200);
+}
+
+// :recommend's "context" is the request's: each listed user's query in it,
+// and a new user's features with it; what cannot take it is a 400.
+TEST(ServerContext, RecommendTakesTheRequestsContext) {
+  TempDir dir;
+  const auto file = save_version(dir / "movies", 1, context_model());
+  const Recommender oracle = Recommender::load(file);
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  RecommendOptions options;
+  options.k = 5;
+  const auto ids = [&](const TopK& top) {
+    std::vector<std::string> out;
+    for (int k = 0; k < top.k; ++k) {
+      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
+    }
+    return out;
+  };
+  const std::vector<FeatureValue> late{{"timestamp", "1000400"}};
+  const Reply r =
+      post(c, "/v1/models/movies:recommend",
+           json{{"users", {"u3", "u7"}}, {"context", {{"timestamp", 1000400}}}, {"k", 5}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  for (std::size_t q = 0; q < 2; ++q) {
+    const auto& rec = r.body["recommendations"][q];
+    EXPECT_EQ(rec["source"], "context");
+    const std::int32_t row = oracle.user_row(rec["user"].get<std::string>());
+    EXPECT_EQ(rec["items"].get<std::vector<std::string>>(),
+              ids(oracle.recommend_in_context(row, late, options)));
+  }
+  // A new user's query: its features (none here but the context) and the time.
+  const Reply cold = post(
+      c, "/v1/models/movies:recommend",
+      json{{"user_features", json::object()}, {"context", {{"timestamp", 1000400}}}, {"k", 5}});
+  ASSERT_EQ(cold.status, 200) << cold.text;
+  EXPECT_EQ(cold.body["recommendations"][0]["items"].get<std::vector<std::string>>(),
+            ids(oracle.recommend_for_features(late, options)));
+
+  const auto error_of = [&](const json& body) {
+    const Reply bad = post(c, "/v1/models/movies:recommend", body);
+    EXPECT_EQ(bad.status, 400) << bad.text;
+    return bad.body.value("error", "");
+  };
+  EXPECT_NE(error_of(json{{"users", {"u3"}}, {"context", {{"weather", "rain"}}}})
+                .find("\"weather\" is not one of the model's context features: timestamp"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"users", {"u3"}}, {"context", {{"timestamp", "soon"}}}}).find("soon"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"items", {"i1"}}, {"context", {{"timestamp", 5}}}}).find("fold-in"),
+            std::string::npos);
+  EXPECT_NE(error_of(json{{"users", {"u3"}}, {"context", 5}}).find("must be an object"),
+            std::string::npos);
+  // An empty context is a missing one: the stored vectors' answer.
+  const Reply none = post(c, "/v1/models/movies:recommend",
+                          json{{"users", {"u3"}}, {"context", json::object()}, {"k", 5}});
+  ASSERT_EQ(none.status, 200) << none.text;
+  const std::int32_t u3 = oracle.user_row("u3");
+  EXPECT_EQ(none.body["recommendations"][0]["source"], "model");
+  EXPECT_EQ(none.body["recommendations"][0]["items"].get<std::vector<std::string>>(),
+            ids(oracle.recommend({&u3, 1}, options)));
 }
 
 }  // namespace
