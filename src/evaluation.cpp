@@ -271,7 +271,21 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
     options.term_items = &model.seen;
     options.term_item_weights = model.seen_weights;
   }
-  return evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
+  EvaluationResult result =
+      evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
+  if (model.rating_head && !test.ratings.empty()) {
+    const std::vector<float> predicted =
+        model.rating_head->predict(model.user_embeddings, test.users, model.item_embeddings,
+                                   test.items, detail::resolve_threads(options.threads));
+    double sse = 0;
+    for (std::size_t k = 0; k < predicted.size(); ++k) {
+      const double err = static_cast<double>(predicted[k]) - test.ratings[k];
+      sse += err * err;
+    }
+    result.rated_pairs = predicted.size();
+    result.rmse = std::sqrt(sse / static_cast<double>(std::max<std::size_t>(predicted.size(), 1)));
+  }
+  return result;
 }
 
 TopKAccuracy factorized_top_k(const Matrix& user_embeddings, const Matrix& item_embeddings,
@@ -358,12 +372,17 @@ nlohmann::json EvaluationResult::to_json() const {
     if (i < factorized_top_k.size()) row["factorized_top_k"] = factorized_top_k[i];
     rows.push_back(std::move(row));
   }
-  return {{"users", users},
-          {"test_pairs", test_pairs},
-          {"coverage", coverage},
-          {"exclude_train", exclude_train},
-          {"also_excluded_pairs", also_excluded_pairs},
-          {"at_k", std::move(rows)}};
+  nlohmann::json j{{"users", users},
+                   {"test_pairs", test_pairs},
+                   {"coverage", coverage},
+                   {"exclude_train", exclude_train},
+                   {"also_excluded_pairs", also_excluded_pairs},
+                   {"at_k", std::move(rows)}};
+  if (std::isfinite(rmse)) {
+    j["rmse"] = rmse;
+    j["rated_pairs"] = rated_pairs;
+  }
+  return j;
 }
 
 std::string EvaluationResult::to_table() const {
@@ -393,6 +412,9 @@ std::string EvaluationResult::to_table() const {
     out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
   }
   out += '\n';
+  if (std::isfinite(rmse)) {
+    out += fmt::format("rmse {:.4f} of the predicted ratings ({} test pairs)\n", rmse, rated_pairs);
+  }
   return out;
 }
 

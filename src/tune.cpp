@@ -20,6 +20,43 @@ Params merged(const Params& fixed, const Params& point) {
   return p;
 }
 
+// A fit of the search's model with `params` and the search's features.
+FitOptions fit_options(const TuneOptions& options, Params params, const Split* split) {
+  FitOptions fo;
+  fo.model = options.model;
+  fo.params = std::move(params);
+  fo.split = split;
+  fo.user_features = options.user_features;
+  fo.item_features = options.item_features;
+  fo.context_features = options.context_features;
+  return fo;
+}
+
+// rmse: the model must train the rating task in every trial (a rating
+// weight > 0, fixed or each of the searched values).
+void check_rating_task(const TuneOptions& options) {
+  const ParamSpec* weight = model_spec(options.model).param("rating-weight");
+  if (weight == nullptr) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("metric rmse: model {} predicts no ratings (two-tower does, with "
+                            "--rating-weight > 0)",
+                            options.model));
+  }
+  std::vector<std::string> weights{options.fixed.get(weight->name).value_or(weight->default_value)};
+  if (const auto searched = options.space.values.find(weight->name);
+      searched != options.space.values.end()) {
+    weights = searched->second;
+  }
+  for (const std::string& text : weights) {
+    if (!(std::stod(text) > 0)) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("metric rmse: rating-weight {} trains no rating task; give "
+                              "--rating-weight > 0 (or only such values in --grid)",
+                              text));
+    }
+  }
+}
+
 }  // namespace
 
 SearchSpace default_search_space(const std::string& model) {
@@ -40,8 +77,19 @@ void TuneOptions::set_seed(std::uint64_t s) {
 }
 
 const std::vector<std::string>& tune_metric_names() {
-  static const std::vector<std::string> names{"ndcg", "recall", "precision", "map", "hit_rate"};
+  static const std::vector<std::string> names{"ndcg", "recall",   "precision",
+                                              "map",  "hit_rate", "rmse"};
   return names;
+}
+
+bool smaller_is_better(const std::string& metric) { return metric == "rmse"; }
+
+double metric_value(const EvaluationResult& r, const std::string& metric, int k) {
+  if (metric == "rmse") return r.rmse;
+  for (const auto& at : r.at_k) {
+    if (at.k == k) return metric_value(at, metric);
+  }
+  return std::nan("");
 }
 
 double metric_value(const MetricsAtK& m, const std::string& metric) {
@@ -57,7 +105,13 @@ double metric_value(const MetricsAtK& m, const std::string& metric) {
 
 void check_tune_options(const TuneOptions& options) {
   check_model_params(options.model, options.fixed);
-  metric_value(MetricsAtK{}, options.metric);
+  // The features against the model, as fit checks them.
+  check_fit_options(fit_options(options, options.fixed, nullptr));
+  if (options.metric == "rmse") {
+    check_rating_task(options);
+  } else {
+    metric_value(MetricsAtK{}, options.metric);
+  }
   if (options.trials < 1) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("trials must be >= 1, got {}", options.trials));
@@ -92,6 +146,10 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
   }
   const std::vector<Params> points = sample_grid(options.space, options.trials, options.seed);
   const ModelSpec& model = model_spec(options.model);
+  if (options.metric == "rmse" && train.ratings.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "metric rmse: the training pairs have no ratings (give data with a rating column)");
+  }
 
   const Split validation = make_split(train, options.validation, data.users);
   if (validation.test.empty()) {
@@ -116,14 +174,11 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
   result.fit_pairs = validation.train.size();
   result.validation_pairs = validation.test.size();
   for (std::size_t t = 0; t < points.size(); ++t) {
-    FitOptions fo;
-    fo.model = options.model;
-    fo.params = merged(options.fixed, points[t]);
+    FitOptions fo = fit_options(options, merged(options.fixed, points[t]), &fit_split);
     // What changes no weight, only cost (two-tower's running metrics).
     for (const auto& [name, value] : model.tuning_defaults.values()) {
       if (!fo.params.has(name)) fo.params.set(name, value);
     }
-    fo.split = &fit_split;
     fo.refuse_diverged = false;  // scored below, where a diverged trial never wins
     const FitResult fitted = fit(data, fo);
     const ModelData& m = fitted.model.model();
@@ -131,15 +186,15 @@ TuneResult tune(const Dataset& data, const Interactions& train, const TuneOption
     trial.index = static_cast<int>(t);
     trial.params = points[t];
     trial.result = evaluate(m, validation.train, validation.test, eval);
-    for (const auto& at : trial.result.at_k) {
-      if (at.k == options.k) trial.value = metric_value(at, options.metric);
-    }
+    trial.value = metric_value(trial.result, options.metric, options.k);
     trial.train_seconds = fitted.train_seconds;
     result.trials.push_back(std::move(trial));
     const Trial& done = result.trials.back();
     // NaN never wins: a diverged trial is not "best".
     const double best_value = result.trials[result.best].value;
-    if (t > 0 && (done.value > best_value || (std::isnan(best_value) && !std::isnan(done.value)))) {
+    const bool better =
+        smaller_is_better(options.metric) ? done.value < best_value : done.value > best_value;
+    if (t > 0 && (better || (std::isnan(best_value) && !std::isnan(done.value)))) {
       result.best = t;
     }
     if (options.on_trial) options.on_trial(done);
@@ -160,11 +215,7 @@ nlohmann::json params_json(const Params& p) {
 
 TuneReport tune_and_test(const Dataset& data, const Split& split, const TuneOptions& options) {
   TuneResult search = tune(data, split.train, options);
-  FitOptions fo;
-  fo.model = options.model;
-  fo.params = search.best_params;
-  fo.split = &split;
-  FitResult best = fit(data, fo);
+  FitResult best = fit(data, fit_options(options, search.best_params, &split));
   const ModelData& m = best.model.model();
   EvaluationOptions eval = options.eval;
   eval.ks = {options.k};

@@ -49,6 +49,7 @@
 // n_known = item_vectors.rows() - 1.
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,10 @@ struct EvaluationResult {
   std::size_t test_pairs = 0;            // entries of test (FactorizedTopK's denominator)
   bool exclude_train = true;             // the option the ranking metrics used
   std::size_t also_excluded_pairs = 0;   // entries of options.also_excluded used
+  // A model trained with the rating task, on test pairs with ratings: the
+  // RMSE of its predicted ratings over them (NaN otherwise).
+  double rmse = std::numeric_limits<double>::quiet_NaN();
+  std::size_t rated_pairs = 0;
 
   // {"users": .., "test_pairs": .., "coverage": .., "exclude_train": ..,
   //  "at_k": [{"k": 10, "recall": .., "precision": .., "ndcg": .., "map": ..,
@@ -124,7 +129,8 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
                           const Interactions& train, const Interactions& test,
                           const EvaluationOptions& options = {});
 // A trained model's vectors, and its item-to-item term when it has one
-// (over the model's seen rows and weights).
+// (over the model's seen rows and weights); with a rating head and test
+// ratings, also the RMSE of the predicted ratings.
 EvaluationResult evaluate(const ModelData& model, const Interactions& train,
                           const Interactions& test, EvaluationOptions options = {});
 

@@ -36,12 +36,18 @@ SearchSpace default_search_space(const std::string& model);
 SearchSpace search_space_for(const std::string& model, const Params& fixed,
                              const SearchSpace& overrides);
 
-// The metrics a search can choose by: "ndcg", "recall", "precision", "map",
-// "hit_rate".
+// The metrics a search can choose by: the ranking metrics at K "ndcg",
+// "recall", "precision", "map", "hit_rate" (larger is better), and "rmse",
+// the RMSE of a rating task's predicted ratings (smaller is better; the
+// model must train the rating task, on data with ratings).
 const std::vector<std::string>& tune_metric_names();
-// The named metric of `m`; throws InvalidArgument for another name, listing
-// the valid ones.
+bool smaller_is_better(const std::string& metric);
+// The named ranking metric of `m`; throws InvalidArgument for another name,
+// listing the valid ones.
 double metric_value(const MetricsAtK& m, const std::string& metric);
+// The named metric of `r` (at k for the ranking metrics; NaN for rmse
+// when `r` has none).
+double metric_value(const EvaluationResult& r, const std::string& metric, int k);
 
 struct Trial {
   int index = 0;            // position in TuneResult::trials, 0-based
@@ -63,8 +69,12 @@ struct TuneOptions {
   SplitSpec validation{SplitMethod::PerUser, 0.2, 1, kDefaultSeed + 1};
   // Ranking options; `k` is added to eval.ks.
   EvaluationOptions eval;
-  std::string metric = "ndcg";  // one of tune_metric_names(); larger is better
+  std::string metric = "ndcg";  // one of tune_metric_names()
   int k = 10;                   // in [1, known items]
+  // Side and context features for every fit, as FitOptions's (not owned).
+  const FeatureTable* user_features = nullptr;
+  const FeatureTable* item_features = nullptr;
+  std::vector<FeatureColumn> context_features;
   // Called after each trial, in order (e.g. to print a table row).
   std::function<void(const Trial&)> on_trial;
 
@@ -100,7 +110,8 @@ void check_tune_options(const TuneOptions& options);
 // metric, trials < 1, k outside [1, known items], an empty value list or a
 // repeated value, a name both fixed and searched, a parameter the model does
 // not take or a value it rejects (each candidate is checked with
-// check_model_params), a validation split that holds out nothing.
+// check_model_params), a validation split that holds out nothing; for
+// rmse, pairs without ratings or a grid point that trains no rating task.
 TuneResult tune(const Dataset& data, const Interactions& train, const TuneOptions& options);
 
 // A whole tuning run: the search on split.train, then the best parameters

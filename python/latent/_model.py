@@ -52,6 +52,24 @@ def _param_text(name, value):
                      "bool, int, float or str")
 
 
+def _feature_args(user_features, item_features, context_features):
+    """fit's and tune's feature arguments, checked, as the native calls take
+    them: each side's FeatureTable (or None) and the context declaration."""
+    for name, value in (("user_features", user_features), ("item_features", item_features)):
+        if value is not None and not isinstance(value, Features):
+            raise TypeError(f"{name} must be a latent.Features, got {type(value).__name__}")
+    if isinstance(context_features, dict):
+        context_features = ",".join(f"{n}:{t}" for n, t in context_features.items())
+    elif context_features is None:
+        context_features = ""
+    elif not isinstance(context_features, str):
+        raise TypeError(f"context_features must be a dict of name -> type or a declaration "
+                        f"str, got {type(context_features).__name__}")
+    return (None if user_features is None else user_features._native("users"),
+            None if item_features is None else item_features._native("items"),
+            context_features)
+
+
 def _params(kwargs):
     """Keyword arguments -> the library's parameter names (the CLI flags
     without --: learning_rate -> learning-rate); None means the default."""
@@ -262,19 +280,9 @@ class Model:
                              "starts from a trained or loaded model")
         if not isinstance(update, str):
             raise TypeError(f"update must be \"all\" or \"users\", got {update!r}")
-        for name, value in (("user_features", user_features), ("item_features", item_features)):
-            if value is not None and not isinstance(value, Features):
-                raise TypeError(f"{name} must be a latent.Features, got {type(value).__name__}")
-        if isinstance(context_features, dict):
-            context_features = ",".join(f"{n}:{t}" for n, t in context_features.items())
-        elif context_features is None:
-            context_features = ""
-        elif not isinstance(context_features, str):
-            raise TypeError(f"context_features must be a dict of name -> type or a declaration "
-                            f"str, got {type(context_features).__name__}")
         try:
-            native_users = None if user_features is None else user_features._native("users")
-            native_items = None if item_features is None else item_features._native("items")
+            native_users, native_items, context_features = _feature_args(
+                user_features, item_features, context_features)
             native, epochs, metrics, notes = _latent.fit(
                 data=data._native, model=self.kind, params=_params(self.params),
                 test_fraction=float(test_fraction),
@@ -296,7 +304,8 @@ class Model:
     def tune(self, data, split=None, grid=None, trials=_DEFAULTS["trials"],
              metric=_DEFAULTS["metric"], k=_DEFAULTS["k"],
              validation_fraction=_DEFAULTS["validation_fraction"], exclude_rated=False,
-             verbose=True, file=None, threads=0):
+             verbose=True, file=None, threads=0, user_features=None, item_features=None,
+             context_features=None):
         """Searches this model's hyper-parameters as `latent tune` does, and
         becomes the best model: the parameters given to the constructor stay
         fixed; the others are searched over the model's default grid (see
@@ -304,7 +313,10 @@ class Model:
         replacing or adding names), each trial fitted on a per-user
         validation split of split.train and scored by metric@k; the best is
         retrained on all of split.train and scored on split.test, which took
-        no part in the choice. split: a Split of data (default:
+        no part in the choice. metric "rmse" chooses the smallest RMSE of a
+        rating task's predicted ratings (rating_weight > 0). user_features,
+        item_features and context_features as fit's, for every trial and the
+        retrained model. split: a Split of data (default:
         data.split() with the model's seed). verbose prints a row per trial
         on file (default sys.stdout). Returns the report (a dict as `latent
         tune --json` writes it) with "trials" as a DataFrame."""
@@ -323,18 +335,23 @@ class Model:
             searched[name.replace("_", "-")] = [_param_text(name, v) for v in values]
         stream = (file if file is not None else sys.stdout) if verbose else None
 
+        label = "rmse" if metric == "rmse" else f"{metric}@{k}"
+
         def on_trial(t):
             chosen = " ".join(f"{n}={v}" for n, v in t["params"].items())
-            print(f"trial {t['trial']}: {chosen or '(defaults)'}  {metric}@{k} "
+            print(f"trial {t['trial']}: {chosen or '(defaults)'}  {label} "
                   f"{t['value']:.4f}  ({t['seconds']:.2f} s)", file=stream, flush=True)
 
         try:
+            native_users, native_items, context_features = _feature_args(
+                user_features, item_features, context_features)
             native, report = _latent.tune(
                 split=split._native, model=self.kind, fixed=_params(self.params), grid=searched,
                 trials=int(trials), metric=str(metric), k=_k(k),
                 validation_fraction=float(validation_fraction),
                 exclude_rated=bool(exclude_rated), threads=int(threads),
-                on_trial=on_trial if stream is not None else None)
+                on_trial=on_trial if stream is not None else None, user_features=native_users,
+                item_features=native_items, context_features=context_features)
         except ValueError as e:
             raise _reraise_with_python_names(e) from None
         report = json.loads(report)

@@ -248,8 +248,13 @@ void bind_tune(py::module_& m) {
          const std::map<std::string, std::string>& fixed,
          const std::map<std::string, std::vector<std::string>>& grid, int trials,
          const std::string& metric, int k, double validation_fraction, bool exclude_rated,
-         int threads, const py::object& on_trial) {
+         int threads, const py::object& on_trial,
+         const std::shared_ptr<FeatureTable>& user_features,
+         const std::shared_ptr<FeatureTable>& item_features, const std::string& context_features) {
         TuneOptions o;
+        o.user_features = user_features.get();
+        o.item_features = item_features.get();
+        o.context_features = parse_feature_columns(context_features);
         o.model = model;
         o.fixed = to_params(fixed);
         o.set_seed(seed_of(o.fixed));
@@ -278,7 +283,9 @@ void bind_tune(py::module_& m) {
       },
       py::arg("split").none(false), py::arg("model"), py::arg("fixed"), py::arg("grid"),
       py::arg("trials"), py::arg("metric"), py::arg("k"), py::arg("validation_fraction"),
-      py::arg("exclude_rated"), py::arg("threads"), py::arg("on_trial"));
+      py::arg("exclude_rated"), py::arg("threads"), py::arg("on_trial"),
+      py::arg("user_features").none(true), py::arg("item_features").none(true),
+      py::arg("context_features"));
 }
 
 }  // namespace

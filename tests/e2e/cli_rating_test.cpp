@@ -2,6 +2,7 @@
 // with --rating-weight on a given split (--split-in), read the test RMSE,
 // score pairs with latent predict, and the errors of what cannot work.
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -117,6 +118,87 @@ TEST(CliRating, TheRankingTaskPredictsTestRatingsBetterThanTheirMean) {
   const CliResult one = run_cli({"predict", model, "--user", user, "--item", item});
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_EQ(lines(one.out).at(1), first);
+}
+
+// evaluate reports the rating task's test RMSE beside the ranking metrics
+// (the very figure train reports on the same split), and tune chooses by it:
+// the smallest validation RMSE wins, features included.
+TEST(CliRating, EvaluateReportsAndTuneChoosesByTheRmse) {
+  TempDir dir;
+  const auto split = dir.path() / "split";
+  ASSERT_EQ(run_cli({"split", "--data", bundled(), "--split", "random", "--test-fraction", "0.2",
+                     "--out-dir", split.string()})
+                .exit_code,
+            0);
+  const std::vector<std::string> model_flags{
+      "--rating-weight", "1",           "--rating-layers", "32", "--dim",     "16",
+      "--batch-size",    "1024",        "--epochs",        "2",  "--threads", "2",
+      "--item-features", "genres:multi"};
+  std::vector<std::string> train{"train",
+                                 "--data",
+                                 bundled(),
+                                 "--split-in",
+                                 split.string(),
+                                 "--metrics-out",
+                                 (dir.path() / "m.json").string(),
+                                 "-q"};
+  train.insert(train.end(), model_flags.begin(), model_flags.end());
+  ASSERT_EQ(run_cli(train).exit_code, 0);
+  std::ifstream metrics(dir.path() / "m.json");
+  const double trained_rmse = nlohmann::json::parse(metrics).at("test_rmse").get<double>();
+
+  std::vector<std::string> evaluate{"evaluate",
+                                    "--data",
+                                    bundled(),
+                                    "--split-in",
+                                    split.string(),
+                                    "--json",
+                                    (dir.path() / "e.json").string()};
+  evaluate.insert(evaluate.end(), model_flags.begin(), model_flags.end());
+  const CliResult evaluated = run_cli(evaluate);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_NE(evaluated.out.find("rmse "), std::string::npos) << evaluated.out;
+  std::ifstream e(dir.path() / "e.json");
+  const nlohmann::json ej = nlohmann::json::parse(e);
+  EXPECT_NEAR(ej.at("rmse").get<double>(), trained_rmse, 1e-6) << ej.dump();
+  EXPECT_EQ(ej.at("rated_pairs").get<std::size_t>(), ratings_of(split / "test.csv").size());
+
+  std::vector<std::string> tune{"tune",
+                                "--data",
+                                bundled(),
+                                "--split-in",
+                                split.string(),
+                                "--metric",
+                                "rmse",
+                                "--grid",
+                                "learning-rate=0.01,0.1,0.3",
+                                "--json",
+                                (dir.path() / "t.json").string()};
+  tune.insert(tune.end(), model_flags.begin(), model_flags.end());
+  const CliResult tuned = run_cli(tune);
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.err;
+  EXPECT_NE(tuned.out.find("test rmse "), std::string::npos) << tuned.out;
+  std::ifstream t(dir.path() / "t.json");
+  const nlohmann::json tj = nlohmann::json::parse(t);
+  ASSERT_EQ(tj.at("trials").size(), 3u);
+  double smallest = INFINITY;
+  for (const auto& trial : tj.at("trials")) {
+    EXPECT_NEAR(trial.at("value").get<double>(), trial.at("validation").at("rmse").get<double>(),
+                1e-12);
+    smallest = std::min(smallest, trial.at("value").get<double>());
+  }
+  EXPECT_EQ(tj.at("best").at("value").get<double>(), smallest);
+  EXPECT_TRUE(tj.at("best").at("test").contains("rmse")) << tj.at("best").dump();
+
+  // What cannot be chosen by the RMSE fails before any data is read.
+  const CliResult no_task = run_cli({"tune", "--data", "/nonexistent", "--metric", "rmse"});
+  EXPECT_EQ(no_task.exit_code, 1);
+  EXPECT_NE(no_task.err.find("rating-weight 0 trains no rating task"), std::string::npos)
+      << no_task.err;
+  const CliResult als =
+      run_cli({"tune", "--data", "/nonexistent", "--model", "als", "--metric", "rmse"});
+  EXPECT_EQ(als.exit_code, 1);
+  EXPECT_NE(als.err.find("model als predicts no ratings"), std::string::npos) << als.err;
 }
 
 TEST(CliRating, AModelWithoutARatingHeadPredictsItsRankingScores) {

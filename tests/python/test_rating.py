@@ -10,7 +10,7 @@ import pytest
 
 import latent
 
-from conftest import CLI
+from conftest import BUNDLED, CLI
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +72,17 @@ def test_errors(ranking_model, ratings):
         latent.Model("two-tower", rating_weight=1, epochs=1).fit(clicks, verbose=False)
     with pytest.raises(ValueError, match="nothing to train"):
         latent.Model("two-tower", retrieval_weight=0, epochs=1).fit(clicks, verbose=False)
+
+
+def test_tune_chooses_by_the_rmse_with_features(rated):
+    model = latent.Model("two-tower", dim=16, batch_size=1024, epochs=2, rating_weight=1,
+                         rating_layers=[32], threads=2)
+    report = model.tune(rated, grid={"learning_rate": [0.01, 0.3]}, metric="rmse",
+                        item_features=latent.Features(BUNDLED, "genres:multi"), verbose=False)
+    trials = report["trials"]
+    assert len(trials) == 2
+    assert report["best"]["value"] == trials["value"].min()
+    assert "rmse" in report["best"]["test"]
+    assert model.training["item_features"]["columns"] == "genres:multi"
+    with pytest.raises(ValueError, match="rating_weight 0 trains no rating task|rating-weight 0"):
+        latent.Model("two-tower", epochs=1).tune(rated, metric="rmse", verbose=False)

@@ -166,6 +166,14 @@ TEST(Tune, MetricsByName) {
   EXPECT_EQ(metric_value(m, "hit_rate"), 5);
   expect_invalid([&] { metric_value(m, "auc"); },
                  {"\"auc\"", "ndcg, recall, precision, map, hit_rate"});
+  m.k = 10;
+  EvaluationResult r;
+  r.at_k = {m};
+  r.rmse = 0.9;
+  EXPECT_EQ(metric_value(r, "recall", 10), 2);
+  EXPECT_EQ(metric_value(r, "rmse", 10), 0.9);
+  EXPECT_TRUE(smaller_is_better("rmse"));
+  EXPECT_FALSE(smaller_is_better("ndcg"));
 }
 
 TEST(Tune, OptionsAreCheckedBeforeTraining) {
@@ -214,6 +222,23 @@ TEST(Tune, OptionsAreCheckedBeforeTraining) {
         check_tune_options(x);
       },
       {"colour"});
+  // rmse: a model that predicts ratings, with a rating task in every trial.
+  expect_invalid(
+      [&] {
+        TuneOptions x = o;
+        x.metric = "rmse";
+        check_tune_options(x);
+      },
+      {"model als predicts no ratings"});
+  TuneOptions t;
+  t.model = "two-tower";
+  t.metric = "rmse";
+  t.space = SearchSpace{{{"rating-weight", {"1", "0"}}}};
+  expect_invalid([&] { check_tune_options(t); }, {"rating-weight 0 trains no rating task"});
+  t.space = SearchSpace{{{"learning-rate", {"0.1"}}}};
+  expect_invalid([&] { check_tune_options(t); }, {"rating-weight 0"});
+  t.fixed.set("rating-weight", "0.5");
+  EXPECT_NO_THROW(check_tune_options(t));
 }
 
 TEST(Tune, SearchesOnTheTrainPartOnly) {

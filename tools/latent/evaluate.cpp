@@ -81,11 +81,8 @@ void evaluate_command(const EvaluateFlags& f) {
   fit_options.params = f.model.params();
   check_model_params(fit_options.model, fit_options.params);
   // The features first: a wrong column fails before the data is read.
-  const std::optional<FeatureTable> user_features = f.features.users(f.data.options().data);
-  const std::optional<FeatureTable> item_features = f.features.items(f.data.options().data);
-  fit_options.user_features = user_features ? &*user_features : nullptr;
-  fit_options.item_features = item_features ? &*item_features : nullptr;
-  fit_options.context_features = f.features.context_columns();
+  const FeatureFlags::Loaded features = f.features.load(f.data.options().data);
+  features.give_to(fit_options);
   check_fit_options(fit_options);
   EvaluationOptions eval;
   eval.ks = parse_ks(f.ks);

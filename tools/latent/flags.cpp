@@ -110,12 +110,10 @@ std::optional<FeatureTable> side_table(const std::string& decl, const std::strin
 
 }  // namespace
 
-std::optional<FeatureTable> FeatureFlags::users(const std::filesystem::path& data) const {
-  return side_table(user, user_file, user_id, FeatureSide::Users, data);
-}
-
-std::optional<FeatureTable> FeatureFlags::items(const std::filesystem::path& data) const {
-  return side_table(item, item_file, item_id, FeatureSide::Items, data);
+FeatureFlags::Loaded FeatureFlags::load(const std::filesystem::path& data) const {
+  return {side_table(user, user_file, user_id, FeatureSide::Users, data),
+          side_table(item, item_file, item_id, FeatureSide::Items, data),
+          parse_feature_columns(context)};
 }
 
 std::vector<FeatureValue> parse_feature_values(const std::vector<std::string>& args,

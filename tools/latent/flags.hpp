@@ -43,13 +43,24 @@ struct FeatureFlags {
   std::string context;  // --context-features
 
   void add_to(CLI::App& cmd);
-  // The --context-features columns (QueryContext::fit).
-  std::vector<FeatureColumn> context_columns() const { return parse_feature_columns(context); }
   bool any() const { return !user.empty() || !item.empty() || !context.empty(); }
-  // The tables the flags ask for (nullopt: none), from the files or the
-  // MovieLens directory `data`.
-  std::optional<FeatureTable> users(const std::filesystem::path& data) const;
-  std::optional<FeatureTable> items(const std::filesystem::path& data) const;
+
+  // What the flags ask for: each side's table (nullopt: none), from the
+  // files or the MovieLens directory `data`, and the --context-features
+  // columns (QueryContext::fit).
+  struct Loaded {
+    std::optional<FeatureTable> users, items;
+    std::vector<FeatureColumn> context;
+    // Gives them to FitOptions or TuneOptions (pointing at the tables,
+    // which must outlive it).
+    template <typename Options>
+    void give_to(Options& o) const {
+      o.user_features = users ? &*users : nullptr;
+      o.item_features = items ? &*items : nullptr;
+      o.context_features = context;
+    }
+  };
+  Loaded load(const std::filesystem::path& data) const;
 };
 
 // NAME=VALUE arguments (recommend --user-features, similar --item-features)

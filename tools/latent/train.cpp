@@ -133,11 +133,8 @@ void run(const TrainFlags& f) {
 
   // The features first: a wrong column fails before the data is read.
   const LoadOptions load = f.data.options();
-  const std::optional<FeatureTable> user_features = f.features.users(load.data);
-  const std::optional<FeatureTable> item_features = f.features.items(load.data);
-  fit_options.user_features = user_features ? &*user_features : nullptr;
-  fit_options.item_features = item_features ? &*item_features : nullptr;
-  fit_options.context_features = f.features.context_columns();
+  const FeatureFlags::Loaded features = f.features.load(load.data);
+  features.give_to(fit_options);
   check_fit_options(fit_options);
   const Dataset data = load_dataset(load);
   if (!quiet) {

@@ -3,8 +3,10 @@
 // the best on the whole train part and score it on the test part, which
 // took no part in the choice.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -36,6 +38,7 @@ const TuneOptions& tune_defaults() {
 
 struct TuneFlags {
   DataFlags data;
+  FeatureFlags features;
   ModelFlags model;
   std::vector<std::string> grid;
   int trials = tune_defaults().trials;
@@ -113,7 +116,9 @@ TuneOptions tune_options(const TuneFlags& f) {
 class TrialTable {
  public:
   explicit TrialTable(const TuneOptions& options)
-      : metric_(fmt::format("{}@{}", options.metric, options.k)) {
+      : metric_(smaller_is_better(options.metric)
+                    ? options.metric
+                    : fmt::format("{}@{}", options.metric, options.k)) {
     columns_.emplace_back("trial", 5);
     for (const auto& [name, values] : options.space.values) {
       std::size_t w = name.size();
@@ -161,10 +166,18 @@ void print_summary(const TuneReport& report, const TuneOptions& options,
       params_text(report.search.best_params), best.index + 1, metric, best.value, tk.ndcg,
       tk.recall, tk.precision, tk.map, tk.hit_rate, report.test.coverage, report.best.train_seconds,
       report.best.train_pairs, fmt::arg("k", options.k));
+  if (std::isfinite(report.test.rmse)) {
+    fmt::print("test rmse {:.4f} of the predicted ratings ({} pairs)\n", report.test.rmse,
+               report.test.rated_pairs);
+  }
 }
 
 void tune_command(const TuneFlags& f) {
   TuneOptions options = tune_options(f);
+  // The features first: a wrong column fails before the data is read.
+  const FeatureFlags::Loaded features = f.features.load(f.data.options().data);
+  features.give_to(options);
+  check_tune_options(options);
   const Dataset data = load_dataset(f.data.options());
   const Split split = f.split.make(data, options.seed);
   options.eval.also_excluded = f.ranking.also_excluded(data);
@@ -214,6 +227,7 @@ void add_tune(CLI::App& app) {
       "Search a model's hyper-parameters on a validation split of the train part, then retrain "
       "the best and score it on the held-out test part");
   f->data.add_to(*cmd);
+  f->features.add_to(*cmd);
   f->model.add_to(*cmd);
   cmd->add_option("--grid", f->grid,
                   "NAME=V1,V2,...: candidate values of one parameter, replacing its default list "
@@ -223,7 +237,9 @@ void add_tune(CLI::App& app) {
                   "random sample of distinct grid points")
       ->capture_default_str();
   cmd->add_option("--metric", f->metric,
-                  fmt::format("Metric to maximise: {}", fmt::join(tune_metric_names(), ", ")))
+                  "Metric to choose by: ndcg, recall, precision, map, hit_rate (at --k; the "
+                  "largest), or rmse (of the rating task's predicted ratings, --rating-weight > 0; "
+                  "the smallest)")
       ->capture_default_str();
   cmd->add_option("--k", f->k, "Cut-off of the metric")->capture_default_str();
   f->split.add_to(*cmd, true);
