@@ -274,16 +274,10 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
   EvaluationResult result =
       evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
   if (model.rating_head && !test.ratings.empty()) {
-    const std::vector<float> predicted =
-        model.rating_head->predict(model.user_embeddings, test.users, model.item_embeddings,
-                                   test.items, detail::resolve_threads(options.threads));
-    double sse = 0;
-    for (std::size_t k = 0; k < predicted.size(); ++k) {
-      const double err = static_cast<double>(predicted[k]) - test.ratings[k];
-      sse += err * err;
-    }
-    result.rated_pairs = predicted.size();
-    result.rmse = std::sqrt(sse / static_cast<double>(std::max<std::size_t>(predicted.size(), 1)));
+    result.rated_pairs = test.size();
+    result.rmse =
+        model.rating_head->rmse(model.user_embeddings, test.users, model.item_embeddings,
+                                test.items, test.ratings, detail::resolve_threads(options.threads));
   }
   return result;
 }

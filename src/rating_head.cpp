@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -115,6 +116,20 @@ std::vector<float> RatingHead::predict(const Matrix& users, std::span<const std:
     std::copy(y, y + (k1 - k0), out.begin() + static_cast<std::ptrdiff_t>(k0));
   }
   return out;
+}
+
+double RatingHead::rmse(const Matrix& users, std::span<const std::int32_t> user_rows,
+                        const Matrix& items, std::span<const std::int32_t> item_rows,
+                        std::span<const float> ratings, int threads) const {
+  require(ratings.size() == user_rows.size(), "rating head: one rating per pair");
+  if (ratings.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const std::vector<float> predicted = predict(users, user_rows, items, item_rows, threads);
+  double sse = 0;
+  for (std::size_t k = 0; k < predicted.size(); ++k) {
+    const double err = static_cast<double>(predicted[k]) - ratings[k];
+    sse += err * err;
+  }
+  return std::sqrt(sse / static_cast<double>(predicted.size()));
 }
 
 double RatingHeadTrainer::train(std::span<const float> users,

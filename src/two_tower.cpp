@@ -486,22 +486,23 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
   if (config_.train_metrics && !rank_logits && ns > 0) keep_metric_users(batch_index, hits);
   double loss = 0;
   if (config_.retrieval_weight > 0) {
-    // Each thread's hits at each k, then its ranked pairs.
-    std::vector<std::vector<double>>& thread_hits = thread_hits_;
-    thread_hits.assign(static_cast<std::size_t>(threads_),
-                       std::vector<double>(config_.top_ks.size() + 1, 0.0));
     detail::InBatchSoftmax::LogitsHook rank;
     if (rank_logits && config_.train_metrics) {
-      rank = [&](std::int64_t k0, std::int64_t k1, const float* logits) {
+      // Each thread's hits at each k, then its ranked pairs.
+      thread_hits_.assign(static_cast<std::size_t>(threads_),
+                          std::vector<double>(config_.top_ks.size() + 1, 0.0));
+      rank = [this](std::int64_t k0, std::int64_t k1, const float* logits) {
         rank_catalog_rows(k0, k1, logits,
-                          thread_hits[static_cast<std::size_t>(omp_get_thread_num())]);
+                          thread_hits_[static_cast<std::size_t>(omp_get_thread_num())]);
       };
     }
     loss = softmax_.gradients(batch_, mine_, ud_.data(), id_.data(), dim_, batch_log_q_,
                               config_.retrieval_weight, gu_.data(), gi_.data(), threads_, rank);
-    for (const auto& mine : thread_hits) {
-      for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += mine[k];
-      metric_pairs_ += mine.back();
+    if (rank) {
+      for (const auto& mine : thread_hits_) {
+        for (std::size_t k = 0; k < hits.size(); ++k) hits[k] += mine[k];
+        metric_pairs_ += mine.back();
+      }
     }
   } else {
     std::fill(gu_.begin(), gu_.end(), 0.0f);
@@ -523,14 +524,8 @@ double TwoTowerTrainer::test_rmse(const Interactions* test) {
   if (test == nullptr || test->empty() || test->ratings.empty()) {
     return std::numeric_limits<double>::quiet_NaN();
   }
-  const std::vector<float> predicted = rating_->head().predict(
-      users_.table(threads_), test->users, items_.table(threads_), test->items, threads_);
-  double sse = 0;
-  for (std::size_t k = 0; k < predicted.size(); ++k) {
-    const double err = static_cast<double>(predicted[k]) - test->ratings[k];
-    sse += err * err;
-  }
-  return std::sqrt(sse / static_cast<double>(predicted.size()));
+  return rating_->head().rmse(users_.table(threads_), test->users, items_.table(threads_),
+                              test->items, test->ratings, threads_);
 }
 
 void TwoTowerTrainer::gather_shares(int first) {

@@ -44,6 +44,11 @@ struct RatingHead {
   std::vector<float> predict(const Matrix& users, std::span<const std::int32_t> user_rows,
                              const Matrix& items, std::span<const std::int32_t> item_rows,
                              int threads) const;
+  // The root mean squared error of predict() against ratings (one per
+  // pair); NaN for no pairs.
+  double rmse(const Matrix& users, std::span<const std::int32_t> user_rows, const Matrix& items,
+              std::span<const std::int32_t> item_rows, std::span<const float> ratings,
+              int threads) const;
 };
 
 // The head as training updates it: forward on a batch's pairs, the

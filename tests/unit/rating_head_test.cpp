@@ -97,6 +97,12 @@ TEST(RatingHead, TheLossIsTheMeanSquaredErrorOfPredict) {
   }
   RatingHeadTrainer& trainer = t;
   EXPECT_NEAR(loss(trainer, p), mse, 1e-5);
+  // rmse() is its root, over the same pairs; NaN for none; a rating per pair.
+  EXPECT_NEAR(t.head().rmse(users, p.user_index, items, p.item_index, p.ratings, 1), std::sqrt(mse),
+              1e-6);
+  EXPECT_TRUE(std::isnan(t.head().rmse(users, {}, items, {}, {}, 1)));
+  const std::vector<float> too_few(p.ratings.begin(), p.ratings.end() - 1);
+  EXPECT_THROW(t.head().rmse(users, p.user_index, items, p.item_index, too_few, 1), Error);
 }
 
 TEST(RatingHead, StepsFitTheRatings) {
