@@ -54,6 +54,15 @@ std::int32_t option_int(const std::string& column, std::string_view option, std:
   return v;
 }
 
+float option_dropout(const std::string& column, std::string_view text) {
+  double v = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  require(
+      ec == std::errc() && end == text.data() + text.size() && v >= 0 && v < 1,
+      fmt::format("feature column \"{}\": dropout={} must be a number in [0, 1)", column, text));
+  return static_cast<float>(v);
+}
+
 char separator_of(const std::string& column, std::string_view text) {
   if (text == "tab") return '\t';
   if (text == "space") return ' ';
@@ -194,6 +203,7 @@ std::string FeatureColumn::to_string() const {
   if (type == FeatureType::Multi && separator != '|') {
     s += ":sep=" + separator_name(separator);
   }
+  if (dropout > 0) s += fmt::format(":dropout={}", dropout);
   return s;
 }
 
@@ -205,7 +215,9 @@ nlohmann::json FeatureColumn::to_json() const {
                    {"min_count", min_count},
                    {"buckets", buckets},
                    {"separator", std::string(1, separator)}};
-  if (context) j["context"] = true;  // only then: files without context stay as they were
+  // Only when set: files without them stay as they were.
+  if (context) j["context"] = true;
+  if (dropout > 0) j["dropout"] = dropout;
   return j;
 }
 
@@ -220,6 +232,7 @@ FeatureColumn FeatureColumn::from_json(const nlohmann::json& j) {
   const auto sep = j.at("separator").get<std::string>();
   require(sep.size() == 1, fmt::format("feature column \"{}\": separator \"{}\"", c.name, sep));
   c.separator = sep[0];
+  c.dropout = j.value("dropout", 0.0f);
   // The same checks as a declaration: a file's columns are a declaration.
   auto again = parse_feature_columns(c.to_string());
   require(again.size() == 1, fmt::format("feature column \"{}\"", c.name));
@@ -272,10 +285,12 @@ std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration) {
       } else if (key == "sep") {
         refuse(c.type == FeatureType::Multi);
         c.separator = separator_of(c.name, value);
+      } else if (key == "dropout") {
+        c.dropout = option_dropout(c.name, value);
       } else {
         throw Error(ErrorKind::InvalidArgument,
                     fmt::format("feature column \"{}\": unknown option \"{}\"; valid: hash, max, "
-                                "min, buckets, sep",
+                                "min, buckets, sep, dropout",
                                 c.name, key));
       }
     }

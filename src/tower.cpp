@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -285,7 +286,7 @@ void Tower::SparseGradient::clear() {
   grad.clear();
 }
 
-Tower::Tower(TowerShape shape, float init_scale, Rng& rng) {
+Tower::Tower(TowerShape shape, float init_scale, Rng& rng, std::vector<float> dropout) {
   shape.validate();
   p_.shape = std::move(shape);
   const TowerShape& s = p_.shape;
@@ -315,6 +316,17 @@ Tower::Tower(TowerShape shape, float init_scale, Rng& rng) {
   detail::glorot_layers(p_.input_width(), s.layers, rng, p_.weights, p_.biases);
   dw_.resize(s.layers.size());
   db_.resize(s.layers.size());
+  require(dropout.empty() || dropout.size() == static_cast<std::size_t>(s.feature_columns()),
+          fmt::format("tower: {} dropout rates for {} feature columns", dropout.size(),
+                      s.feature_columns()));
+  if (std::any_of(dropout.begin(), dropout.end(), [](float p) { return p > 0; })) {
+    for (const float p : dropout) {
+      require(p >= 0 && p < 1, fmt::format("tower: dropout {} is outside [0, 1)", p));
+    }
+    // Drawn only then: a model without dropout starts as it always did.
+    dropout_ = std::move(dropout);
+    dropout_rng_ = Rng(rng.next());
+  }
 }
 
 void Tower::forward(std::span<const std::int32_t> ids, const FeatureRows* features,
@@ -323,7 +335,26 @@ void Tower::forward(std::span<const std::int32_t> ids, const FeatureRows* featur
   ids_.assign(ids.begin(), ids.end());
   features_ = features;
   feature_rows_.assign(feature_rows.begin(), feature_rows.end());
-  const float* y = run_forward(p_, ids, features, feature_rows, x_, h_, threads);
+  if (!dropout_.empty() && features != nullptr) {
+    // The batch's rows again, without the tokens left out (inverted dropout).
+    kept_.indptr.assign(1, 0);
+    kept_.index.clear();
+    kept_.weight.clear();
+    for (const std::int64_t r : feature_rows) {
+      const auto row = static_cast<std::size_t>(r);
+      for (auto k = features->indptr[row]; k < features->indptr[row + 1]; ++k) {
+        const std::int32_t token = features->index[static_cast<std::size_t>(k)];
+        const float p = dropout_[static_cast<std::size_t>(column_of(p_.shape, token))];
+        if (p > 0 && dropout_rng_.uniform() < p) continue;
+        kept_.index.push_back(token);
+        kept_.weight.push_back(features->weight[static_cast<std::size_t>(k)] / (1.0f - p));
+      }
+      kept_.indptr.push_back(static_cast<std::int64_t>(kept_.index.size()));
+    }
+    features_ = &kept_;
+    std::iota(feature_rows_.begin(), feature_rows_.end(), std::int64_t{0});
+  }
+  const float* y = run_forward(p_, ids, features_, feature_rows_, x_, h_, threads);
   const std::size_t n = p_.shape.id_rows > 0 ? ids.size() : feature_rows.size();
   out.assign(y, y + n * static_cast<std::size_t>(output_dim()));
 }

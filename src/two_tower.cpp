@@ -775,6 +775,13 @@ void append_row(const FeatureRows& from, std::int64_t r, std::int32_t shift, Fea
   }
 }
 
+// Each column's FeatureColumn::dropout, for its tower.
+std::vector<float> dropout_of(const FeatureEncoder& encoder) {
+  std::vector<float> out;
+  for (const ColumnEncoding& c : encoder.columns()) out.push_back(c.column.dropout);
+  return out;
+}
+
 // The queries of a model with context (QueryContext): every pair of train
 // and test is a query of its own, a row of the user tower whose input is
 // its user's id and features and the pair's context. Query row 0 is OOV,
@@ -785,6 +792,7 @@ struct Queries {
   FeatureRows rows;                   // each query row's tokens
   FeatureRows user_rows;              // each user row's, with the context missing
   std::vector<std::int32_t> offsets;  // the user tower's feature columns
+  std::vector<float> dropout;         // and their dropout
 };
 
 Queries queries_of(const Interactions& train, const Interactions* test, const SideFeatures* users,
@@ -796,6 +804,7 @@ Queries queries_of(const Interactions& train, const Interactions* test, const Si
   const FeatureEncoder joined =
       users != nullptr ? FeatureEncoder::joined(users->encoder, context.encoder) : context.encoder;
   q.offsets.assign(joined.offsets().begin(), joined.offsets().end());
+  q.dropout = dropout_of(joined);
   const std::int32_t shift = users != nullptr ? users->encoder.total_rows() : 0;
   // The context of no pair: every column missing.
   FeatureRows missing;
@@ -841,9 +850,12 @@ TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures
   }
   shape.embed_dim = config.dim;
   shape.layers = config.layers;
-  return TrainedSide(config.optimizer_settings(), vectors,
-                     std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng),
-                     features != nullptr ? &features->rows : nullptr, rows);
+  std::vector<float> dropout;
+  if (features != nullptr) dropout = dropout_of(features->encoder);
+  return TrainedSide(
+      config.optimizer_settings(), vectors,
+      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, std::move(dropout)),
+      features != nullptr ? &features->rows : nullptr, rows);
 }
 
 // The user side of a model with context: a tower over the queries.
@@ -854,9 +866,10 @@ TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users
   shape.feature_offsets = queries.offsets;
   shape.embed_dim = config.dim;
   shape.layers = config.layers;
-  return TrainedSide(config.optimizer_settings(), vectors,
-                     std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng),
-                     &queries.rows, queries.rows.rows(), queries.user_of);
+  return TrainedSide(
+      config.optimizer_settings(), vectors,
+      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, queries.dropout),
+      &queries.rows, queries.rows.rows(), queries.user_of);
 }
 
 // queries: with context, train and test are queries->train and ->test, on

@@ -38,7 +38,12 @@
 // Options: hash=B (categorical, multi), max=N (categorical, multi, text: keep
 // the N most frequent values, the rest are OOV; 0: all), min=C (the same:
 // values seen fewer than C times are OOV), buckets=B (numeric, timestamp;
-// 0: none), sep=C (multi: one character, or "tab"/"space").
+// 0: none), sep=C (multi: one character, or "tab"/"space"), dropout=P (every
+// type, 0 <= P < 1: training leaves each of the column's tokens out of a
+// batch's vectors with probability P and weighs the rest 1 / (1 - P), so the
+// expected vector is the same; vectors outside training use every token. On
+// a title it keeps the words of one item from standing in for its id, which
+// a cold-start item does not have).
 //
 // Errors (InvalidArgument) name the column, the option and the value; a
 // value that is not a number in a numeric or timestamp column names the
@@ -76,6 +81,7 @@ struct FeatureColumn {
   std::int32_t min_count = 1;     // min=C
   std::int32_t buckets = 0;       // buckets=B
   char separator = '|';           // sep=C
+  float dropout = 0;              // dropout=P
   // A value of each query rather than of its user (--context-features, as
   // the time of a rating in TFRS's context-features tutorial): the trainer
   // takes it from each pair, a front end from each request. Not part of

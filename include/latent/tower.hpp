@@ -114,7 +114,9 @@ struct FeatureTower {
 
 class Tower {
  public:
-  Tower(TowerShape shape, float init_scale, Rng& rng);
+  // dropout: per feature column, the probability that training leaves each
+  // of its tokens out of a batch (FeatureColumn::dropout; empty: none).
+  Tower(TowerShape shape, float init_scale, Rng& rng, std::vector<float> dropout = {});
   // Its optimizers keep references to its tables.
   Tower(const Tower&) = delete;
   Tower& operator=(const Tower&) = delete;
@@ -124,8 +126,10 @@ class Tower {
   const TowerParams& params() const noexcept { return p_; }
 
   // The vectors (ids.size() x output_dim, row-major) of a batch, as
-  // TowerParams::vectors; `out` may be reused between calls; the tower
-  // keeps the batch for backward().
+  // TowerParams::vectors but for the dropout: each token of a column with
+  // dropout p is left out with probability p, the others weigh 1 / (1 - p)
+  // more. `out` may be reused between calls; the tower keeps the batch for
+  // backward().
   void forward(std::span<const std::int32_t> ids, const FeatureRows* features,
                std::span<const std::int64_t> feature_rows, std::vector<float>& out, int threads);
   // Gradients of the last forward()'s parameters from d_out (its shape).
@@ -167,6 +171,11 @@ class Tower {
   std::vector<std::int32_t> ids_;
   const FeatureRows* features_ = nullptr;
   std::vector<std::int64_t> feature_rows_;
+  // Dropout: each column's probability (empty: none), and the batch's
+  // tokens that training kept (feature_rows_ are then its rows).
+  std::vector<float> dropout_;
+  Rng dropout_rng_{0};
+  FeatureRows kept_;
   std::vector<float> x_;
   std::vector<std::vector<float>> h_;
   std::vector<float> g_, g_next_;

@@ -156,6 +156,38 @@ TEST(FeatureModel, NewUsersGetRecommendationsFromTheirFeatures) {
   }
 }
 
+// dropout= on a column changes training alone: the same seed trains the
+// same model again, the model file keeps the declaration, and the features
+// still say what the items are.
+TEST(FeatureModel, ColumnDropoutTrainsReproduciblyAndIsKept) {
+  FeatureTable items = item_table();
+  items.columns =
+      parse_feature_columns("category:categorical:dropout=0.1,year:numeric:buckets=4:dropout=0.5");
+  FitOptions o = options({{"item-ids", "false"}});
+  o.item_features = &items;
+  const FitResult a = fit(grouped_data(), o);
+  const FitResult b = fit(grouped_data(), o);
+  const auto va = a.model.model().item_embeddings.values();
+  const auto vb = b.model.model().item_embeddings.values();
+  EXPECT_TRUE(std::equal(va.begin(), va.end(), vb.begin(), vb.end()));
+  const FeatureTable plain = item_table();
+  o.item_features = &plain;
+  const FitResult without = fit(grouped_data(), o);
+  const auto vw = without.model.model().item_embeddings.values();
+  EXPECT_FALSE(std::equal(va.begin(), va.end(), vw.begin(), vw.end()));
+  EXPECT_EQ(a.model.model().training.at("item_features").at("columns"),
+            "category:categorical:dropout=0.1,year:numeric:buckets=4:dropout=0.5");
+  SimilarOptions so;
+  so.k = 10;
+  const std::vector<FeatureValue> new_b{{"category", "b"}, {"year", "1993"}};
+  EXPECT_EQ(share_of(a.model, a.model.similar_to_features(new_b, so), "b"), 1.0);
+  const test::TempDir dir;
+  a.model.save(dir.path() / "dropout.latent");
+  const Recommender loaded = Recommender::load(dir.path() / "dropout.latent");
+  EXPECT_EQ(loaded.item_vector_from_features(new_b), a.model.item_vector_from_features(new_b));
+  EXPECT_EQ(loaded.model().item_tower->encoder.columns()[1].column.dropout, 0.5f);
+}
+
 TEST(FeatureModel, TheModelFileKeepsTheTowers) {
   const FeatureTable users = user_table();
   const FeatureTable items = item_table();

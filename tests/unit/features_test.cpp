@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -35,8 +36,8 @@ std::string error_of(const std::function<void()>& f) {
 TEST(FeatureColumns, ParseTypesAndOptions) {
   const auto cols = parse_feature_columns(
       "genres:multi, year:numeric:buckets=10,title:text:max=100:min=2,zip:categorical:hash=1000,"
-      "when:timestamp,tags:multi:sep=tab");
-  ASSERT_EQ(cols.size(), 6u);
+      "when:timestamp,tags:multi:sep=tab,words:text:dropout=0.25");
+  ASSERT_EQ(cols.size(), 7u);
   EXPECT_EQ(cols[0].name, "genres");
   EXPECT_EQ(cols[0].type, FeatureType::Multi);
   EXPECT_EQ(cols[0].separator, '|');
@@ -47,6 +48,10 @@ TEST(FeatureColumns, ParseTypesAndOptions) {
   EXPECT_EQ(cols[3].hash_buckets, 1000);
   EXPECT_EQ(cols[4].buckets, 1000);  // timestamps are bucketized by default, as TFRS's tutorial
   EXPECT_EQ(cols[5].separator, '\t');
+  EXPECT_EQ(cols[6].dropout, 0.25f);
+  EXPECT_EQ(cols[6].to_string(), "words:text:dropout=0.25");
+  EXPECT_EQ(cols[0].dropout, 0.0f);
+  EXPECT_FALSE(cols[0].to_json().contains("dropout"));  // files without it stay as they were
   // Each declaration reads back as itself.
   for (const FeatureColumn& c : cols) {
     const auto again = parse_feature_columns(c.to_string());
@@ -88,6 +93,14 @@ TEST(FeatureColumns, BadDeclarationsNameTheColumnAndValue) {
               parse_feature_columns("a:text:colour=red");
             }).find("unknown option \"colour\""),
             std::string::npos);
+  for (const char* bad : {"1", "-0.1", "x", "0.5x", ""}) {
+    EXPECT_NE(
+        error_of([bad] {
+          parse_feature_columns(fmt::format("a:text:dropout={}", bad));
+        }).find(fmt::format("feature column \"a\": dropout={} must be a number in [0, 1)", bad)),
+        std::string::npos)
+        << bad;
+  }
   EXPECT_NE(error_of([] { parse_feature_columns(":text"); }).find("the name is empty"),
             std::string::npos);
   EXPECT_NE(error_of([] { parse_feature_columns("a:text:max"); }).find("not NAME=VALUE"),

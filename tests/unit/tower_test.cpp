@@ -192,6 +192,55 @@ TEST(Tower, ParamsGiveTheVectorsOfForward) {
   EXPECT_NO_THROW(t.params().validate("tower"));
 }
 
+// Dropout 0.5 on the second column: in training, each of its tokens is left
+// out of a batch about half the time and weighs twice its weight otherwise;
+// the first column's tokens and vectors outside training are untouched.
+TEST(Tower, DropoutLeavesTokensOutOfTrainingBatchesOnly) {
+  FeatureRows f;  // one entity: token 1 of the first column, 3..6 of the second
+  f.index = {1, 3, 4, 5, 6};
+  f.weight = {1.0f, 0.25f, 0.25f, 0.25f, 0.25f};
+  f.indptr = {0, 5};
+  const std::vector<std::int32_t> id{2};
+  const std::vector<std::int64_t> row{0};
+  Rng plain_rng(7), rng(7);
+  const Tower plain(shape_with({}), 0.05f, plain_rng);
+  Tower t(shape_with({}), 0.05f, rng, {0.0f, 0.5f});
+  // The same start as without dropout.
+  EXPECT_EQ(t.params().feature_table.storage(), plain.params().feature_table.storage());
+  const auto table = t.feature_table().storage();
+  const auto ids = t.id_table().storage();
+  const std::vector<float> ones(4, 1.0f), zeros(4, 0.0f), twice(4, 0.5f);
+  int kept = 0;
+  constexpr int kBatches = 1000;
+  for (int n = 0; n < kBatches; ++n) {
+    std::vector<float> out;
+    t.forward(id, &f, row, out, 1);
+    t.backward(ones, 1);
+    ASSERT_EQ(t.feature_gradient(1), ones);  // no dropout on the first column
+    std::vector<double> want(4);
+    for (std::size_t j = 0; j < 4; ++j) want[j] = ids[8 + j] + table[4 + j];
+    for (std::int32_t token = 3; token <= 6; ++token) {
+      const std::vector<float> g = t.feature_gradient(token);
+      ASSERT_TRUE(g == zeros || g == twice) << "token " << token;
+      if (g == zeros) continue;
+      ++kept;
+      for (std::size_t j = 0; j < 4; ++j) want[j] += 0.5 * table[token * 4 + j];
+    }
+    for (std::size_t j = 0; j < 4; ++j) ASSERT_NEAR(out[j], want[j], 1e-6);
+  }
+  EXPECT_NEAR(static_cast<double>(kept) / (4 * kBatches), 0.5, 0.03);
+  // Outside training every token counts, at its weight.
+  const Matrix all = t.params().vectors(id, &f, row, 1);
+  for (std::size_t j = 0; j < 4; ++j) {
+    double want = ids[8 + j] + table[4 + j];
+    for (std::int32_t token = 3; token <= 6; ++token) want += 0.25 * table[token * 4 + j];
+    EXPECT_NEAR(all.storage()[j], want, 1e-6);
+  }
+  Rng again(7);
+  EXPECT_THROW(Tower(shape_with({}), 0.05f, again, {0.5f}), Error);
+  EXPECT_THROW(Tower(shape_with({}), 0.05f, again, {0.0f, 1.0f}), Error);
+}
+
 TEST(Tower, TheOovIdAddsNothing) {
   Rng rng(7);
   Tower t(shape_with({}), 0.05f, rng);
