@@ -273,6 +273,28 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
   }
   EvaluationResult result =
       evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
+  const FeatureTower* users = model.user_tower ? &*model.user_tower : nullptr;
+  if (users != nullptr && users->known_in_context() && !test.empty() &&
+      test.timestamps.size() == test.size()) {
+    // One query per test pair: its user in the pair's context.
+    const auto n = static_cast<std::int64_t>(test.size());
+    Matrix queries(n + 1, model.user_embeddings.cols());
+    Interactions pairs = test;
+    pairs.num_users = static_cast<std::int32_t>(n + 1);
+    for (std::int64_t p = 0; p < n; ++p) {
+      const auto u = test.users[static_cast<std::size_t>(p)];
+      const std::vector<float> v = users->vector_in_context(
+          u, model.user_embeddings.row(u), QueryContext::of_pair(test, static_cast<std::size_t>(p)),
+          "user");
+      std::copy(v.begin(), v.end(), queries.row(p + 1).begin());
+      pairs.users[static_cast<std::size_t>(p)] = static_cast<std::int32_t>(p + 1);
+    }
+    std::vector<int> ks;
+    for (const MetricsAtK& m : result.at_k) ks.push_back(m.k);
+    result.factorized_top_k =
+        factorized_top_k(queries, model.item_embeddings, pairs, ks, options.threads).accuracy;
+    result.factorized_top_k_in_context = true;
+  }
   if (model.rating_head && !test.ratings.empty()) {
     result.rated_pairs = test.size();
     result.rmse =
@@ -376,6 +398,7 @@ nlohmann::json EvaluationResult::to_json() const {
     j["rmse"] = rmse;
     j["rated_pairs"] = rated_pairs;
   }
+  if (factorized_top_k_in_context) j["factorized_top_k_in_context"] = true;
   return j;
 }
 
@@ -406,6 +429,9 @@ std::string EvaluationResult::to_table() const {
     out += fmt::format(", {} more seen pairs excluded", also_excluded_pairs);
   }
   out += '\n';
+  if (factorized_top_k_in_context) {
+    out += "factorized_top_k: each test pair's user in the pair's context\n";
+  }
   if (std::isfinite(rmse)) {
     out += fmt::format("rmse {:.4f} of the predicted ratings ({} test pairs)\n", rmse, rated_pairs);
   }

@@ -468,6 +468,10 @@ SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& voca
   return out;
 }
 
+std::vector<FeatureValue> QueryContext::of_pair(const Interactions& pairs, std::size_t p) {
+  return {{"timestamp", std::to_string(pairs.timestamps.at(p))}};
+}
+
 QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Interactions& train,
                                const Interactions* test, std::string_view source) {
   require(!columns.empty(), "no context features were declared");
@@ -486,7 +490,7 @@ QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Int
     t.row_name = "pair";
     t.ids.resize(pairs.size());
     std::vector<std::string> values(pairs.size());
-    for (std::size_t p = 0; p < pairs.size(); ++p) values[p] = std::to_string(pairs.timestamps[p]);
+    for (std::size_t p = 0; p < pairs.size(); ++p) values[p] = of_pair(pairs, p)[0].value;
     t.values.assign(columns.size(), values);
     for (std::size_t c = 0; c < columns.size(); ++c) {
       t.columns.push_back(columns[c]);

@@ -157,6 +157,13 @@ bool FeatureTower::is_context(std::string_view name) const noexcept {
   });
 }
 
+bool FeatureTower::known_in_context() const noexcept {
+  const auto columns = encoder.columns();
+  const bool context_only = std::all_of(columns.begin(), columns.end(),
+                                        [](const ColumnEncoding& c) { return c.column.context; });
+  return has_context() && (context_only || params.shape.layers.empty());
+}
+
 std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
                                                    std::span<const float> stored,
                                                    std::span<const FeatureValue> values,
@@ -199,7 +206,7 @@ std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
                               &rows, first, 1);
     return std::move(m.storage());
   }
-  if (!params.shape.layers.empty()) {
+  if (!known_in_context()) {
     throw Error(ErrorKind::Unsupported,
                 fmt::format("a known {}'s vector in a context needs its own feature values, which "
                             "a model with layers over {} features does not keep (not yet): give "

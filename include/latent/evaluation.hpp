@@ -107,6 +107,11 @@ struct EvaluationResult {
   // RMSE of its predicted ratings over them (NaN otherwise).
   double rmse = std::numeric_limits<double>::quiet_NaN();
   std::size_t rated_pairs = 0;
+  // A model with context features: factorized_top_k's query for each test
+  // pair is its user in the pair's context (its time), as training's test
+  // metrics; the ranking metrics rank each user's test items with the
+  // user's stored vector (the context missing).
+  bool factorized_top_k_in_context = false;
 
   // {"users": .., "test_pairs": .., "coverage": .., "exclude_train": ..,
   //  "at_k": [{"k": 10, "recall": .., "precision": .., "ndcg": .., "map": ..,
@@ -130,7 +135,10 @@ EvaluationResult evaluate(const Matrix& user_queries, const Matrix& item_vectors
                           const EvaluationOptions& options = {});
 // A trained model's vectors, and its item-to-item term when it has one
 // (over the model's seen rows and weights); with a rating head and test
-// ratings, also the RMSE of the predicted ratings.
+// ratings, also the RMSE of the predicted ratings; with context features
+// (and test timestamps), FactorizedTopK in each test pair's context (unless
+// the model cannot make a known user's vector in a context:
+// FeatureTower::known_in_context).
 EvaluationResult evaluate(const ModelData& model, const Interactions& train,
                           const Interactions& test, EvaluationOptions options = {});
 

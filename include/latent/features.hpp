@@ -240,6 +240,9 @@ struct QueryContext {
   // name, no columns, or pairs without timestamps (naming `source`).
   static QueryContext fit(std::span<const FeatureColumn> columns, const Interactions& train,
                           const Interactions* test, std::string_view source);
+  // Pair p's context as a front end gives one: {"timestamp", its time}
+  // (pairs must have timestamps).
+  static std::vector<FeatureValue> of_pair(const Interactions& pairs, std::size_t p);
 };
 
 enum class FeatureSide { Users, Items };

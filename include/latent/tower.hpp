@@ -97,6 +97,9 @@ struct FeatureTower {
   // whether `name` is one of them.
   bool has_context() const noexcept;
   bool is_context(std::string_view name) const noexcept;
+  // Whether vector_in_context can make a known entity's vector: its tower
+  // has context columns, and no layers over features besides the context.
+  bool known_in_context() const noexcept;
   // The vector of known entity `id_row`, whose stored vector (context
   // missing) is `stored`, in the context `values` (a context column not
   // given is missing). Exact when the tower's only features are context

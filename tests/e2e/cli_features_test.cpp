@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <latent/model_file.hpp>
 
@@ -165,6 +166,62 @@ TEST(CliFeatures, EvaluateTrainsWithTheFeaturesAndRefusesThemForOtherModels) {
 
 namespace latent::test {
 namespace {
+
+// latent evaluate's FactorizedTopK of a model with context queries each
+// test pair in the pair's time, as latent train's test metrics do; the
+// ranking metrics rank each user's test items with the stored vector.
+TEST(CliFeatures, EvaluateQueriesEachTestPairInItsContext) {
+  TempDir dir;
+  const auto split = dir.path() / "split";
+  ASSERT_EQ(run_cli({"split", "--data", bundled(), "--split", "random", "--test-fraction", "0.2",
+                     "--out-dir", split.string()})
+                .exit_code,
+            0);
+  const std::vector<std::string> model_flags{"--context-features",
+                                             "timestamp:timestamp",
+                                             "--dim",
+                                             "16",
+                                             "--epochs",
+                                             "2",
+                                             "--threads",
+                                             "2"};
+  std::vector<std::string> train{"train",
+                                 "--data",
+                                 bundled(),
+                                 "--split-in",
+                                 split.string(),
+                                 "--metrics-out",
+                                 (dir.path() / "m.json").string(),
+                                 "-q"};
+  train.insert(train.end(), model_flags.begin(), model_flags.end());
+  const CliResult trained = run_cli(train);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  std::ifstream metrics(dir.path() / "m.json");
+  const nlohmann::json m = nlohmann::json::parse(metrics);
+  const nlohmann::json& last = m.at("epochs").back().at("test");
+
+  std::vector<std::string> evaluate{"evaluate",   "--data",       bundled(),
+                                    "--split-in", split.string(), "--k",
+                                    "10,100",     "--json",       (dir.path() / "e.json").string(),
+                                    "-q"};
+  evaluate.insert(evaluate.end(), model_flags.begin(), model_flags.end());
+  const CliResult evaluated = run_cli(evaluate);
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  EXPECT_NE(evaluated.out.find("factorized_top_k: each test pair's user in the pair's context"),
+            std::string::npos)
+      << evaluated.out;
+  std::ifstream e(dir.path() / "e.json");
+  const nlohmann::json ej = nlohmann::json::parse(e);
+  EXPECT_TRUE(ej.at("factorized_top_k_in_context").get<bool>());
+  const auto& at_k = ej.at("at_k");
+  ASSERT_EQ(at_k.size(), 2u);
+  // The same model (same seed and split): the same accuracy, but for pairs
+  // whose scores tie within rounding (the queries are summed in another order).
+  EXPECT_NEAR(at_k[0].at("factorized_top_k").get<double>(), last.at("top_10").get<double>(), 1e-3)
+      << ej.dump() << m.dump();
+  EXPECT_NEAR(at_k[1].at("factorized_top_k").get<double>(), last.at("top_100").get<double>(), 1e-3)
+      << ej.dump() << m.dump();
+}
 
 TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {
   TempDir dir;
