@@ -190,7 +190,8 @@ std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
     given[c] = true;
     row[c] = v.value;
   }
-  require(id_row >= 0 && id_row < std::max(params.shape.id_rows, 1) &&
+  // Without ids, the row only names the entity whose stored vector it is.
+  require(id_row >= 0 && (params.shape.id_rows == 0 || id_row < params.shape.id_rows) &&
               stored.size() == static_cast<std::size_t>(params.shape.output_dim()),
           fmt::format("{} row {} or its vector of {} values does not fit the tower", side, id_row,
                       stored.size()));

@@ -207,6 +207,21 @@ TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwnWithoutLayers) {
       r.user_vector_in_context(u, std::vector<FeatureValue>{{"timestamp", "1000500"}});
   for (std::size_t j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], expected.row(0)[j], 1e-5);
 
+  // Without user ids too: then the user's row only finds its stored vector.
+  o.params.set("user-ids", "false");
+  const FitResult no_ids = fit(data, o);
+  const FeatureTower& features_only = *no_ids.model.model().user_tower;
+  FeatureRows rows_again;
+  features_only.encoder.encode_one(values, rows_again, "test");
+  const Matrix expected_without = features_only.params.vectors({}, &rows_again, first, 1);
+  const std::vector<float> got_without =
+      no_ids.model.user_vector_in_context(u, std::vector<FeatureValue>{{"timestamp", "1000500"}});
+  ASSERT_EQ(got_without.size(), static_cast<std::size_t>(expected_without.cols()));
+  for (std::size_t j = 0; j < got_without.size(); ++j) {
+    EXPECT_NEAR(got_without[j], expected_without.row(0)[j], 1e-5);
+  }
+  o.params.set("user-ids", "true");
+
   // With layers over the users' own features the model cannot make it.
   o.params.set("layers", "8");
   const FitResult deep = fit(data, o);
