@@ -278,17 +278,17 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
       test.timestamps.size() == test.size()) {
     // One query per test pair: its user in the pair's context.
     const auto n = static_cast<std::int64_t>(test.size());
-    Matrix queries(n + 1, model.user_embeddings.cols());
+    std::vector<std::int32_t> rows(static_cast<std::size_t>(n) + 1, 0);
+    std::vector<std::vector<FeatureValue>> contexts(static_cast<std::size_t>(n) + 1);
     Interactions pairs = test;
     pairs.num_users = static_cast<std::int32_t>(n + 1);
-    for (std::int64_t p = 0; p < n; ++p) {
-      const auto u = test.users[static_cast<std::size_t>(p)];
-      const std::vector<float> v = users->vector_in_context(
-          u, model.user_embeddings.row(u), QueryContext::of_pair(test, static_cast<std::size_t>(p)),
-          "user");
-      std::copy(v.begin(), v.end(), queries.row(p + 1).begin());
-      pairs.users[static_cast<std::size_t>(p)] = static_cast<std::int32_t>(p + 1);
+    for (std::size_t p = 0; p < test.size(); ++p) {
+      rows[p + 1] = test.users[p];
+      contexts[p + 1] = QueryContext::of_pair(test, p);
+      pairs.users[p] = static_cast<std::int32_t>(p + 1);
     }
+    const Matrix queries =
+        users->vectors_in_context(rows, model.user_embeddings, contexts, "user", options.threads);
     std::vector<int> ks;
     for (const MetricsAtK& m : result.at_k) ks.push_back(m.k);
     result.factorized_top_k =

@@ -408,8 +408,14 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                          item_features ? &*item_features : nullptr,
                          context ? &*context : nullptr};
   TrainedVectors trained = model.train(params, input);
-  // The user tower's columns are the user features' and then the context's.
+  // The user tower's columns are the user features' and then the context's;
+  // with layers over the user features it keeps each user's tokens of them,
+  // to put a known user in a context (FeatureTower::own_rows).
+  FeatureRows own_rows;
   if (context) {
+    if (user_features && trained.user_tower && !trained.user_tower->shape.layers.empty()) {
+      own_rows = std::move(user_features->rows);
+    }
     user_features.emplace(SideFeatures{
         user_features ? FeatureEncoder::joined(user_features->encoder, context->encoder)
                       : context->encoder,
@@ -420,12 +426,13 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                              std::optional<SideFeatures>& features,
                              std::optional<FeatureTower>& into) {
     if (!tower) return;
-    into =
-        FeatureTower{features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower)};
+    into = FeatureTower{
+        features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower), {}};
   };
   std::optional<FeatureTower> user_tower, item_tower;
   keep_tower(trained.user_tower, user_features, user_tower);
   keep_tower(trained.item_tower, item_features, item_tower);
+  if (user_tower) user_tower->own_rows = std::move(own_rows);
   return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
                   options, warm ? &*warm : nullptr, split_seed, nullptr, std::move(user_tower),
                   std::move(item_tower), features_training);

@@ -194,7 +194,7 @@ class TensorList {
 std::optional<std::string> tower_problem(const FeatureTower& tower, const char* side,
                                          const Matrix& vectors) {
   try {
-    tower.validate(fmt::format("{}.tower", side));
+    tower.validate(fmt::format("{}.tower", side), vectors.rows());
   } catch (const Error& e) {
     return e.what();
   }
@@ -339,6 +339,15 @@ TensorList collect_tensors(const ModelData& m) {
     const auto columns = (*tower)->encoder.columns();
     for (std::size_t c = 0; c < columns.size(); ++c) {
       t.add_strings(fmt::format("{}vocabulary{}", prefix, c), columns[c].vocabulary.ids());
+    }
+    const FeatureRows& own = (*tower)->own_rows;
+    if (own.rows() > 0) {
+      t.add(prefix + "own_rows.indptr", DType::I64, {own.indptr.size()},
+            std::span<const std::int64_t>(own.indptr));
+      t.add(prefix + "own_rows.index", DType::I32, {own.index.size()},
+            std::span<const std::int32_t>(own.index));
+      t.add(prefix + "own_rows.weight", DType::F32, {own.weight.size()},
+            std::span<const float>(own.weight));
     }
   }
   if (m.rating_head) {
@@ -699,6 +708,14 @@ class Loader {
             strings(fmt::format("{}vocabulary{}", prefix, c)), Vocabulary::IdKind::String));
       }
       t.encoder = FeatureEncoder::restore(j["features"], std::move(vocabularies));
+      if (version_ >= 6 && tensors_.contains(prefix + "own_rows.indptr")) {
+        t.own_rows.indptr =
+            copy_values<std::int64_t>(tensor(prefix + "own_rows.indptr", DType::I64, 1));
+        t.own_rows.index =
+            copy_values<std::int32_t>(tensor(prefix + "own_rows.index", DType::I32, 1));
+        t.own_rows.weight = copy_values<float>(tensor(prefix + "own_rows.weight", DType::F32, 1));
+        if (t.own_rows.indptr.empty()) corrupt("{}own_rows.indptr is empty", prefix);
+      }
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::Corruption) throw;
       corrupt("{}: {}", key, e.what());
@@ -896,6 +913,9 @@ void save_model(const std::filesystem::path& path, const ModelData& model) {
 ModelData load_model(const std::filesystem::path& path) { return Loader(path).load(); }
 
 int model_format_version(const ModelData& model) noexcept {
+  for (const auto* tower : {&model.user_tower, &model.item_tower}) {
+    if (*tower && (*tower)->own_rows.rows() > 0) return 6;
+  }
   if (model.rating_head) return 5;
   if (model.user_tower || model.item_tower) return 4;
   if (model.item_to_item.is_dense() || !model.seen_weights.empty()) return 3;

@@ -370,8 +370,7 @@ std::vector<float> Recommender::user_vector_in_context(
                     context.empty() ? "" : fmt::format(" (such as \"{}\")", context[0].name),
                     model_.kind));
   }
-  return model_.user_tower->vector_in_context(user_row, model_.user_embeddings.row(user_row),
-                                              context, "user");
+  return model_.user_tower->vector_in_context(user_row, model_.user_embeddings, context, "user");
 }
 
 TopK Recommender::recommend_in_context(std::int32_t user_row, std::span<const FeatureValue> context,

@@ -14,6 +14,16 @@ namespace latent {
 
 using detail::require;
 
+namespace {
+
+// The feature column of a token (a row of the feature table).
+std::int32_t column_of(const TowerShape& s, std::int32_t token) noexcept {
+  const auto& o = s.feature_offsets;
+  return static_cast<std::int32_t>(std::upper_bound(o.begin(), o.end(), token) - o.begin()) - 1;
+}
+
+}  // namespace
+
 void TowerShape::validate() const {
   require(id_rows > 0 || feature_columns() > 0,
           "a tower needs an id embedding or at least one feature column");
@@ -53,7 +63,7 @@ TowerShape TowerShape::from_json(const nlohmann::json& j) {
   return s;
 }
 
-void FeatureTower::validate(const std::string& what) const {
+void FeatureTower::validate(const std::string& what, std::int64_t entities) const {
   params.validate(what);
   // No columns: no offsets, or the one offset 0 of an encoder restored from
   // an empty list.
@@ -64,6 +74,24 @@ void FeatureTower::validate(const std::string& what) const {
       none ||
           std::equal(offsets.begin(), offsets.end(), shape_offsets.begin(), shape_offsets.end()),
       fmt::format("{}: the feature table's columns do not match the features' encodings", what));
+  if (own_rows.rows() <= 0 && own_rows.index.empty()) return;
+  const auto& ip = own_rows.indptr;
+  require(params.shape.feature_columns() > 0 && own_rows.rows() == entities && ip.front() == 0 &&
+              ip.back() == static_cast<std::int64_t>(own_rows.index.size()) &&
+              own_rows.weight.size() == own_rows.index.size() &&
+              std::is_sorted(ip.begin(), ip.end()),
+          fmt::format("{}: its entities' own feature rows are not one row per each of {} entities",
+                      what, entities));
+  const auto columns = encoder.columns();
+  for (std::size_t k = 0; k < own_rows.index.size(); ++k) {
+    const std::int32_t token = own_rows.index[k];
+    require(token >= 0 && token < shape_offsets.back() &&
+                !columns[static_cast<std::size_t>(column_of(params.shape, token))].column.context &&
+                std::isfinite(own_rows.weight[k]),
+            fmt::format("{}: its entities' own feature row token {} (weight {}) is not one of its "
+                        "own columns' rows",
+                        what, token, own_rows.weight[k]));
+  }
 }
 
 std::vector<float> FeatureTower::vector_of(std::span<const FeatureValue> values,
@@ -101,11 +129,6 @@ namespace {
 std::int32_t slot_of_column(const TowerShape& s, std::int32_t c) noexcept {
   if (s.layers.empty()) return 0;
   return (s.id_rows > 0 ? 1 : 0) + c;
-}
-
-std::int32_t column_of(const TowerShape& s, std::int32_t token) noexcept {
-  const auto& o = s.feature_offsets;
-  return static_cast<std::int32_t>(std::upper_bound(o.begin(), o.end(), token) - o.begin()) - 1;
 }
 
 // The forward pass of `p` on a batch: its inputs into x, each layer's
@@ -161,77 +184,140 @@ bool FeatureTower::known_in_context() const noexcept {
   const auto columns = encoder.columns();
   const bool context_only = std::all_of(columns.begin(), columns.end(),
                                         [](const ColumnEncoding& c) { return c.column.context; });
-  return has_context() && (context_only || params.shape.layers.empty());
+  return has_context() && (context_only || params.shape.layers.empty() || own_rows.rows() > 0);
 }
 
-std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row,
-                                                   std::span<const float> stored,
+std::vector<float> FeatureTower::vector_in_context(std::int32_t id_row, const Matrix& stored,
                                                    std::span<const FeatureValue> values,
                                                    std::string_view side) const {
+  const std::vector<std::int32_t> ids{id_row};
+  const std::vector<std::vector<FeatureValue>> contexts{
+      std::vector<FeatureValue>(values.begin(), values.end())};
+  return std::move(vectors_in_context(ids, stored, contexts, side, 1).storage());
+}
+
+Matrix FeatureTower::vectors_in_context(std::span<const std::int32_t> id_rows, const Matrix& stored,
+                                        std::span<const std::vector<FeatureValue>> contexts,
+                                        std::string_view side, int threads) const {
+  require(id_rows.size() == contexts.size(),
+          fmt::format("{} {} rows for {} contexts", id_rows.size(), side, contexts.size()));
   const auto columns = encoder.columns();
   std::vector<std::string> names;
   for (const ColumnEncoding& c : columns) {
     if (c.column.context) names.push_back(c.column.name);
   }
-  require(!names.empty(),
-          fmt::format("the model has no context features{}: it was trained without "
-                      "--context-features",
-                      values.empty() ? "" : fmt::format(" (such as \"{}\")", values.front().name)));
-  std::vector<std::string_view> row(columns.size());
-  std::vector<bool> given(columns.size(), false);
-  for (const FeatureValue& v : values) {
-    std::size_t c = 0;
-    while (c < columns.size() && !(columns[c].column.context && columns[c].column.name == v.name)) {
-      ++c;
+  if (names.empty()) {
+    std::string example;
+    for (const auto& values : contexts) {
+      if (!values.empty()) {
+        example = fmt::format(" (such as \"{}\")", values.front().name);
+        break;
+      }
     }
-    require(c < columns.size(), fmt::format("\"{}\" is not one of the model's context features: {}",
-                                            v.name, fmt::join(names, ", ")));
-    require(!given[c], fmt::format("context feature \"{}\" is given twice", v.name));
-    given[c] = true;
-    row[c] = v.value;
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("the model has no context features{}: it was trained without "
+                            "--context-features",
+                            example));
   }
-  // Without ids, the row only names the entity whose stored vector it is.
-  require(id_row >= 0 && (params.shape.id_rows == 0 || id_row < params.shape.id_rows) &&
-              stored.size() == static_cast<std::size_t>(params.shape.output_dim()),
-          fmt::format("{} row {} or its vector of {} values does not fit the tower", side, id_row,
-                      stored.size()));
-  FeatureRows rows;
-  encoder.encode_one(row, rows, fmt::format("the {}'s context", side));
+  const std::int32_t dim = params.shape.output_dim();
+  require(stored.cols() == dim, fmt::format("the {}s' vectors have {} values, the tower gives {}",
+                                            side, stored.cols(), dim));
   const bool context_only = std::all_of(columns.begin(), columns.end(),
                                         [](const ColumnEncoding& c) { return c.column.context; });
-  if (context_only) {
-    const std::vector<std::int32_t> id{id_row};
-    const std::vector<std::int64_t> first{0};
-    Matrix m = params.vectors(params.shape.id_rows > 0 ? std::span<const std::int32_t>(id)
-                                                       : std::span<const std::int32_t>(),
-                              &rows, first, 1);
-    return std::move(m.storage());
-  }
+  const bool sum = !context_only && params.shape.layers.empty();
   if (!known_in_context()) {
     throw Error(ErrorKind::Unsupported,
                 fmt::format("a known {}'s vector in a context needs its own feature values, which "
-                            "a model with layers over {} features does not keep (not yet): give "
-                            "them with the context to query as a new {}",
+                            "this model with layers over {} features does not keep (trained by an "
+                            "older latent): give them with the context to query as a new {}",
                             side, side, side));
+  }
+  // Each row's context tokens, then (but for a sum) the row the tower
+  // takes: the entity's own tokens (none when its only features are the
+  // context) and the context's.
+  const std::int64_t entities = params.shape.id_rows > 0 ? params.shape.id_rows : stored.rows();
+  FeatureRows given, rows;
+  std::vector<std::string_view> row(columns.size());
+  std::vector<bool> named(columns.size());
+  for (std::size_t b = 0; b < id_rows.size(); ++b) {
+    const std::int32_t id_row = id_rows[b];
+    // Without ids, the row only names the entity whose stored vector it is.
+    require(id_row >= 0 && id_row < entities && id_row < stored.rows() &&
+                (sum || context_only || id_row < own_rows.rows()),
+            fmt::format("{} row {} does not fit the tower", side, id_row));
+    std::fill(row.begin(), row.end(), std::string_view());
+    std::fill(named.begin(), named.end(), false);
+    for (const FeatureValue& v : contexts[b]) {
+      std::size_t c = 0;
+      while (c < columns.size() &&
+             !(columns[c].column.context && columns[c].column.name == v.name)) {
+        ++c;
+      }
+      require(c < columns.size(),
+              fmt::format("\"{}\" is not one of the model's context features: {}", v.name,
+                          fmt::join(names, ", ")));
+      require(!named[c], fmt::format("context feature \"{}\" is given twice", v.name));
+      named[c] = true;
+      row[c] = v.value;
+    }
+    FeatureRows one;
+    encoder.encode_one(row, one, fmt::format("the {}'s context", side));
+    for (std::size_t k = 0; k < one.index.size(); ++k) {
+      if (!columns[static_cast<std::size_t>(column_of(params.shape, one.index[k]))]
+               .column.context) {
+        continue;
+      }
+      given.index.push_back(one.index[k]);
+      given.weight.push_back(one.weight[k]);
+    }
+    given.indptr.push_back(static_cast<std::int64_t>(given.index.size()));
+    if (sum) continue;
+    if (!context_only) {
+      const auto r = static_cast<std::size_t>(id_row);
+      for (auto k = own_rows.indptr[r]; k < own_rows.indptr[r + 1]; ++k) {
+        rows.index.push_back(own_rows.index[static_cast<std::size_t>(k)]);
+        rows.weight.push_back(own_rows.weight[static_cast<std::size_t>(k)]);
+      }
+    }
+    for (auto k = given.indptr[b]; k < given.indptr[b + 1]; ++k) {
+      rows.index.push_back(given.index[static_cast<std::size_t>(k)]);
+      rows.weight.push_back(given.weight[static_cast<std::size_t>(k)]);
+    }
+    rows.indptr.push_back(static_cast<std::int64_t>(rows.index.size()));
+  }
+  if (!sum) {
+    std::vector<std::int64_t> each(id_rows.size());
+    std::iota(each.begin(), each.end(), 0);
+    return params.vectors(params.shape.id_rows > 0 ? id_rows : std::span<const std::int32_t>(),
+                          &rows, each, threads);
   }
   // A sum: the stored vector (every context column missing), less the
   // missing context's rows, plus the given context's.
   FeatureRows missing;
   const std::vector<std::string_view> none(columns.size());
   encoder.encode_one(none, missing, "the missing context");
-  std::vector<float> v(stored.begin(), stored.end());
   const auto e = static_cast<std::size_t>(params.shape.embed_dim);
-  const auto add = [&](const FeatureRows& r, float sign) {
-    for (std::size_t k = 0; k < r.index.size(); ++k) {
-      const auto c = static_cast<std::size_t>(column_of(params.shape, r.index[k]));
-      if (!columns[c].column.context) continue;
-      const float* t = params.feature_table.data() + static_cast<std::size_t>(r.index[k]) * e;
-      for (std::size_t j = 0; j < e; ++j) v[j] += sign * r.weight[k] * t[j];
+  const auto add = [&](const FeatureRows& r, std::int64_t first, std::int64_t last, float sign,
+                       std::span<float> v) {
+    for (auto k = first; k < last; ++k) {
+      const auto token = r.index[static_cast<std::size_t>(k)];
+      if (!columns[static_cast<std::size_t>(column_of(params.shape, token))].column.context) {
+        continue;
+      }
+      const float* t = params.feature_table.data() + static_cast<std::size_t>(token) * e;
+      const float w = r.weight[static_cast<std::size_t>(k)];
+      for (std::size_t j = 0; j < e; ++j) v[j] += sign * w * t[j];
     }
   };
-  add(missing, -1.0f);
-  add(rows, 1.0f);
-  return v;
+  Matrix out(static_cast<std::int64_t>(id_rows.size()), dim);
+  for (std::size_t b = 0; b < id_rows.size(); ++b) {
+    const auto s = stored.row(id_rows[b]);
+    std::span<float> v = out.row(static_cast<std::int64_t>(b));
+    std::copy(s.begin(), s.end(), v.begin());
+    add(missing, 0, missing.indptr[1], -1.0f, v);
+    add(given, given.indptr[b], given.indptr[b + 1], 1.0f, v);
+  }
+  return out;
 }
 
 std::int32_t TowerParams::input_width() const noexcept {

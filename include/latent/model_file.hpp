@@ -22,7 +22,9 @@
 // <side>.tower.id_table and .feature_table (F32, rows x width),
 // <side>.tower.layer<l>.weights (F32, inputs x outputs) and .biases (F32,
 // 1 x outputs), and each feature column's vocabulary as strings,
-// <side>.tower.vocabulary<c>.ids/.offsets. A file is written in the
+// <side>.tower.vocabulary<c>.ids/.offsets; from version 6, a tower that
+// keeps its entities' own feature rows (FeatureTower::own_rows) has them as
+// <side>.tower.own_rows.indptr (I64), .index (I32) and .weight (F32). A file is written in the
 // oldest version that holds what it has (model_format_version), so older
 // builds keep reading the models they can use. Tensors are laid
 // out so every one starts at an offset aligned to its element size, the data
@@ -51,7 +53,7 @@ namespace latent {
 // The newest version this build reads and writes: 2 adds the item-to-item
 // term and the item query vectors of item-based models, 3 the dense term and
 // the seen pairs' weights, 4 the towers over features.
-inline constexpr int kModelFormatVersion = 5;
+inline constexpr int kModelFormatVersion = 6;
 
 struct ModelData {
   std::string kind;         // registry name, e.g. "two-tower"
@@ -84,8 +86,9 @@ struct ModelData {
   std::optional<RatingHead> rating_head;
 };
 
-// The format version save_model writes `model` in: 5 when it has a rating
-// head, 4 when it has a tower,
+// The format version save_model writes `model` in: 6 when a tower keeps
+// its entities' own feature rows, 5 when it has a rating head, 4 when it
+// has a tower,
 // 3 when it holds a dense item-to-item term or seen weights, 2 when it holds a sparse term or item
 // query vectors, else 1 (which older builds read).
 int model_format_version(const ModelData& model) noexcept;

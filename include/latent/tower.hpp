@@ -82,11 +82,18 @@ struct TowerParams {
 struct FeatureTower {
   FeatureEncoder encoder;  // no columns: a tower over ids alone
   TowerParams params;
+  // Each known entity's tokens of its own feature columns, not the
+  // context's (row r: vocabulary row r), in the encoder's rows: kept when
+  // the tower has context and layers over its own features, where
+  // vectors_in_context runs them through the layers with each context
+  // (empty otherwise: the stored vectors suffice).
+  FeatureRows own_rows;
 
   bool has_features() const noexcept { return !encoder.columns().empty(); }
   // Throws InvalidArgument (naming `what`) when the parameters are invalid
-  // or do not fit the encoder's columns.
-  void validate(const std::string& what) const;
+  // or do not fit the encoder's columns, or own_rows is not one row per
+  // entity of `entities` of the tower's own (not context) tokens.
+  void validate(const std::string& what, std::int64_t entities) const;
   // The vector of an entity given as (feature name, value) pairs: a
   // feature not given is missing, a value the fit never saw is OOV (row 0
   // of its column). Throws InvalidArgument naming `side` ("user") and the
@@ -97,20 +104,27 @@ struct FeatureTower {
   // whether `name` is one of them.
   bool has_context() const noexcept;
   bool is_context(std::string_view name) const noexcept;
-  // Whether vector_in_context can make a known entity's vector: its tower
-  // has context columns, and no layers over features besides the context.
+  // Whether vectors_in_context can make a known entity's vector: its tower
+  // has context columns, and no layers over features besides the context
+  // unless it keeps own_rows.
   bool known_in_context() const noexcept;
-  // The vector of known entity `id_row`, whose stored vector (context
-  // missing) is `stored`, in the context `values` (a context column not
-  // given is missing). Exact when the tower's only features are context
-  // columns (its input is then the id and the context), or it has no
-  // layers (the vector is a sum: the stored one, less the missing
-  // context's rows, plus the given context's). Throws InvalidArgument
-  // naming `side` and the feature for a tower without context or a name
-  // that is not one of its context columns (listing them), and Unsupported
-  // for layers over features besides the context (the entity's own
-  // feature values are not in the model).
-  std::vector<float> vector_in_context(std::int32_t id_row, std::span<const float> stored,
+  // The vectors (rows x output_dim) of known entities in contexts: row b
+  // is entity id_rows[b], whose stored vector (context missing) is its row
+  // of `stored`, in the context contexts[b] (a context column not given is
+  // missing). Exact: when the tower's only features are context columns
+  // its input is the id and the context; without layers the vector is a
+  // sum (the stored one, less the missing context's rows, plus the given
+  // context's); with layers over its own features, own_rows and the
+  // context go through them. Throws InvalidArgument naming `side` and the
+  // feature for a tower without context or a name that is not one of its
+  // context columns (listing them), and Unsupported for layers over
+  // features besides the context without own_rows (a model file of an
+  // older latent).
+  Matrix vectors_in_context(std::span<const std::int32_t> id_rows, const Matrix& stored,
+                            std::span<const std::vector<FeatureValue>> contexts,
+                            std::string_view side, int threads) const;
+  // One entity's: vectors_in_context's row.
+  std::vector<float> vector_in_context(std::int32_t id_row, const Matrix& stored,
                                        std::span<const FeatureValue> values,
                                        std::string_view side) const;
 };

@@ -170,57 +170,44 @@ namespace {
 // latent evaluate's FactorizedTopK of a model with context queries each
 // test pair in the pair's time, as latent train's test metrics do; the
 // ranking metrics rank each user's test items with the stored vector.
-TEST(CliFeatures, EvaluateQueriesEachTestPairInItsContext) {
+// Trains and evaluates a model with context on one split; evaluate's
+// FactorizedTopK at 10 and 100 is train's last test top_10 and top_100.
+void expect_evaluate_in_context(const std::string& data, std::vector<std::string> model_flags) {
   TempDir dir;
-  const auto split = dir.path() / "split";
-  ASSERT_EQ(run_cli({"split", "--data", bundled(), "--split", "random", "--test-fraction", "0.2",
-                     "--out-dir", split.string()})
-                .exit_code,
-            0);
-  const std::vector<std::string> model_flags{"--context-features",
-                                             "timestamp:timestamp",
-                                             "--dim",
-                                             "16",
-                                             "--epochs",
-                                             "2",
-                                             "--threads",
-                                             "2"};
-  std::vector<std::string> train{"train",
-                                 "--data",
-                                 bundled(),
-                                 "--split-in",
-                                 split.string(),
-                                 "--metrics-out",
-                                 (dir.path() / "m.json").string(),
-                                 "-q"};
-  train.insert(train.end(), model_flags.begin(), model_flags.end());
-  const CliResult trained = run_cli(train);
-  ASSERT_EQ(trained.exit_code, 0) << trained.err;
-  std::ifstream metrics(dir.path() / "m.json");
-  const nlohmann::json m = nlohmann::json::parse(metrics);
-  const nlohmann::json& last = m.at("epochs").back().at("test");
-
-  std::vector<std::string> evaluate{"evaluate",   "--data",       bundled(),
-                                    "--split-in", split.string(), "--k",
-                                    "10,100",     "--json",       (dir.path() / "e.json").string(),
-                                    "-q"};
-  evaluate.insert(evaluate.end(), model_flags.begin(), model_flags.end());
-  const CliResult evaluated = run_cli(evaluate);
-  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
-  EXPECT_NE(evaluated.out.find("factorized_top_k: each test pair's user in the pair's context"),
+  model_flags.insert(model_flags.end(), {"--context-features", "timestamp:timestamp", "--dim", "16",
+                                         "--epochs", "2", "--threads", "2"});
+  const TrainedAndEvaluated r =
+      train_and_evaluate(dir.path(), data, model_flags, {"--k", "10,100", "-q"});
+  ASSERT_EQ(r.trained.exit_code, 0) << r.trained.err;
+  ASSERT_EQ(r.evaluated.exit_code, 0) << r.evaluated.err;
+  const nlohmann::json& last = r.metrics.at("epochs").back().at("test");
+  EXPECT_NE(r.evaluated.out.find("factorized_top_k: each test pair's user in the pair's context"),
             std::string::npos)
-      << evaluated.out;
-  std::ifstream e(dir.path() / "e.json");
-  const nlohmann::json ej = nlohmann::json::parse(e);
+      << r.evaluated.out;
+  const nlohmann::json& ej = r.evaluation;
   EXPECT_TRUE(ej.at("factorized_top_k_in_context").get<bool>());
   const auto& at_k = ej.at("at_k");
   ASSERT_EQ(at_k.size(), 2u);
   // The same model (same seed and split): the same accuracy, but for pairs
   // whose scores tie within rounding (the queries are summed in another order).
   EXPECT_NEAR(at_k[0].at("factorized_top_k").get<double>(), last.at("top_10").get<double>(), 1e-3)
-      << ej.dump() << m.dump();
+      << ej.dump() << r.metrics.dump();
   EXPECT_NEAR(at_k[1].at("factorized_top_k").get<double>(), last.at("top_100").get<double>(), 1e-3)
-      << ej.dump() << m.dump();
+      << ej.dump() << r.metrics.dump();
+}
+
+TEST(CliFeatures, EvaluateQueriesEachTestPairInItsContext) {
+  expect_evaluate_in_context(bundled(), {});
+}
+
+// With layers over user features besides the context, the model keeps the
+// users' feature tokens and evaluate runs them through the layers with each
+// test pair's time.
+TEST(CliFeatures, EvaluateQueriesInContextThroughLayersOverUserFeatures) {
+  LATENT_REQUIRE_ML100K();
+  expect_evaluate_in_context(
+      ml100k_dir().string(),
+      {"--user-features", "age:numeric,occupation:categorical", "--layers", "32,16"});
 }
 
 TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {

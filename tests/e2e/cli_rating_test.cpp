@@ -125,49 +125,24 @@ TEST(CliRating, TheRankingTaskPredictsTestRatingsBetterThanTheirMean) {
 // the smallest validation RMSE wins, features included.
 TEST(CliRating, EvaluateReportsAndTuneChoosesByTheRmse) {
   TempDir dir;
-  const auto split = dir.path() / "split";
-  ASSERT_EQ(run_cli({"split", "--data", bundled(), "--split", "random", "--test-fraction", "0.2",
-                     "--out-dir", split.string()})
-                .exit_code,
-            0);
   const std::vector<std::string> model_flags{
       "--rating-weight", "1",           "--rating-layers", "32", "--dim",     "16",
       "--batch-size",    "1024",        "--epochs",        "2",  "--threads", "2",
       "--item-features", "genres:multi"};
-  std::vector<std::string> train{"train",
-                                 "--data",
-                                 bundled(),
-                                 "--split-in",
-                                 split.string(),
-                                 "--metrics-out",
-                                 (dir.path() / "m.json").string(),
-                                 "-q"};
-  train.insert(train.end(), model_flags.begin(), model_flags.end());
-  ASSERT_EQ(run_cli(train).exit_code, 0);
-  std::ifstream metrics(dir.path() / "m.json");
-  const double trained_rmse = nlohmann::json::parse(metrics).at("test_rmse").get<double>();
-
-  std::vector<std::string> evaluate{"evaluate",
-                                    "--data",
-                                    bundled(),
-                                    "--split-in",
-                                    split.string(),
-                                    "--json",
-                                    (dir.path() / "e.json").string()};
-  evaluate.insert(evaluate.end(), model_flags.begin(), model_flags.end());
-  const CliResult evaluated = run_cli(evaluate);
-  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
-  EXPECT_NE(evaluated.out.find("rmse "), std::string::npos) << evaluated.out;
-  std::ifstream e(dir.path() / "e.json");
-  const nlohmann::json ej = nlohmann::json::parse(e);
+  const TrainedAndEvaluated r = train_and_evaluate(dir.path(), bundled(), model_flags);
+  ASSERT_EQ(r.trained.exit_code, 0) << r.trained.err;
+  ASSERT_EQ(r.evaluated.exit_code, 0) << r.evaluated.err;
+  const double trained_rmse = r.metrics.at("test_rmse").get<double>();
+  EXPECT_NE(r.evaluated.out.find("rmse "), std::string::npos) << r.evaluated.out;
+  const nlohmann::json& ej = r.evaluation;
   EXPECT_NEAR(ej.at("rmse").get<double>(), trained_rmse, 1e-6) << ej.dump();
-  EXPECT_EQ(ej.at("rated_pairs").get<std::size_t>(), ratings_of(split / "test.csv").size());
+  EXPECT_EQ(ej.at("rated_pairs").get<std::size_t>(), ratings_of(r.split / "test.csv").size());
 
   std::vector<std::string> tune{"tune",
                                 "--data",
                                 bundled(),
                                 "--split-in",
-                                split.string(),
+                                r.split.string(),
                                 "--metric",
                                 "rmse",
                                 "--grid",

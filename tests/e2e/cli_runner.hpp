@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "test_support.hpp"
 
 namespace latent::test {
@@ -65,6 +67,55 @@ inline std::vector<std::string> lines(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
+}
+
+// One model trained and evaluated on the same split of `data`: `latent
+// split` (random, 20% test) into dir/split, `latent train --split-in` with
+// --metrics-out, then `latent evaluate --split-in` with --json and
+// `evaluate_flags`, both with `model_flags`. A JSON file a run did not
+// write is null.
+struct TrainedAndEvaluated {
+  CliResult trained, evaluated;
+  nlohmann::json metrics;     // train's --metrics-out
+  nlohmann::json evaluation;  // evaluate's --json
+  std::filesystem::path split;
+};
+
+inline TrainedAndEvaluated train_and_evaluate(const std::filesystem::path& dir,
+                                              const std::string& data,
+                                              const std::vector<std::string>& model_flags,
+                                              const std::vector<std::string>& evaluate_flags = {}) {
+  TrainedAndEvaluated r;
+  r.split = dir / "split";
+  r.trained = run_cli({"split", "--data", data, "--split", "random", "--test-fraction", "0.2",
+                       "--out-dir", r.split.string()});
+  if (r.trained.exit_code != 0) return r;
+  const auto json_of = [](const std::filesystem::path& p) {
+    return std::filesystem::exists(p) ? nlohmann::json::parse(slurp(p)) : nlohmann::json();
+  };
+  std::vector<std::string> train{"train",
+                                 "--data",
+                                 data,
+                                 "--split-in",
+                                 r.split.string(),
+                                 "--metrics-out",
+                                 (dir / "metrics.json").string(),
+                                 "-q"};
+  train.insert(train.end(), model_flags.begin(), model_flags.end());
+  r.trained = run_cli(train);
+  r.metrics = json_of(dir / "metrics.json");
+  std::vector<std::string> evaluate{"evaluate",
+                                    "--data",
+                                    data,
+                                    "--split-in",
+                                    r.split.string(),
+                                    "--json",
+                                    (dir / "evaluation.json").string()};
+  evaluate.insert(evaluate.end(), model_flags.begin(), model_flags.end());
+  evaluate.insert(evaluate.end(), evaluate_flags.begin(), evaluate_flags.end());
+  r.evaluated = run_cli(evaluate);
+  r.evaluation = json_of(dir / "evaluation.json");
+  return r;
 }
 
 }  // namespace latent::test

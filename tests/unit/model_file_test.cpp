@@ -564,7 +564,7 @@ TEST_F(ModelFile, RoundTripKeepsATowerOverIdsAlone) {
   shape.layers = {3};
   Rng rng(5);
   const Tower ids_only(shape, 0.05f, rng);
-  model.user_tower = FeatureTower{FeatureEncoder{}, ids_only.params()};
+  model.user_tower = FeatureTower{FeatureEncoder{}, ids_only.params(), {}};
   save_model(dir_ / "m.latent", model);
   const ModelData loaded = load_model(dir_ / "m.latent");
   ASSERT_TRUE(loaded.user_tower);
@@ -604,6 +604,67 @@ TEST_F(ModelFile, DamagedTowersAreCorruption) {
           },
           model),
       ErrorKind::Corruption, "items.tower");
+}
+
+// make_tower_model() whose item tower keeps each item's own feature rows
+// (as a user tower with context and layers does): item r has genre token
+// r of its column (the OOV row, 0, for row 0).
+ModelData make_own_rows_model() {
+  ModelData m = make_tower_model();
+  FeatureRows& own = m.item_tower->own_rows;
+  for (std::int32_t r = 0; r < m.items.size(); ++r) {
+    own.index.push_back(r % m.item_tower->params.shape.feature_offsets[1]);
+    own.weight.push_back(0.5f);
+    own.indptr.push_back(static_cast<std::int64_t>(own.index.size()));
+  }
+  return m;
+}
+
+TEST_F(ModelFile, RoundTripKeepsOwnFeatureRowsInVersion6) {
+  const ModelData model = make_own_rows_model();
+  EXPECT_EQ(model_format_version(model), 6);
+  save_model(dir_ / "m.latent", model);
+  const ModelData loaded = load_model(dir_ / "m.latent");
+  expect_same_model(loaded, model);
+  ASSERT_TRUE(loaded.item_tower);
+  EXPECT_EQ(loaded.item_tower->own_rows.indptr, model.item_tower->own_rows.indptr);
+  EXPECT_EQ(loaded.item_tower->own_rows.index, model.item_tower->own_rows.index);
+  EXPECT_EQ(loaded.item_tower->own_rows.weight, model.item_tower->own_rows.weight);
+
+  // A row per entity, or the save is refused and nothing is written.
+  ModelData short_rows = model;
+  short_rows.item_tower->own_rows.indptr.pop_back();
+  short_rows.item_tower->own_rows.index.pop_back();
+  short_rows.item_tower->own_rows.weight.pop_back();
+  test::expect_error([&] { save_model(dir_ / "short.latent", short_rows); },
+                     ErrorKind::InvalidArgument, {"short.latent", "one row per each of"});
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "short.latent"));
+}
+
+TEST_F(ModelFile, DamagedOwnFeatureRowsAreCorruption) {
+  const ModelData model = make_own_rows_model();
+  expect_load_error(damaged(
+                        [](RawModel& r) {
+                          const std::int32_t beyond = 1'000'000;
+                          std::memcpy(r.tensor_data("items.tower.own_rows.index"), &beyond, 4);
+                        },
+                        model),
+                    ErrorKind::Corruption, "token 1000000");
+  expect_load_error(damaged(
+                        [](RawModel& r) {
+                          const std::int64_t backwards = 3;
+                          std::memcpy(r.tensor_data("items.tower.own_rows.indptr") + 8, &backwards,
+                                      8);
+                        },
+                        model),
+                    ErrorKind::Corruption, "own feature rows");
+  expect_load_error(damaged(
+                        [](RawModel& r) {
+                          const float nan = std::numeric_limits<float>::quiet_NaN();
+                          std::memcpy(r.tensor_data("items.tower.own_rows.weight"), &nan, 4);
+                        },
+                        model),
+                    ErrorKind::Corruption, "own columns");
 }
 
 // make_model() with a rating head over its vectors.

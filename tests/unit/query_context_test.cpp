@@ -15,6 +15,7 @@
 #include <latent/error.hpp>
 #include <latent/features.hpp>
 #include <latent/fit.hpp>
+#include <latent/model_file.hpp>
 #include <latent/random.hpp>
 #include <latent/recommender.hpp>
 #include <latent/two_tower.hpp>
@@ -176,10 +177,11 @@ TEST(QueryContext, AKnownUsersQueryTakesTheTimeOfTheRequest) {
   }
 }
 
-TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwnWithoutLayers) {
-  // User features and context, no layers: the stored vector less the
-  // missing context plus the given one is the tower's vector of the user's
-  // id, features and context.
+TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwn) {
+  // User features and context: a known user's vector in a context is the
+  // tower's vector of the user's id, features and that context. Without
+  // layers it is the stored vector less the missing context plus the given
+  // one; with layers the model keeps the users' feature rows for it.
   const Dataset data = dataset_from_columns(era_columns());
   FeatureTable users;
   users.columns = parse_feature_columns("half:categorical");
@@ -222,13 +224,61 @@ TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwnWithoutLayers) {
   }
   o.params.set("user-ids", "true");
 
-  // With layers over the users' own features the model cannot make it.
-  o.params.set("layers", "8");
+  // With layers over the users' own features: the model keeps each user's
+  // tokens of them, and the vector is the tower's, before and after a save.
+  o.params.set("layers", "8,8");
   const FitResult deep = fit(data, o);
+  const FeatureTower& deep_tower = *deep.model.model().user_tower;
+  ASSERT_TRUE(deep_tower.known_in_context());
+  EXPECT_EQ(deep_tower.own_rows.rows(), static_cast<std::int64_t>(deep.model.model().users.size()));
+  FeatureRows deep_rows;
+  deep_tower.encoder.encode_one(values, deep_rows, "test");
+  const Matrix expected_deep = deep_tower.params.vectors(ids, &deep_rows, first, 1);
+  test::TempDir dir;
+  save_model(dir / "deep.latent", deep.model.model());
+  const ModelData loaded = load_model(dir / "deep.latent");
+  ASSERT_TRUE(loaded.user_tower.has_value());
+  for (const FeatureTower* t : {&deep_tower, &*loaded.user_tower}) {
+    const std::vector<float> got_deep =
+        t->vector_in_context(u, deep.model.model().user_embeddings,
+                             std::vector<FeatureValue>{{"timestamp", "1000500"}}, "user");
+    ASSERT_EQ(got_deep.size(), static_cast<std::size_t>(expected_deep.cols()));
+    for (std::size_t j = 0; j < got_deep.size(); ++j) {
+      EXPECT_NEAR(got_deep[j], expected_deep.row(0)[j], 1e-5);
+    }
+  }
+  // No context given: the stored vector.
+  const std::vector<float> deep_none = deep.model.user_vector_in_context(u, {});
+  const auto deep_stored = deep.model.model().user_embeddings.row(u);
+  for (std::size_t j = 0; j < deep_none.size(); ++j) {
+    EXPECT_NEAR(deep_none[j], deep_stored[j], 1e-5);
+  }
+  // Several users in several contexts at once, each the tower's vector.
+  const std::vector<std::int32_t> users_of{u, r.user_row("u3"), u};
+  const std::vector<std::vector<FeatureValue>> contexts{
+      {{"timestamp", "1000500"}}, {{"timestamp", "500"}}, {}};
+  const std::vector<std::vector<std::string_view>> inputs{
+      {"high", "1000500"}, {"low", "500"}, {"high", ""}};
+  const Matrix batch = deep_tower.vectors_in_context(users_of, deep.model.model().user_embeddings,
+                                                     contexts, "user", 2);
+  ASSERT_EQ(batch.rows(), 3);
+  for (std::size_t b = 0; b < users_of.size(); ++b) {
+    FeatureRows input;
+    deep_tower.encoder.encode_one(inputs[b], input, "test");
+    const std::vector<std::int32_t> id{users_of[b]};
+    const Matrix want = deep_tower.params.vectors(id, &input, first, 1);
+    for (std::int64_t j = 0; j < want.cols(); ++j) {
+      EXPECT_NEAR(batch.row(static_cast<std::int64_t>(b))[j], want.row(0)[j], 1e-5) << b;
+    }
+  }
+  // A tower that does not keep them (a file of an older latent) refuses.
+  FeatureTower older = deep_tower;
+  older.own_rows = {};
+  EXPECT_FALSE(older.known_in_context());
   expect_error(
       [&] {
-        (void)deep.model.user_vector_in_context(
-            u, std::vector<FeatureValue>{{"timestamp", "1000500"}});
+        (void)older.vector_in_context(u, deep.model.model().user_embeddings,
+                                      std::vector<FeatureValue>{{"timestamp", "1000500"}}, "user");
       },
       ErrorKind::Unsupported, {"known user", "layers", "new user"});
 }
