@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "detail/blas.hpp"
 #include "detail/gemm.hpp"
 
 namespace latent::detail {
@@ -23,26 +24,36 @@ void glorot_layers(std::int32_t in, const std::vector<std::int32_t>& widths, Rng
 const float* dense_forward(const std::vector<Matrix>& weights, const std::vector<Matrix>& biases,
                            const float* x, std::size_t n, std::vector<std::vector<float>>& h,
                            int threads) {
-  const float* in = x;
   h.resize(weights.size());
+  if (weights.empty()) return x;
+  std::int64_t in_width = weights.front().rows();
   for (std::size_t li = 0; li < weights.size(); ++li) {
-    const Matrix& w = weights[li];
-    const auto out = static_cast<std::int32_t>(w.cols());
-    h[li].resize(n * static_cast<std::size_t>(out));
-    parallel_sgemm_nn(static_cast<std::int64_t>(n), out, w.rows(), in, w.data(), h[li].data(),
-                      threads);
-    const bool relu = li + 1 < weights.size();
-    const float* bias = biases[li].data();
-    for (std::size_t b = 0; b < n; ++b) {
-      float* z = h[li].data() + b * static_cast<std::size_t>(out);
-      for (std::int32_t j = 0; j < out; ++j) {
-        z[j] += bias[j];
-        if (relu && z[j] < 0) z[j] = 0;
-      }
-    }
-    in = h[li].data();
+    h[li].resize(n * static_cast<std::size_t>(weights[li].cols()));
   }
-  return in;
+  // Rows are independent: each thread takes a block of them through every
+  // layer, its bias and ReLU while the block is in cache.
+  split_rows(static_cast<std::int64_t>(n), threads, [&](std::int64_t r0, std::int64_t r1) {
+    const float* in = x + r0 * in_width;
+    std::int64_t width = in_width;
+    for (std::size_t li = 0; li < weights.size(); ++li) {
+      const Matrix& w = weights[li];
+      const std::int64_t out = w.cols();
+      float* z = h[li].data() + r0 * out;
+      sgemm_nn(r1 - r0, out, width, in, width, w.data(), out, z, out);
+      const bool relu = li + 1 < weights.size();
+      const float* bias = biases[li].data();
+      for (std::int64_t b = 0; b < r1 - r0; ++b) {
+        float* row = z + b * out;
+        for (std::int64_t j = 0; j < out; ++j) {
+          row[j] += bias[j];
+          if (relu && row[j] < 0) row[j] = 0;
+        }
+      }
+      in = z;
+      width = out;
+    }
+  });
+  return h.back().data();
 }
 
 void dense_backward(const std::vector<Matrix>& weights, const float* x,
@@ -51,29 +62,35 @@ void dense_backward(const std::vector<Matrix>& weights, const float* x,
                     std::vector<std::vector<float>>& db, int threads) {
   dw.resize(weights.size());
   db.resize(weights.size());
+  const auto rows = static_cast<std::int64_t>(n);
   for (std::size_t li = weights.size(); li-- > 0;) {
     const Matrix& w = weights[li];
     const auto in = static_cast<std::int32_t>(w.rows()), out = static_cast<std::int32_t>(w.cols());
     const float* h_in = li == 0 ? x : h[li - 1].data();
     dw[li].resize(w.size());
-    parallel_sgemm_tn(in, out, static_cast<std::int64_t>(n), h_in, g.data(), dw[li].data(),
-                      threads);
+    parallel_sgemm_tn(in, out, rows, h_in, g.data(), dw[li].data(), threads);
+    // The biases' gradient: G's column sums, each thread a range of columns.
     db[li].assign(static_cast<std::size_t>(out), 0.0f);
-    for (std::size_t b = 0; b < n; ++b) {
-      for (std::int32_t j = 0; j < out; ++j) {
-        db[li][static_cast<std::size_t>(j)] += g[b * static_cast<std::size_t>(out) + j];
-      }
+    float* bias_grad = db[li].data();
+    const float* grad = g.data();
+    const int column_threads = out >= 32 && rows >= 256 ? std::max(threads, 1) : 1;
+#pragma omp parallel for num_threads(column_threads) schedule(static)
+    for (std::int32_t j = 0; j < out; ++j) {
+      float sum = 0;
+      for (std::int64_t b = 0; b < rows; ++b) sum += grad[b * out + j];
+      bias_grad[j] = sum;
     }
     // The gradient of this layer's input: G W^T, through the ReLU of the
-    // layer before (its output is 0 where it cut).
+    // layer before (its output is 0 where it cut), a block of rows at a time.
     scratch.resize(n * static_cast<std::size_t>(in));
-    parallel_sgemm_nt(static_cast<std::int64_t>(n), in, out, g.data(), w.data(), scratch.data(),
-                      threads);
-    if (li > 0) {
-      for (std::size_t k = 0; k < scratch.size(); ++k) {
-        if (h_in[k] <= 0) scratch[k] = 0;
+    float* gx = scratch.data();
+    split_rows(rows, threads, [&](std::int64_t r0, std::int64_t r1) {
+      sgemm_nt(r1 - r0, in, out, grad + r0 * out, out, w.data(), out, gx + r0 * in, in);
+      if (li == 0) return;
+      for (std::int64_t k = r0 * in; k < r1 * in; ++k) {
+        if (h_in[k] <= 0) gx[k] = 0;
       }
-    }
+    });
     g.swap(scratch);
   }
 }

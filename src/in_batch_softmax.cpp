@@ -157,17 +157,20 @@ double InBatchSoftmax::row(const Batch& b, std::int64_t u, float* l, float* g, s
   const float inv_t = 1.0f / c_.temperature;
   // The row's maximum in kLanes running maxima: one chain of dependent
   // max operations would make the row latency-bound (the same maximum).
+  // The logits' scaling and correction in the same pass.
   float lane_max[kLanes];
   std::fill_n(lane_max, kLanes, -INFINITY);
-  for (std::int64_t i = 0; i < ni; ++i) {
-    l[i] *= inv_t;
-    if (!log_q.empty()) l[i] -= log_q[static_cast<std::size_t>(i)];
-  }
+  const auto scaled = [&](std::int64_t i) {
+    float v = l[i] * inv_t;
+    if (!log_q.empty()) v -= log_q[static_cast<std::size_t>(i)];
+    l[i] = v;
+    return v;
+  };
   std::int64_t i0 = 0;
   for (; i0 + kLanes <= ni; i0 += kLanes) {
-    for (std::int64_t k = 0; k < kLanes; ++k) lane_max[k] = std::max(lane_max[k], l[i0 + k]);
+    for (std::int64_t k = 0; k < kLanes; ++k) lane_max[k] = std::max(lane_max[k], scaled(i0 + k));
   }
-  for (; i0 < ni; ++i0) lane_max[0] = std::max(lane_max[0], l[i0]);
+  for (; i0 < ni; ++i0) lane_max[0] = std::max(lane_max[0], scaled(i0));
   const float m = *std::max_element(lane_max, lane_max + kLanes);
   const auto p0 = b.pair_begin[static_cast<std::size_t>(u)];
   const auto p1 = b.pair_begin[static_cast<std::size_t>(u) + 1];

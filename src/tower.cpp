@@ -4,10 +4,13 @@
 #include <cmath>
 #include <numeric>
 
+#include <omp.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "detail/dense.hpp"
+#include "detail/gemm.hpp"
 #include "detail/require.hpp"
 
 namespace latent {
@@ -143,25 +146,33 @@ const float* run_forward(const TowerParams& p, std::span<const std::int32_t> ids
   require(!has_features || (features != nullptr && feature_rows.size() == n),
           "tower: one feature row per entity");
   const std::int32_t e = s.embed_dim, width = p.input_width();
-  x.assign(n * static_cast<std::size_t>(width), 0.0f);
-  for (std::size_t b = 0; b < n; ++b) {
-    float* xb = x.data() + b * static_cast<std::size_t>(width);
-    if (has_ids) {
+  if (has_ids) {
+    for (std::size_t b = 0; b < n; ++b) {
       require(ids[b] >= 0 && ids[b] < s.id_rows, "tower: an id row outside the id table");
-      const float* row = p.id_table.data() + static_cast<std::int64_t>(ids[b]) * e;
-      for (std::int32_t j = 0; j < e; ++j) xb[j] += row[j];
-    }
-    if (has_features) {
-      const auto r = static_cast<std::size_t>(feature_rows[b]);
-      for (auto k = features->indptr[r]; k < features->indptr[r + 1]; ++k) {
-        const std::int32_t token = features->index[static_cast<std::size_t>(k)];
-        const float w = features->weight[static_cast<std::size_t>(k)];
-        const float* row = p.feature_table.data() + static_cast<std::int64_t>(token) * e;
-        float* slot = xb + static_cast<std::int64_t>(slot_of_column(s, column_of(s, token))) * e;
-        for (std::int32_t j = 0; j < e; ++j) slot[j] += w * row[j];
-      }
     }
   }
+  x.resize(n * static_cast<std::size_t>(width));
+  // Rows are independent: a block of them on each thread.
+  detail::split_rows(static_cast<std::int64_t>(n), threads, [&](std::int64_t r0, std::int64_t r1) {
+    std::fill(x.data() + r0 * width, x.data() + r1 * width, 0.0f);
+    for (auto b = static_cast<std::size_t>(r0); b < static_cast<std::size_t>(r1); ++b) {
+      float* xb = x.data() + b * static_cast<std::size_t>(width);
+      if (has_ids) {
+        const float* row = p.id_table.data() + static_cast<std::int64_t>(ids[b]) * e;
+        for (std::int32_t j = 0; j < e; ++j) xb[j] += row[j];
+      }
+      if (has_features) {
+        const auto r = static_cast<std::size_t>(feature_rows[b]);
+        for (auto k = features->indptr[r]; k < features->indptr[r + 1]; ++k) {
+          const std::int32_t token = features->index[static_cast<std::size_t>(k)];
+          const float w = features->weight[static_cast<std::size_t>(k)];
+          const float* row = p.feature_table.data() + static_cast<std::int64_t>(token) * e;
+          float* slot = xb + static_cast<std::int64_t>(slot_of_column(s, column_of(s, token))) * e;
+          for (std::int32_t j = 0; j < e; ++j) slot[j] += w * row[j];
+        }
+      }
+    }
+  });
   return detail::dense_forward(p.weights, p.biases, x.data(), n, h, threads);
 }
 
@@ -364,14 +375,14 @@ Matrix TowerParams::vectors(std::span<const std::int32_t> ids, const FeatureRows
   return Matrix(n, d, std::vector<float>(out, out + n * d));
 }
 
-float* Tower::SparseGradient::of(std::int32_t row, std::int32_t dim) {
+std::size_t Tower::SparseGradient::place(std::int32_t row, std::int32_t dim) {
   auto& s = slot[static_cast<std::size_t>(row)];
   if (s < 0) {
     s = static_cast<std::int32_t>(rows.size());
     rows.push_back(row);
     grad.resize(grad.size() + static_cast<std::size_t>(dim), 0.0f);
   }
-  return grad.data() + static_cast<std::int64_t>(s) * dim;
+  return static_cast<std::size_t>(s) * static_cast<std::size_t>(dim);
 }
 
 void Tower::SparseGradient::clear() {
@@ -460,25 +471,51 @@ void Tower::backward(std::span<const float> d_out, int threads) {
           "tower: one gradient row per entity of the last forward");
   g_.assign(d_out.begin(), d_out.end());
   detail::dense_backward(p_.weights, x_.data(), h_, n, g_, g_next_, dw_, db_, threads);
-  // g_ is now the gradient of the inputs: scatter it to the rows they summed.
+  // g_ is now the gradient of the inputs: scatter it to the rows they
+  // summed. First each contribution's place (a table row's gradient slot,
+  // and the input slot it comes from), in batch order.
   id_grad_.clear();
   feature_grad_.clear();
   const std::int32_t e = s.embed_dim, width = p_.input_width();
+  const bool has_ids = s.id_rows > 0, has_features = s.feature_columns() > 0;
+  id_place_.clear();
+  feature_place_.clear();
   for (std::size_t b = 0; b < n; ++b) {
-    const float* gx = g_.data() + b * static_cast<std::size_t>(width);
-    if (s.id_rows > 0) {
-      float* g = id_grad_.of(ids_[b], e);
-      for (std::int32_t j = 0; j < e; ++j) g[j] += gx[j];
-    }
-    if (s.feature_columns() > 0) {
+    if (has_ids) id_place_.push_back(id_grad_.place(ids_[b], e));
+    if (has_features) {
       const auto r = static_cast<std::size_t>(feature_rows_[b]);
       for (auto k = features_->indptr[r]; k < features_->indptr[r + 1]; ++k) {
         const std::int32_t token = features_->index[static_cast<std::size_t>(k)];
-        const float w = features_->weight[static_cast<std::size_t>(k)];
-        const float* slot =
-            gx + static_cast<std::int64_t>(slot_of_column(s, column_of(s, token))) * e;
-        float* g = feature_grad_.of(token, e);
-        for (std::int32_t j = 0; j < e; ++j) g[j] += w * slot[j];
+        feature_place_.push_back({feature_grad_.place(token, e),
+                                  slot_of_column(s, column_of(s, token)),
+                                  features_->weight[static_cast<std::size_t>(k)]});
+      }
+    }
+  }
+  // Then the sums, each thread a range of the embedding's dimensions: the
+  // same additions in the same order as on one thread.
+  const int team = n * static_cast<std::size_t>(e) >= 8192 ? std::max(threads, 1) : 1;
+#pragma omp parallel num_threads(team)
+  {
+    const int parts = omp_get_num_threads(), t = omp_get_thread_num();
+    const std::int32_t j0 = e * t / parts, j1 = e * (t + 1) / parts;
+    std::size_t f = 0;
+    for (std::size_t b = 0; b < n; ++b) {
+      const float* gx = g_.data() + b * static_cast<std::size_t>(width);
+      if (has_ids) {
+        float* g = id_grad_.grad.data() + id_place_[b];
+        for (std::int32_t j = j0; j < j1; ++j) g[j] += gx[j];
+      }
+      if (has_features) {
+        const auto r = static_cast<std::size_t>(feature_rows_[b]);
+        const auto tokens =
+            static_cast<std::size_t>(features_->indptr[r + 1] - features_->indptr[r]);
+        for (std::size_t k = 0; k < tokens; ++k, ++f) {
+          const Place& place = feature_place_[f];
+          const float* slot = gx + static_cast<std::int64_t>(place.slot) * e;
+          float* g = feature_grad_.grad.data() + place.at;
+          for (std::int32_t j = j0; j < j1; ++j) g[j] += place.weight * slot[j];
+        }
       }
     }
   }

@@ -178,7 +178,8 @@ class Tower {
     std::vector<std::int32_t> slot;  // per table row: index in rows, or -1
     std::vector<std::int32_t> rows;
     std::vector<float> grad;  // rows.size() x dim
-    float* of(std::int32_t row, std::int32_t dim);
+    // Where row's gradient starts in grad (made zero at first).
+    std::size_t place(std::int32_t row, std::int32_t dim);
     void clear();
   };
 
@@ -197,6 +198,15 @@ class Tower {
   std::vector<std::vector<float>> h_;
   std::vector<float> g_, g_next_;
   SparseGradient id_grad_, feature_grad_;
+  // backward()'s scatter: each batch row's id gradient place, and each
+  // token's (where in feature_grad_, which input slot, its weight).
+  struct Place {
+    std::size_t at;
+    std::int32_t slot;
+    float weight;
+  };
+  std::vector<std::size_t> id_place_;
+  std::vector<Place> feature_place_;
   std::vector<std::vector<float>> dw_, db_;
   // The optimizer's state, per table and layer (made at the first step).
   std::vector<RowOptimizer> optimizers_;
