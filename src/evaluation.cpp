@@ -276,19 +276,29 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
   const FeatureTower* users = model.user_tower ? &*model.user_tower : nullptr;
   if (users != nullptr && users->known_in_context() && !test.empty() &&
       test.timestamps.size() == test.size()) {
-    // One query per test pair: its user in the pair's context.
+    // One query per test pair (query row p + 1): its user in the pair's
+    // context, made a chunk of pairs at a time.
     const auto n = static_cast<std::int64_t>(test.size());
-    std::vector<std::int32_t> rows(static_cast<std::size_t>(n) + 1, 0);
-    std::vector<std::vector<FeatureValue>> contexts(static_cast<std::size_t>(n) + 1);
+    Matrix queries(n + 1, model.user_embeddings.cols());
     Interactions pairs = test;
     pairs.num_users = static_cast<std::int32_t>(n + 1);
-    for (std::size_t p = 0; p < test.size(); ++p) {
-      rows[p + 1] = test.users[p];
-      contexts[p + 1] = QueryContext::of_pair(test, p);
-      pairs.users[p] = static_cast<std::int32_t>(p + 1);
+    constexpr std::size_t kChunk = 16384;
+    std::vector<std::int32_t> rows;
+    std::vector<std::vector<FeatureValue>> contexts;
+    for (std::size_t first = 0; first < test.size(); first += kChunk) {
+      const std::size_t last = std::min(test.size(), first + kChunk);
+      rows.assign(test.users.begin() + static_cast<std::ptrdiff_t>(first),
+                  test.users.begin() + static_cast<std::ptrdiff_t>(last));
+      contexts.clear();
+      for (std::size_t p = first; p < last; ++p) {
+        contexts.push_back(QueryContext::of_pair(test, p));
+        pairs.users[p] = static_cast<std::int32_t>(p + 1);
+      }
+      const Matrix chunk =
+          users->vectors_in_context(rows, model.user_embeddings, contexts, "user", options.threads);
+      std::copy(chunk.values().begin(), chunk.values().end(),
+                queries.data() + (static_cast<std::int64_t>(first) + 1) * queries.cols());
     }
-    const Matrix queries =
-        users->vectors_in_context(rows, model.user_embeddings, contexts, "user", options.threads);
     std::vector<int> ks;
     for (const MetricsAtK& m : result.at_k) ks.push_back(m.k);
     result.factorized_top_k =
