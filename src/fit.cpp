@@ -239,6 +239,41 @@ void check_features(const ModelSpec& model, const FitOptions& options) {
                           model.name, what, fmt::join(takers, ", ")));
 }
 
+// The side features of the options' tables on `data`'s vocabularies, and
+// what the model's training metadata says of them.
+struct FitFeatures {
+  std::optional<SideFeatures> users, items;
+  nlohmann::json training = nlohmann::json::object();
+};
+
+FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
+  FitFeatures out;
+  const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
+                        std::optional<SideFeatures>& into, const char* key) {
+    if (table == nullptr) return;
+    into = SideFeatures::fit(*table, vocabulary);
+    std::vector<std::string> columns;
+    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
+    out.training[key] = {{"source", table->source},
+                         {"columns", fmt::format("{}", fmt::join(columns, ","))},
+                         {"rows", table->ids.size()},
+                         {"known_with_features", into->with_values},
+                         {"known", vocabulary.num_known()}};
+  };
+  side(options.user_features, data.users, out.users, "user_features");
+  side(options.item_features, data.items, out.items, "item_features");
+  return out;
+}
+
+// A trained tower as the model file keeps it, with its features' encoder
+// (moved out of `features`).
+std::optional<FeatureTower> kept_tower(std::optional<TowerParams>& tower,
+                                       std::optional<SideFeatures>& features) {
+  if (!tower) return std::nullopt;
+  return FeatureTower{
+      features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower), {}};
+}
+
 // The model file's contents and the fit's report: `data`'s vocabularies,
 // the vectors trained on `train` (split.train, plus the rated pairs when
 // with_rated), the seen items and the training metadata.
@@ -367,22 +402,9 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   const Interactions rated_train =
       with_rated ? with_rated_pairs(split.train, data.seen_only, rated_weight) : Interactions{};
   const Interactions& train = with_rated ? rated_train : split.train;
-  std::optional<SideFeatures> user_features, item_features;
-  nlohmann::json features_training = nlohmann::json::object();
-  const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
-                        std::optional<SideFeatures>& into, const char* key) {
-    if (table == nullptr) return;
-    into = SideFeatures::fit(*table, vocabulary);
-    std::vector<std::string> columns;
-    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
-    features_training[key] = {{"source", table->source},
-                              {"columns", fmt::format("{}", fmt::join(columns, ","))},
-                              {"rows", table->ids.size()},
-                              {"known_with_features", into->with_values},
-                              {"known", vocabulary.num_known()}};
-  };
-  side(options.user_features, data.users, user_features, "user_features");
-  side(options.item_features, data.items, item_features, "item_features");
+  FitFeatures features = fit_features(options, data);
+  std::optional<SideFeatures>& user_features = features.users;
+  nlohmann::json& features_training = features.training;
   const Interactions* test = split.test.empty() ? nullptr : &split.test;
   std::optional<QueryContext> context;
   if (!options.context_features.empty()) {
@@ -405,7 +427,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                          options.init,
                          options.update,
                          user_features ? &*user_features : nullptr,
-                         item_features ? &*item_features : nullptr,
+                         features.items ? &*features.items : nullptr,
                          context ? &*context : nullptr};
   TrainedVectors trained = model.train(params, input);
   // The user tower's columns are the user features' and then the context's;
@@ -422,16 +444,8 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
         {},
         0});
   }
-  const auto keep_tower = [](std::optional<TowerParams>& tower,
-                             std::optional<SideFeatures>& features,
-                             std::optional<FeatureTower>& into) {
-    if (!tower) return;
-    into = FeatureTower{
-        features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower), {}};
-  };
-  std::optional<FeatureTower> user_tower, item_tower;
-  keep_tower(trained.user_tower, user_features, user_tower);
-  keep_tower(trained.item_tower, item_features, item_tower);
+  std::optional<FeatureTower> user_tower = kept_tower(trained.user_tower, user_features);
+  std::optional<FeatureTower> item_tower = kept_tower(trained.item_tower, features.items);
   if (user_tower) user_tower->own_rows = std::move(own_rows);
   return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
                   options, warm ? &*warm : nullptr, split_seed, nullptr, std::move(user_tower),
@@ -470,10 +484,8 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                       what, comm.size(), why));
   };
   if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
-  if (options.user_features != nullptr || options.item_features != nullptr ||
-      !options.context_features.empty()) {
-    refuse("side features are not taken", "not yet");
-  }
+  if (!options.context_features.empty()) refuse("context features are not taken", "not yet");
+  on_every_rank([&] { check_features(model, options); });
   if (options.split != nullptr || options.test_fraction > 0) {
     refuse("a held-out test fraction is not taken",
            "not yet (evaluate the model on a held-out file instead)");
@@ -507,8 +519,13 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
     sent_at_epoch.push_back(comm.bytes_sent() - sent_before);
     if (options.on_epoch) options.on_epoch(e);
   };
+  // Every rank reads the whole feature files and encodes them on the
+  // whole vocabularies, so the features are the same on every rank.
+  FitFeatures features = on_every_rank([&] { return fit_features(options, data); });
   TrainedVectors trained = model.train_distributed(
-      plan.params, DistributedTrainInput{comm, train, options.on_progress, on_epoch});
+      plan.params, DistributedTrainInput{comm, train, options.on_progress, on_epoch,
+                                         features.users ? &*features.users : nullptr,
+                                         features.items ? &*features.items : nullptr});
   sent_at_epoch.push_back(comm.bytes_sent() - sent_before);
   nlohmann::json sent_by_rank = nlohmann::json::array();
   for (const std::string& bytes : comm.allgather(nlohmann::json(sent_at_epoch).dump())) {
@@ -541,9 +558,12 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
   for (const auto& rank : sent_by_rank) by_rank.push_back(rank.back());
   const nlohmann::json distributed{
       {"ranks", comm.size()}, {"bytes_sent_by_epoch", by_epoch}, {"bytes_sent_by_rank", by_rank}};
+  std::optional<FeatureTower> user_tower = kept_tower(trained.user_tower, features.users);
+  std::optional<FeatureTower> item_tower = kept_tower(trained.item_tower, features.items);
   return assemble(model, std::move(plan.config), data, split,
                   with_rated ? rated_train : split.train, with_rated, std::move(trained), options,
-                  nullptr, seed_of(plan.params), &distributed);
+                  nullptr, seed_of(plan.params), &distributed, std::move(user_tower),
+                  std::move(item_tower), features.training);
 }
 
 }  // namespace latent

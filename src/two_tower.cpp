@@ -213,6 +213,8 @@ class TrainedSide {
     stale_ = false;
   }
   const Tower* tower() const noexcept { return tower_.get(); }
+  // An id table's vectors as trained (a tower's: as last made).
+  const Matrix& vectors() const noexcept { return vectors_; }
 
  private:
   // The id rows of `rows` (none for a tower without ids).
@@ -340,6 +342,9 @@ class TwoTowerTrainer {
   void add_train_metrics(const std::vector<double>& hits, EpochReport& report) const;
 
   std::int64_t batch_users() const { return static_cast<std::int64_t>(batch_.users.size()); }
+  // A user tower on several ranks: its parameters are shared by every
+  // rank's users, so every rank runs it on the whole batch.
+  bool shared_user_tower() const { return comm_ != nullptr && users_.tower() != nullptr; }
   // The batch's users this rank trains: their indices in the batch.
   std::int64_t slice_users() const { return static_cast<std::int64_t>(mine_.size()); }
   // Every rank's shares of the pairs of kShareSteps steps from `first`,
@@ -373,6 +378,7 @@ class TwoTowerTrainer {
   const int batches_;
   const std::int64_t candidates_;  // every item row but OOV
   std::vector<float> ud_, id_, gu_, gi_, batch_log_q_, full_scores_;
+  std::vector<float> batch_ud_, sums_;  // shared_user_tower(): every batch user's vector, the sum
   std::vector<std::vector<double>> thread_hits_;  // rank_catalog_rows's, one per thread
   double metric_pairs_ = 0;                       // the epoch's pairs the running metrics ranked
   double metric_credit_ = 0;                      // users owed to the running metrics' sample
@@ -474,7 +480,17 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
 
 double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) {
   build_batch(batch_index);
-  users_.vectors(mine_rows_, ud_, threads_);
+  if (shared_user_tower()) {
+    // Every rank runs the user tower on the whole batch and keeps its own
+    // users' vectors: the towers stay the same on every rank (apply_gradients).
+    users_.vectors(batch_.users, batch_ud_, threads_);
+    ud_.resize(mine_.size() * static_cast<std::size_t>(dim_));
+    for (std::size_t k = 0; k < mine_.size(); ++k) {
+      std::copy_n(batch_ud_.begin() + mine_[k] * dim_, dim_, ud_.begin() + k * dim_);
+    }
+  } else {
+    users_.vectors(mine_rows_, ud_, threads_);
+  }
   items_.vectors(batch_.items, id_, threads_);
   gather_batch_log_q();
   const std::int64_t ni = batch_items(), ns = slice_users();
@@ -722,6 +738,23 @@ void TwoTowerTrainer::gather_batch_log_q() {
 }
 
 double TwoTowerTrainer::apply_gradients() {
+  if (shared_user_tower()) {
+    // The user tower is shared by every rank's users: each rank sums the
+    // whole batch's user gradients (its own users' rows, zero elsewhere)
+    // with the item gradients, in one sum, and steps its copy of both
+    // towers alike.
+    const std::size_t ni = gi_.size();
+    sums_.assign(ni + batch_.users.size() * static_cast<std::size_t>(dim_), 0.0f);
+    std::copy(gi_.begin(), gi_.end(), sums_.begin());
+    for (std::size_t k = 0; k < mine_.size(); ++k) {
+      std::copy_n(gu_.begin() + static_cast<std::ptrdiff_t>(k) * dim_, dim_,
+                  sums_.begin() + static_cast<std::ptrdiff_t>(ni) + mine_[k] * dim_);
+    }
+    comm_->allreduce_sum(std::span<float>(sums_));
+    items_.apply(batch_.items, sums_.data(), threads_);
+    users_.apply(batch_.users, sums_.data() + ni, threads_);
+    return 0.0;
+  }
   // The item gradients of every rank's users are summed in rank order, so
   // that every rank applies the same update to its copy of the item table.
   if (comm_ != nullptr) comm_->start_sum(std::span<float>(gi_));
@@ -872,6 +905,38 @@ TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users
       &queries.rows, queries.rows.rows(), queries.user_of);
 }
 
+// A distributed run's check of what every rank must hold alike at the end:
+// the towers' parameters and the item table. A difference is a bug in the
+// training's steps, reported on every rank rather than saved as rank 0's.
+void same_on_every_rank(Communicator& comm, const TrainedSide& users, const TrainedSide& items) {
+  std::size_t hash = 0;
+  const auto add = [&hash](const Matrix& m) {
+    const std::span<const float> v = m.storage();
+    const std::string_view bytes(reinterpret_cast<const char*>(v.data()), v.size_bytes());
+    hash = hash * 1000003 ^ std::hash<std::string_view>{}(bytes);
+  };
+  for (const TrainedSide* side : {&users, &items}) {
+    if (side->tower() == nullptr) continue;
+    const TowerParams& p = side->tower()->params();
+    add(p.id_table);
+    add(p.feature_table);
+    for (const Matrix& w : p.weights) add(w);
+    for (const Matrix& b : p.biases) add(b);
+  }
+  if (items.tower() == nullptr) add(items.vectors());
+  const std::vector<std::string> all =
+      comm.allgather(std::string_view(reinterpret_cast<const char*>(&hash), sizeof hash));
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) {
+      throw CollectiveError(ErrorKind::Unsupported,
+                            fmt::format("rank {} ends training with other item or tower "
+                                        "parameters than rank 0's: a bug in latent's "
+                                        "distributed training (please report it)",
+                                        r));
+    }
+  }
+}
+
 // queries: with context, train and test are queries->train and ->test, on
 // query rows; the users' vectors are made with the context missing at the end.
 TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
@@ -912,13 +977,14 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
     result.epochs.push_back(report);
     if (on_epoch) on_epoch(report);
   }
-  if (comm != nullptr) {
+  if (comm != nullptr && user_side.tower() == nullptr) {
     // Each user's row is current on the rank that trains it: every rank
-    // takes it from there.
+    // takes it from there. (A user tower is the same on every rank.)
     std::vector<std::int64_t> starts(users->starts);
     for (auto& s : starts) s *= config.dim;
     comm->allgather_ranges(std::span<float>(result.user_embeddings.storage()), starts);
   }
+  if (comm != nullptr) same_on_every_rank(*comm, user_side, item_side);
   // The towers' vectors of every row, and their parameters.
   const int threads = detail::resolve_threads(config.threads);
   user_side.finish(threads);
@@ -985,12 +1051,21 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress,
-                                           const EpochCallback& on_epoch) {
+                                           const EpochCallback& on_epoch,
+                                           const TwoTowerFeatures& features) {
   config.validate();
-  if (!config.layers.empty() || !config.user_ids || !config.item_ids) {
+  // Every rank holds the same features (of the whole vocabularies): what
+  // one rank finds wrong with them, every rank does.
+  try {
+    check_side(config.user_ids, features.users, false, train.pairs.num_users, "user");
+    check_side(config.item_ids, features.items, false, train.pairs.num_items, "item");
+  } catch (const Error& e) {
+    throw CollectiveError(e.kind(), e.what());
+  }
+  if (features.context != nullptr) {
     throw CollectiveError(ErrorKind::InvalidArgument,
-                          "towers (layers, or no ids) do not train on several ranks yet; run "
-                          "latent train as one process for them");
+                          "context features do not train on several ranks yet; run latent "
+                          "train as one process for them");
   }
   if (config.rating_weight > 0) {
     throw CollectiveError(ErrorKind::InvalidArgument,
@@ -1002,7 +1077,7 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
   // ranges are cut so that the ranks have about as many pairs each.
   const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
   const Interactions mine = owned_pairs(comm, train, users, PairKey::User);
-  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, {}, &comm, &users);
+  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, features, &comm, &users);
 }
 
 }  // namespace latent

@@ -114,6 +114,10 @@ struct DistributedTrainInput {
   const RankPairs& train;
   const ProgressCallback& on_progress;
   const EpochCallback& on_epoch;
+  // Side features (takes_features models), the same on every rank: rows
+  // of the whole vocabularies.
+  const SideFeatures* user_features = nullptr;
+  const SideFeatures* item_features = nullptr;
 };
 
 // What a trainer hands back.

@@ -163,11 +163,21 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // pairs), so the model is another draw of the same training, of the same
 // quality within the noise of seeds. The epochs' loss and running metrics
 // are over every rank's pairs. Returns the tables on every rank (the user
-// rows gathered from their ranks at the end). Towers (layers) and the
-// rating task are not distributed yet: InvalidArgument.
+// rows gathered from their ranks at the end).
+//
+// Towers (features, layers, no ids; `features`, the same on every rank):
+// every rank runs the item tower on the batch's items and steps it on the
+// summed item gradients, as the item table. A user tower's parameters are
+// shared by every rank's users, so every rank also runs it on the whole
+// batch's users, computes the softmax of its own users alone, and steps
+// its copy on the batch's user gradients summed across ranks (each user's
+// row from its rank): one sum a step of (items + users) x dim floats. The
+// towers are then the same on every rank. Context features and the rating
+// task are not distributed yet: InvalidArgument.
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},
-                                           const EpochCallback& on_epoch = {});
+                                           const EpochCallback& on_epoch = {},
+                                           const TwoTowerFeatures& features = {});
 
 }  // namespace latent

@@ -78,6 +78,20 @@ void report_progress(FitOptions& fit_options, bool quiet, ProgressBar& bar,
   }
 }
 
+// How many of the users and items the feature files gave a row.
+void report_features(const FitResult& result) {
+  for (const char* side : {"user", "item"}) {
+    const auto& t = result.model.model().training;
+    const std::string key = fmt::format("{}_features", side);
+    if (!t.contains(key)) continue;
+    fmt::print(stderr, "{} features {} from {}: {} of the {} {}s have a row\n",
+               side == std::string("user") ? "User" : "Item", t[key]["columns"].get<std::string>(),
+               t[key]["source"].get<std::string>(),
+               t[key]["known_with_features"].get<std::int64_t>(),
+               t[key]["known"].get<std::int64_t>(), side);
+  }
+}
+
 // What becomes of a trained model: its indexes, the TensorBoard projector,
 // the model file, the metrics.
 void keep(const TrainFlags& f, const FitOptions& fit_options, FitResult& result,
@@ -150,18 +164,7 @@ void run(const TrainFlags& f) {
     fit_options.split = &*split;
   }
   FitResult result = fit(data, fit_options);
-  if (!quiet) {
-    for (const char* side : {"user", "item"}) {
-      const auto& t = result.model.model().training;
-      const std::string key = fmt::format("{}_features", side);
-      if (!t.contains(key)) continue;
-      fmt::print(stderr, "{} features {} from {}: {} of the {} {}s have a row\n",
-                 side == std::string("user") ? "User" : "Item",
-                 t[key]["columns"].get<std::string>(), t[key]["source"].get<std::string>(),
-                 t[key]["known_with_features"].get<std::int64_t>(),
-                 t[key]["known"].get<std::int64_t>(), side);
-    }
-  }
+  if (!quiet) report_features(result);
   keep(f, fit_options, result, board);
 }
 
@@ -203,11 +206,10 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const bool root = comm.rank() == 0;
   const bool quiet = f.progress.quiet || !root;
   std::optional<ModelData> no_init;
-  if (f.features.any()) {
+  if (!f.features.context.empty()) {
     throw CollectiveError(ErrorKind::Unsupported,
-                          fmt::format("side features (--user-features, --item-features, "
-                                      "--context-features) are not taken on {} ranks yet; run "
-                                      "latent train as one process for them",
+                          fmt::format("context features (--context-features) are not taken on "
+                                      "{} ranks yet; run latent train as one process for them",
                                       comm.size()));
   }
   if (!f.split_in.empty()) {
@@ -216,9 +218,16 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
                                       "run latent train as one process for it",
                                       comm.size()));
   }
+  // Every rank reads the whole feature files (the same files: their names
+  // are among the flags every rank shares).
+  FeatureFlags::Loaded features;
   FitOptions fit_options = [&] {
     try {
-      return fit_options_of(f, no_init);
+      FitOptions o = fit_options_of(f, no_init);
+      features = f.features.load(load.data);
+      features.give_to(o);
+      check_fit_options(o);
+      return o;
     } catch (const Error& e) {
       throw CollectiveError(e.kind(), e.what());  // the same flags on every rank
     }
@@ -232,6 +241,7 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
                comm.size(), load.data.string());
   }
   std::optional<FitResult> result = fit_distributed(comm, load, fit_options);
+  if (result && !quiet) report_features(*result);
   if (result) keep(f, fit_options, *result, board);
   comm.barrier();
 }
