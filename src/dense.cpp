@@ -7,6 +7,14 @@
 
 namespace latent::detail {
 
+namespace {
+
+// Rows a block of the layers' GEMMs takes (split_blocks): enough for the
+// kernel, and a batch of 2048 gives each of 2 threads 4 blocks.
+constexpr std::int64_t kRowBlock = 256;
+
+}  // namespace
+
 void glorot_layers(std::int32_t in, const std::vector<std::int32_t>& widths, Rng& rng,
                    std::vector<Matrix>& weights, std::vector<Matrix>& biases) {
   weights.clear();
@@ -30,29 +38,31 @@ const float* dense_forward(const std::vector<Matrix>& weights, const std::vector
   for (std::size_t li = 0; li < weights.size(); ++li) {
     h[li].resize(n * static_cast<std::size_t>(weights[li].cols()));
   }
-  // Rows are independent: each thread takes a block of them through every
-  // layer, its bias and ReLU while the block is in cache.
-  split_rows(static_cast<std::int64_t>(n), threads, [&](std::int64_t r0, std::int64_t r1) {
-    const float* in = x + r0 * in_width;
-    std::int64_t width = in_width;
-    for (std::size_t li = 0; li < weights.size(); ++li) {
-      const Matrix& w = weights[li];
-      const std::int64_t out = w.cols();
-      float* z = h[li].data() + r0 * out;
-      sgemm_nn(r1 - r0, out, width, in, width, w.data(), out, z, out);
-      const bool relu = li + 1 < weights.size();
-      const float* bias = biases[li].data();
-      for (std::int64_t b = 0; b < r1 - r0; ++b) {
-        float* row = z + b * out;
-        for (std::int64_t j = 0; j < out; ++j) {
-          row[j] += bias[j];
-          if (relu && row[j] < 0) row[j] = 0;
-        }
-      }
-      in = z;
-      width = out;
-    }
-  });
+  // Rows are independent: each block of them goes through every layer, its
+  // bias and ReLU while the block is in cache; the blocks are the same on
+  // any number of threads (split_blocks), and so are the results.
+  split_blocks(static_cast<std::int64_t>(n), kRowBlock, threads,
+               [&](std::int64_t r0, std::int64_t r1) {
+                 const float* in = x + r0 * in_width;
+                 std::int64_t width = in_width;
+                 for (std::size_t li = 0; li < weights.size(); ++li) {
+                   const Matrix& w = weights[li];
+                   const std::int64_t out = w.cols();
+                   float* z = h[li].data() + r0 * out;
+                   sgemm_nn(r1 - r0, out, width, in, width, w.data(), out, z, out);
+                   const bool relu = li + 1 < weights.size();
+                   const float* bias = biases[li].data();
+                   for (std::int64_t b = 0; b < r1 - r0; ++b) {
+                     float* row = z + b * out;
+                     for (std::int64_t j = 0; j < out; ++j) {
+                       row[j] += bias[j];
+                       if (relu && row[j] < 0) row[j] = 0;
+                     }
+                   }
+                   in = z;
+                   width = out;
+                 }
+               });
   return h.back().data();
 }
 
@@ -84,7 +94,7 @@ void dense_backward(const std::vector<Matrix>& weights, const float* x,
     // layer before (its output is 0 where it cut), a block of rows at a time.
     scratch.resize(n * static_cast<std::size_t>(in));
     float* gx = scratch.data();
-    split_rows(rows, threads, [&](std::int64_t r0, std::int64_t r1) {
+    split_blocks(rows, kRowBlock, threads, [&](std::int64_t r0, std::int64_t r1) {
       sgemm_nt(r1 - r0, in, out, grad + r0 * out, out, w.data(), out, gx + r0 * in, in);
       if (li == 0) return;
       for (std::int64_t k = r0 * in; k < r1 * in; ++k) {

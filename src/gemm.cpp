@@ -20,8 +20,8 @@ void parallel_sgemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const flo
 
 void parallel_sgemm_tn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                        const float* b, float* c, int threads) {
-  // Rows of C are columns of A: each thread takes a column range of A.
-  split_rows(m, threads, [&](std::int64_t r0, std::int64_t r1) {
+  // Rows of C are columns of A: each block is a column range of A.
+  split_blocks(m, 32, threads, [&](std::int64_t r0, std::int64_t r1) {
     sgemm_tn(r1 - r0, n, k, a + r0, m, b, n, c + r0 * n, n);
   });
 }

@@ -30,13 +30,33 @@ void split_rows(std::int64_t m, int threads, F&& f) {
   }
 }
 
+// Runs f(row_begin, row_end) over [0, m) in blocks of `block` rows (the
+// last one shorter), on up to `threads` threads; inside a parallel region,
+// every block on the caller. The blocks do not depend on the number of
+// threads, so neither does a result computed by blocks: OpenBLAS's
+// rounding can depend on a call's shape (a block's last rows may take
+// another micro-kernel), so split_rows' thread-sized blocks give results
+// that change with the thread count in the last bits.
+template <typename F>
+void split_blocks(std::int64_t m, std::int64_t block, int threads, F&& f) {
+  const std::int64_t blocks = (m + block - 1) / block;
+  if (blocks <= 1 || threads <= 1 || omp_in_parallel()) {
+    for (std::int64_t b = 0; b < blocks; ++b) f(b * block, std::min(m, (b + 1) * block));
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast <int>(std::min <std::int64_t>(blocks, threads))) \
+    schedule(static)
+  for (std::int64_t b = 0; b < blocks; ++b) f(b * block, std::min(m, (b + 1) * block));
+}
+
 // C (m x n) = A (m x k) * B^T, B is n x k.
 void parallel_sgemm_nt(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                        const float* b, float* c, int threads);
 // C (m x n) = A (m x k) * B, B is k x n.
 void parallel_sgemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                        const float* b, float* c, int threads);
-// C (m x n) = A^T * B, A is k x m, B is k x n.
+// C (m x n) = A^T * B, A is k x m, B is k x n; in blocks of 32 rows of C
+// (split_blocks: the same on any number of threads).
 void parallel_sgemm_tn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                        const float* b, float* c, int threads);
 
