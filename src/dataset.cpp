@@ -908,6 +908,7 @@ DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm) 
   x.users = std::move(raw.kept.users);
   x.items = std::move(raw.kept.items);
   x.weights = std::move(raw.kept.weights);
+  x.ratings = std::move(raw.kept.ratings);
   codes_to_rows(x.users, user_rows);
   codes_to_rows(x.items, item_rows);
   x.num_users = dataset.users.size();

@@ -14,8 +14,9 @@ namespace latent {
 namespace {
 
 // A message between ranks: for each segment with pairs for the receiver,
-// its number, its pair count, its users, its items and (weighted) weights,
-// in this machine's byte order (every rank runs the same build).
+// its number, its pair count, its users, its items, (weighted) weights and
+// (rated) ratings, in this machine's byte order (every rank runs the same
+// build).
 template <class T>
 void put(std::string& out, const T* values, std::size_t n) {
   out.append(reinterpret_cast<const char*>(values), n * sizeof(T));
@@ -27,32 +28,50 @@ const char* take(const char* at, T* values, std::size_t n) {
   return at + n * sizeof(T);
 }
 
+bool any_rank(Communicator& comm, bool mine) {
+  std::int64_t n = mine ? 1 : 0;
+  comm.allreduce_sum(std::span<std::int64_t>(&n, 1));
+  return n > 0;
+}
+
 bool any_weights(Communicator& comm, const RankPairs& mine) {
-  std::int64_t weighted = mine.pairs.weights.empty() ? 0 : 1;
-  comm.allreduce_sum(std::span<std::int64_t>(&weighted, 1));
-  return weighted > 0;
+  return any_rank(comm, !mine.pairs.weights.empty());
 }
 
 // Sends each of this rank's pairs to destination(k) and returns what every
 // rank sent here, in one process's order.
 template <class Destination>
-Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted,
+Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, bool rated,
                       const Destination& destination) {
   const Interactions& x = mine.pairs;
+  if (rated && x.ratings.size() != x.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} ratings for {} pairs: every rank's pairs must have ratings",
+                            x.ratings.size(), x.size()));
+  }
+  std::uint64_t in_segments = 0;
+  for (const std::uint64_t n : mine.segments) in_segments += n;
+  if (in_segments != x.size()) {
+    throw Error(
+        ErrorKind::InvalidArgument,
+        fmt::format("the segments hold {} pairs, and the rank has {}", in_segments, x.size()));
+  }
   const auto ranks = static_cast<std::size_t>(comm.size());
   std::vector<std::string> to(ranks);
   std::vector<std::vector<std::int32_t>> users(ranks), items(ranks);
-  std::vector<std::vector<float>> weights(ranks);
+  std::vector<std::vector<float>> weights(ranks), ratings(ranks);
   std::size_t k = 0;
   for (std::size_t s = 0; s < mine.segments.size(); ++s) {
     for (auto& v : users) v.clear();
     for (auto& v : items) v.clear();
     for (auto& v : weights) v.clear();
+    for (auto& v : ratings) v.clear();
     for (std::uint64_t i = 0; i < mine.segments[s]; ++i, ++k) {
       const auto r = static_cast<std::size_t>(destination(k));
       users[r].push_back(x.users[k]);
       items[r].push_back(x.items[k]);
       if (weighted) weights[r].push_back(x.weights.empty() ? 1.0f : x.weights[k]);
+      if (rated) ratings[r].push_back(x.ratings[k]);
     }
     for (std::size_t r = 0; r < ranks; ++r) {
       if (users[r].empty()) continue;
@@ -61,11 +80,8 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted,
       put(to[r], users[r].data(), users[r].size());
       put(to[r], items[r].data(), items[r].size());
       if (weighted) put(to[r], weights[r].data(), weights[r].size());
+      if (rated) put(to[r], ratings[r].data(), ratings[r].size());
     }
-  }
-  if (k != x.size()) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("the segments hold {} pairs, and the rank has {}", k, x.size()));
   }
   const std::vector<std::string> received = comm.alltoall(to);
   // Each received segment: its number, where its values start, its count.
@@ -79,7 +95,8 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted,
       at = take(at, header, 2);
       parts.emplace_back(header[0], at, header[1]);
       total += header[1];
-      at += header[1] * (2 * sizeof(std::int32_t) + (weighted ? sizeof(float) : 0));
+      at += header[1] * (2 * sizeof(std::int32_t) + (weighted ? sizeof(float) : 0) +
+                         (rated ? sizeof(float) : 0));
     }
   }
   std::sort(parts.begin(), parts.end(),
@@ -90,11 +107,13 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted,
   out.users.resize(total);
   out.items.resize(total);
   if (weighted) out.weights.resize(total);
+  if (rated) out.ratings.resize(total);
   std::size_t at = 0;
   for (const auto& [segment, bytes, n] : parts) {
     const char* p = take(bytes, out.users.data() + at, n);
     p = take(p, out.items.data() + at, n);
-    if (weighted) take(p, out.weights.data() + at, n);
+    if (weighted) p = take(p, out.weights.data() + at, n);
+    if (rated) take(p, out.ratings.data() + at, n);
     at += n;
   }
   return out;
@@ -132,16 +151,18 @@ int RowPartition::owner(std::int32_t row) const {
 }
 
 Interactions owned_pairs(Communicator& comm, const RankPairs& mine, const RowPartition& partition,
-                         PairKey key) {
+                         PairKey key, bool with_ratings) {
   const bool weighted = any_weights(comm, mine);
+  const bool rated = with_ratings && any_rank(comm, !mine.pairs.ratings.empty());
   const std::vector<std::int32_t>& rows =
       key == PairKey::User ? mine.pairs.users : mine.pairs.items;
-  return exchange(comm, mine, weighted, [&](std::size_t k) { return partition.owner(rows[k]); });
+  return exchange(comm, mine, weighted, rated,
+                  [&](std::size_t k) { return partition.owner(rows[k]); });
 }
 
 Interactions gather_pairs(Communicator& comm, const RankPairs& mine, int root) {
   const bool weighted = any_weights(comm, mine);
-  return exchange(comm, mine, weighted, [root](std::size_t) { return root; });
+  return exchange(comm, mine, weighted, false, [root](std::size_t) { return root; });
 }
 
 }  // namespace latent

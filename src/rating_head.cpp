@@ -137,8 +137,16 @@ double RatingHeadTrainer::train(std::span<const float> users,
                                 std::span<const float> items,
                                 std::span<const std::int32_t> item_index,
                                 std::span<const float> ratings, std::span<const float> weights,
-                                float scale, float* gu, float* gi, double& sse, int threads) {
+                                float scale, float* gu, float* gi, double& sse, int threads,
+                                std::int64_t batch_pairs) {
   const std::size_t n = ratings.size();
+  require(batch_pairs < 0 || static_cast<std::size_t>(batch_pairs) >= n,
+          fmt::format("rating head: a batch of {} pairs has {} here", batch_pairs, n));
+  if (n == 0) {
+    // No pairs (a rank's part of a batch): no gradient.
+    for (std::span<float> g : gradients()) std::fill(g.begin(), g.end(), 0.0f);
+    return 0.0;
+  }
   const std::int32_t d = head_.dim;
   const auto du = static_cast<std::size_t>(d);
   concat_rows(users.data(), user_index, items.data(), item_index, d, 0, n, x_);
@@ -146,7 +154,8 @@ double RatingHeadTrainer::train(std::span<const float> users,
   // d loss / d prediction_k = 2 w_k (prediction_k - rating_k) / n, times scale.
   g_.resize(n);
   double loss = 0;
-  const double inv_n = n > 0 ? 1.0 / static_cast<double>(n) : 0.0;
+  const double inv_n =
+      1.0 / static_cast<double>(batch_pairs < 0 ? static_cast<std::int64_t>(n) : batch_pairs);
   for (std::size_t k = 0; k < n; ++k) {
     const double err = static_cast<double>(y[k]) - ratings[k];
     const double w = weights.empty() ? 1.0 : weights[k];
@@ -166,6 +175,19 @@ double RatingHeadTrainer::train(std::span<const float> users,
     }
   }
   return loss;
+}
+
+std::vector<std::span<float>> RatingHeadTrainer::gradients() {
+  dw_.resize(head_.weights.size());
+  db_.resize(head_.biases.size());
+  std::vector<std::span<float>> out;
+  for (std::size_t l = 0; l < head_.weights.size(); ++l) {
+    dw_[l].resize(head_.weights[l].size());
+    db_[l].resize(head_.biases[l].size());
+    out.emplace_back(dw_[l]);
+    out.emplace_back(db_[l]);
+  }
+  return out;
 }
 
 void RatingHeadTrainer::step(const OptimizerSettings& settings, int threads) {

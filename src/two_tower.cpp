@@ -303,6 +303,9 @@ class TwoTowerTrainer {
   // Adds the batch's hits at each k to `hits`; returns the batch loss.
   double train_batch(int batch_index, std::vector<double>& hits);
   void build_batch(int batch_index);
+  // The rating task's pairs of the batch (rating_user_, rating_item_,
+  // batch_ratings_, batch_weights_): with several ranks, this rank's users'.
+  void build_rating_pairs(int batch_index);
   // With the catalog softmax, the running FactorizedTopK of the pairs of
   // this rank's batch users [k0, k1), from their logits (the catalog's
   // scores): adds the hits at each k and then the pairs ranked to `hits`.
@@ -367,9 +370,13 @@ class TwoTowerTrainer {
   TrainedSide& items_;
   RatingHeadTrainer* const rating_;
   std::vector<float> batch_ratings_, batch_weights_;  // the batch's, in position order
-  double rating_sse_ = 0;                             // the epoch's squared errors
-  double rating_pairs_ = 0;                           // and its pairs
-  std::vector<float> item_log_q_;                     // empty without logQ correction
+  // The rating task's pairs of the batch: each one's row of ud_ (this
+  // rank's users) and of id_; with one process, every position's.
+  std::vector<std::int32_t> rating_user_, rating_item_;
+  std::int64_t batch_pairs_ = 0;   // the batch's pairs on every rank: the mean's denominator
+  double rating_sse_ = 0;          // the epoch's squared errors
+  double rating_pairs_ = 0;        // and its pairs
+  std::vector<float> item_log_q_;  // empty without logQ correction
   detail::Batch batch_;
   detail::InBatchSoftmax softmax_;
   std::vector<std::size_t> order_;
@@ -386,8 +393,9 @@ class TwoTowerTrainer {
   std::vector<std::int32_t> metric_row_, metric_item_;  // each kept pair's row and item - 1
   std::vector<float> metric_count_;
   std::int64_t metric_rows_ = 0;
-  std::vector<std::int64_t> mine_;       // batch indices of this rank's users
-  std::vector<std::int32_t> mine_rows_;  // their user rows
+  std::vector<std::int64_t> mine_;           // batch indices of this rank's users
+  std::vector<std::int32_t> slice_of_user_;  // each batch user's index in mine_, or -1
+  std::vector<std::int32_t> mine_rows_;      // their user rows
   Interactions global_batch_;
   std::vector<std::size_t> global_positions_;
   std::string message_;
@@ -457,10 +465,14 @@ EpochReport TwoTowerTrainer::run_epoch(int epoch, const Interactions* test,
     std::vector<double> sums(hits);
     sums.push_back(loss_sum);
     sums.push_back(metric_pairs_);
+    sums.push_back(rating_sse_);
+    sums.push_back(rating_pairs_);
     comm_->allreduce_sum(std::span<double>(sums));
-    metric_pairs_ = sums.back();
-    loss_sum = sums[sums.size() - 2];
     std::copy_n(sums.begin(), hits.size(), hits.begin());
+    loss_sum = sums[hits.size()];
+    metric_pairs_ = sums[hits.size() + 1];
+    rating_sse_ = sums[hits.size() + 2];
+    rating_pairs_ = sums[hits.size() + 3];
   }
   report.loss = loss_sum / batches_;
   add_train_metrics(hits, report);
@@ -529,9 +541,9 @@ double TwoTowerTrainer::train_batch(int batch_index, std::vector<double>& hits) 
 }
 
 double TwoTowerTrainer::rating_batch() {
-  const double loss = rating_->train(ud_, batch_.position_user, id_, batch_.position_item,
-                                     batch_ratings_, batch_weights_, config_.rating_weight,
-                                     gu_.data(), gi_.data(), rating_sse_, threads_);
+  const double loss = rating_->train(ud_, rating_user_, id_, rating_item_, batch_ratings_,
+                                     batch_weights_, config_.rating_weight, gu_.data(), gi_.data(),
+                                     rating_sse_, threads_, batch_pairs_);
   rating_pairs_ += static_cast<double>(batch_ratings_.size());
   return config_.rating_weight * loss;
 }
@@ -551,7 +563,8 @@ void TwoTowerTrainer::gather_shares(int first) {
   const auto n = static_cast<std::int64_t>(train_.size());
   const std::int64_t lo = n * first / batches_;
   const std::int64_t hi = n * last / batches_;
-  // Each step's count, then the users, items and (weighted_) weights of
+  // Each step's count, then the users, items, (weighted_) weights and
+  // (rating task) ratings of
   // all of them, in this build's byte order.
   message_.clear();
   const auto put = [&](const auto v) {
@@ -568,6 +581,7 @@ void TwoTowerTrainer::gather_shares(int first) {
   if (weighted_) {
     put_pairs([&](std::size_t p) { return train_.weights.empty() ? 1.0f : train_.weights[p]; });
   }
+  if (rating_ != nullptr) put_pairs([&](std::size_t p) { return train_.ratings[p]; });
   const std::vector<std::string> parts = comm_->allgather(message_);
   shares_.resize(parts.size());
   share_begin_.resize(parts.size());
@@ -586,6 +600,7 @@ void TwoTowerTrainer::gather_shares(int first) {
     take(shares_[r].users, pairs);
     take(shares_[r].items, pairs);
     if (weighted_) take(shares_[r].weights, pairs);
+    if (rating_ != nullptr) take(shares_[r].ratings, pairs);
   }
   shares_first_ = first;
 }
@@ -597,6 +612,7 @@ void TwoTowerTrainer::make_global_batch(int batch_index) {
   g.users.clear();
   g.items.clear();
   g.weights.clear();
+  g.ratings.clear();
   for (std::size_t r = 0; r < shares_.size(); ++r) {
     const auto lo = share_begin_[r][step], hi = share_begin_[r][step + 1];
     const auto append = [&](auto& into, const auto& from) {
@@ -605,6 +621,7 @@ void TwoTowerTrainer::make_global_batch(int batch_index) {
     append(g.users, shares_[r].users);
     append(g.items, shares_[r].items);
     if (weighted_) append(g.weights, shares_[r].weights);
+    if (rating_ != nullptr) append(g.ratings, shares_[r].ratings);
   }
   global_positions_.resize(g.users.size());
   std::iota(global_positions_.begin(), global_positions_.end(), std::size_t{0});
@@ -621,18 +638,6 @@ void TwoTowerTrainer::build_batch(int batch_index) {
     batch_.build(global_batch_, global_positions_);
   }
   if (catalog_) batch_.use_catalog_columns(train_.num_items);
-  if (rating_ != nullptr) {
-    // One process: the batch's positions are these.
-    const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
-    const auto n = batch_.position_user.size();
-    batch_ratings_.resize(n);
-    batch_weights_.resize(train_.weights.empty() ? 0 : n);
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t p = order_[static_cast<std::size_t>(b0) + k];
-      batch_ratings_[k] = train_.ratings[p];
-      if (!train_.weights.empty()) batch_weights_[k] = train_.weights[p];
-    }
-  }
   // Every user belongs to one rank, which alone trains it.
   mine_.clear();
   mine_rows_.clear();
@@ -640,6 +645,42 @@ void TwoTowerTrainer::build_batch(int batch_index) {
     if (batch_.users[k] < users_begin_ || batch_.users[k] >= users_end_) continue;
     mine_.push_back(static_cast<std::int64_t>(k));
     mine_rows_.push_back(batch_.users[k]);
+  }
+  if (rating_ != nullptr) build_rating_pairs(batch_index);
+}
+
+void TwoTowerTrainer::build_rating_pairs(int batch_index) {
+  const auto n = batch_.position_user.size();
+  batch_pairs_ = static_cast<std::int64_t>(n);
+  batch_ratings_.clear();
+  batch_weights_.clear();
+  rating_user_.clear();
+  rating_item_.clear();
+  if (comm_ == nullptr) {
+    // One process: every position, in order.
+    const std::int64_t b0 = static_cast<std::int64_t>(batch_index) * config_.batch_size;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t p = order_[static_cast<std::size_t>(b0) + k];
+      batch_ratings_.push_back(train_.ratings[p]);
+      if (!train_.weights.empty()) batch_weights_.push_back(train_.weights[p]);
+    }
+    rating_user_.assign(batch_.position_user.begin(), batch_.position_user.end());
+    rating_item_.assign(batch_.position_item.begin(), batch_.position_item.end());
+    return;
+  }
+  // Several ranks: the positions of this rank's users (ud_'s rows), each
+  // pair of the global batch trained by one rank.
+  slice_of_user_.assign(batch_.users.size(), -1);
+  for (std::size_t k = 0; k < mine_.size(); ++k) {
+    slice_of_user_[static_cast<std::size_t>(mine_[k])] = static_cast<std::int32_t>(k);
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::int32_t u = slice_of_user_[static_cast<std::size_t>(batch_.position_user[k])];
+    if (u < 0) continue;
+    rating_user_.push_back(u);
+    rating_item_.push_back(batch_.position_item[k]);
+    batch_ratings_.push_back(global_batch_.ratings[k]);
+    if (weighted_) batch_weights_.push_back(global_batch_.weights[k]);
   }
 }
 
@@ -738,32 +779,50 @@ void TwoTowerTrainer::gather_batch_log_q() {
 }
 
 double TwoTowerTrainer::apply_gradients() {
-  if (shared_user_tower()) {
-    // The user tower is shared by every rank's users: each rank sums the
-    // whole batch's user gradients (its own users' rows, zero elsewhere)
-    // with the item gradients, in one sum, and steps its copy of both
-    // towers alike.
-    const std::size_t ni = gi_.size();
-    sums_.assign(ni + batch_.users.size() * static_cast<std::size_t>(dim_), 0.0f);
-    std::copy(gi_.begin(), gi_.end(), sums_.begin());
-    for (std::size_t k = 0; k < mine_.size(); ++k) {
+  // The rating task: its gradients join the softmax's.
+  const double loss = rating_ != nullptr ? rating_batch() : 0.0;
+  if (comm_ == nullptr) {
+    users_.apply(mine_rows_, gu_.data(), threads_);
+    items_.apply(batch_.items, gi_.data(), threads_);
+    if (rating_ != nullptr) rating_->step(config_.optimizer_settings(), threads_);
+    return loss;
+  }
+  // Several ranks: every rank's item gradients are summed in rank order, so
+  // that every rank applies the same update to its copy of the item side.
+  // So are, in the same sum, what every rank's users share: a user tower
+  // (the whole batch's user gradients, each rank's own users' rows and
+  // zero elsewhere) and the rating head's gradients.
+  std::span<float> sum(gi_);
+  const std::size_t ni = gi_.size();
+  const std::size_t nu =
+      shared_user_tower() ? batch_.users.size() * static_cast<std::size_t>(dim_) : 0;
+  if (nu > 0 || rating_ != nullptr) {
+    sums_.assign(gi_.begin(), gi_.end());
+    sums_.resize(ni + nu, 0.0f);
+    for (std::size_t k = 0; nu > 0 && k < mine_.size(); ++k) {
       std::copy_n(gu_.begin() + static_cast<std::ptrdiff_t>(k) * dim_, dim_,
                   sums_.begin() + static_cast<std::ptrdiff_t>(ni) + mine_[k] * dim_);
     }
-    comm_->allreduce_sum(std::span<float>(sums_));
-    items_.apply(batch_.items, sums_.data(), threads_);
-    users_.apply(batch_.users, sums_.data() + ni, threads_);
-    return 0.0;
+    if (rating_ != nullptr) {
+      for (const std::span<float> g : rating_->gradients())
+        sums_.insert(sums_.end(), g.begin(), g.end());
+    }
+    sum = sums_;
   }
-  // The item gradients of every rank's users are summed in rank order, so
-  // that every rank applies the same update to its copy of the item table.
-  if (comm_ != nullptr) comm_->start_sum(std::span<float>(gi_));
-  // The rating task (one process): its gradients join the softmax's.
-  const double loss = rating_ != nullptr ? rating_batch() : 0.0;
-  users_.apply(mine_rows_, gu_.data(), threads_);
-  if (comm_ != nullptr) comm_->finish_sum();
-  items_.apply(batch_.items, gi_.data(), threads_);
-  if (rating_ != nullptr) rating_->step(config_.optimizer_settings(), threads_);
+  comm_->start_sum(sum);
+  // A user's own row meanwhile, by the rank that owns it.
+  if (nu == 0) users_.apply(mine_rows_, gu_.data(), threads_);
+  comm_->finish_sum();
+  items_.apply(batch_.items, sum.data(), threads_);
+  if (nu > 0) users_.apply(batch_.users, sum.data() + ni, threads_);
+  if (rating_ != nullptr) {
+    const float* at = sum.data() + ni + nu;
+    for (const std::span<float> g : rating_->gradients()) {
+      std::copy_n(at, g.size(), g.begin());
+      at += g.size();
+    }
+    rating_->step(config_.optimizer_settings(), threads_);
+  }
   return loss;
 }
 
@@ -906,9 +965,10 @@ TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users
 }
 
 // A distributed run's check of what every rank must hold alike at the end:
-// the towers' parameters and the item table. A difference is a bug in the
+// the towers' parameters, the item table and the rating head. A difference is a bug in the
 // training's steps, reported on every rank rather than saved as rank 0's.
-void same_on_every_rank(Communicator& comm, const TrainedSide& users, const TrainedSide& items) {
+void same_on_every_rank(Communicator& comm, const TrainedSide& users, const TrainedSide& items,
+                        const RatingHeadTrainer* rating) {
   std::size_t hash = 0;
   const auto add = [&hash](const Matrix& m) {
     const std::span<const float> v = m.storage();
@@ -924,12 +984,16 @@ void same_on_every_rank(Communicator& comm, const TrainedSide& users, const Trai
     for (const Matrix& b : p.biases) add(b);
   }
   if (items.tower() == nullptr) add(items.vectors());
+  if (rating != nullptr) {
+    for (const Matrix& w : rating->head().weights) add(w);
+    for (const Matrix& b : rating->head().biases) add(b);
+  }
   const std::vector<std::string> all =
       comm.allgather(std::string_view(reinterpret_cast<const char*>(&hash), sizeof hash));
   for (std::size_t r = 1; r < all.size(); ++r) {
     if (all[r] != all[0]) {
       throw CollectiveError(ErrorKind::Unsupported,
-                            fmt::format("rank {} ends training with other item or tower "
+                            fmt::format("rank {} ends training with other item, tower or rating "
                                         "parameters than rank 0's: a bug in latent's "
                                         "distributed training (please report it)",
                                         r));
@@ -984,7 +1048,7 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
     for (auto& s : starts) s *= config.dim;
     comm->allgather_ranges(std::span<float>(result.user_embeddings.storage()), starts);
   }
-  if (comm != nullptr) same_on_every_rank(*comm, user_side, item_side);
+  if (comm != nullptr) same_on_every_rank(*comm, user_side, item_side, rating ? &*rating : nullptr);
   // The towers' vectors of every row, and their parameters.
   const int threads = detail::resolve_threads(config.threads);
   user_side.finish(threads);
@@ -1067,16 +1131,19 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
                           "context features do not train on several ranks yet; run latent "
                           "train as one process for them");
   }
-  if (config.rating_weight > 0) {
+  const bool rating = config.rating_weight > 0;
+  if (rating && any_rank(!train.pairs.empty() && train.pairs.ratings.empty(), &comm)) {
     throw CollectiveError(ErrorKind::InvalidArgument,
-                          "the rating task (rating weight > 0) does not train on several ranks "
-                          "yet; run latent train as one process for it");
+                          fmt::format("the rating task (rating weight {}) needs ratings, and the "
+                                      "training pairs have none: give data with a rating "
+                                      "column, or rating weight 0",
+                                      config.rating_weight));
   }
   check_interactions(train.pairs, "the training pairs");
   // Each rank trains the users of one range and holds all their pairs; the
   // ranges are cut so that the ranks have about as many pairs each.
   const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
-  const Interactions mine = owned_pairs(comm, train, users, PairKey::User);
+  const Interactions mine = owned_pairs(comm, train, users, PairKey::User, rating);
   return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, features, &comm, &users);
 }
 

@@ -129,8 +129,8 @@ Dataset load_dataset(const LoadOptions& options);
 struct DatasetShare {
   // The vocabularies, titles, rows_read and description of the whole data
   // set, the same on every rank and as load_dataset makes them; its
-  // interactions (users, items and weights only) and seen_only are this
-  // rank's rows, on those vocabularies.
+  // interactions (users, items, weights and ratings: no timestamps) and
+  // seen_only (users and items) are this rank's rows, on those vocabularies.
   Dataset data;
   // How many of data.interactions' rows, and of data.seen_only's, each file
   // of data_files(options.data) gave, in that order (0 for other ranks'

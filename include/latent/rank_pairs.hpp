@@ -47,9 +47,11 @@ enum class PairKey { User, Item };
 
 // Every pair goes to the rank that owns its user (or item); returns this
 // rank's: the pairs of the rows it owns, in one process's order, with
-// weights when any rank has them (1 for a rank's pairs without). Collective.
+// weights when any rank has them (1 for a rank's pairs without), and with
+// their ratings when with_ratings and any rank has them (then every rank
+// with pairs must: InvalidArgument otherwise). Collective.
 Interactions owned_pairs(Communicator& comm, const RankPairs& mine, const RowPartition& partition,
-                         PairKey key);
+                         PairKey key, bool with_ratings = false);
 
 // Every rank's pairs on rank `root`, in one process's order (other ranks get
 // none, with the vocabulary sizes). Collective.

@@ -67,11 +67,18 @@ class RatingHeadTrainer {
   // mean squared error, sum_k w_k (prediction_k - rating_k)^2 / n, times
   // `scale` (the task's weight); its gradient is added to gu / gi (the
   // rows of users / items) and kept for the layers. Returns the unscaled
-  // loss and adds the squared errors to sse.
+  // loss and adds the squared errors to sse. On several ranks each trains
+  // its part of a batch: batch_pairs (>= n; -1: n) is the whole batch's
+  // count, the mean's denominator, so that the ranks' gradients sum to the
+  // batch's.
   double train(std::span<const float> users, std::span<const std::int32_t> user_index,
                std::span<const float> items, std::span<const std::int32_t> item_index,
                std::span<const float> ratings, std::span<const float> weights, float scale,
-               float* gu, float* gi, double& sse, int threads);
+               float* gu, float* gi, double& sse, int threads, std::int64_t batch_pairs = -1);
+  // The layers' gradients of the last train() (zero after one without
+  // pairs), weights and biases of each layer in turn: what the ranks of a
+  // distributed run sum in place before step().
+  std::vector<std::span<float>> gradients();
   // The optimizer's step on the last train()'s gradients.
   void step(const OptimizerSettings& settings, int threads);
 

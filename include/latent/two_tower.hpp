@@ -172,8 +172,12 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // batch's users, computes the softmax of its own users alone, and steps
 // its copy on the batch's user gradients summed across ranks (each user's
 // row from its rank): one sum a step of (items + users) x dim floats. The
-// towers are then the same on every rank. Context features and the rating
-// task are not distributed yet: InvalidArgument.
+// towers are then the same on every rank. The rating task: each rank
+// trains the head on its own users' pairs of the global batch, each pair's
+// squared error over the global batch's count, and the head's gradients
+// join the same sum. Every rank ends by checking that it holds the same
+// towers, item table and head as rank 0. Context features are not
+// distributed yet: InvalidArgument.
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},

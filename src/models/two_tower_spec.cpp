@@ -95,7 +95,7 @@ TrainedVectors train_distributed(const Params& params, const DistributedTrainInp
           {},
           std::move(r.user_tower),
           std::move(r.item_tower),
-          {}};
+          std::move(r.rating_head)};
 }
 
 }  // namespace

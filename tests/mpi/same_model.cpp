@@ -2,14 +2,16 @@
 // as a distributed run must give what one process gives (tests/CMakeLists.txt
 // runs it after training the same data with mpirun and without). The kind,
 // config, vocabularies, titles and seen items must be equal; the vectors,
-// the item-to-item term and the seen weights equal bit for bit, or with
-// TOLERANCE (relative to the largest magnitude of each tensor) within it.
+// the item-to-item term, the seen weights and the rating head's layers
+// equal bit for bit, or with TOLERANCE (relative to the largest magnitude
+// of each tensor) within it.
 // Prints the largest difference of each tensor; exit 0 when they match.
 //
 // same_model A B --quality TEST_CSV WITHIN: for models trained from other
 // draws of the same training (two-tower on several ranks), the same
 // vocabularies and seen items, and FactorizedTopK@100 on the (user, item)
-// pairs of TEST_CSV within WITHIN of each other.
+// pairs of TEST_CSV within WITHIN of each other (and with a rating head,
+// the RMSE of its ratings).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -53,8 +55,9 @@ void compare(std::span<const float> a, std::span<const float> b, const char* wha
   require(tolerance == 0 ? bits == 0 : relative <= tolerance, what);
 }
 
-// FactorizedTopK@100 of `model` on the test file's pairs of known users and items.
-double top_100(const latent::ModelData& model, const latent::Dataset& test) {
+// The test file's pairs of `model`'s known users and items, on its rows,
+// with their ratings.
+latent::Interactions known_pairs(const latent::ModelData& model, const latent::Dataset& test) {
   latent::Interactions pairs;
   pairs.num_users = model.users.size();
   pairs.num_items = model.items.size();
@@ -64,9 +67,23 @@ double top_100(const latent::ModelData& model, const latent::Dataset& test) {
     if (!user || !item) continue;
     pairs.users.push_back(*user);
     pairs.items.push_back(*item);
+    if (!test.interactions.ratings.empty()) pairs.ratings.push_back(test.interactions.ratings[k]);
   }
-  return latent::factorized_top_k(model.user_embeddings, model.item_embeddings, pairs, {100})
+  return pairs;
+}
+
+// FactorizedTopK@100 of `model` on the test file's pairs of known users and items.
+double top_100(const latent::ModelData& model, const latent::Dataset& test) {
+  return latent::factorized_top_k(model.user_embeddings, model.item_embeddings,
+                                  known_pairs(model, test), {100})
       .accuracy.at(0);
+}
+
+// The RMSE of `model`'s rating head on those pairs.
+double rmse(const latent::ModelData& model, const latent::Dataset& test) {
+  const latent::Interactions pairs = known_pairs(model, test);
+  return model.rating_head->rmse(model.user_embeddings, pairs.users, model.item_embeddings,
+                                 pairs.items, pairs.ratings, 1);
 }
 
 }  // namespace
@@ -93,6 +110,13 @@ int main(int argc, char** argv) {
     fmt::print("FactorizedTopK@100 on {} pairs: {:.4f} and {:.4f} (difference {:.4f}, within {})\n",
                test.interactions.size(), qa, qb, std::abs(qa - qb), within);
     require(std::abs(qa - qb) <= within, "quality");
+    require(a.rating_head.has_value() == b.rating_head.has_value(), "rating head");
+    if (a.rating_head && b.rating_head) {
+      const double ra = rmse(a, test), rb = rmse(b, test);
+      fmt::print("RMSE: {:.4f} and {:.4f} (difference {:.4f}, within {})\n", ra, rb,
+                 std::abs(ra - rb), within);
+      require(std::abs(ra - rb) <= within, "RMSE");
+    }
     fmt::print("{}\n", ok ? "same quality" : "different quality");
     return ok ? 0 : 1;
   }
@@ -109,6 +133,16 @@ int main(int argc, char** argv) {
   compare(a.item_to_item.values(), b.item_to_item.values(), "item-to-item term", tolerance);
   compare(a.seen_weights, b.seen_weights, "seen weights", tolerance);
   compare(a.item_queries.values(), b.item_queries.values(), "item queries", tolerance);
+  require(a.rating_head.has_value() == b.rating_head.has_value(), "rating head");
+  if (a.rating_head && b.rating_head) {
+    require(a.rating_head->weights.size() == b.rating_head->weights.size(), "rating head layers");
+    for (std::size_t l = 0; l < a.rating_head->weights.size() && ok; ++l) {
+      compare(a.rating_head->weights[l].values(), b.rating_head->weights[l].values(),
+              "rating head weights", tolerance);
+      compare(a.rating_head->biases[l].values(), b.rating_head->biases[l].values(),
+              "rating head biases", tolerance);
+    }
+  }
   fmt::print("{}\n", ok ? "same model" : "different models");
   return ok ? 0 : 1;
 }

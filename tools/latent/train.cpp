@@ -1,5 +1,6 @@
 // latent train: load a data set, train a model, save it.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -196,6 +197,10 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const LoadOptions load = f.data.options();
   RankFingerprint mine{binary_identity(), given_flags(cmd), {}};
   for (const auto& file : data_files(load.data)) mine.files.push_back(file.string());
+  // The feature files every rank reads whole: one a rank lacks shows here.
+  for (const std::string& file : {f.features.user_file, f.features.item_file}) {
+    if (!file.empty() && std::filesystem::is_regular_file(file)) mine.files.push_back(file);
+  }
   check_ranks_agree(comm, mine);
   if (!f.init.empty()) {
     throw CollectiveError(ErrorKind::Unsupported,
