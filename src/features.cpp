@@ -451,8 +451,29 @@ SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& voca
                             table.ids.empty() ? "" : table.ids.front(),
                             vocabulary.num_known() == 0 ? "" : vocabulary.id(1)));
   }
+  return encoded(table, FeatureEncoder::fit(columns, known), row_of);
+}
+
+SideFeatures SideFeatures::with_encoder(const FeatureTable& table, const Vocabulary& vocabulary,
+                                        FeatureEncoder encoder) {
+  std::vector<std::string> declared, saved;
+  for (const FeatureColumn& c : table.columns) declared.push_back(c.to_string());
+  for (const ColumnEncoding& c : encoder.columns()) saved.push_back(c.column.to_string());
+  require(declared == saved,
+          fmt::format("{}: the columns {} are not the trained ones, {}", table.source,
+                      fmt::join(declared, ","), fmt::join(saved, ",")));
+  std::vector<std::int64_t> row_of(static_cast<std::size_t>(vocabulary.size()), -1);
+  for (std::size_t r = 0; r < table.ids.size(); ++r) {
+    const auto v = vocabulary.find(table.ids[r]);
+    if (v && *v > 0) row_of[static_cast<std::size_t>(*v)] = static_cast<std::int64_t>(r);
+  }
+  return encoded(table, std::move(encoder), row_of);
+}
+
+SideFeatures SideFeatures::encoded(const FeatureTable& table, FeatureEncoder encoder,
+                                   std::span<const std::int64_t> row_of) {
   SideFeatures out;
-  out.encoder = FeatureEncoder::fit(columns, known);
+  out.encoder = std::move(encoder);
   // Every row once, so that a malformed value is an error wherever it is.
   (void)out.encoder.encode(table);
   const std::size_t n = out.encoder.columns().size();

@@ -211,13 +211,16 @@ void check_test_fraction(double fraction) {
 }
 
 // Side features only for a model that takes them; no warm start of a model
-// with towers (not yet: its optimizer and encoders would start afresh).
+// with context features (not yet).
 void check_features(const ModelSpec& model, const FitOptions& options) {
-  if (options.init != nullptr && (options.init->user_tower || options.init->item_tower)) {
-    throw Error(ErrorKind::InvalidArgument,
-                fmt::format("{} is a model with side features or layers (towers): a warm start "
-                            "of such a model is not supported yet; train it afresh",
-                            options.init_name));
+  if (options.init != nullptr && options.init->user_tower) {
+    for (const ColumnEncoding& c : options.init->user_tower->encoder.columns()) {
+      if (!c.column.context) continue;
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{} is a model with context features ({}): a warm start of such "
+                              "a model is not supported yet; train it afresh",
+                              options.init_name, c.column.to_string()));
+    }
   }
   if ((options.user_features == nullptr && options.item_features == nullptr &&
        options.context_features.empty()) ||
@@ -246,12 +249,42 @@ struct FitFeatures {
   nlohmann::json training = nlohmann::json::object();
 };
 
+// A warm start encodes a side's features as the saved tower did (its
+// vocabularies and statistics), and needs the same columns.
 FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
   FitFeatures out;
   const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
                         std::optional<SideFeatures>& into, const char* key) {
-    if (table == nullptr) return;
-    into = SideFeatures::fit(*table, vocabulary);
+    const char* name = key == std::string_view("user_features") ? "user" : "item";
+    const std::optional<FeatureTower>* saved = nullptr;
+    if (options.init != nullptr) {
+      saved =
+          name == std::string_view("user") ? &options.init->user_tower : &options.init->item_tower;
+    }
+    std::vector<std::string> saved_columns;
+    if (saved != nullptr && *saved) {
+      for (const ColumnEncoding& c : (*saved)->encoder.columns()) {
+        saved_columns.push_back(c.column.to_string());
+      }
+    }
+    if (table == nullptr) {
+      if (saved_columns.empty()) return;
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}'s {} tower takes the {} features {}: give them (and their "
+                              "file) to continue it",
+                              options.init_name, name, name, fmt::join(saved_columns, ",")));
+    }
+    if (saved != nullptr && *saved) {
+      if (saved_columns.empty()) {
+        throw Error(ErrorKind::InvalidArgument,
+                    fmt::format("{}'s {} tower takes no {} features: a warm start cannot add "
+                                "them to its layers; train afresh with them",
+                                options.init_name, name, name));
+      }
+      into = SideFeatures::with_encoder(*table, vocabulary, (*saved)->encoder);
+    } else {
+      into = SideFeatures::fit(*table, vocabulary);
+    }
     std::vector<std::string> columns;
     for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
     out.training[key] = {{"source", table->source},

@@ -434,6 +434,45 @@ Tower::Tower(TowerShape shape, float init_scale, Rng& rng, std::vector<float> dr
   }
 }
 
+void Tower::start_from(const TowerParams& saved) {
+  const TowerShape& s = p_.shape;
+  const TowerShape& o = saved.shape;
+  const auto differs = [](const char* what, const auto& mine, const auto& theirs) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("a warm start's tower has {} {} where the saved one has {}", what, mine,
+                            theirs));
+  };
+  if (o.embed_dim != s.embed_dim) differs("embedding width", s.embed_dim, o.embed_dim);
+  if (o.layers != s.layers) {
+    differs("layers", fmt::format("[{}]", fmt::join(s.layers, ",")),
+            fmt::format("[{}]", fmt::join(o.layers, ",")));
+  }
+  if (o.feature_offsets != s.feature_offsets) {
+    differs("feature rows", fmt::format("[{}]", fmt::join(s.feature_offsets, ",")),
+            fmt::format("[{}]", fmt::join(o.feature_offsets, ",")));
+  }
+  if ((o.id_rows > 0) != (s.id_rows > 0) || o.id_rows > s.id_rows) {
+    differs("id rows", s.id_rows, o.id_rows);
+  }
+  saved.validate("the saved tower");
+  const std::int32_t e = s.embed_dim;
+  std::copy_n(saved.id_table.data(), static_cast<std::int64_t>(o.id_rows) * e, p_.id_table.data());
+  p_.feature_table = saved.feature_table;
+  p_.weights = saved.weights;
+  p_.biases = saved.biases;
+}
+
+void Tower::start_ids_from(const Matrix& vectors) {
+  const TowerShape& s = p_.shape;
+  require(s.layers.empty() && s.id_rows > 0 && vectors.cols() == s.embed_dim &&
+              vectors.rows() <= s.id_rows,
+          fmt::format("a warm start from {} x {} vectors: the tower must sum its embeddings "
+                      "(no layers), with ids, {} wide and at least as many id rows ({})",
+                      vectors.rows(), vectors.cols(), s.embed_dim, s.id_rows));
+  std::copy_n(vectors.data(), vectors.size(), p_.id_table.data());
+  std::fill_n(p_.id_table.data(), s.embed_dim, 0.0f);  // OOV adds nothing
+}
+
 void Tower::forward(std::span<const std::int32_t> ids, const FeatureRows* features,
                     std::span<const std::int64_t> feature_rows, std::vector<float>& out,
                     int threads) {

@@ -928,10 +928,19 @@ Queries queries_of(const Interactions& train, const Interactions* test, const Si
   return q;
 }
 
+// A side of the model: an id table or a tower, from its fresh random
+// initialization or, in a warm start, from the saved side (`saved`: its
+// vectors; `saved_tower`: its tower, when it had one).
 TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures* features,
-                      std::int32_t rows, Matrix& vectors, Rng& init_rng) {
+                      std::int32_t rows, Matrix& vectors, Rng& init_rng, const Matrix* saved,
+                      const TowerParams* saved_tower, const char* what) {
   if (!is_tower(config, ids, features)) {
+    require(saved_tower == nullptr,
+            fmt::format("the saved model's {} side is a tower (features, layers or no ids), and "
+                        "this training's is an id table: give the same features and layers",
+                        what));
     vectors = random_table(rows, config.dim, config.init_scale, init_rng);
+    copy_initial_rows(saved, vectors, fmt::format("initial {} embeddings", what));
     return TrainedSide(config.optimizer_settings(), vectors);
   }
   TowerShape shape;
@@ -944,10 +953,19 @@ TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures
   shape.layers = config.layers;
   std::vector<float> dropout;
   if (features != nullptr) dropout = dropout_of(features->encoder);
-  return TrainedSide(
-      config.optimizer_settings(), vectors,
-      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, std::move(dropout)),
-      features != nullptr ? &features->rows : nullptr, rows);
+  auto tower =
+      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, std::move(dropout));
+  try {
+    if (saved_tower != nullptr) {
+      tower->start_from(*saved_tower);
+    } else if (saved != nullptr) {
+      tower->start_ids_from(*saved);
+    }
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("the {} side: {}", what, e.what()));
+  }
+  return TrainedSide(config.optimizer_settings(), vectors, std::move(tower),
+                     features != nullptr ? &features->rows : nullptr, rows);
 }
 
 // The user side of a model with context: a tower over the queries.
@@ -1017,20 +1035,24 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
       queries != nullptr
           ? make_query_side(config, num_users, *queries, result.user_embeddings, init_rng)
           : make_side(config, config.user_ids, features.users, train.num_users,
-                      result.user_embeddings, init_rng);
-  TrainedSide item_side = make_side(config, config.item_ids, features.items, train.num_items,
-                                    result.item_embeddings, init_rng);
-  if (user_side.tower() == nullptr) {
-    copy_initial_rows(init.users, result.user_embeddings, "initial user embeddings");
-  }
-  if (item_side.tower() == nullptr) {
-    copy_initial_rows(init.items, result.item_embeddings, "initial item embeddings");
-  }
+                      result.user_embeddings, init_rng, init.users, init.user_tower, "user");
+  TrainedSide item_side =
+      make_side(config, config.item_ids, features.items, train.num_items, result.item_embeddings,
+                init_rng, init.items, init.item_tower, "item");
   // The rating head last, from the same stream: a model without one
   // starts as before.
   std::optional<RatingHeadTrainer> rating;
   if (config.rating_weight > 0) {
-    rating.emplace(RatingHead::initial(config.output_dim(), config.rating_layers, init_rng));
+    RatingHead head = RatingHead::initial(config.output_dim(), config.rating_layers, init_rng);
+    if (init.rating_head != nullptr) {
+      require(init.rating_head->dim == head.dim && init.rating_head->hidden == head.hidden,
+              fmt::format("a warm start's rating network has inputs {} and hidden layers [{}] "
+                          "where the saved one has {} and [{}]",
+                          2 * head.dim, fmt::join(head.hidden, ","), 2 * init.rating_head->dim,
+                          fmt::join(init.rating_head->hidden, ",")));
+      head = *init.rating_head;
+    }
+    rating.emplace(std::move(head));
   }
   TwoTowerTrainer trainer(train, config, user_side, item_side, rating ? &*rating : nullptr, comm,
                           users);
@@ -1080,19 +1102,14 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   const QueryContext* context = features.context;
   check_side(config.user_ids, features.users, context != nullptr, train.num_users, "user");
   check_side(config.item_ids, features.items, false, train.num_items, "item");
-  const bool towers = context != nullptr || is_tower(config, config.user_ids, features.users) ||
-                      is_tower(config, config.item_ids, features.items);
-  require(!towers || (init.users == nullptr && init.items == nullptr),
-          "a warm start of a model with features, layers or no ids is not supported yet; train "
-          "it afresh");
-  require(config.rating_weight == 0 || (init.users == nullptr && init.items == nullptr),
-          "a warm start of a model with a rating task is not supported yet; train it afresh");
+  require(context == nullptr || init.empty(),
+          "a warm start of a model with context features is not supported yet; train it afresh");
   require(config.rating_weight == 0 || !train.ratings.empty(),
           fmt::format("the rating task (rating weight {}) needs ratings, and the training pairs "
                       "have none: give data with a rating column, or rating weight 0",
                       config.rating_weight));
-  check_initial_rows(init.users, train.num_users, config.dim, "initial user embeddings");
-  check_initial_rows(init.items, train.num_items, config.dim, "initial item embeddings");
+  check_initial_rows(init.users, train.num_users, config.output_dim(), "initial user embeddings");
+  check_initial_rows(init.items, train.num_items, config.output_dim(), "initial item embeddings");
   if (context == nullptr) {
     return train_epochs(train, test, config, on_progress, on_epoch, init, features);
   }

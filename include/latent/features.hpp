@@ -221,6 +221,17 @@ struct SideFeatures {
   // source and line for a malformed value (in any row of the table).
   // The table's columns are its declarations (FeatureTable::columns).
   static SideFeatures fit(const FeatureTable& table, const Vocabulary& vocabulary);
+  // The table's rows encoded by a trained encoder (a warm start: the saved
+  // model's vocabularies and statistics; values it lacks are OOV). Throws
+  // InvalidArgument naming both when the table's declared columns are not
+  // the encoder's, and as fit does for a malformed value.
+  static SideFeatures with_encoder(const FeatureTable& table, const Vocabulary& vocabulary,
+                                   FeatureEncoder encoder);
+
+ private:
+  // row_of[r]: the table's row of vocabulary row r (-1: none).
+  static SideFeatures encoded(const FeatureTable& table, FeatureEncoder encoder,
+                              std::span<const std::int64_t> row_of);
 };
 
 // Context features of the queries (TFRS's context-features tutorial: the

@@ -13,14 +13,25 @@
 
 namespace latent {
 
+struct TowerParams;
+struct RatingHead;
+
 struct InitialVectors {
   // Not owned; null: that side starts as the trainer makes it. Rows: at
   // most the trainer's rows of that side; columns: the width of the
   // trainer's table as it returns it (BPR: dim + 1, its bias column last).
   const Matrix* users = nullptr;
   const Matrix* items = nullptr;
+  // Two-tower's towers (Tower::start_from; their id rows as above) and
+  // rating network, when the saved model has them. Not owned.
+  const TowerParams* user_tower = nullptr;
+  const TowerParams* item_tower = nullptr;
+  const RatingHead* rating_head = nullptr;
 
-  bool empty() const noexcept { return users == nullptr && items == nullptr; }
+  bool empty() const noexcept {
+    return users == nullptr && items == nullptr && user_tower == nullptr && item_tower == nullptr &&
+           rating_head == nullptr;
+  }
 };
 
 // Throws InvalidArgument, naming `what` ("initial user vectors"), when

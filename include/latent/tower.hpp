@@ -142,6 +142,17 @@ class Tower {
   std::int32_t output_dim() const noexcept { return p_.shape.output_dim(); }
   const TowerParams& params() const noexcept { return p_; }
 
+  // A warm start: the saved tower's feature table and layers, and its id
+  // rows as the first rows of this one's id table (ids the saved model
+  // lacks keep their fresh rows). Throws InvalidArgument saying what
+  // differs when the shapes disagree (but for more id rows here).
+  void start_from(const TowerParams& saved);
+  // A warm start of a tower from a side that was an id table: its vectors
+  // (rows x embed_dim) as the first rows of the id table. Only a tower whose
+  // vector is the sum of its embeddings (no layers) with ids can; the
+  // features' rows keep their fresh values (their OOV rows zero).
+  void start_ids_from(const Matrix& vectors);
+
   // The vectors (ids.size() x output_dim, row-major) of a batch, as
   // TowerParams::vectors but for the dropout: each token of a column with
   // dropout p is left out with probability p, the others weigh 1 / (1 - p)

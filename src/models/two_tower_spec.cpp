@@ -66,9 +66,14 @@ const ParamTable<TwoTowerConfig>& table() {
 }
 
 TrainedVectors train(const Params& params, const TrainInput& in) {
-  const InitialVectors init =
-      in.init == nullptr ? InitialVectors{}
-                         : InitialVectors{&in.init->user_embeddings, &in.init->item_embeddings};
+  InitialVectors init;
+  if (in.init != nullptr) {
+    const ModelData& saved = *in.init;
+    init = {&saved.user_embeddings, &saved.item_embeddings,
+            saved.user_tower ? &saved.user_tower->params : nullptr,
+            saved.item_tower ? &saved.item_tower->params : nullptr,
+            saved.rating_head ? &*saved.rating_head : nullptr};
+  }
   TwoTowerResult r =
       train_two_tower(in.train, in.test, table().read(params), in.on_progress, in.on_epoch, init,
                       {in.user_features, in.item_features, in.context});
@@ -119,11 +124,13 @@ ModelSpec two_tower_spec() {
   s.fold_in = [](const ModelData&) { return std::make_unique<MeanOfItems>(); };
   s.train_distributed = train_distributed;
   s.warm_start = true;
-  s.warm_start_fixed = {"dim"};
+  s.warm_start_fixed = {"dim", "layers", "user-ids", "item-ids", "rating-layers"};
   s.warm_start_note =
-      "update all continues training from the saved embeddings (new ids from the usual random "
-      "ones) for its epochs on the new pairs, with a fresh optimizer state (the model file does "
-      "not keep Adagrad's or Adam's); update users is not offered: both towers train together";
+      "update all continues training from the saved embeddings, towers (with the same features, "
+      "encoded as they were: new values are out of vocabulary) and rating network (new ids from "
+      "the usual random ones) for its epochs on the new pairs, with a fresh optimizer state (the "
+      "model file does not keep Adagrad's or Adam's); update users is not offered: both towers "
+      "train together; a model with context features is not warm-started yet";
   return s;
 }
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -101,6 +102,42 @@ TEST_F(CliWarmStart, RefusalsAreClearAndWriteNothing) {
   EXPECT_NE(bad_update.exit_code, 0);
   EXPECT_NE(bad_update.err.find("all, users"), std::string::npos) << bad_update.err;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// A two-tower model with item features and layers continues through the
+// CLI given the same feature flags; without them it is refused by name.
+TEST_F(CliWarmStart, TowersContinueGivenTheirFeatures) {
+  const auto items = dir_ / "items.csv";
+  std::string csv = "item,group\n";
+  for (int i = 1; i <= 21; ++i) csv += fmt::format("{},g{}\n", i, i % 2);
+  write_bytes(items, csv);
+  const std::vector<std::string> features{"--item-features", "group:categorical",
+                                          "--item-features-file", items.string()};
+  const auto towers = (dir_ / "towers.latent").string();
+  std::vector<std::string> train{"train", "--data", old_csv_.string(), "--model", "two-tower",
+                                 "--dim", "8",      "--layers",        "8",       "--out",
+                                 towers,  "--quiet"};
+  train.insert(train.end(), features.begin(), features.end());
+  auto r = run_cli(train);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = dir_ / "towers2.latent";
+  std::vector<std::string> warm{"train",           "--init", towers,       "--data",
+                                new_csv_.string(), "--out",  out.string(), "--quiet"};
+  auto missing = run_cli(warm);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("item tower takes the item features group:categorical"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  warm.insert(warm.end(), features.begin(), features.end());
+  auto continued = run_cli(warm);
+  ASSERT_EQ(continued.exit_code, 0) << continued.err;
+  auto info = run_cli({"info", out.string(), "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("\"new_users\": 1"), std::string::npos) << info.out;
+  auto rec = run_cli({"recommend", out.string(), "--user", "99", "--k", "3"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  EXPECT_EQ(lines(rec.out).size(), 4u) << rec.out;
 }
 
 }  // namespace

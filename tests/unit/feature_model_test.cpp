@@ -3,6 +3,7 @@
 // their features (cold start), the model file keeps the towers, and what
 // cannot work is refused by name.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -220,6 +221,120 @@ TEST(FeatureModel, IdOnlyModelsAreWhatTheyWere) {
   EXPECT_FALSE(fitted.model.model().config.contains("layers"));
 }
 
+// The largest difference between two tables' values.
+float largest_difference(const Matrix& a, const Matrix& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0;
+  for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
+    d = std::max(d, std::abs(a.storage()[k] - b.storage()[k]));
+  }
+  return d;
+}
+
+// A warm start continues the towers and the rating network where the saved
+// model left them: with a learning rate too small to move them, every saved
+// parameter stays (within 1e-5), the new user's and item's id rows are
+// fresh, and the features are encoded as they were. With the usual rate it
+// goes on training: its loss starts where the saved model's ended.
+TEST(FeatureModel, AWarmStartContinuesTheTowersAndTheRatingNetwork) {
+  Dataset data = grouped_data();
+  data.interactions.ratings.assign(data.interactions.size(), 4.0f);
+  for (std::size_t k = 0; k < data.interactions.size(); k += 3) data.interactions.ratings[k] = 2;
+  const FeatureTable items = item_table();
+  const FeatureTable users = user_table();
+  FitOptions o = options({{"layers", "16,8"}, {"rating-weight", "1"}, {"rating-layers", "8"}});
+  o.item_features = &items;
+  o.user_features = &users;
+  const FitResult base = fit(data, o);
+  const ModelData& before = base.model.model();
+
+  // New pairs: a new user (without a row in the user features) and the new
+  // item "new_a" (with one in the item features).
+  ColumnData c;
+  for (int u = 1; u <= 6; ++u) {
+    for (const char* i : {"i1", "i4", "new_a"}) {
+      c.users.push_back(fmt::format("u{}", u));
+      c.items.push_back(i);
+      c.ratings.push_back(4);
+    }
+  }
+  c.users.push_back("u_new");
+  c.items.push_back("i7");
+  c.ratings.push_back(5);
+  const Dataset fresh = dataset_from_columns(c);
+
+  FitOptions w;
+  w.params = {{"epochs", "1"}, {"threads", "1"}, {"learning-rate", "1e-9"}};
+  w.init = &before;
+  w.init_name = "--init towers.latent";
+  w.item_features = &items;
+  w.user_features = &users;
+  const FitResult still = fit(fresh, w);
+  const ModelData& after = still.model.model();
+  EXPECT_EQ(after.config["layers"], before.config["layers"]);  // the saved ones, not given
+  EXPECT_EQ(after.training["warm_start"]["new_users"], 1);
+  EXPECT_EQ(after.training["warm_start"]["new_items"], 1);
+  ASSERT_TRUE(after.user_tower && after.item_tower && after.rating_head);
+  for (const auto side : {&ModelData::user_tower, &ModelData::item_tower}) {
+    const TowerParams& p0 = (before.*side)->params;
+    const TowerParams& p1 = (after.*side)->params;
+    EXPECT_LT(largest_difference(p0.feature_table, p1.feature_table), 1e-5f);
+    for (std::size_t l = 0; l < p0.weights.size(); ++l) {
+      EXPECT_LT(largest_difference(p0.weights[l], p1.weights[l]), 1e-5f);
+      EXPECT_LT(largest_difference(p0.biases[l], p1.biases[l]), 1e-5f);
+    }
+    // The saved ids' rows, then one fresh (random, not zero) row.
+    ASSERT_EQ(p1.id_table.rows(), p0.id_table.rows() + 1);
+    for (std::int64_t r = 0; r < p0.id_table.rows(); ++r) {
+      for (std::int64_t j = 0; j < p0.id_table.cols(); ++j) {
+        EXPECT_NEAR(p0.id_table.row(r)[j], p1.id_table.row(r)[j], 1e-5f);
+      }
+    }
+    const auto last = p1.id_table.row(p1.id_table.rows() - 1);
+    EXPECT_TRUE(std::any_of(last.begin(), last.end(), [](float v) { return v != 0; }));
+    // The encoder is the saved one: its vocabularies and statistics.
+    EXPECT_EQ((after.*side)->encoder.to_json(), (before.*side)->encoder.to_json());
+  }
+  for (std::size_t l = 0; l < before.rating_head->weights.size(); ++l) {
+    EXPECT_LT(largest_difference(before.rating_head->weights[l], after.rating_head->weights[l]),
+              1e-5f);
+  }
+  // The saved items' vectors are the saved ones, as their tower makes them.
+  for (std::int32_t r = 1; r < before.items.size(); ++r) {
+    for (std::int64_t j = 0; j < before.item_embeddings.cols(); ++j) {
+      EXPECT_NEAR(before.item_embeddings.row(r)[j], after.item_embeddings.row(r)[j], 1e-4f);
+    }
+  }
+
+  // Trained on the same data again from the saved model, the first epoch's
+  // loss is where the saved training's last one ended, well below a fresh
+  // model's first.
+  FitOptions again = w;
+  again.params = {{"epochs", "1"}, {"threads", "1"}};
+  const FitResult more = fit(data, again);
+  const double fresh_first = base.epochs.front().loss, saved_last = base.epochs.back().loss;
+  ASSERT_LT(saved_last, 0.9 * fresh_first);
+  EXPECT_LT(more.epochs.front().loss, 0.5 * (fresh_first + saved_last))
+      << "fresh " << fresh_first << ", saved " << saved_last;
+
+  // An id model warm-started with item features (no layers): the items'
+  // id rows start from the saved vectors, the features' rows fresh.
+  const FitResult ids = fit(data, options({{"epochs", "3"}}));
+  FitOptions add = w;
+  add.init = &ids.model.model();
+  add.user_features = nullptr;
+  const FitResult hybrid = fit(fresh, add);
+  ASSERT_TRUE(hybrid.model.model().item_tower);
+  ASSERT_FALSE(hybrid.model.model().user_tower);
+  const Matrix& saved_items = ids.model.model().item_embeddings;
+  const Matrix& id_rows = hybrid.model.model().item_tower->params.id_table;
+  for (std::int64_t r = 1; r < saved_items.rows(); ++r) {
+    for (std::int64_t j = 0; j < saved_items.cols(); ++j) {
+      EXPECT_NEAR(saved_items.row(r)[j], id_rows.row(r)[j], 1e-5f);
+    }
+  }
+}
+
 TEST(FeatureModel, WhatCannotWorkIsRefusedByName) {
   const Dataset data = grouped_data();
   const FeatureTable users = user_table();
@@ -249,9 +364,9 @@ TEST(FeatureModel, WhatCannotWorkIsRefusedByName) {
   expect_error([&] { (void)fitted.model.user_vector_from_features(twice); },
                ErrorKind::InvalidArgument, {"age", "twice"});
 
-  // A warm start of a model with towers is refused, not trained as id
-  // tables (a model with ids and item features has a config like an id
-  // model's).
+  // A warm start of a model with towers needs their features, not trained
+  // as id tables (a model with ids and item features has a config like an
+  // id model's), and the same columns; a model with context is refused.
   const FeatureTable items = item_table();
   FitOptions with_items = options({{"epochs", "1"}});
   with_items.item_features = &items;
@@ -260,7 +375,20 @@ TEST(FeatureModel, WhatCannotWorkIsRefusedByName) {
   warm.init = &hybrid.model.model();
   warm.init_name = "--init towers.latent";
   expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
-               {"--init towers.latent", "not supported yet"});
+               {"--init towers.latent", "item tower takes the item features",
+                "category:categorical,year:numeric:buckets=4"});
+  FeatureTable fewer = items;
+  fewer.columns.pop_back();
+  fewer.values.pop_back();
+  warm.item_features = &fewer;
+  expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+               {"items.csv", "category:categorical", "not the trained ones"});
+  warm.item_features = nullptr;
+  const FitResult deep_ids = fit(data, options({{"layers", "8"}, {"epochs", "1"}}));
+  warm.init = &deep_ids.model.model();
+  warm.item_features = &items;
+  expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+               {"item tower takes no item features", "train afresh"});
 
   FitOptions als = o;
   als.model = "als";

@@ -340,6 +340,19 @@ TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   expect_error([&] { (void)id_only.model.user_vector_in_context(1, hour); },
                ErrorKind::InvalidArgument, {"no context features", "\"hour\""});
 
+  // No warm start of a model with context, nor with context from another.
+  FitOptions warm = with;
+  warm.init = &fitted.model.model();
+  warm.init_name = "--init context.latent";
+  warm.context_features = {};
+  expect_error(
+      [&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+      {"--init context.latent", "context features (timestamp:timestamp", "not supported yet"});
+  warm.init = &id_only.model.model();
+  warm.context_features = kTimestamp;
+  expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+               {"warm start of a model with context features", "not supported yet"});
+
   // A model that takes no features.
   FitOptions als;
   als.model = "als";
