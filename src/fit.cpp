@@ -253,17 +253,13 @@ struct FitFeatures {
 // vocabularies and statistics), and needs the same columns.
 FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
   FitFeatures out;
+  // saved: the warm start's tower of this side (null: none).
   const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
-                        std::optional<SideFeatures>& into, const char* key) {
-    const char* name = key == std::string_view("user_features") ? "user" : "item";
-    const std::optional<FeatureTower>* saved = nullptr;
-    if (options.init != nullptr) {
-      saved =
-          name == std::string_view("user") ? &options.init->user_tower : &options.init->item_tower;
-    }
+                        std::optional<SideFeatures>& into, const char* name,
+                        const FeatureTower* saved) {
     std::vector<std::string> saved_columns;
-    if (saved != nullptr && *saved) {
-      for (const ColumnEncoding& c : (*saved)->encoder.columns()) {
+    if (saved != nullptr) {
+      for (const ColumnEncoding& c : saved->encoder.columns()) {
         saved_columns.push_back(c.column.to_string());
       }
     }
@@ -274,27 +270,31 @@ FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
                               "file) to continue it",
                               options.init_name, name, name, fmt::join(saved_columns, ",")));
     }
-    if (saved != nullptr && *saved) {
+    if (saved != nullptr) {
       if (saved_columns.empty()) {
         throw Error(ErrorKind::InvalidArgument,
                     fmt::format("{}'s {} tower takes no {} features: a warm start cannot add "
                                 "them to its layers; train afresh with them",
                                 options.init_name, name, name));
       }
-      into = SideFeatures::with_encoder(*table, vocabulary, (*saved)->encoder);
+      into = SideFeatures::with_encoder(*table, vocabulary, saved->encoder);
     } else {
       into = SideFeatures::fit(*table, vocabulary);
     }
     std::vector<std::string> columns;
     for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
-    out.training[key] = {{"source", table->source},
-                         {"columns", fmt::format("{}", fmt::join(columns, ","))},
-                         {"rows", table->ids.size()},
-                         {"known_with_features", into->with_values},
-                         {"known", vocabulary.num_known()}};
+    out.training[fmt::format("{}_features", name)] = {
+        {"source", table->source},
+        {"columns", fmt::format("{}", fmt::join(columns, ","))},
+        {"rows", table->ids.size()},
+        {"known_with_features", into->with_values},
+        {"known", vocabulary.num_known()}};
   };
-  side(options.user_features, data.users, out.users, "user_features");
-  side(options.item_features, data.items, out.items, "item_features");
+  const ModelData* init = options.init;
+  side(options.user_features, data.users, out.users, "user",
+       init != nullptr && init->user_tower ? &*init->user_tower : nullptr);
+  side(options.item_features, data.items, out.items, "item",
+       init != nullptr && init->item_tower ? &*init->item_tower : nullptr);
   return out;
 }
 

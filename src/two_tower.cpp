@@ -564,8 +564,7 @@ void TwoTowerTrainer::gather_shares(int first) {
   const std::int64_t lo = n * first / batches_;
   const std::int64_t hi = n * last / batches_;
   // Each step's count, then the users, items, (weighted_) weights and
-  // (rating task) ratings of
-  // all of them, in this build's byte order.
+  // (rating task) ratings of all of them, in this build's byte order.
   message_.clear();
   const auto put = [&](const auto v) {
     message_.append(reinterpret_cast<const char*>(&v), sizeof v);
@@ -983,8 +982,9 @@ TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users
 }
 
 // A distributed run's check of what every rank must hold alike at the end:
-// the towers' parameters, the item table and the rating head. A difference is a bug in the
-// training's steps, reported on every rank rather than saved as rank 0's.
+// the towers' parameters, the item table and the rating head. A difference
+// is a bug in the training's steps, reported on every rank rather than
+// saved as rank 0's.
 void same_on_every_rank(Communicator& comm, const TrainedSide& users, const TrainedSide& items,
                         const RatingHeadTrainer* rating) {
   std::size_t hash = 0;
