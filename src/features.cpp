@@ -394,6 +394,15 @@ FeatureEncoder FeatureEncoder::joined(const FeatureEncoder& a, const FeatureEnco
   return e;
 }
 
+FeatureEncoder FeatureEncoder::part(bool context) const {
+  FeatureEncoder e;
+  for (const ColumnEncoding& c : columns_) {
+    if (c.column.context == context) e.columns_.push_back(c);
+  }
+  e.finish();
+  return e;
+}
+
 void FeatureEncoder::finish() {
   offsets_.assign(1, 0);
   for (const ColumnEncoding& c : columns_) offsets_.push_back(offsets_.back() + c.rows());
@@ -493,37 +502,59 @@ std::vector<FeatureValue> QueryContext::of_pair(const Interactions& pairs, std::
   return {{"timestamp", std::to_string(pairs.timestamps.at(p))}};
 }
 
-QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Interactions& train,
-                               const Interactions* test, std::string_view source) {
-  require(!columns.empty(), "no context features were declared");
+namespace {
+
+// The declared context columns' table of `pairs` (`which`: "training" or
+// "test"): each pair's values, of its own (QueryContext::of_pair).
+FeatureTable context_table(std::span<const FeatureColumn> columns, const Interactions& pairs,
+                           std::string_view source, const char* which) {
   for (const FeatureColumn& c : columns) {
     require(c.name == "timestamp",
             fmt::format("context feature \"{}\": the pairs have one value of their own, "
                         "\"timestamp\" (their time); declare it as timestamp:timestamp",
                         c.name));
   }
-  const auto table_of = [&](const Interactions& pairs, const char* which) {
-    require(pairs.empty() || pairs.timestamps.size() == pairs.size(),
-            fmt::format("context feature \"timestamp\": {}'s {} pairs have no timestamps", source,
-                        which));
-    FeatureTable t;
-    t.source = fmt::format("{}'s {} pairs", source, which);
-    t.row_name = "pair";
-    t.ids.resize(pairs.size());
-    std::vector<std::string> values(pairs.size());
-    for (std::size_t p = 0; p < pairs.size(); ++p) values[p] = of_pair(pairs, p)[0].value;
-    t.values.assign(columns.size(), values);
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      t.columns.push_back(columns[c]);
-      t.columns.back().context = true;
-    }
-    return t;
-  };
-  const FeatureTable train_table = table_of(train, "training");
+  require(pairs.empty() || pairs.timestamps.size() == pairs.size(),
+          fmt::format("context feature \"timestamp\": {}'s {} pairs have no timestamps", source,
+                      which));
+  FeatureTable t;
+  t.source = fmt::format("{}'s {} pairs", source, which);
+  t.row_name = "pair";
+  t.ids.resize(pairs.size());
+  std::vector<std::string> values(pairs.size());
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    values[p] = QueryContext::of_pair(pairs, p)[0].value;
+  }
+  t.values.assign(columns.size(), values);
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    t.columns.push_back(columns[c]);
+    t.columns.back().context = true;
+  }
+  return t;
+}
+
+}  // namespace
+
+QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Interactions& train,
+                               const Interactions* test, std::string_view source) {
+  require(!columns.empty(), "no context features were declared");
+  const FeatureTable train_table = context_table(columns, train, source, "training");
+  return with_encoder(columns, train, test, source,
+                      FeatureEncoder::fit(train_table.columns, train_table));
+}
+
+QueryContext QueryContext::with_encoder(std::span<const FeatureColumn> columns,
+                                        const Interactions& train, const Interactions* test,
+                                        std::string_view source, FeatureEncoder encoder) {
+  std::vector<std::string> declared, trained;
+  for (const FeatureColumn& c : columns) declared.push_back(c.to_string());
+  for (const ColumnEncoding& c : encoder.columns()) trained.push_back(c.column.to_string());
+  require(declared == trained, fmt::format("the context features {} are not the trained ones, {}",
+                                           fmt::join(declared, ","), fmt::join(trained, ",")));
   QueryContext q;
-  q.encoder = FeatureEncoder::fit(train_table.columns, train_table);
-  q.train = q.encoder.encode(train_table);
-  if (test != nullptr) q.test = q.encoder.encode(table_of(*test, "test"));
+  q.encoder = std::move(encoder);
+  q.train = q.encoder.encode(context_table(columns, train, source, "training"));
+  if (test != nullptr) q.test = q.encoder.encode(context_table(columns, *test, source, "test"));
   return q;
 }
 

@@ -210,18 +210,8 @@ void check_test_fraction(double fraction) {
   }
 }
 
-// Side features only for a model that takes them; no warm start of a model
-// with context features (not yet).
+// Side features only for a model that takes them.
 void check_features(const ModelSpec& model, const FitOptions& options) {
-  if (options.init != nullptr && options.init->user_tower) {
-    for (const ColumnEncoding& c : options.init->user_tower->encoder.columns()) {
-      if (!c.column.context) continue;
-      throw Error(ErrorKind::InvalidArgument,
-                  fmt::format("{} is a model with context features ({}): a warm start of such "
-                              "a model is not supported yet; train it afresh",
-                              options.init_name, c.column.to_string()));
-    }
-  }
   if ((options.user_features == nullptr && options.item_features == nullptr &&
        options.context_features.empty()) ||
       model.takes_features) {
@@ -242,6 +232,37 @@ void check_features(const ModelSpec& model, const FitOptions& options) {
                           model.name, what, fmt::join(takers, ", ")));
 }
 
+// The context of the training pairs (null without context features). A
+// warm start of a model with context takes its context columns, encoded as
+// the saved tower did, and only such a model takes them.
+std::optional<QueryContext> fit_context(const FitOptions& options, const Interactions& train,
+                                        const Interactions* test, std::string_view source) {
+  FeatureEncoder saved;
+  if (options.init != nullptr && options.init->user_tower) {
+    saved = options.init->user_tower->encoder.part(true);
+  }
+  std::vector<std::string> columns;
+  for (const ColumnEncoding& c : saved.columns()) columns.push_back(c.column.to_string());
+  if (options.context_features.empty()) {
+    if (columns.empty()) return std::nullopt;
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{}'s user tower takes the context features {}: give them to "
+                            "continue it",
+                            options.init_name, fmt::join(columns, ",")));
+  }
+  if (options.init == nullptr) {
+    return QueryContext::fit(options.context_features, train, test, source);
+  }
+  if (columns.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} has no context features: a warm start cannot add them to its "
+                            "user side; train afresh with them",
+                            options.init_name));
+  }
+  return QueryContext::with_encoder(options.context_features, train, test, source,
+                                    std::move(saved));
+}
+
 // The side features of the options' tables on `data`'s vocabularies, and
 // what the model's training metadata says of them.
 struct FitFeatures {
@@ -258,10 +279,11 @@ FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
                         std::optional<SideFeatures>& into, const char* name,
                         const FeatureTower* saved) {
     std::vector<std::string> saved_columns;
-    if (saved != nullptr) {
-      for (const ColumnEncoding& c : saved->encoder.columns()) {
-        saved_columns.push_back(c.column.to_string());
-      }
+    // A user tower's columns are its features' and the context's.
+    const FeatureEncoder saved_encoder =
+        saved != nullptr ? saved->encoder.part(false) : FeatureEncoder{};
+    for (const ColumnEncoding& c : saved_encoder.columns()) {
+      saved_columns.push_back(c.column.to_string());
     }
     if (table == nullptr) {
       if (saved_columns.empty()) return;
@@ -277,7 +299,7 @@ FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
                                 "them to its layers; train afresh with them",
                                 options.init_name, name, name));
       }
-      into = SideFeatures::with_encoder(*table, vocabulary, saved->encoder);
+      into = SideFeatures::with_encoder(*table, vocabulary, saved_encoder);
     } else {
       into = SideFeatures::fit(*table, vocabulary);
     }
@@ -439,14 +461,13 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
   std::optional<SideFeatures>& user_features = features.users;
   nlohmann::json& features_training = features.training;
   const Interactions* test = split.test.empty() ? nullptr : &split.test;
-  std::optional<QueryContext> context;
-  if (!options.context_features.empty()) {
-    if (with_rated) {
-      throw Error(ErrorKind::InvalidArgument,
-                  "context features take each training pair's timestamp, and the rated pairs "
-                  "(rated weight > 0) have none: give rated weight 0");
-    }
-    context = QueryContext::fit(options.context_features, train, test, data.description);
+  if (with_rated && !options.context_features.empty()) {
+    throw Error(ErrorKind::InvalidArgument,
+                "context features take each training pair's timestamp, and the rated pairs "
+                "(rated weight > 0) have none: give rated weight 0");
+  }
+  const std::optional<QueryContext> context = fit_context(options, train, test, data.description);
+  if (context) {
     std::vector<std::string> columns;
     for (const ColumnEncoding& c : context->encoder.columns()) {
       columns.push_back(c.column.to_string());

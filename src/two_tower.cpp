@@ -967,18 +967,28 @@ TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures
                      features != nullptr ? &features->rows : nullptr, rows);
 }
 
-// The user side of a model with context: a tower over the queries.
+// The user side of a model with context: a tower over the queries, from
+// its fresh random initialization or, in a warm start, from the saved
+// user tower (`saved`, of the same features and context columns).
 TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users,
-                            const Queries& queries, Matrix& vectors, Rng& init_rng) {
+                            const Queries& queries, Matrix& vectors, Rng& init_rng,
+                            const TowerParams* saved) {
   TowerShape shape;
   shape.id_rows = config.user_ids ? num_users : 0;
   shape.feature_offsets = queries.offsets;
   shape.embed_dim = config.dim;
   shape.layers = config.layers;
-  return TrainedSide(
-      config.optimizer_settings(), vectors,
-      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, queries.dropout),
-      &queries.rows, queries.rows.rows(), queries.user_of);
+  auto tower =
+      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, queries.dropout);
+  if (saved != nullptr) {
+    try {
+      tower->start_from(*saved);
+    } catch (const Error& e) {
+      throw Error(e.kind(), fmt::format("the user side: {}", e.what()));
+    }
+  }
+  return TrainedSide(config.optimizer_settings(), vectors, std::move(tower), &queries.rows,
+                     queries.rows.rows(), queries.user_of);
 }
 
 // A distributed run's check of what every rank must hold alike at the end:
@@ -1033,7 +1043,8 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   Rng init_rng(config.seed);
   TrainedSide user_side =
       queries != nullptr
-          ? make_query_side(config, num_users, *queries, result.user_embeddings, init_rng)
+          ? make_query_side(config, num_users, *queries, result.user_embeddings, init_rng,
+                            init.user_tower)
           : make_side(config, config.user_ids, features.users, train.num_users,
                       result.user_embeddings, init_rng, init.users, init.user_tower, "user");
   TrainedSide item_side =
@@ -1102,8 +1113,9 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
   const QueryContext* context = features.context;
   check_side(config.user_ids, features.users, context != nullptr, train.num_users, "user");
   check_side(config.item_ids, features.items, false, train.num_items, "item");
-  require(context == nullptr || init.empty(),
-          "a warm start of a model with context features is not supported yet; train it afresh");
+  require(context == nullptr || init.empty() || init.user_tower != nullptr,
+          "a warm start of a model with context features continues its user tower, and the "
+          "saved model has none: train afresh");
   require(config.rating_weight == 0 || !train.ratings.empty(),
           fmt::format("the rating task (rating weight {}) needs ratings, and the training pairs "
                       "have none: give data with a rating column, or rating weight 0",

@@ -1,6 +1,8 @@
 #pragma once
 // Shared helpers for the test suites: data locations and temp directories.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <latent/error.hpp>
+#include <latent/matrix.hpp>
 
 namespace latent::test {
 
@@ -105,6 +108,16 @@ inline std::filesystem::path write_file(const std::filesystem::path& path, std::
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;
+}
+
+// The largest difference between two tables' values.
+inline float largest_difference(const Matrix& a, const Matrix& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float d = 0;
+  for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
+    d = std::max(d, std::abs(a.storage()[k] - b.storage()[k]));
+  }
+  return d;
 }
 
 // A fresh empty directory under the system temp dir, removed on destruction.

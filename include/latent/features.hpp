@@ -168,6 +168,9 @@ class FeatureEncoder {
   // a's columns, then b's, as one encoder (a user tower's features and the
   // queries' context). Throws InvalidArgument for a name in both.
   static FeatureEncoder joined(const FeatureEncoder& a, const FeatureEncoder& b);
+  // The columns of a joined encoder whose FeatureColumn::context is
+  // `context` (a saved user tower's: its user features', or its context's).
+  FeatureEncoder part(bool context) const;
 
   std::span<const ColumnEncoding> columns() const noexcept { return columns_; }
   // Column c's rows start at offsets()[c]; offsets().back() is every
@@ -251,6 +254,13 @@ struct QueryContext {
   // name, no columns, or pairs without timestamps (naming `source`).
   static QueryContext fit(std::span<const FeatureColumn> columns, const Interactions& train,
                           const Interactions* test, std::string_view source);
+  // The pairs encoded by a trained context encoder (a warm start: the saved
+  // model's statistics and buckets; a time outside them falls in its edge
+  // bucket). Throws InvalidArgument naming both when the declared columns
+  // are not the encoder's, and as fit does.
+  static QueryContext with_encoder(std::span<const FeatureColumn> columns,
+                                   const Interactions& train, const Interactions* test,
+                                   std::string_view source, FeatureEncoder encoder);
   // Pair p's context as a front end gives one: {"timestamp", its time}
   // (pairs must have timestamps).
   static std::vector<FeatureValue> of_pair(const Interactions& pairs, std::size_t p);

@@ -130,7 +130,8 @@ ModelSpec two_tower_spec() {
       "encoded as they were: new values are out of vocabulary) and rating network (new ids from "
       "the usual random ones) for its epochs on the new pairs, with a fresh optimizer state (the "
       "model file does not keep Adagrad's or Adam's); update users is not offered: both towers "
-      "train together; a model with context features is not warm-started yet";
+      "train together; a model with context features takes its context columns again (the new "
+      "pairs' times encoded by the saved statistics and buckets)";
   return s;
 }
 

@@ -2,6 +2,7 @@
 // CLI, the saved model's kind and parameters taken over, and the refusals,
 // which write nothing.
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -136,6 +137,44 @@ TEST_F(CliWarmStart, TowersContinueGivenTheirFeatures) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("\"new_users\": 1"), std::string::npos) << info.out;
   auto rec = run_cli({"recommend", out.string(), "--user", "99", "--k", "3"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  EXPECT_EQ(lines(rec.out).size(), 4u) << rec.out;
+}
+
+TEST_F(CliWarmStart, AContextModelContinuesGivenItsContext) {
+  // The old pairs have times (1, 2, ...); the new ones a million seconds on.
+  std::string timed = "user,item,timestamp\n";
+  const auto rows = lines(read_bytes(new_csv_));
+  for (std::size_t k = 1; k < rows.size(); ++k) {
+    timed += fmt::format("{},{}\n", rows[k], 1'000'000 + static_cast<std::int64_t>(k) * 1000);
+  }
+  write_bytes(new_csv_, timed);
+  const std::vector<std::string> context{"--context-features", "timestamp:timestamp"};
+  const auto saved = (dir_ / "context.latent").string();
+  std::vector<std::string> train{"train", "--data", old_csv_.string(), "--model", "two-tower",
+                                 "--dim", "8",      "--out",           saved,     "--quiet"};
+  train.insert(train.end(), context.begin(), context.end());
+  auto r = run_cli(train);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = dir_ / "context2.latent";
+  std::vector<std::string> warm{"train",           "--init", saved,        "--data",
+                                new_csv_.string(), "--out",  out.string(), "--quiet"};
+  auto missing = run_cli(warm);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("user tower takes the context features timestamp:timestamp"),
+            std::string::npos)
+      << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  warm.insert(warm.end(), context.begin(), context.end());
+  auto continued = run_cli(warm);
+  ASSERT_EQ(continued.exit_code, 0) << continued.err;
+  auto info = run_cli({"info", out.string(), "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("\"new_users\": 1"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("\"context_features\": \"timestamp:timestamp\""), std::string::npos)
+      << info.out;
+  auto rec = run_cli(
+      {"recommend", out.string(), "--user", "99", "--context", "timestamp=1000500", "--k", "3"});
   ASSERT_EQ(rec.exit_code, 0) << rec.err;
   EXPECT_EQ(lines(rec.out).size(), 4u) << rec.out;
 }

@@ -142,6 +142,19 @@ def test_context_features_take_each_ratings_time(ratings_data, ratings):
         model.fit(untimed, context_features="timestamp:timestamp", verbose=False)
 
 
+def test_a_warm_start_continues_a_model_with_context(ratings_data):
+    model = latent.Model("two-tower", epochs=1, threads=2)
+    model.fit(ratings_data, context_features={"timestamp": "timestamp"}, verbose=False)
+    more = latent.Model("two-tower", epochs=1, threads=2)
+    more.fit(ratings_data, init=model, context_features={"timestamp": "timestamp"}, verbose=False)
+    assert more.training["warm_start"]["init_users"] == len(model.users)
+    assert more.training["context_features"] == "timestamp:timestamp"
+    ids, _ = more.recommend(model.users[0], k=5, context={"timestamp": "2017-01-01"})
+    assert len(ids) == 5
+    with pytest.raises(ValueError, match="takes the context features timestamp:timestamp"):
+        latent.Model("two-tower", epochs=1).fit(ratings_data, init=model, verbose=False)
+
+
 def test_a_known_users_recommendations_in_a_context(ratings_data):
     model = latent.Model("two-tower", epochs=2, threads=2)
     model.fit(ratings_data, context_features={"timestamp": "timestamp"}, verbose=False)

@@ -26,6 +26,7 @@ namespace latent {
 namespace {
 
 using test::expect_error;
+using test::largest_difference;
 
 constexpr int kUsers = 60, kItems = 45;
 const char* const kGroups[] = {"a", "b", "c"};
@@ -219,16 +220,6 @@ TEST(FeatureModel, IdOnlyModelsAreWhatTheyWere) {
   EXPECT_FALSE(fitted.model.model().item_tower);
   EXPECT_EQ(model_format_version(fitted.model.model()), 1);
   EXPECT_FALSE(fitted.model.model().config.contains("layers"));
-}
-
-// The largest difference between two tables' values.
-float largest_difference(const Matrix& a, const Matrix& b) {
-  EXPECT_EQ(a.size(), b.size());
-  float d = 0;
-  for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
-    d = std::max(d, std::abs(a.storage()[k] - b.storage()[k]));
-  }
-  return d;
 }
 
 // A warm start continues the towers and the rating network where the saved

@@ -283,6 +283,74 @@ TEST(QueryContext, AKnownUsersContextVectorIsTheTowersOwn) {
       ErrorKind::Unsupported, {"known user", "layers", "new user"});
 }
 
+// A warm start (latent train --init) of a model with context continues its
+// user tower, context rows included, and encodes the new pairs' times as
+// the saved model did (its statistics and buckets, not the new data's).
+TEST(QueryContext, AWarmStartContinuesTheContextTower) {
+  const Dataset data = dataset_from_columns(era_columns());
+  FitOptions o;
+  // Adagrad restarts its accumulators in a warm start (the model file does
+  // not keep them): a rate that layers take calmly from a fresh start.
+  o.params = {{"epochs", "8"},  {"dim", "16"},      {"learning-rate", "0.05"},
+              {"threads", "1"}, {"layers", "16,8"}, {"negatives", "catalog"}};
+  o.context_features = kTimestamp;
+  const FitResult base = fit(data, o);
+  const ModelData& before = base.model.model();
+
+  // New pairs of the late era, a month on, and of a new user.
+  ColumnData c = era_columns();
+  for (auto& t : c.timestamps) t += 2'600'000;
+  c.users.push_back("u_new");
+  c.items.push_back("i30");
+  c.timestamps.push_back(3'600'000);
+  const Dataset fresh = dataset_from_columns(c);
+  FitOptions w;
+  w.params = {{"epochs", "1"}, {"threads", "1"}, {"learning-rate", "1e-9"}};
+  w.init = &before;
+  w.init_name = "--init context.latent";
+  w.context_features = kTimestamp;
+  const FitResult still = fit(fresh, w);
+  const ModelData& after = still.model.model();
+  EXPECT_EQ(after.training["warm_start"]["new_users"], 1);
+  ASSERT_TRUE(after.user_tower);
+  // The saved encoder: the fresh times' own quantiles would be others.
+  EXPECT_EQ(after.user_tower->encoder.to_json(), before.user_tower->encoder.to_json());
+  EXPECT_NE(QueryContext::fit(kTimestamp, fresh.interactions, nullptr, "fresh").encoder.to_json(),
+            before.user_tower->encoder.to_json());
+  const TowerParams& p0 = before.user_tower->params;
+  const TowerParams& p1 = after.user_tower->params;
+  EXPECT_LT(test::largest_difference(p0.feature_table, p1.feature_table), 1e-5f);
+  ASSERT_EQ(p0.weights.size(), p1.weights.size());
+  for (std::size_t l = 0; l < p0.weights.size(); ++l) {
+    EXPECT_LT(test::largest_difference(p0.weights[l], p1.weights[l]), 1e-5f);
+    EXPECT_LT(test::largest_difference(p0.biases[l], p1.biases[l]), 1e-5f);
+  }
+  ASSERT_EQ(p1.id_table.rows(), p0.id_table.rows() + 1);
+  for (std::int64_t r = 0; r < p0.id_table.rows(); ++r) {
+    for (std::int64_t j = 0; j < p0.id_table.cols(); ++j) {
+      EXPECT_NEAR(p0.id_table.row(r)[j], p1.id_table.row(r)[j], 1e-5f);
+    }
+  }
+  // A known user's query in a context is the saved model's.
+  const std::vector<FeatureValue> late{{"timestamp", "1000500"}};
+  const std::int32_t u = base.model.user_row("u7");
+  const std::vector<float> v0 = base.model.user_vector_in_context(u, late);
+  const std::vector<float> v1 = still.model.user_vector_in_context(u, late);
+  ASSERT_EQ(v0.size(), v1.size());
+  for (std::size_t j = 0; j < v0.size(); ++j) EXPECT_NEAR(v0[j], v1[j], 1e-4f);
+
+  // Trained on the same data again from the saved model, the first epoch's
+  // loss is where the saved training's last one ended, well below a fresh
+  // model's first.
+  FitOptions again = w;
+  again.params = {{"epochs", "1"}, {"threads", "1"}};
+  const FitResult more = fit(data, again);
+  const double fresh_first = base.epochs.front().loss, saved_last = base.epochs.back().loss;
+  ASSERT_LT(saved_last, 0.9 * fresh_first);
+  EXPECT_LT(more.epochs.front().loss, 0.5 * (fresh_first + saved_last))
+      << "fresh " << fresh_first << ", saved " << saved_last;
+}
+
 TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   const Dataset data = dataset_from_columns(era_columns());
   const Split split = random_split(data.interactions, 0.2, 7);
@@ -340,18 +408,23 @@ TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   expect_error([&] { (void)id_only.model.user_vector_in_context(1, hour); },
                ErrorKind::InvalidArgument, {"no context features", "\"hour\""});
 
-  // No warm start of a model with context, nor with context from another.
+  // A warm start keeps the saved context columns: not without them, not
+  // other ones, and none added to a model trained without.
   FitOptions warm = with;
   warm.init = &fitted.model.model();
   warm.init_name = "--init context.latent";
   warm.context_features = {};
   expect_error(
       [&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
-      {"--init context.latent", "context features (timestamp:timestamp", "not supported yet"});
+      {"--init context.latent", "context features timestamp:timestamp:buckets=4", "give them"});
+  warm.context_features = parse_feature_columns("timestamp:timestamp:buckets=8");
+  expect_error(
+      [&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
+      {"timestamp:timestamp:buckets=8", "not the trained ones", "timestamp:timestamp:buckets=4"});
   warm.init = &id_only.model.model();
   warm.context_features = kTimestamp;
   expect_error([&] { (void)fit(data, warm); }, ErrorKind::InvalidArgument,
-               {"warm start of a model with context features", "not supported yet"});
+               {"--init context.latent", "no context features", "train afresh"});
 
   // A model that takes no features.
   FitOptions als;
