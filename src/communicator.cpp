@@ -407,6 +407,12 @@ void Communicator::abort(int code) { std::exit(code); }
 
 #endif
 
+bool Communicator::any_rank(bool mine) {
+  std::int64_t n = mine ? 1 : 0;
+  allreduce_sum(std::span<std::int64_t>(&n, 1));
+  return n > 0;
+}
+
 int run_on_every_rank(Communicator& comm, const std::function<void()>& body,
                       const std::function<void(const std::string&)>& report) {
   if (!comm.distributed()) {

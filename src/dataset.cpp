@@ -909,6 +909,7 @@ DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm) 
   x.items = std::move(raw.kept.items);
   x.weights = std::move(raw.kept.weights);
   x.ratings = std::move(raw.kept.ratings);
+  x.timestamps = std::move(raw.kept.timestamps);
   codes_to_rows(x.users, user_rows);
   codes_to_rows(x.items, item_rows);
   x.num_users = dataset.users.size();

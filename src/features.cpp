@@ -1,15 +1,18 @@
 #include <latent/features.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <latent/communicator.hpp>
 #include <latent/error.hpp>
 
 #include "detail/csv.hpp"
@@ -131,18 +134,95 @@ std::string where_of(const FeatureTable& table, std::size_t r) {
                      table.row_numbers.empty() ? r : table.row_numbers[r]);
 }
 
-// Quantile boundaries: the values at ranks k n / B for k = 1 .. B - 1,
-// deduplicated (ties make fewer buckets).
-std::vector<double> quantile_boundaries(std::vector<double> values, std::int32_t buckets) {
+// Quantile boundaries of n values: those at ranks k n / B (in ascending
+// order) for k = 1 .. B - 1, deduplicated (ties make fewer buckets) and
+// above the smallest. `at(k)` is the value at rank k n / B.
+template <class At>
+std::vector<double> quantile_boundaries(std::int32_t buckets, const At& at, double smallest) {
   std::vector<double> out;
-  if (values.empty() || buckets <= 1) return out;
-  std::sort(values.begin(), values.end());
-  const auto n = static_cast<std::int64_t>(values.size());
   for (std::int32_t k = 1; k < buckets; ++k) {
-    const double b = values[static_cast<std::size_t>(n * k / buckets)];
-    if (b > values.front() && (out.empty() || b > out.back())) out.push_back(b);
+    const double b = at(k);
+    if (b > smallest && (out.empty() || b > out.back())) out.push_back(b);
   }
   return out;
+}
+
+// A double's bits as an unsigned key in the doubles' order (and back).
+std::uint64_t order_key(double x) {
+  const auto u = std::bit_cast<std::uint64_t>(x);
+  return (u >> 63) != 0 ? ~u : u | (std::uint64_t{1} << 63);
+}
+
+double of_order_key(std::uint64_t k) {
+  return std::bit_cast<double>((k >> 63) != 0 ? k & ~(std::uint64_t{1} << 63) : ~k);
+}
+
+// The values at ranks `ranks` of every rank's values together (each rank's
+// `keys`: its values' order_keys, ascending): for each, the smallest key
+// with more than `rank` values at or below it, by a bisection of the keys'
+// 64 bits, every rank's counts summed at each step. Exact: the values one
+// process would find in all the values sorted. Collective.
+std::vector<double> values_at_ranks(Communicator& comm, std::span<const std::uint64_t> keys,
+                                    std::span<const std::int64_t> ranks) {
+  const std::size_t m = ranks.size();
+  std::vector<std::uint64_t> lo(m, 0), hi(m, std::numeric_limits<std::uint64_t>::max());
+  std::vector<std::int64_t> counts(m);
+  for (int bit = 0; bit < 64; ++bit) {
+    for (std::size_t t = 0; t < m; ++t) {
+      const std::uint64_t mid = lo[t] + (hi[t] - lo[t]) / 2;
+      counts[t] = std::upper_bound(keys.begin(), keys.end(), mid) - keys.begin();
+    }
+    comm.allreduce_sum(std::span<std::int64_t>(counts));
+    for (std::size_t t = 0; t < m; ++t) {
+      const std::uint64_t mid = lo[t] + (hi[t] - lo[t]) / 2;
+      if (counts[t] > ranks[t]) {
+        hi[t] = mid;
+      } else {
+        lo[t] = mid + 1;
+      }
+    }
+  }
+  std::vector<double> out(m);
+  for (std::size_t t = 0; t < m; ++t) out[t] = of_order_key(lo[t]);
+  return out;
+}
+
+// A numeric or timestamp column's statistics (ColumnEncoding's fitted,
+// mean, std and boundaries) of `xs`, or with `comm`, of every rank's xs
+// together (collective: every rank calls it for the same columns).
+void fit_number(ColumnEncoding& enc, std::vector<double> xs, Communicator* comm) {
+  const auto sum_of = [&](std::vector<double> v) {
+    if (comm != nullptr) comm->allreduce_sum(std::span<double>(v));
+    return v;
+  };
+  std::int64_t n = static_cast<std::int64_t>(xs.size());
+  if (comm != nullptr) comm->allreduce_sum(std::span<std::int64_t>(&n, 1));
+  enc.fitted = n;
+  if (n == 0) return;
+  double sum = 0;
+  for (double x : xs) sum += x;
+  enc.mean = sum_of({sum})[0] / static_cast<double>(n);
+  double sq = 0;
+  for (double x : xs) sq += (x - enc.mean) * (x - enc.mean);
+  const double sd = std::sqrt(sum_of({sq})[0] / static_cast<double>(n));
+  enc.std = sd > 0 && std::isfinite(sd) ? sd : 1.0;
+  const std::int32_t buckets = enc.column.buckets;
+  if (buckets <= 1) return;
+  if (comm == nullptr) {
+    std::sort(xs.begin(), xs.end());
+    enc.boundaries = quantile_boundaries(
+        buckets, [&](std::int32_t k) { return xs[static_cast<std::size_t>(n * k / buckets)]; },
+        xs.front());
+    return;
+  }
+  std::vector<std::uint64_t> keys(xs.size());
+  std::transform(xs.begin(), xs.end(), keys.begin(), order_key);
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::int64_t> ranks{0};
+  for (std::int32_t k = 1; k < buckets; ++k) ranks.push_back(n * k / buckets);
+  const std::vector<double> values = values_at_ranks(*comm, keys, ranks);
+  enc.boundaries = quantile_boundaries(
+      buckets, [&](std::int32_t k) { return values[static_cast<std::size_t>(k)]; }, values[0]);
 }
 
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
@@ -312,7 +392,8 @@ std::int32_t ColumnEncoding::rows() const noexcept {
   return vocabulary.size();
 }
 
-FeatureEncoder FeatureEncoder::fit(std::vector<FeatureColumn> columns, const FeatureTable& table) {
+FeatureEncoder FeatureEncoder::fit(std::vector<FeatureColumn> columns, const FeatureTable& table,
+                                   Communicator* comm) {
   require(table.values.size() == columns.size(),
           fmt::format("{}: {} feature columns of values for {} declared", table.source,
                       table.values.size(), columns.size()));
@@ -327,23 +408,32 @@ FeatureEncoder FeatureEncoder::fit(std::vector<FeatureColumn> columns, const Fea
     const FeatureColumn& col = enc.column;
     if (is_number(col.type)) {
       std::vector<double> xs;
-      for (std::size_t r = 0; r < values.size(); ++r) {
-        if (const auto x = number_of(col, values[r], [&] { return where_of(table, r); })) {
-          xs.push_back(*x);
+      std::optional<Error> malformed;
+      try {
+        for (std::size_t r = 0; r < values.size(); ++r) {
+          if (const auto x = number_of(col, values[r], [&] { return where_of(table, r); })) {
+            xs.push_back(*x);
+          }
         }
+      } catch (const Error& error) {
+        if (comm == nullptr) throw;
+        malformed = error;
       }
-      enc.fitted = static_cast<std::int64_t>(xs.size());
-      if (!xs.empty()) {
-        double sum = 0;
-        for (double x : xs) sum += x;
-        enc.mean = sum / static_cast<double>(xs.size());
-        double sq = 0;
-        for (double x : xs) sq += (x - enc.mean) * (x - enc.mean);
-        const double sd = std::sqrt(sq / static_cast<double>(xs.size()));
-        enc.std = sd > 0 && std::isfinite(sd) ? sd : 1.0;
+      if (comm != nullptr) {
+        // A malformed value on one rank stops every rank, not just its own.
+        std::int64_t failed = malformed ? 1 : 0;
+        comm->allreduce_sum(std::span<std::int64_t>(&failed, 1));
+        if (malformed) throw *malformed;
+        require(failed == 0, fmt::format("feature column \"{}\": another rank's rows have a "
+                                         "malformed value (its error names it)",
+                                         col.name));
       }
-      enc.boundaries = quantile_boundaries(std::move(xs), col.buckets);
+      fit_number(enc, std::move(xs), comm);
     } else {
+      require(comm == nullptr,
+              fmt::format("feature column \"{}\" ({}): only numeric and timestamp columns are "
+                          "fitted on several ranks yet",
+                          col.name, col.to_string()));
       std::unordered_map<std::string, std::int64_t> counts;
       for (const std::string& v : values) {
         const auto tokens = tokens_of(col, v);
@@ -536,11 +626,12 @@ FeatureTable context_table(std::span<const FeatureColumn> columns, const Interac
 }  // namespace
 
 QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Interactions& train,
-                               const Interactions* test, std::string_view source) {
+                               const Interactions* test, std::string_view source,
+                               Communicator* comm) {
   require(!columns.empty(), "no context features were declared");
   const FeatureTable train_table = context_table(columns, train, source, "training");
   return with_encoder(columns, train, test, source,
-                      FeatureEncoder::fit(train_table.columns, train_table));
+                      FeatureEncoder::fit(train_table.columns, train_table, comm));
 }
 
 QueryContext QueryContext::with_encoder(std::span<const FeatureColumn> columns,

@@ -329,6 +329,30 @@ std::optional<FeatureTower> kept_tower(std::optional<TowerParams>& tower,
       features ? std::move(features->encoder) : FeatureEncoder{}, std::move(*tower), {}};
 }
 
+// A user tower with context as the model file keeps it: its columns are the
+// user features' and then the context's; with layers over the user
+// features it keeps each user's tokens of them, to put a known user in a
+// context (FeatureTower::own_rows). Without context, kept_tower's.
+std::optional<FeatureTower> kept_user_tower(std::optional<TowerParams>& tower,
+                                            std::optional<SideFeatures>& users,
+                                            const QueryContext* context) {
+  if (context == nullptr) return kept_tower(tower, users);
+  FeatureRows own_rows;
+  if (users && tower && !tower->shape.layers.empty()) own_rows = std::move(users->rows);
+  std::optional<SideFeatures> joined(SideFeatures{
+      users ? FeatureEncoder::joined(users->encoder, context->encoder) : context->encoder, {}, 0});
+  std::optional<FeatureTower> kept = kept_tower(tower, joined);
+  if (kept) kept->own_rows = std::move(own_rows);
+  return kept;
+}
+
+// The context columns' declaration, for the training metadata.
+std::string declaration_of(const QueryContext& context) {
+  std::vector<std::string> columns;
+  for (const ColumnEncoding& c : context.encoder.columns()) columns.push_back(c.column.to_string());
+  return fmt::format("{}", fmt::join(columns, ","));
+}
+
 // The model file's contents and the fit's report: `data`'s vocabularies,
 // the vectors trained on `train` (split.train, plus the rated pairs when
 // with_rated), the seen items and the training metadata.
@@ -467,13 +491,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                 "(rated weight > 0) have none: give rated weight 0");
   }
   const std::optional<QueryContext> context = fit_context(options, train, test, data.description);
-  if (context) {
-    std::vector<std::string> columns;
-    for (const ColumnEncoding& c : context->encoder.columns()) {
-      columns.push_back(c.column.to_string());
-    }
-    features_training["context_features"] = fmt::format("{}", fmt::join(columns, ","));
-  }
+  if (context) features_training["context_features"] = declaration_of(*context);
   const TrainInput input{train,
                          test,
                          options.on_progress,
@@ -484,23 +502,9 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                          features.items ? &*features.items : nullptr,
                          context ? &*context : nullptr};
   TrainedVectors trained = model.train(params, input);
-  // The user tower's columns are the user features' and then the context's;
-  // with layers over the user features it keeps each user's tokens of them,
-  // to put a known user in a context (FeatureTower::own_rows).
-  FeatureRows own_rows;
-  if (context) {
-    if (user_features && trained.user_tower && !trained.user_tower->shape.layers.empty()) {
-      own_rows = std::move(user_features->rows);
-    }
-    user_features.emplace(SideFeatures{
-        user_features ? FeatureEncoder::joined(user_features->encoder, context->encoder)
-                      : context->encoder,
-        {},
-        0});
-  }
-  std::optional<FeatureTower> user_tower = kept_tower(trained.user_tower, user_features);
+  std::optional<FeatureTower> user_tower =
+      kept_user_tower(trained.user_tower, user_features, context ? &*context : nullptr);
   std::optional<FeatureTower> item_tower = kept_tower(trained.item_tower, features.items);
-  if (user_tower) user_tower->own_rows = std::move(own_rows);
   return assemble(model, std::move(config), data, split, train, with_rated, std::move(trained),
                   options, warm ? &*warm : nullptr, split_seed, nullptr, std::move(user_tower),
                   std::move(item_tower), features_training);
@@ -538,7 +542,6 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                       what, comm.size(), why));
   };
   if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
-  if (!options.context_features.empty()) refuse("context features are not taken", "not yet");
   on_every_rank([&] { check_features(model, options); });
   if (options.split != nullptr || options.test_fraction > 0) {
     refuse("a held-out test fraction is not taken",
@@ -550,6 +553,9 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
   }
   DatasetShare share = load_dataset_share(load, comm);
   Dataset& data = share.data;
+  // The pairs' times are the context's, and no other distributed training reads them.
+  if (options.context_features.empty())
+    std::vector<std::int64_t>().swap(data.interactions.timestamps);
 
   const float rated_weight = rated_weight_of(model, plan.params);
   std::int64_t seen_pairs = static_cast<std::int64_t>(data.seen_only.size());
@@ -576,10 +582,33 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
   // Every rank reads the whole feature files and encodes them on the
   // whole vocabularies, so the features are the same on every rank.
   FitFeatures features = on_every_rank([&] { return fit_features(options, data); });
+  // The context's statistics are of every rank's pairs; each pair's context
+  // is encoded from its timestamp as it travels (its rows here are unused).
+  std::optional<QueryContext> context;
+  if (!options.context_features.empty()) {
+    if (with_rated) {
+      throw CollectiveError(ErrorKind::InvalidArgument,
+                            "context features take each training pair's timestamp, and the "
+                            "rated pairs (rated weight > 0) have none: give rated weight 0");
+    }
+    if (comm.any_rank(train.pairs.timestamps.size() != train.pairs.size())) {
+      throw CollectiveError(ErrorKind::InvalidArgument,
+                            fmt::format("context feature \"timestamp\": {}'s pairs have no "
+                                        "timestamps (on some rank)",
+                                        data.description));
+    }
+    context = on_every_rank([&] {
+      return QueryContext::fit(options.context_features, train.pairs, nullptr, data.description,
+                               &comm);
+    });
+    features.training["context_features"] = declaration_of(*context);
+    context->train = FeatureRows{};  // not read on ranks: its memory back
+  }
   TrainedVectors trained = model.train_distributed(
       plan.params, DistributedTrainInput{comm, train, options.on_progress, on_epoch,
                                          features.users ? &*features.users : nullptr,
-                                         features.items ? &*features.items : nullptr});
+                                         features.items ? &*features.items : nullptr,
+                                         context ? &*context : nullptr});
   sent_at_epoch.push_back(comm.bytes_sent() - sent_before);
   nlohmann::json sent_by_rank = nlohmann::json::array();
   for (const std::string& bytes : comm.allgather(nlohmann::json(sent_at_epoch).dump())) {
@@ -612,7 +641,8 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
   for (const auto& rank : sent_by_rank) by_rank.push_back(rank.back());
   const nlohmann::json distributed{
       {"ranks", comm.size()}, {"bytes_sent_by_epoch", by_epoch}, {"bytes_sent_by_rank", by_rank}};
-  std::optional<FeatureTower> user_tower = kept_tower(trained.user_tower, features.users);
+  std::optional<FeatureTower> user_tower =
+      kept_user_tower(trained.user_tower, features.users, context ? &*context : nullptr);
   std::optional<FeatureTower> item_tower = kept_tower(trained.item_tower, features.items);
   return assemble(model, std::move(plan.config), data, split,
                   with_rated ? rated_train : split.train, with_rated, std::move(trained), options,

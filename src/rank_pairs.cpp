@@ -14,8 +14,8 @@ namespace latent {
 namespace {
 
 // A message between ranks: for each segment with pairs for the receiver,
-// its number, its pair count, its users, its items, (weighted) weights and
-// (rated) ratings, in this machine's byte order (every rank runs the same
+// its number, its pair count, its users, its items, (weighted) weights,
+// (rated) ratings and (timed) timestamps, in this machine's byte order (every rank runs the same
 // build).
 template <class T>
 void put(std::string& out, const T* values, std::size_t n) {
@@ -28,26 +28,25 @@ const char* take(const char* at, T* values, std::size_t n) {
   return at + n * sizeof(T);
 }
 
-bool any_rank(Communicator& comm, bool mine) {
-  std::int64_t n = mine ? 1 : 0;
-  comm.allreduce_sum(std::span<std::int64_t>(&n, 1));
-  return n > 0;
-}
-
 bool any_weights(Communicator& comm, const RankPairs& mine) {
-  return any_rank(comm, !mine.pairs.weights.empty());
+  return comm.any_rank(!mine.pairs.weights.empty());
 }
 
 // Sends each of this rank's pairs to destination(k) and returns what every
 // rank sent here, in one process's order.
 template <class Destination>
 Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, bool rated,
-                      const Destination& destination) {
+                      bool timed, const Destination& destination) {
   const Interactions& x = mine.pairs;
   if (rated && x.ratings.size() != x.size()) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{} ratings for {} pairs: every rank's pairs must have ratings",
                             x.ratings.size(), x.size()));
+  }
+  if (timed && x.timestamps.size() != x.size()) {
+    throw Error(ErrorKind::InvalidArgument,
+                fmt::format("{} timestamps for {} pairs: every rank's pairs must have timestamps",
+                            x.timestamps.size(), x.size()));
   }
   std::uint64_t in_segments = 0;
   for (const std::uint64_t n : mine.segments) in_segments += n;
@@ -60,18 +59,21 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, 
   std::vector<std::string> to(ranks);
   std::vector<std::vector<std::int32_t>> users(ranks), items(ranks);
   std::vector<std::vector<float>> weights(ranks), ratings(ranks);
+  std::vector<std::vector<std::int64_t>> times(ranks);
   std::size_t k = 0;
   for (std::size_t s = 0; s < mine.segments.size(); ++s) {
     for (auto& v : users) v.clear();
     for (auto& v : items) v.clear();
     for (auto& v : weights) v.clear();
     for (auto& v : ratings) v.clear();
+    for (auto& v : times) v.clear();
     for (std::uint64_t i = 0; i < mine.segments[s]; ++i, ++k) {
       const auto r = static_cast<std::size_t>(destination(k));
       users[r].push_back(x.users[k]);
       items[r].push_back(x.items[k]);
       if (weighted) weights[r].push_back(x.weights.empty() ? 1.0f : x.weights[k]);
       if (rated) ratings[r].push_back(x.ratings[k]);
+      if (timed) times[r].push_back(x.timestamps[k]);
     }
     for (std::size_t r = 0; r < ranks; ++r) {
       if (users[r].empty()) continue;
@@ -81,6 +83,7 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, 
       put(to[r], items[r].data(), items[r].size());
       if (weighted) put(to[r], weights[r].data(), weights[r].size());
       if (rated) put(to[r], ratings[r].data(), ratings[r].size());
+      if (timed) put(to[r], times[r].data(), times[r].size());
     }
   }
   const std::vector<std::string> received = comm.alltoall(to);
@@ -96,7 +99,7 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, 
       parts.emplace_back(header[0], at, header[1]);
       total += header[1];
       at += header[1] * (2 * sizeof(std::int32_t) + (weighted ? sizeof(float) : 0) +
-                         (rated ? sizeof(float) : 0));
+                         (rated ? sizeof(float) : 0) + (timed ? sizeof(std::int64_t) : 0));
     }
   }
   std::sort(parts.begin(), parts.end(),
@@ -108,12 +111,14 @@ Interactions exchange(Communicator& comm, const RankPairs& mine, bool weighted, 
   out.items.resize(total);
   if (weighted) out.weights.resize(total);
   if (rated) out.ratings.resize(total);
+  if (timed) out.timestamps.resize(total);
   std::size_t at = 0;
   for (const auto& [segment, bytes, n] : parts) {
     const char* p = take(bytes, out.users.data() + at, n);
     p = take(p, out.items.data() + at, n);
     if (weighted) p = take(p, out.weights.data() + at, n);
-    if (rated) take(p, out.ratings.data() + at, n);
+    if (rated) p = take(p, out.ratings.data() + at, n);
+    if (timed) take(p, out.timestamps.data() + at, n);
     at += n;
   }
   return out;
@@ -151,18 +156,18 @@ int RowPartition::owner(std::int32_t row) const {
 }
 
 Interactions owned_pairs(Communicator& comm, const RankPairs& mine, const RowPartition& partition,
-                         PairKey key, bool with_ratings) {
+                         PairKey key, bool with_ratings, bool with_timestamps) {
   const bool weighted = any_weights(comm, mine);
-  const bool rated = with_ratings && any_rank(comm, !mine.pairs.ratings.empty());
+  const bool rated = with_ratings && comm.any_rank(!mine.pairs.ratings.empty());
   const std::vector<std::int32_t>& rows =
       key == PairKey::User ? mine.pairs.users : mine.pairs.items;
-  return exchange(comm, mine, weighted, rated,
+  return exchange(comm, mine, weighted, rated, with_timestamps,
                   [&](std::size_t k) { return partition.owner(rows[k]); });
 }
 
 Interactions gather_pairs(Communicator& comm, const RankPairs& mine, int root) {
   const bool weighted = any_weights(comm, mine);
-  return exchange(comm, mine, weighted, false, [root](std::size_t) { return root; });
+  return exchange(comm, mine, weighted, false, false, [root](std::size_t) { return root; });
 }
 
 }  // namespace latent

@@ -212,6 +212,13 @@ class TrainedSide {
     vectors_ = tower_->params().vectors(ids_of(all_), features_, all_rows_, threads);
     stale_ = false;
   }
+  // A tower over queries made anew each step (context features on several
+  // ranks, StepQueries): its rows are now `features`' rows, and row r's id
+  // row is id_of[r].
+  void use_rows(const FeatureRows* features, std::span<const std::int32_t> id_of) {
+    features_ = features;
+    id_of_.assign(id_of.begin(), id_of.end());
+  }
   const Tower* tower() const noexcept { return tower_.get(); }
   // An id table's vectors as trained (a tower's: as last made).
   const Matrix& vectors() const noexcept { return vectors_; }
@@ -238,6 +245,105 @@ class TrainedSide {
   std::vector<std::int64_t> all_rows_, feature_rows_;
   bool stale_ = true;
   bool catalog_fresh_ = false;  // rows 1.. of vectors_ are the last forward's
+};
+
+// Appends row r of `from` to `to`, its token rows shifted by `shift`.
+void append_row(const FeatureRows& from, std::int64_t r, std::int32_t shift, FeatureRows& to) {
+  const auto b = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r)]);
+  const auto e = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r) + 1]);
+  for (std::size_t k = b; k < e; ++k) {
+    to.index.push_back(from.index[k] + shift);
+    to.weight.push_back(from.weight[k]);
+  }
+}
+
+// Each column's FeatureColumn::dropout, for its tower.
+std::vector<float> dropout_of(const FeatureEncoder& encoder) {
+  std::vector<float> out;
+  for (const ColumnEncoding& c : encoder.columns()) out.push_back(c.column.dropout);
+  return out;
+}
+
+// How the user tower of a model with context (QueryContext) reads a query:
+// its user's id and feature tokens, then its context's tokens, past the
+// user features' rows.
+struct QueryRows {
+  const SideFeatures* users;  // null: no user features
+  const FeatureEncoder* context;
+  std::int32_t shift;                 // the context columns' first token row
+  FeatureRows missing;                // the context of no pair: every column missing
+  FeatureRows user_rows;              // each user's row with the context missing
+  std::vector<std::int32_t> offsets;  // the user tower's feature columns
+  std::vector<float> dropout;         // and their dropout
+
+  QueryRows(const SideFeatures* user_features, const FeatureEncoder& context_encoder,
+            std::int32_t num_users)
+      : users(user_features),
+        context(&context_encoder),
+        shift(users != nullptr ? users->encoder.total_rows() : 0) {
+    const FeatureEncoder joined = users != nullptr
+                                      ? FeatureEncoder::joined(users->encoder, context_encoder)
+                                      : context_encoder;
+    offsets.assign(joined.offsets().begin(), joined.offsets().end());
+    dropout = dropout_of(joined);
+    const std::vector<std::string_view> none(context_encoder.columns().size());
+    context_encoder.encode_one(none, missing, "the missing context");
+    for (std::int32_t u = 0; u < num_users; ++u) add(user_rows, u, missing, 0);
+  }
+
+  // Appends the query of user `user` in row r of the context rows `ctx`.
+  void add(FeatureRows& to, std::int32_t user, const FeatureRows& ctx, std::int64_t r) const {
+    if (users != nullptr) append_row(users->rows, user, 0, to);
+    append_row(ctx, r, shift, to);
+    to.indptr.push_back(static_cast<std::int64_t>(to.index.size()));
+  }
+};
+
+// The queries of one step of a distributed run with context features. A
+// rank holds its own pairs alone, so where one process makes every pair's
+// query row once (Queries), every rank makes the global batch's anew each
+// step, from the pairs' users and times, which travel with them: pair k's
+// query is row k + 1 (row 0: OOV) of the step's rows, and the batch's
+// users become those rows.
+class StepQueries {
+ public:
+  explicit StepQueries(QueryRows how) : how_(std::move(how)) { make_oov(); }
+
+  const QueryRows& how() const noexcept { return how_; }
+  const FeatureRows& rows() const noexcept { return rows_; }
+  std::span<const std::int32_t> user_of() const noexcept { return user_of_; }
+  // The user of the step's query row `row`.
+  std::int32_t user_of(std::int32_t row) const { return user_of_[static_cast<std::size_t>(row)]; }
+
+  // The queries of `batch`'s pairs (their users and timestamps); replaces
+  // its users by their query rows.
+  void make(Interactions& batch) {
+    make_oov();
+    const std::size_t columns = how_.context->columns().size();
+    for (std::size_t k = 0; k < batch.users.size(); ++k) {
+      // As QueryContext encodes a pair's time (QueryContext::of_pair).
+      text_ = std::to_string(batch.timestamps[k]);
+      values_.assign(columns, text_);
+      context_ = FeatureRows{};
+      how_.context->encode_one(values_, context_, "a pair's context");
+      how_.add(rows_, batch.users[k], context_, 0);
+      user_of_.push_back(batch.users[k]);
+      batch.users[k] = static_cast<std::int32_t>(k + 1);
+    }
+  }
+
+ private:
+  void make_oov() {
+    rows_ = FeatureRows{};
+    user_of_.assign(1, 0);
+    how_.add(rows_, 0, how_.missing, 0);
+  }
+
+  QueryRows how_;
+  FeatureRows rows_, context_;
+  std::vector<std::int32_t> user_of_;
+  std::string text_;
+  std::vector<std::string_view> values_;
 };
 
 // Up to this many items a full softmax costs about what the running metrics
@@ -272,9 +378,7 @@ std::int64_t pairs_of_all(const Interactions& train, Communicator* comm) {
 
 // Whether `mine` holds on some rank (comm), or here.
 bool any_rank(bool mine, Communicator* comm) {
-  std::int64_t n = mine ? 1 : 0;
-  if (comm != nullptr) comm->allreduce_sum(std::span<std::int64_t>(&n, 1));
-  return n > 0;
+  return comm != nullptr ? comm->any_rank(mine) : mine;
 }
 
 // The state of one training run. The per-batch buffers are members so that
@@ -293,9 +397,11 @@ bool any_rank(bool mine, Communicator* comm) {
 class TwoTowerTrainer {
  public:
   // rating: the ranking task's head (null: retrieval alone), one process only.
+  // step_queries: context features on several ranks (the user side is a
+  // tower over each step's queries).
   TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config, TrainedSide& users,
                   TrainedSide& items, RatingHeadTrainer* rating, Communicator* comm = nullptr,
-                  const RowPartition* user_ranges = nullptr);
+                  const RowPartition* user_ranges = nullptr, StepQueries* step_queries = nullptr);
 
   EpochReport run_epoch(int epoch, const Interactions* test, const ProgressCallback& on_progress);
 
@@ -362,6 +468,7 @@ class TwoTowerTrainer {
   const Interactions& train_;
   const TwoTowerConfig& config_;
   Communicator* const comm_;
+  StepQueries* const step_queries_;
   const std::int32_t users_begin_, users_end_;  // the user rows this rank trains
   const int threads_;
   const int dim_;
@@ -406,10 +513,12 @@ class TwoTowerTrainer {
 
 TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig& config,
                                  TrainedSide& users, TrainedSide& items, RatingHeadTrainer* rating,
-                                 Communicator* comm, const RowPartition* user_ranges)
+                                 Communicator* comm, const RowPartition* user_ranges,
+                                 StepQueries* step_queries)
     : train_(train),
       config_(config),
       comm_(comm),
+      step_queries_(step_queries),
       users_begin_(user_ranges == nullptr ? 0 : user_ranges->begin(comm->rank())),
       users_end_(user_ranges == nullptr ? train.num_users : user_ranges->end(comm->rank())),
       threads_(detail::resolve_threads(config.threads)),
@@ -418,7 +527,11 @@ TwoTowerTrainer::TwoTowerTrainer(const Interactions& train, const TwoTowerConfig
       users_(users),
       items_(items),
       rating_(rating),
-      batch_(train.num_users, train.num_items),
+      // With each step's queries, the batch's users are its query rows: at
+      // most a batch plus a pair of each rank's (a rank's share of a step
+      // is its pairs / batches, rounded up).
+      batch_(step_queries != nullptr ? config.batch_size + comm->size() + 1 : train.num_users,
+             train.num_items),
       softmax_(config),
       order_(train.size()),
       pairs_(pairs_of_all(train, comm)),
@@ -581,6 +694,7 @@ void TwoTowerTrainer::gather_shares(int first) {
     put_pairs([&](std::size_t p) { return train_.weights.empty() ? 1.0f : train_.weights[p]; });
   }
   if (rating_ != nullptr) put_pairs([&](std::size_t p) { return train_.ratings[p]; });
+  if (step_queries_ != nullptr) put_pairs([&](std::size_t p) { return train_.timestamps[p]; });
   const std::vector<std::string> parts = comm_->allgather(message_);
   shares_.resize(parts.size());
   share_begin_.resize(parts.size());
@@ -600,6 +714,7 @@ void TwoTowerTrainer::gather_shares(int first) {
     take(shares_[r].items, pairs);
     if (weighted_) take(shares_[r].weights, pairs);
     if (rating_ != nullptr) take(shares_[r].ratings, pairs);
+    if (step_queries_ != nullptr) take(shares_[r].timestamps, pairs);
   }
   shares_first_ = first;
 }
@@ -612,6 +727,7 @@ void TwoTowerTrainer::make_global_batch(int batch_index) {
   g.items.clear();
   g.weights.clear();
   g.ratings.clear();
+  g.timestamps.clear();
   for (std::size_t r = 0; r < shares_.size(); ++r) {
     const auto lo = share_begin_[r][step], hi = share_begin_[r][step + 1];
     const auto append = [&](auto& into, const auto& from) {
@@ -621,6 +737,11 @@ void TwoTowerTrainer::make_global_batch(int batch_index) {
     append(g.items, shares_[r].items);
     if (weighted_) append(g.weights, shares_[r].weights);
     if (rating_ != nullptr) append(g.ratings, shares_[r].ratings);
+    if (step_queries_ != nullptr) append(g.timestamps, shares_[r].timestamps);
+  }
+  if (step_queries_ != nullptr) {
+    step_queries_->make(g);
+    users_.use_rows(&step_queries_->rows(), step_queries_->user_of());
   }
   global_positions_.resize(g.users.size());
   std::iota(global_positions_.begin(), global_positions_.end(), std::size_t{0});
@@ -641,7 +762,9 @@ void TwoTowerTrainer::build_batch(int batch_index) {
   mine_.clear();
   mine_rows_.clear();
   for (std::size_t k = 0; k < batch_.users.size(); ++k) {
-    if (batch_.users[k] < users_begin_ || batch_.users[k] >= users_end_) continue;
+    const std::int32_t user =
+        step_queries_ != nullptr ? step_queries_->user_of(batch_.users[k]) : batch_.users[k];
+    if (user < users_begin_ || user >= users_end_) continue;
     mine_.push_back(static_cast<std::int64_t>(k));
     mine_rows_.push_back(batch_.users[k]);
   }
@@ -856,60 +979,25 @@ void check_side(bool ids, const SideFeatures* features, bool context, std::int32
   }
 }
 
-// Appends row r of `from` to `to`, its token rows shifted by `shift`.
-void append_row(const FeatureRows& from, std::int64_t r, std::int32_t shift, FeatureRows& to) {
-  const auto b = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r)]);
-  const auto e = static_cast<std::size_t>(from.indptr[static_cast<std::size_t>(r) + 1]);
-  for (std::size_t k = b; k < e; ++k) {
-    to.index.push_back(from.index[k] + shift);
-    to.weight.push_back(from.weight[k]);
-  }
-}
-
-// Each column's FeatureColumn::dropout, for its tower.
-std::vector<float> dropout_of(const FeatureEncoder& encoder) {
-  std::vector<float> out;
-  for (const ColumnEncoding& c : encoder.columns()) out.push_back(c.column.dropout);
-  return out;
-}
-
-// The queries of a model with context (QueryContext): every pair of train
-// and test is a query of its own, a row of the user tower whose input is
-// its user's id and features and the pair's context. Query row 0 is OOV,
-// training pair p is row 1 + p, test pair t row 1 + P + t.
+// The queries of a model with context (QueryContext) in one process: every
+// pair of train and test is a query of its own, a row of the user tower.
+// Query row 0 is OOV, training pair p is row 1 + p, test pair t row 1 + P + t.
 struct Queries {
+  QueryRows how;
   Interactions train, test;           // the pairs on query rows
   std::vector<std::int32_t> user_of;  // each query row's user row
   FeatureRows rows;                   // each query row's tokens
-  FeatureRows user_rows;              // each user row's, with the context missing
-  std::vector<std::int32_t> offsets;  // the user tower's feature columns
-  std::vector<float> dropout;         // and their dropout
 };
 
 Queries queries_of(const Interactions& train, const Interactions* test, const SideFeatures* users,
                    const QueryContext& context) {
-  Queries q;
+  Queries q{QueryRows(users, context.encoder, train.num_users), {}, {}, {}, {}};
   const std::int64_t n_train = static_cast<std::int64_t>(train.size());
   const std::int64_t n_test = test == nullptr ? 0 : static_cast<std::int64_t>(test->size());
   const auto rows = static_cast<std::int32_t>(1 + n_train + n_test);
-  const FeatureEncoder joined =
-      users != nullptr ? FeatureEncoder::joined(users->encoder, context.encoder) : context.encoder;
-  q.offsets.assign(joined.offsets().begin(), joined.offsets().end());
-  q.dropout = dropout_of(joined);
-  const std::int32_t shift = users != nullptr ? users->encoder.total_rows() : 0;
-  // The context of no pair: every column missing.
-  FeatureRows missing;
-  const std::vector<std::string_view> none(context.encoder.columns().size());
-  context.encoder.encode_one(none, missing, "the missing context");
-  const auto add = [&](FeatureRows& to, std::int32_t user, const FeatureRows& ctx, std::int64_t r) {
-    if (users != nullptr) append_row(users->rows, user, 0, to);
-    append_row(ctx, r, shift, to);
-    to.indptr.push_back(static_cast<std::int64_t>(to.index.size()));
-  };
-  for (std::int32_t u = 0; u < train.num_users; ++u) add(q.user_rows, u, missing, 0);
   q.user_of.reserve(static_cast<std::size_t>(rows));
   q.user_of.push_back(0);
-  add(q.rows, 0, missing, 0);
+  q.how.add(q.rows, 0, q.how.missing, 0);
   const auto on_queries = [&](const Interactions& pairs, const FeatureRows& ctx, std::int32_t first,
                               Interactions& out) {
     out = pairs;
@@ -917,7 +1005,7 @@ Queries queries_of(const Interactions& train, const Interactions* test, const Si
     for (std::size_t p = 0; p < pairs.size(); ++p) {
       out.users[p] = first + static_cast<std::int32_t>(p);
       q.user_of.push_back(pairs.users[p]);
-      add(q.rows, pairs.users[p], ctx, static_cast<std::int64_t>(p));
+      q.how.add(q.rows, pairs.users[p], ctx, static_cast<std::int64_t>(p));
     }
   };
   on_queries(train, context.train, 1, q.train);
@@ -967,19 +1055,20 @@ TrainedSide make_side(const TwoTowerConfig& config, bool ids, const SideFeatures
                      features != nullptr ? &features->rows : nullptr, rows);
 }
 
-// The user side of a model with context: a tower over the queries, from
-// its fresh random initialization or, in a warm start, from the saved
-// user tower (`saved`, of the same features and context columns).
+// The user side of a model with context: a tower over the queries (`rows`
+// of `features`, row r's user id_of[r]), which `how` reads, from its fresh
+// random initialization or, in a warm start, from the saved user tower
+// (`saved`, of the same features and context columns).
 TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users,
-                            const Queries& queries, Matrix& vectors, Rng& init_rng,
+                            const QueryRows& how, const FeatureRows* features, std::int64_t rows,
+                            std::vector<std::int32_t> id_of, Matrix& vectors, Rng& init_rng,
                             const TowerParams* saved) {
   TowerShape shape;
   shape.id_rows = config.user_ids ? num_users : 0;
-  shape.feature_offsets = queries.offsets;
+  shape.feature_offsets = how.offsets;
   shape.embed_dim = config.dim;
   shape.layers = config.layers;
-  auto tower =
-      std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, queries.dropout);
+  auto tower = std::make_unique<Tower>(std::move(shape), config.init_scale, init_rng, how.dropout);
   if (saved != nullptr) {
     try {
       tower->start_from(*saved);
@@ -987,8 +1076,8 @@ TrainedSide make_query_side(const TwoTowerConfig& config, std::int32_t num_users
       throw Error(e.kind(), fmt::format("the user side: {}", e.what()));
     }
   }
-  return TrainedSide(config.optimizer_settings(), vectors, std::move(tower), &queries.rows,
-                     queries.rows.rows(), queries.user_of);
+  return TrainedSide(config.optimizer_settings(), vectors, std::move(tower), features, rows,
+                     std::move(id_of));
 }
 
 // A distributed run's check of what every rank must hold alike at the end:
@@ -1030,21 +1119,29 @@ void same_on_every_rank(Communicator& comm, const TrainedSide& users, const Trai
 }
 
 // queries: with context, train and test are queries->train and ->test, on
-// query rows; the users' vectors are made with the context missing at the end.
+// query rows; step_queries: with context on several ranks, each step's
+// queries. With either, the users' vectors are made with the context
+// missing at the end.
 TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
                             const TwoTowerConfig& config, const ProgressCallback& on_progress,
                             const EpochCallback& on_epoch, const InitialVectors& init,
                             const TwoTowerFeatures& features = {}, Communicator* comm = nullptr,
                             const RowPartition* users = nullptr, const Queries* queries = nullptr,
-                            std::int32_t num_users = 0) {
+                            std::int32_t num_users = 0, StepQueries* step_queries = nullptr) {
   TwoTowerResult result;
   // Users first, then items, from one stream: the initial tables are part of
   // what the golden tests pin.
   Rng init_rng(config.seed);
+  const QueryRows* how = queries != nullptr        ? &queries->how
+                         : step_queries != nullptr ? &step_queries->how()
+                                                   : nullptr;
   TrainedSide user_side =
       queries != nullptr
-          ? make_query_side(config, num_users, *queries, result.user_embeddings, init_rng,
-                            init.user_tower)
+          ? make_query_side(config, num_users, *how, &queries->rows, queries->rows.rows(),
+                            queries->user_of, result.user_embeddings, init_rng, init.user_tower)
+      : step_queries != nullptr
+          ? make_query_side(config, num_users, *how, &step_queries->rows(), 1, {0},
+                            result.user_embeddings, init_rng, init.user_tower)
           : make_side(config, config.user_ids, features.users, train.num_users,
                       result.user_embeddings, init_rng, init.users, init.user_tower, "user");
   TrainedSide item_side =
@@ -1066,7 +1163,7 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
     rating.emplace(std::move(head));
   }
   TwoTowerTrainer trainer(train, config, user_side, item_side, rating ? &*rating : nullptr, comm,
-                          users);
+                          users, step_queries);
 
   const auto t_train = Clock::now();
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -1088,14 +1185,14 @@ TwoTowerResult train_epochs(const Interactions& train, const Interactions* test,
   item_side.finish(threads);
   if (user_side.tower() != nullptr) result.user_tower = user_side.tower()->params();
   if (item_side.tower() != nullptr) result.item_tower = item_side.tower()->params();
-  if (queries != nullptr) {
+  if (how != nullptr) {
     // The users' vectors, with the context missing, instead of the queries'.
     std::vector<std::int32_t> ids(static_cast<std::size_t>(num_users));
     std::iota(ids.begin(), ids.end(), 0);
     const std::vector<std::int64_t> rows(ids.begin(), ids.end());
     result.user_embeddings = result.user_tower->vectors(
         config.user_ids ? std::span<const std::int32_t>(ids) : std::span<const std::int32_t>(),
-        &queries->user_rows, rows, threads);
+        &how->user_rows, rows, threads);
   }
   if (rating) result.rating_head = rating->head();
   result.train_seconds = seconds_since(t_train);
@@ -1147,21 +1244,22 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
                                            const EpochCallback& on_epoch,
                                            const TwoTowerFeatures& features) {
   config.validate();
+  const QueryContext* context = features.context;
   // Every rank holds the same features (of the whole vocabularies): what
   // one rank finds wrong with them, every rank does.
   try {
-    check_side(config.user_ids, features.users, false, train.pairs.num_users, "user");
+    check_side(config.user_ids, features.users, context != nullptr, train.pairs.num_users, "user");
     check_side(config.item_ids, features.items, false, train.pairs.num_items, "item");
   } catch (const Error& e) {
     throw CollectiveError(e.kind(), e.what());
   }
-  if (features.context != nullptr) {
+  if (context != nullptr && comm.any_rank(train.pairs.timestamps.size() != train.pairs.size())) {
     throw CollectiveError(ErrorKind::InvalidArgument,
-                          "context features do not train on several ranks yet; run latent "
-                          "train as one process for them");
+                          "context features take each training pair's timestamp, and some "
+                          "rank's pairs have none");
   }
   const bool rating = config.rating_weight > 0;
-  if (rating && any_rank(!train.pairs.empty() && train.pairs.ratings.empty(), &comm)) {
+  if (rating && comm.any_rank(!train.pairs.empty() && train.pairs.ratings.empty())) {
     throw CollectiveError(ErrorKind::InvalidArgument,
                           fmt::format("the rating task (rating weight {}) needs ratings, and the "
                                       "training pairs have none: give data with a rating "
@@ -1172,8 +1270,14 @@ TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& 
   // Each rank trains the users of one range and holds all their pairs; the
   // ranges are cut so that the ranks have about as many pairs each.
   const RowPartition users = RowPartition::balanced(comm, train.pairs.num_users, train.pairs.users);
-  const Interactions mine = owned_pairs(comm, train, users, PairKey::User, rating);
-  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, features, &comm, &users);
+  const Interactions mine =
+      owned_pairs(comm, train, users, PairKey::User, rating, context != nullptr);
+  if (context == nullptr) {
+    return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, features, &comm, &users);
+  }
+  StepQueries queries(QueryRows(features.users, context->encoder, train.pairs.num_users));
+  return train_epochs(mine, nullptr, config, on_progress, on_epoch, {}, features, &comm, &users,
+                      nullptr, train.pairs.num_users, &queries);
 }
 
 }  // namespace latent

@@ -75,6 +75,8 @@ class Communicator {
   int size() const noexcept { return size_; }
   // More than one rank.
   bool distributed() const noexcept { return size_ > 1; }
+  // Whether `mine` holds on some rank (an allreduce of one value). Collective.
+  bool any_rank(bool mine);
 
   // Every rank passes `values` of the same length n; on return each holds the
   // elementwise sum over the ranks, added in rank order on rank 0 (see the

@@ -129,7 +129,7 @@ Dataset load_dataset(const LoadOptions& options);
 struct DatasetShare {
   // The vocabularies, titles, rows_read and description of the whole data
   // set, the same on every rank and as load_dataset makes them; its
-  // interactions (users, items, weights and ratings: no timestamps) and
+  // interactions (users, items, weights, ratings and timestamps) and
   // seen_only (users and items) are this rank's rows, on those vocabularies.
   Dataset data;
   // How many of data.interactions' rows, and of data.seen_only's, each file

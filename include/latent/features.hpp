@@ -65,6 +65,8 @@
 
 namespace latent {
 
+class Communicator;
+
 enum class FeatureType { Categorical, Multi, Numeric, Timestamp, Text };
 
 // "categorical", "multi", "numeric", "timestamp", "text"; throws
@@ -164,7 +166,12 @@ class FeatureEncoder {
   // Learns each declared column's vocabulary or statistics from `table`
   // (its values[c] are column c's). Throws InvalidArgument when the table's
   // columns do not match the declarations, and as above for values.
-  static FeatureEncoder fit(std::vector<FeatureColumn> columns, const FeatureTable& table);
+  // With `comm`, each rank's table is its share of the rows, and the
+  // statistics are of every rank's together, as one process would find them
+  // in all the rows (collective; numeric and timestamp columns only, else
+  // InvalidArgument on every rank).
+  static FeatureEncoder fit(std::vector<FeatureColumn> columns, const FeatureTable& table,
+                            Communicator* comm = nullptr);
   // a's columns, then b's, as one encoder (a user tower's features and the
   // queries' context). Throws InvalidArgument for a name in both.
   static FeatureEncoder joined(const FeatureEncoder& a, const FeatureEncoder& b);
@@ -252,8 +259,11 @@ struct QueryContext {
   // context column missing (its OOV rows, which stay zero when every
   // training pair has its value). Throws InvalidArgument for another
   // name, no columns, or pairs without timestamps (naming `source`).
+  // With `comm`, train is this rank's share of the pairs and the encoder
+  // is fitted on every rank's together (collective, FeatureEncoder::fit).
   static QueryContext fit(std::span<const FeatureColumn> columns, const Interactions& train,
-                          const Interactions* test, std::string_view source);
+                          const Interactions* test, std::string_view source,
+                          Communicator* comm = nullptr);
   // The pairs encoded by a trained context encoder (a warm start: the saved
   // model's statistics and buckets; a time outside them falls in its edge
   // bucket). Throws InvalidArgument naming both when the declared columns

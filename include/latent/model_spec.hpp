@@ -118,6 +118,9 @@ struct DistributedTrainInput {
   // of the whole vocabularies.
   const SideFeatures* user_features = nullptr;
   const SideFeatures* item_features = nullptr;
+  // Context features (two-tower): fitted on every rank's pairs, whose
+  // timestamps encode each pair's context (train_two_tower_distributed).
+  const QueryContext* context = nullptr;
 };
 
 // What a trainer hands back.

@@ -49,9 +49,11 @@ enum class PairKey { User, Item };
 // rank's: the pairs of the rows it owns, in one process's order, with
 // weights when any rank has them (1 for a rank's pairs without), and with
 // their ratings when with_ratings and any rank has them (then every rank
-// with pairs must: InvalidArgument otherwise). Collective.
+// with pairs must: InvalidArgument otherwise), and with their timestamps
+// when with_timestamps (every pair must have one: InvalidArgument).
+// Collective.
 Interactions owned_pairs(Communicator& comm, const RankPairs& mine, const RowPartition& partition,
-                         PairKey key, bool with_ratings = false);
+                         PairKey key, bool with_ratings = false, bool with_timestamps = false);
 
 // Every rank's pairs on rank `root`, in one process's order (other ranks get
 // none, with the vocabulary sizes). Collective.

@@ -176,8 +176,14 @@ TwoTowerResult train_two_tower(const Interactions& train, const Interactions* te
 // trains the head on its own users' pairs of the global batch, each pair's
 // squared error over the global batch's count, and the head's gradients
 // join the same sum. Every rank ends by checking that it holds the same
-// towers, item table and head as rank 0. Context features are not
-// distributed yet: InvalidArgument.
+// towers, item table and head as rank 0.
+//
+// Context features (features.context: its encoder, fitted on every rank's
+// pairs, QueryContext::fit with a Communicator; its rows are not read):
+// the pairs' timestamps travel with them (every rank's pairs must have
+// them: InvalidArgument), and every rank makes the queries of each global
+// batch from its pairs' users and times, as one process makes every pair's
+// once. The user vectors returned are those with the context missing.
 TwoTowerResult train_two_tower_distributed(Communicator& comm, const RankPairs& train,
                                            const TwoTowerConfig& config,
                                            const ProgressCallback& on_progress = {},

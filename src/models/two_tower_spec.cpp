@@ -91,7 +91,7 @@ TrainedVectors train(const Params& params, const TrainInput& in) {
 TrainedVectors train_distributed(const Params& params, const DistributedTrainInput& in) {
   TwoTowerResult r =
       train_two_tower_distributed(in.comm, in.train, table().read(params), in.on_progress,
-                                  in.on_epoch, {in.user_features, in.item_features, nullptr});
+                                  in.on_epoch, {in.user_features, in.item_features, in.context});
   return {std::move(r.user_embeddings),
           std::move(r.item_embeddings),
           std::move(r.epochs),

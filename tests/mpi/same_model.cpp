@@ -11,11 +11,14 @@
 // draws of the same training (two-tower on several ranks), the same
 // vocabularies and seen items, and FactorizedTopK@100 on the (user, item)
 // pairs of TEST_CSV within WITHIN of each other (and with a rating head,
-// the RMSE of its ratings).
+// the RMSE of its ratings). Towers' feature encoders must agree: the same
+// columns, vocabularies and bucket boundaries, their means and deviations
+// within 1e-9 relative (sums of every rank's values in another order).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -23,7 +26,9 @@
 
 #include <latent/dataset.hpp>
 #include <latent/evaluation.hpp>
+#include <latent/features.hpp>
 #include <latent/model_file.hpp>
+#include <latent/tower.hpp>
 
 namespace {
 
@@ -86,6 +91,29 @@ double rmse(const latent::ModelData& model, const latent::Dataset& test) {
                                  pairs.items, pairs.ratings, 1);
 }
 
+// The encoders of two towers of a side (either may be absent).
+void compare_encoders(const std::optional<latent::FeatureTower>& a,
+                      const std::optional<latent::FeatureTower>& b, const char* side) {
+  require(a.has_value() == b.has_value(), fmt::format("{} tower", side));
+  if (!a || !b) return;
+  const auto ca = a->encoder.columns(), cb = b->encoder.columns();
+  require(ca.size() == cb.size(), fmt::format("{} tower's feature columns", side));
+  const auto close = [](double x, double y) {
+    return std::abs(x - y) <= 1e-9 * std::max(std::abs(x), std::abs(y));
+  };
+  for (std::size_t c = 0; c < ca.size() && c < cb.size(); ++c) {
+    const latent::ColumnEncoding &x = ca[c], &y = cb[c];
+    const std::string what = fmt::format("{} feature column {}", side, x.column.to_string());
+    require(x.column.to_string() == y.column.to_string(), what);
+    require(std::ranges::equal(x.vocabulary.ids(), y.vocabulary.ids()), what + ": vocabulary");
+    require(x.boundaries == y.boundaries, what + ": bucket boundaries");
+    require(x.fitted == y.fitted, what + ": values fitted");
+    require(close(x.mean, y.mean) && close(x.std, y.std), what + ": mean and deviation");
+    fmt::print("{}: {} bucket boundaries, mean {} and {}\n", what, x.boundaries.size(), x.mean,
+               y.mean);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,6 +130,8 @@ int main(int argc, char** argv) {
     require(std::ranges::equal(a.users.ids(), b.users.ids()), "user vocabulary");
     require(std::ranges::equal(a.items.ids(), b.items.ids()), "item vocabulary");
     require(a.seen == b.seen, "seen items");
+    compare_encoders(a.user_tower, b.user_tower, "user");
+    compare_encoders(a.item_tower, b.item_tower, "item");
     latent::LoadOptions options;
     options.data = argv[4];
     const latent::Dataset test = latent::load_dataset(options);

@@ -1,5 +1,7 @@
+#include <latent/communicator.hpp>
 #include <latent/error.hpp>
 #include <latent/features.hpp>
+#include <latent/random.hpp>
 
 #include <cmath>
 #include <string>
@@ -12,6 +14,8 @@
 
 namespace latent {
 namespace {
+
+using test::expect_error;
 
 // Row r's tokens as (index, weight) pairs.
 std::vector<std::pair<std::int32_t, float>> tokens(const FeatureRows& rows, std::int64_t r) {
@@ -211,6 +215,50 @@ TEST(FeatureEncoder, NumericIsNormalizedAndBucketized) {
   const auto flat = FeatureEncoder::fit(parse_feature_columns("x:numeric"), same);
   EXPECT_EQ(flat.columns()[0].std, 1.0);
   EXPECT_EQ(tokens(flat.encode(same), 0), (std::vector<std::pair<std::int32_t, float>>{{1, 0.0f}}));
+}
+
+// Fitted on several ranks (context features on MPI ranks), a number
+// column's buckets are found by bisecting the values' bits with every
+// rank's counts summed: on one rank, that search must find exactly the
+// quantiles a sort does, for negative, tied, fractional and huge values
+// alike (tests/mpi checks the ranks' sums against one process's too).
+TEST(FeatureEncoder, ACollectiveFitFindsTheSortsQuantiles) {
+  FeatureTable t;
+  t.values.resize(1);
+  Rng rng(11);
+  const std::vector<double> specials{-1e300, -2.5, -0.0, 0.0, 1e-310, 3.0, 3.0, 3.0, 1e18};
+  for (int r = 0; r < 2000; ++r) {
+    const double x = r % 7 == 0   ? specials[static_cast<std::size_t>(r / 7) % specials.size()]
+                     : r % 3 == 0 ? std::floor(rng.uniform() * 20) - 10
+                                  : (rng.uniform() - 0.3) * 1e6;
+    t.ids.push_back(std::to_string(r));
+    t.values[0].push_back(r % 11 == 0 ? "" : fmt::format("{}", x));
+  }
+  // Times: seconds, many of them the same.
+  FeatureTable times = t;
+  for (std::size_t r = 0; r < times.ids.size(); ++r) {
+    times.values[0][r] = std::to_string(static_cast<std::int64_t>(rng.uniform() * 300) * 3'600'000);
+  }
+  for (const auto& [declaration, table] :
+       {std::pair("x:numeric:buckets=7", &t), std::pair("x:numeric:buckets=300", &t),
+        std::pair("x:numeric", &t), std::pair("x:timestamp", &times)}) {
+    SCOPED_TRACE(declaration);
+    const auto columns = parse_feature_columns(declaration);
+    Communicator one;  // one process: every collective as MPI's with one rank
+    const FeatureEncoder sorted = FeatureEncoder::fit(columns, *table);
+    const FeatureEncoder bisected = FeatureEncoder::fit(columns, *table, &one);
+    EXPECT_EQ(bisected.to_json(), sorted.to_json());
+    const ColumnEncoding& c = sorted.columns()[0];
+    EXPECT_TRUE(c.column.buckets <= 1 || c.boundaries.size() > 5) << c.boundaries.size();
+  }
+  // Other columns are not fitted on ranks yet.
+  FeatureTable words;
+  words.ids = {"1"};
+  words.values = {{"a"}};
+  Communicator one;
+  expect_error(
+      [&] { (void)FeatureEncoder::fit(parse_feature_columns("w:categorical"), words, &one); },
+      ErrorKind::InvalidArgument, {"\"w\"", "only numeric and timestamp"});
 }
 
 TEST(FeatureEncoder, ANumberThatIsNotOneNamesTheSourceRowAndValue) {

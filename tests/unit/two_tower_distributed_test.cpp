@@ -6,7 +6,8 @@
 // path's own work, not the ranks' traffic: its global batches, the rating
 // task's pairs and denominator, the user tower stepped on the batch's
 // summed gradients, the rating head's gradients summed in place, and the
-// final check that the ranks agree. tests/mpi runs it on several ranks.
+// final check that the ranks agree, and with context features each step's
+// queries made from its pairs' times. tests/mpi runs it on several ranks.
 #include <latent/communicator.hpp>
 #include <latent/dataset.hpp>
 #include <latent/features.hpp>
@@ -26,7 +27,7 @@ constexpr int kUsers = 40;
 constexpr int kItems = 30;
 constexpr int kPairs = 480;  // 15 batches of 32
 
-// Users who like items of their own group, with ratings.
+// Users who like items of their own group, with ratings and times.
 Dataset rated_data() {
   ColumnData c;
   Rng rng(3);
@@ -36,6 +37,7 @@ Dataset rated_data() {
     c.users.push_back(fmt::format("u{}", u));
     c.items.push_back(fmt::format("i{}", i));
     c.ratings.push_back(1 + static_cast<int>(rng.uniform() * 5));
+    c.timestamps.push_back(static_cast<std::int64_t>(rng.uniform() * 1000) * 86400);
   }
   return dataset_from_columns(c);
 }
@@ -91,6 +93,7 @@ TEST(TwoTowerDistributed, OneRankTrainsAsOneProcess) {
     std::string name;
     TwoTowerConfig config;
     bool features;
+    bool context = false;
   };
   std::vector<Variant> variants;
   variants.push_back({"ids", config(), false});
@@ -108,8 +111,21 @@ TEST(TwoTowerDistributed, OneRankTrainsAsOneProcess) {
   c = config();
   c.item_ids = false;
   variants.push_back({"item features alone", c, true});
+  // Context features: each step's queries made from its pairs' times.
+  variants.push_back({"ids, context", config(), false, true});
+  c = config();
+  c.negatives = Negatives::InBatch;
+  c.user_ids = false;
+  variants.push_back({"context alone, in-batch", c, false, true});
+  c = config();
+  c.layers = {16, 8};
+  c.rating_weight = 0.5f;
+  variants.push_back({"context, layers, item features, rating task", c, true, true});
+  const QueryContext context = QueryContext::fit(
+      parse_feature_columns("timestamp:timestamp:buckets=8"), data.interactions, nullptr, "pairs");
   for (const Variant& v : variants) {
-    const TwoTowerFeatures features{nullptr, v.features ? &items : nullptr, nullptr};
+    const TwoTowerFeatures features{nullptr, v.features ? &items : nullptr,
+                                    v.context ? &context : nullptr};
     const TwoTowerResult one =
         train_two_tower(data.interactions, nullptr, v.config, {}, {}, {}, features);
     Communicator comm;  // one process: one rank
@@ -119,6 +135,10 @@ TEST(TwoTowerDistributed, OneRankTrainsAsOneProcess) {
     expect_same(one, ranks, v.name);
     EXPECT_EQ(one.user_tower.has_value(), ranks.user_tower.has_value()) << v.name;
     EXPECT_EQ(one.item_tower.has_value(), ranks.item_tower.has_value()) << v.name;
+    if (one.user_tower && ranks.user_tower) {
+      EXPECT_EQ(one.user_tower->feature_table, ranks.user_tower->feature_table) << v.name;
+      EXPECT_EQ(one.user_tower->weights, ranks.user_tower->weights) << v.name;
+    }
   }
 }
 

@@ -211,12 +211,6 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
   const bool root = comm.rank() == 0;
   const bool quiet = f.progress.quiet || !root;
   std::optional<ModelData> no_init;
-  if (!f.features.context.empty()) {
-    throw CollectiveError(ErrorKind::Unsupported,
-                          fmt::format("context features (--context-features) are not taken on "
-                                      "{} ranks yet; run latent train as one process for them",
-                                      comm.size()));
-  }
   if (!f.split_in.empty()) {
     throw CollectiveError(ErrorKind::Unsupported,
                           fmt::format("a given split (--split-in) does not run on {} ranks yet; "
