@@ -19,7 +19,9 @@ once under build/bench-data/index-N/. For each model, on its item vectors and
 
 (the peers: bench/index_peers.py in build/peers-venv, hnswlib and faiss-cpu
 from PyPI, on the vectors latent_bench_index exports). Every recall@10 is
-against latent's exact top 10; queries/s are on one thread; build seconds on
+against latent's exact top 10; queries/s are on one thread, each search of
+all the queries timed as the fastest of --passes passes (5; fewer once 5 s have
+gone on them), latent's and the peers' alike; build seconds on
 --build-threads; bytes per item are the index's memory with the raw float
 vectors (latent's graph plus the model's vectors; hnswlib's and faiss's
 index files, which hold both).
@@ -67,6 +69,39 @@ def load():
     return open("/proc/loadavg").read().split()[0]
 
 
+def forget(graph, peer_dir):
+    """Removes latent's kept graph and the peers' kept indexes."""
+    graph.unlink(missing_ok=True)
+    if peer_dir.is_dir():
+        for f in peer_dir.iterdir():
+            f.unlink()
+        peer_dir.rmdir()
+
+
+def faster(a, b):
+    """Two rounds' figures as one: each timing (a dict with queries_per_second)
+    the faster round's, a build time the round that measured one, the rest the
+    first round's. The searches are deterministic, so recall is the same."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if "queries_per_second" in a and "queries_per_second" in b:
+            return a if a["queries_per_second"] >= b["queries_per_second"] else b
+        out = {k: faster(v, b[k]) if k in b else v for k, v in a.items()}
+        if "build_seconds" in a and a["build_seconds"] is None:
+            out["build_seconds"] = b.get("build_seconds")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [faster(x, y) for x, y in zip(a, b)]
+    return a
+
+
+def fastest(rounds):
+    out = rounds[0]
+    for r in rounds[1:]:
+        out = faster(out, r)
+    out["rounds"] = len(rounds)
+    return out
+
+
 def best_at(rows, target):
     """The fastest row with recall >= target, or None."""
     ok = [r for r in rows if r["recall"] >= target]
@@ -84,6 +119,9 @@ def main():
     p.add_argument("--ef-construction", type=int, default=200)
     p.add_argument("--build-threads", type=int, default=2)
     p.add_argument("--ef", default="10,20,40,80,160")
+    p.add_argument("--passes", type=int, default=5,
+                   help="time every search of all the queries as the fastest of this many passes "
+                        "(fewer once 5 s have gone on them), latent's and the peers'")
     p.add_argument("--nprobe", default="8,16,32,64,128")
     p.add_argument("--k-factor", default="10")
     p.add_argument("--hnsw-single-ef", type=int, default=0,
@@ -93,9 +131,14 @@ def main():
                    help="queries to time one call each on latent's exact search (0: skip)")
     p.add_argument("--no-filtered", action="store_true",
                    help="skip the searches that exclude each user's seen items")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="measure latent and the peers this many times, in turn, and keep each "
+                        "setting's fastest round: the machine's speed drifts between processes "
+                        "(the graphs are built once)")
     p.add_argument("--reuse-index", action="store_true",
-                   help="keep latent's graph in the bench data directory and load it on the next "
-                        "run (its build time is then not measured): for trying search changes")
+                   help="keep the graphs (latent's and the peers') in the bench data directory "
+                        "and load them on the next run (their build times are then not "
+                        "measured): for trying search changes")
     p.add_argument("--build", default=str(ROOT / "build"))
     a = p.parse_args()
 
@@ -117,30 +160,46 @@ def main():
         model = catalog.model(kind, a.two_tower_epochs)
         export = work / f"export-{kind}-{tag}"
         export.mkdir(exist_ok=True)
-        say(f"{kind}: latent_bench_index...")
-        latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
-                             "--ef-construction", a.ef_construction, "--build-threads",
-                             a.build_threads, "--ef", a.ef, "--hnsw-single-ef",
-                             a.hnsw_single_ef, "--exact-single", a.exact_single,
-                             *(["--no-filtered"] if a.no_filtered else []), "--export", export,
-                             *(["--index-file", work / f"{kind}-m{a.m}-efc{a.ef_construction}.index"]
-                               if a.reuse_index else []), "--json",
-                             export / "latent.json"])
-        say(latent_out.rstrip())
-        say(f"  ({s:.0f} s)")
-        peers = {}
-        if a.peers:
-            say(f"{kind}: index_peers.py...")
-            env = dict(os.environ, OMP_NUM_THREADS=str(a.build_threads),
-                       INDEX_PEERS_TMP=str(work))
-            _, s = run([python, ROOT / "bench" / "index_peers.py", "--dir", export, "--json",
-                        export / "peers.json", "--m", a.m, "--ef-construction",
-                        a.ef_construction, "--build-threads", a.build_threads, "--ef", a.ef,
-                        "--nprobe", a.nprobe, "--k-factor", a.k_factor, "--peers", a.peers],
-                       env)
+        # Rounds after the first load the graphs the first built: latent's
+        # and the peers', kept in the bench data directory (and left there
+        # for the next run with --reuse-index).
+        keep = a.reuse_index or a.rounds > 1
+        graph = work / f"{kind}-m{a.m}-efc{a.ef_construction}.index"
+        peer_dir = work / f"peers-{kind}-{tag}"
+        if not a.reuse_index:
+            forget(graph, peer_dir)
+        if keep:
+            peer_dir.mkdir(exist_ok=True)
+        lat_rounds, peer_rounds = [], []
+        for round_ in range(a.rounds):
+            say(f"{kind}: latent_bench_index (round {round_ + 1} of {a.rounds})...")
+            latent_out, s = run([bench, "--model", model, "--queries", a.queries, "--m", a.m,
+                                 "--ef-construction", a.ef_construction, "--build-threads",
+                                 a.build_threads, "--ef", a.ef, "--passes", a.passes,
+                                 "--hnsw-single-ef", a.hnsw_single_ef, "--exact-single",
+                                 a.exact_single if round_ == 0 else 0,
+                                 *(["--no-filtered"] if a.no_filtered else []),
+                                 *(["--export", export] if round_ == 0 else []),
+                                 *(["--index-file", graph] if keep else []), "--json",
+                                 export / "latent.json"])
+            say(latent_out.rstrip())
             say(f"  ({s:.0f} s)")
-            peers = json.load(open(export / "peers.json"))
-        results[kind] = (json.load(open(export / "latent.json")), peers)
+            lat_rounds.append(json.load(open(export / "latent.json")))
+            if a.peers:
+                say(f"{kind}: index_peers.py (round {round_ + 1} of {a.rounds})...")
+                env = dict(os.environ, OMP_NUM_THREADS=str(a.build_threads),
+                           INDEX_PEERS_TMP=str(work))
+                _, s = run([python, ROOT / "bench" / "index_peers.py", "--dir", export, "--json",
+                            export / "peers.json", "--m", a.m, "--ef-construction",
+                            a.ef_construction, "--build-threads", a.build_threads, "--ef", a.ef,
+                            "--passes", a.passes, "--nprobe", a.nprobe, "--k-factor",
+                            a.k_factor, "--peers", a.peers,
+                            *(["--index-dir", peer_dir] if keep else [])], env)
+                say(f"  ({s:.0f} s)")
+                peer_rounds.append(json.load(open(export / "peers.json")))
+        if not a.reuse_index:
+            forget(graph, peer_dir)
+        results[kind] = (fastest(lat_rounds), fastest(peer_rounds) if peer_rounds else {})
 
     print(f"cpu: {system['cpu']}; latent: {system['blas_kernels']} kernels; 1-minute load "
           f"average {start_load} at start, {load()} at end")
@@ -148,7 +207,10 @@ def main():
         exact_qps = lat["exact"]["queries_per_second"]
         vec = lat["vector_bytes_per_item"]
         print(f"\n{kind} (d {lat['dim']}): {lat['items']:,} items, {lat['queries']:,} query "
-              f"users, top {lat['k']}; search on 1 thread, builds on {lat['build_threads']} "
+              f"users, top {lat['k']}; search on 1 thread, the fastest of "
+              f"{lat.get('passes', 1)} passes in {lat['rounds']} round"
+              f"{'s' if lat['rounds'] > 1 else ''}; builds on "
+              f"{lat['build_threads']} "
               f"threads; x exact = queries/s over latent's exact search's")
         print(f"{'setting':<58}{'recall@10':>10}{'queries/s':>11}{'build s':>9}"
               f"{'bytes/item':>11}{'x exact':>10}")
