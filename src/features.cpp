@@ -320,6 +320,18 @@ FeatureColumn FeatureColumn::from_json(const nlohmann::json& j) {
   return again[0];
 }
 
+std::string feature_declaration(std::span<const FeatureColumn> columns) {
+  std::vector<std::string> each;
+  for (const FeatureColumn& c : columns) each.push_back(c.to_string());
+  return fmt::format("{}", fmt::join(each, ","));
+}
+
+std::string FeatureEncoder::declaration() const {
+  std::vector<FeatureColumn> columns;
+  for (const ColumnEncoding& c : columns_) columns.push_back(c.column);
+  return feature_declaration(columns);
+}
+
 std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration) {
   std::vector<FeatureColumn> out;
   if (detail::trim_blanks(declaration).empty()) return out;
@@ -555,12 +567,10 @@ SideFeatures SideFeatures::fit(const FeatureTable& table, const Vocabulary& voca
 
 SideFeatures SideFeatures::with_encoder(const FeatureTable& table, const Vocabulary& vocabulary,
                                         FeatureEncoder encoder) {
-  std::vector<std::string> declared, saved;
-  for (const FeatureColumn& c : table.columns) declared.push_back(c.to_string());
-  for (const ColumnEncoding& c : encoder.columns()) saved.push_back(c.column.to_string());
-  require(declared == saved,
-          fmt::format("{}: the columns {} are not the trained ones, {}", table.source,
-                      fmt::join(declared, ","), fmt::join(saved, ",")));
+  const std::string declared = feature_declaration(table.columns);
+  const std::string saved = encoder.declaration();
+  require(declared == saved, fmt::format("{}: the columns {} are not the trained ones, {}",
+                                         table.source, declared, saved));
   std::vector<std::int64_t> row_of(static_cast<std::size_t>(vocabulary.size()), -1);
   for (std::size_t r = 0; r < table.ids.size(); ++r) {
     const auto v = vocabulary.find(table.ids[r]);
@@ -637,11 +647,10 @@ QueryContext QueryContext::fit(std::span<const FeatureColumn> columns, const Int
 QueryContext QueryContext::with_encoder(std::span<const FeatureColumn> columns,
                                         const Interactions& train, const Interactions* test,
                                         std::string_view source, FeatureEncoder encoder) {
-  std::vector<std::string> declared, trained;
-  for (const FeatureColumn& c : columns) declared.push_back(c.to_string());
-  for (const ColumnEncoding& c : encoder.columns()) trained.push_back(c.column.to_string());
-  require(declared == trained, fmt::format("the context features {} are not the trained ones, {}",
-                                           fmt::join(declared, ","), fmt::join(trained, ",")));
+  const std::string declared = feature_declaration(columns);
+  const std::string trained = encoder.declaration();
+  require(declared == trained,
+          fmt::format("the context features {} are not the trained ones, {}", declared, trained));
   QueryContext q;
   q.encoder = std::move(encoder);
   q.train = q.encoder.encode(context_table(columns, train, source, "training"));

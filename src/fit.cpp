@@ -241,14 +241,13 @@ std::optional<QueryContext> fit_context(const FitOptions& options, const Interac
   if (options.init != nullptr && options.init->user_tower) {
     saved = options.init->user_tower->encoder.part(true);
   }
-  std::vector<std::string> columns;
-  for (const ColumnEncoding& c : saved.columns()) columns.push_back(c.column.to_string());
+  const std::string columns = saved.declaration();
   if (options.context_features.empty()) {
     if (columns.empty()) return std::nullopt;
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}'s user tower takes the context features {}: give them to "
                             "continue it",
-                            options.init_name, fmt::join(columns, ",")));
+                            options.init_name, columns));
   }
   if (options.init == nullptr) {
     return QueryContext::fit(options.context_features, train, test, source);
@@ -278,19 +277,16 @@ FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
   const auto side = [&](const FeatureTable* table, const Vocabulary& vocabulary,
                         std::optional<SideFeatures>& into, const char* name,
                         const FeatureTower* saved) {
-    std::vector<std::string> saved_columns;
     // A user tower's columns are its features' and the context's.
     const FeatureEncoder saved_encoder =
         saved != nullptr ? saved->encoder.part(false) : FeatureEncoder{};
-    for (const ColumnEncoding& c : saved_encoder.columns()) {
-      saved_columns.push_back(c.column.to_string());
-    }
+    const std::string saved_columns = saved_encoder.declaration();
     if (table == nullptr) {
       if (saved_columns.empty()) return;
       throw Error(ErrorKind::InvalidArgument,
                   fmt::format("{}'s {} tower takes the {} features {}: give them (and their "
                               "file) to continue it",
-                              options.init_name, name, name, fmt::join(saved_columns, ",")));
+                              options.init_name, name, name, saved_columns));
     }
     if (saved != nullptr) {
       if (saved_columns.empty()) {
@@ -303,11 +299,9 @@ FitFeatures fit_features(const FitOptions& options, const Dataset& data) {
     } else {
       into = SideFeatures::fit(*table, vocabulary);
     }
-    std::vector<std::string> columns;
-    for (const FeatureColumn& c : table->columns) columns.push_back(c.to_string());
     out.training[fmt::format("{}_features", name)] = {
         {"source", table->source},
-        {"columns", fmt::format("{}", fmt::join(columns, ","))},
+        {"columns", feature_declaration(table->columns)},
         {"rows", table->ids.size()},
         {"known_with_features", into->with_values},
         {"known", vocabulary.num_known()}};
@@ -344,13 +338,6 @@ std::optional<FeatureTower> kept_user_tower(std::optional<TowerParams>& tower,
   std::optional<FeatureTower> kept = kept_tower(tower, joined);
   if (kept) kept->own_rows = std::move(own_rows);
   return kept;
-}
-
-// The context columns' declaration, for the training metadata.
-std::string declaration_of(const QueryContext& context) {
-  std::vector<std::string> columns;
-  for (const ColumnEncoding& c : context.encoder.columns()) columns.push_back(c.column.to_string());
-  return fmt::format("{}", fmt::join(columns, ","));
 }
 
 // The model file's contents and the fit's report: `data`'s vocabularies,
@@ -491,7 +478,7 @@ FitResult fit(const Dataset& given, const FitOptions& options) {
                 "(rated weight > 0) have none: give rated weight 0");
   }
   const std::optional<QueryContext> context = fit_context(options, train, test, data.description);
-  if (context) features_training["context_features"] = declaration_of(*context);
+  if (context) features_training["context_features"] = context->encoder.declaration();
   const TrainInput input{train,
                          test,
                          options.on_progress,
@@ -601,7 +588,7 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
       return QueryContext::fit(options.context_features, train.pairs, nullptr, data.description,
                                &comm);
     });
-    features.training["context_features"] = declaration_of(*context);
+    features.training["context_features"] = context->encoder.declaration();
     context->train = FeatureRows{};  // not read on ranks: its memory back
   }
   TrainedVectors trained = model.train_distributed(

@@ -102,6 +102,9 @@ struct FeatureColumn {
 // type or option, an option the type does not take, a value out of range,
 // or hash together with max or min.
 std::vector<FeatureColumn> parse_feature_columns(std::string_view declaration);
+// The columns as one declaration text, as parse_feature_columns reads it
+// (each column's to_string, comma-separated; empty for no column).
+std::string feature_declaration(std::span<const FeatureColumn> columns);
 
 // A feature's value by name, as a front end takes it for one user or item
 // ("age", "25").
@@ -180,6 +183,8 @@ class FeatureEncoder {
   FeatureEncoder part(bool context) const;
 
   std::span<const ColumnEncoding> columns() const noexcept { return columns_; }
+  // Its columns' declaration text (feature_declaration).
+  std::string declaration() const;
   // Column c's rows start at offsets()[c]; offsets().back() is every
   // column's rows together.
   std::span<const std::int32_t> offsets() const noexcept { return offsets_; }
