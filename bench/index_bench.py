@@ -69,6 +69,13 @@ def load():
     return open("/proc/loadavg").read().split()[0]
 
 
+def positive(text):
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return n
+
+
 def forget(graph, peer_dir):
     """Removes latent's kept graph and the peers' kept indexes."""
     graph.unlink(missing_ok=True)
@@ -119,7 +126,7 @@ def main():
     p.add_argument("--ef-construction", type=int, default=200)
     p.add_argument("--build-threads", type=int, default=2)
     p.add_argument("--ef", default="10,20,40,80,160")
-    p.add_argument("--passes", type=int, default=5,
+    p.add_argument("--passes", type=positive, default=5,
                    help="time every search of all the queries as the fastest of this many passes "
                         "(fewer once 5 s have gone on them), latent's and the peers'")
     p.add_argument("--nprobe", default="8,16,32,64,128")
@@ -131,7 +138,7 @@ def main():
                    help="queries to time one call each on latent's exact search (0: skip)")
     p.add_argument("--no-filtered", action="store_true",
                    help="skip the searches that exclude each user's seen items")
-    p.add_argument("--rounds", type=int, default=3,
+    p.add_argument("--rounds", type=positive, default=3,
                    help="measure latent and the peers this many times, in turn, and keep each "
                         "setting's fastest round: the machine's speed drifts between processes "
                         "(the graphs are built once)")
@@ -161,11 +168,12 @@ def main():
         export = work / f"export-{kind}-{tag}"
         export.mkdir(exist_ok=True)
         # Rounds after the first load the graphs the first built: latent's
-        # and the peers', kept in the bench data directory (and left there
-        # for the next run with --reuse-index).
+        # and the peers', kept in the bench data directory, under names of
+        # this run's own unless --reuse-index keeps them for the next run.
         keep = a.reuse_index or a.rounds > 1
-        graph = work / f"{kind}-m{a.m}-efc{a.ef_construction}.index"
-        peer_dir = work / f"peers-{kind}-{tag}"
+        kept = "" if a.reuse_index else "-this-run"
+        graph = work / f"{kind}-m{a.m}-efc{a.ef_construction}{kept}.index"
+        peer_dir = work / f"peers-{pathlib.Path(model).stem}{kept}"
         if not a.reuse_index:
             forget(graph, peer_dir)
         if keep:

@@ -249,6 +249,8 @@ def main():
                    help="load each index from this directory when it is there (build seconds "
                         "then null), else build it and save it there")
     a = p.parse_args()
+    if a.passes < 1:
+        p.error(f"--passes {a.passes}: must be at least 1")
 
     items = np.ascontiguousarray(np.load(os.path.join(a.dir, "items.npy")), dtype=np.float32)
     queries = np.ascontiguousarray(np.load(os.path.join(a.dir, "queries.npy")), dtype=np.float32)
