@@ -29,10 +29,11 @@ faiss searches run with faiss.omp_set_num_threads(1) and builds with
 --passes passes (5; fewer once 5 s have gone on them), as latent_bench_index
 times latent's. --index-dir DIR loads each index from DIR when it is there
 (its build seconds then null) and else saves it there: index_bench.py's
-rounds after the first, and --reuse-index. Each search's process CPU time is reported beside its wall
-time (cpu/wall near 1.0: one thread did it). Bytes per item: the index as
-the library writes it to a file (hnswlib: vectors, links and labels; faiss:
-whatever the index holds), divided by the items.
+rounds after the first, and --reuse-index. Each search's process CPU time
+is reported beside its wall time (cpu/wall near 1.0: one thread did it).
+Bytes per item: the index as the library writes it to a file (hnswlib:
+vectors, links and labels; faiss: whatever the index holds), divided by the
+items.
 """
 
 import argparse
