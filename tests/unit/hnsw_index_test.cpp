@@ -241,6 +241,88 @@ TEST(HnswIndexBuild, TwoThreadsBuildAGraphAsGood) {
             0.97);
 }
 
+// The graph's arrays as the file holds them (header, levels, level 0, upper).
+struct SavedGraph {
+  std::int32_t m = 0;
+  std::vector<std::int32_t> levels, level0, upper;
+};
+SavedGraph saved_graph(const HnswIndex& index, const Matrix& items) {
+  test::TempDir dir;
+  const auto path = dir / "g.index";
+  index.save(path, items);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  SavedGraph g;
+  std::uint32_t m = 0;
+  std::uint64_t level0_size = 0, upper_size = 0;
+  std::memcpy(&m, bytes.data() + 48, 4);
+  std::memcpy(&level0_size, bytes.data() + 80, 8);
+  std::memcpy(&upper_size, bytes.data() + 88, 8);
+  g.m = static_cast<std::int32_t>(m);
+  const auto take = [&](std::vector<std::int32_t>& out, std::size_t at, std::size_t n) {
+    out.resize(n);
+    std::memcpy(out.data(), bytes.data() + at, n * 4);
+    return at + n * 4;
+  };
+  std::size_t at = take(g.levels, 96, static_cast<std::size_t>(items.rows()));
+  at = take(g.level0, at, level0_size);
+  take(g.upper, at, upper_size);
+  return g;
+}
+
+// Checks one list: within its capacity, rows of the graph, no item twice,
+// never the item itself.
+void expect_list_sound(const std::int32_t* list, std::int32_t capacity, std::int32_t row,
+                       std::int64_t rows) {
+  ASSERT_GE(list[0], 0);
+  ASSERT_LE(list[0], capacity) << "row " << row;
+  std::set<std::int32_t> seen;
+  for (std::int32_t j = 1; j <= list[0]; ++j) {
+    ASSERT_GT(list[j], 0) << "row " << row;
+    ASSERT_LT(list[j], rows) << "row " << row;
+    ASSERT_NE(list[j], row) << "a link to itself";
+    ASSERT_TRUE(seen.insert(list[j]).second) << "row " << row << " links " << list[j] << " twice";
+  }
+}
+
+TEST(HnswIndexBuild, ListsHoldNoItemTwiceNorTheItemItselfOnAnyLevel) {
+  // Two threads and small lists: many lists fill and are cut while others
+  // are being read.
+  const Matrix items = random_items(3001, 8, 9);
+  HnswParams p;
+  p.threads = 2;
+  p.m = 4;
+  const auto index = HnswIndex::build(items, p);
+  const SavedGraph g = saved_graph(*index, items);
+  const std::int64_t rows = items.rows();
+  std::int64_t full = 0, partial = 0, upper_at = 0;
+  for (std::int32_t r = 1; r < rows; ++r) {
+    const std::int32_t* l0 = g.level0.data() + static_cast<std::int64_t>(r) * (2 * g.m + 1);
+    expect_list_sound(l0, 2 * g.m, r, rows);
+    full += l0[0] == 2 * g.m;
+    partial += l0[0] > 0 && l0[0] < 2 * g.m;
+    for (std::int32_t level = 1; level <= g.levels[static_cast<std::size_t>(r)]; ++level) {
+      expect_list_sound(g.upper.data() + upper_at, g.m, r, rows);
+      upper_at += g.m + 1;
+    }
+  }
+  EXPECT_EQ(upper_at, static_cast<std::int64_t>(g.upper.size()));
+  EXPECT_GT(full, 0);
+  EXPECT_GT(partial, 0);
+}
+
+TEST(HnswIndexBuild, OneThreadBuildsTheSameGraphFromTheSameSeed) {
+  const Matrix items = random_items(1501, 8, 10);
+  const auto a = saved_graph(*HnswIndex::build(items, one_thread()), items);
+  const auto b = saved_graph(*HnswIndex::build(items, one_thread()), items);
+  EXPECT_EQ(a.levels, b.levels);
+  EXPECT_EQ(a.level0, b.level0);
+  EXPECT_EQ(a.upper, b.upper);
+  HnswParams other = one_thread();
+  other.seed = 43;
+  EXPECT_NE(saved_graph(*HnswIndex::build(items, other), items).level0, a.level0);
+}
+
 // ----- the companion file -----
 
 std::string read_all(const std::filesystem::path& p) {
