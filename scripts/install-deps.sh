@@ -20,6 +20,7 @@ packages=(
   libopenmpi-dev openmpi-bin         # distributed training (mpirun -np N latent train): MPI is
                                      # what clusters schedule (Slurm, Kubernetes MPI operators);
                                      # optional at build time, the build says when it is missing
+  libhnswlib-dev                     # builds the approximate index's graph (header-only)
   libgtest-dev                       # tests
   clang-format-14                    # the formatting check of the test suite (pinned major)
   libboost-dev                       # latent serve: HTTP server on Boost.Beast/Asio (header-only),

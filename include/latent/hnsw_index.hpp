@@ -11,17 +11,17 @@
 // more coordinate, sqrt(M^2 - |x|^2)), was measured and lost badly: on an
 // ALS model of the MovieLens-20M shape its graph found 0.30 of the exact top
 // 10 at ef 64, the inner-product graph 0.998 (docs/benchmarks.md). The graph
-// is latent's own build (src/detail/hnsw_build.hpp: on the benchmark's and
-// four real models it finds more of the top 10 at the same effort than
-// hnswlib 0.6.2's, which built it before), every item it left unreachable
-// from its entry point linked in (short vectors are nobody's neighbour by
-// inner product), kept as plain arrays of links over the model's own item
-// rows: the index holds no copy of the vectors. Its search is latent's own
-// too, for what the libraries' lack: filters (excluded items are walked
-// through, never returned), an effort per query, and the score of record
-// for every result (an approximate index may miss an item, never misreport
-// one). At full effort (ef at least the items) it answers as the exact
-// search.
+// is built by hnswlib (Debian's libhnswlib-dev), given the items longest
+// vector first (they win the top-K lists, and linked first they become the
+// graph's hubs: a better graph than row order's), every item the graph left
+// unreachable from its entry point linked in (short vectors are nobody's
+// neighbour by inner product), then kept as plain arrays
+// of links over the model's own item rows: the index holds no copy of the
+// vectors, and its search is latent's own, because it needs what hnswlib
+// 0.6.2's lacks: filters (excluded items are walked through, never
+// returned), an effort per query, and the score of record for every result
+// (an approximate index may miss an item, never misreport one). At full
+// effort (ef at least the items) it answers as the exact search.
 //
 // Saved as a companion file of the model (MODEL.index by convention:
 // index_path_for), versioned and checksummed, and refused unless the
