@@ -13,8 +13,16 @@ if ! command -v "$tool" >/dev/null; then
   exit 1
 fi
 cd "$root"
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null ||
-                     find src include tools server python tests bench -name '*.[ch]pp')
+dirs=(src include tools server python tests bench)
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  # The tracked files, and new ones in the source directories not yet added:
+  # a new file is checked before its first commit, not only after it.
+  mapfile -t files < <(git ls-files '*.cpp' '*.hpp'
+                       git ls-files --others --exclude-standard -- "${dirs[@]/%//*.cpp}" \
+                         "${dirs[@]/%//*.hpp}")
+else
+  mapfile -t files < <(find "${dirs[@]}" -name '*.[ch]pp')
+fi
 if [[ "${1:-}" == "--fix" ]]; then
   "$tool" -i "${files[@]}"
   exit 0
