@@ -139,7 +139,8 @@ def main():
     for name, make in graphs:
         index, seconds = make()
         if seconds is not None:
-            print(f"{name}: built in {seconds:.1f} s on {a.build_threads} threads", flush=True)
+            threads = f"{a.build_threads} thread" + ("s" if a.build_threads != 1 else "")
+            print(f"{name}: built in {seconds:.1f} s on {threads}", flush=True)
         links, unlinked = bottom_level(faiss, index)
         faiss.omp_set_num_threads(1)
         for ef in [int(x) for x in a.ef.split(",")]:
