@@ -35,6 +35,41 @@ ScalarCodes::ScalarCodes(const Matrix& rows)
       out[r * dim_ + j] = static_cast<std::uint8_t>(std::clamp(c, 0.0f, 255.0f));
     }
   }
+  // Each row's decoded norm, rounded up to a 255th of the longest: by
+  // Cauchy-Schwarz |q| times it bounds the row's score for any query q.
+  std::vector<double> norm(static_cast<std::size_t>(rows.rows()));
+  double longest = 0;
+  double low_norm = 0;
+  for (std::int64_t j = 0; j < dim_; ++j) {
+    low_norm +=
+        static_cast<double>(low_[static_cast<std::size_t>(j)]) * low_[static_cast<std::size_t>(j)];
+  }
+  low_norm = std::sqrt(low_norm);
+  for (std::int64_t r = 0; r < rows.rows(); ++r) {
+    double sum = 0;
+    for (std::int64_t j = 0; j < dim_; ++j) {
+      const auto u = static_cast<std::size_t>(j);
+      const double v = low_[u] + static_cast<double>(out[r * dim_ + j]) * step_[u];
+      sum += v * v;
+    }
+    norm[static_cast<std::size_t>(r)] = std::sqrt(sum);
+    longest = std::max(longest, norm[static_cast<std::size_t>(r)]);
+  }
+  norm_step_ =
+      std::nextafter(static_cast<float>(longest / 255), std::numeric_limits<float>::infinity());
+  norm_bytes_.resize(static_cast<std::size_t>(rows.rows()));
+  for (std::int64_t r = 0; r < rows.rows(); ++r) {
+    const double steps =
+        norm_step_ > 0 ? std::ceil(norm[static_cast<std::size_t>(r)] / norm_step_) : 0;
+    norm_bytes_[static_cast<std::size_t>(r)] = static_cast<std::uint8_t>(std::min(steps, 255.0));
+  }
+  // scores() sums dim products of the query's scaled values and the codes,
+  // then adds the offset: in float each of the sums is off by at most about
+  // dim units in the last place of the sum of the terms' magnitudes, which
+  // is at most |q| (|x - low| + |low|) <= |q| (|x| + 2 |low|). Four times
+  // that, to spare.
+  slack_ = static_cast<float>((longest + 2 * low_norm) * 4 * (static_cast<double>(dim_) + 2) *
+                              std::numeric_limits<float>::epsilon());
 }
 
 void ScalarCodes::prepare(const float* query, Query& out) const {
@@ -46,10 +81,33 @@ void ScalarCodes::prepare(const float* query, Query& out) const {
     offset += static_cast<double>(query[j]) * low_[u];
   }
   out.offset = static_cast<float>(offset);
+  double norm = 0;
+  for (std::int64_t j = 0; j < dim_; ++j) norm += static_cast<double>(query[j]) * query[j];
+  norm = std::sqrt(norm);
+  constexpr float kUp = 1 + 4 * std::numeric_limits<float>::epsilon();
+  out.bound_step = static_cast<float>(norm * norm_step_) * kUp;
+  out.bound_slack = static_cast<float>(norm * slack_) * kUp;
+}
+
+int ScalarCodes::norm_limit(const Query& query, float floor) const noexcept {
+  const auto bound = [&](int byte) {
+    return query.bound_step * static_cast<float>(byte) + query.bound_slack;
+  };
+  // Rows of norm byte b score at most bound(b), which grows with b: the
+  // limit is the first byte whose bound reaches the floor. Not a NaN floor
+  // or bound: nothing is skipped then.
+  if (!(bound(0) < floor)) return 0;
+  if (bound(255) < floor) return 256;
+  const float guess = (floor - query.bound_slack) / query.bound_step;
+  int limit = std::isfinite(guess) ? std::clamp(static_cast<int>(guess), 1, 255) : 255;
+  while (limit > 1 && !(bound(limit - 1) < floor)) --limit;
+  while (bound(limit) < floor) ++limit;
+  return limit;
 }
 
 std::int64_t ScalarCodes::bytes() const noexcept {
-  return static_cast<std::int64_t>(storage_.size() + (low_.size() + step_.size()) * sizeof(float));
+  return static_cast<std::int64_t>(storage_.size() + norm_bytes_.size() +
+                                   (low_.size() + step_.size()) * sizeof(float));
 }
 
 }  // namespace latent::detail

@@ -76,8 +76,16 @@ class HnswIndex final : public VectorIndex {
   static std::unique_ptr<HnswIndex> load(const std::filesystem::path& path, const Matrix& items);
 
   std::string_view type() const noexcept override { return "hnsw"; }
+  // The walk skips a link whose norm alone bounds its score (|query| times
+  // |item|, Cauchy-Schwarz) below the worst of a full set of kept items:
+  // it could be neither kept nor explored, so the results are those of the
+  // same walk scoring every link, at less cost.
   TopK search(const Matrix& items, const Matrix& queries,
               const SearchOptions& options) const override;
+  // That walk, scoring every link it meets: the same results as search(),
+  // more slowly. For tests and the benchmark's comparison.
+  TopK search_every_link(const Matrix& items, const Matrix& queries,
+                         const SearchOptions& options) const;
 
   const HnswParams& params() const noexcept { return params_; }
   // The index's memory: the links and levels, and the vectors' one-byte
@@ -102,13 +110,15 @@ class HnswIndex final : public VectorIndex {
  private:
   HnswIndex(const Matrix& items, const HnswParams& params, Graph graph);
 
+  TopK search_walk(const Matrix& items, const Matrix& queries, const SearchOptions& options,
+                   bool norm_bound) const;
   const std::int32_t* links(std::int32_t row, int level) const noexcept;
   // The best items for one query (dim floats), best first, into `out` (up
   // to k), skipping `excluded` items; the caller's visited marks and
   // generation make each search forget the last one.
   struct Scratch;
   void search_one(const Matrix& items, const float* query, std::int64_t k, int ef,
-                  const SearchOptions& options, std::int64_t q, Scratch& scratch,
+                  const SearchOptions& options, bool norm_bound, std::int64_t q, Scratch& scratch,
                   std::int32_t* out_items, float* out_scores) const;
 
   std::int64_t dim_ = 0;  // of the items it was built on; rows: levels_.size()

@@ -27,6 +27,11 @@ class ScalarCodes {
   struct Query {
     std::vector<float> scaled;
     float offset = 0;
+    // bound_step * norm_byte(r) + bound_slack is at least the score scores()
+    // gives row r (Cauchy-Schwarz on the decoded row, plus the most the
+    // float sums can round up): see norm_limit.
+    float bound_step = 0;
+    float bound_slack = 0;
   };
   void prepare(const float* query, Query& out) const;
 
@@ -35,6 +40,14 @@ class ScalarCodes {
               float* out) const noexcept {
     dot_codes(query.scaled.data(), query.offset, codes_, dim_, rows, n, out);
   }
+  // The norm bytes for which a row's score for `query` is certainly below
+  // `floor`: those less than the value returned (0: none, 256: all). A
+  // search skips such rows without fetching their codes.
+  int norm_limit(const Query& query, float floor) const noexcept;
+  std::uint8_t norm_byte(std::int32_t r) const noexcept {
+    return norm_bytes_[static_cast<std::size_t>(r)];
+  }
+  void prefetch_norm(std::int32_t r) const noexcept { __builtin_prefetch(norm_bytes_.data() + r); }
   // Fetch row r's codes into the cache ahead of scoring it.
   void prefetch(std::int32_t r) const noexcept {
     const std::uint8_t* row = codes_ + static_cast<std::int64_t>(r) * dim_;
@@ -48,6 +61,11 @@ class ScalarCodes {
   std::vector<float> low_, step_;
   std::vector<std::uint8_t> storage_;  // the codes, with 63 bytes of slack
   std::uint8_t* codes_ = nullptr;      // row 0's codes in storage_, 64-byte aligned
+  // Per row, its decoded vector's norm rounded up to a multiple of
+  // norm_step_ (a 255th of the longest), in those steps.
+  std::vector<std::uint8_t> norm_bytes_;
+  float norm_step_ = 0;
+  float slack_ = 0;  // times the query's norm: the rounding bound_slack allows for
 };
 
 }  // namespace latent::detail

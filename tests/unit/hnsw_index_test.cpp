@@ -187,6 +187,58 @@ TEST_F(HnswIndexTest, FiltersAreNeverBrokenAndStillGiveKResults) {
   EXPECT_EQ(f.items[5], -1);  // padding after the five
 }
 
+// The search skips links whose norm bounds their score below what they
+// could displace; the walk must be the one scoring every link. Norms 100x
+// apart (most of a long item's links lead to short ones, as with a
+// two-tower model's items), every effort, with and without filters. Few
+// dimensions and queries near items make near-parallel pairs common, whose
+// scores come close to the bound: a bound a fifth too low fails here.
+TEST(HnswIndexNormBound, SkippingLinksByNormChangesNoResult) {
+  Matrix items = random_items(3001, 6, 21);
+  std::mt19937 rng(22);
+  std::uniform_real_distribution<float> scale(0.03f, 1.0f);
+  for (std::int64_t r = 0; r < items.rows(); ++r) {
+    const float s = scale(rng) * scale(rng);
+    for (float& v : items.row(r)) v = v * s + 0.05f;  // off-centre: the codes' sums cancel
+  }
+  Matrix queries(300, 6);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  for (std::int64_t q = 0; q < queries.rows(); ++q) {
+    const auto near = items.row(1 + q * 10);
+    for (std::int64_t j = 0; j < 6; ++j) queries.row(q)[j] = near[j] * 3.0f + noise(rng);
+  }
+  const auto index = HnswIndex::build(items, one_thread());
+  std::vector<std::int32_t> offsets{0}, columns;
+  for (int u = 0; u < 3; ++u) {
+    std::set<std::int32_t> seen;
+    while (seen.size() < 200) seen.insert(1 + static_cast<std::int32_t>(rng() % 3000));
+    columns.insert(columns.end(), seen.begin(), seen.end());
+    offsets.push_back(static_cast<std::int32_t>(columns.size()));
+  }
+  const CsrMatrix seen_rows(3, 3001, std::vector<std::int64_t>(offsets.begin(), offsets.end()),
+                            std::vector<std::int32_t>(columns.begin(), columns.end()));
+  std::vector<std::int32_t> row_of(300);
+  for (std::size_t q = 0; q < row_of.size(); ++q) row_of[q] = static_cast<std::int32_t>(q % 3);
+  for (const int ef : {1, 10, 16, 64, 300}) {
+    for (const bool filtered : {false, true}) {
+      SearchOptions o = top(10, ef);
+      if (filtered) {
+        o.exclude_rows = &seen_rows;
+        o.exclude_row_of = row_of;
+      }
+      const TopK bounded = index->search(items, queries, o);
+      const TopK every = index->search_every_link(items, queries, o);
+      EXPECT_EQ(bounded.items, every.items) << "ef " << ef << (filtered ? ", filtered" : "");
+      EXPECT_EQ(bounded.scores, every.scores) << "ef " << ef << (filtered ? ", filtered" : "");
+    }
+  }
+  // And the walk is worth something: the exact top 10, mostly.
+  const ExactIndex exact;
+  EXPECT_GE(
+      recall(index->search(items, queries, top(10, 64)), exact.search(items, queries, top(10))),
+      0.9);
+}
+
 TEST_F(HnswIndexTest, AnswersAsTheExactSearchAtTheEdges) {
   // k beyond the catalog: padded as top_k pads.
   const Matrix q2(2, 16, std::vector<float>(queries_.data(), queries_.data() + 32));

@@ -1,12 +1,15 @@
 // ScalarCodes (src/detail/scalar_codes.hpp): one byte per value, whose
 // scores an index walks its graph by. Each score must be within the grid's
 // error bound of the true dot product, for dimensions that fill the vector
-// kernels' lanes and ones that leave a remainder.
+// kernels' lanes and ones that leave a remainder; and the norm bound a
+// search skips rows by must never be below a row's score.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -91,6 +94,102 @@ TEST(ScalarCodes, EveryKernelThisCpuHasAgreesWithThePortableOne) {
   EXPECT_EQ(dot_codes_for("sse9"), nullptr);
 }
 
+// Rows whose norms spread 100x, around an offset (so the grid's low corner
+// is far from zero and the codes' sums cancel), as recommender vectors'.
+Matrix spread_rows(std::int64_t rows, std::int64_t dim, unsigned seed) {
+  Matrix m = random_rows(rows, dim, seed);
+  std::mt19937 rng(seed + 100);
+  std::uniform_real_distribution<float> scale(0.01f, 1.0f);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float s = scale(rng);
+    for (std::int64_t j = 0; j < dim; ++j) m.data()[r * dim + j] *= s;
+  }
+  return m;
+}
+
+TEST_P(ScalarCodesDims, TheNormBoundIsNeverBelowAScoreAndNotLoose) {
+  const std::int64_t dim = GetParam();
+  const Matrix rows = spread_rows(400, dim, 11);
+  const ScalarCodes codes(rows);
+  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<float> got(all.size());
+  ScalarCodes::Query prepared;
+  double longest = 0;
+  for (std::int64_t r = 0; r < rows.rows(); ++r) {
+    double n = 0;
+    for (std::int64_t j = 0; j < dim; ++j)
+      n += double{rows.data()[r * dim + j]} * rows.data()[r * dim + j];
+    longest = std::max(longest, std::sqrt(n));
+  }
+  // Queries: the rows themselves (a row's best score is its own), scaled
+  // from tiny to huge.
+  for (const float scale : {1e-6f, 1.0f, 3e4f}) {
+    for (std::int64_t q = 0; q < rows.rows(); q += 37) {
+      std::vector<float> query(rows.data() + q * dim, rows.data() + (q + 1) * dim);
+      for (float& v : query) v *= scale;
+      double query_norm = 0;
+      for (const float v : query) query_norm += double{v} * v;
+      query_norm = std::sqrt(query_norm);
+      codes.prepare(query.data(), prepared);
+      codes.scores(prepared, all.data(), static_cast<std::int64_t>(all.size()), got.data());
+      for (std::size_t r = 0; r < all.size(); ++r) {
+        const float bound = prepared.bound_step * static_cast<float>(codes.norm_byte(all[r])) +
+                            prepared.bound_slack;
+        ASSERT_LE(got[r], bound) << "row " << r << ", query " << q << " x " << scale;
+        // Rounded up to a 255th of the longest norm, plus a grid step's worth
+        // per value: a bound that skips nothing would pass the line above.
+        double norm = 0;
+        for (std::int64_t j = 0; j < dim; ++j) {
+          norm += double{rows.data()[all[r] * dim + j]} * rows.data()[all[r] * dim + j];
+        }
+        ASSERT_LE(bound, query_norm * (std::sqrt(norm) + longest / 255 + longest / 20) * 1.001)
+            << "row " << r << ", query " << q << " x " << scale;
+      }
+    }
+  }
+}
+
+TEST_P(ScalarCodesDims, NormLimitSkipsOnlyRowsScoringBelowTheFloor) {
+  const std::int64_t dim = GetParam();
+  const Matrix rows = spread_rows(400, dim, 12);
+  const ScalarCodes codes(rows);
+  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<float> got(all.size());
+  ScalarCodes::Query prepared;
+  std::int64_t skipped = 0;
+  for (std::int64_t q = 0; q < 20; ++q) {
+    const float* query = rows.data() + q * 19 * dim;
+    codes.prepare(query, prepared);
+    codes.scores(prepared, all.data(), static_cast<std::int64_t>(all.size()), got.data());
+    std::vector<float> floors = got;  // each score as the floor, and just above it
+    for (const float f : got) floors.push_back(std::nextafter(f, 1e30f));
+    for (const float floor : floors) {
+      const int limit = codes.norm_limit(prepared, floor);
+      ASSERT_GE(limit, 0);
+      ASSERT_LE(limit, 256);
+      for (int b = 0; b < 256; ++b) {
+        ASSERT_EQ(b < limit,
+                  prepared.bound_step * static_cast<float>(b) + prepared.bound_slack < floor)
+            << "byte " << b << ", floor " << floor << ", limit " << limit;
+      }
+      for (std::size_t r = 0; r < all.size(); ++r) {
+        if (codes.norm_byte(all[r]) < limit) {
+          ASSERT_LT(got[r], floor) << "row " << r << " skipped";
+          ++skipped;
+        }
+      }
+    }
+    const float inf = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(codes.norm_limit(prepared, -inf), 0);
+    EXPECT_EQ(codes.norm_limit(prepared, inf), 256);
+    EXPECT_EQ(codes.norm_limit(prepared, std::numeric_limits<float>::quiet_NaN()), 0);
+  }
+  // With norms 100x apart, high floors skip the short rows.
+  EXPECT_GT(skipped, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Dims, ScalarCodesDims, ::testing::Values(1, 7, 16, 64, 100));
 
 TEST(ScalarCodes, ScoresOnlyTheRowsAskedForInTheirOrder) {
@@ -128,6 +227,13 @@ TEST(ScalarCodes, ConstantDimensionsAndEmptyMatrices) {
   }
   const ScalarCodes none(Matrix(0, 8));
   EXPECT_GE(none.bytes(), 0);
+
+  // All rows zero: every score is 0, and no floor at or below it skips any.
+  const ScalarCodes zeros(Matrix(3, 4));
+  const float query4[4] = {1.0f, -2.0f, 3.0f, 0.5f};
+  zeros.prepare(query4, prepared);
+  EXPECT_EQ(zeros.norm_limit(prepared, 0.0f), 0);
+  EXPECT_EQ(zeros.norm_limit(prepared, -1.0f), 0);
 }
 
 }  // namespace
