@@ -150,7 +150,7 @@ void say_built(const HnswIndex& index, std::string_view what, std::int32_t items
                int threads, const std::filesystem::path& file) {
   fmt::print(
       "hnsw index for {} of {} items (m {}, ef_construction {}, ef {}) built in {:.2f} s on {} "
-      "thread{}: {:.1f} MiB in memory (links and one-byte codes), written to {}\n",
+      "thread{}: {:.1f} MiB in memory (links, one-byte codes and norms), written to {}\n",
       what, items, index.params().m, index.params().ef_construction, index.params().ef_search,
       seconds, threads, threads == 1 ? "" : "s", index.bytes() / 1048576.0, file.string());
 }
