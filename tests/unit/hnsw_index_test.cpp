@@ -73,6 +73,21 @@ double recall(const TopK& approx, const TopK& exact) {
   return total ? static_cast<double>(hits) / static_cast<double>(total) : 1.0;
 }
 
+// Per user, `per_user` distinct random rows of 1..items-1: the users' seen
+// items, as a model's seen CSR holds them.
+CsrMatrix random_seen(std::int32_t users, std::size_t per_user, std::int32_t items,
+                      std::mt19937& rng) {
+  std::vector<std::int64_t> offsets{0};
+  std::vector<std::int32_t> columns;
+  for (std::int32_t u = 0; u < users; ++u) {
+    std::set<std::int32_t> seen;
+    while (seen.size() < per_user) seen.insert(1 + static_cast<std::int32_t>(rng() % (items - 1)));
+    columns.insert(columns.end(), seen.begin(), seen.end());
+    offsets.push_back(static_cast<std::int64_t>(columns.size()));
+  }
+  return CsrMatrix(users, items, std::move(offsets), std::move(columns));
+}
+
 class HnswIndexTest : public ::testing::Test {
  protected:
   const Matrix items_ = random_items(2001, 16, 1);
@@ -144,16 +159,8 @@ TEST_F(HnswIndexTest, FiltersAreNeverBrokenAndStillGiveKResults) {
   // Every third item excluded for all, and per query a "seen" row of 300 items.
   std::vector<std::int32_t> excluded{0};
   for (std::int32_t r = 3; r < 2001; r += 3) excluded.push_back(r);
-  std::vector<std::int32_t> offsets{0}, columns;
   std::mt19937 rng(5);
-  for (int u = 0; u < 2; ++u) {
-    std::set<std::int32_t> seen;
-    while (seen.size() < 300) seen.insert(1 + static_cast<std::int32_t>(rng() % 2000));
-    columns.insert(columns.end(), seen.begin(), seen.end());
-    offsets.push_back(static_cast<std::int32_t>(columns.size()));
-  }
-  const CsrMatrix seen_rows(2, 2001, std::vector<std::int64_t>(offsets.begin(), offsets.end()),
-                            std::vector<std::int32_t>(columns.begin(), columns.end()));
+  const CsrMatrix seen_rows = random_seen(2, 300, 2001, rng);
   std::vector<std::int32_t> row_of(200);
   for (std::size_t q = 0; q < row_of.size(); ++q) row_of[q] = static_cast<std::int32_t>(q % 2);
   SearchOptions o = top(10);
@@ -208,15 +215,7 @@ TEST(HnswIndexNormBound, SkippingLinksByNormChangesNoResult) {
     for (std::int64_t j = 0; j < 6; ++j) queries.row(q)[j] = near[j] * 3.0f + noise(rng);
   }
   const auto index = HnswIndex::build(items, one_thread());
-  std::vector<std::int32_t> offsets{0}, columns;
-  for (int u = 0; u < 3; ++u) {
-    std::set<std::int32_t> seen;
-    while (seen.size() < 200) seen.insert(1 + static_cast<std::int32_t>(rng() % 3000));
-    columns.insert(columns.end(), seen.begin(), seen.end());
-    offsets.push_back(static_cast<std::int32_t>(columns.size()));
-  }
-  const CsrMatrix seen_rows(3, 3001, std::vector<std::int64_t>(offsets.begin(), offsets.end()),
-                            std::vector<std::int32_t>(columns.begin(), columns.end()));
+  const CsrMatrix seen_rows = random_seen(3, 200, 3001, rng);
   std::vector<std::int32_t> row_of(300);
   for (std::size_t q = 0; q < row_of.size(); ++q) row_of[q] = static_cast<std::int32_t>(q % 3);
   for (const int ef : {1, 10, 16, 64, 300}) {

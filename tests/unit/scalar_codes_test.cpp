@@ -30,6 +30,13 @@ Matrix random_rows(std::int64_t rows, std::int64_t dim, unsigned seed) {
   return m;
 }
 
+// Every row's index, to score them all.
+std::vector<std::int32_t> all_rows(const Matrix& rows) {
+  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
 class ScalarCodesDims : public ::testing::TestWithParam<std::int64_t> {};
 
 TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
@@ -37,8 +44,7 @@ TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
   const Matrix rows = random_rows(300, dim, 7);
   const ScalarCodes codes(rows);
   const Matrix queries = random_rows(5, dim, 8);
-  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
-  std::iota(all.begin(), all.end(), 0);
+  const std::vector<std::int32_t> all = all_rows(rows);
   std::vector<float> got(all.size());
   ScalarCodes::Query prepared;
   for (std::int64_t q = 0; q < queries.rows(); ++q) {
@@ -111,8 +117,7 @@ TEST_P(ScalarCodesDims, TheNormBoundIsNeverBelowAScoreAndNotLoose) {
   const std::int64_t dim = GetParam();
   const Matrix rows = spread_rows(400, dim, 11);
   const ScalarCodes codes(rows);
-  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
-  std::iota(all.begin(), all.end(), 0);
+  const std::vector<std::int32_t> all = all_rows(rows);
   std::vector<float> got(all.size());
   ScalarCodes::Query prepared;
   double longest = 0;
@@ -154,8 +159,7 @@ TEST_P(ScalarCodesDims, NormLimitSkipsOnlyRowsScoringBelowTheFloor) {
   const std::int64_t dim = GetParam();
   const Matrix rows = spread_rows(400, dim, 12);
   const ScalarCodes codes(rows);
-  std::vector<std::int32_t> all(static_cast<std::size_t>(rows.rows()));
-  std::iota(all.begin(), all.end(), 0);
+  const std::vector<std::int32_t> all = all_rows(rows);
   std::vector<float> got(all.size());
   ScalarCodes::Query prepared;
   std::int64_t skipped = 0;
