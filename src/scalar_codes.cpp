@@ -99,7 +99,7 @@ int ScalarCodes::norm_limit(const Query& query, float floor) const noexcept {
   if (!(bound(0) < floor)) return 0;
   if (bound(255) < floor) return 256;
   const float guess = (floor - query.bound_slack) / query.bound_step;
-  int limit = std::isfinite(guess) ? std::clamp(static_cast<int>(guess), 1, 255) : 255;
+  int limit = std::isfinite(guess) ? static_cast<int>(std::clamp(guess, 1.0f, 255.0f)) : 255;
   while (limit > 1 && !(bound(limit - 1) < floor)) --limit;
   while (bound(limit) < floor) ++limit;
   return limit;
