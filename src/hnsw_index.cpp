@@ -338,10 +338,8 @@ struct HnswIndex::Scratch {
   std::uint8_t generation = 0;
   std::vector<Scored> explore;           // heap, best on top
   std::vector<Scored> kept;              // heap, worst on top: the eligible results
-  std::vector<Scored> seeds;             // the items the upper levels scored
   std::vector<std::int32_t> batch_rows;  // one item's unvisited links
   std::vector<float> batch_scores;
-  std::vector<char> batch_seed;  // of an upper level's links: whether it seeds level 0
   detail::ScalarCodes::Query query;
 
   void next(std::size_t rows, std::size_t max_links) {
@@ -353,10 +351,8 @@ struct HnswIndex::Scratch {
     ++generation;
     explore.clear();
     kept.clear();
-    seeds.clear();
     batch_rows.resize(max_links);
     batch_scores.resize(max_links);
-    batch_seed.resize(max_links);
   }
 };
 
@@ -390,8 +386,8 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
   // nor explored (the kept set only gets better), so it is marked and
   // skipped unscored: the walk is the one that scores every link, at less
   // cost. By inner product most of a long vector's links lead to short ones
-  // (on the 1M-item two-tower catalog, before the seeding below, a third of
-  // the links met at ef 10 and seven in ten at ef 40 were skipped).
+  // (on the 1M-item two-tower catalog, a third of the links met at ef 10 and
+  // seven in ten at ef 40 are skipped).
   const auto skip_below = [&](float floor) {
     return norm_bound ? codes.norm_limit(s.query, floor) : 0;
   };
@@ -418,10 +414,8 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
     return n;
   };
 
-  // Upper levels: greedy steps towards the query. A link the norm bound puts
-  // below the current item's score is no step; the other links scored here
-  // seed the bottom level. The walk scoring every link scores those too but
-  // seeds with the same ones, so that both walks are the same.
+  // Upper levels: greedy steps towards the query (a link the norm bound puts
+  // below the current item's score is no step).
   Scored cur{0, entry_};
   codes.scores(s.query, &entry_, 1, &cur.score);
   const Scored top = cur;
@@ -429,23 +423,20 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
     for (bool moved = true; moved;) {
       moved = false;
       const std::int32_t* list = links(cur.row, level);
-      const int limit = codes.norm_limit(s.query, cur.score);
+      const int limit = skip_below(cur.score);
       if (limit > 0) {
         for (std::int32_t j = 1; j <= list[0]; ++j) codes.prefetch_norm(list[j]);
       }
       std::int64_t n = 0;
       for (std::int32_t j = 1; j <= list[0]; ++j) {
-        const bool ruled_out = codes.norm_byte(list[j]) < limit;
-        if (ruled_out && norm_bound) continue;
+        if (codes.norm_byte(list[j]) < limit) continue;
         codes.prefetch(list[j]);
-        s.batch_seed[static_cast<std::size_t>(n)] = !ruled_out;
         s.batch_rows[static_cast<std::size_t>(n++)] = list[j];
       }
       codes.scores(s.query, s.batch_rows.data(), n, s.batch_scores.data());
       for (std::int64_t j = 0; j < n; ++j) {
         const Scored c{s.batch_scores[static_cast<std::size_t>(j)],
                        s.batch_rows[static_cast<std::size_t>(j)]};
-        if (s.batch_seed[static_cast<std::size_t>(j)]) s.seeds.push_back(c);
         if (better(c, cur)) {
           cur = c;
           moved = true;
@@ -468,20 +459,13 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
     s.explore.push_back(c);
     std::push_heap(s.explore.begin(), s.explore.end(), BestFirst{});
   };
-  // It starts from every item the descent scored, best first, as if met on
-  // this level: the best become the first kept items, so the norm bound
-  // skips links from the first step (on the 1M-item two-tower catalog, 14%
-  // fewer items scored at ef 10 for the same recall); and from the entry
-  // point, from which the build made every item reachable: at full effort
-  // (ef at least the items) the search visits them all and answers as the
-  // exact one.
-  s.seeds.push_back(cur);
-  s.seeds.push_back(top);
-  std::sort(s.seeds.begin(), s.seeds.end(), better);
-  for (const Scored& start : s.seeds) {
+  // It starts from where the descent ended and from the entry point, from
+  // which the build made every item reachable: at full effort (ef at least
+  // the items) the search visits them all and answers as the exact one.
+  for (const Scored& start : {cur, top}) {
     if (s.visited[static_cast<std::size_t>(start.row)] == s.generation) continue;
     s.visited[static_cast<std::size_t>(start.row)] = s.generation;
-    if (!std::isnan(start.score) && (s.kept.size() < width || better(start, s.kept.front()))) {
+    if (!std::isnan(start.score)) {
       explore(start);
       if (eligible(start)) keep(start);
     }
