@@ -388,6 +388,8 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
   // cost. By inner product most of a long vector's links lead to short ones
   // (on the 1M-item two-tower catalog, a third of the links met at ef 10 and
   // seven in ten at ef 40 are skipped).
+  // A limit of 0 skips nothing, and then no norm is read (not prefetched,
+  // it would cost a cache miss per link: the unit-vector graph's case).
   const auto skip_below = [&](float floor) {
     return norm_bound ? codes.norm_limit(s.query, floor) : 0;
   };
@@ -406,7 +408,7 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
       auto& mark = s.visited[static_cast<std::size_t>(row)];
       if (mark == s.generation) continue;
       mark = s.generation;
-      if (codes.norm_byte(row) < limit) continue;
+      if (limit > 0 && codes.norm_byte(row) < limit) continue;
       codes.prefetch(row);
       s.batch_rows[static_cast<std::size_t>(n++)] = row;
     }
@@ -429,7 +431,7 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
       }
       std::int64_t n = 0;
       for (std::int32_t j = 1; j <= list[0]; ++j) {
-        if (codes.norm_byte(list[j]) < limit) continue;
+        if (limit > 0 && codes.norm_byte(list[j]) < limit) continue;
         codes.prefetch(list[j]);
         s.batch_rows[static_cast<std::size_t>(n++)] = list[j];
       }
