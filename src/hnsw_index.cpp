@@ -395,7 +395,6 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
   };
   const auto unvisited = [&](const std::int32_t* list, float floor) {
     const int limit = skip_below(floor);
-    std::int64_t n = 0;
     // The links' marks first, all at once: they are spread over a byte per
     // item, and fetched one by one behind the branch on each they stall the
     // walk (measured 1.1x queries/s at ef 10 on the 1M-item two-tower catalog).
@@ -403,16 +402,22 @@ void HnswIndex::search_one(const Matrix& items, const float* query, std::int64_t
       __builtin_prefetch(s.visited.data() + list[j]);
       if (limit > 0) codes.prefetch_norm(list[j]);
     }
+    // Then the links to score, gathered without a branch per link: whether
+    // a link was visited, or is below the norm bound, is a coin toss the
+    // branch predictor loses (measured 1.03x queries/s at ef 10).
+    const std::uint8_t generation = s.generation;
+    std::int32_t* rows = s.batch_rows.data();
+    std::int64_t n = 0;
     for (std::int32_t j = 1; j <= list[0]; ++j) {
       const std::int32_t row = list[j];
-      auto& mark = s.visited[static_cast<std::size_t>(row)];
-      if (mark == s.generation) continue;
-      mark = s.generation;
-      if (limit > 0 && codes.norm_byte(row) < limit) continue;
-      codes.prefetch(row);
-      s.batch_rows[static_cast<std::size_t>(n++)] = row;
+      std::uint8_t& mark = s.visited[static_cast<std::size_t>(row)];
+      const bool fresh = mark != generation;
+      mark = generation;
+      rows[n] = row;
+      n += (limit > 0 ? fresh & (codes.norm_byte(row) >= limit) : fresh) ? 1 : 0;
     }
-    codes.scores(s.query, s.batch_rows.data(), n, s.batch_scores.data());
+    for (std::int64_t i = 0; i < n; ++i) codes.prefetch(rows[i]);
+    codes.scores(s.query, rows, n, s.batch_scores.data());
     return n;
   };
 

@@ -73,20 +73,46 @@ ScalarCodes::ScalarCodes(const Matrix& rows)
 }
 
 void ScalarCodes::prepare(const float* query, Query& out) const {
-  out.scaled.resize(static_cast<std::size_t>(dim_));
-  double offset = 0;
-  for (std::int64_t j = 0; j < dim_; ++j) {
-    const auto u = static_cast<std::size_t>(j);
-    out.scaled[u] = query[j] * step_[u];
-    offset += static_cast<double>(query[j]) * low_[u];
+  const auto dim = static_cast<std::size_t>(dim_);
+  const std::int32_t limit = CodeQuery::limit(dim_);
+  float largest = 0;
+  double offset = 0, norm = 0;
+  for (std::size_t j = 0; j < dim; ++j) {
+    // (a NaN is the largest: max would drop it)
+    const float x = std::abs(query[j] * step_[j]);
+    largest = std::isnan(x) || x > largest ? x : largest;
+    offset += static_cast<double>(query[j]) * low_[j];
+    norm += static_cast<double>(query[j]) * query[j];
   }
-  out.offset = static_cast<float>(offset);
-  double norm = 0;
-  for (std::int64_t j = 0; j < dim_; ++j) norm += static_cast<double>(query[j]) * query[j];
   norm = std::sqrt(norm);
+  out.offset = static_cast<float>(offset);
+  // A query not finite, or too large for floats, scores NaN (scale NaN,
+  // times zeros), which a search skips.
+  out.scale = largest / static_cast<float>(limit);
+  const bool finite = std::isfinite(out.scale) && out.scale > 0;
+  if (!std::isfinite(out.scale)) out.scale = std::numeric_limits<float>::quiet_NaN();
+  out.values.assign(dim, 0);
+  out.high.assign((dim + 63) / 64 * 64, 0);
+  out.low.assign(out.high.size(), 0);
+  for (std::size_t j = 0; finite && j < dim; ++j) {
+    const auto l = static_cast<float>(limit);
+    const auto v =
+        static_cast<std::int32_t>(std::lrint(std::clamp(query[j] * step_[j] / out.scale, -l, l)));
+    const std::int32_t high = (v + 128) >> 8;  // floor: high in [-127, 127], low in [-128, 127]
+    out.values[j] = static_cast<std::int16_t>(v);
+    out.high[j] = static_cast<std::int8_t>(high);
+    out.low[j] = static_cast<std::int8_t>(v - 256 * high);
+  }
+  // The bound's slack: the float sums' rounding (slack_ per unit of the
+  // query's norm), the query's rounding to integers (at most half a scale
+  // per value, times codes up to 255: 127.5 dim scales) and the integer
+  // sum's rounding to a float (at most 128 scales, as it is below 2^31).
   constexpr float kUp = 1 + 4 * std::numeric_limits<float>::epsilon();
   out.bound_step = static_cast<float>(norm * norm_step_) * kUp;
-  out.bound_slack = static_cast<float>(norm * slack_) * kUp;
+  out.bound_slack =
+      static_cast<float>(norm * slack_ + static_cast<double>(finite ? out.scale : 0) *
+                                             (127.5 * static_cast<double>(dim) + 128)) *
+      kUp;
 }
 
 int ScalarCodes::norm_limit(const Query& query, float floor) const noexcept {

@@ -4,8 +4,8 @@
 // largest value), for walking a graph of item vectors with a quarter of the
 // memory traffic: a 64-dimensional row is one 64-byte cache line instead of
 // four. Their scores approximate the dot products (the error per value is at
-// most half a grid step); a search ranks its results again by the float
-// vectors' score of record.
+// most half a grid step, plus the query's rounding: see Query); a search
+// ranks its results again by the float vectors' score of record.
 
 #include <cstdint>
 #include <vector>
@@ -23,13 +23,18 @@ class ScalarCodes {
   ScalarCodes& operator=(const ScalarCodes&) = delete;
 
   // A query as the codes score it: code c of dimension j stands for
-  // low[j] + c * step[j], so x . q ~ offset + sum_j c_j * scaled[j].
+  // low[j] + c * step[j], so x . q = offset + sum_j c_j * q_j * step[j],
+  // and q_j * step[j] is rounded to scale times a 16-bit integer (at most
+  // half a scale off, where scale is the largest of them over
+  // CodeQuery::limit): the sum over j is then exact in integers.
   struct Query {
-    std::vector<float> scaled;
+    std::vector<std::int16_t> values;
+    std::vector<std::int8_t> high, low;  // values[j] = 256 high[j] + low[j]
+    float scale = 0;
     float offset = 0;
     // bound_step * norm_byte(r) + bound_slack is at least the score scores()
     // gives row r (Cauchy-Schwarz on the decoded row, plus the most the
-    // float sums can round up): see norm_limit.
+    // query's rounding and the float sums can add): see norm_limit.
     float bound_step = 0;
     float bound_slack = 0;
   };
@@ -38,7 +43,9 @@ class ScalarCodes {
   // out[i] ~ query . row rows[i], for i in [0, n).
   void scores(const Query& query, const std::int32_t* rows, std::int64_t n,
               float* out) const noexcept {
-    dot_codes(query.scaled.data(), query.offset, codes_, dim_, rows, n, out);
+    const CodeQuery q{query.values.data(), query.high.data(), query.low.data(), query.scale,
+                      query.offset};
+    dot_codes(q, codes_, dim_, rows, n, out);
   }
   // The norm bytes for which a row's score for `query` is certainly below
   // `floor`: those less than the value returned (0: none, 256: all). A

@@ -39,7 +39,7 @@ std::vector<std::int32_t> all_rows(const Matrix& rows) {
 
 class ScalarCodesDims : public ::testing::TestWithParam<std::int64_t> {};
 
-TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
+TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinTheGridAndTheQuerysRounding) {
   const std::int64_t dim = GetParam();
   const Matrix rows = random_rows(300, dim, 7);
   const ScalarCodes codes(rows);
@@ -52,8 +52,10 @@ TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
     codes.prepare(query, prepared);
     codes.scores(prepared, all.data(), static_cast<std::int64_t>(all.size()), got.data());
     // Each value is off by at most half its dimension's grid step: (max -
-    // min) / 255 / 2.
-    double bound = 0;
+    // min) / 255 / 2; and each of the query's values times a grid step by
+    // at most half the largest of them over CodeQuery::limit, times a code
+    // of at most 255.
+    double bound = 0, largest = 0;
     for (std::int64_t j = 0; j < dim; ++j) {
       float lo = rows.data()[j], hi = lo;
       for (std::int64_t r = 0; r < rows.rows(); ++r) {
@@ -61,7 +63,9 @@ TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
         hi = std::max(hi, rows.data()[r * dim + j]);
       }
       bound += std::abs(query[j]) * (hi - lo) / 255.0 / 2.0;
+      largest = std::max(largest, std::abs(query[j]) * (hi - lo) / 255.0);
     }
+    bound += 255.0 * static_cast<double>(dim) * largest / CodeQuery::limit(dim) / 2.0;
     double worst = 0;
     for (std::int64_t r = 0; r < rows.rows(); ++r) {
       double exact = 0;
@@ -73,31 +77,89 @@ TEST_P(ScalarCodesDims, ScoresAreTheDotProductWithinHalfAGridStepPerValue) {
   }
 }
 
+// A query for dot_codes: values within the limit, split into bytes.
+struct TestQuery {
+  std::vector<std::int16_t> values;
+  std::vector<std::int8_t> high, low;
+  CodeQuery view(float scale, float offset) const {
+    return {values.data(), high.data(), low.data(), scale, offset};
+  }
+};
+TestQuery split(std::vector<std::int16_t> values) {
+  TestQuery t;
+  const std::size_t padded = (values.size() + 63) / 64 * 64;
+  t.high.assign(padded, 0);
+  t.low.assign(padded, 0);
+  for (std::size_t j = 0; j < values.size(); ++j) {
+    const std::int32_t high = (values[j] + 128) >> 8;
+    t.high[j] = static_cast<std::int8_t>(high);
+    t.low[j] = static_cast<std::int8_t>(values[j] - 256 * high);
+  }
+  t.values = std::move(values);
+  return t;
+}
+
 // Each instruction set's kernel (the one this CPU runs is checked above)
-// against the portable loop, on dimensions with and without a remainder.
-TEST(ScalarCodes, EveryKernelThisCpuHasAgreesWithThePortableOne) {
+// against the portable loop: the same floats, on dimensions with and
+// without a remainder, rows in batches and one by one, and at the extremes
+// (every code 255 times the largest value: the sum just fits in 32 bits).
+TEST(ScalarCodes, EveryKernelThisCpuGivesThePortableOnesFloats) {
   const DotCodes portable = dot_codes_for("portable");
   ASSERT_NE(portable, nullptr);
-  for (const std::int64_t dim : {1, 7, 8, 16, 33, 64, 100}) {
-    std::vector<std::uint8_t> codes(static_cast<std::size_t>(20 * dim));
-    std::vector<float> scaled(static_cast<std::size_t>(dim));
+  int compared = 0;
+  for (const std::int64_t dim : {1, 7, 8, 16, 33, 64, 100, 130, 1000}) {
+    const std::int32_t limit = CodeQuery::limit(dim);
+    ASSERT_GE(limit, 1);
+    ASSERT_LE(std::int64_t{255} * dim * limit,
+              std::int64_t{std::numeric_limits<std::int32_t>::max()});
     std::mt19937 rng(static_cast<unsigned>(dim));
+    std::vector<std::uint8_t> codes(static_cast<std::size_t>(21 * dim));
     for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 256);
-    for (auto& s : scaled) s = std::normal_distribution<float>(0, 0.01f)(rng);
-    const std::vector<std::int32_t> rows{19, 0, 5, 5, 12};
-    std::vector<float> want(rows.size()), got(rows.size());
-    portable(scaled.data(), 0.5f, codes.data(), dim, rows.data(), 5, want.data());
-    for (const char* isa : {"avx512", "avx2"}) {
-      const DotCodes kernel = dot_codes_for(isa);
-      if (kernel == nullptr) continue;  // this CPU lacks it
-      kernel(scaled.data(), 0.5f, codes.data(), dim, rows.data(), 5, got.data());
+    std::fill(codes.begin() + 20 * dim, codes.end(), std::uint8_t{255});  // row 20
+    std::vector<std::int16_t> values(static_cast<std::size_t>(dim));
+    for (auto& v : values)
+      v = static_cast<std::int16_t>(static_cast<std::int32_t>(rng() % (2 * limit + 1)) - limit);
+    const TestQuery random = split(values);
+    const TestQuery most =
+        split(std::vector<std::int16_t>(values.size(), static_cast<std::int16_t>(limit)));
+    const TestQuery least =
+        split(std::vector<std::int16_t>(values.size(), static_cast<std::int16_t>(-limit)));
+    const std::vector<std::int32_t> rows{19, 0, 5, 5, 12, 20, 3, 20, 7};
+    for (const TestQuery* t : {&random, &most, &least}) {
+      const CodeQuery q = t->view(1.0f / 3.0f, 0.5f);
+      std::vector<float> want(rows.size()), got(rows.size()), one(1);
+      portable(q, codes.data(), dim, rows.data(), static_cast<std::int64_t>(rows.size()),
+               want.data());
+      for (const char* isa : {"avx512vnni", "avx2"}) {
+        const DotCodes kernel = dot_codes_for(isa);
+        if (kernel == nullptr) continue;  // this CPU lacks it
+        kernel(q, codes.data(), dim, rows.data(), static_cast<std::int64_t>(rows.size()),
+               got.data());
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          EXPECT_EQ(got[i], want[i]) << isa << ", dim " << dim << ", row " << rows[i];
+          kernel(q, codes.data(), dim, &rows[i], 1, one.data());
+          EXPECT_EQ(one[0], want[i]) << isa << " one row, dim " << dim << ", row " << rows[i];
+        }
+        ++compared;
+      }
+      // The portable loop itself against the exact sum, done in doubles.
       for (std::size_t i = 0; i < rows.size(); ++i) {
-        EXPECT_NEAR(got[i], want[i], 1e-4f * (1.0f + std::abs(want[i])))
-            << isa << ", dim " << dim << ", row " << rows[i];
+        double exact = 0;
+        for (std::int64_t j = 0; j < dim; ++j) {
+          exact += static_cast<double>(codes[static_cast<std::size_t>(rows[i] * dim + j)]) *
+                   t->values[static_cast<std::size_t>(j)];
+        }
+        const volatile float product = static_cast<float>(exact) * (1.0f / 3.0f);
+        EXPECT_EQ(want[i], 0.5f + product) << "dim " << dim << ", row " << rows[i];
       }
     }
   }
   EXPECT_EQ(dot_codes_for("sse9"), nullptr);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_GT(compared, 0);
+  }
+#endif
 }
 
 // Rows whose norms spread 100x, around an offset (so the grid's low corner
@@ -201,9 +263,10 @@ TEST(ScalarCodes, ScoresOnlyTheRowsAskedForInTheirOrder) {
   const ScalarCodes codes(rows);
   ScalarCodes::Query prepared;
   codes.prepare(rows.data() + 64, prepared);
-  const std::vector<std::int32_t> some{49, 0, 1, 17};
+  // Rows in batches of four and the rest one by one score as each alone.
+  const std::vector<std::int32_t> some{49, 0, 1, 17, 3, 3, 8, 40, 2};
   std::vector<float> got(some.size()), one(1);
-  codes.scores(prepared, some.data(), 4, got.data());
+  codes.scores(prepared, some.data(), static_cast<std::int64_t>(some.size()), got.data());
   for (std::size_t i = 0; i < some.size(); ++i) {
     codes.scores(prepared, &some[i], 1, one.data());
     EXPECT_EQ(got[i], one[0]);
@@ -228,6 +291,15 @@ TEST(ScalarCodes, ConstantDimensionsAndEmptyMatrices) {
   for (std::int64_t r = 0; r < 4; ++r) {
     const float exact = 2.5f + 2.0f * static_cast<float>(r) - 3.0f * static_cast<float>(r);
     EXPECT_NEAR(got[static_cast<std::size_t>(r)], exact, 1e-4f) << "row " << r;
+  }
+  // A query that is not finite scores NaN (which a search skips), never a
+  // made-up number.
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    const float odd[3] = {1.0f, bad, 3.0f};
+    codes.prepare(odd, prepared);
+    codes.scores(prepared, all.data(), 4, got.data());
+    for (const float g : got) EXPECT_TRUE(std::isnan(g)) << bad << ": " << g;
   }
   const ScalarCodes none(Matrix(0, 8));
   EXPECT_GE(none.bytes(), 0);
