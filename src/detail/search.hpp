@@ -3,7 +3,9 @@
 // an approximate index answers under the same contract: the same argument
 // checks, and the same score for a (query, item) pair.
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <latent/index.hpp>
 #include <latent/matrix.hpp>
@@ -27,5 +29,24 @@ TopK padded_result(std::int64_t queries, int k);
 // The score of record of a (query, item) pair: the fixed-order dot product
 // top_k ranks and reports, bit for bit, wherever it is computed.
 float score_of_record(const float* a, const float* b, std::int64_t dim) noexcept;
+
+// In a heap made by std::make_heap/push_heap with `less` (its top the
+// greatest), `value` in the top's place, sunk to where it belongs: what
+// pop_heap then push_heap do, in one pass down. A search's bounded set of
+// best items replaces its worst this way.
+template <class T, class Less>
+void replace_top(std::vector<T>& heap, const T& value, Less less) {
+  T* h = heap.data();
+  const std::size_t size = heap.size();
+  if (size == 0) return;
+  std::size_t i = 0;
+  for (std::size_t child = 1; child < size; child = 2 * i + 1) {
+    if (child + 1 < size && less(h[child], h[child + 1])) ++child;  // the greater child
+    if (!less(value, h[child])) break;
+    h[i] = h[child];
+    i = child;
+  }
+  h[i] = value;
+}
 
 }  // namespace latent::detail

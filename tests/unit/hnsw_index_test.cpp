@@ -7,6 +7,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include <latent/hnsw_index.hpp>
 #include <latent/vector_index.hpp>
 
+#include "detail/search.hpp"
 #include "test_support.hpp"
 
 namespace latent {
@@ -95,6 +97,34 @@ class HnswIndexTest : public ::testing::Test {
   const std::unique_ptr<HnswIndex> index_ = HnswIndex::build(items_, one_thread());
   const ExactIndex exact_;
 };
+
+// The search's bounded set of best items replaces its worst in one pass
+// down the heap: after each replacement the heap is a heap and holds what a
+// pop_heap then push_heap would, for heaps of every size up to 40.
+TEST(ReplaceTop, IsAPopAndAPushInOnePass) {
+  std::mt19937 rng(5);
+  for (std::size_t size = 1; size <= 40; ++size) {
+    std::vector<int> heap(size), reference;
+    for (int& v : heap) v = static_cast<int>(rng() % 1000);
+    std::make_heap(heap.begin(), heap.end());
+    reference = heap;
+    for (int round = 0; round < 200; ++round) {
+      const int value = static_cast<int>(rng() % 1000);
+      detail::replace_top(heap, value, std::less<>{});
+      std::pop_heap(reference.begin(), reference.end());
+      reference.back() = value;
+      std::push_heap(reference.begin(), reference.end());
+      ASSERT_TRUE(std::is_heap(heap.begin(), heap.end())) << "size " << size << ", round " << round;
+      std::vector<int> a = heap, b = reference;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      ASSERT_EQ(a, b) << "size " << size << ", round " << round;
+    }
+  }
+  std::vector<int> empty;
+  detail::replace_top(empty, 1, std::less<>{});
+  EXPECT_TRUE(empty.empty());
+}
 
 TEST_F(HnswIndexTest, FullEffortGivesTheExactAnswerBitForBit) {
   const TopK a = index_->search(items_, queries_, top(10, 2001));
