@@ -98,10 +98,8 @@ void ScalarCodes::prepare(const float* query, Query& out) const {
     const auto l = static_cast<float>(limit);
     const auto v =
         static_cast<std::int32_t>(std::lrint(std::clamp(query[j] * step_[j] / out.scale, -l, l)));
-    const std::int32_t high = (v + 128) >> 8;  // floor: high in [-127, 127], low in [-128, 127]
     out.values[j] = static_cast<std::int16_t>(v);
-    out.high[j] = static_cast<std::int8_t>(high);
-    out.low[j] = static_cast<std::int8_t>(v - 256 * high);
+    CodeQuery::split(v, out.high[j], out.low[j]);
   }
   // The bound's slack: the float sums' rounding (slack_ per unit of the
   // query's norm), the query's rounding to integers (at most half a scale

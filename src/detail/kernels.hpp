@@ -30,6 +30,13 @@ struct CodeQuery {
   float scale = 0;
   float offset = 0;
   static std::int32_t limit(std::int64_t dim) noexcept;
+  // high[j] and low[j] of value v (|v| <= 32639): v = 256 high + low, high
+  // in [-127, 127], low in [-128, 127].
+  static void split(std::int32_t v, std::int8_t& high, std::int8_t& low) noexcept {
+    const std::int32_t h = (v + 128) >> 8;  // floor
+    high = static_cast<std::int8_t>(h);
+    low = static_cast<std::int8_t>(v - 256 * h);
+  }
 };
 // out[i] = offset + scale * (values . codes[rows[i]]) for i in [0, n), each
 // row of `codes` dim bytes: the integer sum exact, then a float multiply

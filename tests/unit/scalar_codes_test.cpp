@@ -90,11 +90,7 @@ TestQuery split(std::vector<std::int16_t> values) {
   const std::size_t padded = (values.size() + 63) / 64 * 64;
   t.high.assign(padded, 0);
   t.low.assign(padded, 0);
-  for (std::size_t j = 0; j < values.size(); ++j) {
-    const std::int32_t high = (values[j] + 128) >> 8;
-    t.high[j] = static_cast<std::int8_t>(high);
-    t.low[j] = static_cast<std::int8_t>(values[j] - 256 * high);
-  }
+  for (std::size_t j = 0; j < values.size(); ++j) CodeQuery::split(values[j], t.high[j], t.low[j]);
   t.values = std::move(values);
   return t;
 }
