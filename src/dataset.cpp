@@ -190,6 +190,9 @@ void check_user_lines_options(const LoadOptions& options) {
   for (const auto& [ref, role] : columns) {
     if (!ref->empty()) throw refuse(fmt::format("the {} column \"{}\" was named", role, *ref));
   }
+  if (!options.context_cols.empty()) {
+    throw refuse(fmt::format("the context column \"{}\" was named", options.context_cols.front()));
+  }
   if (options.delimiter != 0) {
     throw refuse("a delimiter was given (its ids are separated by spaces and tabs)");
   }
@@ -346,6 +349,7 @@ void read_input(const Plan& plan, const fs::path& data, std::vector<fs::path> in
   in.rating_col = source.rating_col;
   in.timestamp_col = source.timestamp_col;
   in.weight_col = source.weight_col;
+  in.context_cols = options.context_cols;
   in.rating_above = options.rating_above;
   in.source = data.string();
   in.threads = options.threads;
@@ -528,6 +532,13 @@ void check_columns(const ColumnData& c) {
   check_length(c.ratings.size(), c.rating_name);
   check_length(c.timestamps.size(), c.timestamp_name);
   check_length(c.weights.size(), c.weight_name);
+  for (const ContextColumn& column : c.context) {
+    if (column.values.size() != n) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: column \"{}\" has {} values for {} rows (column \"{}\")",
+                              c.source, column.name, column.values.size(), n, c.user_name));
+    }
+  }
   if (n == 0) throw Error(ErrorKind::InvalidArgument, fmt::format("{}: no rows", c.source));
   if (c.rating_above) {
     if (!std::isfinite(*c.rating_above)) {
@@ -561,6 +572,7 @@ RawInteractions read_columns(const ColumnData& c) {
   };
   RawInteractions raw;
   Interactions& kept = raw.kept;
+  for (const ContextColumn& column : c.context) kept.context.push_back({column.name, {}});
   for (std::size_t r = 0; r < c.users.size(); ++r) {
     ++raw.rows_read;
     const std::string_view user = trim_blanks(c.users[r]);
@@ -586,6 +598,9 @@ RawInteractions read_columns(const ColumnData& c) {
     if (!c.ratings.empty()) kept.ratings.push_back(static_cast<float>(rating));
     if (!c.timestamps.empty()) kept.timestamps.push_back(c.timestamps[r]);
     if (!c.weights.empty()) kept.weights.push_back(static_cast<float>(weight));
+    for (std::size_t k = 0; k < c.context.size(); ++k) {
+      kept.context[k].values.emplace_back(trim_blanks(c.context[k].values[r]));
+    }
   }
   require_rows(raw.rows_read, raw.kept.size(), c.source, c.rating_above,
                ErrorKind::InvalidArgument);
@@ -856,6 +871,7 @@ DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm) 
   in.rating_col = plan.interactions.rating_col;
   in.timestamp_col = plan.interactions.timestamp_col;
   in.weight_col = plan.interactions.weight_col;
+  in.context_cols = options.context_cols;
   in.rating_above = options.rating_above;
   in.threads = options.threads;
   in.chunk_bytes = options.chunk_bytes;
@@ -910,6 +926,7 @@ DatasetShare load_dataset_share(const LoadOptions& options, Communicator& comm) 
   x.weights = std::move(raw.kept.weights);
   x.ratings = std::move(raw.kept.ratings);
   x.timestamps = std::move(raw.kept.timestamps);
+  x.context = std::move(raw.kept.context);
   codes_to_rows(x.users, user_rows);
   codes_to_rows(x.items, item_rows);
   x.num_users = dataset.users.size();

@@ -274,8 +274,14 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
   EvaluationResult result =
       evaluate(model.user_embeddings, model.item_embeddings, train, test, options);
   const FeatureTower* users = model.user_tower ? &*model.user_tower : nullptr;
+  std::vector<FeatureColumn> context;
+  if (users != nullptr) {
+    for (const ColumnEncoding& c : users->encoder.columns()) {
+      if (c.column.context) context.push_back(c.column);
+    }
+  }
   if (users != nullptr && users->known_in_context() && !test.empty() &&
-      test.timestamps.size() == test.size()) {
+      QueryContext::has_values(context, test)) {
     // One query per test pair (query row p + 1): its user in the pair's
     // context, made a chunk of pairs at a time.
     const auto n = static_cast<std::int64_t>(test.size());
@@ -291,7 +297,7 @@ EvaluationResult evaluate(const ModelData& model, const Interactions& train,
                   test.users.begin() + static_cast<std::ptrdiff_t>(last));
       contexts.clear();
       for (std::size_t p = first; p < last; ++p) {
-        contexts.push_back(QueryContext::of_pair(test, p));
+        contexts.push_back(QueryContext::of_pair(context, test, p));
         pairs.users[p] = static_cast<std::int32_t>(p + 1);
       }
       const Matrix chunk =

@@ -598,8 +598,50 @@ SideFeatures SideFeatures::encoded(const FeatureTable& table, FeatureEncoder enc
   return out;
 }
 
-std::vector<FeatureValue> QueryContext::of_pair(const Interactions& pairs, std::size_t p) {
-  return {{"timestamp", std::to_string(pairs.timestamps.at(p))}};
+namespace {
+
+// Pair p's value of context column `name`: its time for "timestamp", else
+// its value in the pairs' context column of that name.
+std::string pair_value(const Interactions& pairs, std::string_view name, std::size_t p) {
+  if (name == "timestamp") return std::to_string(pairs.timestamps.at(p));
+  const ContextColumn* column = pairs.context_column(name);
+  require(column != nullptr, fmt::format("the pairs have no context column \"{}\"", name));
+  return column->values.at(p);
+}
+
+// Why `pairs` lack a value of some column, or nullopt.
+std::optional<std::string> missing_values(std::span<const FeatureColumn> columns,
+                                          const Interactions& pairs) {
+  for (const FeatureColumn& c : columns) {
+    if (c.name == "timestamp") {
+      if (pairs.timestamps.size() != pairs.size()) return "the pairs have no timestamps";
+    } else if (pairs.context_column(c.name) == nullptr) {
+      return fmt::format("the pairs have no column \"{}\"", c.name);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> QueryContext::data_columns(std::span<const FeatureColumn> columns) {
+  std::vector<std::string> out;
+  for (const FeatureColumn& c : columns) {
+    if (c.name != "timestamp") out.push_back(c.name);
+  }
+  return out;
+}
+
+bool QueryContext::has_values(std::span<const FeatureColumn> columns, const Interactions& pairs) {
+  return !missing_values(columns, pairs).has_value();
+}
+
+std::vector<FeatureValue> QueryContext::of_pair(std::span<const FeatureColumn> columns,
+                                                const Interactions& pairs, std::size_t p) {
+  std::vector<FeatureValue> out;
+  out.reserve(columns.size());
+  for (const FeatureColumn& c : columns) out.push_back({c.name, pair_value(pairs, c.name, p)});
+  return out;
 }
 
 namespace {
@@ -608,25 +650,27 @@ namespace {
 // "test"): each pair's values, of its own (QueryContext::of_pair).
 FeatureTable context_table(std::span<const FeatureColumn> columns, const Interactions& pairs,
                            std::string_view source, const char* which) {
-  for (const FeatureColumn& c : columns) {
-    require(c.name == "timestamp",
-            fmt::format("context feature \"{}\": the pairs have one value of their own, "
-                        "\"timestamp\" (their time); declare it as timestamp:timestamp",
-                        c.name));
+  if (!pairs.empty()) {
+    if (const auto missing = missing_values(columns, pairs)) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("context features {}: {}'s {} pairs: {} (the time is the data's "
+                              "timestamp column; another context feature is the column of its "
+                              "name, which the loader keeps: `latent split` writes it with "
+                              "--context-cols, Python's Dataset keeps it with context_cols=)",
+                              feature_declaration(columns), source, which, *missing));
+    }
   }
-  require(pairs.empty() || pairs.timestamps.size() == pairs.size(),
-          fmt::format("context feature \"timestamp\": {}'s {} pairs have no timestamps", source,
-                      which));
   FeatureTable t;
   t.source = fmt::format("{}'s {} pairs", source, which);
   t.row_name = "pair";
   t.ids.resize(pairs.size());
-  std::vector<std::string> values(pairs.size());
-  for (std::size_t p = 0; p < pairs.size(); ++p) {
-    values[p] = QueryContext::of_pair(pairs, p)[0].value;
-  }
-  t.values.assign(columns.size(), values);
+  t.values.resize(columns.size());
   for (std::size_t c = 0; c < columns.size(); ++c) {
+    std::vector<std::string>& values = t.values[c];
+    values.reserve(pairs.size());
+    for (std::size_t p = 0; p < pairs.size(); ++p) {
+      values.push_back(pair_value(pairs, columns[c].name, p));
+    }
     t.columns.push_back(columns[c]);
     t.columns.back().context = true;
   }

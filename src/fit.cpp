@@ -529,6 +529,11 @@ std::optional<FitResult> fit_distributed(Communicator& comm, const LoadOptions& 
                                       what, comm.size(), why));
   };
   if (options.init != nullptr) refuse("a warm start (--init) does not run", "not yet");
+  if (const auto columns = QueryContext::data_columns(options.context_features); !columns.empty()) {
+    refuse(fmt::format("context feature \"{}\" does not train", columns.front()),
+           "not yet: the pairs carry their time alone from rank to rank (the context feature "
+           "timestamp:timestamp trains)");
+  }
   on_every_rank([&] { check_features(model, options); });
   if (options.split != nullptr || options.test_fraction > 0) {
     refuse("a held-out test fraction is not taken",

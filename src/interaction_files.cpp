@@ -35,6 +35,7 @@ struct FileColumns {
   CsvLayout layout;
   CsvColumn user, item;
   std::optional<CsvColumn> rating, timestamp, weight;
+  std::vector<CsvColumn> context;  // InteractionFiles::context_cols, in order
 };
 
 FileColumns resolve_columns(const CsvTable& table, const InteractionFiles& in) {
@@ -49,6 +50,7 @@ FileColumns resolve_columns(const CsvTable& table, const InteractionFiles& in) {
   c.timestamp =
       optional_column(table, in.timestamp_col, "timestamp", default_column_names("timestamp"));
   c.weight = optional_column(table, in.weight_col, "weight", default_column_names("weight"));
+  for (const std::string& ref : in.context_cols) c.context.push_back(table.column(ref, "context"));
   if (in.rating_above && !c.rating) {
     throw Error(ErrorKind::InvalidArgument,
                 fmt::format("{}: filtering on rating > {} needs ratings, but the file has no "
@@ -64,9 +66,12 @@ std::array<bool, 3> optional_columns(const FileColumns& c) {
 }
 
 // Appends the table's rows to `out`, its ids coded by out's own IdCodes.
-void read_rows(CsvTable& table, const FileColumns& c, std::optional<double> rating_above,
+void read_rows(CsvTable& table, const FileColumns& c, const InteractionFiles& in,
                RawInteractions& out) {
   Interactions& kept = out.kept;
+  const std::optional<double> rating_above = in.rating_above;
+  kept.context.resize(c.context.size());
+  for (std::size_t k = 0; k < c.context.size(); ++k) kept.context[k].name = in.context_cols[k];
   while (table.next()) {
     ++out.rows_read;
     const std::size_t line = table.line();
@@ -102,6 +107,9 @@ void read_rows(CsvTable& table, const FileColumns& c, std::optional<double> rati
     if (c.rating) kept.ratings.push_back(static_cast<float>(rating));
     if (c.timestamp) kept.timestamps.push_back(timestamp);
     if (c.weight) kept.weights.push_back(static_cast<float>(weight));
+    for (std::size_t k = 0; k < c.context.size(); ++k) {
+      kept.context[k].values.emplace_back(trim_blanks(table.field(c.context[k])));
+    }
   }
 }
 
@@ -258,7 +266,7 @@ class Pipeline {
         CsvReader(std::move(slot.chunk.text), path, {slot.chunk.delimiter, in_.csv.quoting},
                   {slot.chunk.first_line, false}),
         slot.columns->layout);
-    read_rows(table, *slot.columns, in_.rating_above, slot.rows);
+    read_rows(table, *slot.columns, in_, slot.rows);
     slot.chunk.text = std::move(table).take_text();  // its buffer, for the next chunk
   }
 
@@ -329,6 +337,13 @@ class Pipeline {
     append(kept.ratings, local.kept.ratings, kept_estimate);
     append(kept.timestamps, local.kept.timestamps, kept_estimate);
     append(kept.weights, local.kept.weights, kept_estimate);
+    kept.context.resize(local.kept.context.size());
+    for (std::size_t k = 0; k < kept.context.size(); ++k) {
+      kept.context[k].name = local.kept.context[k].name;
+      std::vector<std::string>& to = kept.context[k].values;
+      reserve_for(to, to.size() + local.kept.context[k].values.size(), kept_estimate);
+      for (std::string& v : slot.rows.kept.context[k].values) to.push_back(std::move(v));
+    }
     Interactions& dropped = raw_.dropped;
     const std::size_t dropped_estimate = estimate(dropped.size() + local.dropped.size());
     append_codes(dropped.users, local.dropped.users, user_map_, dropped_estimate);

@@ -34,7 +34,21 @@ Interactions Interactions::select(std::span<const std::size_t> positions) const 
     out.timestamps.reserve(positions.size());
     for (std::size_t p : positions) out.timestamps.push_back(timestamps[p]);
   }
+  out.context.reserve(context.size());
+  for (const ContextColumn& column : context) {
+    ContextColumn& c = out.context.emplace_back();
+    c.name = column.name;
+    c.values.reserve(positions.size());
+    for (std::size_t p : positions) c.values.push_back(column.values[p]);
+  }
   return out;
+}
+
+const ContextColumn* Interactions::context_column(std::string_view name) const noexcept {
+  for (const ContextColumn& c : context) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
 }
 
 std::vector<float> entry_weights(const CsrMatrix& rows, const Interactions& pairs, bool weighted) {
@@ -92,6 +106,13 @@ void check_interactions(const Interactions& x, std::string_view what) {
   check_size(x.ratings.size(), "ratings");
   check_size(x.timestamps.size(), "timestamps");
   check_size(x.weights.size(), "weights");
+  for (const ContextColumn& c : x.context) {
+    if (c.values.size() != n) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("{}: {} values of context column \"{}\" for {} interactions", what,
+                              c.values.size(), c.name, n));
+    }
+  }
   for (std::size_t e = 0; e < n; ++e) {
     if (x.users[e] < 0 || x.users[e] >= x.num_users || x.items[e] < 0 ||
         x.items[e] >= x.num_items) {

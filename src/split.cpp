@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <latent/atomic_output.hpp>
 #include <latent/error.hpp>
@@ -26,6 +27,10 @@ namespace latent {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The columns of a pairs file that are not context columns.
+constexpr std::array<std::string_view, 5> kPairColumns = {"user", "item", "rating", "weight",
+                                                          "timestamp"};
 
 // Positions of `x` grouped by user row (a stable counting sort, so each
 // group lists its positions ascending); group u is
@@ -91,6 +96,15 @@ void check_writable(const Interactions& x, std::string_view name, const Vocabula
                             name, x.num_users, x.num_items, users.size(), items.size()));
   }
   check_interactions(x, fmt::format("write_split: {}", name));
+  for (const ContextColumn& c : x.context) {
+    if (c.name.empty() ||
+        std::find(kPairColumns.begin(), kPairColumns.end(), c.name) != kPairColumns.end()) {
+      throw Error(ErrorKind::InvalidArgument,
+                  fmt::format("write_split: {}: a context column cannot be named \"{}\" (the "
+                              "file's columns are {} and the context's)",
+                              name, c.name, fmt::join(kPairColumns, ", ")));
+    }
+  }
   for (std::size_t e = 0; e < x.size(); ++e) {
     if (x.users[e] == Vocabulary::kOov || x.items[e] == Vocabulary::kOov) {
       throw Error(ErrorKind::InvalidArgument,
@@ -107,6 +121,10 @@ void write_side(const fs::path& path, const Interactions& x, const Vocabulary& u
   if (!x.ratings.empty()) text += ",rating";
   if (!x.weights.empty()) text += ",weight";
   if (!x.timestamps.empty()) text += ",timestamp";
+  for (const ContextColumn& c : x.context) {
+    text += ',';
+    append_field(text, c.name);
+  }
   text += '\n';
   auto out = std::back_inserter(text);
   for (std::size_t e = 0; e < x.size(); ++e) {
@@ -117,6 +135,10 @@ void write_side(const fs::path& path, const Interactions& x, const Vocabulary& u
     if (!x.ratings.empty()) fmt::format_to(out, ",{}", x.ratings[e]);
     if (!x.weights.empty()) fmt::format_to(out, ",{}", x.weights[e]);
     if (!x.timestamps.empty()) fmt::format_to(out, ",{}", x.timestamps[e]);
+    for (const ContextColumn& c : x.context) {
+      text += ',';
+      append_field(text, c.values[e]);
+    }
     text += '\n';
   }
   detail::AtomicFile file(path);
@@ -150,6 +172,15 @@ Interactions read_pairs(const fs::path& path, const Vocabulary& users, const Voc
   Interactions x;
   x.num_users = users.size();
   x.num_items = items.size();
+  // Every other column is the pairs' context (write_split's are).
+  std::vector<detail::CsvColumn> context_cols;
+  const detail::CsvLayout layout = table.layout();
+  for (std::size_t i = 0; i < layout.header.size(); ++i) {
+    const std::string& name = layout.header[i];
+    if (std::find(kPairColumns.begin(), kPairColumns.end(), name) != kPairColumns.end()) continue;
+    context_cols.push_back(table.column(i, "context"));
+    x.context.push_back({name, {}});
+  }
   while (table.next()) {
     x.users.push_back(parse_id(table, user_col, users, "user"));
     x.items.push_back(parse_id(table, item_col, items, "item"));
@@ -166,6 +197,9 @@ Interactions read_pairs(const fs::path& path, const Vocabulary& users, const Voc
     if (timestamp_col) {
       x.timestamps.push_back(
           detail::number_field<std::int64_t>(table, *timestamp_col, "timestamp", "an integer"));
+    }
+    for (std::size_t c = 0; c < context_cols.size(); ++c) {
+      x.context[c].values.emplace_back(table.field(context_cols[c]));
     }
   }
   return x;

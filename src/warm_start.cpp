@@ -74,6 +74,7 @@ Interactions renumbered(const Interactions& x, const VocabularyMerge& users,
   out.ratings = from.ratings;
   out.timestamps = from.timestamps;
   out.weights = from.weights;
+  out.context = from.context;
   return out;
 }
 

@@ -83,6 +83,11 @@ struct LoadOptions {
   std::string rating_col;
   std::string timestamp_col;
   std::string weight_col;
+  // Columns kept as each pair's context (Interactions::context), by header
+  // name or 0-based number: the raw values of context features other than
+  // the time (the device, the page). CSV/TSV and the MovieLens layouts;
+  // every file read must have them.
+  std::vector<std::string> context_cols;
 
   // Optional item metadata file (CSV/TSV with a header) joined on the item
   // id; for the MovieLens formats it is u.item / movies.csv automatically.
@@ -184,6 +189,7 @@ struct ColumnData {
   std::vector<double> ratings;           // empty, or one per row (finite)
   std::vector<std::int64_t> timestamps;  // empty, or one per row
   std::vector<double> weights;           // empty, or one per row (finite, >= 0)
+  std::vector<ContextColumn> context;    // each with one value per row
   // Optional item metadata, parallel: the catalog's ids and their titles.
   // When given, it is the item vocabulary (as the items file of LoadOptions).
   std::vector<std::string> catalog_ids;
@@ -200,10 +206,9 @@ struct ColumnData {
 };
 
 // Throws InvalidArgument naming the source, row, column and value for
-// columns of different lengths, no rows, an empty id, a non-finite rating or
-// weight, a negative weight, no rows left after filtering, an empty title
-// with ItemKey::Title, or a duplicate catalog id; NotFound for an item that
-// is not in the catalog.
+// columns of different lengths (context columns included), no rows, an empty id, a non-finite
+// rating or weight, a negative weight, no rows left after filtering, an empty title with
+// ItemKey::Title, or a duplicate catalog id; NotFound for an item that is not in the catalog.
 Dataset dataset_from_columns(const ColumnData& columns);
 
 }  // namespace latent

@@ -258,12 +258,14 @@ struct QueryContext {
   FeatureRows test;   // one row per test pair (none without a test set)
 
   // The declared columns of train's and test's pairs (test may be null),
-  // fitted on train's. The pairs keep one value each: "timestamp" (their
-  // timestamps, seconds since 1970), the one name a column may have.
-  // The user vectors of a model trained with context are those with every
-  // context column missing (its OOV rows, which stay zero when every
-  // training pair has its value). Throws InvalidArgument for another
-  // name, no columns, or pairs without timestamps (naming `source`).
+  // fitted on train's. A column's values are the pairs': "timestamp" is
+  // their timestamps (seconds since 1970); any other name is their
+  // context column of that name (Interactions::context, the data's column
+  // kept by LoadOptions::context_cols). The user vectors of a model
+  // trained with context are those with every context column missing (its
+  // OOV rows, which stay zero when every training pair has its value).
+  // Throws InvalidArgument for no columns, or pairs without a column's
+  // values (naming `source` and the column).
   // With `comm`, train is this rank's share of the pairs and the encoder
   // is fitted on every rank's together (collective, FeatureEncoder::fit).
   static QueryContext fit(std::span<const FeatureColumn> columns, const Interactions& train,
@@ -276,9 +278,15 @@ struct QueryContext {
   static QueryContext with_encoder(std::span<const FeatureColumn> columns,
                                    const Interactions& train, const Interactions* test,
                                    std::string_view source, FeatureEncoder encoder);
-  // Pair p's context as a front end gives one: {"timestamp", its time}
-  // (pairs must have timestamps).
-  static std::vector<FeatureValue> of_pair(const Interactions& pairs, std::size_t p);
+  // The data columns a loader keeps for `columns` (LoadOptions::
+  // context_cols): every name but "timestamp", in order.
+  static std::vector<std::string> data_columns(std::span<const FeatureColumn> columns);
+  // Whether the pairs have a value of every one of `columns`, as above.
+  static bool has_values(std::span<const FeatureColumn> columns, const Interactions& pairs);
+  // Pair p's values of `columns` as a front end gives them: {"timestamp",
+  // its time} and {name, its value} (has_values must hold).
+  static std::vector<FeatureValue> of_pair(std::span<const FeatureColumn> columns,
+                                           const Interactions& pairs, std::size_t p);
 };
 
 enum class FeatureSide { Users, Items };

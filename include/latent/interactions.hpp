@@ -5,10 +5,20 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace latent {
+
+// A column of text values, one per pair, beyond the ids, ratings, times and
+// weights: the raw values of a context feature (the device, the page) as
+// they were read, for the query tower (features.hpp, QueryContext).
+struct ContextColumn {
+  std::string name;                 // the column's name in the data
+  std::vector<std::string> values;  // one per pair
+  bool operator==(const ContextColumn&) const = default;
+};
 
 struct Interactions {
   std::int32_t num_users = 0;            // user vocabulary rows (including OOV)
@@ -18,6 +28,10 @@ struct Interactions {
   std::vector<float> ratings;            // empty, or size() entries
   std::vector<std::int64_t> timestamps;  // empty, or size() entries
   std::vector<float> weights;            // empty (all 1), or size() entries >= 0
+  std::vector<ContextColumn> context;    // each of size() entries
+
+  // The context column named `name`, or nullptr.
+  const ContextColumn* context_column(std::string_view name) const noexcept;
 
   std::size_t size() const noexcept { return users.size(); }
   bool empty() const noexcept { return users.empty(); }
@@ -27,7 +41,7 @@ struct Interactions {
 };
 
 // The (user, item) pairs of a followed by those of b (no ratings,
-// timestamps or weights), on a's vocabulary sizes: e.g. a user's training
+// timestamps, weights or context), on a's vocabulary sizes: e.g. a user's training
 // items together with the items they rated below the filter, to leave out of
 // a ranking. Throws InvalidArgument when the two sizes differ.
 Interactions pairs_of_both(const Interactions& a, const Interactions& b);

@@ -54,29 +54,30 @@ Split leave_last_k_split(const Interactions& all, int k);
 void require_train_for_test_users(const Split& split, const Vocabulary& users);
 
 // Writes `dir`/train.csv and `dir`/test.csv (creating `dir` if needed), each
-// with the header user,item[,rating][,weight][,timestamp] (the optional
-// columns when that side has them) and RAW ids from the vocabularies, quoted
-// per RFC 4180 when they hold a comma, quote, line break or edge whitespace.
-// Numbers are written in the shortest form that reads back bit-identical.
-// Each file is written to a temporary name and renamed into place.
+// with the header user,item[,rating][,weight][,timestamp] and the context
+// columns' names (the optional columns when that side has them) and RAW ids from the vocabularies,
+// quoted per RFC 4180 when they hold a comma, quote, line break or edge whitespace. Numbers are
+// written in the shortest form that reads back bit-identical. Each file is written to a temporary
+// name and renamed into place.
 //
 // Throws InvalidArgument when a side's num_users/num_items differ from the
 // vocabularies' sizes, or an entry uses the OOV row 0 or a row out of range
-// (neither has a raw id); IO when a file cannot be written.
+// (neither has a raw id) or a context column has an empty name or one of
+// the names above; IO when a file cannot be written.
 void write_split(const std::filesystem::path& dir, const Split& split, const Vocabulary& users,
                  const Vocabulary& items);
 
 // Reads what write_split wrote (or any comma-separated file pair with a
 // header naming user and item columns, optional rating, weight and
-// timestamp columns; other columns are ignored), mapping raw ids through
+// timestamp columns; every other column is a context column of its name), mapping raw ids through
 // the vocabularies; num_users/num_items are the vocabularies' sizes.
 // Throws NotFound for a missing file or column, or an id not in its
 // vocabulary (naming the file, line and id); Corruption for a malformed
 // line or number.
 Split read_split(const std::filesystem::path& dir, const Vocabulary& users,
                  const Vocabulary& items);
-// One such file: its pairs (and ratings, weights, timestamps when it has
-// those columns), with the same errors. `latent predict --pairs` reads it.
+// One such file: its pairs (and ratings, weights, timestamps and context
+// when it has those columns), with the same errors. `latent predict --pairs` reads it.
 Interactions read_pairs(const std::filesystem::path& path, const Vocabulary& users,
                         const Vocabulary& items);
 

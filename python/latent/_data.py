@@ -121,6 +121,27 @@ def _require_file(path):
     raise FileNotFoundError(errno.ENOENT, "no such file or directory", path)
 
 
+def _column_list(columns, what):
+    """A list of column names: None is none, a str is one."""
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        return [columns]
+    try:
+        return list(columns)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of column names, got "
+                        f"{type(columns).__name__}") from None
+
+
+def _text_values(frame, col, source):
+    """Column col of frame as a list of str, a missing value as ''."""
+    if col not in frame.columns:
+        raise _latent.NotFoundError(f"{source}: no context column {col!r}; its columns: "
+                                    f"{list(frame.columns)}")
+    return frame[col].astype("string").fillna("").tolist()
+
+
 class Dataset:
     """Interactions with their user and item vocabularies (row 0 of each is
     OOV), as latent trains on them. Build one with from_dataframe,
@@ -135,7 +156,7 @@ class Dataset:
     def from_dataframe(cls, frame, user_col=None, item_col=None, rating_col=None,
                        timestamp_col=None, weight_col=None, items=None, items_id_col=None,
                        items_title_col=None, rating_above=None, item_key="id",
-                       source="DataFrame"):
+                       source="DataFrame", context_cols=None):
         """Interactions from a pandas DataFrame.
 
         frame: one row per interaction. user_col / item_col: the id columns
@@ -150,6 +171,9 @@ class Dataset:
         name, else the second column); it is then the item vocabulary, the
         whole catalog. rating_above: keep rows with rating > T. item_key:
         "id", or "title" to key items by the metadata's titles.
+        context_cols: columns kept as each pair's context (their values as
+        text; a missing value is ''), for fit's context_features other than
+        the timestamp (the device, the page).
         """
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"from_dataframe needs a pandas DataFrame, got {type(frame).__name__}")
@@ -203,6 +227,8 @@ class Dataset:
                 names[role] = str(col)
                 columns[role] = _number_values(frame[col], source, str(col),
                                                integer=role == "timestamp")
+        context = [(str(col), _text_values(frame, col, source))
+                   for col in _column_list(context_cols, "context_cols")]
         native = _latent.dataset_from_columns(
             users=_id_values(frame[user_col], source, str(user_col)),
             items=_id_values(frame[item_col], source, str(item_col)),
@@ -210,7 +236,7 @@ class Dataset:
             weights=columns.get("weight"), catalog_ids=catalog_ids,
             catalog_titles=catalog_titles,
             rating_above=None if rating_above is None else float(rating_above),
-            item_key=item_key, source=source, names=names)
+            item_key=item_key, source=source, names=names, context=context)
         return cls(native)
 
     @classmethod
@@ -286,11 +312,14 @@ class Dataset:
         for name in ("rating", "timestamp", "weight"):
             if columns[name] is not None:
                 frame[name] = columns[name]
+        for name, values in columns["context"].items():
+            frame[name] = values
         return frame
 
     def to_frame(self):
         """The kept interactions as a DataFrame of raw ids (user, item and
-        rating/timestamp/weight when present), in input order."""
+        rating/timestamp/weight and the context columns when present), in
+        input order."""
         return self._frame(self._native.columns())
 
     def split(self, method=_DEFAULTS["split_method"], test_fraction=_DEFAULTS["test_fraction"],
@@ -339,7 +368,7 @@ class Split:
 def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None,
                  item_col=None, rating_col=None, timestamp_col=None, weight_col=None,
                  items=None, items_id_col=None, items_title_col=None, rating_above=None,
-                 item_key="id"):
+                 item_key="id", context_cols=None):
     """Reads a MovieLens directory (ml-100k, ml-latest), a CSV/TSV file or a
     user-lines file (format="user-lines": "user item item ..." per line, as
     NGCF and LightGCN ship their data) with the library's loader; the
@@ -347,14 +376,16 @@ def load_dataset(data, format="auto", delimiter=None, header=True, user_col=None
     with gzip's magic bytes) is decompressed as it is read. data may be a
     glob pattern ("logs/part-*.csv"): its CSV/TSV files are read as one
     table, in byte order of their paths. CSV/TSV files are read in chunks on
-    every core, never whole (docs/data.md, "Big files and part files")."""
+    every core, never whole (docs/data.md, "Big files and part files").
+    context_cols: columns kept as each pair's context, as in
+    Dataset.from_dataframe."""
     return Dataset(_load(data, None, locals())[0])
 
 
 def load_train_test(data, test_file, format="auto", delimiter=None, header=True, user_col=None,
                     item_col=None, rating_col=None, timestamp_col=None, weight_col=None,
                     items=None, items_id_col=None, items_title_col=None, rating_above=None,
-                    item_key="id"):
+                    item_key="id", context_cols=None):
     """Reads a data set that comes with its own test file (as `latent evaluate
     --test-file` does): data is the train part, test_file the test part, in
     the same format; their ids share one vocabulary. Returns the Split, whose
@@ -380,4 +411,5 @@ def _load(data, test_file, args):
         items_file=os.fspath(items or ""), items_id_col=str(args["items_id_col"] or ""),
         items_title_col=str(args["items_title_col"] or ""),
         rating_above=None if rating_above is None else float(rating_above),
-        item_key=args["item_key"], test_file=os.fspath(test_file or ""))
+        item_key=args["item_key"], test_file=os.fspath(test_file or ""),
+        context_cols=[str(c) for c in _column_list(args["context_cols"], "context_cols")])

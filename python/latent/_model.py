@@ -255,7 +255,9 @@ class Model:
         similar_to_features). context_features ({"timestamp": "timestamp"},
         or the CLI's declaration "timestamp:timestamp") makes each rating's
         time a feature of its query, as `latent train --context-features`
-        (docs/features.md, Context features)."""
+        (docs/features.md, Context features); another name reads the
+        data's context column of that name (Dataset.from_dataframe's
+        context_cols), as {"device": "categorical"}."""
         if not isinstance(data, Dataset):
             raise TypeError(f"fit needs a latent.Dataset, got {type(data).__name__} (build one "
                             "with latent.Dataset.from_dataframe)")

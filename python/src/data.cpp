@@ -88,7 +88,8 @@ Dataset from_columns(const py::object& users, const py::object& items, const py:
                      const py::object& timestamps, const py::object& weights,
                      const py::object& catalog_ids, const py::object& catalog_titles,
                      std::optional<double> rating_above, const std::string& item_key,
-                     const std::string& source, const std::map<std::string, std::string>& names) {
+                     const std::string& source, const std::map<std::string, std::string>& names,
+                     std::vector<std::pair<std::string, std::vector<std::string>>> context) {
   ColumnData c;
   c.source = source;
   const auto name = [&](const char* role, std::string& out) {
@@ -107,6 +108,7 @@ Dataset from_columns(const py::object& users, const py::object& items, const py:
   c.ratings = number_column<double>(ratings, source, c.rating_name, c.users.size());
   c.timestamps = number_column<std::int64_t>(timestamps, source, c.timestamp_name, c.users.size());
   c.weights = number_column<double>(weights, source, c.weight_name, c.users.size());
+  for (auto& [column, values] : context) c.context.push_back({column, std::move(values)});
   if (!catalog_ids.is_none()) {
     c.catalog_ids = id_column(catalog_ids, c.catalog_source, c.catalog_id_name);
     std::size_t row = 0;
@@ -141,6 +143,10 @@ py::dict columns(const Interactions& x, py::handle owner) {
   column("rating", x.ratings, true);
   column("timestamp", x.timestamps, true);
   column("weight", x.weights, true);
+  // Context columns: lists of str, by name.
+  py::dict context;
+  for (const ContextColumn& c : x.context) context[py::str(c.name)] = py::cast(c.values);
+  d["context"] = context;
   return d;
 }
 
@@ -172,14 +178,16 @@ void bind_dataset(py::module_& m) {
          const py::object& timestamps, const py::object& weights, const py::object& catalog_ids,
          const py::object& catalog_titles, std::optional<double> rating_above,
          const std::string& item_key, const std::string& source,
-         const std::map<std::string, std::string>& names) {
+         const std::map<std::string, std::string>& names,
+         std::vector<std::pair<std::string, std::vector<std::string>>> context) {
         return std::make_shared<Dataset>(from_columns(users, items, ratings, timestamps, weights,
                                                       catalog_ids, catalog_titles, rating_above,
-                                                      item_key, source, names));
+                                                      item_key, source, names, std::move(context)));
       },
       py::arg("users"), py::arg("items"), py::arg("ratings"), py::arg("timestamps"),
       py::arg("weights"), py::arg("catalog_ids"), py::arg("catalog_titles"),
-      py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"));
+      py::arg("rating_above"), py::arg("item_key"), py::arg("source"), py::arg("names"),
+      py::arg("context") = std::vector<std::pair<std::string, std::vector<std::string>>>());
 }
 
 // Making a Dataset (and with a test file, its Split) with the library's
@@ -193,7 +201,8 @@ void bind_loading(py::module_& m) {
          const std::string& weight_col, const std::filesystem::path& items_file,
          const std::string& items_id_col, const std::string& items_title_col,
          std::optional<double> rating_above, const std::string& item_key,
-         const std::filesystem::path& test_file) -> py::tuple {
+         const std::filesystem::path& test_file,
+         const std::vector<std::string>& context_cols) -> py::tuple {
         LoadOptions o;
         o.data = data;
         o.format = parse_data_format(format);
@@ -209,6 +218,7 @@ void bind_loading(py::module_& m) {
         o.items_title_col = items_title_col;
         o.rating_above = rating_above;
         o.item_key = parse_item_key(item_key);
+        o.context_cols = context_cols;
         // With a test file: the data and its split, read together
         // (load_train_test); else the data alone and no split.
         std::shared_ptr<Dataset> dataset;
@@ -231,7 +241,7 @@ void bind_loading(py::module_& m) {
       py::arg("user_col"), py::arg("item_col"), py::arg("rating_col"), py::arg("timestamp_col"),
       py::arg("weight_col"), py::arg("items_file"), py::arg("items_id_col"),
       py::arg("items_title_col"), py::arg("rating_above"), py::arg("item_key"),
-      py::arg("test_file"));
+      py::arg("test_file"), py::arg("context_cols") = std::vector<std::string>());
 }
 
 // The Split class, and making or reading one of a Dataset.

@@ -28,6 +28,9 @@ struct InteractionFiles {
   // columns 0 and 1, rating else column 2 of a headerless file with 3 or
   // more fields.
   std::string user_col, item_col, rating_col, timestamp_col, weight_col;
+  // Columns kept as each pair's context (Interactions::context), each named
+  // by its reference, its values as they are (blanks trimmed).
+  std::vector<std::string> context_cols;
   std::optional<double> rating_above;  // keep rows with rating > this
   // How messages name the files together ("no data rows"): the file's path
   // when there is one.

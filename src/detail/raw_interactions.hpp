@@ -115,6 +115,7 @@ struct RawInteractions {
       x->ratings.clear();
       x->timestamps.clear();
       x->weights.clear();
+      x->context.clear();
     }
     rows_read = 0;
     kept_per_file.clear();

@@ -261,7 +261,7 @@ TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {
     EXPECT_FALSE(std::filesystem::exists(refused));
   };
   expect_refused({"train", "--data", bundled(), "--context-features", "hour:numeric"},
-                 {"\"hour\"", "timestamp:timestamp"});
+                 {"ratings.csv", "context column \"hour\" not found", "timestamp"});
   expect_refused(
       {"train", "--data", bundled(), "--model", "als", "--context-features", "timestamp:timestamp"},
       {"als", "context features", "two-tower"});
@@ -269,6 +269,92 @@ TEST(CliFeatures, ContextFeaturesTakeEachRatingsTime) {
   std::ofstream(pairs) << "user,item\n1,10\n1,11\n2,10\n2,12\n3,11\n";
   expect_refused({"train", "--data", pairs.string(), "--context-features", "timestamp:timestamp"},
                  {"pairs.csv", "no timestamps"});
+}
+
+// Items 1-20 are watched on the phone, 21-40 on the tv: only the device
+// column of each pair says which.
+std::filesystem::path write_device_pairs(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / "devices.csv";
+  std::ofstream out(path);
+  out << "user,item,device\n";
+  for (int u = 1; u <= 40; ++u) {
+    for (int j = 0; j < 20; ++j) {
+      const int item = 1 + (u * 7 + j * 3) % 20 + (j % 2) * 20;
+      out << u << ',' << item << ',' << (item > 20 ? "tv" : "phone") << '\n';
+    }
+  }
+  return path;
+}
+
+// The share of a recommend result's items above 20 (the tv's).
+double tv_share(const std::string& csv) {
+  const auto l = lines(csv);
+  int tv = 0, rows = 0;
+  for (std::size_t k = 1; k < l.size(); ++k) {
+    const auto first = l[k].find(',');
+    const auto second = l[k].find(',', first + 1);
+    tv += std::stoi(l[k].substr(first + 1, second - first - 1)) > 20 ? 1 : 0;
+    ++rows;
+  }
+  return rows == 0 ? -1.0 : static_cast<double>(tv) / rows;
+}
+
+TEST(CliFeatures, ContextFeaturesReadAColumnOfTheData) {
+  TempDir dir;
+  const std::string data = write_device_pairs(dir.path()).string();
+  const std::string model = (dir.path() / "m.latent").string();
+  const std::vector<std::string> settings = {"--context-features",
+                                             "device:categorical",
+                                             "--epochs",
+                                             "30",
+                                             "--dim",
+                                             "16",
+                                             "--learning-rate",
+                                             "0.2",
+                                             "--negatives",
+                                             "catalog",
+                                             "--threads",
+                                             "1",
+                                             "-q"};
+  std::vector<std::string> args = {"train", "--data", data, "--out", model};
+  args.insert(args.end(), settings.begin(), settings.end());
+  const CliResult train = run_cli(args);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const auto on = [&](const std::string& m, const char* device) {
+    const CliResult r = run_cli(
+        {"recommend", m, "--user", "3", "--context", std::string("device=") + device, "--k", "10"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return tv_share(r.out);
+  };
+  EXPECT_GE(on(model, "tv"), 0.9);
+  EXPECT_LE(on(model, "phone"), 0.1);
+
+  // latent split keeps the column in its files, and training on them
+  // reads it from there.
+  const std::string split_dir = (dir.path() / "split").string();
+  const CliResult split = run_cli({"split", "--data", data, "--test-fraction", "0.2",
+                                   "--context-cols", "device", "--out-dir", split_dir});
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  std::ifstream train_csv(dir.path() / "split" / "train.csv");
+  std::string header;
+  std::getline(train_csv, header);
+  EXPECT_EQ(header, "user,item,device");
+  const std::string from_split = (dir.path() / "from-split.latent").string();
+  args = {"train", "--data", data, "--split-in", split_dir, "--out", from_split};
+  args.insert(args.end(), settings.begin(), settings.end());
+  const CliResult again = run_cli(args);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_GE(on(from_split, "tv"), 0.9);
+
+  // A split written without the column cannot give it.
+  const std::string bare_dir = (dir.path() / "bare").string();
+  ASSERT_EQ(run_cli({"split", "--data", data, "--out-dir", bare_dir}).exit_code, 0);
+  args = {"train", "--data", data, "--split-in", bare_dir, "--out", from_split};
+  args.insert(args.end(), settings.begin(), settings.end());
+  const CliResult bare = run_cli(args);
+  EXPECT_EQ(bare.exit_code, 1);
+  EXPECT_NE(bare.err.find("no column \"device\""), std::string::npos) << bare.err;
+  EXPECT_NE(bare.err.find("--context-cols"), std::string::npos) << bare.err;
 }
 
 }  // namespace

@@ -13,7 +13,8 @@
 //   bit 3     keep rating > 3 only
 //   bit 4     items keyed by title (needs item metadata)
 //   bit 5     CSV/TSV: an items file (items.csv) is given
-//   bit 6     CSV/TSV: columns named by number ("0", "1", "2", "3")
+//   bit 6     CSV/TSV: columns named by number ("0", "1", "2", "3"), and
+//             column 3 kept as a context column too (its text)
 //   bit 7     CSV/TSV: a weight column "weight" (by name) / 4 (by number)
 // Layouts 0 and 1 with bit 4 set and bit 5 clear (items by title without
 // an items file, an error before any byte is read) are user-lines instead:
@@ -88,6 +89,7 @@ latent::LoadOptions options_for(std::uint8_t flags, std::string_view data, std::
         o.item_col = std::string("1");
         o.rating_col = std::string("2");
         o.timestamp_col = std::string("3");
+        o.context_cols = {std::string("3")};
         if (flags & 128) o.weight_col = std::string("4");
       } else if (flags & 128) {
         o.weight_col = std::string("weight");
@@ -136,6 +138,11 @@ std::string outcome(latent::LoadOptions options, std::size_t chunk_bytes, int th
       add(x->ratings);
       add(x->timestamps);
       add(x->weights);
+      for (const latent::ContextColumn& c : x->context) {
+        out += c.name + '\x1d';
+        for (const std::string& v : c.values) out += v + '\x1f';
+        out += '\x1e';
+      }
     }
     for (const std::string& title : d.item_titles) out += title + '\x1f';
     return out + std::to_string(d.rows_read);
@@ -184,6 +191,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           "rows are kept, users and items parallel");
     check(in.num_users == d.users.size() && in.num_items == d.items.size(),
           "sizes match the vocabularies");
+    check(in.context.size() == options.context_cols.size(), "every context column is kept");
+    for (const latent::ContextColumn& c : in.context) {
+      check(c.values.size() == in.size(), "a context value for every row");
+    }
     for (std::size_t i = 0; i < in.size(); ++i) {
       check(in.users[i] >= 1 && in.users[i] < d.users.size(), "user rows are known rows");
       check(in.items[i] >= 1 && in.items[i] < d.items.size(), "item rows are known rows");

@@ -133,13 +133,50 @@ def test_context_features_take_each_ratings_time(ratings_data, ratings):
     assert model.history["test_top_100"].iloc[-1] > 0
     ids, _ = model.recommend_for_features({"timestamp": "2015-06-01"}, k=5)
     assert len(ids) == 5
-    with pytest.raises(ValueError, match="hour"):
+    with pytest.raises(ValueError, match='no column "hour"'):
         model.fit(ratings_data, context_features="hour:numeric", verbose=False)
     with pytest.raises(TypeError, match="context_features"):
         model.fit(ratings_data, context_features=["timestamp"], verbose=False)
     untimed = latent.Dataset.from_dataframe(ratings[["userId", "movieId"]].head(500))
     with pytest.raises(ValueError, match="no timestamps"):
         model.fit(untimed, context_features="timestamp:timestamp", verbose=False)
+
+
+def _device_frame():
+    """Items 1-20 watched on the phone, 21-40 on the tv: only the device says which."""
+    rows = []
+    for u in range(1, 41):
+        for j in range(20):
+            item = 1 + (u * 7 + j * 3) % 20 + (j % 2) * 20
+            rows.append((u, item, "tv" if item > 20 else "phone"))
+    return pd.DataFrame(rows, columns=["user", "item", "device"])
+
+
+def test_a_column_of_the_data_is_a_context_feature():
+    frame = _device_frame()
+    data = latent.Dataset.from_dataframe(frame, context_cols=["device"])
+    assert list(data.to_frame()["device"]) == list(frame["device"])
+    split = data.split(test_fraction=0.2, seed=3)
+    assert set(split.test["device"]) <= {"phone", "tv"}
+    model = latent.Model("two-tower", epochs=30, dim=16, learning_rate=0.2, negatives="catalog",
+                         threads=1)
+    model.fit(data, split=split, context_features={"device": "categorical"}, verbose=False)
+    assert model.training["context_features"] == "device:categorical"
+    tv, _ = model.recommend(3, k=10, context={"device": "tv"})
+    phone, _ = model.recommend(3, k=10, context={"device": "phone"})
+    assert sum(int(i) > 20 for i in tv) >= 9
+    assert sum(int(i) > 20 for i in phone) <= 1
+
+    # A missing value is missing, not the text "nan"; a column that is not
+    # there, or was not kept, is named.
+    gaps = frame.astype({"device": object})
+    gaps.loc[0, "device"] = None
+    assert latent.Dataset.from_dataframe(gaps, context_cols="device").to_frame()["device"][0] == ""
+    with pytest.raises(latent.NotFoundError, match="'page'"):
+        latent.Dataset.from_dataframe(frame, context_cols=["page"])
+    with pytest.raises(ValueError, match='no column "device".*context_cols'):
+        model.fit(latent.Dataset.from_dataframe(frame), context_features="device:categorical",
+                  verbose=False)
 
 
 def test_a_warm_start_continues_a_model_with_context(ratings_data):

@@ -283,5 +283,68 @@ TEST(ServerContext, RecommendTakesTheRequestsContext) {
             ids(oracle.recommend({&u3, 1}, options)));
 }
 
+// A model with two context columns: the time, and a device column of the
+// data that tells the era apart as well ("phone" early, "tv" late).
+Recommender device_model() {
+  ColumnData c;
+  ContextColumn device{"device", {}};
+  for (int u = 1; u <= 30; ++u) {
+    for (int j = 0; j < 8; ++j) {
+      const int era = j % 2;
+      c.users.push_back(fmt::format("u{}", u));
+      c.items.push_back(fmt::format("i{}", 1 + era * 10 + (u + j) % 10));
+      c.timestamps.push_back(era * 1'000'000 + u * 10 + j);
+      device.values.emplace_back(era == 0 ? "phone" : "tv");
+    }
+  }
+  c.context.push_back(std::move(device));
+  FitOptions o;
+  o.model = "two-tower";
+  o.params = {{"dim", "8"}, {"epochs", "20"}, {"threads", "1"}, {"learning-rate", "0.2"}};
+  o.context_features = parse_feature_columns("timestamp:timestamp:buckets=4,device:categorical");
+  return fit(dataset_from_columns(c), o).model;
+}
+
+TEST(ServerContext, EveryContextColumnOfTheModelMayBeGiven) {
+  TempDir dir;
+  const auto file = save_version(dir / "movies", 1, device_model());
+  const Recommender oracle = Recommender::load(file);
+  TestServer server(dir / "movies");
+  auto c = server.client();
+  const Reply r =
+      post(c, "/v1/models/movies:predict",
+           json{{"instances",
+                 json::array({{{"input_1", "u3"}, {"device", "tv"}},
+                              {{"input_1", "u3"}, {"device", "phone"}, {"timestamp", 200}}})}});
+  ASSERT_EQ(r.status, 200) << r.text;
+  RecommendOptions options;
+  options.k = 10;
+  const std::int32_t u3 = oracle.user_row("u3");
+  const auto ids = [&](const TopK& top) {
+    std::vector<std::string> out;
+    for (int k = 0; k < top.k; ++k) {
+      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
+    }
+    return out;
+  };
+  const auto at = [&](std::size_t q) {
+    return r.body["predictions"][q]["output_2"].get<std::vector<std::string>>();
+  };
+  EXPECT_EQ(at(0), ids(oracle.recommend_in_context(u3, std::vector<FeatureValue>{{"device", "tv"}},
+                                                   options)));
+  EXPECT_EQ(at(1), ids(oracle.recommend_in_context(
+                       u3, std::vector<FeatureValue>{{"device", "phone"}, {"timestamp", "200"}},
+                       options)));
+  EXPECT_NE(at(0), at(1));
+  const Reply bad = post(c, "/v1/models/movies:recommend",
+                         json{{"users", {"u3"}}, {"context", {{"page", "home"}}}});
+  EXPECT_EQ(bad.status, 400) << bad.text;
+  EXPECT_NE(bad.body.value("error", "")
+                .find("\"page\" is not one of the model's context "
+                      "features: timestamp, device"),
+            std::string::npos)
+      << bad.text;
+}
+
 }  // namespace
 }  // namespace latent::test

@@ -13,6 +13,7 @@
 
 #include <latent/dataset.hpp>
 #include <latent/error.hpp>
+#include <latent/evaluation.hpp>
 #include <latent/features.hpp>
 #include <latent/fit.hpp>
 #include <latent/model_file.hpp>
@@ -345,6 +346,64 @@ TEST(QueryContext, AWarmStartContinuesTheContextTower) {
   test::expect_continued(base, data, w);
 }
 
+// era_columns with each pair's era as a device of its own ("phone" for the
+// early era, "tv" for the late one) instead of its time.
+ColumnData device_columns() {
+  ColumnData c = era_columns();
+  ContextColumn device{"device", {}};
+  for (const std::int64_t t : c.timestamps)
+    device.values.emplace_back(t < 1'000'000 ? "phone" : "tv");
+  c.timestamps.clear();
+  c.context.push_back(std::move(device));
+  return c;
+}
+
+TEST(QueryContext, AColumnOfTheDataIsAContextFeatureToo) {
+  const Dataset data = dataset_from_columns(device_columns());
+  const std::vector<FeatureColumn> device = parse_feature_columns("device:categorical");
+  const Split split = random_split(data.interactions, 0.2, 7);
+  const QueryContext context = QueryContext::fit(device, split.train, &split.test, "devices");
+  EXPECT_EQ(context.train.rows(), static_cast<std::int64_t>(split.train.size()));
+  const TwoTowerResult with =
+      train_two_tower(split.train, &split.test, config(), {}, {}, {}, {nullptr, nullptr, &context});
+  const TwoTowerResult without = train_two_tower(split.train, &split.test, config());
+  EXPECT_GE(test_top_20(with), 0.9);
+  EXPECT_GT(test_top_20(with), test_top_20(without) + 0.15)
+      << test_top_20(with) << " vs " << test_top_20(without);
+
+  // Through fit and a model file: the device of the request picks the era,
+  // and the evaluation ranks each test pair on its own device.
+  FitOptions o;
+  o.params = {{"epochs", "30"},
+              {"dim", "16"},
+              {"learning-rate", "0.2"},
+              {"threads", "1"},
+              {"negatives", "catalog"}};
+  o.context_features = device;
+  o.test_fraction = 0.2;
+  const FitResult fitted = fit(data, o);
+  EXPECT_EQ(fitted.model.model().training.at("context_features"), "device:categorical");
+  const test::TempDir dir;
+  fitted.model.save(dir / "device.latent");
+  const Recommender r = Recommender::load(dir / "device.latent");
+  RecommendOptions ro;
+  ro.k = 10;
+  ro.exclude_seen = false;
+  const std::int32_t u = r.user_row("u7");
+  EXPECT_GE(
+      late_share(r, r.recommend_in_context(u, std::vector<FeatureValue>{{"device", "tv"}}, ro)),
+      0.9);
+  EXPECT_LE(
+      late_share(r, r.recommend_in_context(u, std::vector<FeatureValue>{{"device", "phone"}}, ro)),
+      0.1);
+  // A device training never saw is OOV: the query is the user's alone.
+  EXPECT_EQ(r.recommend_in_context(u, std::vector<FeatureValue>{{"device", "watch"}}, ro).k, 10);
+
+  const Split again = random_split(data.interactions, 0.2, 42);
+  const EvaluationResult e = evaluate(r.model(), again.train, again.test, {});
+  EXPECT_TRUE(e.factorized_top_k_in_context);
+}
+
 TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
   const Dataset data = dataset_from_columns(era_columns());
   const Split split = random_split(data.interactions, 0.2, 7);
@@ -352,7 +411,7 @@ TEST(QueryContext, WhatCannotWorkIsRefusedByName) {
       [&] {
         (void)QueryContext::fit(parse_feature_columns("hour:numeric"), split.train, nullptr, "x");
       },
-      ErrorKind::InvalidArgument, {"\"hour\"", "timestamp:timestamp"});
+      ErrorKind::InvalidArgument, {"hour:numeric", "x's training pairs", "no column \"hour\""});
   Interactions no_time = split.train;
   no_time.timestamps.clear();
   expect_error([&] { (void)QueryContext::fit(kTimestamp, no_time, nullptr, "ratings.csv"); },

@@ -62,13 +62,13 @@ struct EvaluateFlags {
 
 // The data and its split: --data and --test-file read together, or --data
 // split as the split flags say.
-TrainTestData load_and_split(const EvaluateFlags& f, std::uint64_t seed) {
+TrainTestData load_and_split(const EvaluateFlags& f, const LoadOptions& load, std::uint64_t seed) {
   if (f.test_file.empty()) {
-    Dataset data = load_dataset(f.data.options());
+    Dataset data = load_dataset(load);
     Split split = f.split.make(data, seed);
     return {std::move(data), std::move(split)};
   }
-  TrainTestData loaded = load_train_test(f.data.options(), f.test_file);
+  TrainTestData loaded = load_train_test(load, f.test_file);
   if (!f.split.split_out.empty()) {
     write_split(f.split.split_out, loaded.split, loaded.data.users, loaded.data.items);
   }
@@ -92,7 +92,8 @@ void evaluate_command(const EvaluateFlags& f) {
   f.split.spec(0);  // the method name is checked before the data is read
   if (!f.test_file.empty()) f.split.refuse_choosers("--test-file");
   f.ranking.check(f.data);
-  const TrainTestData loaded = load_and_split(f, seed_of(fit_options.params));
+  const TrainTestData loaded =
+      load_and_split(f, features.with_context(f.data.options()), seed_of(fit_options.params));
   const Dataset& data = loaded.data;
   const Split& split = loaded.split;
   eval.also_excluded = f.ranking.also_excluded(data);
@@ -169,6 +170,10 @@ void add_split(CLI::App& app) {
   f->data.add_to(*cmd);
   f->split.add_to(*cmd, false);
   cmd->add_option("--seed", f->seed, "Seed of the split")->capture_default_str();
+  cmd->add_option("--context-cols", f->data.load.context_cols,
+                  "Columns of --data to keep in both files as each pair's context, comma-"
+                  "separated (what --context-features reads after --split-in)")
+      ->delimiter(',');
   cmd->add_option("--out-dir", f->out_dir, "Directory for train.csv and test.csv")->required();
   cmd->callback([f] { split_command(*f); });
 }

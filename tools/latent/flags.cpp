@@ -86,8 +86,9 @@ void FeatureFlags::add_to(CLI::App& cmd) {
   }
   cmd.add_option("--context-features", context,
                  "Context features of each query, taken from each pair (timestamp:timestamp: "
-                 "the time of the rating, as TFRS's context-features tutorial); the user "
-                 "tower reads them after the user features (docs/features.md)");
+                 "the time of the rating, as TFRS's context-features tutorial; another name "
+                 "is the data's column of that name, as device:categorical); the user tower "
+                 "reads them after the user features (docs/features.md)");
 }
 
 namespace {

@@ -59,6 +59,11 @@ struct FeatureFlags {
       o.item_features = items ? &*items : nullptr;
       o.context_features = context;
     }
+    // `load` with the data columns the context features read kept.
+    LoadOptions with_context(LoadOptions load) const {
+      load.context_cols = QueryContext::data_columns(context);
+      return load;
+    }
   };
   Loaded load(const std::filesystem::path& data) const;
 };

@@ -147,11 +147,10 @@ void run(const TrainFlags& f) {
   if (!f.tensorboard.empty()) board.emplace(f.tensorboard);
 
   // The features first: a wrong column fails before the data is read.
-  const LoadOptions load = f.data.options();
-  const FeatureFlags::Loaded features = f.features.load(load.data);
+  const FeatureFlags::Loaded features = f.features.load(f.data.options().data);
   features.give_to(fit_options);
   check_fit_options(fit_options);
-  const Dataset data = load_dataset(load);
+  const Dataset data = load_dataset(features.with_context(f.data.options()));
   if (!quiet) {
     fmt::print(stderr, "Loaded {}: {} pairs, {} users, {} items\n", data.description,
                data.interactions.size(), data.users.num_known(), data.items.num_known());
@@ -239,7 +238,7 @@ void run_ranks(Communicator& comm, const TrainFlags& f, const CLI::App& cmd) {
     fmt::print(stderr, "Training {} on {} ranks, each reading its share of {}\n", f.model.model,
                comm.size(), load.data.string());
   }
-  std::optional<FitResult> result = fit_distributed(comm, load, fit_options);
+  std::optional<FitResult> result = fit_distributed(comm, features.with_context(load), fit_options);
   if (result && !quiet) report_features(*result);
   if (result) keep(f, fit_options, *result, board);
   comm.barrier();

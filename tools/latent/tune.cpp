@@ -178,7 +178,7 @@ void tune_command(const TuneFlags& f) {
   const FeatureFlags::Loaded features = f.features.load(f.data.options().data);
   features.give_to(options);
   check_tune_options(options);
-  const Dataset data = load_dataset(f.data.options());
+  const Dataset data = load_dataset(features.with_context(f.data.options()));
   const Split split = f.split.make(data, options.seed);
   options.eval.also_excluded = f.ranking.also_excluded(data);
   const TrialTable table(options);
