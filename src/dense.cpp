@@ -79,16 +79,21 @@ void dense_backward(const std::vector<Matrix>& weights, const float* x,
     const float* h_in = li == 0 ? x : h[li - 1].data();
     dw[li].resize(w.size());
     parallel_sgemm_tn(in, out, rows, h_in, g.data(), dw[li].data(), threads);
-    // The biases' gradient: G's column sums, each thread a range of columns.
+    // The biases' gradient: G's column sums, each thread a range of columns
+    // that it adds up row after row (G is read in order, once; each
+    // column's sum is taken in row order, on any number of threads).
     db[li].assign(static_cast<std::size_t>(out), 0.0f);
     float* bias_grad = db[li].data();
     const float* grad = g.data();
     const int column_threads = out >= 32 && rows >= 256 ? std::max(threads, 1) : 1;
 #pragma omp parallel for num_threads(column_threads) schedule(static)
-    for (std::int32_t j = 0; j < out; ++j) {
-      float sum = 0;
-      for (std::int64_t b = 0; b < rows; ++b) sum += grad[b * out + j];
-      bias_grad[j] = sum;
+    for (int t = 0; t < column_threads; ++t) {
+      const std::int32_t j0 = out * t / column_threads, j1 = out * (t + 1) / column_threads;
+      float* __restrict sums = bias_grad + j0;
+      for (std::int64_t b = 0; b < rows; ++b) {
+        const float* __restrict row = grad + b * out + j0;
+        for (std::int32_t j = 0; j < j1 - j0; ++j) sums[j] += row[j];
+      }
     }
     // The gradient of this layer's input: G W^T, through the ReLU of the
     // layer before (its output is 0 where it cut), a block of rows at a time.
@@ -97,9 +102,9 @@ void dense_backward(const std::vector<Matrix>& weights, const float* x,
     split_blocks(rows, kRowBlock, threads, [&](std::int64_t r0, std::int64_t r1) {
       sgemm_nt(r1 - r0, in, out, grad + r0 * out, out, w.data(), out, gx + r0 * in, in);
       if (li == 0) return;
-      for (std::int64_t k = r0 * in; k < r1 * in; ++k) {
-        if (h_in[k] <= 0) gx[k] = 0;
-      }
+      float* __restrict to = gx;
+      const float* __restrict cut = h_in;
+      for (std::int64_t k = r0 * in; k < r1 * in; ++k) to[k] = cut[k] <= 0 ? 0.0f : to[k];
     });
     g.swap(scratch);
   }
