@@ -166,21 +166,28 @@ namespace latent::test {
 namespace {
 
 // Items i1..i10 are rated early (times below 1000), i11..i20 late (from
-// 1,000,000): a model with the time as its queries' context.
-Recommender context_model() {
+// 1,000,000): a model with the time as its queries' context; with_device
+// adds a second context column, a device column of the data that tells the
+// eras apart as well ("phone" early, "tv" late).
+Recommender context_model(bool with_device = false) {
   ColumnData c;
+  ContextColumn device{"device", {}};
   for (int u = 1; u <= 30; ++u) {
     for (int j = 0; j < 8; ++j) {
       const int era = j % 2;
       c.users.push_back(fmt::format("u{}", u));
       c.items.push_back(fmt::format("i{}", 1 + era * 10 + (u + j) % 10));
       c.timestamps.push_back(era * 1'000'000 + u * 10 + j);
+      device.values.emplace_back(era == 0 ? "phone" : "tv");
     }
   }
+  if (with_device) c.context.push_back(std::move(device));
   FitOptions o;
   o.model = "two-tower";
   o.params = {{"dim", "8"}, {"epochs", "20"}, {"threads", "1"}, {"learning-rate", "0.2"}};
-  o.context_features = parse_feature_columns("timestamp:timestamp:buckets=4");
+  o.context_features =
+      parse_feature_columns(with_device ? "timestamp:timestamp:buckets=4,device:categorical"
+                                        : "timestamp:timestamp:buckets=4");
   return fit(dataset_from_columns(c), o).model;
 }
 
@@ -283,31 +290,9 @@ TEST(ServerContext, RecommendTakesTheRequestsContext) {
             ids(oracle.recommend({&u3, 1}, options)));
 }
 
-// A model with two context columns: the time, and a device column of the
-// data that tells the era apart as well ("phone" early, "tv" late).
-Recommender device_model() {
-  ColumnData c;
-  ContextColumn device{"device", {}};
-  for (int u = 1; u <= 30; ++u) {
-    for (int j = 0; j < 8; ++j) {
-      const int era = j % 2;
-      c.users.push_back(fmt::format("u{}", u));
-      c.items.push_back(fmt::format("i{}", 1 + era * 10 + (u + j) % 10));
-      c.timestamps.push_back(era * 1'000'000 + u * 10 + j);
-      device.values.emplace_back(era == 0 ? "phone" : "tv");
-    }
-  }
-  c.context.push_back(std::move(device));
-  FitOptions o;
-  o.model = "two-tower";
-  o.params = {{"dim", "8"}, {"epochs", "20"}, {"threads", "1"}, {"learning-rate", "0.2"}};
-  o.context_features = parse_feature_columns("timestamp:timestamp:buckets=4,device:categorical");
-  return fit(dataset_from_columns(c), o).model;
-}
-
 TEST(ServerContext, EveryContextColumnOfTheModelMayBeGiven) {
   TempDir dir;
-  const auto file = save_version(dir / "movies", 1, device_model());
+  const auto file = save_version(dir / "movies", 1, context_model(true));
   const Recommender oracle = Recommender::load(file);
   TestServer server(dir / "movies");
   auto c = server.client();
