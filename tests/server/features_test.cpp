@@ -165,6 +165,14 @@ TEST(ServerFeaturesWithoutThem, AModelWithoutFeaturesNamesTheFeature) {
 namespace latent::test {
 namespace {
 
+// The ids of `top`'s items, best first.
+std::vector<std::string> item_ids(const Recommender& r, const TopK& top) {
+  std::vector<std::string> out;
+  for (int k = 0; k < top.k; ++k)
+    out.emplace_back(r.item_id(top.items[static_cast<std::size_t>(k)]));
+  return out;
+}
+
 // Items i1..i10 are rated early (times below 1000), i11..i20 late (from
 // 1,000,000): a model with the time as its queries' context; with_device
 // adds a second context column, a device column of the data that tells the
@@ -205,13 +213,7 @@ TEST(ServerContext, AKnownUsersInstanceMayCarryTheRequestsTime) {
   RecommendOptions options;
   options.k = 10;
   const std::int32_t u3 = oracle.user_row("u3");
-  const auto ids = [&](const TopK& top) {
-    std::vector<std::string> out;
-    for (int k = 0; k < top.k; ++k) {
-      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
-    }
-    return out;
-  };
+  const auto ids = [&](const TopK& top) { return item_ids(oracle, top); };
   const auto at = [&](std::size_t q) {
     return r.body["predictions"][q]["output_2"].get<std::vector<std::string>>();
   };
@@ -239,13 +241,7 @@ TEST(ServerContext, RecommendTakesTheRequestsContext) {
   auto c = server.client();
   RecommendOptions options;
   options.k = 5;
-  const auto ids = [&](const TopK& top) {
-    std::vector<std::string> out;
-    for (int k = 0; k < top.k; ++k) {
-      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
-    }
-    return out;
-  };
+  const auto ids = [&](const TopK& top) { return item_ids(oracle, top); };
   const std::vector<FeatureValue> late{{"timestamp", "1000400"}};
   const Reply r =
       post(c, "/v1/models/movies:recommend",
@@ -305,13 +301,7 @@ TEST(ServerContext, EveryContextColumnOfTheModelMayBeGiven) {
   RecommendOptions options;
   options.k = 10;
   const std::int32_t u3 = oracle.user_row("u3");
-  const auto ids = [&](const TopK& top) {
-    std::vector<std::string> out;
-    for (int k = 0; k < top.k; ++k) {
-      out.emplace_back(oracle.item_id(top.items[static_cast<std::size_t>(k)]));
-    }
-    return out;
-  };
+  const auto ids = [&](const TopK& top) { return item_ids(oracle, top); };
   const auto at = [&](std::size_t q) {
     return r.body["predictions"][q]["output_2"].get<std::vector<std::string>>();
   };
